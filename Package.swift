@@ -1,0 +1,40 @@
+// swift-tools-version:5.10
+import PackageDescription
+
+// Layers depend in one direction only (docs/design.md):
+// FerccIR <- FerccONNX (+ CONNX) ; FerccKernels <- FerccRuntime (+ FerccIR) ; all <- Fercc (library) <- fercc (CLI)
+let hostCPU: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=native"])]
+
+let package = Package(
+    name: "fercc",
+    products: [
+        .executable(name: "fercc", targets: ["fercc"]),
+        .library(name: "Fercc", targets: ["Fercc"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // protoc-c output for schemas/onnx.proto (scripts/generate-onnx-c).
+        .target(
+            name: "CONNX",
+            path: "Sources/CONNX",
+            linkerSettings: [.linkedLibrary("protobuf-c")]
+        ),
+        .target(name: "FerccIR"),
+        // The kernels compute with SIMD and `addingProduct`: built for the host CPU so that it becomes
+        // FMA instructions (without FMA flags it becomes calls to fmaf, ~100x slower; docs/design.md).
+        .target(name: "FerccKernels", swiftSettings: hostCPU),
+        .target(name: "FerccONNX", dependencies: ["FerccIR", "CONNX"]),
+        .target(name: "FerccRuntime", dependencies: ["FerccIR", "FerccKernels"], swiftSettings: hostCPU),
+        .target(name: "Fercc", dependencies: ["FerccIR", "FerccONNX", "FerccRuntime"]),
+        .executableTarget(
+            name: "fercc",
+            dependencies: ["Fercc", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(
+            name: "FerccTests",
+            dependencies: ["Fercc", "FerccIR", "FerccONNX", "FerccRuntime", "FerccKernels"]
+        ),
+    ]
+)

@@ -1,0 +1,74 @@
+import FerccIR
+import FerccRuntime
+import Foundation
+
+/// `fercc run`: binds `.npy` files to graph inputs, runs the interpreter, writes outputs.
+public enum RunCommand {
+    /// A `--input`/`--output` argument: `path` alone, or `name=path`.
+    public struct Binding: Equatable {
+        public var name: String?
+        public var path: String
+
+        public init(_ argument: String) {
+            if let eq = argument.firstIndex(of: "="), !argument[..<eq].isEmpty, !argument[..<eq].contains("/") {
+                name = String(argument[..<eq])
+                path = String(argument[argument.index(after: eq)...])
+            } else {
+                name = nil
+                path = argument
+            }
+        }
+    }
+
+    /// Pairs bindings with graph value names: unnamed ones need exactly one candidate.
+    static func assign(_ bindings: [Binding], to names: [String], kind: String, model: String) throws -> [(String, String)] {
+        var result: [(String, String)] = []
+        for b in bindings {
+            if let n = b.name {
+                guard names.contains(n) else {
+                    throw FerccError(file: model, "'\(n)' is not an \(kind) of the model (\(kind)s: \(names.joined(separator: ", ")))")
+                }
+                result.append((n, b.path))
+            } else {
+                guard names.count == 1, bindings.count == 1 else {
+                    throw FerccError(file: model, "the model has \(kind)s \(names.joined(separator: ", ")): name each as --\(kind) NAME=PATH")
+                }
+                result.append((names[0], b.path))
+            }
+        }
+        return result
+    }
+
+    /// Runs the model; returns the outputs by name (written to files where bindings say so).
+    public static func run(model: String, inputs: [Binding], outputs: [Binding]) throws -> [(name: String, array: NPY.Array)] {
+        let graph = try ModelLoader.load(path: model)
+        let inputFiles = try assign(inputs, to: graph.inputs, kind: "input", model: model)
+        let outputFiles = try assign(outputs, to: graph.outputs, kind: "output", model: model)
+        var feeds: [String: [Float]] = [:]
+        for (name, path) in inputFiles {
+            let a = try NPY.read(path: path)
+            let expected = graph.values[name]!.type.shape
+            guard a.shape == expected else {
+                throw FerccError(file: path, "input '\(name)' must have shape \(expected), the file has \(a.shape)")
+            }
+            feeds[name] = a.data
+        }
+        let missing = graph.inputs.filter { feeds[$0] == nil }
+        guard missing.isEmpty else {
+            throw FerccError(file: model, "no data for input \(missing.joined(separator: ", ")): give --input")
+        }
+        let interpreter: Interpreter
+        let results: [String: [Float]]
+        do {
+            interpreter = try Interpreter(graph: graph)
+            results = try interpreter.run(feeds)
+        } catch let e as FerccError {
+            throw e.inFile(model)
+        }
+        let arrays = graph.outputs.map { (name: $0, array: NPY.Array(shape: graph.values[$0]!.type.shape, data: results[$0]!)) }
+        for (name, path) in outputFiles {
+            try NPY.write(arrays.first { $0.name == name }!.array, to: path)
+        }
+        return arrays
+    }
+}

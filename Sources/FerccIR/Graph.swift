@@ -1,0 +1,100 @@
+/// One operation applied to named values.
+public struct Node: Equatable, Sendable {
+    public var name: String
+    public var op: Op
+    public var inputs: [String]
+    public var outputs: [String]
+
+    public init(name: String, op: Op, inputs: [String], outputs: [String]) {
+        self.name = name
+        self.op = op
+        self.inputs = inputs
+        self.outputs = outputs
+    }
+}
+
+/// Where a graph came from, for reports.
+public struct GraphSource: Equatable, Sendable {
+    public var format: String
+    public var producer: String
+    public var opset: Int
+
+    public init(format: String, producer: String = "", opset: Int = 0) {
+        self.format = format
+        self.producer = producer
+        self.opset = opset
+    }
+}
+
+/// A static dataflow graph: values by name, nodes in topological order.
+public struct Graph: Equatable, Sendable {
+    public var values: [String: Value] = [:]
+    public var nodes: [Node] = []
+    public var inputs: [String] = []
+    public var outputs: [String] = []
+    public var source: GraphSource
+
+    public init(source: GraphSource) {
+        self.source = source
+    }
+
+    public func type(of name: String) -> TensorType? { values[name]?.type }
+
+    public mutating func addConstant(_ name: String, _ data: TensorData, shape: [Int]) {
+        values[name] = Value(name: name, type: TensorType(data.dtype, shape), constant: data)
+    }
+
+    /// Adds a node, inferring the types of its outputs from its inputs.
+    @discardableResult
+    public mutating func addNode(_ node: Node) throws -> [TensorType] {
+        var inputTypes: [TensorType] = []
+        for input in node.inputs {
+            guard let v = values[input] else {
+                throw FerccError(node: node.name, "input '\(input)' is not defined before this node")
+            }
+            inputTypes.append(v.type)
+        }
+        let constants = node.inputs.map { values[$0]?.constant }
+        let outTypes: [TensorType]
+        do {
+            outTypes = try ShapeInference.infer(node.op, inputs: inputTypes, constants: constants)
+        } catch let e as FerccError {
+            throw e.atNode(node.name)
+        }
+        guard outTypes.count == node.outputs.count else {
+            throw FerccError(node: node.name, "\(node.op.name) has \(outTypes.count) outputs, node names \(node.outputs.count)")
+        }
+        for (name, t) in zip(node.outputs, outTypes) {
+            if values[name] != nil {
+                throw FerccError(node: node.name, "value '\(name)' is defined twice")
+            }
+            values[name] = Value(name: name, type: t)
+        }
+        nodes.append(node)
+        return outTypes
+    }
+
+    /// The nodes that read each value.
+    public func consumers() -> [String: [Int]] {
+        var map: [String: [Int]] = [:]
+        for (i, n) in nodes.enumerated() {
+            for input in n.inputs { map[input, default: []].append(i) }
+        }
+        return map
+    }
+
+    /// Removes nodes whose outputs nobody reads and constants nobody uses.
+    public mutating func removeDeadCode() {
+        var live = Set(outputs)
+        var keep = [Bool](repeating: false, count: nodes.count)
+        for i in stride(from: nodes.count - 1, through: 0, by: -1) {
+            if nodes[i].outputs.contains(where: live.contains) {
+                keep[i] = true
+                live.formUnion(nodes[i].inputs)
+            }
+        }
+        nodes = nodes.indices.filter { keep[$0] }.map { nodes[$0] }
+        live.formUnion(inputs)
+        values = values.filter { live.contains($0.key) }
+    }
+}

@@ -1,0 +1,45 @@
+/// Parameter and compute counts per node, for `fercc inspect` and the reports.
+public struct NodeStats: Equatable, Sendable {
+    /// Elements of the node's constant inputs.
+    public var parameters: Int
+    /// Bytes of those constants as stored (float32: 4 per element).
+    public var weightBytes: Int
+    /// Multiply-accumulates of one inference (0 for data movement).
+    public var macs: Int
+}
+
+extension Graph {
+    public func stats(of node: Node) -> NodeStats {
+        var params = 0, bytes = 0
+        for input in node.inputs {
+            if let v = values[input], let c = v.constant {
+                params += c.count
+                bytes += c.count * v.type.dtype.byteSize
+            }
+        }
+        let outCount = node.outputs.first.flatMap { values[$0]?.type.count } ?? 0
+        let inShapes = node.inputs.map { values[$0]?.type.shape ?? [] }
+        var macs = 0
+        switch node.op {
+        case .conv2D(let c):
+            if inShapes.count > 1, inShapes[1].count == 4 {
+                macs = outCount * c.kernelH * c.kernelW * inShapes[1][3]
+            }
+        case .gemm(let g):
+            if inShapes.count > 1, inShapes[0].count == 2 {
+                macs = outCount * (g.transA ? inShapes[0][0] : inShapes[0][1])
+            }
+        case .matMul:
+            if let a = inShapes.first, let k = a.last { macs = outCount * k }
+        case .maxPool2D(let p), .averagePool2D(let p, _):
+            macs = outCount * p.kernelH * p.kernelW
+        case .batchNorm, .binary, .unary, .prelu, .softmax:
+            macs = outCount
+        case .reduce:
+            macs = node.inputs.first.flatMap { values[$0]?.type.count } ?? 0
+        case .reshape, .transpose, .concat, .split, .slice, .pad:
+            macs = 0
+        }
+        return NodeStats(parameters: params, weightBytes: bytes, macs: macs)
+    }
+}

@@ -1,0 +1,162 @@
+/// The operations of the IR, each with typed attributes. Spatial ops (convolution, pooling) work on
+/// NHWC tensors; the others carry explicit axes and are layout-agnostic (docs/design.md).
+public enum Op: Equatable, Sendable {
+    /// inputs: x [N,H,W,C], weights [O,KH,KW,C/groups] (OHWI), optional bias [O].
+    case conv2D(Conv2D)
+    /// input: x [N,H,W,C].
+    case maxPool2D(Pool2D)
+    /// input: x [N,H,W,C].
+    case averagePool2D(Pool2D, countIncludePad: Bool)
+    /// inputs: x, scale, bias, mean, variance (each [C], C on `axis` of x).
+    case batchNorm(axis: Int, epsilon: Float)
+    /// inputs: a, b, optional c (broadcast to [M,N]).
+    case gemm(Gemm)
+    /// numpy matmul of two tensors (rank >= 2, batch dimensions broadcast).
+    case matMul
+    /// elementwise, numpy broadcasting.
+    case binary(BinaryOp)
+    /// elementwise, one input.
+    case unary(UnaryOp)
+    /// inputs: x, slope (broadcast to x).
+    case prelu
+    case reduce(ReduceKind, axes: [Int], keepDims: Bool)
+    case softmax(axis: Int)
+    /// Static target shape (no 0 or -1 left).
+    case reshape(shape: [Int])
+    case transpose(perm: [Int])
+    case concat(axis: Int)
+    /// One output per size.
+    case split(axis: Int, sizes: [Int])
+    case slice(Slice)
+    /// Constant padding; `pads` = begins of every axis, then ends (ONNX order). Negative pads crop.
+    case pad(pads: [Int], value: Float)
+
+    /// A short name for tables and reports.
+    public var name: String {
+        switch self {
+        case .conv2D: return "Conv2D"
+        case .maxPool2D: return "MaxPool2D"
+        case .averagePool2D: return "AveragePool2D"
+        case .batchNorm: return "BatchNorm"
+        case .gemm: return "Gemm"
+        case .matMul: return "MatMul"
+        case .binary(let b): return b.rawValue
+        case .unary(let u): return u.name
+        case .prelu: return "PRelu"
+        case .reduce(let k, _, _): return k.rawValue
+        case .softmax: return "Softmax"
+        case .reshape: return "Reshape"
+        case .transpose: return "Transpose"
+        case .concat: return "Concat"
+        case .split: return "Split"
+        case .slice: return "Slice"
+        case .pad: return "Pad"
+        }
+    }
+}
+
+public struct Conv2D: Equatable, Sendable {
+    public var kernelH: Int
+    public var kernelW: Int
+    public var strideH: Int
+    public var strideW: Int
+    public var dilationH: Int
+    public var dilationW: Int
+    public var padTop: Int
+    public var padLeft: Int
+    public var padBottom: Int
+    public var padRight: Int
+    public var groups: Int
+
+    public init(kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1,
+                dilationH: Int = 1, dilationW: Int = 1,
+                padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0,
+                groups: Int = 1) {
+        self.kernelH = kernelH; self.kernelW = kernelW
+        self.strideH = strideH; self.strideW = strideW
+        self.dilationH = dilationH; self.dilationW = dilationW
+        self.padTop = padTop; self.padLeft = padLeft; self.padBottom = padBottom; self.padRight = padRight
+        self.groups = groups
+    }
+}
+
+public struct Pool2D: Equatable, Sendable {
+    public var kernelH: Int
+    public var kernelW: Int
+    public var strideH: Int
+    public var strideW: Int
+    public var dilationH: Int
+    public var dilationW: Int
+    public var padTop: Int
+    public var padLeft: Int
+    public var padBottom: Int
+    public var padRight: Int
+    /// Output size rounds up (ONNX ceil_mode); windows never start inside the end padding.
+    public var ceilMode: Bool
+
+    public init(kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1,
+                dilationH: Int = 1, dilationW: Int = 1,
+                padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0,
+                ceilMode: Bool = false) {
+        self.kernelH = kernelH; self.kernelW = kernelW
+        self.strideH = strideH; self.strideW = strideW
+        self.dilationH = dilationH; self.dilationW = dilationW
+        self.padTop = padTop; self.padLeft = padLeft; self.padBottom = padBottom; self.padRight = padRight
+        self.ceilMode = ceilMode
+    }
+}
+
+public struct Gemm: Equatable, Sendable {
+    public var transA: Bool
+    public var transB: Bool
+    public var alpha: Float
+    public var beta: Float
+
+    public init(transA: Bool = false, transB: Bool = false, alpha: Float = 1, beta: Float = 1) {
+        self.transA = transA; self.transB = transB; self.alpha = alpha; self.beta = beta
+    }
+}
+
+public enum BinaryOp: String, Equatable, Sendable, CaseIterable {
+    case add = "Add", sub = "Sub", mul = "Mul", div = "Div"
+}
+
+public enum UnaryOp: Equatable, Sendable {
+    case identity
+    case relu
+    case clip(min: Float, max: Float)
+    case leakyRelu(alpha: Float)
+    case sigmoid
+    case hardSigmoid(alpha: Float, beta: Float)
+    case hardSwish
+    case tanh
+
+    public var name: String {
+        switch self {
+        case .identity: return "Identity"
+        case .relu: return "Relu"
+        case .clip: return "Clip"
+        case .leakyRelu: return "LeakyRelu"
+        case .sigmoid: return "Sigmoid"
+        case .hardSigmoid: return "HardSigmoid"
+        case .hardSwish: return "HardSwish"
+        case .tanh: return "Tanh"
+        }
+    }
+}
+
+public enum ReduceKind: String, Equatable, Sendable {
+    case mean = "ReduceMean", max = "ReduceMax"
+}
+
+/// A static slice over every axis of the input: element i of axis a is start[a] + i*step[a].
+public struct Slice: Equatable, Sendable {
+    public var starts: [Int]
+    public var steps: [Int]
+    /// The output length along each axis.
+    public var sizes: [Int]
+
+    public init(starts: [Int], steps: [Int], sizes: [Int]) {
+        self.starts = starts; self.steps = steps; self.sizes = sizes
+    }
+}

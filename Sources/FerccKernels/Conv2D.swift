@@ -1,0 +1,168 @@
+/// Geometry of a 2-D convolution or pooling window over an NHWC tensor.
+public struct Conv2DGeometry: Equatable, Sendable {
+    public var batch: Int, inH: Int, inW: Int, inC: Int
+    public var outH: Int, outW: Int, outC: Int
+    public var kernelH: Int, kernelW: Int
+    public var strideH: Int, strideW: Int
+    public var dilationH: Int, dilationW: Int
+    public var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+    public var groups: Int
+
+    public init(batch: Int, inH: Int, inW: Int, inC: Int, outH: Int, outW: Int, outC: Int,
+                kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, dilationH: Int, dilationW: Int,
+                padTop: Int, padLeft: Int, padBottom: Int, padRight: Int, groups: Int) {
+        self.batch = batch; self.inH = inH; self.inW = inW; self.inC = inC
+        self.outH = outH; self.outW = outW; self.outC = outC
+        self.kernelH = kernelH; self.kernelW = kernelW
+        self.strideH = strideH; self.strideW = strideW
+        self.dilationH = dilationH; self.dilationW = dilationW
+        self.padTop = padTop; self.padLeft = padLeft; self.padBottom = padBottom; self.padRight = padRight
+        self.groups = groups
+    }
+
+    public var paddedH: Int { inH + padTop + padBottom }
+    public var paddedW: Int { inW + padLeft + padRight }
+    public var hasPadding: Bool { padTop != 0 || padLeft != 0 || padBottom != 0 || padRight != 0 }
+    public var inputChannelsPerGroup: Int { inC / groups }
+    public var outputChannelsPerGroup: Int { outC / groups }
+    public var isDepthwise: Bool { inputChannelsPerGroup == 1 && outputChannelsPerGroup == 1 }
+}
+
+/// Copies an NHWC tensor into the middle of a larger zero-filled (or `fill`-filled) one, so that
+/// window loops need no bounds checks.
+public func padNHWC(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
+                    batch: Int, h: Int, w: Int, c: Int,
+                    top: Int, left: Int, bottom: Int, right: Int, fill: Float) {
+    let ph = h + top + bottom, pw = w + left + right
+    dst.update(repeating: fill, count: batch * ph * pw * c)
+    for n in 0..<batch {
+        for y in 0..<h {
+            let s = src + ((n * h + y) * w) * c
+            let d = dst + ((n * ph + y + top) * pw + left) * c
+            d.update(from: s, count: w * c)
+        }
+    }
+}
+
+/// Convolution of an NHWC tensor (regular and grouped; depthwise goes to DepthwiseConv2DKernel).
+/// Weights are packed once into blocks of 16 output channels laid out as [group][block][kh][kw][ci][16],
+/// and a register-blocked microkernel computes 4 output pixels x 16 channels at a time.
+public struct Conv2DKernel: Sendable {
+    public let geometry: Conv2DGeometry
+    let packed: [Float]
+    let bias: [Float]
+    let blocksPerGroup: Int
+    static let lanes = 16
+    static let pixels = 4
+
+    /// weights: OHWI [outC, kh, kw, inC/groups]; bias: [outC] or empty.
+    public init(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) {
+        geometry = g
+        let cig = g.inputChannelsPerGroup, cog = g.outputChannelsPerGroup
+        let blocks = (cog + Self.lanes - 1) / Self.lanes
+        blocksPerGroup = blocks
+        let taps = g.kernelH * g.kernelW * cig
+        var p = [Float](repeating: 0, count: g.groups * blocks * taps * Self.lanes)
+        for grp in 0..<g.groups {
+            for b in 0..<blocks {
+                let base = (grp * blocks + b) * taps * Self.lanes
+                for l in 0..<Self.lanes {
+                    let co = b * Self.lanes + l
+                    guard co < cog else { continue }
+                    let o = grp * cog + co
+                    for t in 0..<taps {
+                        p[base + t * Self.lanes + l] = weights[o * taps + t]
+                    }
+                }
+            }
+        }
+        packed = p
+        self.bias = bias.map { Array($0) } ?? [Float](repeating: 0, count: g.outC)
+    }
+
+    /// Floats of scratch memory `run` needs (the padded input).
+    public var scratchCount: Int {
+        geometry.hasPadding ? geometry.batch * geometry.paddedH * geometry.paddedW * geometry.inC : 0
+    }
+
+    public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        var src = input
+        if g.hasPadding {
+            padNHWC(input, scratch, batch: g.batch, h: g.inH, w: g.inW, c: g.inC,
+                    top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: 0)
+            src = UnsafePointer(scratch)
+        }
+        let pw = g.paddedW, ph = g.paddedH
+        let cig = g.inputChannelsPerGroup, cog = g.outputChannelsPerGroup
+        let taps = g.kernelH * g.kernelW * cig
+        packed.withUnsafeBufferPointer { wbuf in
+            bias.withUnsafeBufferPointer { bbuf in
+                let w0 = wbuf.baseAddress!, b0 = bbuf.baseAddress!
+                for n in 0..<g.batch {
+                    let image = src + n * ph * pw * g.inC
+                    for oh in 0..<g.outH {
+                        let outRow = output + ((n * g.outH + oh) * g.outW) * g.outC
+                        let inRow = image + oh * g.strideH * pw * g.inC
+                        for grp in 0..<g.groups {
+                            for blk in 0..<blocksPerGroup {
+                                let co0 = blk * Self.lanes
+                                let valid = min(Self.lanes, cog - co0)
+                                let wBlock = w0 + (grp * blocksPerGroup + blk) * taps * Self.lanes
+                                let bBlock = b0 + grp * cog + co0
+                                let biasV = valid == Self.lanes ? loadVector(bBlock) : loadLanes(bBlock, valid)
+                                var ow = 0
+                                while ow + Self.pixels <= g.outW {
+                                    var a0 = biasV, a1 = biasV, a2 = biasV, a3 = biasV
+                                    var wp = wBlock
+                                    for kh in 0..<g.kernelH {
+                                        let rowBase = inRow + kh * g.dilationH * pw * g.inC + grp * cig
+                                        for kw in 0..<g.kernelW {
+                                            let x0 = rowBase + (ow * g.strideW + kw * g.dilationW) * g.inC
+                                            let step = g.strideW * g.inC
+                                            let x1 = x0 + step, x2 = x1 + step, x3 = x2 + step
+                                            for ci in 0..<cig {
+                                                let wv = loadVector(wp)
+                                                wp += Self.lanes
+                                                a0 = a0.addingProduct(FloatVector(repeating: x0[ci]), wv)
+                                                a1 = a1.addingProduct(FloatVector(repeating: x1[ci]), wv)
+                                                a2 = a2.addingProduct(FloatVector(repeating: x2[ci]), wv)
+                                                a3 = a3.addingProduct(FloatVector(repeating: x3[ci]), wv)
+                                            }
+                                        }
+                                    }
+                                    let o = outRow + ow * g.outC + grp * cog + co0
+                                    if valid == Self.lanes {
+                                        storeVector(a0, o); storeVector(a1, o + g.outC)
+                                        storeVector(a2, o + 2 * g.outC); storeVector(a3, o + 3 * g.outC)
+                                    } else {
+                                        storeLanes(a0, o, valid); storeLanes(a1, o + g.outC, valid)
+                                        storeLanes(a2, o + 2 * g.outC, valid); storeLanes(a3, o + 3 * g.outC, valid)
+                                    }
+                                    ow += Self.pixels
+                                }
+                                while ow < g.outW {
+                                    var a0 = biasV
+                                    var wp = wBlock
+                                    for kh in 0..<g.kernelH {
+                                        let rowBase = inRow + kh * g.dilationH * pw * g.inC + grp * cig
+                                        for kw in 0..<g.kernelW {
+                                            let x0 = rowBase + (ow * g.strideW + kw * g.dilationW) * g.inC
+                                            for ci in 0..<cig {
+                                                a0 = a0.addingProduct(FloatVector(repeating: x0[ci]), loadVector(wp))
+                                                wp += Self.lanes
+                                            }
+                                        }
+                                    }
+                                    let o = outRow + ow * g.outC + grp * cog + co0
+                                    if valid == Self.lanes { storeVector(a0, o) } else { storeLanes(a0, o, valid) }
+                                    ow += 1
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

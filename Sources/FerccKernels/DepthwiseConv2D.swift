@@ -1,0 +1,73 @@
+/// Depthwise convolution (one input and one output channel per group) of an NHWC tensor,
+/// vectorized over channels. Weights are packed as [kh][kw][C].
+public struct DepthwiseConv2DKernel: Sendable {
+    public let geometry: Conv2DGeometry
+    let packed: [Float]
+    let bias: [Float]
+
+    /// weights: OHWI [C, kh, kw, 1]; bias: [C] or nil.
+    public init(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) {
+        geometry = g
+        let c = g.outC, taps = g.kernelH * g.kernelW
+        var p = [Float](repeating: 0, count: taps * c)
+        for ch in 0..<c {
+            for t in 0..<taps { p[t * c + ch] = weights[ch * taps + t] }
+        }
+        packed = p
+        self.bias = bias.map { Array($0) } ?? [Float](repeating: 0, count: c)
+    }
+
+    public var scratchCount: Int {
+        geometry.hasPadding ? geometry.batch * geometry.paddedH * geometry.paddedW * geometry.inC : 0
+    }
+
+    public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        var src = input
+        if g.hasPadding {
+            padNHWC(input, scratch, batch: g.batch, h: g.inH, w: g.inW, c: g.inC,
+                    top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: 0)
+            src = UnsafePointer(scratch)
+        }
+        let pw = g.paddedW, ph = g.paddedH, c = g.inC
+        let lanes = FloatVector.scalarCount
+        let full = c / lanes * lanes
+        packed.withUnsafeBufferPointer { wbuf in
+            bias.withUnsafeBufferPointer { bbuf in
+                let w0 = wbuf.baseAddress!, b0 = bbuf.baseAddress!
+                for n in 0..<g.batch {
+                    let image = src + n * ph * pw * c
+                    for oh in 0..<g.outH {
+                        for ow in 0..<g.outW {
+                            let o = output + ((n * g.outH + oh) * g.outW + ow) * c
+                            let corner = image + (oh * g.strideH * pw + ow * g.strideW) * c
+                            var ch = 0
+                            while ch < full {
+                                var acc = loadVector(b0 + ch)
+                                for kh in 0..<g.kernelH {
+                                    let row = corner + kh * g.dilationH * pw * c + ch
+                                    let wrow = w0 + kh * g.kernelW * c + ch
+                                    for kw in 0..<g.kernelW {
+                                        acc = acc.addingProduct(loadVector(row + kw * g.dilationW * c), loadVector(wrow + kw * c))
+                                    }
+                                }
+                                storeVector(acc, o + ch)
+                                ch += lanes
+                            }
+                            while ch < c {
+                                var acc = b0[ch]
+                                for kh in 0..<g.kernelH {
+                                    for kw in 0..<g.kernelW {
+                                        acc += corner[(kh * g.dilationH * pw + kw * g.dilationW) * c + ch] * w0[(kh * g.kernelW + kw) * c + ch]
+                                    }
+                                }
+                                o[ch] = acc
+                                ch += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

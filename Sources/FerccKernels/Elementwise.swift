@@ -1,0 +1,134 @@
+/// Binary arithmetic with numpy broadcasting. Operand strides are given per output axis
+/// (0 on broadcast axes); the innermost axis runs as a contiguous loop where it can.
+public enum BinaryKind: Sendable { case add, sub, mul, div }
+
+@inline(__always)
+func apply(_ kind: BinaryKind, _ x: Float, _ y: Float) -> Float {
+    switch kind {
+    case .add: return x + y
+    case .sub: return x - y
+    case .mul: return x * y
+    case .div: return x / y
+    }
+}
+
+/// Strides of `shape` (right-aligned to `rank` axes) for reading it broadcast to an output of that rank.
+public func broadcastStrides(_ shape: [Int], to outShape: [Int]) -> [Int] {
+    let rank = outShape.count
+    var strides = [Int](repeating: 0, count: rank)
+    var s = 1
+    for i in stride(from: shape.count - 1, through: 0, by: -1) {
+        let axis = i + rank - shape.count
+        strides[axis] = shape[i] == 1 && outShape[axis] != 1 ? 0 : s
+        s *= shape[i]
+    }
+    return strides
+}
+
+public func binaryBroadcast(_ kind: BinaryKind,
+                            _ a: UnsafePointer<Float>, _ aShape: [Int],
+                            _ b: UnsafePointer<Float>, _ bShape: [Int],
+                            _ out: UnsafeMutablePointer<Float>, _ outShape: [Int]) {
+    let total = outShape.reduce(1, *)
+    if total == 0 { return }
+    if aShape == bShape {
+        for i in 0..<total { out[i] = apply(kind, a[i], b[i]) }
+        return
+    }
+    let sa = broadcastStrides(aShape, to: outShape), sb = broadcastStrides(bShape, to: outShape)
+    let rank = outShape.count
+    let inner = rank == 0 ? 1 : outShape[rank - 1]
+    let ia = rank == 0 ? 0 : sa[rank - 1], ib = rank == 0 ? 0 : sb[rank - 1]
+    var index = [Int](repeating: 0, count: max(rank - 1, 0))
+    var offA = 0, offB = 0, o = 0
+    while o < total {
+        let pa = a + offA, pb = b + offB, po = out + o
+        switch (ia, ib) {
+        case (1, 1): for i in 0..<inner { po[i] = apply(kind, pa[i], pb[i]) }
+        case (1, 0): let y = pb[0]; for i in 0..<inner { po[i] = apply(kind, pa[i], y) }
+        case (0, 1): let x = pa[0]; for i in 0..<inner { po[i] = apply(kind, x, pb[i]) }
+        default: for i in 0..<inner { po[i] = apply(kind, pa[i * ia], pb[i * ib]) }
+        }
+        o += inner
+        // advance the odometer over the outer axes
+        var axis = rank - 2
+        while axis >= 0 {
+            index[axis] += 1
+            offA += sa[axis]; offB += sb[axis]
+            if index[axis] < outShape[axis] { break }
+            offA -= sa[axis] * outShape[axis]; offB -= sb[axis] * outShape[axis]
+            index[axis] = 0
+            axis -= 1
+        }
+    }
+}
+
+/// Activation functions, in place or from `x` to `y` (which may alias).
+public enum Activation: Equatable, Sendable {
+    case identity
+    case relu
+    case clip(min: Float, max: Float)
+    case leakyRelu(alpha: Float)
+    case sigmoid
+    case hardSigmoid(alpha: Float, beta: Float)
+    case hardSwish
+    case tanh
+
+    @inline(__always)
+    public func apply(_ v: Float) -> Float {
+        switch self {
+        case .identity: return v
+        case .relu: return v > 0 ? v : 0
+        case .clip(let lo, let hi): return Swift.min(Swift.max(v, lo), hi)
+        case .leakyRelu(let alpha): return v >= 0 ? v : v * alpha
+        case .sigmoid: return KernelMath.sigmoid(v)
+        case .hardSigmoid(let alpha, let beta): return Swift.min(Swift.max(alpha * v + beta, 0), 1)
+        case .hardSwish: return v * Swift.min(Swift.max(v / 6 + 0.5, 0), 1)
+        case .tanh: return KernelMath.tanh(v)
+        }
+    }
+
+    public func run(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        let lanes = FloatVector.scalarCount
+        let full = count / lanes * lanes
+        var i = 0
+        switch self {
+        case .relu:
+            while i < full { storeVector(pointwiseMax(loadVector(x + i), FloatVector()), y + i); i += lanes }
+        case .clip(let lo, let hi):
+            let l = FloatVector(repeating: lo), h = FloatVector(repeating: hi)
+            while i < full { storeVector(pointwiseMin(pointwiseMax(loadVector(x + i), l), h), y + i); i += lanes }
+        default:
+            break
+        }
+        while i < count { y[i] = apply(x[i]); i += 1 }
+    }
+}
+
+/// PRelu: y = x >= 0 ? x : slope * x, slope broadcast to x.
+public func prelu(_ x: UnsafePointer<Float>, _ xShape: [Int], _ slope: UnsafePointer<Float>, _ slopeShape: [Int],
+                  _ y: UnsafeMutablePointer<Float>) {
+    binaryBroadcast(.mul, x, xShape, slope, slopeShape, y, xShape)
+    let n = xShape.reduce(1, *)
+    for i in 0..<n where x[i] >= 0 { y[i] = x[i] }
+}
+
+/// y = x * scale[c] + shift[c] with c the index on the channel axis: [outer, channels, inner].
+public func channelAffine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                          scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+                          outer: Int, channels: Int, inner: Int) {
+    if inner == 1 {
+        for o in 0..<outer {
+            let px = x + o * channels, py = y + o * channels
+            for c in 0..<channels { py[c] = px[c] * scale[c] + shift[c] }
+        }
+        return
+    }
+    for o in 0..<outer {
+        for c in 0..<channels {
+            let base = (o * channels + c) * inner
+            let s = scale[c], t = shift[c]
+            for i in 0..<inner { y[base + i] = x[base + i] * s + t }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Fercc
+import FerccIR
+import Foundation
+
+@main
+struct FerccCLI: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fercc",
+        abstract: "Converts facial-expression models (ONNX) into lean inference code.",
+        subcommands: [Inspect.self, Run.self, Ops.self]
+    )
+}
+
+/// Prints `error: ...` on one line and exits non-zero: the contract for every failure.
+func fail(_ error: Error) -> Never {
+    let text: String
+    if let e = error as? FerccError { text = e.description } else { text = String(describing: error) }
+    FileHandle.standardError.write(Data("error: \(text)\n".utf8))
+    exit(1)
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print every node with its shapes, parameters and MACs, and totals.")
+
+    @Argument(help: "The model file (.onnx).") var model: String
+    @Flag(help: "Print JSON (an object with 'nodes' and 'summary').") var json = false
+
+    func run() throws {
+        do {
+            let graph = try ModelLoader.load(path: model)
+            let report = InspectReport(graph: graph, model: model)
+            print(json ? try report.json() : report.text())
+        } catch {
+            fail(error)
+        }
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the model with fercc's interpreter on .npy inputs.")
+
+    @Argument(help: "The model file (.onnx).") var model: String
+    @Option(name: .long, help: "Input .npy (float32, the model's own layout and shape): PATH, or NAME=PATH for each of several inputs.")
+    var input: [String] = []
+    @Option(name: .long, help: "Where to write an output .npy: PATH, or NAME=PATH. Without it, outputs are printed.")
+    var output: [String] = []
+
+    func run() throws {
+        do {
+            let results = try RunCommand.run(model: model, inputs: input.map(RunCommand.Binding.init),
+                                             outputs: output.map(RunCommand.Binding.init))
+            if output.isEmpty {
+                for r in results {
+                    let shown = r.array.data.prefix(32).map { String(format: "%.6g", $0) }.joined(separator: " ")
+                    print("\(r.name) [\(r.array.shape.map(String.init).joined(separator: "x"))]: \(shown)\(r.array.data.count > 32 ? " ..." : "")")
+                }
+            }
+        } catch {
+            fail(error)
+        }
+    }
+}
+
+struct Ops: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the supported-op table (docs/ops.md is this output).")
+
+    func run() throws {
+        print(SupportedOps.markdown())
+    }
+}
