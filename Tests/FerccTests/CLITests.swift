@@ -1,0 +1,85 @@
+import Foundation
+import XCTest
+
+/// The fercc executable itself: exit codes, the one-line `error:` contract, JSON output.
+final class CLITests: XCTestCase {
+    /// swift test builds the executable next to the test bundle (FERCC_BIN overrides).
+    var executable: URL {
+        if let path = ProcessInfo.processInfo.environment["FERCC_BIN"] { return URL(fileURLWithPath: path) }
+        let candidates = [URL(fileURLWithPath: CommandLine.arguments[0]), Bundle(for: Self.self).bundleURL, Bundle.main.bundleURL]
+            .map { $0.deletingLastPathComponent().appendingPathComponent("fercc") }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+    }
+
+    func fercc(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let p = Process()
+        p.executableURL = executable
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    func assertOneLineError(_ r: (status: Int32, stdout: String, stderr: String), contains text: String,
+                            file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNotEqual(r.status, 0, file: file, line: line)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "stderr: \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.hasPrefix("error: "), r.stderr, file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(text), "'\(text)' not in: \(r.stderr)", file: file, line: line)
+    }
+
+    func testInspectText() throws {
+        let r = try fercc(["inspect", Repo.path("fixtures/fer/fer_mini_xception.onnx")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("DepthwiseConv2D"))
+        XCTAssertTrue(r.stdout.contains("head/softmax"))
+        XCTAssertTrue(r.stdout.contains("parameters"))
+    }
+
+    func testInspectJSON() throws {
+        let r = try fercc(["inspect", "--json", Repo.fixtures + "/inverted_residual_block.onnx"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let nodes = obj?["nodes"] as? [[String: Any]]
+        let summary = obj?["summary"] as? [String: Any]
+        XCTAssertNotNil(nodes?.first?["op"])
+        XCTAssertNotNil(nodes?.first?["name"])
+        // 1x1 16->96 on 14x14, depthwise 3x3 on 96, 1x1 96->16: 301,056 + 169,344 + 301,056 conv MACs.
+        let convMacs = nodes?.filter { ($0["op"] as? String)?.contains("Conv") == true }.compactMap { $0["macs"] as? Int }.reduce(0, +)
+        XCTAssertEqual(convMacs, 771_456)
+        // Conv weights and BatchNorm statistics; Clip's bounds become attributes of the op.
+        XCTAssertEqual(summary?["parameters"] as? Int, 16 * 96 + 96 * 9 + 96 * 16 + 4 * (96 + 96 + 16))
+    }
+
+    func testRunWritesOutputAndPrintsWithout() throws {
+        let dir = try temporaryDirectory()
+        let out = dir.appendingPathComponent("y.npy").path
+        let r = try fercc(["run", Repo.fixtures + "/softmax_default_axis_opset13.onnx", "--input", Repo.fixtures + "/softmax_default_axis_opset13.in0.npy", "--output", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out))
+        let p = try fercc(["run", Repo.fixtures + "/softmax_default_axis_opset13.onnx", "--input", Repo.fixtures + "/softmax_default_axis_opset13.in0.npy"])
+        XCTAssertEqual(p.status, 0, p.stderr)
+        XCTAssertTrue(p.stdout.hasPrefix("Y [1x7]: "), p.stdout)
+    }
+
+    func testErrorsAreOneLineWithNonZeroExit() throws {
+        assertOneLineError(try fercc(["inspect", "/no/such/model.onnx"]), contains: "/no/such/model.onnx: no such file")
+        let cycle = Repo.path("fixtures/errors/cycle.onnx")
+        assertOneLineError(try fercc(["inspect", cycle]), contains: "\(cycle): ")
+        let unsupported = Repo.path("fixtures/errors/unsupported_ops.onnx")
+        assertOneLineError(try fercc(["run", unsupported, "--input", "x.npy"]), contains: "unsupported ops: Erf (first at node 'first_erf')")
+        let dir = try temporaryDirectory()
+        let out = dir.appendingPathComponent("never.npy").path
+        assertOneLineError(try fercc(["run", Repo.fixtures + "/relu.onnx", "--input", Repo.fixtures + "/tanh.in0.npy", "--output", "wrong=\(out)"]),
+                           contains: "'wrong' is not an output")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        assertOneLineError(try fercc(["run", Repo.fixtures + "/relu.onnx", "--input", Repo.fixtures + "/sub_scalar.in0.npy"]),
+                           contains: "must have shape [1, 4, 8, 8]")
+    }
+}

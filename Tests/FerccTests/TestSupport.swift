@@ -1,0 +1,42 @@
+import Foundation
+import XCTest
+
+/// Paths into the repository, found from this file's location so tests run from any directory.
+enum Repo {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+    static let fixtures = path("fixtures/onnx")
+}
+
+/// max |a - b| / max(1, max |b|): the comparison the conformance script uses.
+func relativeError(_ a: [Float], _ b: [Float]) -> Float {
+    precondition(a.count == b.count)
+    let scale = max(1, b.map { abs($0) }.max() ?? 0)
+    var worst: Float = 0
+    for (x, y) in zip(a, b) {
+        let d = abs(x - y)
+        worst = max(worst, d.isNaN ? .infinity : d)
+    }
+    return worst / scale
+}
+
+func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("fercc-tests-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// Deterministic pseudo-random floats in [-1, 1) (SplitMix64).
+struct SeededRandom {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed }
+    mutating func next() -> Float {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Float(z >> 40) / Float(1 << 23) - 1
+    }
+    mutating func floats(_ n: Int) -> [Float] { (0..<n).map { _ in next() } }
+}
