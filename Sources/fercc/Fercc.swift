@@ -45,13 +45,26 @@ struct Run: ParsableCommand {
     var input: [String] = []
     @Option(name: .long, help: "Where to write an output .npy: PATH, or NAME=PATH. Without it, outputs are printed.")
     var output: [String] = []
+    @Option(name: .long, help: "Class names, comma-separated (e.g. angry,disgust,fear,happy,sad,surprise,neutral): print outputs with that many scores as a ranking.")
+    var labels: String?
 
     func run() throws {
         do {
             let results = try RunCommand.run(model: model, inputs: input.map(RunCommand.Binding.init),
                                              outputs: output.map(RunCommand.Binding.init))
+            let names = labels.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            if let names, !results.contains(where: { $0.array.data.count == names.count }) {
+                throw FerccError(file: model, "--labels names \(names.count) classes, but no output has \(names.count) values")
+            }
             if output.isEmpty {
                 for r in results {
+                    if let names, r.array.data.count == names.count {
+                        print("\(r.name):")
+                        for (label, score) in zip(names, r.array.data).sorted(by: { $0.1 > $1.1 }) {
+                            print("  \(label.padding(toLength: max(names.map(\.count).max()!, 1), withPad: " ", startingAt: 0))  \(String(format: "%.4f", score))")
+                        }
+                        continue
+                    }
                     let shown = r.array.data.prefix(32).map { String(format: "%.6g", $0) }.joined(separator: " ")
                     print("\(r.name) [\(r.array.shape.map(String.init).joined(separator: "x"))]: \(shown)\(r.array.data.count > 32 ? " ..." : "")")
                 }
