@@ -21,20 +21,28 @@ let package = Package(
             path: "Sources/CONNX",
             linkerSettings: [.linkedLibrary("protobuf-c")]
         ),
+        // flatc output for schemas/tflite.fbs (scripts/generate-tflite-cpp) behind a C API that
+        // runs the flatbuffers Verifier first (Swift cannot use the generated C++ tables).
+        .target(
+            name: "CTFLite",
+            path: "Sources/CTFLite",
+            cxxSettings: [.unsafeFlags(["-std=c++17"])]
+        ),
         .target(name: "FerccIR"),
         // The kernels compute with SIMD and `addingProduct`: built for the host CPU so that it becomes
         // FMA instructions (without FMA flags it becomes calls to fmaf, ~100x slower; docs/design.md).
         .target(name: "FerccKernels", swiftSettings: hostCPU),
         .target(name: "FerccONNX", dependencies: ["FerccIR", "CONNX"]),
+        .target(name: "FerccTFLite", dependencies: ["FerccIR", "CTFLite"]),
         .target(name: "FerccRuntime", dependencies: ["FerccIR", "FerccKernels"], swiftSettings: hostCPU),
-        .target(name: "Fercc", dependencies: ["FerccIR", "FerccONNX", "FerccRuntime"]),
+        .target(name: "Fercc", dependencies: ["FerccIR", "FerccONNX", "FerccTFLite", "FerccRuntime"]),
         .executableTarget(
             name: "fercc",
             dependencies: ["Fercc", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "FerccTests",
-            dependencies: ["Fercc", "FerccIR", "FerccONNX", "FerccRuntime", "FerccKernels"]
+            dependencies: ["Fercc", "FerccIR", "FerccONNX", "FerccTFLite", "FerccRuntime", "FerccKernels"]
         ),
     ]
 )

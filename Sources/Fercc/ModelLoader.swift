@@ -1,15 +1,22 @@
 import FerccIR
 import FerccONNX
+import FerccTFLite
 import Foundation
 
 /// Opens a model file of any format fercc reads and returns its IR graph.
 public enum ModelLoader {
     public static func load(path: String) throws -> Graph {
         guard FileManager.default.fileExists(atPath: path) else { throw FerccError(file: path, "no such file") }
-        let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
-        if ext == "tflite" {
-            throw FerccError(file: path, "TFLite models are not supported by this version of fercc (ONNX only)")
-        }
+        if isTFLite(path) { return try TFLiteImporter.importModel(path: path) }
         return try ONNXImporter.importModel(path: path)
+    }
+
+    /// TFLite by extension or by the "TFL3" file identifier at byte 4; everything else is read as ONNX.
+    static func isTFLite(_ path: String) -> Bool {
+        if URL(fileURLWithPath: path).pathExtension.lowercased() == "tflite" { return true }
+        guard let h = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? h.close() }
+        let head = h.readData(ofLength: 8)
+        return head.count == 8 && head[4..<8].elementsEqual("TFL3".utf8)
     }
 }

@@ -1,15 +1,32 @@
 import FerccIR
+import FerccRuntime
 import Foundation
 
-/// Reads and writes NumPy `.npy` files (format versions 1 to 3, little-endian float32).
+/// Reads and writes NumPy `.npy` files (format versions 1 to 3): little-endian float32, and int8
+/// or uint8 for the raw tensors of quantized models.
 public enum NPY {
     public struct Array: Equatable {
         public var shape: [Int]
-        public var data: [Float]
+        public var tensor: RuntimeTensor
 
         public init(shape: [Int], data: [Float]) {
             self.shape = shape
-            self.data = data
+            tensor = .float(data)
+        }
+
+        public init(shape: [Int], tensor: RuntimeTensor) {
+            self.shape = shape
+            self.tensor = tensor
+        }
+
+        /// The elements as floats (integers converted as numbers).
+        public var data: [Float] {
+            switch tensor {
+            case .float(let v): return v
+            case .int8(let v): return v.map { Float($0) }
+            case .uint8(let v): return v.map { Float($0) }
+            case .int32(let v): return v.map { Float($0) }
+            }
         }
     }
 
@@ -45,8 +62,11 @@ public enum NPY {
             throw FerccError("unreadable .npy header: \(header.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         let dtype = descr.trimmingCharacters(in: CharacterSet(charactersIn: "'\" "))
-        guard dtype == "<f4" || dtype == "=f4" || (dtype == "|f4") else {
-            throw FerccError("the array is \(dtypeName(dtype)), fercc expects float32 ('<f4')")
+        let elementSize: Int
+        switch dtype {
+        case "<f4", "=f4", "|f4": elementSize = 4
+        case "|i1", "<i1", "=i1", "|u1", "<u1", "=u1": elementSize = 1
+        default: throw FerccError("the array is \(dtypeName(dtype)), fercc expects float32 ('<f4'), or int8/uint8 for raw quantized tensors")
         }
         guard fortran.trimmingCharacters(in: .whitespaces) == "False" else {
             throw FerccError("Fortran-ordered arrays are not supported; save a C-ordered array")
@@ -65,8 +85,12 @@ public enum NPY {
             count = p
         }
         let dataStart = headerStart + headerLength
-        guard b.count - dataStart == count * 4 else {
-            throw FerccError("the array holds \(b.count - dataStart) bytes of data, shape \(shape) needs \(count * 4) (truncated file?)")
+        guard b.count - dataStart == count * elementSize else {
+            throw FerccError("the array holds \(b.count - dataStart) bytes of data, shape \(shape) needs \(count * elementSize) (truncated file?)")
+        }
+        if elementSize == 1 {
+            let bytes = b[dataStart...]
+            return Array(shape: shape, tensor: dtype.hasSuffix("i1") ? .int8(bytes.map { Int8(bitPattern: $0) }) : .uint8(Swift.Array(bytes)))
         }
         let data = b.withUnsafeBytes { r in
             (0..<count).map { Float(bitPattern: UInt32(littleEndian: r.loadUnaligned(fromByteOffset: dataStart + $0 * 4, as: UInt32.self))) }
@@ -102,17 +126,31 @@ public enum NPY {
 
     public static func encode(_ a: Array) -> [UInt8] {
         let shapeText = a.shape.count == 1 ? "(\(a.shape[0]),)" : "(\(a.shape.map(String.init).joined(separator: ", ")))"
-        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shapeText), }"
+        let descr: String
+        switch a.tensor {
+        case .int8: descr = "|i1"
+        case .uint8: descr = "|u1"
+        case .int32: descr = "<i4"
+        case .float: descr = "<f4"
+        }
+        var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
         let unpadded = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
         var out: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0]
         let n = header.utf8.count
         out += [UInt8(n & 0xff), UInt8(n >> 8)]
         out += Swift.Array(header.utf8)
-        out.reserveCapacity(out.count + a.data.count * 4)
-        for v in a.data {
-            let bits = v.bitPattern.littleEndian
-            out += [UInt8(bits & 0xff), UInt8((bits >> 8) & 0xff), UInt8((bits >> 16) & 0xff), UInt8(bits >> 24)]
+        switch a.tensor {
+        case .int8(let v): out += v.map { UInt8(bitPattern: $0) }
+        case .uint8(let v): out += v
+        case .int32(let v):
+            for x in v { let u = UInt32(bitPattern: x); out += [UInt8(u & 0xff), UInt8((u >> 8) & 0xff), UInt8((u >> 16) & 0xff), UInt8(u >> 24)] }
+        case .float(let v):
+            out.reserveCapacity(out.count + v.count * 4)
+            for x in v {
+                let bits = x.bitPattern.littleEndian
+                out += [UInt8(bits & 0xff), UInt8((bits >> 8) & 0xff), UInt8((bits >> 16) & 0xff), UInt8(bits >> 24)]
+            }
         }
         return out
     }

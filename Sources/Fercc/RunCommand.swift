@@ -40,32 +40,47 @@ public enum RunCommand {
     }
 
     /// Runs the model; returns the outputs by name (written to files where bindings say so).
-    public static func run(model: String, inputs: [Binding], outputs: [Binding]) throws -> [(name: String, array: NPY.Array)] {
+    /// Quantized inputs take float arrays, quantized with the input's scale and zero point, and
+    /// quantized outputs are dequantized; with `raw` both sides exchange the integers themselves.
+    public static func run(model: String, inputs: [Binding], outputs: [Binding], raw: Bool = false) throws -> [(name: String, array: NPY.Array)] {
         let graph = try ModelLoader.load(path: model)
         let inputFiles = try assign(inputs, to: graph.inputs, kind: "input", model: model)
         let outputFiles = try assign(outputs, to: graph.outputs, kind: "output", model: model)
-        var feeds: [String: [Float]] = [:]
+        var feeds: [String: RuntimeTensor] = [:]
         for (name, path) in inputFiles {
             let a = try NPY.read(path: path)
-            let expected = graph.values[name]!.type.shape
-            guard a.shape == expected else {
-                throw FerccError(file: path, "input '\(name)' must have shape \(expected), the file has \(a.shape)")
+            let type = graph.values[name]!.type
+            guard a.shape == type.shape else {
+                throw FerccError(file: path, "input '\(name)' must have shape \(type.shape), the file has \(a.shape)")
             }
-            feeds[name] = a.data
+            switch (a.tensor, type.dtype) {
+            case (.float(let v), .float32):
+                feeds[name] = .float(v)
+            case (.float(let v), .int8), (.float(let v), .uint8):
+                guard !raw else { throw FerccError(file: path, "--raw: input '\(name)' must hold \(type.dtype.rawValue) values, the file holds float32") }
+                feeds[name] = RuntimeTensor.quantize(v, type.quantization!, as: type.dtype)
+            case (.int8, .int8), (.uint8, .uint8):
+                feeds[name] = a.tensor
+            default:
+                throw FerccError(file: path, "input '\(name)' is \(type.dtype.rawValue), the file holds \(a.tensor.dtype.rawValue)")
+            }
         }
         let missing = graph.inputs.filter { feeds[$0] == nil }
         guard missing.isEmpty else {
             throw FerccError(file: model, "no data for input \(missing.joined(separator: ", ")): give --input")
         }
-        let interpreter: Interpreter
-        let results: [String: [Float]]
+        let results: [String: RuntimeTensor]
         do {
-            interpreter = try Interpreter(graph: graph)
-            results = try interpreter.run(feeds)
+            results = try Interpreter(graph: graph).run(tensors: feeds)
         } catch let e as FerccError {
             throw e.inFile(model)
         }
-        let arrays = graph.outputs.map { (name: $0, array: NPY.Array(shape: graph.values[$0]!.type.shape, data: results[$0]!)) }
+        let arrays = graph.outputs.map { name -> (name: String, array: NPY.Array) in
+            let t = graph.values[name]!.type
+            let r = results[name]!
+            let out: RuntimeTensor = raw || t.quantization == nil ? r : .float(r.dequantized(t.quantization))
+            return (name: name, array: NPY.Array(shape: t.shape, tensor: out))
+        }
         for (name, path) in outputFiles {
             try NPY.write(arrays.first { $0.name == name }!.array, to: path)
         }

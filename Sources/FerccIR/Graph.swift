@@ -44,9 +44,10 @@ public struct Graph: Equatable, Sendable {
         values[name] = Value(name: name, type: TensorType(data.dtype, shape), constant: data)
     }
 
-    /// Adds a node, inferring the types of its outputs from its inputs.
+    /// Adds a node, inferring the types of its outputs from its inputs. Quantized outputs take
+    /// their quantization from `quantization` (what the model file says).
     @discardableResult
-    public mutating func addNode(_ node: Node) throws -> [TensorType] {
+    public mutating func addNode(_ node: Node, quantization: [Quantization?] = []) throws -> [TensorType] {
         var inputTypes: [TensorType] = []
         for input in node.inputs {
             guard let v = values[input] else {
@@ -55,9 +56,12 @@ public struct Graph: Equatable, Sendable {
             inputTypes.append(v.type)
         }
         let constants = node.inputs.map { values[$0]?.constant }
-        let outTypes: [TensorType]
+        var outTypes: [TensorType]
         do {
             outTypes = try ShapeInference.infer(node.op, inputs: inputTypes, constants: constants)
+            for (i, q) in quantization.enumerated() where i < outTypes.count {
+                outTypes[i].quantization = q
+            }
         } catch let e as FerccError {
             throw e.atNode(node.name)
         }

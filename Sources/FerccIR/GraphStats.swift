@@ -39,6 +39,10 @@ extension Graph {
             macs = node.inputs.first.flatMap { values[$0]?.type.count } ?? 0
         case .reshape, .transpose, .concat, .split, .slice, .pad:
             macs = 0
+        case .quantize, .dequantize:
+            macs = outCount
+        case .resize2D(let r):
+            macs = outCount * (r.bilinear ? 4 : 1)
         }
         return NodeStats(parameters: params, weightBytes: bytes, macs: macs)
     }

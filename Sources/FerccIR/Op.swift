@@ -13,14 +13,15 @@ public enum Op: Equatable, Sendable {
     case gemm(Gemm)
     /// numpy matmul of two tensors (rank >= 2, batch dimensions broadcast).
     case matMul
-    /// elementwise, numpy broadcasting.
-    case binary(BinaryOp)
+    /// elementwise, numpy broadcasting, then the fused activation.
+    case binary(BinaryOp, activation: FusedActivation = .none)
     /// elementwise, one input.
     case unary(UnaryOp)
     /// inputs: x, slope (broadcast to x).
     case prelu
     case reduce(ReduceKind, axes: [Int], keepDims: Bool)
-    case softmax(axis: Int)
+    /// softmax(beta * x) along `axis`.
+    case softmax(axis: Int, beta: Float = 1)
     /// Static target shape (no 0 or -1 left).
     case reshape(shape: [Int])
     case transpose(perm: [Int])
@@ -29,7 +30,14 @@ public enum Op: Equatable, Sendable {
     case split(axis: Int, sizes: [Int])
     case slice(Slice)
     /// Constant padding; `pads` = begins of every axis, then ends (ONNX order). Negative pads crop.
+    /// On quantized tensors `value` is real-valued and padded with its quantized value.
     case pad(pads: [Int], value: Float)
+    /// float32 -> int8/uint8 with the output's quantization, or a requantization between them.
+    case quantize(to: DType)
+    /// int8/uint8 -> float32 with the input's quantization.
+    case dequantize
+    /// Resize of an NHWC tensor's H and W.
+    case resize2D(Resize2D)
 
     /// A short name for tables and reports.
     public var name: String {
@@ -40,7 +48,7 @@ public enum Op: Equatable, Sendable {
         case .batchNorm: return "BatchNorm"
         case .gemm: return "Gemm"
         case .matMul: return "MatMul"
-        case .binary(let b): return b.rawValue
+        case .binary(let b, _): return b.rawValue
         case .unary(let u): return u.name
         case .prelu: return "PRelu"
         case .reduce(let k, _, _): return k.rawValue
@@ -51,6 +59,9 @@ public enum Op: Equatable, Sendable {
         case .split: return "Split"
         case .slice: return "Slice"
         case .pad: return "Pad"
+        case .quantize: return "Quantize"
+        case .dequantize: return "Dequantize"
+        case .resize2D(let r): return r.bilinear ? "ResizeBilinear" : "ResizeNearest"
         }
     }
 }
@@ -67,11 +78,14 @@ public struct Conv2D: Equatable, Sendable {
     public var padBottom: Int
     public var padRight: Int
     public var groups: Int
+    /// Applied to the output (TFLite's fused activation; later the fuse-activation pass).
+    public var activation: FusedActivation
 
     public init(kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1,
                 dilationH: Int = 1, dilationW: Int = 1,
                 padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0,
-                groups: Int = 1) {
+                groups: Int = 1, activation: FusedActivation = .none) {
+        self.activation = activation
         self.kernelH = kernelH; self.kernelW = kernelW
         self.strideH = strideH; self.strideW = strideW
         self.dilationH = dilationH; self.dilationW = dilationW
@@ -93,11 +107,13 @@ public struct Pool2D: Equatable, Sendable {
     public var padRight: Int
     /// Output size rounds up (ONNX ceil_mode); windows never start inside the end padding.
     public var ceilMode: Bool
+    public var activation: FusedActivation
 
     public init(kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1,
                 dilationH: Int = 1, dilationW: Int = 1,
                 padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0,
-                ceilMode: Bool = false) {
+                ceilMode: Bool = false, activation: FusedActivation = .none) {
+        self.activation = activation
         self.kernelH = kernelH; self.kernelW = kernelW
         self.strideH = strideH; self.strideW = strideW
         self.dilationH = dilationH; self.dilationW = dilationW
@@ -106,14 +122,44 @@ public struct Pool2D: Equatable, Sendable {
     }
 }
 
+/// Resizing H and W of an NHWC tensor, with TFLite's coordinate conventions.
+public struct Resize2D: Equatable, Sendable {
+    public var outH: Int
+    public var outW: Int
+    public var bilinear: Bool
+    public var alignCorners: Bool
+    public var halfPixelCenters: Bool
+
+    public init(outH: Int, outW: Int, bilinear: Bool, alignCorners: Bool, halfPixelCenters: Bool) {
+        self.outH = outH; self.outW = outW; self.bilinear = bilinear
+        self.alignCorners = alignCorners; self.halfPixelCenters = halfPixelCenters
+    }
+}
+
 public struct Gemm: Equatable, Sendable {
     public var transA: Bool
     public var transB: Bool
     public var alpha: Float
     public var beta: Float
+    public var activation: FusedActivation
 
-    public init(transA: Bool = false, transB: Bool = false, alpha: Float = 1, beta: Float = 1) {
-        self.transA = transA; self.transB = transB; self.alpha = alpha; self.beta = beta
+    public init(transA: Bool = false, transB: Bool = false, alpha: Float = 1, beta: Float = 1, activation: FusedActivation = .none) {
+        self.transA = transA; self.transB = transB; self.alpha = alpha; self.beta = beta; self.activation = activation
+    }
+}
+
+/// The clamping activations an op can apply to its own output (TFLite's fused activations).
+public enum FusedActivation: String, Equatable, Sendable {
+    case none, relu, relu6, reluN1To1
+
+    /// The real-valued clamp range.
+    public var range: ClosedRange<Float> {
+        switch self {
+        case .none: return -Float.infinity...Float.infinity
+        case .relu: return 0...Float.infinity
+        case .relu6: return 0...6
+        case .reluN1To1: return -1...1
+        }
     }
 }
 
@@ -146,7 +192,7 @@ public enum UnaryOp: Equatable, Sendable {
 }
 
 public enum ReduceKind: String, Equatable, Sendable {
-    case mean = "ReduceMean", max = "ReduceMax"
+    case mean = "ReduceMean", max = "ReduceMax", sum = "ReduceSum"
 }
 
 /// A static slice over every axis of the input: element i of axis a is start[a] + i*step[a].

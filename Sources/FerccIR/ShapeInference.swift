@@ -29,7 +29,7 @@ public enum ShapeInference {
             try nonNegative([c.padTop, c.padLeft, c.padBottom, c.padRight], "Conv2D pads")
             let oh = try windowCount(x[1], c.kernelH, c.strideH, c.dilationH, c.padTop + c.padBottom, ceil: false)
             let ow = try windowCount(x[2], c.kernelW, c.strideW, c.dilationW, c.padLeft + c.padRight, ceil: false)
-            return [TensorType(.float32, [x[0], oh, ow, w[0]])]
+            return [TensorType(inputs[0].dtype, [x[0], oh, ow, w[0]])]
 
         case .maxPool2D(let p), .averagePool2D(let p, _):
             try need(1...1)
@@ -44,7 +44,7 @@ public enum ShapeInference {
             let oh = poolCount(x[1], p.kernelH, p.strideH, p.dilationH, p.padTop, p.padBottom, ceil: p.ceilMode)
             let ow = poolCount(x[2], p.kernelW, p.strideW, p.dilationW, p.padLeft, p.padRight, ceil: p.ceilMode)
             guard oh > 0, ow > 0 else { throw FerccError("\(op.name): window larger than the padded input \(inputs[0])") }
-            return [TensorType(.float32, [x[0], oh, ow, x[3]])]
+            return [TensorType(inputs[0].dtype, [x[0], oh, ow, x[3]])]
 
         case .batchNorm(let axis, let epsilon):
             try need(5...5)
@@ -68,7 +68,7 @@ public enum ShapeInference {
                     throw FerccError("Gemm: C \(inputs[2]) does not broadcast to [\(m), \(n)]")
                 }
             }
-            return [TensorType(.float32, [m, n])]
+            return [TensorType(inputs[0].dtype, [m, n])]
 
         case .matMul:
             try need(2...2)
@@ -86,15 +86,17 @@ public enum ShapeInference {
             var out = batch
             if !aVec { out.append(a[a.count - 2]) }
             if !bVec { out.append(b[b.count - 1]) }
-            return [TensorType(.float32, out)]
+            return [TensorType(inputs[0].dtype, out)]
 
         case .binary:
             try need(2...2)
             guard let out = broadcastShapes(inputs[0].shape, inputs[1].shape) else {
                 throw FerccError("\(op.name): shapes \(inputs[0]) and \(inputs[1]) do not broadcast")
             }
-            let dtype: DType = inputs[0].dtype == .int64 && inputs[1].dtype == .int64 ? .int64 : .float32
-            return [TensorType(dtype, out)]
+            guard inputs[0].dtype == inputs[1].dtype else {
+                throw FerccError("\(op.name) of \(inputs[0].dtype.rawValue) and \(inputs[1].dtype.rawValue)")
+            }
+            return [TensorType(inputs[0].dtype, out)]
 
         case .unary(let u):
             try need(1...1)
@@ -120,7 +122,7 @@ public enum ShapeInference {
             }
             return [TensorType(inputs[0].dtype, out)]
 
-        case .softmax(let axis):
+        case .softmax(let axis, _):
             try need(1...1)
             guard axis >= 0, axis < inputs[0].rank else { throw FerccError("Softmax axis \(axis) out of range for \(inputs[0])") }
             return [inputs[0]]
@@ -188,6 +190,27 @@ public enum ShapeInference {
             let out = (0..<x.count).map { x[$0] + pads[$0] + pads[$0 + x.count] }
             guard out.allSatisfy({ $0 >= 0 }) else { throw FerccError("Pad crops \(inputs[0]) below zero") }
             return [TensorType(inputs[0].dtype, out)]
+
+        case .quantize(let dtype):
+            try need(1...1)
+            guard dtype.isQuantized, inputs[0].dtype == .float32 || inputs[0].dtype.isQuantized else {
+                throw FerccError("Quantize from \(inputs[0].dtype.rawValue) to \(dtype.rawValue) is not supported")
+            }
+            return [TensorType(dtype, inputs[0].shape)]
+
+        case .dequantize:
+            try need(1...1)
+            guard inputs[0].dtype.isQuantized || inputs[0].dtype == .int32 else {
+                throw FerccError("Dequantize of \(inputs[0].dtype.rawValue)")
+            }
+            return [TensorType(.float32, inputs[0].shape)]
+
+        case .resize2D(let r):
+            try need(1...1)
+            let x = inputs[0].shape
+            guard x.count == 4 else { throw FerccError("Resize input must be 4-D NHWC, got \(inputs[0])") }
+            guard r.outH > 0, r.outW > 0 else { throw FerccError("Resize to \(r.outH)x\(r.outW)") }
+            return [TensorType(inputs[0].dtype, [x[0], r.outH, r.outW, x[3]])]
         }
     }
 

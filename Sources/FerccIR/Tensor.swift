@@ -1,26 +1,69 @@
-/// Element types the IR knows. Activations are float32 (int8 arrives with the quantization work);
-/// int64 exists for the shape arithmetic that importers fold away.
+/// Element types the IR knows: float32 and int8 activations (uint8 where a model's inputs are),
+/// int8 weights, int32 biases, and int64 for the shape arithmetic that importers fold away.
 public enum DType: String, Equatable, Sendable {
     case float32
+    case int8
+    case uint8
+    case int32
     case int64
 
     public var byteSize: Int {
         switch self {
-        case .float32: return 4
+        case .float32, .int32: return 4
+        case .int8, .uint8: return 1
         case .int64: return 8
         }
     }
+
+    public var isQuantized: Bool { self == .int8 || self == .uint8 }
+
+    /// The representable range of an integer type.
+    public var integerRange: ClosedRange<Int32>? {
+        switch self {
+        case .int8: return -128...127
+        case .uint8: return 0...255
+        default: return nil
+        }
+    }
+}
+
+/// Affine quantization: real = scale * (q - zeroPoint), per tensor (one scale) or per channel
+/// along `axis` (one scale per index of that axis).
+public struct Quantization: Equatable, Sendable {
+    public var scales: [Float]
+    public var zeroPoints: [Int32]
+    public var axis: Int?
+
+    public init(scales: [Float], zeroPoints: [Int32], axis: Int? = nil) {
+        self.scales = scales
+        self.zeroPoints = zeroPoints
+        self.axis = axis
+    }
+
+    public init(scale: Float, zeroPoint: Int32) {
+        self.init(scales: [scale], zeroPoints: [zeroPoint])
+    }
+
+    public var scale: Float { scales[0] }
+    public var zeroPoint: Int32 { zeroPoints[0] }
+    public var isPerChannel: Bool { axis != nil && scales.count > 1 }
 }
 
 /// The static type of a value: element type and a fully known shape.
 public struct TensorType: Equatable, CustomStringConvertible, Sendable {
     public var dtype: DType
     public var shape: [Int]
+    /// Set for quantized tensors (int8/uint8 values, int32 biases).
+    public var quantization: Quantization?
 
-    public init(_ dtype: DType, _ shape: [Int]) {
+    public init(_ dtype: DType, _ shape: [Int], quantization: Quantization? = nil) {
         self.dtype = dtype
         self.shape = shape
+        self.quantization = quantization
     }
+
+    /// Same element type and shape (quantization aside).
+    public func sameLayout(_ other: TensorType) -> Bool { dtype == other.dtype && shape == other.shape }
 
     public var count: Int { shape.reduce(1, *) }
     public var rank: Int { shape.count }
@@ -33,11 +76,17 @@ public struct TensorType: Equatable, CustomStringConvertible, Sendable {
 /// Constant data held by a value (weights, folded shapes).
 public enum TensorData: Equatable, Sendable {
     case float([Float])
+    case int8([Int8])
+    case uint8([UInt8])
+    case int32([Int32])
     case int64([Int64])
 
     public var count: Int {
         switch self {
         case .float(let v): return v.count
+        case .int8(let v): return v.count
+        case .uint8(let v): return v.count
+        case .int32(let v): return v.count
         case .int64(let v): return v.count
         }
     }
@@ -45,14 +94,20 @@ public enum TensorData: Equatable, Sendable {
     public var dtype: DType {
         switch self {
         case .float: return .float32
+        case .int8: return .int8
+        case .uint8: return .uint8
+        case .int32: return .int32
         case .int64: return .int64
         }
     }
 
-    /// The data as floats (int64 converted), for kernels that only read float.
+    /// The data as floats (integers converted as numbers, not dequantized).
     public var floats: [Float] {
         switch self {
         case .float(let v): return v
+        case .int8(let v): return v.map { Float($0) }
+        case .uint8(let v): return v.map { Float($0) }
+        case .int32(let v): return v.map { Float($0) }
         case .int64(let v): return v.map { Float($0) }
         }
     }
@@ -61,6 +116,9 @@ public enum TensorData: Equatable, Sendable {
     public var int64s: [Int64]? {
         switch self {
         case .int64(let v): return v
+        case .int8(let v): return v.map { Int64($0) }
+        case .uint8(let v): return v.map { Int64($0) }
+        case .int32(let v): return v.map { Int64($0) }
         case .float(let v):
             var out: [Int64] = []
             out.reserveCapacity(v.count)
@@ -69,6 +127,19 @@ public enum TensorData: Equatable, Sendable {
                 out.append(Int64(x))
             }
             return out
+        }
+    }
+}
+
+extension TensorData {
+    /// Elements at `indices`, in that order.
+    public func gather(_ indices: [Int]) -> TensorData {
+        switch self {
+        case .float(let v): return .float(indices.map { v[$0] })
+        case .int8(let v): return .int8(indices.map { v[$0] })
+        case .uint8(let v): return .uint8(indices.map { v[$0] })
+        case .int32(let v): return .int32(indices.map { v[$0] })
+        case .int64(let v): return .int64(indices.map { v[$0] })
         }
     }
 }

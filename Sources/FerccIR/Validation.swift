@@ -33,7 +33,7 @@ extension Graph {
             }
             for (name, t) in zip(node.outputs, expected) {
                 guard defined.insert(name).inserted else { throw FerccError(node: node.name, "value '\(name)' is defined twice") }
-                guard values[name]?.type == t else {
+                guard let stored = values[name]?.type, stored.sameLayout(t) else {
                     throw FerccError(node: node.name, "output '\(name)' is recorded as \(values[name].map { "\($0.type)" } ?? "missing"), inference gives \(t)")
                 }
             }

@@ -1,7 +1,7 @@
 /// Copies `shape` elements from `src` read with `srcStrides` to `dst` written with `dstStrides`:
 /// the one loop behind transpose, slice, concat, split and pad.
-public func stridedCopy(_ src: UnsafePointer<Float>, _ srcStrides: [Int],
-                        _ dst: UnsafeMutablePointer<Float>, _ dstStrides: [Int], _ shape: [Int]) {
+public func stridedCopy<T>(_ src: UnsafePointer<T>, _ srcStrides: [Int],
+                           _ dst: UnsafeMutablePointer<T>, _ dstStrides: [Int], _ shape: [Int]) {
     let rank = shape.count
     if rank == 0 { dst[0] = src[0]; return }
     if shape.contains(0) { return }
@@ -39,14 +39,14 @@ public func contiguousStrides(_ shape: [Int]) -> [Int] {
     return strides
 }
 
-public func transpose(_ x: UnsafePointer<Float>, _ shape: [Int], perm: [Int], _ y: UnsafeMutablePointer<Float>) {
+public func transpose<T>(_ x: UnsafePointer<T>, _ shape: [Int], perm: [Int], _ y: UnsafeMutablePointer<T>) {
     let inStrides = contiguousStrides(shape)
     let outShape = perm.map { shape[$0] }
     stridedCopy(x, perm.map { inStrides[$0] }, y, contiguousStrides(outShape), outShape)
 }
 
 /// Constant padding; `pads` holds the begins of every axis, then the ends. Negative pads crop.
-public func pad(_ x: UnsafePointer<Float>, _ shape: [Int], pads: [Int], value: Float, _ y: UnsafeMutablePointer<Float>) {
+public func pad<T>(_ x: UnsafePointer<T>, _ shape: [Int], pads: [Int], value: T, _ y: UnsafeMutablePointer<T>) {
     let rank = shape.count
     let outShape = (0..<rank).map { shape[$0] + pads[$0] + pads[$0 + rank] }
     let total = outShape.reduce(1, *)
@@ -63,23 +63,26 @@ public func pad(_ x: UnsafePointer<Float>, _ shape: [Int], pads: [Int], value: F
     stridedCopy(x + srcOff, si, y + dstOff, so, region)
 }
 
-/// Reduction over `axes` (mean or max); the output holds the reduced axes as length 1.
-public func reduce(_ x: UnsafePointer<Float>, _ shape: [Int], axes: [Int], mean: Bool, _ y: UnsafeMutablePointer<Float>) {
+/// Reduction over `axes`; the output holds the reduced axes as length 1.
+public enum ReduceOperation: Sendable { case mean, max, sum }
+
+public func reduce(_ x: UnsafePointer<Float>, _ shape: [Int], axes: [Int], _ operation: ReduceOperation, _ y: UnsafeMutablePointer<Float>) {
+    let mean = operation == .mean
+    let isMax = operation == .max
     let rank = shape.count
     var outShape = shape
     for a in axes { outShape[a] = 1 }
     let outCount = outShape.reduce(1, *)
     let total = shape.reduce(1, *)
-    y.update(repeating: mean ? 0 : -.infinity, count: outCount)
+    y.update(repeating: isMax ? -.infinity : 0, count: outCount)
     if total == 0 { return }
     let outStrides = contiguousStrides(outShape)
     var readStrides = outStrides
     for a in axes { readStrides[a] = 0 }
-    // Inner run: contiguous trailing axes that are all reduced or all kept.
     var index = [Int](repeating: 0, count: rank)
     var off = 0
     for i in 0..<total {
-        if mean { y[off] += x[i] } else if x[i] > y[off] || x[i].isNaN { y[off] = x[i] }
+        if !isMax { y[off] += x[i] } else if x[i] > y[off] || x[i].isNaN { y[off] = x[i] }
         var axis = rank - 1
         while axis >= 0 {
             index[axis] += 1
@@ -96,8 +99,8 @@ public func reduce(_ x: UnsafePointer<Float>, _ shape: [Int], axes: [Int], mean:
     }
 }
 
-/// Softmax along the middle axis of [outer, axis, inner], max-subtracted, exp in double precision.
-public func softmax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, outer: Int, axis: Int, inner: Int) {
+/// Softmax of beta * x along the middle axis of [outer, axis, inner], max-subtracted, exp in double precision.
+public func softmax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, outer: Int, axis: Int, inner: Int, beta: Float = 1) {
     for o in 0..<outer {
         for i in 0..<inner {
             let base = o * axis * inner + i
@@ -105,7 +108,7 @@ public func softmax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
             for k in 0..<axis { m = max(m, x[base + k * inner]) }
             var sum = 0.0
             for k in 0..<axis {
-                let e = KernelMath.exp(Double(x[base + k * inner] - m))
+                let e = KernelMath.exp(Double(x[base + k * inner] - m) * Double(beta))
                 y[base + k * inner] = Float(e)
                 sum += e
             }

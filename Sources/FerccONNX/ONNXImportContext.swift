@@ -111,12 +111,3 @@ func permute(_ data: TensorData, shape: [Int], perm: [Int]) -> TensorData {
     return data.gather(indices)
 }
 
-extension TensorData {
-    /// Elements at `indices`, in that order.
-    func gather(_ indices: [Int]) -> TensorData {
-        switch self {
-        case .float(let v): return .float(indices.map { v[$0] })
-        case .int64(let v): return .int64(indices.map { v[$0] })
-        }
-    }
-}

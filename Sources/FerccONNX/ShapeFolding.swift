@@ -46,7 +46,7 @@ enum ShapeFolding {
             let n = shape.reduce(1, *)
             switch fill {
             case .float(let v): try define(node, ctx, .float([Float](repeating: v.first ?? 0, count: n)), shape)
-            case .int64(let v): try define(node, ctx, .int64([Int64](repeating: v.first ?? 0, count: n)), shape)
+            default: try define(node, ctx, .int64([Int64](repeating: fill.int64s?.first ?? 0, count: n)), shape)
             }
             return true
         default:
@@ -101,8 +101,8 @@ enum ShapeFolding {
             case 1, 10, 11: return (.float(x.floats), shape)
             case 6, 7, 9, 2, 3, 5, 4, 12, 13:
                 switch x {
-                case .int64: return (x, shape)
                 case .float(let v): return (.int64(v.map { $0.isFinite ? Int64(clamping: Int($0.rounded(.towardZero))) : 0 }), shape)
+                default: return (.int64(x.int64s ?? []), shape)
                 }
             default: throw FerccError("Cast to \(ONNXDataType.name(to)) is not supported")
             }

@@ -7,7 +7,7 @@ import Foundation
 struct FerccCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fercc",
-        abstract: "Converts facial-expression models (ONNX) into lean inference code.",
+        abstract: "Converts facial-expression models (ONNX, TFLite) into lean inference code.",
         subcommands: [Inspect.self, Run.self, Ops.self]
     )
 }
@@ -23,7 +23,7 @@ func fail(_ error: Error) -> Never {
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print every node with its shapes, parameters and MACs, and totals.")
 
-    @Argument(help: "The model file (.onnx).") var model: String
+    @Argument(help: "The model file (.onnx or .tflite).") var model: String
     @Flag(help: "Print JSON (an object with 'nodes' and 'summary').") var json = false
 
     func run() throws {
@@ -40,18 +40,20 @@ struct Inspect: ParsableCommand {
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the model with fercc's interpreter on .npy inputs.")
 
-    @Argument(help: "The model file (.onnx).") var model: String
+    @Argument(help: "The model file (.onnx or .tflite).") var model: String
     @Option(name: .long, help: "Input .npy (float32, the model's own layout and shape): PATH, or NAME=PATH for each of several inputs.")
     var input: [String] = []
     @Option(name: .long, help: "Where to write an output .npy: PATH, or NAME=PATH. Without it, outputs are printed.")
     var output: [String] = []
+    @Flag(help: "Exchange the integer tensors of a quantized model as they are (int8/uint8 .npy) instead of float.")
+    var raw = false
     @Option(name: .long, help: "Class names, comma-separated (e.g. angry,disgust,fear,happy,sad,surprise,neutral): print outputs with that many scores as a ranking.")
     var labels: String?
 
     func run() throws {
         do {
             let results = try RunCommand.run(model: model, inputs: input.map(RunCommand.Binding.init),
-                                             outputs: output.map(RunCommand.Binding.init))
+                                             outputs: output.map(RunCommand.Binding.init), raw: raw)
             let names = labels.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
             if let names, !results.contains(where: { $0.array.data.count == names.count }) {
                 throw FerccError(file: model, "--labels names \(names.count) classes, but no output has \(names.count) values")

@@ -1,0 +1,258 @@
+/// Requantization of an int32 accumulator: multiplier and shift per output channel (one entry
+/// for per-tensor), then the output zero point and the activation clamp.
+public struct Requantization: Sendable {
+    public var multipliers: [Int32]
+    public var shifts: [Int]
+    public var outputZeroPoint: Int32
+    public var min: Int32
+    public var max: Int32
+
+    /// `scales` are the real multipliers (input scale x weight scale / output scale) in double.
+    public init(scales: [Double], outputZeroPoint: Int32, min: Int32, max: Int32) {
+        let q = scales.map(QuantizedMath.quantizeMultiplier)
+        multipliers = q.map(\.multiplier)
+        shifts = q.map(\.shift)
+        self.outputZeroPoint = outputZeroPoint
+        self.min = min
+        self.max = max
+    }
+
+    @inline(__always)
+    public func apply(_ acc: Int32, channel: Int) -> Int32 {
+        let c = multipliers.count == 1 ? 0 : channel
+        let v = QuantizedMath.multiplyByQuantizedMultiplier(acc, multipliers[c], shifts[c]) &+ outputZeroPoint
+        return Swift.min(Swift.max(v, min), max)
+    }
+}
+
+/// int8 convolution over NHWC (regular, grouped and depthwise with any multiplier), as TFLite's
+/// reference ConvPerChannel / DepthwiseConvPerChannel: int32 accumulation of
+/// weight * (input - input zero point) over the taps inside the image, plus bias, requantized.
+public struct QuantizedConv2DKernel: Sendable {
+    public let geometry: Conv2DGeometry
+    let weights: [Int8]  // OHWI
+    let bias: [Int32]
+    let inputZeroPoint: Int32
+    let requant: Requantization
+
+    public init(geometry: Conv2DGeometry, weights: [Int8], bias: [Int32]?, inputZeroPoint: Int32, requantization: Requantization) {
+        self.geometry = geometry
+        self.weights = weights
+        self.bias = bias ?? [Int32](repeating: 0, count: geometry.outC)
+        self.inputZeroPoint = inputZeroPoint
+        requant = requantization
+    }
+
+    public func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
+        let g = geometry
+        let cig = g.inputChannelsPerGroup, cog = g.outputChannelsPerGroup
+        let zp = inputZeroPoint
+        weights.withUnsafeBufferPointer { wb in
+            let w = wb.baseAddress!
+            for n in 0..<g.batch {
+                for oh in 0..<g.outH {
+                    let y0 = oh * g.strideH - g.padTop
+                    for ow in 0..<g.outW {
+                        let x0 = ow * g.strideW - g.padLeft
+                        let out = output + ((n * g.outH + oh) * g.outW + ow) * g.outC
+                        for oc in 0..<g.outC {
+                            let grp = oc / cog
+                            var acc: Int32 = 0
+                            for kh in 0..<g.kernelH {
+                                let y = y0 + kh * g.dilationH
+                                if y < 0 || y >= g.inH { continue }
+                                for kw in 0..<g.kernelW {
+                                    let x = x0 + kw * g.dilationW
+                                    if x < 0 || x >= g.inW { continue }
+                                    let px = input + ((n * g.inH + y) * g.inW + x) * g.inC + grp * cig
+                                    let pw = w + ((oc * g.kernelH + kh) * g.kernelW + kw) * cig
+                                    for ci in 0..<cig {
+                                        acc = acc &+ Int32(pw[ci]) &* (Int32(px[ci]) &- zp)
+                                    }
+                                }
+                            }
+                            out[oc] = Int8(truncatingIfNeeded: requant.apply(acc &+ bias[oc], channel: oc))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// int8 fully connected: out[b, o] = requant(sum_k w[o, k] * (x[b, k] - zp_in) + bias[o]).
+public struct QuantizedFullyConnectedKernel: Sendable {
+    let weights: [Int8]  // [outputs, depth]
+    let bias: [Int32]
+    let outputs: Int
+    let depth: Int
+    let inputZeroPoint: Int32
+    let requant: Requantization
+
+    public init(weights: [Int8], bias: [Int32]?, outputs: Int, depth: Int, inputZeroPoint: Int32, requantization: Requantization) {
+        self.weights = weights
+        self.bias = bias ?? [Int32](repeating: 0, count: outputs)
+        self.outputs = outputs
+        self.depth = depth
+        self.inputZeroPoint = inputZeroPoint
+        requant = requantization
+    }
+
+    public func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, batch: Int) {
+        weights.withUnsafeBufferPointer { wb in
+            for b in 0..<batch {
+                let x = input + b * depth
+                for o in 0..<outputs {
+                    let w = wb.baseAddress! + o * depth
+                    var acc: Int32 = 0
+                    for k in 0..<depth { acc = acc &+ Int32(w[k]) &* (Int32(x[k]) &- inputZeroPoint) }
+                    output[b * outputs + o] = Int8(truncatingIfNeeded: requant.apply(acc &+ bias[o], channel: o))
+                }
+            }
+        }
+    }
+}
+
+/// int8 ADD/SUB (TFLite: both inputs rescaled to 2x the larger input scale with 20 bits of
+/// headroom, summed, requantized) and MUL (product of offset inputs, requantized).
+public struct QuantizedBinaryKernel: Sendable {
+    public enum Kind: Sendable { case add, sub, mul }
+    let kind: Kind
+    let offset1: Int32, offset2: Int32, outputZeroPoint: Int32
+    let m1: Int32, s1: Int, m2: Int32, s2: Int, mOut: Int32, sOut: Int
+    let min: Int32, max: Int32
+    static let leftShift: Int32 = 20
+
+    public init(kind: Kind, scale1: Float, zeroPoint1: Int32, scale2: Float, zeroPoint2: Int32,
+                outputScale: Float, outputZeroPoint: Int32, min: Int32, max: Int32) {
+        self.kind = kind
+        offset1 = -zeroPoint1
+        offset2 = -zeroPoint2
+        self.outputZeroPoint = outputZeroPoint
+        self.min = min
+        self.max = max
+        if kind == .mul {
+            let q = QuantizedMath.quantizeMultiplier(Double(scale1) * Double(scale2) / Double(outputScale))
+            (m1, s1, m2, s2) = (0, 0, 0, 0)
+            (mOut, sOut) = (q.multiplier, q.shift)
+        } else {
+            let twiceMax = Double(2 * Swift.max(scale1, scale2))
+            let q1 = QuantizedMath.quantizeMultiplier(Double(scale1) / twiceMax)
+            var q2 = QuantizedMath.quantizeMultiplier(Double(scale2) / twiceMax)
+            if kind == .sub { q2.multiplier = -q2.multiplier }
+            let qo = QuantizedMath.quantizeMultiplier(twiceMax / Double(Float(1 << Self.leftShift) * outputScale))
+            (m1, s1, m2, s2, mOut, sOut) = (q1.multiplier, q1.shift, q2.multiplier, q2.shift, qo.multiplier, qo.shift)
+        }
+    }
+
+    @inline(__always)
+    public func apply(_ a: Int8, _ b: Int8) -> Int8 {
+        let x = Int32(a) &+ offset1, y = Int32(b) &+ offset2
+        let raw: Int32
+        if kind == .mul {
+            raw = QuantizedMath.multiplyByQuantizedMultiplier(x &* y, mOut, sOut) &+ outputZeroPoint
+        } else {
+            let sx = QuantizedMath.roundingDivideByPOT(QuantizedMath.saturatingRoundingDoublingHighMul(x &* (1 << Self.leftShift), m1), -s1)
+            let sy = QuantizedMath.roundingDivideByPOT(QuantizedMath.saturatingRoundingDoublingHighMul(y &* (1 << Self.leftShift), m2), -s2)
+            raw = QuantizedMath.roundingDivideByPOT(QuantizedMath.saturatingRoundingDoublingHighMul(sx &+ sy, mOut), -sOut) &+ outputZeroPoint
+        }
+        return Int8(truncatingIfNeeded: Swift.min(Swift.max(raw, min), max))
+    }
+}
+
+/// int8 max and average pooling over NHWC, as TFLite's reference kernels: the average sums the
+/// raw values of the taps inside the input and divides with rounding half away from zero.
+public func quantizedPool(_ g: Conv2DGeometry, average: Bool, min: Int32, max: Int32,
+                          _ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>) {
+    let c = g.inC
+    for n in 0..<g.batch {
+        for oh in 0..<g.outH {
+            let y0 = oh * g.strideH - g.padTop
+            let yStart = Swift.max(0, -y0), yEnd = Swift.min(g.kernelH, g.inH - y0)
+            for ow in 0..<g.outW {
+                let x0 = ow * g.strideW - g.padLeft
+                let xStart = Swift.max(0, -x0), xEnd = Swift.min(g.kernelW, g.inW - x0)
+                let out = output + ((n * g.outH + oh) * g.outW + ow) * c
+                let count = Int32(Swift.max(yEnd - yStart, 0) * Swift.max(xEnd - xStart, 0))
+                for ch in 0..<c {
+                    var acc: Int32 = average ? 0 : -128
+                    for y in yStart..<Swift.max(yEnd, yStart) {
+                        for x in xStart..<Swift.max(xEnd, xStart) {
+                            let v = Int32(input[((n * g.inH + y0 + y) * g.inW + x0 + x) * c + ch])
+                            acc = average ? acc &+ v : Swift.max(acc, v)
+                        }
+                    }
+                    if average, count > 0 {
+                        acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count
+                    }
+                    out[ch] = Int8(truncatingIfNeeded: Swift.min(Swift.max(acc, min), max))
+                }
+            }
+        }
+    }
+}
+
+/// int8 softmax along the last axis with TFLite's reference fixed-point arithmetic
+/// (exp in Q5.26 -> Q0.31, sum in Q12.19, reciprocal by Newton-Raphson); output scale 1/256, zero point -128.
+public struct QuantizedSoftmaxKernel: Sendable {
+    let multiplier: Int32
+    let leftShift: Int
+    let diffMin: Int32
+
+    public init(beta: Float, inputScale: Float) {
+        let scaledDiffIntegerBits = 5
+        let real = Swift.min(Double(beta) * Double(inputScale) * Double(1 << (31 - scaledDiffIntegerBits)), Double((Int64(1) << 31) - 1))
+        let q = QuantizedMath.quantizeMultiplier(real)
+        multiplier = q.multiplier
+        leftShift = q.shift
+        let maxInputRescaled = Double((1 << scaledDiffIntegerBits) - 1) * Double(Int64(1) << (31 - scaledDiffIntegerBits)) / Double(Int64(1) << leftShift)
+        diffMin = -Int32(maxInputRescaled.rounded(.down))
+    }
+
+    public func run(_ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>, outer: Int, depth: Int) {
+        for i in 0..<outer {
+            let x = input + i * depth, y = output + i * depth
+            var maxIn: Int32 = -128
+            for c in 0..<depth { maxIn = Swift.max(maxIn, Int32(x[c])) }
+            var sumOfExps: Int32 = 0  // Q12.19
+            var exps = [Int32](repeating: 0, count: depth)
+            for c in 0..<depth {
+                let diff = Int32(x[c]) - maxIn
+                if diff >= diffMin {
+                    let rescaled = QuantizedMath.saturatingRoundingDoublingHighMul(diff &* (1 << Int32(leftShift)), multiplier)
+                    exps[c] = QuantizedMath.expOnNegativeValues(rescaled)
+                    sumOfExps = sumOfExps &+ QuantizedMath.roundingDivideByPOT(exps[c], 12)
+                }
+            }
+            let (scale, bitsOverUnit) = QuantizedMath.reciprocal(sumOfExps, integerDigits: 12)
+            let exponent = bitsOverUnit + 31 - 8
+            for c in 0..<depth {
+                let diff = Int32(x[c]) - maxIn
+                if diff >= diffMin {
+                    let unsat = QuantizedMath.roundingDivideByPOT(QuantizedMath.saturatingRoundingDoublingHighMul(scale, exps[c]), exponent)
+                    y[c] = Int8(truncatingIfNeeded: Swift.min(Swift.max(unsat - 128, -128), 127))
+                } else {
+                    y[c] = -128
+                }
+            }
+        }
+    }
+}
+
+/// int8 mean over H and W of an NHWC tensor (TFLite's reference_integer_ops::Mean, used for
+/// keep_dims means over axes 1 and 2).
+public func quantizedMeanHW(_ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>,
+                            batch: Int, height: Int, width: Int, channels: Int,
+                            inputZeroPoint: Int32, outputZeroPoint: Int32, multiplier: Int32, shift: Int) {
+    let n = Int32(height * width)
+    for b in 0..<batch {
+        for c in 0..<channels {
+            var acc: Int32 = 0
+            for i in 0..<(height * width) { acc = acc &+ Int32(input[(b * height * width + i) * channels + c]) &- inputZeroPoint }
+            acc = QuantizedMath.multiplyByQuantizedMultiplier(acc, multiplier, shift)
+            acc = acc > 0 ? (acc + n / 2) / n : (acc - n / 2) / n
+            acc += outputZeroPoint
+            output[b * channels + c] = Int8(truncatingIfNeeded: Swift.min(Swift.max(acc, -128), 127))
+        }
+    }
+}

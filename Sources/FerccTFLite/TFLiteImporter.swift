@@ -1,0 +1,139 @@
+import FerccIR
+
+/// Turns a TFLite model (first subgraph) into an IR graph. TFLite is NHWC already, so spatial ops
+/// map one to one; each op family lives in its own file and only translates.
+public enum TFLiteImporter {
+    typealias OpImporter = (TFLiteImportContext) throws -> Void
+
+    /// Builtin op name -> (importer, highest op version fercc knows).
+    static let importers: [String: (importer: OpImporter, maxVersion: Int)] = {
+        var m: [String: (OpImporter, Int)] = [:]
+        for table in [convImporters, fullyConnectedImporters, elementwiseImporters, poolImporters, reduceImporters,
+                      activationImporters, shapeImporters, quantizationImporters, resizeImporters] {
+            for (k, v) in table { m[k] = v }
+        }
+        return m.mapValues { (importer: $0.0, maxVersion: $0.1) }
+    }()
+
+    public static var supportedOps: [String] { importers.keys.sorted() }
+
+    public static func importModel(path: String) throws -> Graph {
+        let model = try TFLiteReader.read(path: path)
+        do {
+            return try importModel(model)
+        } catch let e as FerccError {
+            throw e.inFile(path)
+        }
+    }
+
+    public static func importModel(_ model: TFLiteModel) throws -> Graph {
+        guard model.subgraphCount == 1 else {
+            throw FerccError("the model has \(model.subgraphCount) subgraphs (control flow or signatures with their own graphs); fercc reads single-subgraph models")
+        }
+        try checkSupported(model)
+        let ctx = TFLiteImportContext(model: model)
+        for idx in model.inputs {
+            let t = try ctx.type(of: idx)
+            guard model.tensors[idx].data == nil else { continue }
+            guard t.dtype == .float32 || t.dtype.isQuantized else {
+                throw FerccError("graph input '\(model.tensors[idx].name)' is \(t.dtype.rawValue); fercc takes float32, int8 or uint8 inputs")
+            }
+            var shape = t.shape
+            if shape.first == 0 { shape[0] = 1 }
+            let name = ctx.name(idx)
+            ctx.graph.values[name] = Value(name: name, type: TensorType(t.dtype, shape, quantization: t.quantization))
+            ctx.graph.inputs.append(name)
+        }
+        guard !ctx.graph.inputs.isEmpty else { throw FerccError("the graph has no inputs") }
+        for op in model.operators {
+            ctx.op = op
+            let opName = TFLiteOp.name(op.builtinCode)
+            let outName = op.outputs.first.map { model.tensors[$0].name } ?? ""
+            do {
+                try importers[opName]!.importer(ctx)
+            } catch let e as FerccError {
+                throw e.atNode("\(opName) #\(op.index) '\(outName)'")
+            }
+        }
+        for idx in model.outputs {
+            let name = ctx.name(idx)
+            guard ctx.graph.values[name] != nil else {
+                throw FerccError("graph output '\(model.tensors[idx].name)' is never computed")
+            }
+            ctx.graph.outputs.append(name)
+        }
+        ctx.graph.removeDeadCode()
+        try ctx.graph.validate()
+        return ctx.graph
+    }
+
+    /// One error listing every unsupported op (custom ones by their custom code), and op versions
+    /// newer than fercc knows.
+    static func checkSupported(_ model: TFLiteModel) throws {
+        var missing: [String] = []
+        var seen = Set<String>()
+        for op in model.operators {
+            let name = op.customCode.map { "CUSTOM(\($0))" } ?? TFLiteOp.name(op.builtinCode)
+            let outName = op.outputs.first.map { model.tensors[$0].name } ?? ""
+            if let entry = importers[name], op.customCode == nil {
+                if op.version > entry.maxVersion {
+                    throw FerccError(node: "\(name) #\(op.index) '\(outName)'",
+                                     "\(name) version \(op.version) is newer than fercc knows (up to \(entry.maxVersion))")
+                }
+                continue
+            }
+            if seen.insert(name).inserted { missing.append("\(name) (first at operator #\(op.index) '\(outName)')") }
+        }
+        guard missing.isEmpty else { throw FerccError("unsupported ops: \(missing.joined(separator: ", "))") }
+    }
+}
+
+extension TFLiteImportContext {
+    var options: TFLiteOptions { op.options }
+
+    func fusedActivation() throws -> FusedActivation {
+        switch options.fusedActivation {
+        case 0: return .none
+        case 1: return .relu
+        case 2: return .reluN1To1
+        case 3: return .relu6
+        default: throw FerccError("fused activation \(options.fusedActivation == 4 ? "TANH" : "SIGN_BIT") is not supported")
+        }
+    }
+
+    /// SAME padding as TFLite computes it (the odd pixel goes to the end), or none for VALID.
+    func padding(inH: Int, inW: Int, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, dilationH: Int, dilationW: Int)
+        -> (top: Int, left: Int, bottom: Int, right: Int) {
+        guard options.padding == 0 else { return (0, 0, 0, 0) }
+        func axis(_ size: Int, _ k: Int, _ s: Int, _ d: Int) -> (Int, Int) {
+            let out = (size + s - 1) / s
+            let total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+            return (total / 2, total - total / 2)
+        }
+        let h = axis(inH, kernelH, strideH, dilationH), w = axis(inW, kernelW, strideW, dilationW)
+        return (h.0, w.0, h.1, w.1)
+    }
+
+    /// A constant weight input; int8/uint8 weights of a float op (dynamic-range models) are
+    /// dequantized here.
+    func weightValue(_ i: Int, floatOp: Bool) throws -> String {
+        let name = try value(i)
+        let v = graph.values[name]!
+        guard floatOp, v.type.dtype.isQuantized || v.type.dtype == .int32, let c = v.constant else { return name }
+        guard let q = v.type.quantization else {
+            throw FerccError("\(opName) input \(i) is \(v.type.dtype.rawValue) without quantization parameters in a float op")
+        }
+        let values = c.floats
+        let axis = q.axis ?? 0
+        let strides = stridesOf(v.type.shape)
+        let dims = v.type.shape
+        var out = [Float](repeating: 0, count: values.count)
+        for i in 0..<values.count {
+            let ch = q.scales.count > 1 && axis < dims.count ? (i / strides[axis]) % dims[axis] : 0
+            out[i] = q.scales[ch] * (values[i] - Float(q.zeroPoints[min(ch, q.zeroPoints.count - 1)]))
+        }
+        let dq = fresh("\(name)#dequantized")
+        graph.addConstant(dq, .float(out), shape: dims)
+        return dq
+    }
+}
