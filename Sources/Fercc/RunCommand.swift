@@ -42,7 +42,8 @@ public enum RunCommand {
     /// Runs the model; returns the outputs by name (written to files where bindings say so).
     /// Quantized inputs take float arrays, quantized with the input's scale and zero point, and
     /// quantized outputs are dequantized; with `raw` both sides exchange the integers themselves.
-    public static func run(model: String, inputs: [Binding], outputs: [Binding], raw: Bool = false) throws -> [(name: String, array: NPY.Array)] {
+    public static func run(model: String, inputs: [Binding], outputs: [Binding], raw: Bool = false,
+                           dumpDirectory: String? = nil) throws -> [(name: String, array: NPY.Array)] {
         let graph = try ModelLoader.load(path: model)
         let inputFiles = try assign(inputs, to: graph.inputs, kind: "input", model: model)
         let outputFiles = try assign(outputs, to: graph.outputs, kind: "output", model: model)
@@ -58,7 +59,7 @@ public enum RunCommand {
                 feeds[name] = .float(v)
             case (.float(let v), .int8), (.float(let v), .uint8):
                 guard !raw else { throw FerccError(file: path, "--raw: input '\(name)' must hold \(type.dtype.rawValue) values, the file holds float32") }
-                feeds[name] = RuntimeTensor.quantize(v, type.quantization!, as: type.dtype)
+                feeds[name] = RuntimeTensor.quantize(v, type.quantization!, as: type.dtype, rounding: .toNearestOrEven)
             case (.int8, .int8), (.uint8, .uint8):
                 feeds[name] = a.tensor
             default:
@@ -71,9 +72,26 @@ public enum RunCommand {
         }
         let results: [String: RuntimeTensor]
         do {
-            results = try Interpreter(graph: graph).run(tensors: feeds)
+            results = try Interpreter(graph: graph).run(tensors: feeds, keepingAll: dumpDirectory != nil)
         } catch let e as FerccError {
             throw e.inFile(model)
+        }
+        if let dir = dumpDirectory {
+            // One .npy per computed value, raw (integers stay integers), named after the value.
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+                throw FerccError(file: dir, "--dump needs an existing directory")
+            }
+            var index: [String] = []
+            for node in graph.nodes {
+                for name in node.outputs {
+                    guard let t = results[name] else { continue }
+                    let file = String(name.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." ? $0 : "_" }) + ".npy"
+                    try NPY.write(NPY.Array(shape: graph.values[name]!.type.shape, tensor: t), to: dir + "/" + file)
+                    index.append("\(name)\t\(file)")
+                }
+            }
+            try AtomicFile.write(Data((index.joined(separator: "\n") + "\n").utf8), to: dir + "/index.tsv")
         }
         let arrays = graph.outputs.map { name -> (name: String, array: NPY.Array) in
             let t = graph.values[name]!.type

@@ -239,20 +239,29 @@ public struct QuantizedSoftmaxKernel: Sendable {
     }
 }
 
-/// int8 mean over H and W of an NHWC tensor (TFLite's reference_integer_ops::Mean, used for
-/// keep_dims means over axes 1 and 2).
-public func quantizedMeanHW(_ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>,
-                            batch: Int, height: Int, width: Int, channels: Int,
-                            inputZeroPoint: Int32, outputZeroPoint: Int32, multiplier: Int32, shift: Int) {
-    let n = Int32(height * width)
-    for b in 0..<batch {
-        for c in 0..<channels {
-            var acc: Int32 = 0
-            for i in 0..<(height * width) { acc = acc &+ Int32(input[(b * height * width + i) * channels + c]) &- inputZeroPoint }
-            acc = QuantizedMath.multiplyByQuantizedMultiplier(acc, multiplier, shift)
-            acc = acc > 0 ? (acc + n / 2) / n : (acc - n / 2) / n
-            acc += outputZeroPoint
-            output[b * channels + c] = Int8(truncatingIfNeeded: Swift.min(Swift.max(acc, -128), 127))
-        }
+/// int8 mean of `count` elements from their raw int32 sum, as LiteRT's reference
+/// QuantizedMeanOrSum: 1/count is folded into the fixed-point multiplier of
+/// input scale / output scale (shift = floor(log2 count), capped at 32 and at 31 + the shift).
+public struct QuantizedMeanKernel: Sendable {
+    let multiplier: Int32
+    let shift: Int
+    let correction: Int32
+    let outputZeroPoint: Int32
+
+    public init(inputScale: Float, inputZeroPoint: Int32, outputScale: Float, outputZeroPoint: Int32, count: Int) {
+        let q = QuantizedMath.quantizeMultiplier(Double(inputScale) / Double(outputScale))
+        var s = 63 - UInt64(count).leadingZeroBitCount
+        s = min(s, 32)
+        s = min(s, 31 + q.shift)
+        multiplier = Int32(truncatingIfNeeded: (Int64(q.multiplier) << Int64(s)) / Int64(count))
+        shift = q.shift - s
+        correction = inputZeroPoint &* Int32(truncatingIfNeeded: count)
+        self.outputZeroPoint = outputZeroPoint
+    }
+
+    @inline(__always)
+    public func apply(sum: Int32) -> Int8 {
+        let v = QuantizedMath.multiplyByQuantizedMultiplier(sum &- correction, multiplier, shift) &+ outputZeroPoint
+        return Int8(truncatingIfNeeded: Swift.min(Swift.max(v, -128), 127))
     }
 }

@@ -49,7 +49,8 @@ public final class Interpreter {
     }
 
     /// Runs one inference; each input must have its graph input's element type and size.
-    public func run(tensors inputs: [String: RuntimeTensor]) throws -> [String: RuntimeTensor] {
+    /// With `keepingAll`, returns every value computed (for debugging a conversion), not only the outputs.
+    public func run(tensors inputs: [String: RuntimeTensor], keepingAll: Bool = false) throws -> [String: RuntimeTensor] {
         var env: [String: RuntimeTensor] = [:]
         for name in graph.inputs {
             guard let data = inputs[name] else { throw FerccError("missing input '\(name)'") }
@@ -69,8 +70,9 @@ public final class Interpreter {
             let args = node.inputs.map { env[$0] ?? constants[$0]! }
             let outs = steps[i](args)
             for (name, data) in zip(node.outputs, outs) { env[name] = data }
-            for name in releases[i] { env[name] = nil }
+            if !keepingAll { for name in releases[i] { env[name] = nil } }
         }
+        if keepingAll { return env }
         var result: [String: RuntimeTensor] = [:]
         for name in graph.outputs { result[name] = env[name] ?? constants[name] }
         return result

@@ -122,29 +122,18 @@ extension Interpreter {
                 return [.int8(x.withUnsafeBufferPointer { xb in makeArray(outCount) { quantizedPool(geo, average: average, min: lo, max: hi, xb.baseAddress!, $0) } })]
             }
 
-        case .reduce(.mean, let axes, let keepDims):
+        case .reduce(.mean, let axes, _):
             try int8Only()
             let qin = try quant(inTypes[0], "the input"), qout = try quant(outTypes[0], "the output")
             let s = inTypes[0].shape
-            if keepDims, s.count == 4, Set(axes) == [1, 2] {
-                let q = QuantizedMath.quantizeMultiplier(Double(qin.scale) / Double(qout.scale))
-                return { args in
-                    let x = args[0].int8s!
-                    return [.int8(x.withUnsafeBufferPointer { xb in makeArray(outCount) {
-                        quantizedMeanHW(xb.baseAddress!, $0, batch: s[0], height: s[1], width: s[2], channels: s[3],
-                                        inputZeroPoint: qin.zeroPoint, outputZeroPoint: qout.zeroPoint, multiplier: q.multiplier, shift: q.shift)
-                    } })]
-                }
-            }
-            let count = axes.reduce(1) { $0 * s[$1] }
-            let sameParams = qin.scale == qout.scale && qin.zeroPoint == qout.zeroPoint
+            let k = QuantizedMeanKernel(inputScale: qin.scale, inputZeroPoint: qin.zeroPoint, outputScale: qout.scale,
+                                        outputZeroPoint: qout.zeroPoint, count: axes.reduce(1) { $0 * s[$1] })
+            var outStrides = contiguousStrides(axes.reduce(into: s) { $0[$1] = 1 })
+            for a in axes { outStrides[a] = 0 }
             return { args in
-                // Raw sums as int32 (exact in Float up to 2^24, so sum in Int32 first).
                 let x = args[0].int8s!
                 var sums = [Int32](repeating: 0, count: outCount)
                 var idx = [Int](repeating: 0, count: s.count)
-                var outStrides = contiguousStrides(axes.reduce(into: s) { $0[$1] = 1 })
-                for a in axes { outStrides[a] = 0 }
                 for v in x {
                     var o = 0
                     for d in 0..<s.count { o += idx[d] * outStrides[d] }
@@ -152,18 +141,7 @@ extension Interpreter {
                     var d = s.count - 1
                     while d >= 0 { idx[d] += 1; if idx[d] < s[d] { break }; idx[d] = 0; d -= 1 }
                 }
-                if sameParams {
-                    // reference_ops::Mean: integer division of the raw sum, truncating.
-                    return [.int8(sums.map { Int8(truncatingIfNeeded: $0 / Int32(count)) })]
-                }
-                // reference_ops::QuantizedMeanOrSum in float.
-                let scale = qin.scale / qout.scale
-                let biasTerm = -Float(qin.zeroPoint) * scale
-                return [.int8(sums.map { sum in
-                    let mean = Float(sum) / Float(count)
-                    let r = min(max((mean * scale + biasTerm).rounded(.toNearestOrAwayFromZero) + Float(qout.zeroPoint), -128), 127)
-                    return Int8(r)
-                })]
+                return [.int8(sums.map { k.apply(sum: $0) })]
             }
 
         case .softmax(let axis, let beta):

@@ -58,11 +58,15 @@ public enum RuntimeTensor: Equatable, Sendable {
         }
     }
 
-    /// Floats quantized as TFLite's QUANTIZE does: clamp(round(x / scale) + zero point).
-    public static func quantize(_ x: [Float], _ q: Quantization, as dtype: DType) -> RuntimeTensor {
+    /// Floats quantized as clamp(round(x / scale) + zero point), x / scale in float32. TFLite's
+    /// QUANTIZE op rounds half away from zero (the default); at the API boundary fercc rounds half
+    /// to even, as numpy does for the callers who quantize their inputs themselves (and as the
+    /// reference outputs of LiteRT's own Python tooling were made).
+    public static func quantize(_ x: [Float], _ q: Quantization, as dtype: DType,
+                                rounding: FloatingPointRoundingRule = .toNearestOrAwayFromZero) -> RuntimeTensor {
         let range = dtype.integerRange ?? -128...127
         let values = x.map { v -> Int32 in
-            let r = (v / q.scale).rounded(.toNearestOrAwayFromZero)
+            let r = (v / q.scale).rounded(rounding)
             let i = r.isFinite ? Int32(max(min(r, 1e9), -1e9)) : (r > 0 ? Int32.max / 2 : Int32.min / 2)
             return min(max(i &+ q.zeroPoint, range.lowerBound), range.upperBound)
         }

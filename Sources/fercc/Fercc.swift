@@ -45,6 +45,8 @@ struct Run: ParsableCommand {
     var input: [String] = []
     @Option(name: .long, help: "Where to write an output .npy: PATH, or NAME=PATH. Without it, outputs are printed.")
     var output: [String] = []
+    @Option(help: "Write every value the model computes into this directory as .npy (with index.tsv), to compare a conversion layer by layer.")
+    var dump: String?
     @Flag(help: "Exchange the integer tensors of a quantized model as they are (int8/uint8 .npy) instead of float.")
     var raw = false
     @Option(name: .long, help: "Class names, comma-separated (e.g. angry,disgust,fear,happy,sad,surprise,neutral): print outputs with that many scores as a ranking.")
@@ -53,7 +55,7 @@ struct Run: ParsableCommand {
     func run() throws {
         do {
             let results = try RunCommand.run(model: model, inputs: input.map(RunCommand.Binding.init),
-                                             outputs: output.map(RunCommand.Binding.init), raw: raw)
+                                             outputs: output.map(RunCommand.Binding.init), raw: raw, dumpDirectory: dump)
             let names = labels.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
             if let names, !results.contains(where: { $0.array.data.count == names.count }) {
                 throw FerccError(file: model, "--labels names \(names.count) classes, but no output has \(names.count) values")
