@@ -1,4 +1,5 @@
 import FerccONNX
+import FerccTFLite
 
 /// The supported-op table of docs/ops.md, generated from the importers' own tables.
 public enum SupportedOps {
@@ -26,6 +27,27 @@ public enum SupportedOps {
         "LeakyRelu": "alpha", "HardSigmoid": "alpha, beta", "PRelu": "slope broadcast to the input",
     ]
 
+    static let tfliteNotes: [String: (String, String)] = [
+        "CONV_2D": ("per-channel", "SAME/VALID, strides, dilation, grouped, fused activation"),
+        "DEPTHWISE_CONV_2D": ("per-channel", "depth multiplier, dilation, fused activation"),
+        "FULLY_CONNECTED": ("per-tensor and per-channel", "keep_num_dims, optional bias, fused activation"),
+        "ADD": ("yes", "broadcasting, fused activation"), "SUB": ("yes", "broadcasting, fused activation"),
+        "MUL": ("yes", "broadcasting, fused activation"), "DIV": ("no", "broadcasting, fused activation"),
+        "AVERAGE_POOL_2D": ("yes", "SAME/VALID, fused activation"), "MAX_POOL_2D": ("yes", "SAME/VALID, fused activation"),
+        "MEAN": ("yes", "any axes, keep_dims"), "SUM": ("no", "any axes, keep_dims"),
+        "SOFTMAX": ("yes", "beta, last axis"), "LOGISTIC": ("yes", "lookup table"), "TANH": ("yes", "lookup table"),
+        "HARD_SWISH": ("yes", "16-bit fixed point"), "RELU": ("no", ""), "RELU6": ("no", ""), "RELU_N1_TO_1": ("no", ""),
+        "LEAKY_RELU": ("no", "alpha"), "PRELU": ("no", "slope broadcast"),
+        "RESHAPE": ("yes", "shape from input, options or the output tensor; -1"), "SQUEEZE": ("yes", ""), "EXPAND_DIMS": ("yes", ""),
+        "TRANSPOSE": ("yes", "any rank (onnx2tf's 5-D channel shuffle)"), "CONCATENATION": ("yes", "same input/output quantization"),
+        "PAD": ("yes", "pads with the zero point"), "PADV2": ("yes", "constant value"),
+        "SPLIT": ("yes", ""), "SPLIT_V": ("yes", "one size may be -1"), "SLICE": ("yes", "size -1"),
+        "STRIDED_SLICE": ("yes", "begin/end/shrink masks, negative strides, offset; no ellipsis/new-axis"),
+        "GATHER": ("yes", "constant, evenly spaced indices"), "PACK": ("yes", ""), "UNPACK": ("yes", ""),
+        "QUANTIZE": ("yes", "float to int8/uint8, requantization"), "DEQUANTIZE": ("yes", "also float16/int8 constant weights"),
+        "RESIZE_BILINEAR": ("no", "align_corners, half_pixel_centers"), "RESIZE_NEAREST_NEIGHBOR": ("no", "align_corners, half_pixel_centers"),
+    ]
+
     public static func markdown() -> String {
         var lines = [
             "# Supported operators",
@@ -46,6 +68,22 @@ public enum SupportedOps {
             ONNXImporter.foldedOps.map { "`\($0)`" }.joined(separator: ", ") + ".",
             "",
             "A model with other ops fails with one error listing every unsupported op type and the first node of each.",
+            "",
+            "## TFLite (schema version 3, first subgraph)",
+            "",
+            "float32, and int8 with TFLite's reference-kernel arithmetic (bit-exact with LiteRT's `BUILTIN_REF` kernels on the fixtures and the corpus).",
+            "Dynamic-range models (int8 weights, float activations) are imported by dequantizing the weights; float16 weights behind `DEQUANTIZE` are expanded.",
+            "",
+            "| op | up to version | int8 | notes |",
+            "|---|---|---|---|",
+        ]
+        for op in TFLiteImporter.supportedOps {
+            let t = tfliteNotes[op] ?? ("", "")
+            lines.append("| \(op) | \(TFLiteImporter.maxVersions[op]!) | \(t.0) | \(t.1) |")
+        }
+        lines += [
+            "",
+            "Custom ops, sparse tensors, multi-subgraph models, int16 activations and op versions newer than the table fail with a clear error.",
         ]
         return lines.joined(separator: "\n")
     }

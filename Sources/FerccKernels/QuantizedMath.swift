@@ -60,7 +60,10 @@ public enum QuantizedMath {
     /// The int8/uint8 clamp range of a fused activation, from the output's quantization.
     public static func activationRange(_ activation: (lower: Float, upper: Float), scale: Float, zeroPoint: Int32,
                                        qmin: Int32, qmax: Int32) -> (Int32, Int32) {
-        func quantize(_ f: Float) -> Int32 { zeroPoint + Int32((f / scale).rounded(.toNearestOrAwayFromZero)) }
+        func quantize(_ f: Float) -> Int32 {
+            let q = Double((f / scale).rounded(.toNearestOrAwayFromZero)) + Double(zeroPoint)
+            return Int32(max(min(q, Double(Int32.max)), Double(Int32.min)))
+        }
         let lo = activation.lower.isFinite ? max(qmin, quantize(activation.lower)) : qmin
         let hi = activation.upper.isFinite ? min(qmax, quantize(activation.upper)) : qmax
         return (lo, hi)

@@ -201,6 +201,27 @@ extension Interpreter {
                 return [concatenate(rescaled, shapes: shapes, axis: axis, outShape: outShape)]
             }
 
+        case .unary(let u):
+            try int8Only()
+            let qin = try quant(inTypes[0], "the input"), qout = try quant(outTypes[0], "the output")
+            let apply: (Int8) -> Int8
+            switch u {
+            case .sigmoid, .tanh:
+                let f: (Float) -> Float = u == .sigmoid
+                    ? { x in 1 / (1 + Float(KernelMath.exp(Double(-x)))) }
+                    : { x in KernelMath.tanh(x) }
+                let table = QuantizedLookupTable(inputScale: qin.scale, inputZeroPoint: qin.zeroPoint,
+                                                 outputScale: qout.scale, outputZeroPoint: qout.zeroPoint, f)
+                apply = table.apply
+            case .hardSwish:
+                let k = QuantizedHardSwishKernel(inputScale: qin.scale, inputZeroPoint: qin.zeroPoint,
+                                                 outputScale: qout.scale, outputZeroPoint: qout.zeroPoint)
+                apply = k.apply
+            default:
+                throw FerccError("\(u.name) on int8 tensors is not supported")
+            }
+            return { args in [.int8(args[0].int8s!.map(apply))] }
+
         default:
             throw FerccError("\(node.op.name) on quantized tensors is not supported")
         }

@@ -14,7 +14,7 @@ let convImporters: [String: (TFLiteImporter.OpImporter, Int)] = [
             throw FerccError("filter input depth \(wt.shape[3]) does not divide the input's \(xt.shape[3]) channels")
         }
         let o = ctx.options
-        let p = ctx.padding(inH: xt.shape[1], inW: xt.shape[2], kernelH: wt.shape[1], kernelW: wt.shape[2],
+        let p = try ctx.padding(inH: xt.shape[1], inW: xt.shape[2], kernelH: wt.shape[1], kernelW: wt.shape[2],
                             strideH: o.strideH, strideW: o.strideW, dilationH: o.dilationH, dilationW: o.dilationW)
         let conv = Conv2D(kernelH: wt.shape[1], kernelW: wt.shape[2], strideH: o.strideH, strideW: o.strideW,
                           dilationH: o.dilationH, dilationW: o.dilationW,
@@ -45,7 +45,7 @@ let convImporters: [String: (TFLiteImporter.OpImporter, Int)] = [
         let ohwi = ctx.fresh("\(w)#ohwi")
         ctx.graph.values[ohwi] = Value(name: ohwi, type: TensorType(wv.type.dtype, [oc, kh, kw, 1], quantization: q), constant: data.gather(order))
         let o = ctx.options
-        let p = ctx.padding(inH: xt.shape[1], inW: xt.shape[2], kernelH: kh, kernelW: kw,
+        let p = try ctx.padding(inH: xt.shape[1], inW: xt.shape[2], kernelH: kh, kernelW: kw,
                             strideH: o.strideH, strideW: o.strideW, dilationH: o.dilationH, dilationW: o.dilationW)
         let conv = Conv2D(kernelH: kh, kernelW: kw, strideH: o.strideH, strideW: o.strideW,
                           dilationH: o.dilationH, dilationW: o.dilationW,

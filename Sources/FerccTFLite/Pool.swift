@@ -12,7 +12,7 @@ func pool(_ ctx: TFLiteImportContext, max: Bool) throws {
     guard xt.rank == 4 else { throw FerccError("pooling needs a 4-D input, got \(xt)") }
     let o = ctx.options
     guard o.filterH > 0, o.filterW > 0, o.strideH > 0, o.strideW > 0 else { throw FerccError("bad filter or strides") }
-    let p = ctx.padding(inH: xt.shape[1], inW: xt.shape[2], kernelH: o.filterH, kernelW: o.filterW,
+    let p = try ctx.padding(inH: xt.shape[1], inW: xt.shape[2], kernelH: o.filterH, kernelW: o.filterW,
                         strideH: o.strideH, strideW: o.strideW, dilationH: 1, dilationW: 1)
     let pool = Pool2D(kernelH: o.filterH, kernelW: o.filterW, strideH: o.strideH, strideW: o.strideW,
                       padTop: p.top, padLeft: p.left, padBottom: p.bottom, padRight: p.right,

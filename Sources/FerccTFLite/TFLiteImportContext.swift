@@ -76,11 +76,26 @@ final class TFLiteImportContext {
         return v.map { Int($0) }
     }
 
-    func quantization(_ t: TFLiteTensor) -> Quantization? {
+    /// The tensor's quantization, checked: positive finite scales, zero points inside the
+    /// element type's range, a quantized dimension inside the shape with one scale per index.
+    func quantization(_ t: TFLiteTensor) throws -> Quantization? {
         guard !t.scales.isEmpty else { return nil }
         let zps = t.zeroPoints.isEmpty ? [Int64](repeating: 0, count: t.scales.count) : t.zeroPoints
-        return Quantization(scales: t.scales, zeroPoints: zps.map { Int32(clamping: $0) },
-                            axis: t.scales.count > 1 ? t.quantizedDimension : nil)
+        guard t.scales.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw FerccError("tensor '\(t.name)' has a quantization scale that is not positive and finite")
+        }
+        let range: ClosedRange<Int64> = t.type == TFLiteTensorType.uint8 ? 0...255 : t.type == TFLiteTensorType.int8 ? -128...127 : -(1 << 31)...((1 << 31) - 1)
+        guard zps.count == t.scales.count || zps.count == 1, zps.allSatisfy(range.contains) else {
+            throw FerccError("tensor '\(t.name)' has zero points \(zps.prefix(4)) outside its type's range or not one per scale")
+        }
+        if t.scales.count > 1 {
+            let d = t.quantizedDimension
+            guard d >= 0, d < t.shape.count, t.shape[d] == t.scales.count else {
+                throw FerccError("tensor '\(t.name)' has \(t.scales.count) scales on dimension \(d) of \(t.shape)")
+            }
+        }
+        let z = zps.count == 1 && t.scales.count > 1 ? [Int64](repeating: zps[0], count: t.scales.count) : zps
+        return Quantization(scales: t.scales, zeroPoints: z.map { Int32($0) }, axis: t.scales.count > 1 ? t.quantizedDimension : nil)
     }
 
     func type(of index: Int) throws -> TensorType {
@@ -88,6 +103,7 @@ final class TFLiteImportContext {
         guard !t.isSparse else { throw FerccError("tensor '\(t.name)' is sparse, which fercc does not read") }
         guard !t.hasCustomQuantization else { throw FerccError("tensor '\(t.name)' uses custom quantization") }
         guard t.shape.allSatisfy({ $0 >= 0 }) else { throw FerccError("tensor '\(t.name)' has a dynamic shape \(t.shape)") }
+        try checkSize(t.shape, t.name)
         let dtype: DType
         switch t.type {
         case TFLiteTensorType.float32, TFLiteTensorType.float16, TFLiteTensorType.float64: dtype = .float32
@@ -97,7 +113,7 @@ final class TFLiteImportContext {
         case TFLiteTensorType.int64, TFLiteTensorType.bool: dtype = .int64
         default: throw FerccError("tensor '\(t.name)' has type \(TFLiteTensorType.name(t.type)), which fercc does not support")
         }
-        let q = dtype.isQuantized || dtype == .int32 ? quantization(t) : nil
+        let q = dtype.isQuantized || dtype == .int32 ? try quantization(t) : nil
         if dtype.isQuantized && q == nil && t.data == nil {
             throw FerccError("tensor '\(t.name)' is \(TFLiteTensorType.name(t.type)) without quantization parameters")
         }
@@ -108,6 +124,8 @@ final class TFLiteImportContext {
     func constantData(_ index: Int) throws -> TensorData? {
         let t = tensor(index)
         guard let bytes = t.data else { return nil }
+        guard t.shape.allSatisfy({ $0 >= 0 }) else { throw FerccError("tensor '\(t.name)' has a negative dimension \(t.shape)") }
+        try checkSize(t.shape, t.name)
         let count = t.shape.reduce(1, *)
         func check(_ size: Int) throws {
             guard bytes.count == count * size else {
@@ -159,6 +177,16 @@ final class TFLiteImportContext {
         let n = fresh(base)
         try graph.addNode(Node(name: n, op: op, inputs: inputs, outputs: [n]), quantization: [quantization])
         return n
+    }
+}
+
+/// Shapes whose element count overflows or exceeds 2^31 are rejected before anything allocates them.
+func checkSize(_ shape: [Int], _ name: String) throws {
+    var count = 1
+    for d in shape {
+        let (p, overflow) = count.multipliedReportingOverflow(by: d)
+        guard !overflow, p <= 1 << 31 else { throw FerccError("tensor '\(name)' is impossibly large \(shape)") }
+        count = p
     }
 }
 

@@ -17,6 +17,9 @@ public enum TFLiteImporter {
 
     public static var supportedOps: [String] { importers.keys.sorted() }
 
+    /// The highest version of each supported op that fercc knows.
+    public static var maxVersions: [String: Int] { importers.mapValues(\.maxVersion) }
+
     public static func importModel(path: String) throws -> Graph {
         let model = try TFLiteReader.read(path: path)
         do {
@@ -102,8 +105,11 @@ extension TFLiteImportContext {
     }
 
     /// SAME padding as TFLite computes it (the odd pixel goes to the end), or none for VALID.
-    func padding(inH: Int, inW: Int, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, dilationH: Int, dilationW: Int)
+    func padding(inH: Int, inW: Int, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, dilationH: Int, dilationW: Int) throws
         -> (top: Int, left: Int, bottom: Int, right: Int) {
+        guard strideH > 0, strideW > 0, dilationH > 0, dilationW > 0, kernelH > 0, kernelW > 0 else {
+            throw FerccError("strides \(strideH)x\(strideW), dilations \(dilationH)x\(dilationW) and kernel \(kernelH)x\(kernelW) must be positive")
+        }
         guard options.padding == 0 else { return (0, 0, 0, 0) }
         func axis(_ size: Int, _ k: Int, _ s: Int, _ d: Int) -> (Int, Int) {
             let out = (size + s - 1) / s

@@ -1,5 +1,5 @@
 /// TFLite builtin operator codes and names (the BuiltinOperator enum of the TFLite schema).
-enum TFLiteOp {
+public enum TFLiteOp {
     static let names: [String] = [
         "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEPTH_TO_SPACE", "DEQUANTIZE",
         "EMBEDDING_LOOKUP", "FLOOR", "FULLY_CONNECTED", "HASHTABLE_LOOKUP", "L2_NORMALIZATION", "L2_POOL_2D",
@@ -25,7 +25,7 @@ enum TFLiteOp {
         "BITCAST", "BITWISE_XOR", "RIGHT_SHIFT",
     ]
 
-    static func name(_ code: Int) -> String {
+    public static func name(_ code: Int) -> String {
         code >= 0 && code < names.count ? names[code] : "builtin op \(code)"
     }
 
