@@ -35,14 +35,16 @@ let package = Package(
         .target(name: "FerccONNX", dependencies: ["FerccIR", "CONNX"]),
         .target(name: "FerccTFLite", dependencies: ["FerccIR", "CTFLite"]),
         .target(name: "FerccRuntime", dependencies: ["FerccIR", "FerccKernels"], swiftSettings: hostCPU),
-        .target(name: "Fercc", dependencies: ["FerccIR", "FerccONNX", "FerccTFLite", "FerccRuntime"]),
+        // Graph passes; fold-constants evaluates with the interpreter (the same kernels).
+        .target(name: "FerccPasses", dependencies: ["FerccIR", "FerccRuntime"]),
+        .target(name: "Fercc", dependencies: ["FerccIR", "FerccONNX", "FerccTFLite", "FerccRuntime", "FerccPasses"]),
         .executableTarget(
             name: "fercc",
             dependencies: ["Fercc", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "FerccTests",
-            dependencies: ["Fercc", "FerccIR", "FerccONNX", "FerccTFLite", "FerccRuntime", "FerccKernels"]
+            dependencies: ["Fercc", "FerccIR", "FerccONNX", "FerccTFLite", "FerccRuntime", "FerccKernels", "FerccPasses"]
         ),
     ]
 )

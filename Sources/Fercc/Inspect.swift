@@ -1,4 +1,5 @@
 import FerccIR
+import FerccPasses
 import Foundation
 
 /// What `fercc inspect` reports: every node with its shapes, parameters and MACs, and totals.
@@ -34,8 +35,12 @@ public struct InspectReport: Codable, Equatable {
     public var outputs: [Tensor]
     public var nodes: [NodeRow]
     public var summary: Summary
+    /// With --optimized: what each pass did, and the summary before the passes.
+    public var passes: [PassResult]?
+    public var before: Summary?
+    public var peak_activation_bytes: Int?
 
-    public init(graph: Graph, model: String) {
+    public init(graph: Graph, model: String, passes: [PassResult]? = nil, before: Graph? = nil) {
         func tensor(_ name: String) -> Tensor {
             let t = graph.values[name]!.type
             return Tensor(name: name, shape: t.shape, dtype: t.dtype.rawValue)
@@ -66,14 +71,26 @@ public struct InspectReport: Codable, Equatable {
         }
         nodes = rows
         summary = Summary(nodes: rows.count, parameters: totalParams, weight_bytes: totalBytes, macs: totalMacs, op_counts: counts)
+        self.passes = passes
+        self.before = before.map { InspectReport(graph: $0, model: model).summary }
+        peak_activation_bytes = graph.peakActivationBytes()
     }
 
     static func displayOp(_ node: Node, _ graph: Graph) -> String {
+        var name = node.op.name
         if case .conv2D(let c) = node.op, let w = graph.values[node.inputs[1]]?.type.shape,
            c.groups > 1, w[3] == 1, w[0] == c.groups {
-            return "DepthwiseConv2D"
+            name = "DepthwiseConv2D"
         }
-        return node.op.name
+        var activation = FusedActivation.none
+        switch node.op {
+        case .conv2D(let c): activation = c.activation
+        case .gemm(let g): activation = g.activation
+        case .binary(_, let a): activation = a
+        case .depthwisePointwise(_, let pw): activation = pw.activation
+        default: break
+        }
+        return activation == .none ? name : "\(name)+\(activation.name)"
     }
 
     public func json() throws -> String {
@@ -107,7 +124,14 @@ public struct InspectReport: Codable, Equatable {
             lines.append(cells.joined(separator: "  "))
         }
         lines.append("")
-        lines.append("nodes \(summary.nodes), parameters \(grouped(summary.parameters)), weights \(megabytes(summary.weight_bytes)), MACs \(grouped(summary.macs))")
+        if let before {
+            lines.append("before passes: nodes \(before.nodes), parameters \(grouped(before.parameters)), weights \(megabytes(before.weight_bytes)), MACs \(grouped(before.macs))")
+        }
+        lines.append("nodes \(summary.nodes), parameters \(grouped(summary.parameters)), weights \(megabytes(summary.weight_bytes)), MACs \(grouped(summary.macs)), peak activations \(megabytes(peak_activation_bytes ?? 0))")
+        if let passes {
+            lines.append("passes: " + passes.map { "\($0.name) \($0.changes)" }.joined(separator: ", "))
+            for p in passes { for note in p.notes { lines.append("  \(p.name): \(note)") } }
+        }
         let ops = summary.op_counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
         lines.append("ops: " + ops.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         return lines.joined(separator: "\n")

@@ -1,10 +1,22 @@
 import FerccIR
 import FerccONNX
+import FerccPasses
 import FerccTFLite
 import Foundation
 
 /// Opens a model file of any format fercc reads and returns its IR graph.
 public enum ModelLoader {
+    /// Loads and runs `pipeline` (pass names) over the graph; returns what each pass did.
+    public static func load(path: String, pipeline: [String]) throws -> (Graph, [PassResult]) {
+        var graph = try load(path: path)
+        do {
+            let results = try PassManager.run(&graph, pipeline: pipeline)
+            return (graph, results)
+        } catch let e as FerccError {
+            throw e.inFile(path)
+        }
+    }
+
     public static func load(path: String) throws -> Graph {
         guard FileManager.default.fileExists(atPath: path) else { throw FerccError(file: path, "no such file") }
         if isTFLite(path) { return try TFLiteImporter.importModel(path: path) }

@@ -1,4 +1,5 @@
 import FerccIR
+import FerccPasses
 import FerccRuntime
 import Foundation
 
@@ -43,8 +44,8 @@ public enum RunCommand {
     /// Quantized inputs take float arrays, quantized with the input's scale and zero point, and
     /// quantized outputs are dequantized; with `raw` both sides exchange the integers themselves.
     public static func run(model: String, inputs: [Binding], outputs: [Binding], raw: Bool = false,
-                           dumpDirectory: String? = nil) throws -> [(name: String, array: NPY.Array)] {
-        let graph = try ModelLoader.load(path: model)
+                           dumpDirectory: String? = nil, pipeline: [String] = PassManager.defaultPipeline) throws -> [(name: String, array: NPY.Array)] {
+        let (graph, _) = try ModelLoader.load(path: model, pipeline: pipeline)
         let inputFiles = try assign(inputs, to: graph.inputs, kind: "input", model: model)
         let outputFiles = try assign(outputs, to: graph.outputs, kind: "output", model: model)
         var feeds: [String: RuntimeTensor] = [:]

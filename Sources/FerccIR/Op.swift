@@ -38,6 +38,11 @@ public enum Op: Equatable, Sendable {
     case dequantize
     /// Resize of an NHWC tensor's H and W.
     case resize2D(Resize2D)
+    /// ShuffleNet's channel shuffle along `axis`: view the axis as [groups, n/groups], swap the two.
+    case channelShuffle(groups: Int, axis: Int)
+    /// A depthwise convolution feeding a 1x1 convolution, computed band by band so the
+    /// intermediate tensor never exists whole. inputs: x, dw weights, dw bias, pw weights, pw bias.
+    case depthwisePointwise(depthwise: Conv2D, pointwise: Conv2D)
 
     /// A short name for tables and reports.
     public var name: String {
@@ -62,6 +67,8 @@ public enum Op: Equatable, Sendable {
         case .quantize: return "Quantize"
         case .dequantize: return "Dequantize"
         case .resize2D(let r): return r.bilinear ? "ResizeBilinear" : "ResizeNearest"
+        case .channelShuffle: return "ChannelShuffle"
+        case .depthwisePointwise: return "DepthwisePointwise"
         }
     }
 }
@@ -148,21 +155,40 @@ public struct Gemm: Equatable, Sendable {
     }
 }
 
-/// The clamping activations an op can apply to its own output (TFLite's fused activations).
-public enum FusedActivation: String, Equatable, Sendable {
+/// The activation an op applies to its own output: TFLite's fused clamps, and what the
+/// fuse-activation pass moves into an op's epilogue.
+public enum FusedActivation: Equatable, Sendable {
     case none, relu, relu6, reluN1To1
+    case clip(min: Float, max: Float)
+    case leakyRelu(alpha: Float)
+    case hardSwish
+    case sigmoid
 
-    /// The real-valued clamp range.
-    public var range: ClosedRange<Float> {
+    /// The real-valued clamp range of a clamping activation (nil for the others).
+    public var range: ClosedRange<Float>? {
         switch self {
         case .none: return -Float.infinity...Float.infinity
         case .relu: return 0...Float.infinity
         case .relu6: return 0...6
         case .reluN1To1: return -1...1
+        case .clip(let lo, let hi): return lo...hi
+        case .leakyRelu, .hardSwish, .sigmoid: return nil
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .none: return "none"
+        case .relu: return "relu"
+        case .relu6: return "relu6"
+        case .reluN1To1: return "relu_n1_to_1"
+        case .clip(let lo, let hi): return "clip(\(lo), \(hi))"
+        case .leakyRelu(let a): return "leaky_relu(\(a))"
+        case .hardSwish: return "hard_swish"
+        case .sigmoid: return "sigmoid"
         }
     }
 }
-
 public enum BinaryOp: String, Equatable, Sendable, CaseIterable {
     case add = "Add", sub = "Sub", mul = "Mul", div = "Div"
 }

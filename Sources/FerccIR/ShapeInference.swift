@@ -205,6 +205,19 @@ public enum ShapeInference {
             }
             return [TensorType(.float32, inputs[0].shape)]
 
+        case .channelShuffle(let groups, let axis):
+            try need(1...1)
+            guard axis >= 0, axis < inputs[0].rank, groups > 0, inputs[0].shape[axis] % groups == 0 else {
+                throw FerccError("ChannelShuffle of \(inputs[0]) into \(groups) groups on axis \(axis)")
+            }
+            return [inputs[0]]
+
+        case .depthwisePointwise(let dw, let pw):
+            try need(5...5)
+            let mid = try infer(.conv2D(dw), inputs: Array(inputs[0...2]))[0]
+            guard pw.kernelH == 1, pw.kernelW == 1, pw.groups == 1 else { throw FerccError("the pointwise part must be a 1x1 convolution") }
+            return try infer(.conv2D(pw), inputs: [mid, inputs[3], inputs[4]])
+
         case .resize2D(let r):
             try need(1...1)
             let x = inputs[0].shape

@@ -22,24 +22,35 @@ public struct DepthwiseConv2DKernel: Sendable {
     }
 
     public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        let g = geometry
-        var src = input
-        if g.hasPadding {
-            padNHWC(input, scratch, batch: g.batch, h: g.inH, w: g.inW, c: g.inC,
-                    top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: 0)
-            src = UnsafePointer(scratch)
+        let src = padded(input, scratch: scratch)
+        for n in 0..<geometry.batch {
+            computeRows(padded: src, image: n, rows: 0..<geometry.outH, output: output + n * geometry.outH * geometry.outW * geometry.outC)
         }
+    }
+
+    /// The input with its padding materialized (in `scratch` when there is padding).
+    public func padded(_ input: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        let g = geometry
+        guard g.hasPadding else { return input }
+        padNHWC(input, scratch, batch: g.batch, h: g.inH, w: g.inW, c: g.inC,
+                top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: 0)
+        return UnsafePointer(scratch)
+    }
+
+    /// Output rows `rows` of image `image`, written to `output` from its start (row rows.lowerBound first).
+    public func computeRows(padded src: UnsafePointer<Float>, image n: Int, rows: Range<Int>, output: UnsafeMutablePointer<Float>) {
+        let g = geometry
         let pw = g.paddedW, ph = g.paddedH, c = g.inC
         let lanes = FloatVector.scalarCount
         let full = c / lanes * lanes
         packed.withUnsafeBufferPointer { wbuf in
             bias.withUnsafeBufferPointer { bbuf in
                 let w0 = wbuf.baseAddress!, b0 = bbuf.baseAddress!
-                for n in 0..<g.batch {
+                do {
                     let image = src + n * ph * pw * c
-                    for oh in 0..<g.outH {
+                    for oh in rows {
                         for ow in 0..<g.outW {
-                            let o = output + ((n * g.outH + oh) * g.outW + ow) * c
+                            let o = output + ((oh - rows.lowerBound) * g.outW + ow) * c
                             let corner = image + (oh * g.strideH * pw + ow * g.strideW) * c
                             var ch = 0
                             while ch < full {

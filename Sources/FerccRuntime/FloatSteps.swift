@@ -208,7 +208,27 @@ extension Interpreter {
                 return [out]
             }
 
-        case .reshape, .transpose, .concat, .split, .slice, .pad, .quantize, .dequantize:
+        case .depthwisePointwise(let dw, let pw):
+            let dwGeo = dw.geometry(inTypes[0].shape, try ShapeInference.infer(.conv2D(dw), inputs: Array(inTypes[0...2]))[0].shape)
+            guard dwGeo.isDepthwise else { throw FerccError("DepthwisePointwise needs a depthwise first convolution") }
+            let params = node.inputs[1...].map { constant(graph, $0) }
+            guard params.allSatisfy({ $0 != nil }) else { throw FerccError("DepthwisePointwise needs constant weights and biases") }
+            let (dwW, dwB, pwW, pwB) = (params[0]!, params[1]!, params[2]!, params[3]!)
+            let outC = inTypes[3].shape[0]
+            let k = dwW.withUnsafeBufferPointer { a in dwB.withUnsafeBufferPointer { b in pwW.withUnsafeBufferPointer { c in pwB.withUnsafeBufferPointer { d in
+                DepthwisePointwiseKernel(depthwise: dwGeo, depthwiseWeights: a, depthwiseBias: b, depthwiseActivation: dw.activation.kernelActivation,
+                                         pointwiseWeights: c, pointwiseBias: d, outChannels: outC, pointwiseActivation: pw.activation.kernelActivation)
+            } } } }
+            return { args in
+                var out = [Float](repeating: 0, count: outCounts[0])
+                var scratch = [Float](repeating: 0, count: max(k.scratchCount, 1))
+                args[0].withUnsafeBufferPointer { xb in out.withUnsafeMutableBufferPointer { ob in scratch.withUnsafeMutableBufferPointer { sb in
+                    k.run(input: xb.baseAddress!, output: ob.baseAddress!, scratch: sb.baseAddress!)
+                } } }
+                return [out]
+            }
+
+        case .reshape, .transpose, .concat, .split, .slice, .pad, .quantize, .dequantize, .channelShuffle:
             throw FerccError("\(node.op.name) reached the float path")  // handled by prepareDataMovement / prepareQuantized
         }
     }

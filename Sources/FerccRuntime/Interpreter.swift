@@ -100,6 +100,11 @@ public final class Interpreter {
         switch node.op {
         case .reshape:
             return { args in [args[0]] }
+        case .channelShuffle(let groups, let axis):
+            let shape = inTypes[0].shape
+            let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+            let move = TransposeMove(shape: [outer, groups, shape[axis] / groups, inner], perm: [0, 2, 1, 3])
+            return { args in [args[0].moved(move)] }
         case .transpose(let perm):
             let move = TransposeMove(shape: inTypes[0].shape, perm: perm)
             return { args in [args[0].moved(move)] }
@@ -184,11 +189,24 @@ extension Pool2D {
 }
 
 extension FusedActivation {
-    /// Clamps in place (nothing for .none).
+    /// The kernel activation computing this one.
+    var kernelActivation: Activation {
+        switch self {
+        case .none: return .identity
+        case .relu: return .relu
+        case .relu6: return .clip(min: 0, max: 6)
+        case .reluN1To1: return .clip(min: -1, max: 1)
+        case .clip(let lo, let hi): return .clip(min: lo, max: hi)
+        case .leakyRelu(let a): return .leakyRelu(alpha: a)
+        case .hardSwish: return .hardSwish
+        case .sigmoid: return .sigmoid
+        }
+    }
+
+    /// Applies in place (nothing for .none).
     func apply(_ v: inout [Float]) {
         guard self != .none else { return }
-        let r = range
-        let act: Activation = self == .relu ? .relu : .clip(min: r.lowerBound, max: r.upperBound)
+        let act = kernelActivation
         let n = v.count
         v.withUnsafeMutableBufferPointer { act.run($0.baseAddress!, $0.baseAddress!, count: n) }
     }

@@ -13,7 +13,7 @@ extension Interpreter {
     static func clampRange(_ t: TensorType, _ activation: FusedActivation) throws -> (Int32, Int32) {
         let q = try quant(t, "the output")
         let r = t.dtype.integerRange!
-        let a = activation.range
+        guard let a = activation.range else { throw FerccError("the fused activation \(activation.name) has no int8 form") }
         return QuantizedMath.activationRange((a.lowerBound, a.upperBound), scale: q.scale, zeroPoint: q.zeroPoint, qmin: r.lowerBound, qmax: r.upperBound)
     }
 

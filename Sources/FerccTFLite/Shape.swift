@@ -50,7 +50,7 @@ let shapeImporters: [String: (TFLiteImporter.OpImporter, Int)] = [
             let out = ctx.op.outputs[0]
             guard ctx.type(inputs[0]).dtype == .float32 else { throw FerccError("a fused activation on a quantized CONCATENATION is not supported") }
             let mid = try ctx.emitIntermediate(.concat(axis: a), inputs: inputs, base: "\(ctx.name(out))#concat")
-            let r = act.range
+            let r = act.range!
             try ctx.emit(.unary(act == .relu ? .relu : .clip(min: r.lowerBound, max: r.upperBound)), inputs: [mid], output: out)
         }
     }, 4),

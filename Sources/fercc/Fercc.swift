@@ -1,6 +1,7 @@
 import ArgumentParser
 import Fercc
 import FerccIR
+import FerccPasses
 import Foundation
 
 @main
@@ -24,12 +25,20 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print every node with its shapes, parameters and MACs, and totals.")
 
     @Argument(help: "The model file (.onnx or .tflite).") var model: String
-    @Flag(help: "Print JSON (an object with 'nodes' and 'summary').") var json = false
+    @Flag(help: "Print JSON (an object with 'nodes' and 'summary'; with --optimized also 'passes' and 'before').") var json = false
+    @Flag(help: "Show the graph after the default pass pipeline, with a before/after summary.") var optimized = false
+    @Option(help: "With --optimized: 'default', 'none' or a comma list of passes.") var passes = "default"
 
     func run() throws {
         do {
-            let graph = try ModelLoader.load(path: model)
-            let report = InspectReport(graph: graph, model: model)
+            let report: InspectReport
+            if optimized {
+                let before = try ModelLoader.load(path: model)
+                let (graph, results) = try ModelLoader.load(path: model, pipeline: try PassManager.pipeline(passes))
+                report = InspectReport(graph: graph, model: model, passes: results, before: before)
+            } else {
+                report = InspectReport(graph: try ModelLoader.load(path: model), model: model)
+            }
             print(json ? try report.json() : report.text())
         } catch {
             fail(error)
@@ -45,6 +54,8 @@ struct Run: ParsableCommand {
     var input: [String] = []
     @Option(name: .long, help: "Where to write an output .npy: PATH, or NAME=PATH. Without it, outputs are printed.")
     var output: [String] = []
+    @Option(help: "Graph passes before running: 'default', 'none' or a comma list (fercc inspect --optimized shows them).")
+    var passes = "default"
     @Option(help: "Write every value the model computes into this directory as .npy (with index.tsv), to compare a conversion layer by layer.")
     var dump: String?
     @Flag(help: "Exchange the integer tensors of a quantized model as they are (int8/uint8 .npy) instead of float.")
@@ -55,7 +66,8 @@ struct Run: ParsableCommand {
     func run() throws {
         do {
             let results = try RunCommand.run(model: model, inputs: input.map(RunCommand.Binding.init),
-                                             outputs: output.map(RunCommand.Binding.init), raw: raw, dumpDirectory: dump)
+                                             outputs: output.map(RunCommand.Binding.init), raw: raw, dumpDirectory: dump,
+                                             pipeline: try PassManager.pipeline(passes))
             let names = labels.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
             if let names, !results.contains(where: { $0.array.data.count == names.count }) {
                 throw FerccError(file: model, "--labels names \(names.count) classes, but no output has \(names.count) values")

@@ -1,0 +1,61 @@
+/// A depthwise convolution feeding a 1x1 convolution, fused: a band of depthwise output rows is
+/// computed into a small buffer (sized to stay in L1/L2) and immediately multiplied by the 1x1
+/// weights, so the full intermediate tensor is never written. The 1x1 convolution over a band is
+/// the same microkernel as Conv2DKernel, run on the band's pixels as one long row.
+public struct DepthwisePointwiseKernel: Sendable {
+    public let depthwise: DepthwiseConv2DKernel
+    let depthwiseActivation: Activation
+    let pointwiseActivation: Activation
+    let bandRows: Int
+    let fullBand: Conv2DKernel
+    let tailBand: Conv2DKernel?
+    let outChannels: Int
+
+    /// `depthwise` geometry as for DepthwiseConv2DKernel; pointwise weights OHWI [outC, 1, 1, C].
+    public init(depthwise g: Conv2DGeometry, depthwiseWeights: UnsafeBufferPointer<Float>, depthwiseBias: UnsafeBufferPointer<Float>,
+                depthwiseActivation: Activation, pointwiseWeights: UnsafeBufferPointer<Float>, pointwiseBias: UnsafeBufferPointer<Float>,
+                outChannels: Int, pointwiseActivation: Activation, bandBytes: Int = 48 * 1024) {
+        depthwise = DepthwiseConv2DKernel(geometry: g, weights: depthwiseWeights, bias: depthwiseBias)
+        self.depthwiseActivation = depthwiseActivation
+        self.pointwiseActivation = pointwiseActivation
+        self.outChannels = outChannels
+        let rows = max(1, min(g.outH, bandBytes / max(1, g.outW * g.outC * 4)))
+        bandRows = rows
+        func pointwise(_ r: Int) -> Conv2DKernel {
+            let pg = Conv2DGeometry(batch: 1, inH: 1, inW: r * g.outW, inC: g.outC, outH: 1, outW: r * g.outW, outC: outChannels,
+                                    kernelH: 1, kernelW: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
+                                    padTop: 0, padLeft: 0, padBottom: 0, padRight: 0, groups: 1)
+            return Conv2DKernel(geometry: pg, weights: pointwiseWeights, bias: pointwiseBias)
+        }
+        fullBand = pointwise(rows)
+        let tail = g.outH % rows
+        tailBand = tail > 0 ? pointwise(tail) : nil
+    }
+
+    /// Scratch floats: the padded input plus one band of depthwise output.
+    public var scratchCount: Int { depthwise.scratchCount + bandRows * depthwise.geometry.outW * depthwise.geometry.outC }
+
+    public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let g = depthwise.geometry
+        let src = depthwise.padded(input, scratch: scratch)
+        let band = scratch + depthwise.scratchCount
+        let rowFloats = g.outW * g.outC
+        for n in 0..<g.batch {
+            var r0 = 0
+            while r0 < g.outH {
+                let rows = min(bandRows, g.outH - r0)
+                depthwise.computeRows(padded: src, image: n, rows: r0..<(r0 + rows), output: band)
+                if depthwiseActivation != .identity {
+                    depthwiseActivation.run(band, band, count: rows * rowFloats)
+                }
+                let out = output + ((n * g.outH + r0) * g.outW) * outChannels
+                let kernel = rows == bandRows ? fullBand : tailBand!
+                kernel.run(input: band, output: out, scratch: band)
+                if pointwiseActivation != .identity {
+                    pointwiseActivation.run(out, out, count: rows * g.outW * outChannels)
+                }
+                r0 += rows
+            }
+        }
+    }
+}
