@@ -39,6 +39,8 @@ public struct InspectReport: Codable, Equatable {
     public var passes: [PassResult]?
     public var before: Summary?
     public var peak_activation_bytes: Int?
+    /// Bytes of every activation the nodes write in one inference (all node outputs).
+    public var activation_bytes: Int?
 
     public init(graph: Graph, model: String, passes: [PassResult]? = nil, before: Graph? = nil) {
         func tensor(_ name: String) -> Tensor {
@@ -74,6 +76,10 @@ public struct InspectReport: Codable, Equatable {
         self.passes = passes
         self.before = before.map { InspectReport(graph: $0, model: model).summary }
         peak_activation_bytes = graph.peakActivationBytes()
+        activation_bytes = graph.nodes.flatMap(\.outputs).reduce(0) { total, name in
+            guard let v = graph.values[name], !v.isConstant else { return total }
+            return total + v.type.count * v.type.dtype.byteSize
+        }
     }
 
     static func displayOp(_ node: Node, _ graph: Graph) -> String {

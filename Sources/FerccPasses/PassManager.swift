@@ -17,7 +17,7 @@ public struct PassResult: Codable, Equatable {
 /// the interpreter and the code generator run.
 public enum PassManager {
     public static let passes: [GraphPass] = [
-        RecognizeChannelShuffle(), ToNHWC(), FoldBatchNorm(), FoldConstants(), FuseActivation(),
+        RecognizeChannelShuffle(), ToNHWC(), FoldBatchNorm(), FoldConstants(), FoldPad(), FuseActivation(),
         FuseDepthwisePointwise(), EliminateDeadCode(),
     ]
 
