@@ -57,6 +57,27 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(summary?["parameters"] as? Int, 16 * 96 + 96 * 9 + 96 * 16 + 4 * (96 + 96 + 16))
     }
 
+    func testInspectOptimizedJSONAndRunPasses() throws {
+        let model = Repo.fixtures + "/inverted_residual_block.onnx"
+        let r = try fercc(["inspect", "--optimized", "--json", model])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let passes = obj?["passes"] as? [[String: Any]]
+        XCTAssertEqual(passes?.compactMap { $0["name"] as? String }.first, "recognize-channel-shuffle")
+        XCTAssertEqual(passes?.first { $0["name"] as? String == "fuse-depthwise-pointwise" }?["changes"] as? Int, 1)
+        XCTAssertEqual(passes?.first { $0["name"] as? String == "fold-batchnorm" }?["changes"] as? Int, 3)
+        let ops = (obj?["nodes"] as? [[String: Any]])?.compactMap { $0["op"] as? String } ?? []
+        XCTAssertFalse(ops.contains { $0.contains("BatchNorm") })
+        XCTAssertNotNil((obj?["before"] as? [String: Any])?["nodes"])
+        let dir = try temporaryDirectory()
+        for passes in ["none", "fold-batchnorm,fuse-activation", "default"] {
+            let out = dir.appendingPathComponent("\(passes).npy").path
+            let run = try fercc(["run", model, "--passes", passes, "--input", Repo.fixtures + "/inverted_residual_block.in0.npy", "--output", out])
+            XCTAssertEqual(run.status, 0, run.stderr)
+        }
+        assertOneLineError(try fercc(["run", model, "--passes", "warp-drive", "--input", "x.npy"]), contains: "unknown pass 'warp-drive'")
+    }
+
     func testRunWritesOutputAndPrintsWithout() throws {
         let dir = try temporaryDirectory()
         let out = dir.appendingPathComponent("y.npy").path
