@@ -169,3 +169,13 @@ public func stridesOf(_ shape: [Int]) -> [Int] {
     }
     return strides
 }
+
+/// IEEE 754 binary16 bits to Float (both importers read float16 weights; Swift's Float16 is not
+/// available on every platform fercc builds on).
+public func halfToFloat(_ h: UInt16) -> Float {
+    let sign: FloatingPointSign = h & 0x8000 != 0 ? .minus : .plus
+    let exponent = Int((h >> 10) & 0x1f), mantissa = Int(h & 0x3ff)
+    if exponent == 0x1f { return mantissa == 0 ? (sign == .minus ? -.infinity : .infinity) : .nan }
+    if exponent == 0 { return Float(sign: sign, exponent: -24, significand: Float(mantissa)) }
+    return Float(sign: sign, exponent: exponent - 15, significand: 1 + Float(mantissa) / 1024)
+}

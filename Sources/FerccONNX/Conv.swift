@@ -21,7 +21,7 @@ let convImporters: [String: ONNXImporter.OpImporter] = [
         if let c = ctx.constant(wName) {
             let s = w.shape
             let name = ctx.fresh("\(try ctx.value(wName))#ohwi")
-            ctx.addConstant(name, permute(c, shape: s, perm: [0, 2, 3, 1]), shape: [s[0], s[2], s[3], s[1]])
+            ctx.addConstant(name, c.permuted(shape: s, perm: [0, 2, 3, 1]), shape: [s[0], s[2], s[3], s[1]])
             inputs.append(name)
         } else {
             inputs.append(try ctx.nhwc(wName))

@@ -70,7 +70,7 @@ final class ONNXImportContext {
         let out = fresh("\(name)#nhwc")
         if let c = graph.values[name]!.constant {
             let s = t.shape
-            addConstant(out, permute(c, shape: s, perm: [0, 2, 3, 1]), shape: [s[0], s[2], s[3], s[1]])
+            addConstant(out, c.permuted(shape: s, perm: [0, 2, 3, 1]), shape: [s[0], s[2], s[3], s[1]])
         } else {
             try emit(.transpose(perm: [0, 2, 3, 1]), inputs: [name], outputs: [out], name: "\(name)#to_nhwc")
         }
@@ -88,26 +88,3 @@ final class ONNXImportContext {
         nhwcViews[output] = twin
     }
 }
-
-/// Permutes constant data (row-major) by `perm`.
-func permute(_ data: TensorData, shape: [Int], perm: [Int]) -> TensorData {
-    let outShape = perm.map { shape[$0] }
-    let inStrides = stridesOf(shape)
-    let total = shape.reduce(1, *)
-    var indices = [Int](repeating: 0, count: total)
-    var idx = [Int](repeating: 0, count: shape.count)
-    for o in 0..<total {
-        var off = 0
-        for a in 0..<perm.count { off += idx[a] * inStrides[perm[a]] }
-        indices[o] = off
-        var a = outShape.count - 1
-        while a >= 0 {
-            idx[a] += 1
-            if idx[a] < outShape[a] { break }
-            idx[a] = 0
-            a -= 1
-        }
-    }
-    return data.gather(indices)
-}
-

@@ -189,11 +189,3 @@ func checkSize(_ shape: [Int], _ name: String) throws {
         count = p
     }
 }
-
-func halfToFloat(_ h: UInt16) -> Float {
-    let sign: FloatingPointSign = h & 0x8000 != 0 ? .minus : .plus
-    let exponent = Int((h >> 10) & 0x1f), mantissa = Int(h & 0x3ff)
-    if exponent == 0x1f { return mantissa == 0 ? (sign == .minus ? -.infinity : .infinity) : .nan }
-    if exponent == 0 { return Float(sign: sign, exponent: -24, significand: Float(mantissa)) }
-    return Float(sign: sign, exponent: exponent - 15, significand: 1 + Float(mantissa) / 1024)
-}
