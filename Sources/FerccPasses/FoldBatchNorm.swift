@@ -1,7 +1,7 @@
 import FerccIR
 
-/// Folds BatchNorm into the weights and bias of the Conv2D (regular, grouped, depthwise) or Gemm
-/// before it; a BatchNorm with nothing to fold into becomes a per-channel Mul and Add; and a
+/// Folds BatchNorm into the weights and bias of the Conv2D (regular, grouped, depthwise), Gemm
+/// or 2-D MatMul by constant weights before it; a BatchNorm with nothing to fold into becomes a per-channel Mul and Add; and a
 /// per-channel Mul or Add by a constant right after a Conv2D/Gemm (what TF exporters leave for
 /// BatchNorm, and what the previous rule makes) is folded the same way.
 struct FoldBatchNorm: GraphPass {
@@ -115,6 +115,15 @@ struct FoldBatchNorm: GraphPass {
             ngm.beta = 1
             g.nodes[pi].op = .gemm(ngm)
             setConstants(&g, pi, weights: nw, weightShape: wShape, bias: nb)
+            return true
+        case .matMul:
+            // A 2-D MatMul by constant weights is a Gemm without bias: fold into a Gemm with one.
+            guard channelAxis == 1, g.values[p.inputs[0]]!.type.rank == 2, let bv = g.values[p.inputs[1]], bv.type.rank == 2,
+                  let w = bv.constant?.floats, scale.count == bv.type.shape[1] else { return false }
+            let n = bv.type.shape[1]
+            let nw = (0..<w.count).map { Float(Double(w[$0]) * scale[$0 % n]) }
+            g.nodes[pi].op = .gemm(Gemm())
+            setConstants(&g, pi, weights: nw, weightShape: bv.type.shape, bias: shift.map { Float($0) })
             return true
         default:
             return false

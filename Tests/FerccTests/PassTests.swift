@@ -67,6 +67,11 @@ final class PassTests: XCTestCase {
         try bn(&g, "h", 5, axis: 1, out: "y")
         g.outputs = ["y"]
         XCTAssertEqual(ops(try check(g, ["fold-batchnorm"]).0), ["Gemm"])
+        var m = input([3, 10])
+        try m.addNode(Node(name: "mm", op: .matMul, inputs: ["x", constant(&m, "w", [10, 6])], outputs: ["h"]))
+        try bn(&m, "h", 6, axis: 1, out: "y")
+        m.outputs = ["y"]
+        XCTAssertEqual(ops(try check(m, ["fold-batchnorm"]).0), ["Gemm"], "MatMul + BatchNorm becomes one Gemm")
     }
 
     func testStandaloneBatchNormBecomesScaleAndShiftAndMulAddPairsFold() throws {
