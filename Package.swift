@@ -37,14 +37,16 @@ let package = Package(
         .target(name: "FerccRuntime", dependencies: ["FerccIR", "FerccKernels"], swiftSettings: hostCPU),
         // Graph passes; fold-constants evaluates with the interpreter (the same kernels).
         .target(name: "FerccPasses", dependencies: ["FerccIR", "FerccRuntime"]),
-        .target(name: "Fercc", dependencies: ["FerccIR", "FerccONNX", "FerccTFLite", "FerccRuntime", "FerccPasses"]),
+        // Swift code generation; carries the kernels' source text (scripts/generate-kernel-sources).
+        .target(name: "FerccCodegen", dependencies: ["FerccIR"]),
+        .target(name: "Fercc", dependencies: ["FerccIR", "FerccONNX", "FerccTFLite", "FerccRuntime", "FerccPasses", "FerccCodegen"]),
         .executableTarget(
             name: "fercc",
             dependencies: ["Fercc", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "FerccTests",
-            dependencies: ["Fercc", "FerccIR", "FerccONNX", "FerccTFLite", "FerccRuntime", "FerccKernels", "FerccPasses"]
+            dependencies: ["Fercc", "FerccIR", "FerccONNX", "FerccTFLite", "FerccRuntime", "FerccKernels", "FerccPasses", "FerccCodegen"]
         ),
     ]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fercc
+import FerccCodegen
 import FerccIR
 import FerccPasses
 import Foundation
@@ -9,7 +10,7 @@ struct FerccCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fercc",
         abstract: "Converts facial-expression models (ONNX, TFLite) into lean inference code.",
-        subcommands: [Inspect.self, Run.self, Ops.self]
+        subcommands: [Convert.self, Inspect.self, Run.self, Ops.self]
     )
 }
 
@@ -96,5 +97,45 @@ struct Ops: ParsableCommand {
 
     func run() throws {
         print(SupportedOps.markdown())
+    }
+}
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Compile a model into a self-contained Swift inference class, with size and latency reports.")
+
+    @Argument(help: "The model file (.onnx or .tflite).") var model: String
+    @Option(name: .shortAndLong, help: "Output directory (written atomically).") var output: String
+    @Option(help: "Swift type name of the generated class.") var name: String?
+    @Option(help: "embedded (a base64 string literal in Name+Weights.swift) or file (Name.weights, handed to init(weights:)).")
+    var weights = "embedded"
+    @Option(help: "host, x86-64-avx2, x86-64-avx512, arm64 or portable: the compiler flags the generated code needs.")
+    var target = "host"
+    @Option(help: "Class names, comma-separated, for classify(_:).") var labels: String?
+    @Flag(help: "Skip compiling and timing the generated code.") var noBench = false
+
+    func run() throws {
+        do {
+            guard let w = CodegenOptions.Weights(rawValue: weights) else { throw FerccError("--weights must be embedded or file") }
+            guard let t = CodegenOptions.Target(rawValue: target) else {
+                throw FerccError("--target must be one of \(CodegenOptions.Target.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let base = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
+            let typeName = name ?? Self.typeName(base)
+            let options = CodegenOptions(name: typeName, weights: w, target: t,
+                                         labels: labels.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } })
+            let report = try ConvertCommand.convert(model: model, outputDirectory: output, options: options, bench: !noBench)
+            print(ReportRenderer.text(report))
+            print("wrote \(output)/\(typeName).swift\(w == .embedded ? ", \(typeName)+Weights.swift" : ", \(typeName).weights"), report.json, report.html")
+        } catch {
+            fail(error)
+        }
+    }
+
+    /// A Swift type name from a file name: mobilenet_v2.opset13 -> MobilenetV2Opset13.
+    static func typeName(_ base: String) -> String {
+        let parts = base.split(whereSeparator: { !$0.isLetter && !$0.isNumber })
+        var name = parts.map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+        if name.isEmpty || name.first!.isNumber { name = "Model" + name }
+        return name
     }
 }

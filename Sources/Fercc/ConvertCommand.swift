@@ -1,0 +1,161 @@
+import FerccCodegen
+import FerccIR
+import FerccPasses
+import Foundation
+
+/// `fercc convert`: optimize, emit Swift, write the output directory atomically, and report
+/// sizes and (unless disabled) measured latency.
+public enum ConvertCommand {
+    public struct Report: Codable {
+        public struct Latency: Codable {
+            public var runs: Int
+            public var median_ms: Double
+            public var p10_ms: Double
+            public var p90_ms: Double
+            public var gflops: Double
+            public var compile_seconds: Double
+            public var binary_bytes: Int
+            public var swiftc_flags: [String]
+        }
+        public var model: String
+        public var name: String
+        public var target: String
+        public var weights: String
+        public var nodes: Int
+        public var weight_bytes: Int
+        public var arena_bytes: Int
+        public var scratch_bytes: Int
+        public var activations_sum_bytes: Int
+        public var source_bytes: Int
+        public var weights_source_bytes: Int
+        public var macs: Int
+        public var passes: [PassResult]
+        public var layers: [LayerReport]
+        public var latency: Latency?
+    }
+
+    public static func convert(model: String, outputDirectory: String, options: CodegenOptions, bench: Bool) throws -> Report {
+        guard options.name.first?.isLetter == true, options.name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+            throw FerccError("--name '\(options.name)' is not a Swift type name")
+        }
+        let (graph, passes) = try ModelLoader.load(path: model, pipeline: PassManager.defaultPipeline)
+        let code: GeneratedCode
+        do {
+            code = try SwiftEmitter.emit(graph, options: options)
+        } catch let e as FerccError {
+            throw e.inFile(model)
+        }
+        let fm = FileManager.default
+        let target = URL(fileURLWithPath: outputDirectory)
+        let parent = target.deletingLastPathComponent()
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: parent.path, isDirectory: &isDir), isDir.boolValue else {
+            throw FerccError(file: outputDirectory, "the parent directory \(parent.path) does not exist")
+        }
+        let tmp = parent.appendingPathComponent(".\(target.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
+        try? fm.removeItem(at: tmp)
+        do {
+            try fm.createDirectory(at: tmp, withIntermediateDirectories: false)
+            let name = options.name
+            try Data(code.kernelSource.utf8).write(to: tmp.appendingPathComponent("\(name).swift"))
+            if let w = code.weightsSource { try Data(w.utf8).write(to: tmp.appendingPathComponent("\(name)+Weights.swift")) }
+            if let f = code.weightsFile { try Data(f).write(to: tmp.appendingPathComponent("\(name).weights")) }
+            var report = Report(model: model, name: name, target: options.target.rawValue, weights: options.weights.rawValue,
+                                nodes: graph.nodes.count, weight_bytes: code.weightFloats * 4, arena_bytes: code.arena.arenaFloats * 4,
+                                scratch_bytes: code.scratchFloats * 4, activations_sum_bytes: code.arena.totalFloats * 4,
+                                source_bytes: code.kernelSource.utf8.count, weights_source_bytes: code.weightsSource?.utf8.count ?? 0,
+                                macs: code.layers.reduce(0) { $0 + $1.macs }, passes: passes, layers: code.layers, latency: nil)
+            if bench {
+                report.latency = try Benchmark.run(directory: tmp, options: options, inputCount: graph.values[graph.inputs[0]]!.type.count,
+                                                   macs: report.macs)
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(report).write(to: tmp.appendingPathComponent("report.json"))
+            try Data(ReportRenderer.html(report).utf8).write(to: tmp.appendingPathComponent("report.html"))
+            // Swap the finished directory into place.
+            if fm.fileExists(atPath: target.path) {
+                let old = parent.appendingPathComponent(".\(target.lastPathComponent).old-\(ProcessInfo.processInfo.processIdentifier)")
+                try fm.moveItem(at: target, to: old)
+                try fm.moveItem(at: tmp, to: target)
+                try? fm.removeItem(at: old)
+            } else {
+                try fm.moveItem(at: tmp, to: target)
+            }
+            return report
+        } catch {
+            try? fm.removeItem(at: tmp)
+            if let e = error as? FerccError { throw e }
+            throw FerccError(file: outputDirectory, "cannot write: \(error.localizedDescription)")
+        }
+    }
+}
+
+/// Compiles the generated code with a timing harness and runs it.
+enum Benchmark {
+    static func run(directory: URL, options: CodegenOptions, inputCount: Int, macs: Int) throws -> ConvertCommand.Report.Latency {
+        let fm = FileManager.default
+        let work = fm.temporaryDirectory.appendingPathComponent("fercc-bench-\(UUID().uuidString)")
+        try fm.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? fm.removeItem(at: work) }
+        let name = options.name
+        let make = options.weights == .embedded ? "\(name)()" : "\(name)(weights: [UInt8](try! Data(contentsOf: URL(fileURLWithPath: CommandLine.arguments[1]))))!"
+        let harness = """
+        import Foundation
+        let model = \(make)
+        var input = [Float](repeating: 0, count: \(inputCount))
+        var state: UInt64 = 12345
+        for i in input.indices { state = state &* 6364136223846793005 &+ 1442695040888963407; input[i] = Float(Int64(bitPattern: state >> 11) % 2000) / 1000 - 1 }
+        var output = [Float](repeating: 0, count: \(name).outputShape.reduce(1, *))
+        input.withUnsafeBufferPointer { i in output.withUnsafeMutableBufferPointer { o in
+            for _ in 0..<5 { model.predict(i.baseAddress!, into: o.baseAddress!) }
+            var times: [Double] = []
+            let budget = ContinuousClock.now + .seconds(2)
+            while times.count < 20 || (ContinuousClock.now < budget && times.count < 2000) {
+                let t0 = ContinuousClock.now
+                model.predict(i.baseAddress!, into: o.baseAddress!)
+                let d = ContinuousClock.now - t0
+                times.append(Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15)
+            }
+            times.sort()
+            print(times.count, times[times.count / 2], times[times.count / 10], times[times.count * 9 / 10])
+        } }
+        """
+        try Data(harness.utf8).write(to: work.appendingPathComponent("main.swift"))
+        var sources = [directory.appendingPathComponent("\(name).swift").path, work.appendingPathComponent("main.swift").path]
+        if options.weights == .embedded { sources.append(directory.appendingPathComponent("\(name)+Weights.swift").path) }
+        let binary = work.appendingPathComponent("bench").path
+        let flags = ["-Ounchecked"] + options.target.swiftcFlags
+        let t0 = Date()
+        let compile = try Subprocess.run(["swiftc"] + flags + sources + ["-o", binary])
+        let compileSeconds = Date().timeIntervalSince(t0)
+        guard compile.status == 0 else {
+            throw FerccError(file: directory.path, "the generated code does not compile: \(compile.output.split(separator: "\n").first ?? "")")
+        }
+        var args = [binary]
+        if options.weights == .file { args.append(directory.appendingPathComponent("\(name).weights").path) }
+        let r = try Subprocess.run(args)
+        let fields = r.output.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
+        guard r.status == 0, fields.count == 4 else { throw FerccError(file: directory.path, "the benchmark failed: \(r.output.prefix(200))") }
+        let size = (try? fm.attributesOfItem(atPath: binary)[.size] as? Int) ?? 0
+        return .init(runs: Int(fields[0]), median_ms: fields[1], p10_ms: fields[2], p90_ms: fields[3],
+                     gflops: fields[1] > 0 ? Double(2 * macs) / (fields[1] * 1e6) : 0,
+                     compile_seconds: compileSeconds, binary_bytes: size ?? 0, swiftc_flags: flags)
+    }
+}
+
+/// Runs a program and collects its standard output and error together.
+enum Subprocess {
+    static func run(_ args: [String]) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}

@@ -1,0 +1,49 @@
+import FerccCodegen
+import Foundation
+
+/// The convert report as a table (printed) and as one self-contained HTML page with SVG bar charts.
+public enum ReportRenderer {
+    public static func text(_ r: ConvertCommand.Report) -> String {
+        var lines: [String] = []
+        lines.append("\(r.name): \(r.nodes) ops from \(r.model), target \(r.target), weights \(r.weights)")
+        lines.append("weights \(megabytes(r.weight_bytes)), arena \(megabytes(r.arena_bytes)) (activations sum \(megabytes(r.activations_sum_bytes))), scratch \(megabytes(r.scratch_bytes))")
+        lines.append("generated source \(megabytes(r.source_bytes)) + weights source \(megabytes(r.weights_source_bytes)), MACs \(grouped(r.macs))")
+        if let l = r.latency {
+            lines.append(String(format: "latency: median %.3f ms (p10 %.3f, p90 %.3f) over %d runs, %.1f GFLOP/s; compiled in %.1f s (%@), binary %@",
+                                l.median_ms, l.p10_ms, l.p90_ms, l.runs, l.gflops, l.compile_seconds, l.swiftc_flags.joined(separator: " "), megabytes(l.binary_bytes)))
+        }
+        lines.append("")
+        lines.append("top layers by MACs:")
+        for layer in r.layers.sorted(by: { $0.macs > $1.macs }).prefix(10) {
+            lines.append("  \(String(layer.op.prefix(20)).padding(toLength: 20, withPad: " ", startingAt: 0)) \(grouped(layer.macs).leftPadded(14)) MACs \(megabytes(layer.weight_bytes).leftPadded(10))  \(layer.name)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    public static func html(_ r: ConvertCommand.Report) -> String {
+        func escape(_ s: String) -> String {
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        }
+        func bars(_ title: String, _ values: [(String, Double)], unit: String) -> String {
+            let maxV = max(values.map(\.1).max() ?? 1, 1e-12)
+            let rowH = 16, width = 900, label = 320
+            var svg = "<h2>\(escape(title))</h2><svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(values.count * rowH + 10)'>"
+            for (i, (name, v)) in values.enumerated() {
+                let w = Int(Double(width - label - 120) * v / maxV)
+                svg += "<text x='0' y='\(i * rowH + 12)' font-size='11' font-family='monospace'>\(escape(String(name.suffix(44))))</text>"
+                svg += "<rect x='\(label)' y='\(i * rowH + 2)' width='\(max(w, 1))' height='\(rowH - 4)' fill='#4a7bd0'/>"
+                svg += "<text x='\(label + w + 4)' y='\(i * rowH + 12)' font-size='11' font-family='monospace'>\(String(format: "%.3g", v)) \(unit)</text>"
+            }
+            return svg + "</svg>"
+        }
+        var html = "<!doctype html><html><head><meta charset='utf-8'><title>\(escape(r.name)) - fercc report</title></head><body style='font-family:sans-serif'>"
+        html += "<h1>\(escape(r.name))</h1><pre>\(escape(text(r)))</pre>"
+        html += bars("Weights per layer", r.layers.filter { $0.weight_bytes > 0 }.map { ("\($0.index) \($0.op) \($0.name)", Double($0.weight_bytes) / 1e3) }, unit: "KB")
+        html += bars("MACs per layer", r.layers.filter { $0.macs > 0 }.map { ("\($0.index) \($0.op) \($0.name)", Double($0.macs) / 1e6) }, unit: "M")
+        return html + "</body></html>\n"
+    }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}
