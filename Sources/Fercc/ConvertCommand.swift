@@ -7,7 +7,14 @@ import Foundation
 /// sizes and (unless disabled) measured latency.
 public enum ConvertCommand {
     public struct Report: Codable {
+        public struct LayerTime: Codable {
+            public var index: Int
+            public var name: String
+            public var op: String
+            public var ms: Double
+        }
         public struct Latency: Codable {
+            public var layers: [LayerTime]?
             public var runs: Int
             public var median_ms: Double
             public var p10_ms: Double
@@ -67,7 +74,7 @@ public enum ConvertCommand {
                                 macs: code.layers.reduce(0) { $0 + $1.macs }, passes: passes, layers: code.layers, latency: nil)
             if bench {
                 report.latency = try Benchmark.run(directory: tmp, options: options, inputCount: graph.values[graph.inputs[0]]!.type.count,
-                                                   macs: report.macs)
+                                                   macs: report.macs, layers: code.layers)
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -93,7 +100,7 @@ public enum ConvertCommand {
 
 /// Compiles the generated code with a timing harness and runs it.
 enum Benchmark {
-    static func run(directory: URL, options: CodegenOptions, inputCount: Int, macs: Int) throws -> ConvertCommand.Report.Latency {
+    static func run(directory: URL, options: CodegenOptions, inputCount: Int, macs: Int, layers: [LayerReport]) throws -> ConvertCommand.Report.Latency {
         let fm = FileManager.default
         let work = fm.temporaryDirectory.appendingPathComponent("fercc-bench-\(UUID().uuidString)")
         try fm.createDirectory(at: work, withIntermediateDirectories: true)
@@ -119,13 +126,18 @@ enum Benchmark {
             }
             times.sort()
             print(times.count, times[times.count / 2], times[times.count / 10], times[times.count * 9 / 10])
+            #if FERCC_PROFILE
+            model.profile.reset()
+            for _ in 0..<20 { model.predict(i.baseAddress!, into: o.baseAddress!) }
+            print("layers", model.profile.seconds.map { String($0 / 20 * 1000) }.joined(separator: " "))
+            #endif
         } }
         """
         try Data(harness.utf8).write(to: work.appendingPathComponent("main.swift"))
         var sources = [directory.appendingPathComponent("\(name).swift").path, work.appendingPathComponent("main.swift").path]
         if options.weights == .embedded { sources.append(directory.appendingPathComponent("\(name)+Weights.swift").path) }
         let binary = work.appendingPathComponent("bench").path
-        let flags = ["-Ounchecked"] + options.target.swiftcFlags
+        let flags = ["-Ounchecked", "-wmo"] + options.target.swiftcFlags
         let t0 = Date()
         let compile = try Subprocess.run(["swiftc"] + flags + sources + ["-o", binary])
         let compileSeconds = Date().timeIntervalSince(t0)
@@ -138,7 +150,19 @@ enum Benchmark {
         let fields = r.output.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
         guard r.status == 0, fields.count == 4 else { throw FerccError(file: directory.path, "the benchmark failed: \(r.output.prefix(200))") }
         let size = (try? fm.attributesOfItem(atPath: binary)[.size] as? Int) ?? 0
-        return .init(runs: Int(fields[0]), median_ms: fields[1], p10_ms: fields[2], p90_ms: fields[3],
+        // Per-layer breakdown from an instrumented build.
+        var layerTimes: [ConvertCommand.Report.LayerTime]?
+        let profiled = work.appendingPathComponent("bench-profile").path
+        if try Subprocess.run(["swiftc"] + flags + ["-D", "FERCC_PROFILE"] + sources + ["-o", profiled]).status == 0 {
+            var pargs = [profiled]
+            if options.weights == .file { pargs.append(directory.appendingPathComponent("\(name).weights").path) }
+            let pr = try Subprocess.run(pargs)
+            if let line = pr.output.split(separator: "\n").first(where: { $0.hasPrefix("layers") }) {
+                let ms = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+                layerTimes = zip(layers, ms).map { .init(index: $0.index, name: $0.name, op: $0.op, ms: $1) }
+            }
+        }
+        return .init(layers: layerTimes, runs: Int(fields[0]), median_ms: fields[1], p10_ms: fields[2], p90_ms: fields[3],
                      gflops: fields[1] > 0 ? Double(2 * macs) / (fields[1] * 1e6) : 0,
                      compile_seconds: compileSeconds, binary_bytes: size ?? 0, swiftc_flags: flags)
     }

@@ -12,6 +12,16 @@ public enum ReportRenderer {
             lines.append(String(format: "latency: median %.3f ms (p10 %.3f, p90 %.3f) over %d runs, %.1f GFLOP/s; compiled in %.1f s (%@), binary %@",
                                 l.median_ms, l.p10_ms, l.p90_ms, l.runs, l.gflops, l.compile_seconds, l.swiftc_flags.joined(separator: " "), megabytes(l.binary_bytes)))
         }
+        if let times = r.latency?.layers {
+            lines.append("")
+            lines.append("top layers by time (instrumented build):")
+            for t in times.sorted(by: { $0.ms > $1.ms }).prefix(10) {
+                lines.append("  \(String(t.op.prefix(20)).padding(toLength: 20, withPad: " ", startingAt: 0)) \(String(format: "%8.3f ms", t.ms))  \(t.name)")
+            }
+            var byOp: [String: Double] = [:]
+            for t in times { byOp[t.op, default: 0] += t.ms }
+            lines.append("time per op type: " + byOp.sorted { $0.value > $1.value }.map { String(format: "%@ %.2f ms", $0.key, $0.value) }.joined(separator: ", "))
+        }
         lines.append("")
         lines.append("top layers by MACs:")
         for layer in r.layers.sorted(by: { $0.macs > $1.macs }).prefix(10) {
@@ -40,6 +50,9 @@ public enum ReportRenderer {
         html += "<h1>\(escape(r.name))</h1><pre>\(escape(text(r)))</pre>"
         html += bars("Weights per layer", r.layers.filter { $0.weight_bytes > 0 }.map { ("\($0.index) \($0.op) \($0.name)", Double($0.weight_bytes) / 1e3) }, unit: "KB")
         html += bars("MACs per layer", r.layers.filter { $0.macs > 0 }.map { ("\($0.index) \($0.op) \($0.name)", Double($0.macs) / 1e6) }, unit: "M")
+        if let times = r.latency?.layers {
+            html += bars("Time per layer (instrumented build)", times.map { ("\($0.index) \($0.op) \($0.name)", $0.ms) }, unit: "ms")
+        }
         return html + "</body></html>\n"
     }
 }

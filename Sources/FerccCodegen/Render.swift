@@ -59,6 +59,10 @@ extension SwiftEmitter {
         lines.append("    private let scratch: UnsafeMutablePointer<Float>")
         for p in properties { lines.append("    \(p)") }
         for (values, n) in arrays.sorted(by: { $0.value < $1.value }) { lines.append("    private let \(n): [Int] = \(values)") }
+        lines.append("    #if FERCC_PROFILE")
+        lines.append("    /// Instrumented builds (-D FERCC_PROFILE) accumulate the time of each layer here.")
+        lines.append("    public let profile = LayerProfile(layers: \(layerIndex))")
+        lines.append("    #endif")
         lines.append("")
         if options.weights == .embedded {
             lines.append("    /// Decodes the embedded weights (once) and prepares the kernels.")
@@ -114,6 +118,9 @@ extension SwiftEmitter {
         lines.append("")
         lines.append("    /// Runs the model reading \(ins.reduce(1, *)) floats at `input` and writing \(outs.reduce(1, *)) at `output`.")
         lines.append("    public func predict(_ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>) {")
+        lines.append("        #if FERCC_PROFILE")
+        lines.append("        profile.start()")
+        lines.append("        #endif")
         lines.append("        (arena + \(plan.offsets[input]!)).update(from: input, count: \(name).inputCount)")
         for b in body { lines.append("        \(b)") }
         lines.append("        output.update(from: arena + \(plan.offsets[output] ?? 0), count: \(name).outputCount)")
@@ -136,6 +143,23 @@ extension SwiftEmitter {
             lines.append("    }")
         }
         lines.append("}")
+        lines.append("")
+        lines.append("#if FERCC_PROFILE")
+        lines.append("/// Per-layer wall time of an instrumented build.")
+        lines.append("public final class LayerProfile {")
+        lines.append("    public private(set) var seconds: [Double]")
+        lines.append("    private var last = ContinuousClock.now")
+        lines.append("    init(layers: Int) { seconds = [Double](repeating: 0, count: layers) }")
+        lines.append("    func start() { last = ContinuousClock.now }")
+        lines.append("    func mark(_ layer: Int) {")
+        lines.append("        let now = ContinuousClock.now")
+        lines.append("        let d = now - last")
+        lines.append("        seconds[layer] += Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18")
+        lines.append("        last = now")
+        lines.append("    }")
+        lines.append("    public func reset() { for i in seconds.indices { seconds[i] = 0 } }")
+        lines.append("}")
+        lines.append("#endif")
         lines.append("")
         lines.append(Self.embeddedKernels())
         return lines.joined(separator: "\n") + "\n"

@@ -63,6 +63,7 @@ public struct SwiftEmitter {
     var arrays: [[Int]: String] = [:]
     var scratchFloats = 1
     var counter = 0
+    var layerIndex = 0
 
     public static func emit(_ graph: Graph, options: CodegenOptions) throws -> GeneratedCode {
         var e = SwiftEmitter(graph: graph, options: options)
@@ -205,6 +206,12 @@ public struct SwiftEmitter {
             if let lit = Self.activation(a) { body.append("Activation\(lit).run(\(y), \(y), count: \(count(out)))") }
         }
         body.append(comment)
+        defer {
+            body.append("#if FERCC_PROFILE")
+            body.append("profile.mark(\(layerIndex))")
+            body.append("#endif")
+            layerIndex += 1
+        }
         switch node.op {
         case .conv2D(let c):
             let x = node.inputs[0], xs = shape(x), ys = shape(out)
@@ -220,6 +227,9 @@ public struct SwiftEmitter {
             properties.append("private let \(k): \(type)")
             initLines.append("\(k) = \(type)(geometry: \(Self.convGeometry(c, xs, ys)), weights: \(buffer("\(wo)", wc)), bias: \(bias))")
             initLines.append("scratchNeeded = max(scratchNeeded, \(k).scratchCount)")
+            if c.padTop + c.padLeft + c.padBottom + c.padRight > 0 {
+                scratchFloats = max(scratchFloats, xs[0] * (xs[1] + c.padTop + c.padBottom) * (xs[2] + c.padLeft + c.padRight) * xs[3])
+            }
             body.append("\(k).run(input: \(try ptr(x, plan)), output: \(y), scratch: scratch)")
             activate(c.activation)
 
@@ -235,6 +245,8 @@ public struct SwiftEmitter {
                 + "pointwiseWeights: \(buffer("\(p[2])", count(node.inputs[3]))), pointwiseBias: \(buffer("\(p[3])", count(node.inputs[4]))), "
                 + "outChannels: \(shape(out)[3]), pointwiseActivation: \(Self.activation(pw.activation).map { "Activation\($0)" } ?? "Activation.identity"))")
             initLines.append("scratchNeeded = max(scratchNeeded, \(k).scratchCount)")
+            let xs = shape(x)
+            scratchFloats = max(scratchFloats, xs[0] * (xs[1] + dw.padTop + dw.padBottom) * (xs[2] + dw.padLeft + dw.padRight) * xs[3] + mid[2] * mid[3] * 48)
             body.append("\(k).run(input: \(try ptr(x, plan)), output: \(y), scratch: scratch)")
 
         case .maxPool2D(let p), .averagePool2D(let p, _):

@@ -46,14 +46,14 @@ public func padNHWC(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Flo
 
 /// Convolution of an NHWC tensor (regular and grouped; depthwise goes to DepthwiseConv2DKernel).
 /// Weights are packed once into blocks of 16 output channels laid out as [group][block][kh][kw][ci][16],
-/// and a register-blocked microkernel computes 4 output pixels x 16 channels at a time.
+/// and a register-blocked microkernel computes 8 output pixels x 16 channels at a time (8
+/// independent accumulators hide the FMA latency), then 4, then 1 for the row's tail.
 public struct Conv2DKernel: Sendable {
     public let geometry: Conv2DGeometry
     let packed: [Float]
     let bias: [Float]
     let blocksPerGroup: Int
     static let lanes = 16
-    static let pixels = 4
 
     /// weights: OHWI [outC, kh, kw, inC/groups]; bias: [outC] or empty.
     public init(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) {
@@ -112,14 +112,48 @@ public struct Conv2DKernel: Sendable {
                                 let bBlock = b0 + grp * cog + co0
                                 let biasV = valid == Self.lanes ? loadVector(bBlock) : loadLanes(bBlock, valid)
                                 var ow = 0
-                                while ow + Self.pixels <= g.outW {
+                                let step = g.strideW * g.inC
+                                while ow + 8 <= g.outW {
+                                    var a0 = biasV, a1 = biasV, a2 = biasV, a3 = biasV, a4 = biasV, a5 = biasV, a6 = biasV, a7 = biasV
+                                    var wp = wBlock
+                                    for kh in 0..<g.kernelH {
+                                        let rowBase = inRow + kh * g.dilationH * pw * g.inC + grp * cig
+                                        for kw in 0..<g.kernelW {
+                                            let x0 = rowBase + (ow * g.strideW + kw * g.dilationW) * g.inC
+                                            for ci in 0..<cig {
+                                                let wv = loadVector(wp)
+                                                wp += Self.lanes
+                                                let x = x0 + ci
+                                                a0 = a0.addingProduct(FloatVector(repeating: x[0]), wv)
+                                                a1 = a1.addingProduct(FloatVector(repeating: x[step]), wv)
+                                                a2 = a2.addingProduct(FloatVector(repeating: x[2 * step]), wv)
+                                                a3 = a3.addingProduct(FloatVector(repeating: x[3 * step]), wv)
+                                                a4 = a4.addingProduct(FloatVector(repeating: x[4 * step]), wv)
+                                                a5 = a5.addingProduct(FloatVector(repeating: x[5 * step]), wv)
+                                                a6 = a6.addingProduct(FloatVector(repeating: x[6 * step]), wv)
+                                                a7 = a7.addingProduct(FloatVector(repeating: x[7 * step]), wv)
+                                            }
+                                        }
+                                    }
+                                    let o = outRow + ow * g.outC + grp * cog + co0
+                                    if valid == Self.lanes {
+                                        storeVector(a0, o); storeVector(a1, o + g.outC); storeVector(a2, o + 2 * g.outC); storeVector(a3, o + 3 * g.outC)
+                                        storeVector(a4, o + 4 * g.outC); storeVector(a5, o + 5 * g.outC); storeVector(a6, o + 6 * g.outC); storeVector(a7, o + 7 * g.outC)
+                                    } else {
+                                        storeLanes(a0, o, valid); storeLanes(a1, o + g.outC, valid)
+                                        storeLanes(a2, o + 2 * g.outC, valid); storeLanes(a3, o + 3 * g.outC, valid)
+                                        storeLanes(a4, o + 4 * g.outC, valid); storeLanes(a5, o + 5 * g.outC, valid)
+                                        storeLanes(a6, o + 6 * g.outC, valid); storeLanes(a7, o + 7 * g.outC, valid)
+                                    }
+                                    ow += 8
+                                }
+                                while ow + 4 <= g.outW {
                                     var a0 = biasV, a1 = biasV, a2 = biasV, a3 = biasV
                                     var wp = wBlock
                                     for kh in 0..<g.kernelH {
                                         let rowBase = inRow + kh * g.dilationH * pw * g.inC + grp * cig
                                         for kw in 0..<g.kernelW {
                                             let x0 = rowBase + (ow * g.strideW + kw * g.dilationW) * g.inC
-                                            let step = g.strideW * g.inC
                                             let x1 = x0 + step, x2 = x1 + step, x3 = x2 + step
                                             for ci in 0..<cig {
                                                 let wv = loadVector(wp)
@@ -139,7 +173,7 @@ public struct Conv2DKernel: Sendable {
                                         storeLanes(a0, o, valid); storeLanes(a1, o + g.outC, valid)
                                         storeLanes(a2, o + 2 * g.outC, valid); storeLanes(a3, o + 3 * g.outC, valid)
                                     }
-                                    ow += Self.pixels
+                                    ow += 4
                                 }
                                 while ow < g.outW {
                                     var a0 = biasV

@@ -49,31 +49,62 @@ public struct DepthwiseConv2DKernel: Sendable {
                 do {
                     let image = src + n * ph * pw * c
                     for oh in rows {
-                        for ow in 0..<g.outW {
-                            let o = output + ((oh - rows.lowerBound) * g.outW + ow) * c
-                            let corner = image + (oh * g.strideH * pw + ow * g.strideW) * c
-                            var ch = 0
+                        let outRow = output + (oh - rows.lowerBound) * g.outW * c
+                        let inRow = image + oh * g.strideH * pw * c
+                        var ch = 0
+                        if g.kernelH == 3 && g.kernelW == 3 {
+                            // 3x3: the nine weight vectors of a channel block stay in registers across the row.
+                            let dy = g.dilationH * pw * c, dx = g.dilationW * c, sx = g.strideW * c
                             while ch < full {
-                                var acc = loadVector(b0 + ch)
+                                let wb = w0 + ch
+                                let k0 = loadVector(wb), k1 = loadVector(wb + c), k2 = loadVector(wb + 2 * c)
+                                let k3 = loadVector(wb + 3 * c), k4 = loadVector(wb + 4 * c), k5 = loadVector(wb + 5 * c)
+                                let k6 = loadVector(wb + 6 * c), k7 = loadVector(wb + 7 * c), k8 = loadVector(wb + 8 * c)
+                                let bv = loadVector(b0 + ch)
+                                var x = inRow + ch
+                                var o = outRow + ch
+                                for _ in 0..<g.outW {
+                                    var acc = bv.addingProduct(loadVector(x), k0)
+                                    acc = acc.addingProduct(loadVector(x + dx), k1)
+                                    acc = acc.addingProduct(loadVector(x + 2 * dx), k2)
+                                    acc = acc.addingProduct(loadVector(x + dy), k3)
+                                    acc = acc.addingProduct(loadVector(x + dy + dx), k4)
+                                    acc = acc.addingProduct(loadVector(x + dy + 2 * dx), k5)
+                                    acc = acc.addingProduct(loadVector(x + 2 * dy), k6)
+                                    acc = acc.addingProduct(loadVector(x + 2 * dy + dx), k7)
+                                    acc = acc.addingProduct(loadVector(x + 2 * dy + 2 * dx), k8)
+                                    storeVector(acc, o)
+                                    x += sx
+                                    o += c
+                                }
+                                ch += lanes
+                            }
+                        }
+                        for ow in 0..<g.outW {
+                            let o = outRow + ow * c
+                            let corner = inRow + ow * g.strideW * c
+                            var cv = ch
+                            while cv < full {
+                                var acc = loadVector(b0 + cv)
                                 for kh in 0..<g.kernelH {
-                                    let row = corner + kh * g.dilationH * pw * c + ch
-                                    let wrow = w0 + kh * g.kernelW * c + ch
+                                    let row = corner + kh * g.dilationH * pw * c + cv
+                                    let wrow = w0 + kh * g.kernelW * c + cv
                                     for kw in 0..<g.kernelW {
                                         acc = acc.addingProduct(loadVector(row + kw * g.dilationW * c), loadVector(wrow + kw * c))
                                     }
                                 }
-                                storeVector(acc, o + ch)
-                                ch += lanes
+                                storeVector(acc, o + cv)
+                                cv += lanes
                             }
-                            while ch < c {
-                                var acc = b0[ch]
+                            while cv < c {
+                                var acc = b0[cv]
                                 for kh in 0..<g.kernelH {
                                     for kw in 0..<g.kernelW {
-                                        acc += corner[(kh * g.dilationH * pw + kw * g.dilationW) * c + ch] * w0[(kh * g.kernelW + kw) * c + ch]
+                                        acc += corner[(kh * g.dilationH * pw + kw * g.dilationW) * c + cv] * w0[(kh * g.kernelW + kw) * c + cv]
                                     }
                                 }
-                                o[ch] = acc
-                                ch += 1
+                                o[cv] = acc
+                                cv += 1
                             }
                         }
                     }

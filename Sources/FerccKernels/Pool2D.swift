@@ -52,7 +52,7 @@ public struct Pool2DKernel: Sendable {
                             let row = image + (h0 + i * g.dilationH) * g.inW * c + ch
                             for j in tw.first..<tw.end {
                                 let v = loadVector(row + (w0 + j * g.dilationW) * c)
-                                if isMax { acc = pointwiseMax(acc, v) } else { acc += v }
+                                if isMax { acc.replace(with: v, where: v .> acc) } else { acc += v }
                             }
                         }
                         storeVector(isMax ? acc : acc * scale, o + ch)
