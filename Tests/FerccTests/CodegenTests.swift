@@ -1,0 +1,132 @@
+import Fercc
+import FerccCodegen
+import FerccIR
+import FerccPasses
+import Foundation
+import XCTest
+
+/// fercc convert: generated Swift that compiles (also under Embedded Swift), runs, and matches
+/// the reference; the embedded kernels equal the Kernels target; the arena plan is sound.
+final class CodegenTests: XCTestCase {
+    func sh(_ args: [String], stdin: Data? = nil) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        if let stdin {
+            let inp = Pipe()
+            p.standardInput = inp
+            try p.run()
+            inp.fileHandleForWriting.write(stdin)
+            try inp.fileHandleForWriting.close()
+        } else {
+            try p.run()
+        }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func testEmbeddedKernelSourcesAreFresh() throws {
+        let dir = try temporaryDirectory()
+        let (status, output) = try sh([Repo.path("scripts/generate-kernel-sources"), dir.appendingPathComponent("k.swift").path])
+        XCTAssertEqual(status, 0, output)
+        let fresh = try String(contentsOfFile: dir.appendingPathComponent("k.swift").path, encoding: .utf8)
+        let committed = try String(contentsOfFile: Repo.path("Sources/FerccCodegen/KernelSources.swift"), encoding: .utf8)
+        XCTAssertEqual(fresh, committed, "Sources/FerccCodegen/KernelSources.swift is stale: run scripts/generate-kernel-sources")
+    }
+
+    /// Converts, compiles with a caller's own main.swift, runs on `input`, returns the outputs.
+    func convertAndRun(_ model: String, input: [Float], weights: CodegenOptions.Weights) throws -> [Float] {
+        let dir = try temporaryDirectory()
+        let out = dir.appendingPathComponent("gen").path
+        let report = try ConvertCommand.convert(model: model, outputDirectory: out, options: CodegenOptions(name: "FER", weights: weights), bench: false)
+        XCTAssertLessThanOrEqual(report.arena_bytes, report.activations_sum_bytes)
+        let make = weights == .embedded ? "FER()" : "FER(weights: [UInt8](try! Data(contentsOf: URL(fileURLWithPath: \"\(out)/FER.weights\"))))!"
+        let main = """
+        import Foundation
+        let model = \(make)
+        let input = FileHandle.standardInput.readDataToEndOfFile().withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        print(model.predict(input).map { String($0.bitPattern) }.joined(separator: " "))
+        """
+        try Data(main.utf8).write(to: dir.appendingPathComponent("main.swift"))
+        var sources = ["\(out)/FER.swift", dir.appendingPathComponent("main.swift").path]
+        if weights == .embedded { sources.append("\(out)/FER+Weights.swift") }
+        let binary = dir.appendingPathComponent("fer").path
+        let (status, log) = try sh(["swiftc", "-O", "-wmo", "-Xcc", "-march=native"] + sources + ["-o", binary])
+        XCTAssertEqual(status, 0, log)
+        let bytes = input.withUnsafeBytes { Data($0) }
+        let (runStatus, printed) = try sh([binary], stdin: bytes)
+        XCTAssertEqual(runStatus, 0, printed)
+        return printed.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { UInt32($0) }.map { Float(bitPattern: $0) }
+    }
+
+    func testGeneratedFERModelMatchesOnnxRuntime() throws {
+        let input = try NPY.read(path: Repo.path("fixtures/fer/face.npy")).data
+        let ref = try NPY.read(path: Repo.path("fixtures/fer/expression.npy")).data
+        let got = try convertAndRun(Repo.path("fixtures/fer/fer_mini_xception.onnx"), input: input, weights: .embedded)
+        XCTAssertEqual(got.count, 7)
+        XCTAssertLessThanOrEqual(relativeError(got, ref), 1e-5)
+    }
+
+    func testGeneratedCodeWithWeightsFileMatchesOnnxRuntime() throws {
+        let input = try NPY.read(path: Repo.fixtures + "/shufflenet_unit.in0.npy").data
+        let ref = try NPY.read(path: Repo.fixtures + "/shufflenet_unit.out0.npy").data
+        let got = try convertAndRun(Repo.fixtures + "/shufflenet_unit.onnx", input: input, weights: .file)
+        XCTAssertLessThanOrEqual(relativeError(got, ref), 1e-5)
+    }
+
+    func testGeneratedCodeCompilesUnderEmbeddedSwift() throws {
+        let dir = try temporaryDirectory()
+        let out = dir.appendingPathComponent("gen").path
+        _ = try ConvertCommand.convert(model: Repo.path("fixtures/fer/fer_mini_xception.onnx"), outputDirectory: out,
+                                       options: CodegenOptions(name: "FER", labels: ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]), bench: false)
+        let source = try String(contentsOfFile: "\(out)/FER.swift", encoding: .utf8)
+        XCTAssertEqual(source.split(separator: "\n").filter { $0.hasPrefix("import ") }, [], "standard library only")
+        XCTAssertTrue(source.contains("public func classify("))
+        let (status, log) = try sh(["swiftc", "-enable-experimental-feature", "Embedded", "-wmo", "-O", "-parse-as-library", "-Xcc", "-march=native",
+                                    "-c", "\(out)/FER.swift", "\(out)/FER+Weights.swift", "-o", dir.appendingPathComponent("fer.o").path])
+        XCTAssertEqual(status, 0, log)
+    }
+
+    func testArenaPlanNeverOverlapsLiveValues() throws {
+        var graph = try ModelLoader.load(path: Repo.fixtures + "/inverted_residual_block.onnx")
+        _ = try PassManager.run(&graph, pipeline: PassManager.defaultPipeline)
+        let plan = ArenaPlanner.plan(graph)
+        XCTAssertLessThan(plan.arenaFloats, plan.totalFloats + 1)
+        // Every pair of values alive at the same node must not share floats.
+        var last: [String: Int] = [:]
+        for (i, n) in graph.nodes.enumerated() { for v in n.inputs + n.outputs { last[v] = i } }
+        for o in graph.outputs { last[o] = graph.nodes.count }
+        for (i, n) in graph.nodes.enumerated() {
+            let live = graph.values.keys.filter { v in
+                guard let o = plan.offsets[v], graph.values[v]?.isConstant == false else { return false }
+                _ = o
+                let defined = graph.inputs.contains(v) ? -1 : (graph.nodes.firstIndex { $0.outputs.contains(v) } ?? -1)
+                return defined <= i && (last[v] ?? -1) >= i
+            }
+            for a in live { for b in live where a < b {
+                if case .reshape = n.op, n.inputs.contains(a) || n.inputs.contains(b) { continue }  // aliases
+                let (oa, ob) = (plan.offsets[a]!, plan.offsets[b]!)
+                let (sa, sb) = (graph.values[a]!.type.count, graph.values[b]!.type.count)
+                if oa == ob && sa == sb { continue }  // a reshape alias
+                XCTAssertTrue(oa + sa <= ob || ob + sb <= oa, "\(a) and \(b) overlap at node \(i)")
+            } }
+        }
+    }
+
+    func testConvertErrors() throws {
+        let dir = try temporaryDirectory()
+        XCTAssertThrowsError(try ConvertCommand.convert(model: Repo.path("fixtures/tflite/int8_softmax.tflite"), outputDirectory: dir.appendingPathComponent("q").path,
+                                                        options: CodegenOptions(name: "Q"), bench: false)) {
+            XCTAssertNotNil(($0 as? FerccError)?.reason.range(of: "int8 code generation"))
+        }
+        XCTAssertThrowsError(try ConvertCommand.convert(model: Repo.path("fixtures/fer/fer_mini_xception.onnx"), outputDirectory: "/no/such/dir/out",
+                                                        options: CodegenOptions(name: "FER"), bench: false))
+        XCTAssertThrowsError(try ConvertCommand.convert(model: Repo.path("fixtures/fer/fer_mini_xception.onnx"), outputDirectory: dir.appendingPathComponent("x").path,
+                                                        options: CodegenOptions(name: "9lives"), bench: false))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [], "nothing half-written")
+    }
+}
