@@ -41,11 +41,19 @@ public enum ConvertCommand {
         public var latency: Latency?
     }
 
-    public static func convert(model: String, outputDirectory: String, options: CodegenOptions, bench: Bool) throws -> Report {
+    /// The layout the generated API takes its 4-D input in.
+    public enum InputLayout: String, CaseIterable { case source, nhwc, nchw }
+
+    public static func convert(model: String, outputDirectory: String, options: CodegenOptions, bench: Bool,
+                               inputLayout: InputLayout = .source) throws -> Report {
         guard options.name.first?.isLetter == true, options.name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
             throw FerccError("--name '\(options.name)' is not a Swift type name")
         }
-        let (graph, passes) = try ModelLoader.load(path: model, pipeline: PassManager.defaultPipeline)
+        var (graph, passes) = try ModelLoader.load(path: model, pipeline: PassManager.defaultPipeline)
+        if inputLayout != .source {
+            try changeInputLayout(&graph, to: inputLayout, model: model)
+            passes += try PassManager.run(&graph, pipeline: ["to-nhwc", "eliminate-dead-code"])
+        }
         let code: GeneratedCode
         do {
             code = try SwiftEmitter.emit(graph, options: options)
@@ -96,6 +104,24 @@ public enum ConvertCommand {
             throw FerccError(file: outputDirectory, "cannot write: \(error.localizedDescription)")
         }
     }
+}
+
+/// Makes the graph take its 4-D input in `layout`: a new input and a transpose to the old one,
+/// which `to-nhwc` then cancels against the model's own layout transpose.
+func changeInputLayout(_ graph: inout Graph, to layout: ConvertCommand.InputLayout, model: String) throws {
+    let input = graph.inputs[0]
+    let t = graph.values[input]!.type
+    guard t.rank == 4 else { throw FerccError(file: model, "--input-layout needs a 4-D input, '\(input)' is \(t)") }
+    let source: ConvertCommand.InputLayout = graph.source.format == "onnx" ? .nchw : .nhwc
+    guard layout != source else { return }
+    // perm maps the new layout to the source layout.
+    let perm = layout == .nhwc ? [0, 3, 1, 2] : [0, 2, 3, 1]
+    let inverse = layout == .nhwc ? [0, 2, 3, 1] : [0, 3, 1, 2]
+    let newName = graph.freshName("\(input)#\(layout.rawValue)")
+    graph.values[newName] = Value(name: newName, type: TensorType(t.dtype, inverse.map { t.shape[$0] }, quantization: t.quantization))
+    graph.inputs = [newName]
+    graph.nodes.insert(Node(name: "\(input)#layout", op: .transpose(perm: perm), inputs: [newName], outputs: [input]), at: 0)
+    try graph.validate()
 }
 
 /// Compiles the generated code with a timing harness and runs it.

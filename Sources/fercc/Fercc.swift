@@ -111,6 +111,7 @@ struct Convert: ParsableCommand {
     @Option(help: "host, x86-64-avx2, x86-64-avx512, arm64 or portable: the compiler flags the generated code needs.")
     var target = "host"
     @Option(help: "Class names, comma-separated, for classify(_:).") var labels: String?
+    @Option(help: "Layout of the generated API's 4-D input: source (the model's own), nhwc or nchw.") var inputLayout = "source"
     @Flag(help: "Skip compiling and timing the generated code.") var noBench = false
 
     func run() throws {
@@ -119,11 +120,12 @@ struct Convert: ParsableCommand {
             guard let t = CodegenOptions.Target(rawValue: target) else {
                 throw FerccError("--target must be one of \(CodegenOptions.Target.allCases.map(\.rawValue).joined(separator: ", "))")
             }
+            guard let layout = ConvertCommand.InputLayout(rawValue: inputLayout) else { throw FerccError("--input-layout must be source, nhwc or nchw") }
             let base = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
             let typeName = name ?? Self.typeName(base)
             let options = CodegenOptions(name: typeName, weights: w, target: t,
                                          labels: labels.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } })
-            let report = try ConvertCommand.convert(model: model, outputDirectory: output, options: options, bench: !noBench)
+            let report = try ConvertCommand.convert(model: model, outputDirectory: output, options: options, bench: !noBench, inputLayout: layout)
             print(ReportRenderer.text(report))
             print("wrote \(output)/\(typeName).swift\(w == .embedded ? ", \(typeName)+Weights.swift" : ", \(typeName).weights"), report.json, report.html")
         } catch {

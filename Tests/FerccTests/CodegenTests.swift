@@ -117,6 +117,18 @@ final class CodegenTests: XCTestCase {
         }
     }
 
+    func testInputLayoutNHWCRemovesTheInputTranspose() throws {
+        let dir = try temporaryDirectory()
+        let model = Repo.fixtures + "/inverted_residual_block.onnx"
+        let source = try ConvertCommand.convert(model: model, outputDirectory: dir.appendingPathComponent("a").path, options: CodegenOptions(name: "A"), bench: false)
+        let nhwc = try ConvertCommand.convert(model: model, outputDirectory: dir.appendingPathComponent("b").path, options: CodegenOptions(name: "B"),
+                                              bench: false, inputLayout: .nhwc)
+        XCTAssertEqual(source.layers.filter { $0.op == "Transpose" }.count, 2, "input and output layout conversions")
+        XCTAssertEqual(nhwc.layers.filter { $0.op == "Transpose" }.count, 1, "only the output's remains")
+        let code = try String(contentsOfFile: dir.appendingPathComponent("b/B.swift").path, encoding: .utf8)
+        XCTAssertTrue(code.contains("public static let inputShape: [Int] = [1, 14, 14, 16]"))
+    }
+
     func testConvertErrors() throws {
         let dir = try temporaryDirectory()
         XCTAssertThrowsError(try ConvertCommand.convert(model: Repo.path("fixtures/tflite/int8_softmax.tflite"), outputDirectory: dir.appendingPathComponent("q").path,
