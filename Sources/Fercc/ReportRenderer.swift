@@ -40,18 +40,24 @@ public enum ReportRenderer {
             var svg = "<h2>\(escape(title))</h2><svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(values.count * rowH + 10)'>"
             for (i, (name, v)) in values.enumerated() {
                 let w = Int(Double(width - label - 120) * v / maxV)
-                svg += "<text x='0' y='\(i * rowH + 12)' font-size='11' font-family='monospace'>\(escape(String(name.suffix(44))))</text>"
+                svg += "<text x='0' y='\(i * rowH + 12)' font-size='11' font-family='monospace'>\(escape(name))</text>"
                 svg += "<rect x='\(label)' y='\(i * rowH + 2)' width='\(max(w, 1))' height='\(rowH - 4)' fill='#4a7bd0'/>"
                 svg += "<text x='\(label + w + 4)' y='\(i * rowH + 12)' font-size='11' font-family='monospace'>\(String(format: "%.3g", v)) \(unit)</text>"
             }
             return svg + "</svg>"
         }
         var html = "<!doctype html><html><head><meta charset='utf-8'><title>\(escape(r.name)) - fercc report</title></head><body style='font-family:sans-serif'>"
-        html += "<h1>\(escape(r.name))</h1><pre>\(escape(text(r)))</pre>"
-        html += bars("Weights per layer", r.layers.filter { $0.weight_bytes > 0 }.map { ("\($0.index) \($0.op) \($0.name)", Double($0.weight_bytes) / 1e3) }, unit: "KB")
-        html += bars("MACs per layer", r.layers.filter { $0.macs > 0 }.map { ("\($0.index) \($0.op) \($0.name)", Double($0.macs) / 1e6) }, unit: "M")
+        // Bar labels keep the index and op whole and shorten the layer name from the front.
+        func label(_ index: Int, _ op: String, _ name: String) -> String {
+            let room = max(44 - op.count - String(index).count - 2, 8)
+            let short = name.count > room ? "…" + name.suffix(room - 1) : name
+            return "\(index) \(op) \(short)"
+        }
+        html += "<h1>\(escape(r.name))</h1><pre style='white-space: pre-wrap'>\(escape(text(r)))</pre>"
+        html += bars("Weights per layer", r.layers.filter { $0.weight_bytes > 0 }.map { (label($0.index, $0.op, $0.name), Double($0.weight_bytes) / 1e3) }, unit: "KB")
+        html += bars("MACs per layer", r.layers.filter { $0.macs > 0 }.map { (label($0.index, $0.op, $0.name), Double($0.macs) / 1e6) }, unit: "M")
         if let times = r.latency?.layers {
-            html += bars("Time per layer (instrumented build)", times.map { ("\($0.index) \($0.op) \($0.name)", $0.ms) }, unit: "ms")
+            html += bars("Time per layer (instrumented build)", times.map { (label($0.index, $0.op, $0.name), $0.ms) }, unit: "ms")
         }
         return html + "</body></html>\n"
     }

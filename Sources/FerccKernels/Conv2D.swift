@@ -46,8 +46,10 @@ public func padNHWC(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Flo
 
 /// Convolution of an NHWC tensor (regular and grouped; depthwise goes to DepthwiseConv2DKernel).
 /// Weights are packed once into blocks of 16 output channels laid out as [group][block][kh][kw][ci][16],
-/// and a register-blocked microkernel computes 8 output pixels x 16 channels at a time (8
-/// independent accumulators hide the FMA latency), then 4, then 1 for the row's tail.
+/// and a register-blocked microkernel computes 6 output pixels x 16 channels at a time, then 4,
+/// then 1 for the row's tail. Six is what fits: swiftc emits SIMD16<Float> as two 256-bit
+/// registers even on AVX-512 hosts, and 6 x 2 accumulators + 2 weight registers + 1 broadcast
+/// fill the 16 ymm registers (8 pixels spilled to the stack: 21 vs 33 GMAC/s measured).
 public struct Conv2DKernel: Sendable {
     public let geometry: Conv2DGeometry
     let packed: [Float]
@@ -113,8 +115,8 @@ public struct Conv2DKernel: Sendable {
                                 let biasV = valid == Self.lanes ? loadVector(bBlock) : loadLanes(bBlock, valid)
                                 var ow = 0
                                 let step = g.strideW * g.inC
-                                while ow + 8 <= g.outW {
-                                    var a0 = biasV, a1 = biasV, a2 = biasV, a3 = biasV, a4 = biasV, a5 = biasV, a6 = biasV, a7 = biasV
+                                while ow + 6 <= g.outW {
+                                    var a0 = biasV, a1 = biasV, a2 = biasV, a3 = biasV, a4 = biasV, a5 = biasV
                                     var wp = wBlock
                                     for kh in 0..<g.kernelH {
                                         let rowBase = inRow + kh * g.dilationH * pw * g.inC + grp * cig
@@ -130,22 +132,19 @@ public struct Conv2DKernel: Sendable {
                                                 a3 = a3.addingProduct(FloatVector(repeating: x[3 * step]), wv)
                                                 a4 = a4.addingProduct(FloatVector(repeating: x[4 * step]), wv)
                                                 a5 = a5.addingProduct(FloatVector(repeating: x[5 * step]), wv)
-                                                a6 = a6.addingProduct(FloatVector(repeating: x[6 * step]), wv)
-                                                a7 = a7.addingProduct(FloatVector(repeating: x[7 * step]), wv)
                                             }
                                         }
                                     }
                                     let o = outRow + ow * g.outC + grp * cog + co0
                                     if valid == Self.lanes {
                                         storeVector(a0, o); storeVector(a1, o + g.outC); storeVector(a2, o + 2 * g.outC); storeVector(a3, o + 3 * g.outC)
-                                        storeVector(a4, o + 4 * g.outC); storeVector(a5, o + 5 * g.outC); storeVector(a6, o + 6 * g.outC); storeVector(a7, o + 7 * g.outC)
+                                        storeVector(a4, o + 4 * g.outC); storeVector(a5, o + 5 * g.outC)
                                     } else {
                                         storeLanes(a0, o, valid); storeLanes(a1, o + g.outC, valid)
                                         storeLanes(a2, o + 2 * g.outC, valid); storeLanes(a3, o + 3 * g.outC, valid)
                                         storeLanes(a4, o + 4 * g.outC, valid); storeLanes(a5, o + 5 * g.outC, valid)
-                                        storeLanes(a6, o + 6 * g.outC, valid); storeLanes(a7, o + 7 * g.outC, valid)
                                     }
-                                    ow += 8
+                                    ow += 6
                                 }
                                 while ow + 4 <= g.outW {
                                     var a0 = biasV, a1 = biasV, a2 = biasV, a3 = biasV

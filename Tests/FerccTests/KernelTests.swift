@@ -37,8 +37,8 @@ final class KernelTests: XCTestCase {
             geometry(1, 9, 11, 37, 37, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 37), // depthwise, vector tail
             geometry(1, 8, 8, 32, 32, k: 5, s: 2, d: 1, p: (2, 2, 2, 2), groups: 32),  // depthwise 5x5 stride 2
             geometry(1, 5, 5, 4, 8, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 4),    // depth multiplier 2
-            geometry(1, 4, 21, 12, 40, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1), // rows of 21: 8 + 8 + 4 + 1 pixels
-            geometry(2, 6, 19, 24, 17, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1), // pointwise, 8-pixel blocks, channel tail
+            geometry(1, 4, 23, 12, 40, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1), // rows of 23: 6 + 6 + 6 + 4 + 1 pixels
+            geometry(2, 6, 19, 24, 17, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1), // pointwise, 6-pixel blocks, channel tail
             geometry(1, 9, 23, 40, 40, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 40), // 3x3 depthwise fast path + tail, stride 2
             geometry(1, 11, 17, 48, 48, k: 3, s: 1, d: 2, p: (2, 2, 2, 2), groups: 48), // 3x3 depthwise, dilation 2
         ]
