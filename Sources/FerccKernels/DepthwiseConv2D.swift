@@ -22,9 +22,34 @@ public struct DepthwiseConv2DKernel: Sendable {
     }
 
     public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let g = geometry
         let src = padded(input, scratch: scratch)
-        for n in 0..<geometry.batch {
-            computeRows(padded: src, image: n, rows: 0..<geometry.outH, output: output + n * geometry.outH * geometry.outW * geometry.outC)
+        for n in 0..<g.batch {
+            computeRows(block: src + n * g.paddedH * g.paddedW * g.inC, blockFirstRow: 0, rows: 0..<g.outH,
+                        output: output + n * g.outH * g.outW * g.outC)
+        }
+    }
+
+    /// Padded input rows the output rows `rows` read: [first, end) in padded coordinates.
+    public func paddedRows(for rows: Range<Int>) -> Range<Int> {
+        let g = geometry
+        return (rows.lowerBound * g.strideH)..<((rows.upperBound - 1) * g.strideH + (g.kernelH - 1) * g.dilationH + 1)
+    }
+
+    /// Writes padded rows `padded` of image `n` of the unpadded `input` into `block` (zeros outside the image).
+    public func padRows(_ input: UnsafePointer<Float>, image n: Int, padded: Range<Int>, into block: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        let rowFloats = g.paddedW * g.inC
+        for (i, p) in padded.enumerated() {
+            let dst = block + i * rowFloats
+            let y = p - g.padTop
+            if y < 0 || y >= g.inH {
+                dst.update(repeating: 0, count: rowFloats)
+                continue
+            }
+            dst.update(repeating: 0, count: g.padLeft * g.inC)
+            (dst + g.padLeft * g.inC).update(from: input + ((n * g.inH + y) * g.inW) * g.inC, count: g.inW * g.inC)
+            (dst + (g.padLeft + g.inW) * g.inC).update(repeating: 0, count: g.padRight * g.inC)
         }
     }
 
@@ -37,20 +62,20 @@ public struct DepthwiseConv2DKernel: Sendable {
         return UnsafePointer(scratch)
     }
 
-    /// Output rows `rows` of image `image`, written to `output` from its start (row rows.lowerBound first).
-    public func computeRows(padded src: UnsafePointer<Float>, image n: Int, rows: Range<Int>, output: UnsafeMutablePointer<Float>) {
+    /// Output rows `rows`, written to `output` from its start (row rows.lowerBound first), reading
+    /// `block`, which holds the padded input of one image from padded row `blockFirstRow` on.
+    public func computeRows(block src: UnsafePointer<Float>, blockFirstRow: Int, rows: Range<Int>, output: UnsafeMutablePointer<Float>) {
         let g = geometry
-        let pw = g.paddedW, ph = g.paddedH, c = g.inC
+        let pw = g.paddedW, c = g.inC
         let lanes = FloatVector.scalarCount
         let full = c / lanes * lanes
         packed.withUnsafeBufferPointer { wbuf in
             bias.withUnsafeBufferPointer { bbuf in
                 let w0 = wbuf.baseAddress!, b0 = bbuf.baseAddress!
                 do {
-                    let image = src + n * ph * pw * c
                     for oh in rows {
                         let outRow = output + (oh - rows.lowerBound) * g.outW * c
-                        let inRow = image + oh * g.strideH * pw * c
+                        let inRow = src + (oh * g.strideH - blockFirstRow) * pw * c
                         var ch = 0
                         if g.kernelH == 3 && g.kernelW == 3 {
                             // 3x3: the nine weight vectors of a channel block stay in registers across the row.

@@ -32,19 +32,25 @@ public struct DepthwisePointwiseKernel: Sendable {
         tailBand = tail > 0 ? pointwise(tail) : nil
     }
 
-    /// Scratch floats: the padded input plus one band of depthwise output.
-    public var scratchCount: Int { depthwise.scratchCount + bandRows * depthwise.geometry.outW * depthwise.geometry.outC }
+    /// Floats of padded input one band reads.
+    var blockFloats: Int { depthwise.paddedRows(for: 0..<bandRows).count * depthwise.geometry.paddedW * depthwise.geometry.inC }
+
+    /// Scratch floats: the padded input rows of one band plus one band of depthwise output.
+    public var scratchCount: Int { blockFloats + bandRows * depthwise.geometry.outW * depthwise.geometry.outC }
 
     public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         let g = depthwise.geometry
-        let src = depthwise.padded(input, scratch: scratch)
-        let band = scratch + depthwise.scratchCount
+        let block = scratch
+        let band = scratch + blockFloats
         let rowFloats = g.outW * g.outC
         for n in 0..<g.batch {
             var r0 = 0
             while r0 < g.outH {
                 let rows = min(bandRows, g.outH - r0)
-                depthwise.computeRows(padded: src, image: n, rows: r0..<(r0 + rows), output: band)
+                // Only the padded input rows this band reads, built next to it in cache.
+                let padded = depthwise.paddedRows(for: r0..<(r0 + rows))
+                depthwise.padRows(input, image: n, padded: padded, into: block)
+                depthwise.computeRows(block: block, blockFirstRow: padded.lowerBound, rows: r0..<(r0 + rows), output: band)
                 if depthwiseActivation != .identity {
                     depthwiseActivation.run(band, band, count: rows * rowFloats)
                 }
