@@ -4,38 +4,33 @@ import XCTest
 
 /// Committed generated files must equal what their generators write now.
 final class StalenessTests: XCTestCase {
-    func testCommittedProtobufCCodeIsFresh() throws {
+    /// Runs a generator script into a fresh directory and compares each output with the committed file.
+    func assertFresh(script: String, outputs: [(generated: String, committed: String)], file: StaticString = #filePath, line: UInt = #line) throws {
         let dir = try temporaryDirectory()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [Repo.path("scripts/generate-onnx-c"), dir.path]
+        p.arguments = [Repo.path(script), dir.path]
         try p.run()
         p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, "scripts/generate-onnx-c failed (is protoc-c installed?)")
-        for file in ["onnx.pb-c.c", "include/onnx.pb-c.h"] {
-            let fresh = try String(contentsOfFile: dir.appendingPathComponent(file).path, encoding: .utf8)
-            let committed = try String(contentsOfFile: Repo.path("Sources/CONNX/\(file)"), encoding: .utf8)
-            XCTAssertEqual(fresh, committed, "Sources/CONNX/\(file) is stale: run scripts/generate-onnx-c")
+        XCTAssertEqual(p.terminationStatus, 0, "\(script) failed (is its generator installed?)", file: file, line: line)
+        for (generated, committed) in outputs {
+            let fresh = try String(contentsOfFile: dir.appendingPathComponent(generated).path, encoding: .utf8)
+            let current = try String(contentsOfFile: Repo.path(committed), encoding: .utf8)
+            XCTAssertEqual(fresh, current, "\(committed) is stale: run \(script)", file: file, line: line)
         }
+    }
+
+    func testCommittedProtobufCCodeIsFresh() throws {
+        try assertFresh(script: "scripts/generate-onnx-c", outputs: [("onnx.pb-c.c", "Sources/CONNX/onnx.pb-c.c"),
+                                                                   ("include/onnx.pb-c.h", "Sources/CONNX/include/onnx.pb-c.h")])
+    }
+
+    func testCommittedFlatbuffersHeaderIsFresh() throws {
+        try assertFresh(script: "scripts/generate-tflite-cpp", outputs: [("tflite_generated.h", "Sources/CTFLite/tflite_generated.h")])
     }
 
     func testOpsTableIsFresh() throws {
         let committed = try String(contentsOfFile: Repo.path("docs/ops.md"), encoding: .utf8)
         XCTAssertEqual(committed, SupportedOps.markdown() + "\n", "docs/ops.md is stale: run `fercc ops > docs/ops.md`")
-    }
-}
-
-extension StalenessTests {
-    func testCommittedFlatbuffersHeaderIsFresh() throws {
-        let dir = try temporaryDirectory()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [Repo.path("scripts/generate-tflite-cpp"), dir.path]
-        try p.run()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, "scripts/generate-tflite-cpp failed (is flatc installed?)")
-        let fresh = try String(contentsOfFile: dir.appendingPathComponent("tflite_generated.h").path, encoding: .utf8)
-        let committed = try String(contentsOfFile: Repo.path("Sources/CTFLite/tflite_generated.h"), encoding: .utf8)
-        XCTAssertEqual(fresh, committed, "Sources/CTFLite/tflite_generated.h is stale: run scripts/generate-tflite-cpp")
     }
 }
