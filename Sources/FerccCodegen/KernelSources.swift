@@ -652,36 +652,52 @@ public func binaryBroadcast(_ kind: BinaryKind,
                             _ a: UnsafePointer<Float>, _ aShape: [Int],
                             _ b: UnsafePointer<Float>, _ bShape: [Int],
                             _ out: UnsafeMutablePointer<Float>, _ outShape: [Int]) {
-    let total = outShape.reduce(1, *)
+    var total = 1
+    for d in outShape { total *= d }
     if total == 0 { return }
     if aShape == bShape {
         for i in 0..<total { out[i] = apply(kind, a[i], b[i]) }
         return
     }
-    let sa = broadcastStrides(aShape, to: outShape), sb = broadcastStrides(bShape, to: outShape)
     let rank = outShape.count
-    let inner = rank == 0 ? 1 : outShape[rank - 1]
-    let ia = rank == 0 ? 0 : sa[rank - 1], ib = rank == 0 ? 0 : sb[rank - 1]
-    var index = [Int](repeating: 0, count: max(rank - 1, 0))
-    var offA = 0, offB = 0, o = 0
-    while o < total {
-        let pa = a + offA, pb = b + offB, po = out + o
-        switch (ia, ib) {
-        case (1, 1): for i in 0..<inner { po[i] = apply(kind, pa[i], pb[i]) }
-        case (1, 0): let y = pb[0]; for i in 0..<inner { po[i] = apply(kind, pa[i], y) }
-        case (0, 1): let x = pa[0]; for i in 0..<inner { po[i] = apply(kind, x, pb[i]) }
-        default: for i in 0..<inner { po[i] = apply(kind, pa[i * ia], pb[i * ib]) }
+    // Strides and odometer on the stack: nothing is allocated per call.
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * max(rank, 1)) { tmp in
+        let sa = UnsafeMutableBufferPointer(rebasing: tmp[0..<rank])
+        let sb = UnsafeMutableBufferPointer(rebasing: tmp[rank..<(2 * rank)])
+        let index = UnsafeMutableBufferPointer(rebasing: tmp[(2 * rank)..<(3 * rank)])
+        func fill(_ shape: [Int], _ strides: UnsafeMutableBufferPointer<Int>) {
+            var s = 1
+            for axis in stride(from: rank - 1, through: 0, by: -1) {
+                let i = axis - (rank - shape.count)
+                if i < 0 { strides[axis] = 0; continue }
+                strides[axis] = shape[i] == 1 && outShape[axis] != 1 ? 0 : s
+                s *= shape[i]
+            }
         }
-        o += inner
-        // advance the odometer over the outer axes
-        var axis = rank - 2
-        while axis >= 0 {
-            index[axis] += 1
-            offA += sa[axis]; offB += sb[axis]
-            if index[axis] < outShape[axis] { break }
-            offA -= sa[axis] * outShape[axis]; offB -= sb[axis] * outShape[axis]
-            index[axis] = 0
-            axis -= 1
+        fill(aShape, sa)
+        fill(bShape, sb)
+        index.initialize(repeating: 0)
+        let inner = rank == 0 ? 1 : outShape[rank - 1]
+        let ia = rank == 0 ? 0 : sa[rank - 1], ib = rank == 0 ? 0 : sb[rank - 1]
+        var offA = 0, offB = 0, o = 0
+        while o < total {
+            let pa = a + offA, pb = b + offB, po = out + o
+            switch (ia, ib) {
+            case (1, 1): for i in 0..<inner { po[i] = apply(kind, pa[i], pb[i]) }
+            case (1, 0): let y = pb[0]; for i in 0..<inner { po[i] = apply(kind, pa[i], y) }
+            case (0, 1): let x = pa[0]; for i in 0..<inner { po[i] = apply(kind, x, pb[i]) }
+            default: for i in 0..<inner { po[i] = apply(kind, pa[i * ia], pb[i * ib]) }
+            }
+            o += inner
+            var axis = rank - 2
+            while axis >= 0 {
+                index[axis] += 1
+                offA += sa[axis]; offB += sb[axis]
+                if index[axis] < outShape[axis] { break }
+                offA -= sa[axis] * outShape[axis]; offB -= sb[axis] * outShape[axis]
+                index[axis] = 0
+                axis -= 1
+            }
         }
     }
 }
@@ -801,32 +817,42 @@ public func resizeNHWC(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Floa
 """#),
         ("DataMovement.swift", #"""
 /// Copies `shape` elements from `src` read with `srcStrides` to `dst` written with `dstStrides`:
-/// the one loop behind transpose, slice, concat, split and pad.
+/// the one loop behind transpose, slice, concat, split and pad. Its odometer lives on the stack,
+/// so it allocates nothing.
 public func stridedCopy<T>(_ src: UnsafePointer<T>, _ srcStrides: [Int],
                            _ dst: UnsafeMutablePointer<T>, _ dstStrides: [Int], _ shape: [Int]) {
+    srcStrides.withUnsafeBufferPointer { ss in dstStrides.withUnsafeBufferPointer { ds in shape.withUnsafeBufferPointer { sh in
+        stridedCopy(src, ss, dst, ds, sh)
+    } } }
+}
+
+public func stridedCopy<T>(_ src: UnsafePointer<T>, _ srcStrides: UnsafeBufferPointer<Int>,
+                           _ dst: UnsafeMutablePointer<T>, _ dstStrides: UnsafeBufferPointer<Int>, _ shape: UnsafeBufferPointer<Int>) {
     let rank = shape.count
     if rank == 0 { dst[0] = src[0]; return }
-    if shape.contains(0) { return }
+    for d in shape where d == 0 { return }
     let inner = shape[rank - 1], si = srcStrides[rank - 1], di = dstStrides[rank - 1]
-    var index = [Int](repeating: 0, count: rank)
-    var offS = 0, offD = 0
-    while true {
-        let ps = src + offS, pd = dst + offD
-        if si == 1 && di == 1 {
-            pd.update(from: ps, count: inner)
-        } else {
-            for i in 0..<inner { pd[i * di] = ps[i * si] }
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: rank) { index in
+        index.initialize(repeating: 0)
+        var offS = 0, offD = 0
+        while true {
+            let ps = src + offS, pd = dst + offD
+            if si == 1 && di == 1 {
+                pd.update(from: ps, count: inner)
+            } else {
+                for i in 0..<inner { pd[i * di] = ps[i * si] }
+            }
+            var axis = rank - 2
+            while axis >= 0 {
+                index[axis] += 1
+                offS += srcStrides[axis]; offD += dstStrides[axis]
+                if index[axis] < shape[axis] { break }
+                offS -= srcStrides[axis] * shape[axis]; offD -= dstStrides[axis] * shape[axis]
+                index[axis] = 0
+                axis -= 1
+            }
+            if axis < 0 { return }
         }
-        var axis = rank - 2
-        while axis >= 0 {
-            index[axis] += 1
-            offS += srcStrides[axis]; offD += dstStrides[axis]
-            if index[axis] < shape[axis] { break }
-            offS -= srcStrides[axis] * shape[axis]; offD -= dstStrides[axis] * shape[axis]
-            index[axis] = 0
-            axis -= 1
-        }
-        if axis < 0 { return }
     }
 }
 
@@ -841,61 +867,97 @@ public func contiguousStrides(_ shape: [Int]) -> [Int] {
     return strides
 }
 
+/// Writes the row-major strides of `shape` into `strides`.
+@inline(__always)
+func writeStrides(_ shape: UnsafeBufferPointer<Int>, _ strides: UnsafeMutableBufferPointer<Int>) {
+    var s = 1
+    for i in stride(from: shape.count - 1, through: 0, by: -1) {
+        strides[i] = s
+        s *= shape[i]
+    }
+}
+
+/// `y` = `x` transposed by `perm` (output axis i is input axis perm[i]); allocates nothing.
 public func transpose<T>(_ x: UnsafePointer<T>, _ shape: [Int], perm: [Int], _ y: UnsafeMutablePointer<T>) {
-    let inStrides = contiguousStrides(shape)
-    let outShape = perm.map { shape[$0] }
-    stridedCopy(x, perm.map { inStrides[$0] }, y, contiguousStrides(outShape), outShape)
+    let rank = shape.count
+    shape.withUnsafeBufferPointer { sh in perm.withUnsafeBufferPointer { pm in
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * max(rank, 1)) { tmp in
+            let inStrides = UnsafeMutableBufferPointer(rebasing: tmp[0..<rank])
+            let outShape = UnsafeMutableBufferPointer(rebasing: tmp[rank..<(2 * rank)])
+            let outStrides = UnsafeMutableBufferPointer(rebasing: tmp[(2 * rank)..<(3 * rank)])
+            let readStrides = UnsafeMutableBufferPointer(rebasing: tmp[(3 * rank)..<(4 * rank)])
+            writeStrides(sh, inStrides)
+            for i in 0..<rank { outShape[i] = sh[pm[i]]; readStrides[i] = inStrides[pm[i]] }
+            writeStrides(UnsafeBufferPointer(outShape), outStrides)
+            stridedCopy(x, UnsafeBufferPointer(readStrides), y, UnsafeBufferPointer(outStrides), UnsafeBufferPointer(outShape))
+        }
+    } }
 }
 
 /// Constant padding; `pads` holds the begins of every axis, then the ends. Negative pads crop.
+/// Allocates nothing.
 public func pad<T>(_ x: UnsafePointer<T>, _ shape: [Int], pads: [Int], value: T, _ y: UnsafeMutablePointer<T>) {
     let rank = shape.count
-    let outShape = (0..<rank).map { shape[$0] + pads[$0] + pads[$0 + rank] }
-    let total = outShape.reduce(1, *)
-    y.update(repeating: value, count: total)
-    // The copied region: the input minus what negative pads crop.
-    var region = [Int](), srcOff = 0, dstOff = 0
-    let si = contiguousStrides(shape), so = contiguousStrides(outShape)
-    for a in 0..<rank {
-        let cropBegin = max(-pads[a], 0), cropEnd = max(-pads[a + rank], 0)
-        region.append(max(shape[a] - cropBegin - cropEnd, 0))
-        srcOff += cropBegin * si[a]
-        dstOff += max(pads[a], 0) * so[a]
+    shape.withUnsafeBufferPointer { sh in
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * max(rank, 1)) { tmp in
+            let outShape = UnsafeMutableBufferPointer(rebasing: tmp[0..<rank])
+            let si = UnsafeMutableBufferPointer(rebasing: tmp[rank..<(2 * rank)])
+            let so = UnsafeMutableBufferPointer(rebasing: tmp[(2 * rank)..<(3 * rank)])
+            let region = UnsafeMutableBufferPointer(rebasing: tmp[(3 * rank)..<(4 * rank)])
+            var total = 1
+            for a in 0..<rank { outShape[a] = sh[a] + pads[a] + pads[a + rank]; total *= outShape[a] }
+            y.update(repeating: value, count: total)
+            writeStrides(sh, si)
+            writeStrides(UnsafeBufferPointer(outShape), so)
+            // The copied region: the input minus what negative pads crop.
+            var srcOff = 0, dstOff = 0
+            for a in 0..<rank {
+                let cropBegin = max(-pads[a], 0), cropEnd = max(-pads[a + rank], 0)
+                region[a] = max(sh[a] - cropBegin - cropEnd, 0)
+                srcOff += cropBegin * si[a]
+                dstOff += max(pads[a], 0) * so[a]
+            }
+            stridedCopy(x + srcOff, UnsafeBufferPointer(si), y + dstOff, UnsafeBufferPointer(so), UnsafeBufferPointer(region))
+        }
     }
-    stridedCopy(x + srcOff, si, y + dstOff, so, region)
 }
 
 /// Reduction over `axes`; the output holds the reduced axes as length 1.
 public enum ReduceOperation: Sendable { case mean, max, sum }
 
+/// Allocates nothing.
 public func reduce(_ x: UnsafePointer<Float>, _ shape: [Int], axes: [Int], _ operation: ReduceOperation, _ y: UnsafeMutablePointer<Float>) {
-    let mean = operation == .mean
-    let isMax = operation == .max
     let rank = shape.count
-    var outShape = shape
-    for a in axes { outShape[a] = 1 }
-    let outCount = outShape.reduce(1, *)
-    let total = shape.reduce(1, *)
+    let isMax = operation == .max
+    var total = 1, outCount = 1
+    for (a, d) in shape.enumerated() { total *= d; if !axes.contains(a) { outCount *= d } }
     y.update(repeating: isMax ? -.infinity : 0, count: outCount)
     if total == 0 { return }
-    let outStrides = contiguousStrides(outShape)
-    var readStrides = outStrides
-    for a in axes { readStrides[a] = 0 }
-    var index = [Int](repeating: 0, count: rank)
-    var off = 0
-    for i in 0..<total {
-        if !isMax { y[off] += x[i] } else if x[i] > y[off] || x[i].isNaN { y[off] = x[i] }
-        var axis = rank - 1
-        while axis >= 0 {
-            index[axis] += 1
-            off += readStrides[axis]
-            if index[axis] < shape[axis] { break }
-            off -= readStrides[axis] * shape[axis]
-            index[axis] = 0
-            axis -= 1
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * max(rank, 1)) { tmp in
+        let readStrides = UnsafeMutableBufferPointer(rebasing: tmp[0..<rank])
+        let index = UnsafeMutableBufferPointer(rebasing: tmp[rank..<(2 * rank)])
+        var s = 1
+        for a in stride(from: rank - 1, through: 0, by: -1) {
+            let reduced = axes.contains(a)
+            readStrides[a] = reduced ? 0 : s
+            if !reduced { s *= shape[a] }
+            index[a] = 0
+        }
+        var off = 0
+        for i in 0..<total {
+            if !isMax { y[off] += x[i] } else if x[i] > y[off] || x[i].isNaN { y[off] = x[i] }
+            var axis = rank - 1
+            while axis >= 0 {
+                index[axis] += 1
+                off += readStrides[axis]
+                if index[axis] < shape[axis] { break }
+                off -= readStrides[axis] * shape[axis]
+                index[axis] = 0
+                axis -= 1
+            }
         }
     }
-    if mean {
+    if operation == .mean {
         let n = Float(total / outCount)
         for i in 0..<outCount { y[i] /= n }
     }

@@ -29,36 +29,52 @@ public func binaryBroadcast(_ kind: BinaryKind,
                             _ a: UnsafePointer<Float>, _ aShape: [Int],
                             _ b: UnsafePointer<Float>, _ bShape: [Int],
                             _ out: UnsafeMutablePointer<Float>, _ outShape: [Int]) {
-    let total = outShape.reduce(1, *)
+    var total = 1
+    for d in outShape { total *= d }
     if total == 0 { return }
     if aShape == bShape {
         for i in 0..<total { out[i] = apply(kind, a[i], b[i]) }
         return
     }
-    let sa = broadcastStrides(aShape, to: outShape), sb = broadcastStrides(bShape, to: outShape)
     let rank = outShape.count
-    let inner = rank == 0 ? 1 : outShape[rank - 1]
-    let ia = rank == 0 ? 0 : sa[rank - 1], ib = rank == 0 ? 0 : sb[rank - 1]
-    var index = [Int](repeating: 0, count: max(rank - 1, 0))
-    var offA = 0, offB = 0, o = 0
-    while o < total {
-        let pa = a + offA, pb = b + offB, po = out + o
-        switch (ia, ib) {
-        case (1, 1): for i in 0..<inner { po[i] = apply(kind, pa[i], pb[i]) }
-        case (1, 0): let y = pb[0]; for i in 0..<inner { po[i] = apply(kind, pa[i], y) }
-        case (0, 1): let x = pa[0]; for i in 0..<inner { po[i] = apply(kind, x, pb[i]) }
-        default: for i in 0..<inner { po[i] = apply(kind, pa[i * ia], pb[i * ib]) }
+    // Strides and odometer on the stack: nothing is allocated per call.
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * max(rank, 1)) { tmp in
+        let sa = UnsafeMutableBufferPointer(rebasing: tmp[0..<rank])
+        let sb = UnsafeMutableBufferPointer(rebasing: tmp[rank..<(2 * rank)])
+        let index = UnsafeMutableBufferPointer(rebasing: tmp[(2 * rank)..<(3 * rank)])
+        func fill(_ shape: [Int], _ strides: UnsafeMutableBufferPointer<Int>) {
+            var s = 1
+            for axis in stride(from: rank - 1, through: 0, by: -1) {
+                let i = axis - (rank - shape.count)
+                if i < 0 { strides[axis] = 0; continue }
+                strides[axis] = shape[i] == 1 && outShape[axis] != 1 ? 0 : s
+                s *= shape[i]
+            }
         }
-        o += inner
-        // advance the odometer over the outer axes
-        var axis = rank - 2
-        while axis >= 0 {
-            index[axis] += 1
-            offA += sa[axis]; offB += sb[axis]
-            if index[axis] < outShape[axis] { break }
-            offA -= sa[axis] * outShape[axis]; offB -= sb[axis] * outShape[axis]
-            index[axis] = 0
-            axis -= 1
+        fill(aShape, sa)
+        fill(bShape, sb)
+        index.initialize(repeating: 0)
+        let inner = rank == 0 ? 1 : outShape[rank - 1]
+        let ia = rank == 0 ? 0 : sa[rank - 1], ib = rank == 0 ? 0 : sb[rank - 1]
+        var offA = 0, offB = 0, o = 0
+        while o < total {
+            let pa = a + offA, pb = b + offB, po = out + o
+            switch (ia, ib) {
+            case (1, 1): for i in 0..<inner { po[i] = apply(kind, pa[i], pb[i]) }
+            case (1, 0): let y = pb[0]; for i in 0..<inner { po[i] = apply(kind, pa[i], y) }
+            case (0, 1): let x = pa[0]; for i in 0..<inner { po[i] = apply(kind, x, pb[i]) }
+            default: for i in 0..<inner { po[i] = apply(kind, pa[i * ia], pb[i * ib]) }
+            }
+            o += inner
+            var axis = rank - 2
+            while axis >= 0 {
+                index[axis] += 1
+                offA += sa[axis]; offB += sb[axis]
+                if index[axis] < outShape[axis] { break }
+                offA -= sa[axis] * outShape[axis]; offB -= sb[axis] * outShape[axis]
+                index[axis] = 0
+                axis -= 1
+            }
         }
     }
 }
