@@ -30,6 +30,14 @@ func loadLanes(_ p: UnsafePointer<Float>, _ count: Int) -> FloatVector {
     for i in 0..<count { v[i] = p[i] }
     return v
 }
+
+/// acc + a * b, fused. Every kernel multiply-add goes through here so that code generated for
+/// targets without FMA can swap in a separate multiply and add (on x86-64 without FMA flags,
+/// `addingProduct` becomes calls to `fmaf`, about 100x slower).
+@inline(__always)
+func multiplyAdd(_ acc: FloatVector, _ a: FloatVector, _ b: FloatVector) -> FloatVector {
+    acc.addingProduct(a, b)
+}
 """#),
         ("Math.swift", #"""
 /// Elementary functions in the standard library only (the generated code may not import Glibc
@@ -215,12 +223,12 @@ public struct Conv2DKernel: Sendable {
                                                 let wv = loadVector(wp)
                                                 wp += Self.lanes
                                                 let x = x0 + ci
-                                                a0 = a0.addingProduct(FloatVector(repeating: x[0]), wv)
-                                                a1 = a1.addingProduct(FloatVector(repeating: x[step]), wv)
-                                                a2 = a2.addingProduct(FloatVector(repeating: x[2 * step]), wv)
-                                                a3 = a3.addingProduct(FloatVector(repeating: x[3 * step]), wv)
-                                                a4 = a4.addingProduct(FloatVector(repeating: x[4 * step]), wv)
-                                                a5 = a5.addingProduct(FloatVector(repeating: x[5 * step]), wv)
+                                                a0 = multiplyAdd(a0, FloatVector(repeating: x[0]), wv)
+                                                a1 = multiplyAdd(a1, FloatVector(repeating: x[step]), wv)
+                                                a2 = multiplyAdd(a2, FloatVector(repeating: x[2 * step]), wv)
+                                                a3 = multiplyAdd(a3, FloatVector(repeating: x[3 * step]), wv)
+                                                a4 = multiplyAdd(a4, FloatVector(repeating: x[4 * step]), wv)
+                                                a5 = multiplyAdd(a5, FloatVector(repeating: x[5 * step]), wv)
                                             }
                                         }
                                     }
@@ -246,10 +254,10 @@ public struct Conv2DKernel: Sendable {
                                             for ci in 0..<cig {
                                                 let wv = loadVector(wp)
                                                 wp += Self.lanes
-                                                a0 = a0.addingProduct(FloatVector(repeating: x0[ci]), wv)
-                                                a1 = a1.addingProduct(FloatVector(repeating: x1[ci]), wv)
-                                                a2 = a2.addingProduct(FloatVector(repeating: x2[ci]), wv)
-                                                a3 = a3.addingProduct(FloatVector(repeating: x3[ci]), wv)
+                                                a0 = multiplyAdd(a0, FloatVector(repeating: x0[ci]), wv)
+                                                a1 = multiplyAdd(a1, FloatVector(repeating: x1[ci]), wv)
+                                                a2 = multiplyAdd(a2, FloatVector(repeating: x2[ci]), wv)
+                                                a3 = multiplyAdd(a3, FloatVector(repeating: x3[ci]), wv)
                                             }
                                         }
                                     }
@@ -271,7 +279,7 @@ public struct Conv2DKernel: Sendable {
                                         for kw in 0..<g.kernelW {
                                             let x0 = rowBase + (ow * g.strideW + kw * g.dilationW) * g.inC
                                             for ci in 0..<cig {
-                                                a0 = a0.addingProduct(FloatVector(repeating: x0[ci]), loadVector(wp))
+                                                a0 = multiplyAdd(a0, FloatVector(repeating: x0[ci]), loadVector(wp))
                                                 wp += Self.lanes
                                             }
                                         }
@@ -381,15 +389,15 @@ public struct DepthwiseConv2DKernel: Sendable {
                                 var x = inRow + ch
                                 var o = outRow + ch
                                 for _ in 0..<g.outW {
-                                    var acc = bv.addingProduct(loadVector(x), k0)
-                                    acc = acc.addingProduct(loadVector(x + dx), k1)
-                                    acc = acc.addingProduct(loadVector(x + 2 * dx), k2)
-                                    acc = acc.addingProduct(loadVector(x + dy), k3)
-                                    acc = acc.addingProduct(loadVector(x + dy + dx), k4)
-                                    acc = acc.addingProduct(loadVector(x + dy + 2 * dx), k5)
-                                    acc = acc.addingProduct(loadVector(x + 2 * dy), k6)
-                                    acc = acc.addingProduct(loadVector(x + 2 * dy + dx), k7)
-                                    acc = acc.addingProduct(loadVector(x + 2 * dy + 2 * dx), k8)
+                                    var acc = multiplyAdd(bv, loadVector(x), k0)
+                                    acc = multiplyAdd(acc, loadVector(x + dx), k1)
+                                    acc = multiplyAdd(acc, loadVector(x + 2 * dx), k2)
+                                    acc = multiplyAdd(acc, loadVector(x + dy), k3)
+                                    acc = multiplyAdd(acc, loadVector(x + dy + dx), k4)
+                                    acc = multiplyAdd(acc, loadVector(x + dy + 2 * dx), k5)
+                                    acc = multiplyAdd(acc, loadVector(x + 2 * dy), k6)
+                                    acc = multiplyAdd(acc, loadVector(x + 2 * dy + dx), k7)
+                                    acc = multiplyAdd(acc, loadVector(x + 2 * dy + 2 * dx), k8)
                                     storeVector(acc, o)
                                     x += sx
                                     o += c
@@ -407,7 +415,7 @@ public struct DepthwiseConv2DKernel: Sendable {
                                     let row = corner + kh * g.dilationH * pw * c + cv
                                     let wrow = w0 + kh * g.kernelW * c + cv
                                     for kw in 0..<g.kernelW {
-                                        acc = acc.addingProduct(loadVector(row + kw * g.dilationW * c), loadVector(wrow + kw * c))
+                                        acc = multiplyAdd(acc, loadVector(row + kw * g.dilationW * c), loadVector(wrow + kw * c))
                                     }
                                 }
                                 storeVector(acc, o + cv)
@@ -593,10 +601,10 @@ public func matmul(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: 
             let a0 = a + row * k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k
             for i in 0..<k {
                 let bv = valid == lanes ? loadVector(b + i * n + col) : loadLanes(b + i * n + col, valid)
-                c0 = c0.addingProduct(FloatVector(repeating: a0[i]), bv)
-                c1 = c1.addingProduct(FloatVector(repeating: a1[i]), bv)
-                c2 = c2.addingProduct(FloatVector(repeating: a2[i]), bv)
-                c3 = c3.addingProduct(FloatVector(repeating: a3[i]), bv)
+                c0 = multiplyAdd(c0, FloatVector(repeating: a0[i]), bv)
+                c1 = multiplyAdd(c1, FloatVector(repeating: a1[i]), bv)
+                c2 = multiplyAdd(c2, FloatVector(repeating: a2[i]), bv)
+                c3 = multiplyAdd(c3, FloatVector(repeating: a3[i]), bv)
             }
             let o = out + row * n + col
             if valid == lanes {
@@ -611,7 +619,7 @@ public func matmul(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: 
             let a0 = a + row * k
             for i in 0..<k {
                 let bv = valid == lanes ? loadVector(b + i * n + col) : loadLanes(b + i * n + col, valid)
-                c0 = c0.addingProduct(FloatVector(repeating: a0[i]), bv)
+                c0 = multiplyAdd(c0, FloatVector(repeating: a0[i]), bv)
             }
             if valid == lanes { storeVector(c0, out + row * n + col) } else { storeLanes(c0, out + row * n + col, valid) }
             row += 1

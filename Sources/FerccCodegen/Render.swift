@@ -4,12 +4,15 @@ extension SwiftEmitter {
     /// The kernels as generated code carries them: the Kernels target's source with every
     /// top-level declaration made fileprivate (two generated models can live in one module) and
     /// member `public` dropped (they take the access of their type).
-    public static func embeddedKernels() -> String {
+    public static func embeddedKernels(fusedMultiplyAdd: Bool = true) -> String {
         var out: [String] = []
         for (name, source) in KernelSources.files {
             out.append("// MARK: - \(name) (fercc's FerccKernels, copied)")
             for line in source.split(separator: "\n", omittingEmptySubsequences: false) {
-                out.append(fileprivateLine(String(line)))
+                var l = fileprivateLine(String(line))
+                // Targets without FMA: the one multiply-add helper multiplies, then adds.
+                if !fusedMultiplyAdd && l == "    acc.addingProduct(a, b)" { l = "    acc + a * b" }
+                out.append(l)
             }
         }
         return out.joined(separator: "\n")
@@ -161,7 +164,7 @@ extension SwiftEmitter {
         lines.append("}")
         lines.append("#endif")
         lines.append("")
-        lines.append(Self.embeddedKernels())
+        lines.append(Self.embeddedKernels(fusedMultiplyAdd: options.target != .portable))
         return lines.joined(separator: "\n") + "\n"
     }
 

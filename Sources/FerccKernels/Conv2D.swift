@@ -126,12 +126,12 @@ public struct Conv2DKernel: Sendable {
                                                 let wv = loadVector(wp)
                                                 wp += Self.lanes
                                                 let x = x0 + ci
-                                                a0 = a0.addingProduct(FloatVector(repeating: x[0]), wv)
-                                                a1 = a1.addingProduct(FloatVector(repeating: x[step]), wv)
-                                                a2 = a2.addingProduct(FloatVector(repeating: x[2 * step]), wv)
-                                                a3 = a3.addingProduct(FloatVector(repeating: x[3 * step]), wv)
-                                                a4 = a4.addingProduct(FloatVector(repeating: x[4 * step]), wv)
-                                                a5 = a5.addingProduct(FloatVector(repeating: x[5 * step]), wv)
+                                                a0 = multiplyAdd(a0, FloatVector(repeating: x[0]), wv)
+                                                a1 = multiplyAdd(a1, FloatVector(repeating: x[step]), wv)
+                                                a2 = multiplyAdd(a2, FloatVector(repeating: x[2 * step]), wv)
+                                                a3 = multiplyAdd(a3, FloatVector(repeating: x[3 * step]), wv)
+                                                a4 = multiplyAdd(a4, FloatVector(repeating: x[4 * step]), wv)
+                                                a5 = multiplyAdd(a5, FloatVector(repeating: x[5 * step]), wv)
                                             }
                                         }
                                     }
@@ -157,10 +157,10 @@ public struct Conv2DKernel: Sendable {
                                             for ci in 0..<cig {
                                                 let wv = loadVector(wp)
                                                 wp += Self.lanes
-                                                a0 = a0.addingProduct(FloatVector(repeating: x0[ci]), wv)
-                                                a1 = a1.addingProduct(FloatVector(repeating: x1[ci]), wv)
-                                                a2 = a2.addingProduct(FloatVector(repeating: x2[ci]), wv)
-                                                a3 = a3.addingProduct(FloatVector(repeating: x3[ci]), wv)
+                                                a0 = multiplyAdd(a0, FloatVector(repeating: x0[ci]), wv)
+                                                a1 = multiplyAdd(a1, FloatVector(repeating: x1[ci]), wv)
+                                                a2 = multiplyAdd(a2, FloatVector(repeating: x2[ci]), wv)
+                                                a3 = multiplyAdd(a3, FloatVector(repeating: x3[ci]), wv)
                                             }
                                         }
                                     }
@@ -182,7 +182,7 @@ public struct Conv2DKernel: Sendable {
                                         for kw in 0..<g.kernelW {
                                             let x0 = rowBase + (ow * g.strideW + kw * g.dilationW) * g.inC
                                             for ci in 0..<cig {
-                                                a0 = a0.addingProduct(FloatVector(repeating: x0[ci]), loadVector(wp))
+                                                a0 = multiplyAdd(a0, FloatVector(repeating: x0[ci]), loadVector(wp))
                                                 wp += Self.lanes
                                             }
                                         }

@@ -89,15 +89,15 @@ public struct DepthwiseConv2DKernel: Sendable {
                                 var x = inRow + ch
                                 var o = outRow + ch
                                 for _ in 0..<g.outW {
-                                    var acc = bv.addingProduct(loadVector(x), k0)
-                                    acc = acc.addingProduct(loadVector(x + dx), k1)
-                                    acc = acc.addingProduct(loadVector(x + 2 * dx), k2)
-                                    acc = acc.addingProduct(loadVector(x + dy), k3)
-                                    acc = acc.addingProduct(loadVector(x + dy + dx), k4)
-                                    acc = acc.addingProduct(loadVector(x + dy + 2 * dx), k5)
-                                    acc = acc.addingProduct(loadVector(x + 2 * dy), k6)
-                                    acc = acc.addingProduct(loadVector(x + 2 * dy + dx), k7)
-                                    acc = acc.addingProduct(loadVector(x + 2 * dy + 2 * dx), k8)
+                                    var acc = multiplyAdd(bv, loadVector(x), k0)
+                                    acc = multiplyAdd(acc, loadVector(x + dx), k1)
+                                    acc = multiplyAdd(acc, loadVector(x + 2 * dx), k2)
+                                    acc = multiplyAdd(acc, loadVector(x + dy), k3)
+                                    acc = multiplyAdd(acc, loadVector(x + dy + dx), k4)
+                                    acc = multiplyAdd(acc, loadVector(x + dy + 2 * dx), k5)
+                                    acc = multiplyAdd(acc, loadVector(x + 2 * dy), k6)
+                                    acc = multiplyAdd(acc, loadVector(x + 2 * dy + dx), k7)
+                                    acc = multiplyAdd(acc, loadVector(x + 2 * dy + 2 * dx), k8)
                                     storeVector(acc, o)
                                     x += sx
                                     o += c
@@ -115,7 +115,7 @@ public struct DepthwiseConv2DKernel: Sendable {
                                     let row = corner + kh * g.dilationH * pw * c + cv
                                     let wrow = w0 + kh * g.kernelW * c + cv
                                     for kw in 0..<g.kernelW {
-                                        acc = acc.addingProduct(loadVector(row + kw * g.dilationW * c), loadVector(wrow + kw * c))
+                                        acc = multiplyAdd(acc, loadVector(row + kw * g.dilationW * c), loadVector(wrow + kw * c))
                                     }
                                 }
                                 storeVector(acc, o + cv)

@@ -12,10 +12,10 @@ public func matmul(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: 
             let a0 = a + row * k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k
             for i in 0..<k {
                 let bv = valid == lanes ? loadVector(b + i * n + col) : loadLanes(b + i * n + col, valid)
-                c0 = c0.addingProduct(FloatVector(repeating: a0[i]), bv)
-                c1 = c1.addingProduct(FloatVector(repeating: a1[i]), bv)
-                c2 = c2.addingProduct(FloatVector(repeating: a2[i]), bv)
-                c3 = c3.addingProduct(FloatVector(repeating: a3[i]), bv)
+                c0 = multiplyAdd(c0, FloatVector(repeating: a0[i]), bv)
+                c1 = multiplyAdd(c1, FloatVector(repeating: a1[i]), bv)
+                c2 = multiplyAdd(c2, FloatVector(repeating: a2[i]), bv)
+                c3 = multiplyAdd(c3, FloatVector(repeating: a3[i]), bv)
             }
             let o = out + row * n + col
             if valid == lanes {
@@ -30,7 +30,7 @@ public func matmul(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: 
             let a0 = a + row * k
             for i in 0..<k {
                 let bv = valid == lanes ? loadVector(b + i * n + col) : loadLanes(b + i * n + col, valid)
-                c0 = c0.addingProduct(FloatVector(repeating: a0[i]), bv)
+                c0 = multiplyAdd(c0, FloatVector(repeating: a0[i]), bv)
             }
             if valid == lanes { storeVector(c0, out + row * n + col) } else { storeLanes(c0, out + row * n + col, valid) }
             row += 1

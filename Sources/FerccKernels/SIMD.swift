@@ -25,3 +25,11 @@ func loadLanes(_ p: UnsafePointer<Float>, _ count: Int) -> FloatVector {
     for i in 0..<count { v[i] = p[i] }
     return v
 }
+
+/// acc + a * b, fused. Every kernel multiply-add goes through here so that code generated for
+/// targets without FMA can swap in a separate multiply and add (on x86-64 without FMA flags,
+/// `addingProduct` becomes calls to `fmaf`, about 100x slower).
+@inline(__always)
+func multiplyAdd(_ acc: FloatVector, _ a: FloatVector, _ b: FloatVector) -> FloatVector {
+    acc.addingProduct(a, b)
+}

@@ -91,6 +91,32 @@ final class CodegenTests: XCTestCase {
         XCTAssertEqual(status, 0, log)
     }
 
+    func testPortableTargetBuildsWithoutFMAFlags() throws {
+        // Without -march flags, addingProduct would need fmaf; the portable target must not.
+        let dir = try temporaryDirectory()
+        let out = dir.appendingPathComponent("gen").path
+        _ = try ConvertCommand.convert(model: Repo.fixtures + "/inverted_residual_block.onnx", outputDirectory: out,
+                                       options: CodegenOptions(name: "P", target: .portable), bench: false)
+        let source = try String(contentsOfFile: "\(out)/P.swift", encoding: .utf8)
+        XCTAssertFalse(source.contains("acc.addingProduct(a, b)"))
+        let input = try NPY.read(path: Repo.fixtures + "/inverted_residual_block.in0.npy").data
+        let main = """
+        import Foundation
+        let model = P()
+        let input = FileHandle.standardInput.readDataToEndOfFile().withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        print(model.predict(input).map { String($0.bitPattern) }.joined(separator: " "))
+        """
+        try Data(main.utf8).write(to: dir.appendingPathComponent("main.swift"))
+        let binary = dir.appendingPathComponent("p").path
+        let (status, log) = try sh(["swiftc", "-O", "-wmo", "\(out)/P.swift", "\(out)/P+Weights.swift", dir.appendingPathComponent("main.swift").path, "-o", binary])
+        XCTAssertEqual(status, 0, log)
+        let (runStatus, printed) = try sh([binary], stdin: input.withUnsafeBytes { Data($0) })
+        XCTAssertEqual(runStatus, 0, printed)
+        let got = printed.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { UInt32($0) }.map { Float(bitPattern: $0) }
+        let ref = try NPY.read(path: Repo.fixtures + "/inverted_residual_block.out0.npy").data
+        XCTAssertLessThanOrEqual(relativeError(got, ref), 1e-5)
+    }
+
     func testArenaPlanNeverOverlapsLiveValues() throws {
         var graph = try ModelLoader.load(path: Repo.fixtures + "/inverted_residual_block.onnx")
         _ = try PassManager.run(&graph, pipeline: PassManager.defaultPipeline)
