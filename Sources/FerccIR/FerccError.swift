@@ -26,9 +26,10 @@ public struct FerccError: Error, CustomStringConvertible, Equatable {
     }
 
     public var description: String {
+        // Names come from model files: keep the message on one line whatever they hold.
         var parts: [String] = []
-        if let file { parts.append(file) }
-        if let node { parts.append(node.isEmpty ? "<unnamed node>" : node) }
+        if let file { parts.append(file.replacingNewlines()) }
+        if let node { parts.append(node.isEmpty ? "<unnamed node>" : node.replacingNewlines()) }
         parts.append(reason.replacingNewlines())
         return parts.joined(separator: ": ")
     }

@@ -64,6 +64,8 @@ public enum ONNXImporter {
         for node in try topologicalOrder(g) {
             ctx.currentNode = node
             do {
+                // Every op importer writes at least output 0: a node without one is malformed.
+                guard let first = node.outputs.first, !first.isEmpty else { throw FerccError("\(node.opType) has no output") }
                 if try ShapeFolding.fold(node, ctx) { continue }
                 guard let importer = importers[node.opType] else {
                     throw FerccError("unsupported op \(node.opType)")

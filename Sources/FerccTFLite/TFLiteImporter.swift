@@ -53,6 +53,7 @@ public enum TFLiteImporter {
             let opName = TFLiteOp.name(op.builtinCode)
             let outName = op.outputs.first.map { model.tensors[$0].name } ?? ""
             do {
+                guard !op.outputs.isEmpty else { throw FerccError("\(opName) has no output") }
                 try importers[opName]!.importer(ctx)
             } catch let e as FerccError {
                 throw e.atNode("\(opName) #\(op.index) '\(outName)'")

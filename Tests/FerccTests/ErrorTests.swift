@@ -1,6 +1,8 @@
 import Fercc
 import FerccIR
 import FerccONNX
+import FerccPasses
+import FerccRuntime
 import Foundation
 import XCTest
 
@@ -51,21 +53,30 @@ final class ErrorTests: XCTestCase {
     func testRandomBytesNeverCrash() throws {
         var rng = SeededRandom(7)
         let dir = try temporaryDirectory()
-        let full = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Repo.fixtures + "/inverted_residual_block.onnx")))
-        for trial in 0..<60 {
-            var bytes = full
-            for _ in 0..<8 {
-                let i = Int((rng.next() + 1) / 2 * Float(bytes.count - 1))
-                bytes[i] = UInt8(truncatingIfNeeded: Int((rng.next() + 1) * 127))
-            }
-            let path = dir.appendingPathComponent("fuzz\(trial).onnx").path
-            try Data(bytes).write(to: URL(fileURLWithPath: path))
-            do {
-                _ = try ModelLoader.load(path: path)  // a flip in weight data is a valid model
-            } catch let e as FerccError {
-                XCTAssertEqual(e.file, path)
+        var ran = 0
+        for model in ["inverted_residual_block", "shufflenet_unit", "conv_auto_pad_same_upper", "avgpool_ceil_include_pad"] {
+            let full = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Repo.fixtures + "/\(model).onnx")))
+            for trial in 0..<60 {
+                var bytes = full
+                for _ in 0..<6 {
+                    let i = Int((rng.next() + 1) / 2 * Float(bytes.count - 1))
+                    bytes[i] = UInt8(truncatingIfNeeded: Int((rng.next() + 1) * 127))
+                }
+                let path = dir.appendingPathComponent("fuzz-\(model)-\(trial).onnx").path
+                try Data(bytes).write(to: URL(fileURLWithPath: path))
+                do {
+                    // A corrupted model that still imports (a flip in weight data, say) must run.
+                    let (graph, _) = try ModelLoader.load(path: path, pipeline: PassManager.defaultPipeline)
+                    var feeds: [String: [Float]] = [:]
+                    for input in graph.inputs { feeds[input] = [Float](repeating: 0.25, count: graph.values[input]!.type.count) }
+                    _ = try Interpreter(graph: graph).run(feeds)
+                    ran += 1
+                } catch let e as FerccError {
+                    XCTAssertNotNil(e.file ?? e.node, "errors say where")
+                }
             }
         }
+        XCTAssertGreaterThan(ran, 0)
     }
 
     func testCycle() {
@@ -97,6 +108,13 @@ final class ErrorTests: XCTestCase {
         let e = loadError(errorsDir("conv_channel_mismatch.onnx"))
         XCTAssertEqual(e?.node, "bad_conv")
         XCTAssertNotNil(e?.reason.range(of: "input channels"))
+    }
+
+    func testMalformedNodesStayOnOneLine() {
+        XCTAssertEqual(loadError(errorsDir("node_without_outputs.onnx"))?.reason, "MatMul has no output")
+        let e = loadError(errorsDir("newline_in_node_name.onnx"))
+        XCTAssertEqual(e?.node, "line one\nline two")
+        XCTAssertEqual(e?.description.contains("\n"), false)
     }
 
     func testSymbolicSpatialDimension() {
