@@ -38,7 +38,8 @@ let package = Package(
         // Graph passes; fold-constants evaluates with the interpreter (the same kernels).
         .target(name: "FerccPasses", dependencies: ["FerccIR", "FerccRuntime"]),
         // Swift code generation; carries the kernels' source text (scripts/generate-kernel-sources).
-        .target(name: "FerccCodegen", dependencies: ["FerccIR"]),
+        // (Kernels too: weights are packed at emit time with the kernels' own pack functions.)
+        .target(name: "FerccCodegen", dependencies: ["FerccIR", "FerccKernels"]),
         .target(name: "Fercc", dependencies: ["FerccIR", "FerccONNX", "FerccTFLite", "FerccRuntime", "FerccPasses", "FerccCodegen"]),
         .executableTarget(
             name: "fercc",

@@ -156,27 +156,38 @@ public struct Conv2DKernel: Sendable {
 
     /// weights: OHWI [outC, kh, kw, inC/groups]; bias: [outC] or empty.
     public init(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) {
+        let p = Self.pack(geometry: g, weights: weights)
+        self = p.withUnsafeBufferPointer { Conv2DKernel(geometry: g, packed: $0, bias: bias) }
+    }
+
+    /// From weights already in the packed layout (`pack`), as generated code stores them.
+    public init(geometry g: Conv2DGeometry, packed: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) {
         geometry = g
+        blocksPerGroup = (g.outputChannelsPerGroup + Self.lanes - 1) / Self.lanes
+        self.packed = Array(packed)
+        self.bias = bias.map { Array($0) } ?? [Float](repeating: 0, count: g.outC)
+    }
+
+    /// OHWI weights in the kernel's layout: [group][block of 16 output channels][kh][kw][ci][16].
+    public static func pack(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>) -> [Float] {
         let cig = g.inputChannelsPerGroup, cog = g.outputChannelsPerGroup
-        let blocks = (cog + Self.lanes - 1) / Self.lanes
-        blocksPerGroup = blocks
+        let blocks = (cog + lanes - 1) / lanes
         let taps = g.kernelH * g.kernelW * cig
-        var p = [Float](repeating: 0, count: g.groups * blocks * taps * Self.lanes)
+        var p = [Float](repeating: 0, count: g.groups * blocks * taps * lanes)
         for grp in 0..<g.groups {
             for b in 0..<blocks {
-                let base = (grp * blocks + b) * taps * Self.lanes
-                for l in 0..<Self.lanes {
-                    let co = b * Self.lanes + l
+                let base = (grp * blocks + b) * taps * lanes
+                for l in 0..<lanes {
+                    let co = b * lanes + l
                     guard co < cog else { continue }
                     let o = grp * cog + co
                     for t in 0..<taps {
-                        p[base + t * Self.lanes + l] = weights[o * taps + t]
+                        p[base + t * lanes + l] = weights[o * taps + t]
                     }
                 }
             }
         }
-        packed = p
-        self.bias = bias.map { Array($0) } ?? [Float](repeating: 0, count: g.outC)
+        return p
     }
 
     /// Floats of scratch memory `run` needs (the padded input).
@@ -307,14 +318,25 @@ public struct DepthwiseConv2DKernel: Sendable {
 
     /// weights: OHWI [C, kh, kw, 1]; bias: [C] or nil.
     public init(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) {
+        let p = Self.pack(geometry: g, weights: weights)
+        self = p.withUnsafeBufferPointer { DepthwiseConv2DKernel(geometry: g, packed: $0, bias: bias) }
+    }
+
+    /// From weights already in the packed layout (`pack`), as generated code stores them.
+    public init(geometry g: Conv2DGeometry, packed: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) {
         geometry = g
+        self.packed = Array(packed)
+        self.bias = bias.map { Array($0) } ?? [Float](repeating: 0, count: g.outC)
+    }
+
+    /// OHWI [C, kh, kw, 1] weights in the kernel's layout: [kh][kw][C].
+    public static func pack(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>) -> [Float] {
         let c = g.outC, taps = g.kernelH * g.kernelW
         var p = [Float](repeating: 0, count: taps * c)
         for ch in 0..<c {
             for t in 0..<taps { p[t * c + ch] = weights[ch * taps + t] }
         }
-        packed = p
-        self.bias = bias.map { Array($0) } ?? [Float](repeating: 0, count: c)
+        return p
     }
 
     public var scratchCount: Int {
@@ -456,22 +478,36 @@ public struct DepthwisePointwiseKernel: Sendable {
     /// `depthwise` geometry as for DepthwiseConv2DKernel; pointwise weights OHWI [outC, 1, 1, C].
     public init(depthwise g: Conv2DGeometry, depthwiseWeights: UnsafeBufferPointer<Float>, depthwiseBias: UnsafeBufferPointer<Float>,
                 depthwiseActivation: Activation, pointwiseWeights: UnsafeBufferPointer<Float>, pointwiseBias: UnsafeBufferPointer<Float>,
+                outChannels: Int, pointwiseActivation: Activation) {
+        let dw = DepthwiseConv2DKernel.pack(geometry: g, weights: depthwiseWeights)
+        let pw = Conv2DKernel.pack(geometry: Self.pointwiseGeometry(g, rows: 1, outChannels: outChannels), weights: pointwiseWeights)
+        self = dw.withUnsafeBufferPointer { d in pw.withUnsafeBufferPointer { p in
+            DepthwisePointwiseKernel(depthwise: g, packedDepthwise: d, depthwiseBias: depthwiseBias, depthwiseActivation: depthwiseActivation,
+                                     packedPointwise: p, pointwiseBias: pointwiseBias, outChannels: outChannels, pointwiseActivation: pointwiseActivation)
+        } }
+    }
+
+    /// From weights already packed (DepthwiseConv2DKernel.pack, and Conv2DKernel.pack of
+    /// `pointwiseGeometry`), as generated code stores them.
+    public init(depthwise g: Conv2DGeometry, packedDepthwise: UnsafeBufferPointer<Float>, depthwiseBias: UnsafeBufferPointer<Float>,
+                depthwiseActivation: Activation, packedPointwise: UnsafeBufferPointer<Float>, pointwiseBias: UnsafeBufferPointer<Float>,
                 outChannels: Int, pointwiseActivation: Activation, bandBytes: Int = 48 * 1024) {
-        depthwise = DepthwiseConv2DKernel(geometry: g, weights: depthwiseWeights, bias: depthwiseBias)
+        depthwise = DepthwiseConv2DKernel(geometry: g, packed: packedDepthwise, bias: depthwiseBias)
         self.depthwiseActivation = depthwiseActivation
         self.pointwiseActivation = pointwiseActivation
         self.outChannels = outChannels
         let rows = max(1, min(g.outH, bandBytes / max(1, g.outW * g.outC * 4)))
         bandRows = rows
-        func pointwise(_ r: Int) -> Conv2DKernel {
-            let pg = Conv2DGeometry(batch: 1, inH: 1, inW: r * g.outW, inC: g.outC, outH: 1, outW: r * g.outW, outC: outChannels,
-                                    kernelH: 1, kernelW: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
-                                    padTop: 0, padLeft: 0, padBottom: 0, padRight: 0, groups: 1)
-            return Conv2DKernel(geometry: pg, weights: pointwiseWeights, bias: pointwiseBias)
-        }
-        fullBand = pointwise(rows)
+        fullBand = Conv2DKernel(geometry: Self.pointwiseGeometry(g, rows: rows, outChannels: outChannels), packed: packedPointwise, bias: pointwiseBias)
         let tail = g.outH % rows
-        tailBand = tail > 0 ? pointwise(tail) : nil
+        tailBand = tail > 0 ? Conv2DKernel(geometry: Self.pointwiseGeometry(g, rows: tail, outChannels: outChannels), packed: packedPointwise, bias: pointwiseBias) : nil
+    }
+
+    /// The 1x1 convolution over a band of `rows` depthwise output rows, as one long row of pixels.
+    public static func pointwiseGeometry(_ g: Conv2DGeometry, rows: Int, outChannels: Int) -> Conv2DGeometry {
+        Conv2DGeometry(batch: 1, inH: 1, inW: rows * g.outW, inC: g.outC, outH: 1, outW: rows * g.outW, outC: outChannels,
+                       kernelH: 1, kernelW: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
+                       padTop: 0, padLeft: 0, padBottom: 0, padRight: 0, groups: 1)
     }
 
     /// Floats of padded input one band reads.

@@ -1,4 +1,5 @@
 import FerccIR
+import FerccKernels
 
 /// Options of `fercc convert` that shape the generated code.
 public struct CodegenOptions {
@@ -187,6 +188,14 @@ public struct SwiftEmitter {
             + "padTop: \(pads.0), padLeft: \(pads.1), padBottom: \(pads.2), padRight: \(pads.3), groups: \(groups))"
     }
 
+    /// The kernels' geometry value for a convolution (the same numbers `convGeometry` writes as code).
+    static func kernelGeometry(_ c: Conv2D, _ x: [Int], _ y: [Int]) -> Conv2DGeometry {
+        Conv2DGeometry(batch: x[0], inH: x[1], inW: x[2], inC: x[3], outH: y[1], outW: y[2], outC: y[3],
+                       kernelH: c.kernelH, kernelW: c.kernelW, strideH: c.strideH, strideW: c.strideW,
+                       dilationH: c.dilationH, dilationW: c.dilationW,
+                       padTop: c.padTop, padLeft: c.padLeft, padBottom: c.padBottom, padRight: c.padRight, groups: c.groups)
+    }
+
     static func convGeometry(_ c: Conv2D, _ x: [Int], _ y: [Int]) -> String {
         geometry((x, y), kh: c.kernelH, kw: c.kernelW, sh: c.strideH, sw: c.strideW, dh: c.dilationH, dw: c.dilationW,
                  pads: (c.padTop, c.padLeft, c.padBottom, c.padRight), groups: c.groups)
@@ -219,34 +228,50 @@ public struct SwiftEmitter {
             guard graph.values[w]?.isConstant == true, node.inputs.count < 3 || graph.values[node.inputs[2]]?.isConstant == true else {
                 throw FerccError("convolution weights computed at run time are not supported by the code generator")
             }
-            let wo = try constantOffset(w), wc = count(w)
             let bias = node.inputs.count > 2 ? buffer("\(try constantOffset(node.inputs[2]))", count(node.inputs[2])) : "nil"
             let depthwise = c.groups == xs[3] && shape(w)[0] == xs[3] && shape(w)[3] == 1
             let type = depthwise ? "DepthwiseConv2DKernel" : "Conv2DKernel"
+            // Weights stored already packed in the kernel's layout: init only copies them.
+            let geo = Self.kernelGeometry(c, xs, ys)
+            let raw = graph.values[w]!.constant!.floats
+            let packed = raw.withUnsafeBufferPointer { depthwise ? DepthwiseConv2DKernel.pack(geometry: geo, weights: $0) : Conv2DKernel.pack(geometry: geo, weights: $0) }
+            let po = addBlob(packed)
             let k = fresh("conv")
             properties.append("private let \(k): \(type)")
-            initLines.append("\(k) = \(type)(geometry: \(Self.convGeometry(c, xs, ys)), weights: \(buffer("\(wo)", wc)), bias: \(bias))")
+            initLines.append("\(k) = \(type)(geometry: \(Self.convGeometry(c, xs, ys)), packed: \(buffer("\(po)", packed.count)), bias: \(bias))")
             initLines.append("scratchNeeded = max(scratchNeeded, \(k).scratchCount)")
-            if c.padTop + c.padLeft + c.padBottom + c.padRight > 0 {
-                scratchFloats = max(scratchFloats, xs[0] * (xs[1] + c.padTop + c.padBottom) * (xs[2] + c.padLeft + c.padRight) * xs[3])
-            }
+            // The same kernel built here says exactly how much scratch it needs (for the report).
+            scratchFloats = max(scratchFloats, packed.withUnsafeBufferPointer {
+                depthwise ? DepthwiseConv2DKernel(geometry: geo, packed: $0, bias: nil).scratchCount : Conv2DKernel(geometry: geo, packed: $0, bias: nil).scratchCount
+            })
             body.append("\(k).run(input: \(try ptr(x, plan)), output: \(y), scratch: scratch)")
             activate(c.activation)
 
         case .depthwisePointwise(let dw, let pw):
             let x = node.inputs[0]
             let mid = try ShapeInference.infer(.conv2D(dw), inputs: Array(node.inputs[0...2]).map { graph.values[$0]!.type })[0].shape
-            let p = try node.inputs[1...].map { try constantOffset($0) }
+            guard node.inputs[1...].allSatisfy({ graph.values[$0]?.isConstant == true }) else { throw FerccError("DepthwisePointwise needs constant weights") }
+            let dwGeo = Self.kernelGeometry(dw, shape(x), mid)
+            let dwPacked = graph.values[node.inputs[1]]!.constant!.floats.withUnsafeBufferPointer { DepthwiseConv2DKernel.pack(geometry: dwGeo, weights: $0) }
+            let pwGeo = DepthwisePointwiseKernel.pointwiseGeometry(dwGeo, rows: 1, outChannels: shape(out)[3])
+            let pwPacked = graph.values[node.inputs[3]]!.constant!.floats.withUnsafeBufferPointer { Conv2DKernel.pack(geometry: pwGeo, weights: $0) }
+            let dwo = addBlob(dwPacked), pwo = addBlob(pwPacked)
+            let dwb = try constantOffset(node.inputs[2]), pwb = try constantOffset(node.inputs[4])
             let k = fresh("fused")
             properties.append("private let \(k): DepthwisePointwiseKernel")
             initLines.append("\(k) = DepthwisePointwiseKernel(depthwise: \(Self.convGeometry(dw, shape(x), mid)), "
-                + "depthwiseWeights: \(buffer("\(p[0])", count(node.inputs[1]))), depthwiseBias: \(buffer("\(p[1])", count(node.inputs[2]))), "
+                + "packedDepthwise: \(buffer("\(dwo)", dwPacked.count)), depthwiseBias: \(buffer("\(dwb)", count(node.inputs[2]))), "
                 + "depthwiseActivation: \(Self.activation(dw.activation).map { "Activation\($0)" } ?? "Activation.identity"), "
-                + "pointwiseWeights: \(buffer("\(p[2])", count(node.inputs[3]))), pointwiseBias: \(buffer("\(p[3])", count(node.inputs[4]))), "
+                + "packedPointwise: \(buffer("\(pwo)", pwPacked.count)), pointwiseBias: \(buffer("\(pwb)", count(node.inputs[4]))), "
                 + "outChannels: \(shape(out)[3]), pointwiseActivation: \(Self.activation(pw.activation).map { "Activation\($0)" } ?? "Activation.identity"))")
             initLines.append("scratchNeeded = max(scratchNeeded, \(k).scratchCount)")
-            let xs = shape(x)
-            scratchFloats = max(scratchFloats, xs[0] * (xs[1] + dw.padTop + dw.padBottom) * (xs[2] + dw.padLeft + dw.padRight) * xs[3] + mid[2] * mid[3] * 48)
+            let zeros = [Float](repeating: 0, count: max(shape(out)[3], mid[3]))
+            let fusedScratch = dwPacked.withUnsafeBufferPointer { d in pwPacked.withUnsafeBufferPointer { p in zeros.withUnsafeBufferPointer { z in
+                DepthwisePointwiseKernel(depthwise: dwGeo, packedDepthwise: d, depthwiseBias: UnsafeBufferPointer(rebasing: z[0..<mid[3]]), depthwiseActivation: .identity,
+                                         packedPointwise: p, pointwiseBias: UnsafeBufferPointer(rebasing: z[0..<shape(out)[3]]), outChannels: shape(out)[3],
+                                         pointwiseActivation: .identity).scratchCount
+            } } }
+            scratchFloats = max(scratchFloats, fusedScratch)
             body.append("\(k).run(input: \(try ptr(x, plan)), output: \(y), scratch: scratch)")
 
         case .maxPool2D(let p), .averagePool2D(let p, _):

@@ -59,27 +59,38 @@ public struct Conv2DKernel: Sendable {
 
     /// weights: OHWI [outC, kh, kw, inC/groups]; bias: [outC] or empty.
     public init(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) {
+        let p = Self.pack(geometry: g, weights: weights)
+        self = p.withUnsafeBufferPointer { Conv2DKernel(geometry: g, packed: $0, bias: bias) }
+    }
+
+    /// From weights already in the packed layout (`pack`), as generated code stores them.
+    public init(geometry g: Conv2DGeometry, packed: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) {
         geometry = g
+        blocksPerGroup = (g.outputChannelsPerGroup + Self.lanes - 1) / Self.lanes
+        self.packed = Array(packed)
+        self.bias = bias.map { Array($0) } ?? [Float](repeating: 0, count: g.outC)
+    }
+
+    /// OHWI weights in the kernel's layout: [group][block of 16 output channels][kh][kw][ci][16].
+    public static func pack(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>) -> [Float] {
         let cig = g.inputChannelsPerGroup, cog = g.outputChannelsPerGroup
-        let blocks = (cog + Self.lanes - 1) / Self.lanes
-        blocksPerGroup = blocks
+        let blocks = (cog + lanes - 1) / lanes
         let taps = g.kernelH * g.kernelW * cig
-        var p = [Float](repeating: 0, count: g.groups * blocks * taps * Self.lanes)
+        var p = [Float](repeating: 0, count: g.groups * blocks * taps * lanes)
         for grp in 0..<g.groups {
             for b in 0..<blocks {
-                let base = (grp * blocks + b) * taps * Self.lanes
-                for l in 0..<Self.lanes {
-                    let co = b * Self.lanes + l
+                let base = (grp * blocks + b) * taps * lanes
+                for l in 0..<lanes {
+                    let co = b * lanes + l
                     guard co < cog else { continue }
                     let o = grp * cog + co
                     for t in 0..<taps {
-                        p[base + t * Self.lanes + l] = weights[o * taps + t]
+                        p[base + t * lanes + l] = weights[o * taps + t]
                     }
                 }
             }
         }
-        packed = p
-        self.bias = bias.map { Array($0) } ?? [Float](repeating: 0, count: g.outC)
+        return p
     }
 
     /// Floats of scratch memory `run` needs (the padded input).

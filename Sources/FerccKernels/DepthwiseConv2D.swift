@@ -7,14 +7,25 @@ public struct DepthwiseConv2DKernel: Sendable {
 
     /// weights: OHWI [C, kh, kw, 1]; bias: [C] or nil.
     public init(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) {
+        let p = Self.pack(geometry: g, weights: weights)
+        self = p.withUnsafeBufferPointer { DepthwiseConv2DKernel(geometry: g, packed: $0, bias: bias) }
+    }
+
+    /// From weights already in the packed layout (`pack`), as generated code stores them.
+    public init(geometry g: Conv2DGeometry, packed: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) {
         geometry = g
+        self.packed = Array(packed)
+        self.bias = bias.map { Array($0) } ?? [Float](repeating: 0, count: g.outC)
+    }
+
+    /// OHWI [C, kh, kw, 1] weights in the kernel's layout: [kh][kw][C].
+    public static func pack(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>) -> [Float] {
         let c = g.outC, taps = g.kernelH * g.kernelW
         var p = [Float](repeating: 0, count: taps * c)
         for ch in 0..<c {
             for t in 0..<taps { p[t * c + ch] = weights[ch * taps + t] }
         }
-        packed = p
-        self.bias = bias.map { Array($0) } ?? [Float](repeating: 0, count: c)
+        return p
     }
 
     public var scratchCount: Int {

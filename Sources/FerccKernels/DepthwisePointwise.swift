@@ -14,22 +14,36 @@ public struct DepthwisePointwiseKernel: Sendable {
     /// `depthwise` geometry as for DepthwiseConv2DKernel; pointwise weights OHWI [outC, 1, 1, C].
     public init(depthwise g: Conv2DGeometry, depthwiseWeights: UnsafeBufferPointer<Float>, depthwiseBias: UnsafeBufferPointer<Float>,
                 depthwiseActivation: Activation, pointwiseWeights: UnsafeBufferPointer<Float>, pointwiseBias: UnsafeBufferPointer<Float>,
+                outChannels: Int, pointwiseActivation: Activation) {
+        let dw = DepthwiseConv2DKernel.pack(geometry: g, weights: depthwiseWeights)
+        let pw = Conv2DKernel.pack(geometry: Self.pointwiseGeometry(g, rows: 1, outChannels: outChannels), weights: pointwiseWeights)
+        self = dw.withUnsafeBufferPointer { d in pw.withUnsafeBufferPointer { p in
+            DepthwisePointwiseKernel(depthwise: g, packedDepthwise: d, depthwiseBias: depthwiseBias, depthwiseActivation: depthwiseActivation,
+                                     packedPointwise: p, pointwiseBias: pointwiseBias, outChannels: outChannels, pointwiseActivation: pointwiseActivation)
+        } }
+    }
+
+    /// From weights already packed (DepthwiseConv2DKernel.pack, and Conv2DKernel.pack of
+    /// `pointwiseGeometry`), as generated code stores them.
+    public init(depthwise g: Conv2DGeometry, packedDepthwise: UnsafeBufferPointer<Float>, depthwiseBias: UnsafeBufferPointer<Float>,
+                depthwiseActivation: Activation, packedPointwise: UnsafeBufferPointer<Float>, pointwiseBias: UnsafeBufferPointer<Float>,
                 outChannels: Int, pointwiseActivation: Activation, bandBytes: Int = 48 * 1024) {
-        depthwise = DepthwiseConv2DKernel(geometry: g, weights: depthwiseWeights, bias: depthwiseBias)
+        depthwise = DepthwiseConv2DKernel(geometry: g, packed: packedDepthwise, bias: depthwiseBias)
         self.depthwiseActivation = depthwiseActivation
         self.pointwiseActivation = pointwiseActivation
         self.outChannels = outChannels
         let rows = max(1, min(g.outH, bandBytes / max(1, g.outW * g.outC * 4)))
         bandRows = rows
-        func pointwise(_ r: Int) -> Conv2DKernel {
-            let pg = Conv2DGeometry(batch: 1, inH: 1, inW: r * g.outW, inC: g.outC, outH: 1, outW: r * g.outW, outC: outChannels,
-                                    kernelH: 1, kernelW: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
-                                    padTop: 0, padLeft: 0, padBottom: 0, padRight: 0, groups: 1)
-            return Conv2DKernel(geometry: pg, weights: pointwiseWeights, bias: pointwiseBias)
-        }
-        fullBand = pointwise(rows)
+        fullBand = Conv2DKernel(geometry: Self.pointwiseGeometry(g, rows: rows, outChannels: outChannels), packed: packedPointwise, bias: pointwiseBias)
         let tail = g.outH % rows
-        tailBand = tail > 0 ? pointwise(tail) : nil
+        tailBand = tail > 0 ? Conv2DKernel(geometry: Self.pointwiseGeometry(g, rows: tail, outChannels: outChannels), packed: packedPointwise, bias: pointwiseBias) : nil
+    }
+
+    /// The 1x1 convolution over a band of `rows` depthwise output rows, as one long row of pixels.
+    public static func pointwiseGeometry(_ g: Conv2DGeometry, rows: Int, outChannels: Int) -> Conv2DGeometry {
+        Conv2DGeometry(batch: 1, inH: 1, inW: rows * g.outW, inC: g.outC, outH: 1, outW: rows * g.outW, outC: outChannels,
+                       kernelH: 1, kernelW: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
+                       padTop: 0, padLeft: 0, padBottom: 0, padRight: 0, groups: 1)
     }
 
     /// Floats of padded input one band reads.
