@@ -290,12 +290,8 @@ public struct SwiftEmitter {
             let xs = shape(node.inputs[0])
             let p = node.inputs[1...].map { graph.values[$0]?.constant?.floats }
             guard p.allSatisfy({ $0 != nil }) else { throw FerccError("BatchNorm parameters must be constant") }
-            var scale: [Float] = [], shift: [Float] = []
-            for c in 0..<xs[axis] {
-                let s = Double(p[0]![c]) / (Double(p[3]![c]) + Double(eps)).squareRoot()
-                scale.append(Float(s)); shift.append(Float(Double(p[1]![c]) - Double(p[2]![c]) * s))
-            }
-            let so = addBlob(scale), to = addBlob(shift)
+            let a = batchNormScaleShift(gamma: p[0]!, beta: p[1]!, mean: p[2]!, variance: p[3]!, epsilon: eps)
+            let so = addBlob(a.scale.map { Float($0) }), to = addBlob(a.shift.map { Float($0) })
             body.append("channelAffine(\(try ptr(node.inputs[0], plan)), \(y), scale: weights + \(so), shift: weights + \(to), "
                 + "outer: \(xs[..<axis].reduce(1, *)), channels: \(xs[axis]), inner: \(xs[(axis + 1)...].reduce(1, *)))")
 

@@ -78,15 +78,6 @@ public struct Graph: Equatable, Sendable {
         return outTypes
     }
 
-    /// The nodes that read each value.
-    public func consumers() -> [String: [Int]] {
-        var map: [String: [Int]] = [:]
-        for (i, n) in nodes.enumerated() {
-            for input in n.inputs { map[input, default: []].append(i) }
-        }
-        return map
-    }
-
     /// Removes nodes whose outputs nobody reads and constants nobody uses.
     public mutating func removeDeadCode() {
         var live = Set(outputs)

@@ -22,19 +22,6 @@ extension Graph {
         }
     }
 
-    /// Recomputes the type of every node output from its inputs, keeping recorded quantization.
-    public mutating func reinferTypes() throws {
-        for node in nodes {
-            let inTypes = node.inputs.map { values[$0]!.type }
-            let outTypes = try ShapeInference.infer(node.op, inputs: inTypes, constants: node.inputs.map { values[$0]?.constant })
-            for (name, t) in zip(node.outputs, outTypes) {
-                var typed = t
-                typed.quantization = values[name]?.type.quantization
-                values[name] = Value(name: name, type: typed)
-            }
-        }
-    }
-
     /// Peak bytes of activations alive at once when the nodes run in order (graph inputs from the
     /// start, every value until its last reader, outputs to the end; constants not counted).
     public func peakActivationBytes() -> Int {

@@ -18,14 +18,8 @@ struct FoldBatchNorm: GraphPass {
     static func affine(_ g: Graph, _ node: Node, epsilon: Float) -> ([Double], [Double])? {
         let p = node.inputs[1...].map { g.values[$0]?.constant?.floats }
         guard p.allSatisfy({ $0 != nil }) else { return nil }
-        let (gamma, beta, mean, variance) = (p[0]!, p[1]!, p[2]!, p[3]!)
-        var scale: [Double] = [], shift: [Double] = []
-        for c in gamma.indices {
-            let s = Double(gamma[c]) / (Double(variance[c]) + Double(epsilon)).squareRoot()
-            scale.append(s)
-            shift.append(Double(beta[c]) - Double(mean[c]) * s)
-        }
-        return (scale, shift)
+        let a = batchNormScaleShift(gamma: p[0]!, beta: p[1]!, mean: p[2]!, variance: p[3]!, epsilon: epsilon)
+        return (a.scale, a.shift)
     }
 
     func foldOnce(_ g: inout Graph) throws -> Bool {

@@ -55,14 +55,8 @@ extension Interpreter {
             let x = inTypes[0].shape
             let outer = x[..<axis].reduce(1, *), channels = x[axis], inner = x[(axis + 1)...].reduce(1, *)
             func affine(_ p: [[Float]]) -> ([Float], [Float]) {
-                let (gamma, beta, mean, variance) = (p[0], p[1], p[2], p[3])
-                var scale = [Float](repeating: 0, count: channels), shift = scale
-                for c in 0..<channels {
-                    let s = Double(gamma[c]) / (Double(variance[c]) + Double(epsilon)).squareRoot()
-                    scale[c] = Float(s)
-                    shift[c] = Float(Double(beta[c]) - Double(mean[c]) * s)
-                }
-                return (scale, shift)
+                let a = batchNormScaleShift(gamma: p[0], beta: p[1], mean: p[2], variance: p[3], epsilon: epsilon)
+                return (a.scale.map { Float($0) }, a.shift.map { Float($0) })
             }
             let params = node.inputs[1...].map { constant(graph, $0) }
             let fixed = params.allSatisfy { $0 != nil } ? affine(params.map { $0! }) : nil
