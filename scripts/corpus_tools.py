@@ -1,0 +1,41 @@
+"""What the corpus scripts (conformance, codegen-conformance, bench, pass-report) share:
+reading .npy files, building fercc, walking a corpus's model folders. Standard library only."""
+import json, os, struct, subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def read_npy(path):
+    """(shape, values) of a little-endian float32 or int8 .npy file."""
+    with open(path, "rb") as f:
+        b = f.read()
+    if b[:6] != b"\x93NUMPY":
+        raise ValueError(f"{path}: not a .npy file")
+    if b[6] == 1:
+        hlen, start = struct.unpack("<H", b[8:10])[0], 10
+    else:
+        hlen, start = struct.unpack("<I", b[8:12])[0], 12
+    header = eval(b[start:start + hlen].decode("latin1"))  # the header is a Python literal dict
+    data = b[start + hlen:]
+    if header["descr"] in ("|i1", "<i1"):
+        return list(header["shape"]), struct.unpack(f"<{len(data)}b", data)
+    if header["descr"] not in ("<f4", "|f4", "=f4"):
+        raise ValueError(f"{path}: dtype {header['descr']}, expected <f4")
+    return list(header["shape"]), struct.unpack(f"<{len(data) // 4}f", data)
+
+
+def fercc_binary(given=None):
+    """`given`, or fercc built in release mode from this checkout."""
+    if given:
+        return given
+    subprocess.run(["swift", "build", "-c", "release", "--product", "fercc"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return os.path.join(ROOT, ".build", "release", "fercc")
+
+
+def corpus_models(corpus):
+    """(model folder name, manifest) for every folder of `corpus` with a manifest.json, sorted."""
+    for model_dir in sorted(os.listdir(corpus)):
+        manifest = os.path.join(corpus, model_dir, "manifest.json")
+        if os.path.isfile(manifest):
+            with open(manifest) as f:
+                yield model_dir, json.load(f)
