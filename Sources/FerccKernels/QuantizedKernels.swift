@@ -17,66 +17,20 @@ public struct Requantization: Sendable {
         self.max = max
     }
 
+    /// Multipliers and shifts already computed (generated code stores them with the weights).
+    public init(multipliers: [Int32], shifts: [Int], outputZeroPoint: Int32, min: Int32, max: Int32) {
+        self.multipliers = multipliers
+        self.shifts = shifts
+        self.outputZeroPoint = outputZeroPoint
+        self.min = min
+        self.max = max
+    }
+
     @inline(__always)
     public func apply(_ acc: Int32, channel: Int) -> Int32 {
         let c = multipliers.count == 1 ? 0 : channel
         let v = QuantizedMath.multiplyByQuantizedMultiplier(acc, multipliers[c], shifts[c]) &+ outputZeroPoint
         return Swift.min(Swift.max(v, min), max)
-    }
-}
-
-/// int8 convolution over NHWC (regular, grouped and depthwise with any multiplier), as TFLite's
-/// reference ConvPerChannel / DepthwiseConvPerChannel: int32 accumulation of
-/// weight * (input - input zero point) over the taps inside the image, plus bias, requantized.
-public struct QuantizedConv2DKernel: Sendable {
-    public let geometry: Conv2DGeometry
-    let weights: [Int8]  // OHWI
-    let bias: [Int32]
-    let inputZeroPoint: Int32
-    let requant: Requantization
-
-    public init(geometry: Conv2DGeometry, weights: [Int8], bias: [Int32]?, inputZeroPoint: Int32, requantization: Requantization) {
-        self.geometry = geometry
-        self.weights = weights
-        self.bias = bias ?? [Int32](repeating: 0, count: geometry.outC)
-        self.inputZeroPoint = inputZeroPoint
-        requant = requantization
-    }
-
-    public func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
-        let g = geometry
-        let cig = g.inputChannelsPerGroup, cog = g.outputChannelsPerGroup
-        let zp = inputZeroPoint
-        weights.withUnsafeBufferPointer { wb in
-            let w = wb.baseAddress!
-            for n in 0..<g.batch {
-                for oh in 0..<g.outH {
-                    let y0 = oh * g.strideH - g.padTop
-                    for ow in 0..<g.outW {
-                        let x0 = ow * g.strideW - g.padLeft
-                        let out = output + ((n * g.outH + oh) * g.outW + ow) * g.outC
-                        for oc in 0..<g.outC {
-                            let grp = oc / cog
-                            var acc: Int32 = 0
-                            for kh in 0..<g.kernelH {
-                                let y = y0 + kh * g.dilationH
-                                if y < 0 || y >= g.inH { continue }
-                                for kw in 0..<g.kernelW {
-                                    let x = x0 + kw * g.dilationW
-                                    if x < 0 || x >= g.inW { continue }
-                                    let px = input + ((n * g.inH + y) * g.inW + x) * g.inC + grp * cig
-                                    let pw = w + ((oc * g.kernelH + kh) * g.kernelW + kw) * cig
-                                    for ci in 0..<cig {
-                                        acc = acc &+ Int32(pw[ci]) &* (Int32(px[ci]) &- zp)
-                                    }
-                                }
-                            }
-                            out[oc] = Int8(truncatingIfNeeded: requant.apply(acc &+ bias[oc], channel: oc))
-                        }
-                    }
-                }
-            }
-        }
     }
 }
 

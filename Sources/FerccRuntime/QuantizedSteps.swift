@@ -50,9 +50,12 @@ extension Interpreter {
             let (lo, hi) = try clampRange(outTypes[0], c.activation)
             let k = QuantizedConv2DKernel(geometry: geo, weights: w, bias: try bias(2), inputZeroPoint: qin.zeroPoint,
                                           requantization: Requantization(scales: scales, outputZeroPoint: qout.zeroPoint, min: lo, max: hi))
+            let scratchBytes = k.scratchBytes
             return { args in
                 let x = args[0].int8s!
-                return [.int8(x.withUnsafeBufferPointer { xb in makeArray(outCount) { k.run(input: xb.baseAddress!, output: $0) } })]
+                let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(scratchBytes, 1), alignment: 64)
+                defer { scratch.deallocate() }
+                return [.int8(x.withUnsafeBufferPointer { xb in makeArray(outCount) { k.run(input: xb.baseAddress!, output: $0, scratch: scratch) } })]
             }
 
         case .gemm(let g):

@@ -1,0 +1,308 @@
+/// The vector type of the int8 kernels' accumulators: 16 int32 lanes, like `FloatVector`.
+public typealias Int32Vector = SIMD16<Int32>
+
+/// TFLite's MultiplyByQuantizedMultiplier on 16 lanes, each with its own multiplier and shift:
+/// the same bits as `QuantizedMath.multiplyByQuantizedMultiplier` lane by lane (multipliers are
+/// non-negative, so the one saturating case of the doubling high multiply cannot occur).
+@inline(__always)
+func multiplyByQuantizedMultiplier(_ x: Int32Vector, _ multiplier: Int32Vector,
+                                   leftShift: Int32Vector, rightShift: Int32Vector) -> Int32Vector {
+    let a = x &<< leftShift
+    @inline(__always)
+    func doublingHighMul(_ a: SIMD8<Int32>, _ b: SIMD8<Int32>) -> SIMD8<Int32> {
+        let ab = SIMD8<Int64>(truncatingIfNeeded: a) &* SIMD8<Int64>(truncatingIfNeeded: b)
+        let nudge = SIMD8<Int64>(repeating: 1 << 30).replacing(with: 1 - (1 << 30), where: ab .< 0)
+        let s = ab &+ nudge
+        // Division by 2^31 truncating toward zero, as the scalar code's Int64 division.
+        return SIMD8<Int32>(truncatingIfNeeded: (s &+ ((s &>> 63) & ((1 << 31) - 1))) &>> 31)
+    }
+    let h = Int32Vector(lowHalf: doublingHighMul(a.lowHalf, multiplier.lowHalf),
+                        highHalf: doublingHighMul(a.highHalf, multiplier.highHalf))
+    let mask = (Int32Vector(repeating: 1) &<< rightShift) &- 1
+    let remainder = h & mask
+    let threshold = (mask &>> 1) &+ Int32Vector(repeating: 0).replacing(with: 1, where: h .< 0)
+    return (h &>> rightShift) &+ Int32Vector(repeating: 0).replacing(with: 1, where: remainder .> threshold)
+}
+
+/// Copies an int8 NHWC tensor into the middle of a larger one filled with `fill`, with
+/// `channelStride` >= channels bytes per pixel (the extra lanes hold `fill` too).
+func padInt8(_ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride: Int, fill: Int8, _ y: UnsafeMutablePointer<Int8>) {
+    let ph = g.paddedH, pw = g.paddedW, c = g.inC
+    y.initialize(repeating: fill, count: g.batch * ph * pw * channelStride)
+    for n in 0..<g.batch {
+        for h in 0..<g.inH {
+            let src = x + (n * g.inH + h) * g.inW * c
+            let dst = y + ((n * ph + h + g.padTop) * pw + g.padLeft) * channelStride
+            if channelStride == c {
+                dst.update(from: src, count: g.inW * c)
+            } else {
+                for w in 0..<g.inW { (dst + w * channelStride).update(from: src + w * c, count: c) }
+            }
+        }
+    }
+}
+
+/// int8 convolution over NHWC (regular, grouped and depthwise with any multiplier) with the
+/// arithmetic of TFLite's reference ConvPerChannel / DepthwiseConvPerChannel: int32
+/// accumulation of weight * (input - input zero point) over the taps inside the image, plus
+/// bias, requantized per output channel. Regular and depthwise convolutions run on 16-lane int32
+/// vectors over output channels: the input is padded with its zero point (so padded taps add
+/// nothing, exactly as the reference skips them) and -zero point * sum(weights) is folded into
+/// the bias, which leaves the integer result unchanged. Other groupings use the reference loop.
+public struct QuantizedConv2DKernel: Sendable {
+    enum Path: Sendable { case dense, depthwise, reference }
+    public let geometry: Conv2DGeometry
+    let path: Path
+    let weights: [Int8]  // OHWI, for the reference path
+    let bias: [Int32]
+    let inputZeroPoint: Int32
+    let requant: Requantization
+    /// dense: [output block][kh][kw][ci][16]; depthwise: [kh][kw][channels padded to 16].
+    let packed: [Int16]
+    let blocks: Int
+    /// Per block of 16 output channels: 16 lanes each of bias - zero point * sum(weights), the
+    /// requantization multiplier, its left shift and its right shift.
+    let table: [Int32]
+    /// Bytes per pixel of the padded input copy (depthwise: channels padded to 16).
+    let channelStride: Int
+    let needsPaddedCopy: Bool
+
+    public init(geometry g: Conv2DGeometry, weights: [Int8], bias: [Int32]?, inputZeroPoint: Int32, requantization: Requantization) {
+        geometry = g
+        self.weights = weights
+        self.bias = bias ?? [Int32](repeating: 0, count: g.outC)
+        self.inputZeroPoint = inputZeroPoint
+        requant = requantization
+        let taps = g.kernelH * g.kernelW
+        if g.groups == 1 {
+            path = .dense
+        } else if g.isDepthwise {
+            path = .depthwise
+        } else {
+            path = .reference
+        }
+        blocks = (g.outC + 15) / 16
+        let lanes = blocks * 16
+        var packed: [Int16] = []
+        var folded = [Int32](repeating: 0, count: lanes)
+        switch path {
+        case .dense:
+            let ci = g.inC
+            packed = [Int16](repeating: 0, count: blocks * taps * ci * 16)
+            for oc in 0..<g.outC {
+                var sum: Int32 = 0
+                for t in 0..<taps {
+                    for c in 0..<ci {
+                        let w = weights[(oc * taps + t) * ci + c]
+                        packed[(((oc / 16) * taps + t) * ci + c) * 16 + oc % 16] = Int16(w)
+                        sum += Int32(w)
+                    }
+                }
+                folded[oc] = self.bias[oc] &- inputZeroPoint &* sum
+            }
+            channelStride = g.inC
+            needsPaddedCopy = g.hasPadding
+        case .depthwise:
+            packed = [Int16](repeating: 0, count: taps * lanes)
+            for c in 0..<g.outC {
+                var sum: Int32 = 0
+                for t in 0..<taps {
+                    let w = weights[c * taps + t]
+                    packed[t * lanes + c] = Int16(w)
+                    sum += Int32(w)
+                }
+                folded[c] = self.bias[c] &- inputZeroPoint &* sum
+            }
+            channelStride = lanes
+            needsPaddedCopy = g.hasPadding || g.inC != lanes
+        case .reference:
+            channelStride = g.inC
+            needsPaddedCopy = false
+        }
+        self.packed = packed
+        let perChannel = requantization.multipliers.count > 1
+        var table = [Int32](repeating: 0, count: blocks * 64)
+        for lane in 0..<lanes {
+            let c = perChannel ? min(lane, g.outC - 1) : 0
+            let shift = requantization.shifts[c]
+            let base = (lane / 16) * 64 + lane % 16
+            table[base] = folded[lane]
+            table[base + 16] = requantization.multipliers[c]
+            table[base + 32] = Int32(max(shift, 0))
+            table[base + 48] = Int32(max(-shift, 0))
+        }
+        self.table = table
+    }
+
+    /// Bytes of scratch `run` needs (the zero-point-padded input copy).
+    public var scratchBytes: Int {
+        needsPaddedCopy ? geometry.batch * geometry.paddedH * geometry.paddedW * channelStride : 0
+    }
+
+    /// Convolves `input` into `output`; `scratch` holds at least `scratchBytes` bytes.
+    public func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer?) {
+        let g = geometry
+        var x = input
+        var ph = g.inH, pw = g.inW
+        if needsPaddedCopy {
+            let padded = scratch!.bindMemory(to: Int8.self, capacity: scratchBytes)
+            padInt8(input, g, channelStride: channelStride, fill: Int8(truncatingIfNeeded: inputZeroPoint), padded)
+            x = UnsafePointer(padded)
+            ph = g.paddedH
+            pw = g.paddedW
+        }
+        packed.withUnsafeBufferPointer { p in
+            table.withUnsafeBufferPointer { t in
+                switch path {
+                case .dense: runDense(x, ph, pw, output, p.baseAddress!, t.baseAddress!)
+                case .depthwise: runDepthwise(x, ph, pw, output, p.baseAddress!, t.baseAddress!)
+                case .reference: runReference(input: input, output: output)
+                }
+            }
+        }
+    }
+
+    /// Requantizes one block of 16 accumulators and stores the channels that exist. `table`
+    /// holds, per block, 16 lanes each of folded bias, multiplier, left shift and right shift.
+    @inline(__always)
+    func finish(_ acc: Int32Vector, block b: Int, _ table: UnsafePointer<Int32>, _ out: UnsafeMutablePointer<Int8>) {
+        let t = UnsafeRawPointer(table + b * 64)
+        let v = multiplyByQuantizedMultiplier(acc &+ t.loadUnaligned(as: Int32Vector.self),
+                                              t.loadUnaligned(fromByteOffset: 64, as: Int32Vector.self),
+                                              leftShift: t.loadUnaligned(fromByteOffset: 128, as: Int32Vector.self),
+                                              rightShift: t.loadUnaligned(fromByteOffset: 192, as: Int32Vector.self))
+        var q = v &+ Int32Vector(repeating: requant.outputZeroPoint)
+        q.clamp(lowerBound: Int32Vector(repeating: requant.min), upperBound: Int32Vector(repeating: requant.max))
+        let bytes = SIMD16<Int8>(truncatingIfNeeded: q)
+        let o = b * 16
+        let valid = geometry.outC - o
+        if valid >= 16 {
+            UnsafeMutableRawPointer(out + o).storeBytes(of: bytes, as: SIMD16<Int8>.self)
+        } else {
+            for i in 0..<valid { out[o + i] = bytes[i] }
+        }
+    }
+
+    @inline(__always)
+    static func loadWeights(_ p: UnsafePointer<Int16>) -> Int32Vector {
+        Int32Vector(truncatingIfNeeded: UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Int16>.self))
+    }
+
+    func runDense(_ x: UnsafePointer<Int8>, _ ph: Int, _ pw: Int, _ output: UnsafeMutablePointer<Int8>, _ wp: UnsafePointer<Int16>, _ table: UnsafePointer<Int32>) {
+        let g = geometry
+        let c = g.inC, taps = g.kernelH * g.kernelW
+        let step = g.strideW * c
+        for n in 0..<g.batch {
+            for oh in 0..<g.outH {
+                let rowBase = x + (n * ph + oh * g.strideH) * pw * c
+                let outRow = output + (n * g.outH + oh) * g.outW * g.outC
+                var ow = 0
+                while ow + 4 <= g.outW {
+                    for b in 0..<blocks {
+                        var a0 = Int32Vector(), a1 = Int32Vector(), a2 = Int32Vector(), a3 = Int32Vector()
+                        var w = wp + b * taps * c * 16
+                        for kh in 0..<g.kernelH {
+                            for kw in 0..<g.kernelW {
+                                let p = rowBase + (kh * g.dilationH * pw + ow * g.strideW + kw * g.dilationW) * c
+                                for ci in 0..<c {
+                                    let wv = Self.loadWeights(w)
+                                    a0 &+= wv &* Int32Vector(repeating: Int32(p[ci]))
+                                    a1 &+= wv &* Int32Vector(repeating: Int32(p[ci + step]))
+                                    a2 &+= wv &* Int32Vector(repeating: Int32(p[ci + 2 * step]))
+                                    a3 &+= wv &* Int32Vector(repeating: Int32(p[ci + 3 * step]))
+                                    w += 16
+                                }
+                            }
+                        }
+                        let out = outRow + ow * g.outC
+                        finish(a0, block: b, table, out)
+                        finish(a1, block: b, table, out + g.outC)
+                        finish(a2, block: b, table, out + 2 * g.outC)
+                        finish(a3, block: b, table, out + 3 * g.outC)
+                    }
+                    ow += 4
+                }
+                while ow < g.outW {
+                    for b in 0..<blocks {
+                        var a0 = Int32Vector()
+                        var w = wp + b * taps * c * 16
+                        for kh in 0..<g.kernelH {
+                            for kw in 0..<g.kernelW {
+                                let p = rowBase + (kh * g.dilationH * pw + ow * g.strideW + kw * g.dilationW) * c
+                                for ci in 0..<c {
+                                    a0 &+= Self.loadWeights(w) &* Int32Vector(repeating: Int32(p[ci]))
+                                    w += 16
+                                }
+                            }
+                        }
+                        finish(a0, block: b, table, outRow + ow * g.outC)
+                    }
+                    ow += 1
+                }
+            }
+        }
+    }
+
+    func runDepthwise(_ x: UnsafePointer<Int8>, _ ph: Int, _ pw: Int, _ output: UnsafeMutablePointer<Int8>, _ wp: UnsafePointer<Int16>, _ table: UnsafePointer<Int32>) {
+        let g = geometry
+        let cs = channelStride
+        for n in 0..<g.batch {
+            for oh in 0..<g.outH {
+                for ow in 0..<g.outW {
+                    let out = output + ((n * g.outH + oh) * g.outW + ow) * g.outC
+                    let base = x + ((n * ph + oh * g.strideH) * pw + ow * g.strideW) * cs
+                    for b in 0..<blocks {
+                        var acc = Int32Vector()
+                        var t = 0
+                        for kh in 0..<g.kernelH {
+                            for kw in 0..<g.kernelW {
+                                let p = base + (kh * g.dilationH * pw + kw * g.dilationW) * cs + b * 16
+                                let xv = Int32Vector(truncatingIfNeeded: UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Int8>.self))
+                                acc &+= xv &* Self.loadWeights(wp + t * cs + b * 16)
+                                t += 1
+                            }
+                        }
+                        finish(acc, block: b, table, out)
+                    }
+                }
+            }
+        }
+    }
+
+    /// TFLite's reference loop, for grouped convolutions and depth multipliers above one.
+    func runReference(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
+        let g = geometry
+        let cig = g.inputChannelsPerGroup, cog = g.outputChannelsPerGroup
+        let zp = inputZeroPoint
+        weights.withUnsafeBufferPointer { wb in
+            let w = wb.baseAddress!
+            for n in 0..<g.batch {
+                for oh in 0..<g.outH {
+                    let y0 = oh * g.strideH - g.padTop
+                    for ow in 0..<g.outW {
+                        let x0 = ow * g.strideW - g.padLeft
+                        let out = output + ((n * g.outH + oh) * g.outW + ow) * g.outC
+                        for oc in 0..<g.outC {
+                            let grp = oc / cog
+                            var acc: Int32 = 0
+                            for kh in 0..<g.kernelH {
+                                let y = y0 + kh * g.dilationH
+                                if y < 0 || y >= g.inH { continue }
+                                for kw in 0..<g.kernelW {
+                                    let x = x0 + kw * g.dilationW
+                                    if x < 0 || x >= g.inW { continue }
+                                    let px = input + ((n * g.inH + y) * g.inW + x) * g.inC + grp * cig
+                                    let pw = w + ((oc * g.kernelH + kh) * g.kernelW + kw) * cig
+                                    for ci in 0..<cig {
+                                        acc = acc &+ Int32(pw[ci]) &* (Int32(px[ci]) &- zp)
+                                    }
+                                }
+                            }
+                            out[oc] = Int8(truncatingIfNeeded: requant.apply(acc &+ bias[oc], channel: oc))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
