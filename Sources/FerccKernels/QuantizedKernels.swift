@@ -163,27 +163,29 @@ public struct QuantizedSoftmaxKernel: Sendable {
         diffMin = -Int32(maxInputRescaled.rounded(.down))
     }
 
+    /// exp of a (non-positive) difference from the row's maximum, Q0.31 (computed twice per
+    /// element rather than stored, so that the kernel allocates nothing).
+    @inline(__always)
+    func exp(_ diff: Int32) -> Int32 {
+        QuantizedMath.expOnNegativeValues(QuantizedMath.saturatingRoundingDoublingHighMul(diff &* (1 << Int32(leftShift)), multiplier))
+    }
+
     public func run(_ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>, outer: Int, depth: Int) {
         for i in 0..<outer {
             let x = input + i * depth, y = output + i * depth
             var maxIn: Int32 = -128
             for c in 0..<depth { maxIn = Swift.max(maxIn, Int32(x[c])) }
             var sumOfExps: Int32 = 0  // Q12.19
-            var exps = [Int32](repeating: 0, count: depth)
             for c in 0..<depth {
                 let diff = Int32(x[c]) - maxIn
-                if diff >= diffMin {
-                    let rescaled = QuantizedMath.saturatingRoundingDoublingHighMul(diff &* (1 << Int32(leftShift)), multiplier)
-                    exps[c] = QuantizedMath.expOnNegativeValues(rescaled)
-                    sumOfExps = sumOfExps &+ QuantizedMath.roundingDivideByPOT(exps[c], 12)
-                }
+                if diff >= diffMin { sumOfExps = sumOfExps &+ QuantizedMath.roundingDivideByPOT(exp(diff), 12) }
             }
             let (scale, bitsOverUnit) = QuantizedMath.reciprocal(sumOfExps, integerDigits: 12)
             let exponent = bitsOverUnit + 31 - 8
             for c in 0..<depth {
                 let diff = Int32(x[c]) - maxIn
                 if diff >= diffMin {
-                    let unsat = QuantizedMath.roundingDivideByPOT(QuantizedMath.saturatingRoundingDoublingHighMul(scale, exps[c]), exponent)
+                    let unsat = QuantizedMath.roundingDivideByPOT(QuantizedMath.saturatingRoundingDoublingHighMul(scale, exp(diff)), exponent)
                     y[c] = Int8(truncatingIfNeeded: Swift.min(Swift.max(unsat - 128, -128), 127))
                 } else {
                     y[c] = -128

@@ -92,11 +92,20 @@ public enum QuantizedMath {
         let aModQuarterMinusQuarter = (a & mask) &- oneQuarter
         var result = expOnIntervalNegQuarterToZero(saturatingRoundingMultiplyByPOT(aModQuarterMinusQuarter, 5))
         let remainder = aModQuarterMinusQuarter &- a
-        let barrel: [(Int, Int32)] = [(-2, 1_672_461_947), (-1, 1_302_514_674), (0, 790_015_084), (1, 290_630_308),
-                                      (2, 39_332_535), (3, 720_401), (4, 242)]
-        for (exponent, multiplier) in barrel where remainder & (1 << Int32(fractionalBits + exponent)) != 0 {
-            result = saturatingRoundingDoublingHighMul(result, multiplier)
+        // Barrel shifter: multiply by exp(-2^k) for each bit k of the remainder (no array, so no allocation).
+        @inline(__always)
+        func apply(_ exponent: Int, _ multiplier: Int32) {
+            if remainder & (1 << Int32(fractionalBits + exponent)) != 0 {
+                result = saturatingRoundingDoublingHighMul(result, multiplier)
+            }
         }
+        apply(-2, 1_672_461_947)
+        apply(-1, 1_302_514_674)
+        apply(0, 790_015_084)
+        apply(1, 290_630_308)
+        apply(2, 39_332_535)
+        apply(3, 720_401)
+        apply(4, 242)
         return a == 0 ? Int32.max : result
     }
 
