@@ -38,8 +38,9 @@ let package = Package(
         // Graph passes; fold-constants evaluates with the interpreter (the same kernels).
         .target(name: "FerccPasses", dependencies: ["FerccIR", "FerccRuntime"]),
         // Swift code generation; carries the kernels' source text (scripts/generate-kernel-sources).
-        // (Kernels too: weights are packed at emit time with the kernels' own pack functions.)
-        .target(name: "FerccCodegen", dependencies: ["FerccIR", "FerccKernels"]),
+        // (Kernels too: weights are packed at emit time with the kernels' own pack functions; Runtime
+        // for QuantizedSpec, the int8 parameters the interpreter uses.)
+        .target(name: "FerccCodegen", dependencies: ["FerccIR", "FerccKernels", "FerccRuntime"]),
         .target(name: "Fercc", dependencies: ["FerccIR", "FerccONNX", "FerccTFLite", "FerccRuntime", "FerccPasses", "FerccCodegen"]),
         .executableTarget(
             name: "fercc",

@@ -3,7 +3,8 @@ import FerccIR
 /// Assigns every activation an offset in one arena from tensor lifetimes: a value lives from the
 /// node that writes it to its last reader (graph inputs from the start, outputs to the end), and
 /// two values share bytes only if their lifetimes do not overlap. Reshapes alias their input.
-/// Offsets are in floats, aligned to 16 (64 bytes).
+/// Offsets are in 32-bit words (floats), aligned to 16 (64 bytes); an int8 tensor takes a quarter
+/// of the words of a float one.
 public struct ArenaPlan: Equatable {
     public var offsets: [String: Int]
     public var arenaFloats: Int
@@ -31,7 +32,11 @@ public enum ArenaPlanner {
             }
         }
         for o in graph.outputs { let r = rootOf(o); if first[r] != nil { last[r] = graph.nodes.count } }
-        func size(_ v: String) -> Int { (graph.values[v]!.type.count + alignment - 1) / alignment * alignment }
+        func size(_ v: String) -> Int {
+            let t = graph.values[v]!.type
+            let words = (t.count * t.dtype.byteSize + 3) / 4
+            return (words + alignment - 1) / alignment * alignment
+        }
         let buffers = first.keys.sorted { size($0) != size($1) ? size($0) > size($1) : first[$0]! < first[$1]! }
         var placed: [(name: String, offset: Int, size: Int)] = []
         var offsets: [String: Int] = [:]

@@ -43,6 +43,34 @@ func multiplyAdd(_ acc: FloatVector, _ a: FloatVector, _ b: FloatVector) -> Floa
 /// Elementary functions in the standard library only (the generated code may not import Glibc
 /// or Darwin). Computed in Double, so float results are correctly rounded or within one ulp.
 public enum KernelMath {
+    /// `x.rounded(rule)` without libm: at -Onone, and at -O without SSE4.1 (the portable target),
+    /// `rounded` becomes calls to round/rint/floor, which a swiftc link without Glibc does not resolve.
+    /// Exact: |x| < 2^52 is split into its integer part (a conversion instruction) and an exact fraction.
+    @inline(__always)
+    public static func round(_ x: Double, _ rule: FloatingPointRoundingRule = .toNearestOrAwayFromZero) -> Double {
+        guard x.magnitude < 4_503_599_627_370_496 else { return x }  // 2^52: already integral, or inf/nan
+        let i = Int64(x)
+        let t = Double(i), f = x - t
+        switch rule {
+        case .towardZero: return t
+        case .down: return f < 0 ? t - 1 : t
+        case .up: return f > 0 ? t + 1 : t
+        case .awayFromZero: return f > 0 ? t + 1 : (f < 0 ? t - 1 : t)
+        case .toNearestOrEven:
+            if f > 0.5 || (f == 0.5 && i & 1 != 0) { return t + 1 }
+            if f < -0.5 || (f == -0.5 && i & 1 != 0) { return t - 1 }
+            return t
+        default:  // .toNearestOrAwayFromZero
+            return f >= 0.5 ? t + 1 : (f <= -0.5 ? t - 1 : t)
+        }
+    }
+
+    /// `x.rounded(rule)` for Float without libm (exact through Double).
+    @inline(__always)
+    public static func round(_ x: Float, _ rule: FloatingPointRoundingRule = .toNearestOrAwayFromZero) -> Float {
+        Float(round(Double(x), rule))
+    }
+
     /// e^x. Range reduction x = k ln2 + r with |r| <= ln2/2, then a degree-13 Taylor polynomial
     /// (truncation error below 2^-60 on that interval), then scaling by 2^k through the exponent bits.
     @inline(__always)
@@ -52,7 +80,7 @@ public enum KernelMath {
         if x < -745.2 { return 0 }
         let ln2Hi = 6.93147180369123816490e-01
         let ln2Lo = 1.90821492927058770002e-10
-        let k = (x * 1.44269504088896338700).rounded()
+        let k = round(x * 1.44269504088896338700)
         let r = (x - k * ln2Hi) - k * ln2Lo
         var p = 1.0 / 6227020800.0
         p = p * r + 1.0 / 479001600.0
@@ -839,9 +867,9 @@ public func resizeNHWC(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Floa
                 if bilinear {
                     let fy = halfPixelCenters ? (Float(oy) + 0.5) * sh - 0.5 : Float(oy) * sh
                     let fx = halfPixelCenters ? (Float(ox) + 0.5) * sw - 0.5 : Float(ox) * sw
-                    let y0 = max(Int(fy.rounded(.down)), 0), x0 = max(Int(fx.rounded(.down)), 0)
-                    let y1 = min(Int(fy.rounded(.up)), inH - 1), x1 = min(Int(fx.rounded(.up)), inW - 1)
-                    let dy = fy - Float(Int(fy.rounded(.down))), dx = fx - Float(Int(fx.rounded(.down)))
+                    let y0 = max(Int(KernelMath.round(fy, .down)), 0), x0 = max(Int(KernelMath.round(fx, .down)), 0)
+                    let y1 = min(Int(KernelMath.round(fy, .up)), inH - 1), x1 = min(Int(KernelMath.round(fx, .up)), inW - 1)
+                    let dy = fy - Float(Int(KernelMath.round(fy, .down))), dx = fx - Float(Int(KernelMath.round(fx, .down)))
                     for c in 0..<channels {
                         func at(_ yy: Int, _ xx: Int) -> Float { x[((n * inH + yy) * inW + xx) * channels + c] }
                         out[c] = at(y0, x0) * (1 - dy) * (1 - dx) + at(y1, x0) * dy * (1 - dx)
@@ -849,8 +877,8 @@ public func resizeNHWC(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Floa
                     }
                 } else {
                     let offset: Float = halfPixelCenters ? 0.5 : 0
-                    var iy = Int(alignCorners ? ((Float(oy) + offset) * sh).rounded(.toNearestOrAwayFromZero) : ((Float(oy) + offset) * sh).rounded(.down))
-                    var ix = Int(alignCorners ? ((Float(ox) + offset) * sw).rounded(.toNearestOrAwayFromZero) : ((Float(ox) + offset) * sw).rounded(.down))
+                    var iy = Int(alignCorners ? KernelMath.round(((Float(oy) + offset) * sh), .toNearestOrAwayFromZero) : KernelMath.round(((Float(oy) + offset) * sh), .down))
+                    var ix = Int(alignCorners ? KernelMath.round(((Float(ox) + offset) * sw), .toNearestOrAwayFromZero) : KernelMath.round(((Float(ox) + offset) * sw), .down))
                     iy = min(max(iy, 0), inH - 1)
                     ix = min(max(ix, 0), inW - 1)
                     (out).update(from: x + ((n * inH + iy) * inW + ix) * channels, count: channels)
@@ -1024,6 +1052,964 @@ public func softmax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
             let inv = 1 / sum
             for k in 0..<axis { y[base + k * inner] = Float(Double(y[base + k * inner]) * inv) }
         }
+    }
+}
+"""#),
+        ("QuantizedMath.swift", #"""
+/// Fixed-point arithmetic of TFLite's integer kernels (quantization_util.cc, common.h and
+/// gemmlowp's fixedpoint.h), reproduced so that imported int8 models give the reference kernels'
+/// outputs bit for bit.
+public enum QuantizedMath {
+    /// A real multiplier as a Q31 significand and a power-of-two exponent (frexp, round half away
+    /// from zero, tiny multipliers flushed to zero).
+    public static func quantizeMultiplier(_ m: Double) -> (multiplier: Int32, shift: Int) {
+        if m == 0 { return (0, 0) }
+        let e = m.exponent + 1  // frexp: m = q * 2^e with q in [0.5, 1)
+        let q = m / Double(sign: .plus, exponent: e, significand: 1)
+        var shift = e
+        var fixed = Int64(KernelMath.round((q * Double(1 << 31)), .toNearestOrAwayFromZero))
+        if fixed == 1 << 31 {
+            fixed /= 2
+            shift += 1
+        }
+        if shift < -31 {
+            shift = 0
+            fixed = 0
+        }
+        return (Int32(fixed), shift)
+    }
+
+    @inline(__always)
+    public static func saturatingRoundingDoublingHighMul(_ a: Int32, _ b: Int32) -> Int32 {
+        if a == b && a == Int32.min { return Int32.max }
+        let ab = Int64(a) * Int64(b)
+        let nudge: Int64 = ab >= 0 ? 1 << 30 : 1 - (1 << 30)
+        return Int32(truncatingIfNeeded: (ab + nudge) / (1 << 31))
+    }
+
+    @inline(__always)
+    public static func roundingDivideByPOT(_ x: Int32, _ exponent: Int) -> Int32 {
+        if exponent == 0 { return x }
+        let mask = Int32((Int64(1) << exponent) - 1)
+        let remainder = x & mask
+        let threshold = (mask >> 1) + (x < 0 ? 1 : 0)
+        return (x >> Int32(exponent)) + (remainder > threshold ? 1 : 0)
+    }
+
+    /// x * multiplier * 2^shift, rounded as TFLite's MultiplyByQuantizedMultiplier (double rounding).
+    @inline(__always)
+    public static func multiplyByQuantizedMultiplier(_ x: Int32, _ multiplier: Int32, _ shift: Int) -> Int32 {
+        let left = shift > 0 ? shift : 0
+        let right = shift > 0 ? 0 : -shift
+        return roundingDivideByPOT(saturatingRoundingDoublingHighMul(x &* (1 << Int32(left)), multiplier), right)
+    }
+
+    /// Saturating x * 2^exponent (exponent > 0) or rounding division (exponent < 0), as gemmlowp.
+    @inline(__always)
+    static func saturatingRoundingMultiplyByPOT(_ x: Int32, _ exponent: Int) -> Int32 {
+        if exponent == 0 { return x }
+        if exponent < 0 { return roundingDivideByPOT(x, -exponent) }
+        let threshold = Int32((Int64(1) << (31 - exponent)) - 1)
+        if x > threshold { return Int32.max }
+        if x < -threshold { return Int32.min }
+        return x &<< Int32(exponent)
+    }
+
+    /// The int8/uint8 clamp range of a fused activation, from the output's quantization.
+    public static func activationRange(_ activation: (lower: Float, upper: Float), scale: Float, zeroPoint: Int32,
+                                       qmin: Int32, qmax: Int32) -> (Int32, Int32) {
+        func quantize(_ f: Float) -> Int32 {
+            let q = Double(KernelMath.round((f / scale), .toNearestOrAwayFromZero)) + Double(zeroPoint)
+            return Int32(max(min(q, Double(Int32.max)), Double(Int32.min)))
+        }
+        let lo = activation.lower.isFinite ? max(qmin, quantize(activation.lower)) : qmin
+        let hi = activation.upper.isFinite ? min(qmax, quantize(activation.upper)) : qmax
+        return (lo, hi)
+    }
+
+    // MARK: gemmlowp fixed point, for the softmax
+
+    /// exp(x) for x in [-1/4, 0), Q0.31 in and out: Taylor series around -1/8.
+    static func expOnIntervalNegQuarterToZero(_ a: Int32) -> Int32 {
+        let constantTerm: Int32 = 1_895_147_668  // exp(-1/8)
+        let oneThird: Int32 = 715_827_883
+        let x = a &+ (1 << 28)
+        let x2 = saturatingRoundingDoublingHighMul(x, x)
+        let x3 = saturatingRoundingDoublingHighMul(x2, x)
+        let x4 = saturatingRoundingDoublingHighMul(x2, x2)
+        let x4Over4 = saturatingRoundingMultiplyByPOT(x4, -2)
+        let inner = saturatingRoundingMultiplyByPOT(saturatingRoundingDoublingHighMul(x4Over4 &+ x3, oneThird) &+ x2, -1)
+        return constantTerm &+ saturatingRoundingDoublingHighMul(constantTerm, x &+ inner)
+    }
+
+    /// exp(a) for a <= 0 given in Q5.26, result in Q0.31 (gemmlowp's exp_on_negative_values).
+    public static func expOnNegativeValues(_ a: Int32) -> Int32 {
+        let fractionalBits = 26
+        let oneQuarter: Int32 = 1 << (fractionalBits - 2)
+        let mask = oneQuarter - 1
+        let aModQuarterMinusQuarter = (a & mask) &- oneQuarter
+        var result = expOnIntervalNegQuarterToZero(saturatingRoundingMultiplyByPOT(aModQuarterMinusQuarter, 5))
+        let remainder = aModQuarterMinusQuarter &- a
+        // Barrel shifter: multiply by exp(-2^k) for each bit k of the remainder (no array, so no allocation).
+        @inline(__always)
+        func apply(_ exponent: Int, _ multiplier: Int32) {
+            if remainder & (1 << Int32(fractionalBits + exponent)) != 0 {
+                result = saturatingRoundingDoublingHighMul(result, multiplier)
+            }
+        }
+        apply(-2, 1_672_461_947)
+        apply(-1, 1_302_514_674)
+        apply(0, 790_015_084)
+        apply(1, 290_630_308)
+        apply(2, 39_332_535)
+        apply(3, 720_401)
+        apply(4, 242)
+        return a == 0 ? Int32.max : result
+    }
+
+    /// 1 / (1 + x) for x in [0, 1), Q0.31 in and out, by Newton-Raphson (gemmlowp).
+    static func oneOverOnePlusX(_ a: Int32) -> Int32 {
+        // half_denominator = (a + 1) / 2 rounded, with One() = Int32.max in Q0.31.
+        let sum = Int64(a) + Int64(Int32.max)
+        let halfDenominator = Int32((sum + (sum >= 0 ? 1 : -1)) / 2)
+        let c48Over17: Int32 = 1_515_870_810      // Q2.29
+        let cNeg32Over17: Int32 = -1_010_580_540  // Q2.29
+        var x = c48Over17 &+ saturatingRoundingDoublingHighMul(halfDenominator, cNeg32Over17)
+        let oneQ2: Int32 = 1 << 29
+        for _ in 0..<3 {
+            let hdx = saturatingRoundingDoublingHighMul(halfDenominator, x)
+            let oneMinus = oneQ2 &- hdx
+            x = x &+ saturatingRoundingMultiplyByPOT(saturatingRoundingDoublingHighMul(x, oneMinus), 2)
+        }
+        return saturatingRoundingMultiplyByPOT(x, 1)
+    }
+
+    /// 1/x for x in Q12.19 as a Q0.31 scale and a count of bits over one (TFLite's GetReciprocal).
+    static func reciprocal(_ x: Int32, integerDigits: Int) -> (Int32, Int) {
+        let headroomPlusOne = UInt32(bitPattern: x).leadingZeroBitCount
+        let bitsOverUnit = integerDigits - headroomPlusOne
+        let shiftedSumMinusOne = Int32(bitPattern: (UInt32(bitPattern: x) << UInt32(headroomPlusOne)) &- (1 << 31))
+        return (oneOverOnePlusX(shiftedSumMinusOne), bitsOverUnit)
+    }
+}
+"""#),
+        ("QuantizedKernels.swift", #"""
+/// Requantization of an int32 accumulator: multiplier and shift per output channel (one entry
+/// for per-tensor), then the output zero point and the activation clamp.
+public struct Requantization: Sendable {
+    public var multipliers: [Int32]
+    public var shifts: [Int]
+    public var outputZeroPoint: Int32
+    public var min: Int32
+    public var max: Int32
+
+    /// `scales` are the real multipliers (input scale x weight scale / output scale) in double.
+    public init(scales: [Double], outputZeroPoint: Int32, min: Int32, max: Int32) {
+        let q = scales.map(QuantizedMath.quantizeMultiplier)
+        multipliers = q.map(\.multiplier)
+        shifts = q.map(\.shift)
+        self.outputZeroPoint = outputZeroPoint
+        self.min = min
+        self.max = max
+    }
+
+    /// Multipliers and shifts already computed (generated code stores them with the weights).
+    @inline(never)
+    public init(multipliers: [Int32], shifts: [Int], outputZeroPoint: Int32, min: Int32, max: Int32) {
+        self.multipliers = multipliers
+        self.shifts = shifts
+        self.outputZeroPoint = outputZeroPoint
+        self.min = min
+        self.max = max
+    }
+
+    @inline(__always)
+    public func apply(_ acc: Int32, channel: Int) -> Int32 {
+        let c = multipliers.count == 1 ? 0 : channel
+        let v = QuantizedMath.multiplyByQuantizedMultiplier(acc, multipliers[c], shifts[c]) &+ outputZeroPoint
+        return Swift.min(Swift.max(v, min), max)
+    }
+}
+
+/// int8 fully connected: out[b, o] = requant(sum_k w[o, k] * (x[b, k] - zp_in) + bias[o]).
+public struct QuantizedFullyConnectedKernel: Sendable {
+    let weights: [Int8]  // [outputs, depth]
+    let bias: [Int32]
+    let outputs: Int
+    let depth: Int
+    let inputZeroPoint: Int32
+    let requant: Requantization
+
+    @inline(never)
+    public init(weights: [Int8], bias: [Int32]?, outputs: Int, depth: Int, inputZeroPoint: Int32, requantization: Requantization) {
+        self.weights = weights
+        self.bias = bias ?? [Int32](repeating: 0, count: outputs)
+        self.outputs = outputs
+        self.depth = depth
+        self.inputZeroPoint = inputZeroPoint
+        requant = requantization
+    }
+
+    /// The kernel from parameters in memory (see `QuantizedConv2DKernel`).
+    @inline(never)
+    public init(weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, outputs: Int, depth: Int, inputZeroPoint: Int32,
+                multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int32>, channels: Int, outputZeroPoint: Int32, min: Int32, max: Int32) {
+        self.init(weights: Array(UnsafeBufferPointer(start: weights, count: outputs * depth)),
+                  bias: bias.map { Array(UnsafeBufferPointer(start: $0, count: outputs)) }, outputs: outputs, depth: depth,
+                  inputZeroPoint: inputZeroPoint,
+                  requantization: Requantization(multipliers: Array(UnsafeBufferPointer(start: multipliers, count: channels)),
+                                                 shifts: UnsafeBufferPointer(start: shifts, count: channels).map { Int($0) },
+                                                 outputZeroPoint: outputZeroPoint, min: min, max: max))
+    }
+
+    public func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, batch: Int) {
+        weights.withUnsafeBufferPointer { wb in
+            for b in 0..<batch {
+                let x = input + b * depth
+                for o in 0..<outputs {
+                    let w = wb.baseAddress! + o * depth
+                    var acc: Int32 = 0
+                    for k in 0..<depth { acc = acc &+ Int32(w[k]) &* (Int32(x[k]) &- inputZeroPoint) }
+                    output[b * outputs + o] = Int8(truncatingIfNeeded: requant.apply(acc &+ bias[o], channel: o))
+                }
+            }
+        }
+    }
+}
+
+/// int8 ADD/SUB (TFLite: both inputs rescaled to 2x the larger input scale with 20 bits of
+/// headroom, summed, requantized) and MUL (product of offset inputs, requantized).
+public struct QuantizedBinaryKernel: Sendable {
+    public enum Kind: Sendable { case add, sub, mul }
+    let kind: Kind
+    let offset1: Int32, offset2: Int32, outputZeroPoint: Int32
+    let m1: Int32, s1: Int, m2: Int32, s2: Int, mOut: Int32, sOut: Int
+    let min: Int32, max: Int32
+    static let leftShift: Int32 = 20
+
+    @inline(never)
+    public init(kind: Kind, scale1: Float, zeroPoint1: Int32, scale2: Float, zeroPoint2: Int32,
+                outputScale: Float, outputZeroPoint: Int32, min: Int32, max: Int32) {
+        self.kind = kind
+        offset1 = -zeroPoint1
+        offset2 = -zeroPoint2
+        self.outputZeroPoint = outputZeroPoint
+        self.min = min
+        self.max = max
+        if kind == .mul {
+            let q = QuantizedMath.quantizeMultiplier(Double(scale1) * Double(scale2) / Double(outputScale))
+            (m1, s1, m2, s2) = (0, 0, 0, 0)
+            (mOut, sOut) = (q.multiplier, q.shift)
+        } else {
+            let twiceMax = Double(2 * Swift.max(scale1, scale2))
+            let q1 = QuantizedMath.quantizeMultiplier(Double(scale1) / twiceMax)
+            var q2 = QuantizedMath.quantizeMultiplier(Double(scale2) / twiceMax)
+            if kind == .sub { q2.multiplier = -q2.multiplier }
+            let qo = QuantizedMath.quantizeMultiplier(twiceMax / Double(Float(1 << Self.leftShift) * outputScale))
+            (m1, s1, m2, s2, mOut, sOut) = (q1.multiplier, q1.shift, q2.multiplier, q2.shift, qo.multiplier, qo.shift)
+        }
+    }
+
+    @inline(__always)
+    public func apply(_ a: Int8, _ b: Int8) -> Int8 {
+        let x = Int32(a) &+ offset1, y = Int32(b) &+ offset2
+        let raw: Int32
+        if kind == .mul {
+            raw = QuantizedMath.multiplyByQuantizedMultiplier(x &* y, mOut, sOut) &+ outputZeroPoint
+        } else {
+            let sx = QuantizedMath.roundingDivideByPOT(QuantizedMath.saturatingRoundingDoublingHighMul(x &* (1 << Self.leftShift), m1), -s1)
+            let sy = QuantizedMath.roundingDivideByPOT(QuantizedMath.saturatingRoundingDoublingHighMul(y &* (1 << Self.leftShift), m2), -s2)
+            raw = QuantizedMath.roundingDivideByPOT(QuantizedMath.saturatingRoundingDoublingHighMul(sx &+ sy, mOut), -sOut) &+ outputZeroPoint
+        }
+        return Int8(truncatingIfNeeded: Swift.min(Swift.max(raw, min), max))
+    }
+}
+
+/// int8 max and average pooling over NHWC, as TFLite's reference kernels: the average sums the
+/// raw values of the taps inside the input and divides with rounding half away from zero.
+public func quantizedPool(_ g: Conv2DGeometry, average: Bool, min: Int32, max: Int32,
+                          _ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>) {
+    let c = g.inC
+    for n in 0..<g.batch {
+        for oh in 0..<g.outH {
+            let y0 = oh * g.strideH - g.padTop
+            let yStart = Swift.max(0, -y0), yEnd = Swift.min(g.kernelH, g.inH - y0)
+            for ow in 0..<g.outW {
+                let x0 = ow * g.strideW - g.padLeft
+                let xStart = Swift.max(0, -x0), xEnd = Swift.min(g.kernelW, g.inW - x0)
+                let out = output + ((n * g.outH + oh) * g.outW + ow) * c
+                let count = Int32(Swift.max(yEnd - yStart, 0) * Swift.max(xEnd - xStart, 0))
+                for ch in 0..<c {
+                    var acc: Int32 = average ? 0 : -128
+                    for y in yStart..<Swift.max(yEnd, yStart) {
+                        for x in xStart..<Swift.max(xEnd, xStart) {
+                            let v = Int32(input[((n * g.inH + y0 + y) * g.inW + x0 + x) * c + ch])
+                            acc = average ? acc &+ v : Swift.max(acc, v)
+                        }
+                    }
+                    if average, count > 0 {
+                        acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count
+                    }
+                    out[ch] = Int8(truncatingIfNeeded: Swift.min(Swift.max(acc, min), max))
+                }
+            }
+        }
+    }
+}
+
+/// int8 softmax along the last axis with TFLite's reference fixed-point arithmetic
+/// (exp in Q5.26 -> Q0.31, sum in Q12.19, reciprocal by Newton-Raphson); output scale 1/256, zero point -128.
+public struct QuantizedSoftmaxKernel: Sendable {
+    let multiplier: Int32
+    let leftShift: Int
+    let diffMin: Int32
+
+    public init(beta: Float, inputScale: Float) {
+        let scaledDiffIntegerBits = 5
+        let real = Swift.min(Double(beta) * Double(inputScale) * Double(1 << (31 - scaledDiffIntegerBits)), Double((Int64(1) << 31) - 1))
+        let q = QuantizedMath.quantizeMultiplier(real)
+        multiplier = q.multiplier
+        leftShift = q.shift
+        let maxInputRescaled = Double((1 << scaledDiffIntegerBits) - 1) * Double(Int64(1) << (31 - scaledDiffIntegerBits)) / Double(Int64(1) << leftShift)
+        diffMin = -Int32(KernelMath.round(maxInputRescaled, .down))
+    }
+
+    /// exp of a (non-positive) difference from the row's maximum, Q0.31 (computed twice per
+    /// element rather than stored, so that the kernel allocates nothing).
+    @inline(__always)
+    func exp(_ diff: Int32) -> Int32 {
+        QuantizedMath.expOnNegativeValues(QuantizedMath.saturatingRoundingDoublingHighMul(diff &* (1 << Int32(leftShift)), multiplier))
+    }
+
+    public func run(_ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>, outer: Int, depth: Int) {
+        for i in 0..<outer {
+            let x = input + i * depth, y = output + i * depth
+            var maxIn: Int32 = -128
+            for c in 0..<depth { maxIn = Swift.max(maxIn, Int32(x[c])) }
+            var sumOfExps: Int32 = 0  // Q12.19
+            for c in 0..<depth {
+                let diff = Int32(x[c]) - maxIn
+                if diff >= diffMin { sumOfExps = sumOfExps &+ QuantizedMath.roundingDivideByPOT(exp(diff), 12) }
+            }
+            let (scale, bitsOverUnit) = QuantizedMath.reciprocal(sumOfExps, integerDigits: 12)
+            let exponent = bitsOverUnit + 31 - 8
+            for c in 0..<depth {
+                let diff = Int32(x[c]) - maxIn
+                if diff >= diffMin {
+                    let unsat = QuantizedMath.roundingDivideByPOT(QuantizedMath.saturatingRoundingDoublingHighMul(scale, exp(diff)), exponent)
+                    y[c] = Int8(truncatingIfNeeded: Swift.min(Swift.max(unsat - 128, -128), 127))
+                } else {
+                    y[c] = -128
+                }
+            }
+        }
+    }
+}
+
+/// int8 mean of `count` elements from their raw int32 sum, as LiteRT's reference
+/// QuantizedMeanOrSum: 1/count is folded into the fixed-point multiplier of
+/// input scale / output scale (shift = floor(log2 count), capped at 32 and at 31 + the shift).
+public struct QuantizedMeanKernel: Sendable {
+    let multiplier: Int32
+    let shift: Int
+    let correction: Int32
+    let outputZeroPoint: Int32
+
+    public init(inputScale: Float, inputZeroPoint: Int32, outputScale: Float, outputZeroPoint: Int32, count: Int) {
+        let q = QuantizedMath.quantizeMultiplier(Double(inputScale) / Double(outputScale))
+        var s = 63 - UInt64(count).leadingZeroBitCount
+        s = min(s, 32)
+        s = min(s, 31 + q.shift)
+        multiplier = Int32(truncatingIfNeeded: (Int64(q.multiplier) << Int64(s)) / Int64(count))
+        shift = q.shift - s
+        correction = inputZeroPoint &* Int32(truncatingIfNeeded: count)
+        self.outputZeroPoint = outputZeroPoint
+    }
+
+    @inline(__always)
+    public func apply(sum: Int32) -> Int8 {
+        let v = QuantizedMath.multiplyByQuantizedMultiplier(sum &- correction, multiplier, shift) &+ outputZeroPoint
+        return Int8(truncatingIfNeeded: Swift.min(Swift.max(v, -128), 127))
+    }
+}
+
+/// An int8 -> int8 function as the 256-entry table TFLite builds for LOGISTIC and TANH: each
+/// input value dequantized, transformed in float, requantized (round half away from zero).
+public struct QuantizedLookupTable: Sendable {
+    let table: [Int8]
+
+    public init(inputScale: Float, inputZeroPoint: Int32, outputScale: Float, outputZeroPoint: Int32, _ transform: (Float) -> Float) {
+        let inverse = 1 / outputScale
+        table = (-128...127).map { v in
+            let x = inputScale * Float(Int32(v) - inputZeroPoint)
+            let r = KernelMath.round((transform(x) * inverse), .toNearestOrAwayFromZero)
+            let q = Int32(max(min(r + Float(outputZeroPoint), 127), -128))
+            return Int8(q)
+        }
+    }
+
+    @inline(__always)
+    public func apply(_ x: Int8) -> Int8 { table[Int(x) + 128] }
+}
+
+/// int8 hard-swish with TFLite's 16-bit fixed-point arithmetic: x on a 2^7 finer input scale,
+/// a "reluish" factor in [0, 1] for relu6(x + 3) / 6, their product rescaled to the output.
+public struct QuantizedHardSwishKernel: Sendable {
+    let inputZeroPoint: Int32, outputZeroPoint: Int32
+    let outputMultiplier: Int16, outputExponent: Int
+    let reluishMultiplier: Int16, reluishExponent: Int
+
+    public init(inputScale: Float, inputZeroPoint: Int32, outputScale: Float, outputZeroPoint: Int32) {
+        self.inputZeroPoint = inputZeroPoint
+        self.outputZeroPoint = outputZeroPoint
+        let hires = (1.0 / 128.0) * inputScale
+        let reluishScale: Float = 3.0 / 32768.0
+        let o = QuantizedMath.quantizeMultiplier(Double(hires / outputScale))
+        let r = QuantizedMath.quantizeMultiplier(Double(hires / reluishScale))
+        outputMultiplier = Self.downscale(o.multiplier)
+        outputExponent = o.shift
+        reluishMultiplier = Self.downscale(r.multiplier)
+        reluishExponent = r.shift
+    }
+
+    static func downscale(_ m: Int32) -> Int16 {
+        let offset: Int32 = 1 << 15
+        if m >= Int32.max - offset { return Int16.max }
+        return Int16((m + offset) >> 16)
+    }
+
+    static func srdhm16(_ a: Int16, _ b: Int16) -> Int16 {
+        if a == b && a == Int16.min { return Int16.max }
+        let ab = Int32(a) * Int32(b)
+        let nudge: Int32 = ab >= 0 ? 1 << 14 : 1 - (1 << 14)
+        return Int16(truncatingIfNeeded: (ab + nudge) / (1 << 15))
+    }
+
+    static func sdhm16(_ a: Int16, _ b: Int16) -> Int16 {
+        if a == b && a == Int16.min { return Int16.max }
+        return Int16(truncatingIfNeeded: (Int32(a) * Int32(b)) / (1 << 15))
+    }
+
+    static func rdpot16(_ x: Int16, _ exponent: Int) -> Int16 {
+        if exponent == 0 { return x }
+        let mask = Int16((1 << exponent) - 1)
+        let remainder = x & mask
+        let threshold = (mask >> 1) + (x < 0 ? 1 : 0)
+        return (x >> Int16(exponent)) + (remainder > threshold ? 1 : 0)
+    }
+
+    static func saturatingLeftShift(_ x: Int16, _ amount: Int) -> Int16 {
+        let v = Int32(x) * (Int32(1) << Int32(amount))
+        return Int16(min(max(v, Int32(Int16.min)), Int32(Int16.max)))
+    }
+
+    @inline(__always)
+    public func apply(_ q: Int8) -> Int8 {
+        let input = Int16(Int32(q) - inputZeroPoint)
+        let hires = input &* (1 << 7)
+        let preshift = Self.srdhm16(hires, outputMultiplier)
+        var reluish = hires
+        if reluishExponent > 0 { reluish = Self.saturatingLeftShift(reluish, reluishExponent - 1) }
+        reluish = Self.srdhm16(reluish, reluishMultiplier)
+        if reluishExponent > 0 { reluish = Self.saturatingLeftShift(reluish, 1) }
+        if reluishExponent < 0 { reluish = Self.rdpot16(reluish, -reluishExponent) }
+        reluish = Int16((Int32(reluish) + (1 << 15)) >> 1)
+        let product = Self.sdhm16(reluish, preshift)
+        var out = Int32(Self.rdpot16(product, -outputExponent)) + outputZeroPoint
+        out = min(max(out, -128), 127)
+        return Int8(out)
+    }
+}
+"""#),
+        ("QuantizedConv.swift", #"""
+/// The vector type of the int8 kernels' accumulators: 16 int32 lanes, like `FloatVector`.
+public typealias Int32Vector = SIMD16<Int32>
+
+// Lane conversions written as loops: the standard library's SIMD init(truncatingIfNeeded:) is a
+// generic function that stays an unspecialized call per vector (measured: 1 GMAC/s); these
+// loops compile to single sign-extend / shuffle instructions.
+@inline(__always)
+func widen(_ v: SIMD16<Int8>) -> Int32Vector {
+    var r = Int32Vector()
+    for i in 0..<16 { r[i] = Int32(v[i]) }
+    return r
+}
+
+@inline(__always)
+func widen(_ v: SIMD16<Int16>) -> Int32Vector {
+    var r = Int32Vector()
+    for i in 0..<16 { r[i] = Int32(v[i]) }
+    return r
+}
+
+@inline(__always)
+func widen(_ v: SIMD8<Int32>) -> SIMD8<Int64> {
+    var r = SIMD8<Int64>()
+    for i in 0..<8 { r[i] = Int64(v[i]) }
+    return r
+}
+
+@inline(__always)
+func narrow(_ v: SIMD8<Int64>) -> SIMD8<Int32> {
+    var r = SIMD8<Int32>()
+    for i in 0..<8 { r[i] = Int32(truncatingIfNeeded: v[i]) }
+    return r
+}
+
+/// TFLite's MultiplyByQuantizedMultiplier on 16 lanes, each with its own multiplier and shift:
+/// the same bits as `QuantizedMath.multiplyByQuantizedMultiplier` lane by lane (multipliers are
+/// non-negative, so the one saturating case of the doubling high multiply cannot occur).
+@inline(__always)
+func multiplyByQuantizedMultiplier(_ x: Int32Vector, _ multiplier: Int32Vector,
+                                   leftShift: Int32Vector, rightShift: Int32Vector) -> Int32Vector {
+    let a = x &<< leftShift
+    @inline(__always)
+    func doublingHighMul(_ a: SIMD8<Int32>, _ b: SIMD8<Int32>) -> SIMD8<Int32> {
+        let ab = widen(a) &* widen(b)
+        let nudge = SIMD8<Int64>(repeating: 1 << 30).replacing(with: 1 - (1 << 30), where: ab .< 0)
+        let s = ab &+ nudge
+        // Division by 2^31 truncating toward zero, as the scalar code's Int64 division.
+        return narrow((s &+ ((s &>> 63) & ((1 << 31) - 1))) &>> 31)
+    }
+    let h = Int32Vector(lowHalf: doublingHighMul(a.lowHalf, multiplier.lowHalf),
+                        highHalf: doublingHighMul(a.highHalf, multiplier.highHalf))
+    let mask = (Int32Vector(repeating: 1) &<< rightShift) &- 1
+    let remainder = h & mask
+    let threshold = (mask &>> 1) &+ Int32Vector(repeating: 0).replacing(with: 1, where: h .< 0)
+    return (h &>> rightShift) &+ Int32Vector(repeating: 0).replacing(with: 1, where: remainder .> threshold)
+}
+
+/// Copies an int8 NHWC tensor into the middle of a larger one filled with `fill`, with
+/// `channelStride` >= channels bytes per pixel (the extra lanes hold `fill` too).
+func padInt8(_ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride: Int, fill: Int8, _ y: UnsafeMutablePointer<Int8>) {
+    let ph = g.paddedH, pw = g.paddedW, c = g.inC
+    y.initialize(repeating: fill, count: g.batch * ph * pw * channelStride)
+    for n in 0..<g.batch {
+        for h in 0..<g.inH {
+            let src = x + (n * g.inH + h) * g.inW * c
+            let dst = y + ((n * ph + h + g.padTop) * pw + g.padLeft) * channelStride
+            if channelStride == c {
+                dst.update(from: src, count: g.inW * c)
+            } else {
+                for w in 0..<g.inW { (dst + w * channelStride).update(from: src + w * c, count: c) }
+            }
+        }
+    }
+}
+
+/// int8 convolution over NHWC (regular, grouped and depthwise with any multiplier) with the
+/// arithmetic of TFLite's reference ConvPerChannel / DepthwiseConvPerChannel: int32
+/// accumulation of weight * (input - input zero point) over the taps inside the image, plus
+/// bias, requantized per output channel. Regular and depthwise convolutions run on 16-lane int32
+/// vectors over output channels: the input is padded with its zero point (so padded taps add
+/// nothing, exactly as the reference skips them) and -zero point * sum(weights) is folded into
+/// the bias, which leaves the integer result unchanged. Other groupings use the reference loop.
+public struct QuantizedConv2DKernel: Sendable {
+    enum Path: Sendable { case dense, depthwise, reference }
+    public let geometry: Conv2DGeometry
+    let path: Path
+    let weights: [Int8]  // OHWI, for the reference path
+    let bias: [Int32]
+    let inputZeroPoint: Int32
+    let requant: Requantization
+    /// dense: [output block][kh][kw][ci][16]; depthwise: [kh][kw][channels padded to 16].
+    let packed: [Int16]
+    let blocks: Int
+    /// Per block of 16 output channels: 16 lanes each of bias - zero point * sum(weights), the
+    /// requantization multiplier, its left shift and its right shift.
+    let table: [Int32]
+    /// Bytes per pixel of the padded input copy (depthwise: channels padded to 16).
+    let channelStride: Int
+    let needsPaddedCopy: Bool
+
+    @inline(never)  // generated code builds dozens of these in one initializer
+    public init(geometry g: Conv2DGeometry, weights: [Int8], bias: [Int32]?, inputZeroPoint: Int32, requantization: Requantization) {
+        geometry = g
+        self.weights = weights
+        self.bias = bias ?? [Int32](repeating: 0, count: g.outC)
+        self.inputZeroPoint = inputZeroPoint
+        requant = requantization
+        let taps = g.kernelH * g.kernelW
+        if g.groups == 1 {
+            path = .dense
+        } else if g.isDepthwise {
+            path = .depthwise
+        } else {
+            path = .reference
+        }
+        blocks = (g.outC + 15) / 16
+        let lanes = blocks * 16
+        var packed: [Int16] = []
+        var folded = [Int32](repeating: 0, count: lanes)
+        switch path {
+        case .dense:
+            let ci = g.inC
+            packed = [Int16](repeating: 0, count: blocks * taps * ci * 16)
+            for oc in 0..<g.outC {
+                var sum: Int32 = 0
+                for t in 0..<taps {
+                    for c in 0..<ci {
+                        let w = weights[(oc * taps + t) * ci + c]
+                        packed[(((oc / 16) * taps + t) * ci + c) * 16 + oc % 16] = Int16(w)
+                        sum += Int32(w)
+                    }
+                }
+                folded[oc] = self.bias[oc] &- inputZeroPoint &* sum
+            }
+            channelStride = g.inC
+            needsPaddedCopy = g.hasPadding
+        case .depthwise:
+            packed = [Int16](repeating: 0, count: taps * lanes)
+            for c in 0..<g.outC {
+                var sum: Int32 = 0
+                for t in 0..<taps {
+                    let w = weights[c * taps + t]
+                    packed[t * lanes + c] = Int16(w)
+                    sum += Int32(w)
+                }
+                folded[c] = self.bias[c] &- inputZeroPoint &* sum
+            }
+            channelStride = lanes
+            needsPaddedCopy = g.hasPadding || g.inC != lanes
+        case .reference:
+            channelStride = g.inC
+            needsPaddedCopy = false
+        }
+        self.packed = packed
+        let perChannel = requantization.multipliers.count > 1
+        var table = [Int32](repeating: 0, count: blocks * 64)
+        for lane in 0..<lanes {
+            let c = perChannel ? min(lane, g.outC - 1) : 0
+            let shift = requantization.shifts[c]
+            let base = (lane / 16) * 64 + lane % 16
+            table[base] = folded[lane]
+            table[base + 16] = requantization.multipliers[c]
+            table[base + 32] = Int32(max(shift, 0))
+            table[base + 48] = Int32(max(-shift, 0))
+        }
+        self.table = table
+    }
+
+    /// The kernel from parameters in memory (as generated code stores them with the weights):
+    /// OHWI weights, optional bias, and per-channel (or one) multipliers and shifts.
+    @inline(never)
+    public init(geometry g: Conv2DGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, inputZeroPoint: Int32,
+                multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int32>, channels: Int, outputZeroPoint: Int32, min: Int32, max: Int32) {
+        let taps = g.kernelH * g.kernelW * g.inputChannelsPerGroup
+        self.init(geometry: g, weights: Array(UnsafeBufferPointer(start: weights, count: g.outC * taps)),
+                  bias: bias.map { Array(UnsafeBufferPointer(start: $0, count: g.outC)) }, inputZeroPoint: inputZeroPoint,
+                  requantization: Requantization(multipliers: Array(UnsafeBufferPointer(start: multipliers, count: channels)),
+                                                 shifts: UnsafeBufferPointer(start: shifts, count: channels).map { Int($0) },
+                                                 outputZeroPoint: outputZeroPoint, min: min, max: max))
+    }
+
+    /// Bytes of scratch `run` needs (the zero-point-padded input copy).
+    public var scratchBytes: Int {
+        needsPaddedCopy ? geometry.batch * geometry.paddedH * geometry.paddedW * channelStride : 0
+    }
+
+    /// Convolves `input` into `output`; `scratch` holds at least `scratchBytes` bytes.
+    public func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer?) {
+        let g = geometry
+        var x = input
+        var ph = g.inH, pw = g.inW
+        if needsPaddedCopy {
+            let padded = scratch!.bindMemory(to: Int8.self, capacity: scratchBytes)
+            padInt8(input, g, channelStride: channelStride, fill: Int8(truncatingIfNeeded: inputZeroPoint), padded)
+            x = UnsafePointer(padded)
+            ph = g.paddedH
+            pw = g.paddedW
+        }
+        packed.withUnsafeBufferPointer { p in
+            table.withUnsafeBufferPointer { t in
+                switch path {
+                case .dense: runDense(x, ph, pw, output, p.baseAddress!, t.baseAddress!)
+                case .depthwise: runDepthwise(x, ph, pw, output, p.baseAddress!, t.baseAddress!)
+                case .reference: runReference(input: input, output: output)
+                }
+            }
+        }
+    }
+
+    /// Requantizes one block of 16 accumulators and stores the channels that exist. `table`
+    /// holds, per block, 16 lanes each of folded bias, multiplier, left shift and right shift.
+    @inline(__always)
+    func finish(_ acc: Int32Vector, block b: Int, _ table: UnsafePointer<Int32>, _ out: UnsafeMutablePointer<Int8>) {
+        let t = UnsafeRawPointer(table + b * 64)
+        let v = multiplyByQuantizedMultiplier(acc &+ t.loadUnaligned(as: Int32Vector.self),
+                                              t.loadUnaligned(fromByteOffset: 64, as: Int32Vector.self),
+                                              leftShift: t.loadUnaligned(fromByteOffset: 128, as: Int32Vector.self),
+                                              rightShift: t.loadUnaligned(fromByteOffset: 192, as: Int32Vector.self))
+        var q = v &+ Int32Vector(repeating: requant.outputZeroPoint)
+        q.clamp(lowerBound: Int32Vector(repeating: requant.min), upperBound: Int32Vector(repeating: requant.max))
+        let o = b * 16
+        let valid = Swift.min(geometry.outC - o, 16)
+        if valid == 16 {
+            var bytes = SIMD16<Int8>()
+            for i in 0..<16 { bytes[i] = Int8(truncatingIfNeeded: q[i]) }
+            UnsafeMutableRawPointer(out + o).storeBytes(of: bytes, as: SIMD16<Int8>.self)
+        } else {
+            for i in 0..<valid { out[o + i] = Int8(truncatingIfNeeded: q[i]) }
+        }
+    }
+
+    @inline(__always)
+    static func loadWeights(_ p: UnsafePointer<Int16>) -> Int32Vector {
+        widen(UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Int16>.self))
+    }
+
+    func runDense(_ x: UnsafePointer<Int8>, _ ph: Int, _ pw: Int, _ output: UnsafeMutablePointer<Int8>, _ wp: UnsafePointer<Int16>, _ table: UnsafePointer<Int32>) {
+        let g = geometry
+        let c = g.inC, taps = g.kernelH * g.kernelW
+        let step = g.strideW * c
+        for n in 0..<g.batch {
+            for oh in 0..<g.outH {
+                let rowBase = x + (n * ph + oh * g.strideH) * pw * c
+                let outRow = output + (n * g.outH + oh) * g.outW * g.outC
+                var ow = 0
+                while ow + 4 <= g.outW {
+                    for b in 0..<blocks {
+                        var a0 = Int32Vector(), a1 = Int32Vector(), a2 = Int32Vector(), a3 = Int32Vector()
+                        var w = wp + b * taps * c * 16
+                        for kh in 0..<g.kernelH {
+                            for kw in 0..<g.kernelW {
+                                let p = rowBase + (kh * g.dilationH * pw + ow * g.strideW + kw * g.dilationW) * c
+                                for ci in 0..<c {
+                                    let wv = Self.loadWeights(w)
+                                    a0 &+= wv &* Int32Vector(repeating: Int32(p[ci]))
+                                    a1 &+= wv &* Int32Vector(repeating: Int32(p[ci + step]))
+                                    a2 &+= wv &* Int32Vector(repeating: Int32(p[ci + 2 * step]))
+                                    a3 &+= wv &* Int32Vector(repeating: Int32(p[ci + 3 * step]))
+                                    w += 16
+                                }
+                            }
+                        }
+                        let out = outRow + ow * g.outC
+                        finish(a0, block: b, table, out)
+                        finish(a1, block: b, table, out + g.outC)
+                        finish(a2, block: b, table, out + 2 * g.outC)
+                        finish(a3, block: b, table, out + 3 * g.outC)
+                    }
+                    ow += 4
+                }
+                while ow < g.outW {
+                    for b in 0..<blocks {
+                        var a0 = Int32Vector()
+                        var w = wp + b * taps * c * 16
+                        for kh in 0..<g.kernelH {
+                            for kw in 0..<g.kernelW {
+                                let p = rowBase + (kh * g.dilationH * pw + ow * g.strideW + kw * g.dilationW) * c
+                                for ci in 0..<c {
+                                    a0 &+= Self.loadWeights(w) &* Int32Vector(repeating: Int32(p[ci]))
+                                    w += 16
+                                }
+                            }
+                        }
+                        finish(a0, block: b, table, outRow + ow * g.outC)
+                    }
+                    ow += 1
+                }
+            }
+        }
+    }
+
+    func runDepthwise(_ x: UnsafePointer<Int8>, _ ph: Int, _ pw: Int, _ output: UnsafeMutablePointer<Int8>, _ wp: UnsafePointer<Int16>, _ table: UnsafePointer<Int32>) {
+        let g = geometry
+        let cs = channelStride
+        for n in 0..<g.batch {
+            for oh in 0..<g.outH {
+                for ow in 0..<g.outW {
+                    let out = output + ((n * g.outH + oh) * g.outW + ow) * g.outC
+                    let base = x + ((n * ph + oh * g.strideH) * pw + ow * g.strideW) * cs
+                    for b in 0..<blocks {
+                        var acc = Int32Vector()
+                        var t = 0
+                        for kh in 0..<g.kernelH {
+                            for kw in 0..<g.kernelW {
+                                let p = base + (kh * g.dilationH * pw + kw * g.dilationW) * cs + b * 16
+                                let xv = widen(UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Int8>.self))
+                                acc &+= xv &* Self.loadWeights(wp + t * cs + b * 16)
+                                t += 1
+                            }
+                        }
+                        finish(acc, block: b, table, out)
+                    }
+                }
+            }
+        }
+    }
+
+    /// TFLite's reference loop, for grouped convolutions and depth multipliers above one.
+    func runReference(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
+        let g = geometry
+        let cig = g.inputChannelsPerGroup, cog = g.outputChannelsPerGroup
+        let zp = inputZeroPoint
+        weights.withUnsafeBufferPointer { wb in
+            let w = wb.baseAddress!
+            for n in 0..<g.batch {
+                for oh in 0..<g.outH {
+                    let y0 = oh * g.strideH - g.padTop
+                    for ow in 0..<g.outW {
+                        let x0 = ow * g.strideW - g.padLeft
+                        let out = output + ((n * g.outH + oh) * g.outW + ow) * g.outC
+                        for oc in 0..<g.outC {
+                            let grp = oc / cog
+                            var acc: Int32 = 0
+                            for kh in 0..<g.kernelH {
+                                let y = y0 + kh * g.dilationH
+                                if y < 0 || y >= g.inH { continue }
+                                for kw in 0..<g.kernelW {
+                                    let x = x0 + kw * g.dilationW
+                                    if x < 0 || x >= g.inW { continue }
+                                    let px = input + ((n * g.inH + y) * g.inW + x) * g.inC + grp * cig
+                                    let pw = w + ((oc * g.kernelH + kh) * g.kernelW + kw) * cig
+                                    for ci in 0..<cig {
+                                        acc = acc &+ Int32(pw[ci]) &* (Int32(px[ci]) &- zp)
+                                    }
+                                }
+                            }
+                            out[oc] = Int8(truncatingIfNeeded: requant.apply(acc &+ bias[oc], channel: oc))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+"""#),
+        ("QuantizedOps.swift", #"""
+/// int8 element-wise and reduction kernels over pointers, shared by the interpreter and the
+/// generated code.
+
+/// Floats to int8: clamp(round(x / scale) + zero point), x / scale in float32. TFLite's QUANTIZE
+/// rounds half away from zero; numpy (what callers who quantize themselves use) rounds half to even.
+public func quantizeInt8(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Int8>, count: Int, scale: Float, zeroPoint: Int32,
+                         halfToEven: Bool = false) {
+    for i in 0..<count {
+        let r = halfToEven ? KernelMath.round((x[i] / scale), .toNearestOrEven) : KernelMath.round((x[i] / scale), .toNearestOrAwayFromZero)
+        let clamped = r.isNaN ? 0 : Swift.max(Swift.min(r, 1e9), -1e9)
+        y[i] = Int8(Swift.min(Swift.max(Int32(clamped) &+ zeroPoint, -128), 127))
+    }
+}
+
+/// int8 to floats: scale * (q - zero point), computed in double and rounded once.
+public func dequantizeInt8(_ x: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Float>, count: Int, scale: Float, zeroPoint: Int32) {
+    let s = Double(scale)
+    for i in 0..<count { y[i] = Float(s * Double(Int32(x[i]) - zeroPoint)) }
+}
+
+/// int8 to int8 with other quantization parameters (TFLite's Requantize).
+public func requantizeInt8(_ x: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int,
+                           multiplier: Int32, shift: Int, inputZeroPoint: Int32, outputZeroPoint: Int32) {
+    for i in 0..<count {
+        let v = QuantizedMath.multiplyByQuantizedMultiplier(Int32(x[i]) - inputZeroPoint, multiplier, shift) &+ outputZeroPoint
+        y[i] = Int8(Swift.min(Swift.max(v, -128), 127))
+    }
+}
+
+/// int8 to int8 through float, rounding half away from zero (TFLite's concatenation of inputs
+/// whose parameters differ from the output's): round(q * scale + bias) + output zero point.
+public func rescaleInt8(_ x: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int, scale: Float, bias: Float, outputZeroPoint: Int32) {
+    for i in 0..<count {
+        let v = KernelMath.round((Float(x[i]) * scale + bias), .toNearestOrAwayFromZero) + Float(outputZeroPoint)
+        y[i] = Int8(Swift.min(Swift.max(v, -128), 127))
+    }
+}
+
+extension QuantizedBinaryKernel {
+    /// Applies the kernel to two tensors broadcast to `outShape` (numpy rules; shapes of equal rank).
+    public func run(_ a: UnsafePointer<Int8>, _ aShape: [Int], _ b: UnsafePointer<Int8>, _ bShape: [Int],
+                    _ y: UnsafeMutablePointer<Int8>, _ outShape: [Int]) {
+        let count = outShape.reduce(1, *)
+        if aShape == bShape {
+            for i in 0..<count { y[i] = apply(a[i], b[i]) }
+            return
+        }
+        if bShape.reduce(1, *) == 1 {
+            for i in 0..<count { y[i] = apply(a[i], b[0]) }
+            return
+        }
+        let sa = broadcastStrides(aShape, to: outShape), sb = broadcastStrides(bShape, to: outShape)
+        let rank = outShape.count
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(rank, 1)) { idx in
+            idx.initialize(repeating: 0)
+            for o in 0..<count {
+                var ia = 0, ib = 0
+                for d in 0..<rank { ia += idx[d] * sa[d]; ib += idx[d] * sb[d] }
+                y[o] = apply(a[ia], b[ib])
+                var d = rank - 1
+                while d >= 0 { idx[d] += 1; if idx[d] < outShape[d] { break }; idx[d] = 0; d -= 1 }
+            }
+        }
+    }
+}
+
+extension QuantizedMeanKernel {
+    /// Mean over `axes` of an int8 tensor (the reduced axes kept as size 1 in the output order).
+    public func run(_ x: UnsafePointer<Int8>, _ shape: [Int], axes: [Int], _ y: UnsafeMutablePointer<Int8>) {
+        let rank = shape.count
+        var outShape = shape
+        for a in axes { outShape[a] = 1 }
+        var outStrides = contiguousStrides(outShape)
+        for a in axes { outStrides[a] = 0 }
+        let outCount = outShape.reduce(1, *), count = shape.reduce(1, *)
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: Swift.max(outCount, 1)) { sums in
+            sums.initialize(repeating: 0)
+            // The common case: a global average over the middle axes of NHWC.
+            if rank == 4, axes.sorted() == [1, 2] {
+                let c = shape[3], hw = shape[1] * shape[2]
+                for n in 0..<shape[0] {
+                    for p in 0..<hw {
+                        let row = x + (n * hw + p) * c
+                        for ch in 0..<c { sums[n * c + ch] &+= Int32(row[ch]) }
+                    }
+                }
+            } else {
+                withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(rank, 1)) { idx in
+                    idx.initialize(repeating: 0)
+                    for i in 0..<count {
+                        var o = 0
+                        for d in 0..<rank { o += idx[d] * outStrides[d] }
+                        sums[o] &+= Int32(x[i])
+                        var d = rank - 1
+                        while d >= 0 { idx[d] += 1; if idx[d] < shape[d] { break }; idx[d] = 0; d -= 1 }
+                    }
+                }
+            }
+            for o in 0..<outCount { y[o] = apply(sum: sums[o]) }
+        }
+    }
+}
+
+extension QuantizedLookupTable {
+    public func run(_ x: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int) {
+        table.withUnsafeBufferPointer { t in
+            for i in 0..<count { y[i] = t[Int(x[i]) + 128] }
+        }
+    }
+}
+
+extension QuantizedHardSwishKernel {
+    public func run(_ x: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int) {
+        for i in 0..<count { y[i] = apply(x[i]) }
+    }
+}
+
+/// int8 max/average pooling with the same quantization in and out (see `quantizedPool`).
+public struct QuantizedPoolKernel: Sendable {
+    public let geometry: Conv2DGeometry
+    let average: Bool
+    let min: Int32, max: Int32
+
+    public init(geometry: Conv2DGeometry, average: Bool, min: Int32, max: Int32) {
+        self.geometry = geometry
+        self.average = average
+        self.min = min
+        self.max = max
+    }
+
+    public func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
+        quantizedPool(geometry, average: average, min: min, max: max, input, output)
     }
 }
 """#),

@@ -52,6 +52,13 @@ extension SwiftEmitter {
             lines.append("    /// Class names, in output order.")
             lines.append("    public static let labels: [String] = [\(labels.map { "\"\($0)\"" }.joined(separator: ", "))]")
         }
+        for (label, v) in [("input", input), ("output", output)] {
+            let t = graph.values[v]!.type
+            if t.dtype == .int8, let q = t.quantization {
+                lines.append("    /// The int8 \(label)'s quantization: real = scale * (q - zeroPoint).")
+                lines.append("    public static let \(label)Quantization: (scale: Float, zeroPoint: Int32) = (\(Self.float(q.scale)), \(q.zeroPoint))")
+            }
+        }
         lines.append("    static let inputCount = \(ins.reduce(1, *))")
         lines.append("    static let outputCount = \(outs.reduce(1, *))")
         lines.append("    static let weightCount = \(blob.count)")
@@ -119,14 +126,44 @@ extension SwiftEmitter {
         lines.append("        return result")
         lines.append("    }")
         lines.append("")
+        let inType = graph.values[input]!.type, outType = graph.values[output]!.type
+        let inQ = inType.dtype == .int8 ? inType.quantization : nil, outQ = outType.dtype == .int8 ? outType.quantization : nil
         lines.append("    /// Runs the model reading \(ins.reduce(1, *)) floats at `input` and writing \(outs.reduce(1, *)) at `output`.")
+        if let q = inQ {
+            lines.append("    /// The input is quantized to int8 (scale \(q.scale), zero point \(q.zeroPoint), rounding half to even) before the model runs.")
+        }
+        if let q = outQ {
+            lines.append("    /// The int8 output is dequantized (scale \(q.scale), zero point \(q.zeroPoint)).")
+        }
         lines.append("    public func predict(_ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>) {")
+        if let q = inQ {
+            lines.append("        quantizeInt8(input, i8(arena + \(plan.offsets[input]!)), count: \(name).inputCount, scale: \(Self.float(q.scale)), zeroPoint: \(q.zeroPoint), halfToEven: true)")
+        } else {
+            lines.append("        (arena + \(plan.offsets[input]!)).update(from: input, count: \(name).inputCount)")
+        }
+        lines.append("        run()")
+        if let q = outQ {
+            lines.append("        dequantizeInt8(i8(arena + \(plan.offsets[output] ?? 0)), output, count: \(name).outputCount, scale: \(Self.float(q.scale)), zeroPoint: \(q.zeroPoint))")
+        } else {
+            lines.append("        output.update(from: arena + \(plan.offsets[output] ?? 0), count: \(name).outputCount)")
+        }
+        lines.append("    }")
+        if inQ != nil && outQ != nil {
+            lines.append("")
+            lines.append("    /// The int8 entry point: quantized input in, quantized output out (the parameters are")
+            lines.append("    /// `inputQuantization` and `outputQuantization`). Allocates nothing.")
+            lines.append("    public func predictQuantized(_ input: UnsafePointer<Int8>, into output: UnsafeMutablePointer<Int8>) {")
+            lines.append("        i8(arena + \(plan.offsets[input]!)).update(from: input, count: \(name).inputCount)")
+            lines.append("        run()")
+            lines.append("        output.update(from: i8(arena + \(plan.offsets[output] ?? 0)), count: \(name).outputCount)")
+            lines.append("    }")
+        }
+        lines.append("")
+        lines.append("    private func run() {")
         lines.append("        #if FERCC_PROFILE")
         lines.append("        profile.start()")
         lines.append("        #endif")
-        lines.append("        (arena + \(plan.offsets[input]!)).update(from: input, count: \(name).inputCount)")
         for b in body { lines.append("        \(b)") }
-        lines.append("        output.update(from: arena + \(plan.offsets[output] ?? 0), count: \(name).outputCount)")
         lines.append("    }")
         if options.labels != nil {
             lines.append("")
@@ -164,6 +201,14 @@ extension SwiftEmitter {
         lines.append("}")
         lines.append("#endif")
         lines.append("")
+        lines.append("/// Typed views of the float-word arena and weights (int8 tensors and int32 parameters).")
+        lines.append("@inline(__always) fileprivate func i8(_ p: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Int8> {")
+        lines.append("    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Int8.self)")
+        lines.append("}")
+        lines.append("@inline(__always) fileprivate func i32(_ p: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Int32> {")
+        lines.append("    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Int32.self)")
+        lines.append("}")
+        lines.append("")
         lines.append(Self.embeddedKernels(fusedMultiplyAdd: options.target != .portable))
         return lines.joined(separator: "\n") + "\n"
     }
@@ -174,10 +219,10 @@ extension SwiftEmitter {
         let name = options.name
         var bytes: [UInt8] = []
         bytes.reserveCapacity(blob.count * 4)
-        for f in blob { let b = f.bitPattern.littleEndian; bytes += [UInt8(b & 0xff), UInt8((b >> 8) & 0xff), UInt8((b >> 16) & 0xff), UInt8(b >> 24)] }
+        for w in blob { let b = w.littleEndian; bytes += [UInt8(b & 0xff), UInt8((b >> 8) & 0xff), UInt8((b >> 16) & 0xff), UInt8(b >> 24)] }
         let encoded = Base64.encode(bytes)
         var lines: [String] = []
-        lines.append("// \(name)+Weights.swift: generated by fercc. Do not edit. \(blob.count) float32 weights, little-endian, base64.")
+        lines.append("// \(name)+Weights.swift: generated by fercc. Do not edit. \(blob.count) 32-bit words of weights (float32, and int8/int32 for quantized layers), little-endian, base64.")
         lines.append("")
         lines.append("extension \(name) {")
         lines.append("    static func decodeWeights() -> UnsafeMutablePointer<Float> {")

@@ -1,5 +1,6 @@
 import FerccIR
 import FerccKernels
+import FerccRuntime
 
 /// Options of `fercc convert` that shape the generated code.
 public struct CodegenOptions {
@@ -56,7 +57,8 @@ public struct GeneratedCode {
 public struct SwiftEmitter {
     let graph: Graph
     let options: CodegenOptions
-    var blob: [Float] = []
+    /// The weights as 32-bit words: float bit patterns, int32 values and int8 bytes packed four to a word.
+    var blob: [UInt32] = []
     var blobOffsets: [String: Int] = [:]
     var properties: [String] = []
     var initLines: [String] = []
@@ -80,8 +82,8 @@ public struct SwiftEmitter {
         guard graph.inputs.count == 1, graph.outputs.count == 1 else {
             throw FerccError("the code generator handles one input and one output (the model has \(graph.inputs.count) and \(graph.outputs.count))")
         }
-        for v in graph.values.values where !v.isConstant && v.type.dtype != .float32 {
-            throw FerccError("'\(v.name)' is \(v.type.dtype.rawValue): int8 code generation is not implemented yet (run float models, or use fercc run for int8)")
+        for v in graph.values.values where !v.isConstant && v.type.dtype != .float32 && v.type.dtype != .int8 {
+            throw FerccError("'\(v.name)' is \(v.type.dtype.rawValue): the code generator handles float32 and int8 tensors")
         }
         let plan = ArenaPlanner.plan(graph)
         var layers: [LayerReport] = []
@@ -101,7 +103,7 @@ public struct SwiftEmitter {
         if options.weights == .file {
             var bytes: [UInt8] = []
             bytes.reserveCapacity(blob.count * 4)
-            for f in blob { let b = f.bitPattern.littleEndian; bytes += [UInt8(b & 0xff), UInt8((b >> 8) & 0xff), UInt8((b >> 16) & 0xff), UInt8(b >> 24)] }
+            for w in blob { let b = w.littleEndian; bytes += [UInt8(b & 0xff), UInt8((b >> 8) & 0xff), UInt8((b >> 16) & 0xff), UInt8(b >> 24)] }
             file = bytes
         }
         return GeneratedCode(kernelSource: source, weightsSource: weightsSource, weightsFile: file, arena: plan,
@@ -112,25 +114,57 @@ public struct SwiftEmitter {
 
     /// Adds constant data to the weights blob (64-byte aligned) and returns its offset in floats.
     mutating func addBlob(_ data: [Float]) -> Int {
+        addWords(data.map(\.bitPattern))
+    }
+
+    mutating func addWords(_ words: [UInt32]) -> Int {
         while blob.count % 16 != 0 { blob.append(0) }
         let offset = blob.count
-        blob += data
+        blob += words
         return offset
+    }
+
+    /// int32 values; the offset is in 32-bit words (the generated code reads them through `i32`).
+    mutating func addInt32(_ data: [Int32]) -> Int {
+        addWords(data.map { UInt32(bitPattern: $0) })
+    }
+
+    /// int8 values packed four to a word (read through `i8`).
+    mutating func addInt8(_ data: [Int8]) -> Int {
+        var words = [UInt32](repeating: 0, count: (data.count + 3) / 4)
+        for (i, v) in data.enumerated() { words[i / 4] |= UInt32(UInt8(bitPattern: v)) << UInt32(8 * (i % 4)) }
+        return addWords(words)
     }
 
     mutating func constantOffset(_ name: String) throws -> Int {
         if let o = blobOffsets[name] { return o }
         guard let c = graph.values[name]?.constant else { throw FerccError("'\(name)' is not a constant") }
-        let o = addBlob(c.floats)
+        let o: Int
+        switch c {
+        case .int8(let v): o = addInt8(v)
+        case .int32(let v): o = addInt32(v)
+        case .float(let v): o = addBlob(v)
+        default: throw FerccError("'\(name)' is \(c.dtype.rawValue): not supported by the code generator")
+        }
         blobOffsets[name] = o
         return o
     }
 
-    /// The pointer expression of a value: the arena for activations, the weights for constants.
+    /// The pointer expression of a value, typed by its element type: the arena for activations,
+    /// the weights for constants.
     mutating func ptr(_ name: String, _ plan: ArenaPlan) throws -> String {
-        if graph.values[name]?.isConstant == true { return "(weights + \(try constantOffset(name)))" }
-        guard let o = plan.offsets[name] else { throw FerccError("'\(name)' has no arena slot") }
-        return "(arena + \(o))"
+        let base: String
+        if graph.values[name]?.isConstant == true {
+            base = "(weights + \(try constantOffset(name)))"
+        } else {
+            guard let o = plan.offsets[name] else { throw FerccError("'\(name)' has no arena slot") }
+            base = "(arena + \(o))"
+        }
+        switch graph.values[name]!.type.dtype {
+        case .int8: return "i8\(base)"
+        case .int32: return "i32\(base)"
+        default: return base
+        }
     }
 
     mutating func array(_ values: [Int]) -> String {
@@ -220,6 +254,20 @@ public struct SwiftEmitter {
             body.append("profile.mark(\(layerIndex))")
             body.append("#endif")
             layerIndex += 1
+        }
+        let touchesInt8 = (node.inputs + node.outputs).contains { graph.values[$0]?.isConstant == false && graph.values[$0]?.type.dtype == .int8 }
+        switch node.op {
+        case .reshape, .transpose, .slice, .split, .channelShuffle, .pad:
+            break  // element moves: the same code for every element type (typed pointers)
+        case .concat where touchesInt8:
+            if case .concat(_, let rescales, _)? = try QuantizedSpec.make(node, graph), rescales.allSatisfy({ $0 == nil }) { break }
+            try emitQuantized(node, plan)
+            return
+        default:
+            if touchesInt8 {
+                try emitQuantized(node, plan)
+                return
+            }
         }
         switch node.op {
         case .conv2D(let c):
@@ -406,7 +454,15 @@ public struct SwiftEmitter {
             }
 
         case .pad(let pads, let value):
-            body.append("pad(\(try ptr(node.inputs[0], plan)), \(array(shape(node.inputs[0]))), pads: \(array(pads)), value: \(Self.float(value)), \(y))")
+            var fill = Self.float(value)
+            let t = graph.values[node.inputs[0]]!.type
+            if t.dtype == .int8 {
+                guard let q = t.quantization else { throw FerccError("quantized Pad input has no quantization") }
+                fill = "Int8(\(min(max(Int32((value / q.scale).rounded(.toNearestOrAwayFromZero)) + q.zeroPoint, -128), 127)))"
+            } else if t.dtype != .float32 {
+                throw FerccError("Pad on \(t.dtype.rawValue) is not supported by the code generator")
+            }
+            body.append("pad(\(try ptr(node.inputs[0], plan)), \(array(shape(node.inputs[0]))), pads: \(array(pads)), value: \(fill), \(y))")
 
         case .resize2D(let r):
             let xs = shape(node.inputs[0])
@@ -414,7 +470,7 @@ public struct SwiftEmitter {
                 + "outH: \(r.outH), outW: \(r.outW), bilinear: \(r.bilinear), alignCorners: \(r.alignCorners), halfPixelCenters: \(r.halfPixelCenters))")
 
         case .quantize, .dequantize:
-            throw FerccError("\(node.op.name) needs int8 code generation, which is not implemented yet")
+            throw FerccError("\(node.op.name) between \(graph.values[node.inputs[0]]!.type.dtype.rawValue) and \(graph.values[out]!.type.dtype.rawValue) is not supported by the code generator")
         }
     }
 }

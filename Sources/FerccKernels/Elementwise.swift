@@ -171,9 +171,9 @@ public func resizeNHWC(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Floa
                 if bilinear {
                     let fy = halfPixelCenters ? (Float(oy) + 0.5) * sh - 0.5 : Float(oy) * sh
                     let fx = halfPixelCenters ? (Float(ox) + 0.5) * sw - 0.5 : Float(ox) * sw
-                    let y0 = max(Int(fy.rounded(.down)), 0), x0 = max(Int(fx.rounded(.down)), 0)
-                    let y1 = min(Int(fy.rounded(.up)), inH - 1), x1 = min(Int(fx.rounded(.up)), inW - 1)
-                    let dy = fy - Float(Int(fy.rounded(.down))), dx = fx - Float(Int(fx.rounded(.down)))
+                    let y0 = max(Int(KernelMath.round(fy, .down)), 0), x0 = max(Int(KernelMath.round(fx, .down)), 0)
+                    let y1 = min(Int(KernelMath.round(fy, .up)), inH - 1), x1 = min(Int(KernelMath.round(fx, .up)), inW - 1)
+                    let dy = fy - Float(Int(KernelMath.round(fy, .down))), dx = fx - Float(Int(KernelMath.round(fx, .down)))
                     for c in 0..<channels {
                         func at(_ yy: Int, _ xx: Int) -> Float { x[((n * inH + yy) * inW + xx) * channels + c] }
                         out[c] = at(y0, x0) * (1 - dy) * (1 - dx) + at(y1, x0) * dy * (1 - dx)
@@ -181,8 +181,8 @@ public func resizeNHWC(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Floa
                     }
                 } else {
                     let offset: Float = halfPixelCenters ? 0.5 : 0
-                    var iy = Int(alignCorners ? ((Float(oy) + offset) * sh).rounded(.toNearestOrAwayFromZero) : ((Float(oy) + offset) * sh).rounded(.down))
-                    var ix = Int(alignCorners ? ((Float(ox) + offset) * sw).rounded(.toNearestOrAwayFromZero) : ((Float(ox) + offset) * sw).rounded(.down))
+                    var iy = Int(alignCorners ? KernelMath.round(((Float(oy) + offset) * sh), .toNearestOrAwayFromZero) : KernelMath.round(((Float(oy) + offset) * sh), .down))
+                    var ix = Int(alignCorners ? KernelMath.round(((Float(ox) + offset) * sw), .toNearestOrAwayFromZero) : KernelMath.round(((Float(ox) + offset) * sw), .down))
                     iy = min(max(iy, 0), inH - 1)
                     ix = min(max(ix, 0), inW - 1)
                     (out).update(from: x + ((n * inH + iy) * inW + ix) * channels, count: channels)

@@ -1,6 +1,37 @@
 /// The vector type of the int8 kernels' accumulators: 16 int32 lanes, like `FloatVector`.
 public typealias Int32Vector = SIMD16<Int32>
 
+// Lane conversions written as loops: the standard library's SIMD init(truncatingIfNeeded:) is a
+// generic function that stays an unspecialized call per vector (measured: 1 GMAC/s); these
+// loops compile to single sign-extend / shuffle instructions.
+@inline(__always)
+func widen(_ v: SIMD16<Int8>) -> Int32Vector {
+    var r = Int32Vector()
+    for i in 0..<16 { r[i] = Int32(v[i]) }
+    return r
+}
+
+@inline(__always)
+func widen(_ v: SIMD16<Int16>) -> Int32Vector {
+    var r = Int32Vector()
+    for i in 0..<16 { r[i] = Int32(v[i]) }
+    return r
+}
+
+@inline(__always)
+func widen(_ v: SIMD8<Int32>) -> SIMD8<Int64> {
+    var r = SIMD8<Int64>()
+    for i in 0..<8 { r[i] = Int64(v[i]) }
+    return r
+}
+
+@inline(__always)
+func narrow(_ v: SIMD8<Int64>) -> SIMD8<Int32> {
+    var r = SIMD8<Int32>()
+    for i in 0..<8 { r[i] = Int32(truncatingIfNeeded: v[i]) }
+    return r
+}
+
 /// TFLite's MultiplyByQuantizedMultiplier on 16 lanes, each with its own multiplier and shift:
 /// the same bits as `QuantizedMath.multiplyByQuantizedMultiplier` lane by lane (multipliers are
 /// non-negative, so the one saturating case of the doubling high multiply cannot occur).
@@ -10,11 +41,11 @@ func multiplyByQuantizedMultiplier(_ x: Int32Vector, _ multiplier: Int32Vector,
     let a = x &<< leftShift
     @inline(__always)
     func doublingHighMul(_ a: SIMD8<Int32>, _ b: SIMD8<Int32>) -> SIMD8<Int32> {
-        let ab = SIMD8<Int64>(truncatingIfNeeded: a) &* SIMD8<Int64>(truncatingIfNeeded: b)
+        let ab = widen(a) &* widen(b)
         let nudge = SIMD8<Int64>(repeating: 1 << 30).replacing(with: 1 - (1 << 30), where: ab .< 0)
         let s = ab &+ nudge
         // Division by 2^31 truncating toward zero, as the scalar code's Int64 division.
-        return SIMD8<Int32>(truncatingIfNeeded: (s &+ ((s &>> 63) & ((1 << 31) - 1))) &>> 31)
+        return narrow((s &+ ((s &>> 63) & ((1 << 31) - 1))) &>> 31)
     }
     let h = Int32Vector(lowHalf: doublingHighMul(a.lowHalf, multiplier.lowHalf),
                         highHalf: doublingHighMul(a.highHalf, multiplier.highHalf))
@@ -67,6 +98,7 @@ public struct QuantizedConv2DKernel: Sendable {
     let channelStride: Int
     let needsPaddedCopy: Bool
 
+    @inline(never)  // generated code builds dozens of these in one initializer
     public init(geometry g: Conv2DGeometry, weights: [Int8], bias: [Int32]?, inputZeroPoint: Int32, requantization: Requantization) {
         geometry = g
         self.weights = weights
@@ -134,6 +166,19 @@ public struct QuantizedConv2DKernel: Sendable {
         self.table = table
     }
 
+    /// The kernel from parameters in memory (as generated code stores them with the weights):
+    /// OHWI weights, optional bias, and per-channel (or one) multipliers and shifts.
+    @inline(never)
+    public init(geometry g: Conv2DGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, inputZeroPoint: Int32,
+                multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int32>, channels: Int, outputZeroPoint: Int32, min: Int32, max: Int32) {
+        let taps = g.kernelH * g.kernelW * g.inputChannelsPerGroup
+        self.init(geometry: g, weights: Array(UnsafeBufferPointer(start: weights, count: g.outC * taps)),
+                  bias: bias.map { Array(UnsafeBufferPointer(start: $0, count: g.outC)) }, inputZeroPoint: inputZeroPoint,
+                  requantization: Requantization(multipliers: Array(UnsafeBufferPointer(start: multipliers, count: channels)),
+                                                 shifts: UnsafeBufferPointer(start: shifts, count: channels).map { Int($0) },
+                                                 outputZeroPoint: outputZeroPoint, min: min, max: max))
+    }
+
     /// Bytes of scratch `run` needs (the zero-point-padded input copy).
     public var scratchBytes: Int {
         needsPaddedCopy ? geometry.batch * geometry.paddedH * geometry.paddedW * channelStride : 0
@@ -173,19 +218,20 @@ public struct QuantizedConv2DKernel: Sendable {
                                               rightShift: t.loadUnaligned(fromByteOffset: 192, as: Int32Vector.self))
         var q = v &+ Int32Vector(repeating: requant.outputZeroPoint)
         q.clamp(lowerBound: Int32Vector(repeating: requant.min), upperBound: Int32Vector(repeating: requant.max))
-        let bytes = SIMD16<Int8>(truncatingIfNeeded: q)
         let o = b * 16
-        let valid = geometry.outC - o
-        if valid >= 16 {
+        let valid = Swift.min(geometry.outC - o, 16)
+        if valid == 16 {
+            var bytes = SIMD16<Int8>()
+            for i in 0..<16 { bytes[i] = Int8(truncatingIfNeeded: q[i]) }
             UnsafeMutableRawPointer(out + o).storeBytes(of: bytes, as: SIMD16<Int8>.self)
         } else {
-            for i in 0..<valid { out[o + i] = bytes[i] }
+            for i in 0..<valid { out[o + i] = Int8(truncatingIfNeeded: q[i]) }
         }
     }
 
     @inline(__always)
     static func loadWeights(_ p: UnsafePointer<Int16>) -> Int32Vector {
-        Int32Vector(truncatingIfNeeded: UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Int16>.self))
+        widen(UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Int16>.self))
     }
 
     func runDense(_ x: UnsafePointer<Int8>, _ ph: Int, _ pw: Int, _ output: UnsafeMutablePointer<Int8>, _ wp: UnsafePointer<Int16>, _ table: UnsafePointer<Int32>) {
@@ -257,7 +303,7 @@ public struct QuantizedConv2DKernel: Sendable {
                         for kh in 0..<g.kernelH {
                             for kw in 0..<g.kernelW {
                                 let p = base + (kh * g.dilationH * pw + kw * g.dilationW) * cs + b * 16
-                                let xv = Int32Vector(truncatingIfNeeded: UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Int8>.self))
+                                let xv = widen(UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Int8>.self))
                                 acc &+= xv &* Self.loadWeights(wp + t * cs + b * 16)
                                 t += 1
                             }

@@ -18,6 +18,7 @@ public struct Requantization: Sendable {
     }
 
     /// Multipliers and shifts already computed (generated code stores them with the weights).
+    @inline(never)
     public init(multipliers: [Int32], shifts: [Int], outputZeroPoint: Int32, min: Int32, max: Int32) {
         self.multipliers = multipliers
         self.shifts = shifts
@@ -43,6 +44,7 @@ public struct QuantizedFullyConnectedKernel: Sendable {
     let inputZeroPoint: Int32
     let requant: Requantization
 
+    @inline(never)
     public init(weights: [Int8], bias: [Int32]?, outputs: Int, depth: Int, inputZeroPoint: Int32, requantization: Requantization) {
         self.weights = weights
         self.bias = bias ?? [Int32](repeating: 0, count: outputs)
@@ -50,6 +52,18 @@ public struct QuantizedFullyConnectedKernel: Sendable {
         self.depth = depth
         self.inputZeroPoint = inputZeroPoint
         requant = requantization
+    }
+
+    /// The kernel from parameters in memory (see `QuantizedConv2DKernel`).
+    @inline(never)
+    public init(weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, outputs: Int, depth: Int, inputZeroPoint: Int32,
+                multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int32>, channels: Int, outputZeroPoint: Int32, min: Int32, max: Int32) {
+        self.init(weights: Array(UnsafeBufferPointer(start: weights, count: outputs * depth)),
+                  bias: bias.map { Array(UnsafeBufferPointer(start: $0, count: outputs)) }, outputs: outputs, depth: depth,
+                  inputZeroPoint: inputZeroPoint,
+                  requantization: Requantization(multipliers: Array(UnsafeBufferPointer(start: multipliers, count: channels)),
+                                                 shifts: UnsafeBufferPointer(start: shifts, count: channels).map { Int($0) },
+                                                 outputZeroPoint: outputZeroPoint, min: min, max: max))
     }
 
     public func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, batch: Int) {
@@ -77,6 +91,7 @@ public struct QuantizedBinaryKernel: Sendable {
     let min: Int32, max: Int32
     static let leftShift: Int32 = 20
 
+    @inline(never)
     public init(kind: Kind, scale1: Float, zeroPoint1: Int32, scale2: Float, zeroPoint2: Int32,
                 outputScale: Float, outputZeroPoint: Int32, min: Int32, max: Int32) {
         self.kind = kind
@@ -160,7 +175,7 @@ public struct QuantizedSoftmaxKernel: Sendable {
         multiplier = q.multiplier
         leftShift = q.shift
         let maxInputRescaled = Double((1 << scaledDiffIntegerBits) - 1) * Double(Int64(1) << (31 - scaledDiffIntegerBits)) / Double(Int64(1) << leftShift)
-        diffMin = -Int32(maxInputRescaled.rounded(.down))
+        diffMin = -Int32(KernelMath.round(maxInputRescaled, .down))
     }
 
     /// exp of a (non-positive) difference from the row's maximum, Q0.31 (computed twice per
@@ -231,7 +246,7 @@ public struct QuantizedLookupTable: Sendable {
         let inverse = 1 / outputScale
         table = (-128...127).map { v in
             let x = inputScale * Float(Int32(v) - inputZeroPoint)
-            let r = (transform(x) * inverse).rounded(.toNearestOrAwayFromZero)
+            let r = KernelMath.round((transform(x) * inverse), .toNearestOrAwayFromZero)
             let q = Int32(max(min(r + Float(outputZeroPoint), 127), -128))
             return Int8(q)
         }

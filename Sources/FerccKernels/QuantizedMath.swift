@@ -9,7 +9,7 @@ public enum QuantizedMath {
         let e = m.exponent + 1  // frexp: m = q * 2^e with q in [0.5, 1)
         let q = m / Double(sign: .plus, exponent: e, significand: 1)
         var shift = e
-        var fixed = Int64((q * Double(1 << 31)).rounded(.toNearestOrAwayFromZero))
+        var fixed = Int64(KernelMath.round((q * Double(1 << 31)), .toNearestOrAwayFromZero))
         if fixed == 1 << 31 {
             fixed /= 2
             shift += 1
@@ -61,7 +61,7 @@ public enum QuantizedMath {
     public static func activationRange(_ activation: (lower: Float, upper: Float), scale: Float, zeroPoint: Int32,
                                        qmin: Int32, qmax: Int32) -> (Int32, Int32) {
         func quantize(_ f: Float) -> Int32 {
-            let q = Double((f / scale).rounded(.toNearestOrAwayFromZero)) + Double(zeroPoint)
+            let q = Double(KernelMath.round((f / scale), .toNearestOrAwayFromZero)) + Double(zeroPoint)
             return Int32(max(min(q, Double(Int32.max)), Double(Int32.min)))
         }
         let lo = activation.lower.isFinite ? max(qmin, quantize(activation.lower)) : qmin

@@ -6,7 +6,7 @@
 public func quantizeInt8(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Int8>, count: Int, scale: Float, zeroPoint: Int32,
                          halfToEven: Bool = false) {
     for i in 0..<count {
-        let r = halfToEven ? (x[i] / scale).rounded(.toNearestOrEven) : (x[i] / scale).rounded(.toNearestOrAwayFromZero)
+        let r = halfToEven ? KernelMath.round((x[i] / scale), .toNearestOrEven) : KernelMath.round((x[i] / scale), .toNearestOrAwayFromZero)
         let clamped = r.isNaN ? 0 : Swift.max(Swift.min(r, 1e9), -1e9)
         y[i] = Int8(Swift.min(Swift.max(Int32(clamped) &+ zeroPoint, -128), 127))
     }
@@ -31,7 +31,7 @@ public func requantizeInt8(_ x: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<I
 /// whose parameters differ from the output's): round(q * scale + bias) + output zero point.
 public func rescaleInt8(_ x: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int, scale: Float, bias: Float, outputZeroPoint: Int32) {
     for i in 0..<count {
-        let v = (Float(x[i]) * scale + bias).rounded(.toNearestOrAwayFromZero) + Float(outputZeroPoint)
+        let v = KernelMath.round((Float(x[i]) * scale + bias), .toNearestOrAwayFromZero) + Float(outputZeroPoint)
         y[i] = Int8(Swift.min(Swift.max(v, -128), 127))
     }
 }
