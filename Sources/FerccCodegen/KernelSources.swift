@@ -1566,7 +1566,8 @@ func multiplyByQuantizedMultiplier(_ x: Int32Vector, _ multiplier: Int32Vector,
     @inline(__always)
     func doublingHighMul(_ a: SIMD8<Int32>, _ b: SIMD8<Int32>) -> SIMD8<Int32> {
         let ab = widen(a) &* widen(b)
-        let nudge = SIMD8<Int64>(repeating: 1 << 30).replacing(with: 1 - (1 << 30), where: ab .< 0)
+        // nudge = ab >= 0 ? 2^30 : 1 - 2^30, from the sign bits (SIMD masks would go through memory).
+        let nudge = SIMD8<Int64>(repeating: 1 << 30) &+ ((ab &>> 63) & SIMD8<Int64>(repeating: 1 - (1 << 31)))
         let s = ab &+ nudge
         // Division by 2^31 truncating toward zero, as the scalar code's Int64 division.
         return narrow((s &+ ((s &>> 63) & ((1 << 31) - 1))) &>> 31)
@@ -1575,8 +1576,9 @@ func multiplyByQuantizedMultiplier(_ x: Int32Vector, _ multiplier: Int32Vector,
                         highHalf: doublingHighMul(a.highHalf, multiplier.highHalf))
     let mask = (Int32Vector(repeating: 1) &<< rightShift) &- 1
     let remainder = h & mask
-    let threshold = (mask &>> 1) &+ Int32Vector(repeating: 0).replacing(with: 1, where: h .< 0)
-    return (h &>> rightShift) &+ Int32Vector(repeating: 0).replacing(with: 1, where: remainder .> threshold)
+    let threshold = (mask &>> 1) &- (h &>> 31)  // + 1 when h < 0
+    // + 1 when remainder > threshold (both in [0, mask], so the difference cannot overflow).
+    return (h &>> rightShift) &- ((threshold &- remainder) &>> 31)
 }
 
 /// Copies an int8 NHWC tensor into the middle of a larger one filled with `fill`, with
@@ -1740,8 +1742,10 @@ public struct QuantizedConv2DKernel: Sendable {
                                               t.loadUnaligned(fromByteOffset: 64, as: Int32Vector.self),
                                               leftShift: t.loadUnaligned(fromByteOffset: 128, as: Int32Vector.self),
                                               rightShift: t.loadUnaligned(fromByteOffset: 192, as: Int32Vector.self))
-        var q = v &+ Int32Vector(repeating: requant.outputZeroPoint)
-        q.clamp(lowerBound: Int32Vector(repeating: requant.min), upperBound: Int32Vector(repeating: requant.max))
+        let z = v &+ Int32Vector(repeating: requant.outputZeroPoint)
+        let lo = requant.min, hi = requant.max
+        var q = Int32Vector()
+        for i in 0..<16 { q[i] = Swift.min(Swift.max(z[i], lo), hi) }
         let o = b * 16
         let valid = Swift.min(geometry.outC - o, 16)
         if valid == 16 {
@@ -1922,7 +1926,24 @@ extension QuantizedBinaryKernel {
                     _ y: UnsafeMutablePointer<Int8>, _ outShape: [Int]) {
         let count = outShape.reduce(1, *)
         if aShape == bShape {
-            for i in 0..<count { y[i] = apply(a[i], b[i]) }
+            var i = 0
+            if kind != .mul, s1 <= 0, s2 <= 0, sOut <= 0 {
+                // 16 lanes at a time, the same integer steps as `apply`.
+                let zero = Int32Vector(repeating: 0)
+                while i + 16 <= count {
+                    let x = widen(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Int8>.self)) &+ Int32Vector(repeating: offset1)
+                    let z = widen(UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Int8>.self)) &+ Int32Vector(repeating: offset2)
+                    let sx = multiplyByQuantizedMultiplier(x &<< Self.leftShift, Int32Vector(repeating: m1), leftShift: zero,
+                                                           rightShift: Int32Vector(repeating: Int32(-s1)))
+                    let sz = multiplyByQuantizedMultiplier(z &<< Self.leftShift, Int32Vector(repeating: m2), leftShift: zero,
+                                                           rightShift: Int32Vector(repeating: Int32(-s2)))
+                    let raw = multiplyByQuantizedMultiplier(sx &+ sz, Int32Vector(repeating: mOut), leftShift: zero,
+                                                            rightShift: Int32Vector(repeating: Int32(-sOut))) &+ Int32Vector(repeating: outputZeroPoint)
+                    for l in 0..<16 { y[i + l] = Int8(truncatingIfNeeded: Swift.min(Swift.max(raw[l], min), max)) }
+                    i += 16
+                }
+            }
+            while i < count { y[i] = apply(a[i], b[i]); i += 1 }
             return
         }
         if bShape.reduce(1, *) == 1 {

@@ -42,7 +42,8 @@ func multiplyByQuantizedMultiplier(_ x: Int32Vector, _ multiplier: Int32Vector,
     @inline(__always)
     func doublingHighMul(_ a: SIMD8<Int32>, _ b: SIMD8<Int32>) -> SIMD8<Int32> {
         let ab = widen(a) &* widen(b)
-        let nudge = SIMD8<Int64>(repeating: 1 << 30).replacing(with: 1 - (1 << 30), where: ab .< 0)
+        // nudge = ab >= 0 ? 2^30 : 1 - 2^30, from the sign bits (SIMD masks would go through memory).
+        let nudge = SIMD8<Int64>(repeating: 1 << 30) &+ ((ab &>> 63) & SIMD8<Int64>(repeating: 1 - (1 << 31)))
         let s = ab &+ nudge
         // Division by 2^31 truncating toward zero, as the scalar code's Int64 division.
         return narrow((s &+ ((s &>> 63) & ((1 << 31) - 1))) &>> 31)
@@ -51,8 +52,9 @@ func multiplyByQuantizedMultiplier(_ x: Int32Vector, _ multiplier: Int32Vector,
                         highHalf: doublingHighMul(a.highHalf, multiplier.highHalf))
     let mask = (Int32Vector(repeating: 1) &<< rightShift) &- 1
     let remainder = h & mask
-    let threshold = (mask &>> 1) &+ Int32Vector(repeating: 0).replacing(with: 1, where: h .< 0)
-    return (h &>> rightShift) &+ Int32Vector(repeating: 0).replacing(with: 1, where: remainder .> threshold)
+    let threshold = (mask &>> 1) &- (h &>> 31)  // + 1 when h < 0
+    // + 1 when remainder > threshold (both in [0, mask], so the difference cannot overflow).
+    return (h &>> rightShift) &- ((threshold &- remainder) &>> 31)
 }
 
 /// Copies an int8 NHWC tensor into the middle of a larger one filled with `fill`, with
@@ -216,8 +218,10 @@ public struct QuantizedConv2DKernel: Sendable {
                                               t.loadUnaligned(fromByteOffset: 64, as: Int32Vector.self),
                                               leftShift: t.loadUnaligned(fromByteOffset: 128, as: Int32Vector.self),
                                               rightShift: t.loadUnaligned(fromByteOffset: 192, as: Int32Vector.self))
-        var q = v &+ Int32Vector(repeating: requant.outputZeroPoint)
-        q.clamp(lowerBound: Int32Vector(repeating: requant.min), upperBound: Int32Vector(repeating: requant.max))
+        let z = v &+ Int32Vector(repeating: requant.outputZeroPoint)
+        let lo = requant.min, hi = requant.max
+        var q = Int32Vector()
+        for i in 0..<16 { q[i] = Swift.min(Swift.max(z[i], lo), hi) }
         let o = b * 16
         let valid = Swift.min(geometry.outC - o, 16)
         if valid == 16 {
