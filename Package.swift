@@ -28,6 +28,12 @@ let package = Package(
             path: "Sources/CTFLite",
             cxxSettings: [.unsafeFlags(["-std=c++17"])]
         ),
+        // PNG and JPEG decoding of calibration images with Debian's libpng and libjpeg-turbo.
+        .target(
+            name: "CImage",
+            path: "Sources/CImage",
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
+        ),
         .target(name: "FerccIR"),
         // The kernels compute with SIMD and `addingProduct`: built for the host CPU so that it becomes
         // FMA instructions (without FMA flags it becomes calls to fmaf, ~100x slower; docs/design.md).
@@ -41,14 +47,16 @@ let package = Package(
         // (Kernels too: weights are packed at emit time with the kernels' own pack functions; Runtime
         // for QuantizedSpec, the int8 parameters the interpreter uses.)
         .target(name: "FerccCodegen", dependencies: ["FerccIR", "FerccKernels", "FerccRuntime"]),
-        .target(name: "Fercc", dependencies: ["FerccIR", "FerccONNX", "FerccTFLite", "FerccRuntime", "FerccPasses", "FerccCodegen"]),
+        // Post-training quantization: calibration observers, the int8 graph, the accuracy report.
+        .target(name: "FerccQuantize", dependencies: ["FerccIR", "FerccKernels", "FerccRuntime"]),
+        .target(name: "Fercc", dependencies: ["FerccIR", "FerccONNX", "FerccTFLite", "FerccRuntime", "FerccPasses", "FerccCodegen", "FerccQuantize", "CImage"]),
         .executableTarget(
             name: "fercc",
             dependencies: ["Fercc", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "FerccTests",
-            dependencies: ["Fercc", "FerccIR", "FerccONNX", "FerccTFLite", "FerccRuntime", "FerccKernels", "FerccPasses", "FerccCodegen"]
+            dependencies: ["Fercc", "FerccIR", "FerccONNX", "FerccTFLite", "FerccRuntime", "FerccKernels", "FerccPasses", "FerccCodegen", "FerccQuantize"]
         ),
     ]
 )

@@ -54,6 +54,16 @@ public enum ConvertCommand {
             try changeInputLayout(&graph, to: inputLayout, model: model)
             passes += try PassManager.run(&graph, pipeline: ["to-nhwc", "eliminate-dead-code"])
         }
+        return try emit(graph, passes: passes, model: model, outputDirectory: outputDirectory, options: options, bench: bench)
+    }
+
+    /// Emits an already optimized (or quantized) graph into `outputDirectory`, atomically, with
+    /// the reports and any `extraFiles` (name -> contents).
+    public static func emit(_ graph: Graph, passes: [PassResult], model: String, outputDirectory: String, options: CodegenOptions,
+                            bench: Bool, extraFiles: [String: Data] = [:]) throws -> Report {
+        guard options.name.first?.isLetter == true, options.name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+            throw FerccError("--name '\(options.name)' is not a Swift type name")
+        }
         let code: GeneratedCode
         do {
             code = try SwiftEmitter.emit(graph, options: options)
@@ -75,6 +85,7 @@ public enum ConvertCommand {
             try Data(code.kernelSource.utf8).write(to: tmp.appendingPathComponent("\(name).swift"))
             if let w = code.weightsSource { try Data(w.utf8).write(to: tmp.appendingPathComponent("\(name)+Weights.swift")) }
             if let f = code.weightsFile { try Data(f).write(to: tmp.appendingPathComponent("\(name).weights")) }
+            for (file, data) in extraFiles { try data.write(to: tmp.appendingPathComponent(file)) }
             var report = Report(model: model, name: name, target: options.target.rawValue, weights: options.weights.rawValue,
                                 nodes: graph.nodes.count, weight_bytes: code.weightFloats * 4, arena_bytes: code.arena.arenaFloats * 4,
                                 scratch_bytes: code.scratchFloats * 4, activations_sum_bytes: code.arena.totalFloats * 4,

@@ -1,4 +1,5 @@
 import FerccCodegen
+import FerccQuantize
 import Foundation
 
 /// The convert report as a table (printed) and as one self-contained HTML page with SVG bar charts.
@@ -30,10 +31,30 @@ public enum ReportRenderer {
         return lines.joined(separator: "\n")
     }
 
-    public static func html(_ r: ConvertCommand.Report) -> String {
-        func escape(_ s: String) -> String {
-            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+
+    /// The quantization accuracy report as one self-contained HTML file (SQNR bars, worst first).
+    public static func accuracyHTML(_ a: AccuracyReport, model: String) -> String {
+        var html = "<!doctype html><html><head><meta charset='utf-8'><title>fercc quantize accuracy</title></head><body style='font-family:sans-serif'>"
+        html += "<h1>int8 accuracy: \(escape(model))</h1><pre style='white-space: pre-wrap'>\(escape(a.text(worst: 0)))</pre>"
+        let rowH = 16, width = 900, label = 420
+        let maxV = max(a.layers.map { min($0.sqnr_db, 100) }.max() ?? 1, 1)
+        html += "<h2>Per-layer SQNR, int8 vs fp32 (dB, worst first; capped at 100)</h2>"
+        html += "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(a.layers.count * rowH + 10)'>"
+        for (i, l) in a.layers.enumerated() {
+            let v = max(min(l.sqnr_db, 100), 0)
+            let w = Int(Double(width - label - 80) * v / maxV)
+            let name = l.node.count > 50 ? "…" + l.node.suffix(49) : l.node
+            html += "<text x='0' y='\(i * rowH + 12)' font-size='11' font-family='monospace'>\(escape(l.op)) \(escape(name))</text>"
+            html += "<rect x='\(label)' y='\(i * rowH + 2)' width='\(max(w, 1))' height='\(rowH - 4)' fill='\(l.sqnr_db < 20 ? "#d04a4a" : "#4a7bd0")'/>"
+            html += "<text x='\(label + w + 4)' y='\(i * rowH + 12)' font-size='11' font-family='monospace'>\(String(format: "%.1f", l.sqnr_db))</text>"
         }
+        return html + "</svg></body></html>\n"
+    }
+
+    public static func html(_ r: ConvertCommand.Report) -> String {
         func bars(_ title: String, _ values: [(String, Double)], unit: String) -> String {
             let maxV = max(values.map(\.1).max() ?? 1, 1e-12)
             let rowH = 16, width = 900, label = 320

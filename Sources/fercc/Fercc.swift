@@ -3,6 +3,7 @@ import Fercc
 import FerccCodegen
 import FerccIR
 import FerccPasses
+import FerccQuantize
 import Foundation
 
 @main
@@ -10,7 +11,7 @@ struct FerccCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fercc",
         abstract: "Converts facial-expression models (ONNX, TFLite) into lean inference code.",
-        subcommands: [Convert.self, Inspect.self, Run.self, Ops.self]
+        subcommands: [Convert.self, Quantize.self, Inspect.self, Run.self, Ops.self]
     )
 }
 
@@ -139,5 +140,79 @@ struct Convert: ParsableCommand {
         var name = parts.map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
         if name.isEmpty || name.first!.isNumber { name = "Model" + name }
         return name
+    }
+}
+
+struct Quantize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Calibrate a float model, quantize it to int8 and compile it like convert, with an accuracy report.")
+
+    @Argument(help: "The float model (.onnx or .tflite).") var model: String
+    @Option(help: "Calibration data: a directory (recursive) or glob of PNG/JPEG/PGM/PPM images, preprocessed .npy tensors, or a FER2013 .csv.")
+    var calib: String
+    @Option(name: .shortAndLong, help: "Output directory (written atomically).") var output: String
+    @Option(help: "Swift type name of the generated class.") var name: String?
+    @Option(help: "Activation ranges: minmax, percentile, entropy or mse.") var method = "minmax"
+    @Option(help: "With --method percentile: the percentile kept (50-100).") var percentile = 99.99
+    @Flag(help: "One weight scale per tensor instead of per output channel.") var perTensor = false
+    @Flag(help: "Correct each layer's bias for the mean shift its quantized weights cause (measured on the calibration data).")
+    var biasCorrection = false
+    @Option(help: "Nodes kept in float32, comma-separated (names as fercc inspect --optimized prints them).") var exclude: String?
+    @Option(help: "Keep in float32 every layer whose SQNR on the held-out samples is below this many dB.") var fallbackSqnr: Double?
+    @Option(help: "Use at most this many samples.") var limit: Int?
+    @Option(help: "Fraction of the samples held out from calibration to measure accuracy on.") var holdout = 0.2
+    @Flag(help: "Images to one gray channel (ITU-R 601 luma).") var gray = false
+    @Flag(help: "Images to RGB.") var rgb = false
+    @Option(help: "Subtracted after scaling pixels to [0, 1]: one value or one per channel, comma-separated.") var mean: String?
+    @Option(help: "Divided by after the mean: one value or one per channel.") var std: String?
+    @Option(help: "FER2013 CSV rows whose Usage column equals this (Training, PublicTest, PrivateTest).") var usage: String?
+    @Option(help: "embedded or file (see convert).") var weights = "embedded"
+    @Option(help: "host, x86-64-avx2, x86-64-avx512, arm64 or portable.") var target = "host"
+    @Option(help: "Class names, comma-separated, for classify(_:).") var labels: String?
+    @Flag(help: "Skip compiling and timing the generated code.") var noBench = false
+
+    func run() throws {
+        do {
+            guard let m = CalibrationMethod(rawValue: method) else {
+                throw FerccError("--method must be one of \(CalibrationMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard !(gray && rgb) else { throw FerccError("--gray and --rgb exclude each other") }
+            guard let w = CodegenOptions.Weights(rawValue: weights) else { throw FerccError("--weights must be embedded or file") }
+            guard let t = CodegenOptions.Target(rawValue: target) else {
+                throw FerccError("--target must be one of \(CodegenOptions.Target.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            func floats(_ s: String?, _ flag: String) throws -> [Float]? {
+                guard let s else { return nil }
+                let v = s.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+                guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { throw FerccError("\(flag) takes numbers separated by commas, not '\(s)'") }
+                return v.map { $0! }
+            }
+            var options = QuantizeCommand.Options()
+            options.quantize.method = m
+            options.quantize.percentile = percentile
+            options.quantize.perTensor = perTensor
+            options.quantize.exclude = Set((exclude ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+            options.biasCorrection = biasCorrection
+            options.fallbackSQNR = fallbackSqnr
+            options.limit = limit
+            options.holdout = holdout
+            options.progress = true
+            options.preprocessing.color = gray ? .gray : (rgb ? .rgb : .auto)
+            options.preprocessing.mean = try floats(mean, "--mean") ?? [0]
+            options.preprocessing.std = try floats(std, "--std") ?? [1]
+            options.preprocessing.usage = usage
+            if let limit, limit < 1 { throw FerccError("--limit must be at least 1") }
+            let base = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
+            let typeName = name ?? Convert.typeName(base) + "Int8"
+            let codegen = CodegenOptions(name: typeName, weights: w, target: t,
+                                         labels: labels.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } })
+            let result = try QuantizeCommand.run(model: model, calibration: calib, outputDirectory: output, codegen: codegen,
+                                                 bench: !noBench, options: options)
+            print(ReportRenderer.text(result.report))
+            print(result.accuracy.text())
+            print("wrote \(output)/\(typeName).swift, report.json, report.html, accuracy.json, accuracy.txt, accuracy.html")
+        } catch {
+            fail(error)
+        }
     }
 }

@@ -1,0 +1,237 @@
+import FerccIR
+import FerccRuntime
+import Foundation
+
+/// Calibration and evaluation inputs: a directory (searched recursively, in sorted order), a
+/// glob, or one file, of PNG/JPEG/PGM/PPM images, preprocessed .npy tensors, or a FER2013 CSV.
+public enum CalibrationData {
+    /// How images become model inputs: gray or RGB, bilinear resize to the model's input size,
+    /// pixels to [0, 1], then (x - mean) / std per channel, in the model's layout.
+    public struct Preprocessing: Sendable {
+        public enum Color: String, Sendable { case auto, gray, rgb }
+        public var color: Color = .auto
+        public var mean: [Float] = [0]
+        public var std: [Float] = [1]
+        /// FER2013 CSV rows used (the `Usage` column), all when nil.
+        public var usage: String? = nil
+        public init() {}
+    }
+
+    /// One input: where it came from, its label if the data has one, and the tensor.
+    public struct Sample: Sendable {
+        public var source: String
+        public var label: String?
+        public var data: [Float]
+    }
+
+    /// The model input's geometry: layout and sizes.
+    public struct InputGeometry: Sendable {
+        public var shape: [Int]
+        public var nchw: Bool
+        public var height: Int { shape.count == 4 ? shape[nchw ? 2 : 1] : 0 }
+        public var width: Int { shape.count == 4 ? shape[nchw ? 3 : 2] : 0 }
+        public var channels: Int { shape.count == 4 ? shape[nchw ? 1 : 3] : 0 }
+
+        public init(_ t: TensorType, sourceFormat: String) {
+            shape = t.shape
+            // ONNX models are NCHW, TFLite NHWC; a 4-D shape whose axis 1 is 1 or 3 and axis 3 is not reads as NCHW.
+            if t.rank == 4 {
+                nchw = sourceFormat == "onnx" || ([1, 3].contains(t.shape[1]) && ![1, 3].contains(t.shape[3]))
+            } else {
+                nchw = false
+            }
+        }
+    }
+
+    static let imageExtensions: Set<String> = ["png", "jpg", "jpeg", "pgm", "ppm", "pnm"]
+    static let extensions: Set<String> = imageExtensions.union(["npy", "csv"])
+
+    /// The files `path` names, sorted.
+    public static func files(_ path: String) throws -> [String] {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if path.contains("*") || path.contains("?") || path.contains("[") {
+            let url = URL(fileURLWithPath: path)
+            let dir = url.deletingLastPathComponent().path, pattern = url.lastPathComponent
+            guard let names = try? fm.contentsOfDirectory(atPath: dir) else { throw FerccError(file: path, "cannot list \(dir)") }
+            return names.filter { fnmatch(pattern, $0, 0) == 0 }.sorted().map { dir + "/" + $0 }
+                .filter { extensions.contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }
+        }
+        guard fm.fileExists(atPath: path, isDirectory: &isDir) else { throw FerccError(file: path, "no such file or directory") }
+        if !isDir.boolValue { return [path] }
+        guard let e = fm.enumerator(atPath: path) else { throw FerccError(file: path, "cannot list the directory") }
+        var out: [String] = []
+        while let rel = e.nextObject() as? String {
+            let full = path + "/" + rel
+            if extensions.contains(URL(fileURLWithPath: rel).pathExtension.lowercased()) { out.append(full) }
+        }
+        return out.sorted()
+    }
+
+    /// Loads up to `limit` samples for an input of `geometry` (deterministic order); `progress`
+    /// is called with the count loaded so far.
+    public static func load(_ path: String, geometry: InputGeometry, preprocessing: Preprocessing, limit: Int? = nil,
+                            progress: ((Int) -> Void)? = nil) throws -> [Sample] {
+        let paths = try files(path)
+        guard !paths.isEmpty else { throw FerccError(file: path, "no calibration data (PNG, JPEG, PGM/PPM, .npy or FER2013 .csv)") }
+        var samples: [Sample] = []
+        let count = geometry.shape.reduce(1, *)
+        for file in paths {
+            if let limit, samples.count >= limit { break }
+            let ext = URL(fileURLWithPath: file).pathExtension.lowercased()
+            switch ext {
+            case "npy":
+                let a: NPY.Array
+                do { a = try NPY.read(path: file) } catch let e as FerccError { throw e.inFile(file) }
+                guard case .float(let v) = a.tensor else { throw FerccError(file: file, "calibration .npy must be float32 (got \(a.tensor.dtype.rawValue))") }
+                guard v.count == count else {
+                    throw FerccError(file: file, "has shape \(a.shape) (\(v.count) values); the model input is \(geometry.shape) (\(count))")
+                }
+                guard v.allSatisfy({ $0.isFinite }) else { throw FerccError(file: file, "contains NaN or infinity") }
+                samples.append(Sample(source: file, label: label(of: file, root: path), data: v))
+            case "csv":
+                let rows = try FER2013.read(file, usage: preprocessing.usage, limit: limit.map { $0 - samples.count })
+                for (i, r) in rows.enumerated() {
+                    samples.append(Sample(source: "\(file):\(r.line)", label: r.label,
+                                          data: try prepare(r.image, geometry: geometry, preprocessing: preprocessing, source: "\(file):\(r.line)")))
+                    progress?(samples.count)
+                    _ = i
+                }
+            default:
+                let image = try ImageDecoder.decode(file)
+                samples.append(Sample(source: file, label: label(of: file, root: path),
+                                      data: try prepare(image, geometry: geometry, preprocessing: preprocessing, source: file)))
+            }
+            progress?(samples.count)
+        }
+        guard !samples.isEmpty else { throw FerccError(file: path, "no calibration samples (every CSV row filtered out by --usage?)") }
+        return samples
+    }
+
+    /// The class of an ImageFolder file: the name of the folder below `root` that holds it.
+    static func label(of file: String, root: String) -> String? {
+        guard file.hasPrefix(root + "/") else { return nil }
+        let rel = file.dropFirst(root.count + 1).split(separator: "/")
+        return rel.count >= 2 ? String(rel[0]) : nil
+    }
+
+    /// Image -> model input: color conversion, bilinear resize, [0, 1], mean/std, layout.
+    public static func prepare(_ image: Image, geometry g: InputGeometry, preprocessing p: Preprocessing, source: String) throws -> [Float] {
+        guard g.shape.count == 4, g.shape[0] == 1 else { throw FerccError(file: source, "images need a model input of shape [1, H, W, C] or [1, C, H, W], not \(g.shape)") }
+        let c = g.channels
+        guard c == 1 || c == 3 else { throw FerccError(file: source, "images need 1 or 3 input channels, the model has \(c)") }
+        var color = p.color
+        if color == .auto { color = c == 1 ? .gray : .rgb }
+        guard (color == .gray ? 1 : 3) == c else {
+            throw FerccError(file: source, "--\(color.rawValue) gives \(color == .gray ? 1 : 3) channels, the model takes \(c)")
+        }
+        let src = color == .gray ? image.gray() : image.rgb()
+        let resized = src.resized(width: g.width, height: g.height)
+        let mean = p.mean.count == 1 ? [Float](repeating: p.mean[0], count: c) : p.mean
+        let std = p.std.count == 1 ? [Float](repeating: p.std[0], count: c) : p.std
+        guard mean.count == c, std.count == c else { throw FerccError("--mean and --std need 1 or \(c) values") }
+        guard std.allSatisfy({ $0 != 0 && $0.isFinite }) else { throw FerccError("--std values must be non-zero") }
+        var out = [Float](repeating: 0, count: c * g.width * g.height)
+        for y in 0..<g.height {
+            for x in 0..<g.width {
+                for ch in 0..<c {
+                    let v = (resized.pixels[(y * g.width + x) * c + ch] / 255 - mean[ch]) / std[ch]
+                    out[g.nchw ? (ch * g.height + y) * g.width + x : (y * g.width + x) * c + ch] = v
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// An 8-bit image as floats in [0, 255], interleaved channels (1 gray, 3 RGB).
+public struct Image: Sendable {
+    public var width: Int, height: Int, channels: Int
+    public var pixels: [Float]
+
+    public init(width: Int, height: Int, channels: Int, pixels: [Float]) {
+        self.width = width; self.height = height; self.channels = channels; self.pixels = pixels
+    }
+
+    /// ITU-R BT.601 luma for RGB input.
+    public func gray() -> Image {
+        guard channels == 3 else { return self }
+        var p = [Float](repeating: 0, count: width * height)
+        for i in 0..<(width * height) { p[i] = 0.299 * pixels[3 * i] + 0.587 * pixels[3 * i + 1] + 0.114 * pixels[3 * i + 2] }
+        return Image(width: width, height: height, channels: 1, pixels: p)
+    }
+
+    public func rgb() -> Image {
+        guard channels == 1 else { return self }
+        var p = [Float](repeating: 0, count: width * height * 3)
+        for i in 0..<(width * height) { p[3 * i] = pixels[i]; p[3 * i + 1] = pixels[i]; p[3 * i + 2] = pixels[i] }
+        return Image(width: width, height: height, channels: 3, pixels: p)
+    }
+
+    /// Bilinear resize with half-pixel centers (as PIL and OpenCV's INTER_LINEAR).
+    public func resized(width w: Int, height h: Int) -> Image {
+        if w == width && h == height { return self }
+        var p = [Float](repeating: 0, count: w * h * channels)
+        let sx = Float(width) / Float(w), sy = Float(height) / Float(h)
+        for y in 0..<h {
+            let fy = max((Float(y) + 0.5) * sy - 0.5, 0)
+            let y0 = min(Int(fy), height - 1), y1 = min(y0 + 1, height - 1), dy = fy - Float(y0)
+            for x in 0..<w {
+                let fx = max((Float(x) + 0.5) * sx - 0.5, 0)
+                let x0 = min(Int(fx), width - 1), x1 = min(x0 + 1, width - 1), dx = fx - Float(x0)
+                for c in 0..<channels {
+                    let a = pixels[(y0 * width + x0) * channels + c], b = pixels[(y0 * width + x1) * channels + c]
+                    let d = pixels[(y1 * width + x0) * channels + c], e = pixels[(y1 * width + x1) * channels + c]
+                    p[(y * w + x) * channels + c] = (a * (1 - dx) + b * dx) * (1 - dy) + (d * (1 - dx) + e * dx) * dy
+                }
+            }
+        }
+        return Image(width: w, height: h, channels: channels, pixels: p)
+    }
+}
+
+/// The FER2013 CSV: `emotion,pixels,Usage` with 48x48 space-separated gray pixels.
+public enum FER2013 {
+    public static let labels = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+    public struct Row: Sendable {
+        public var line: Int
+        public var label: String
+        public var image: Image
+    }
+
+    public static func read(_ path: String, usage: String?, limit: Int?) throws -> [Row] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw FerccError(file: path, "cannot read the file") }
+        guard let text = String(data: data, encoding: .utf8) else { throw FerccError(file: path, "is not UTF-8 text") }
+        var rows: [Row] = []
+        var emotionColumn = 0, pixelsColumn = 1, usageColumn: Int? = 2
+        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+            if line.isEmpty { continue }
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            if i == 0 {
+                guard let e = fields.firstIndex(of: "emotion"), let p = fields.firstIndex(of: "pixels") else {
+                    throw FerccError(file: "\(path):1", "not a FER2013 CSV: the header must name 'emotion' and 'pixels' columns")
+                }
+                emotionColumn = e; pixelsColumn = p; usageColumn = fields.firstIndex(of: "Usage")
+                continue
+            }
+            if let limit, rows.count >= limit { break }
+            let where_ = "\(path):\(i + 1)"
+            guard fields.count > max(emotionColumn, pixelsColumn) else { throw FerccError(file: where_, "has \(fields.count) columns, expected \(max(emotionColumn, pixelsColumn) + 1)") }
+            if let usage, let u = usageColumn, fields.count > u, fields[u] != usage { continue }
+            guard let emotion = Int(fields[emotionColumn]), labels.indices.contains(emotion) else {
+                throw FerccError(file: where_, "emotion '\(fields[emotionColumn])' is not a class index 0-6")
+            }
+            let values = fields[pixelsColumn].split(separator: " ")
+            guard values.count == 48 * 48 else { throw FerccError(file: where_, "has \(values.count) pixels, a FER2013 row has 2304 (48x48)") }
+            var pixels = [Float](repeating: 0, count: 48 * 48)
+            for (k, v) in values.enumerated() {
+                guard let p = UInt8(v) else { throw FerccError(file: where_, "pixel \(k + 1) is '\(v)', not 0-255") }
+                pixels[k] = Float(p)
+            }
+            rows.append(Row(line: i + 1, label: labels[emotion], image: Image(width: 48, height: 48, channels: 1, pixels: pixels)))
+        }
+        return rows
+    }
+}

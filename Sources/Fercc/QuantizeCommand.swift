@@ -1,0 +1,128 @@
+import FerccCodegen
+import FerccIR
+import FerccPasses
+import FerccQuantize
+import FerccRuntime
+import Foundation
+
+/// `fercc quantize`: calibrate a float model on sample inputs, quantize it to int8 (mixed
+/// precision where asked), measure int8 against float on held-out samples, then do what
+/// `fercc convert` does with the int8 graph (Swift code, size and latency reports).
+public enum QuantizeCommand {
+    public struct Options {
+        public var quantize = QuantizeOptions()
+        public var preprocessing = CalibrationData.Preprocessing()
+        public var limit: Int?
+        public var holdout: Double = 0.2
+        /// Layers whose SQNR on the held-out samples is below this stay float.
+        public var fallbackSQNR: Double?
+        public var biasCorrection = false
+        public var progress = false
+        public init() {}
+    }
+
+    public struct Result {
+        public var report: ConvertCommand.Report
+        public var accuracy: AccuracyReport
+    }
+
+    /// The passes before quantization: the default pipeline without the fused depthwise+pointwise
+    /// op (int8 runs the two convolutions separately).
+    static var pipeline: [String] { PassManager.defaultPipeline.filter { $0 != "fuse-depthwise-pointwise" } }
+
+    public static func run(model: String, calibration: String, outputDirectory: String, codegen: CodegenOptions, bench: Bool,
+                           options: Options) throws -> Result {
+        let (graph, passes) = try ModelLoader.load(path: model, pipeline: pipeline)
+        guard graph.inputs.count == 1, graph.outputs.count == 1 else {
+            throw FerccError(file: model, "quantize handles models with one input and one output (this one has \(graph.inputs.count) and \(graph.outputs.count))")
+        }
+        let inType = graph.values[graph.inputs[0]]!.type
+        guard inType.dtype == .float32 else { throw FerccError(file: model, "the model is already quantized (input \(inType)); use fercc convert") }
+        let geometry = CalibrationData.InputGeometry(inType, sourceFormat: graph.source.format)
+        let bar = ProgressBar(enabled: options.progress, label: "loading")
+        let samples = try CalibrationData.load(calibration, geometry: geometry, preprocessing: options.preprocessing, limit: options.limit,
+                                               progress: bar.update)
+        bar.finish()
+        guard options.holdout >= 0, options.holdout < 1 else { throw FerccError("--holdout must be in [0, 1)") }
+        let held = min(Int((Double(samples.count) * options.holdout).rounded()), samples.count - 1)
+        let calib = Array(samples[..<(samples.count - held)]).map(\.data)
+        let holdout = held > 0 ? Array(samples[(samples.count - held)...]).map(\.data) : calib
+        let evaluatedOn = held > 0 ? "held-out" : "calibration"
+
+        let calBar = ProgressBar(enabled: options.progress, label: "calibrating", total: calib.count * (options.quantize.method == .minmax ? 1 : 2))
+        let stats: [String: ActivationStatistics]
+        do {
+            stats = try Calibrator.collect(graph, samples: calib, method: options.quantize.method, progress: calBar.update)
+        } catch let e as FerccError {
+            throw e.inFile(model)
+        }
+        calBar.finish()
+        let ranges = stats.mapValues { $0.range(options.quantize.method, percentile: options.quantize.percentile) }
+        var qopts = options.quantize
+        for name in qopts.exclude where !graph.nodes.contains(where: { $0.name == name }) {
+            throw FerccError(file: model, "--exclude: no node named '\(name)' (fercc inspect --optimized lists them)")
+        }
+        var (qgraph, floatNodes) = try quantized(graph, ranges, qopts, model: model)
+        if options.biasCorrection {
+            qgraph = try BiasCorrection.apply(float: graph, int8: qgraph, samples: calib)
+        }
+        var accuracy = try AccuracyReport.measure(float: graph, int8: qgraph, floatNodes: floatNodes, samples: holdout, evaluatedOn: evaluatedOn,
+                                                  method: qopts.method.rawValue, perChannel: !qopts.perTensor)
+        if let threshold = options.fallbackSQNR {
+            let weak = Set(accuracy.layers.filter { $0.sqnr_db < threshold }.map(\.node))
+            if !weak.isEmpty {
+                qopts.exclude.formUnion(weak)
+                (qgraph, floatNodes) = try quantized(graph, ranges, qopts, model: model)
+                if options.biasCorrection { qgraph = try BiasCorrection.apply(float: graph, int8: qgraph, samples: calib) }
+                accuracy = try AccuracyReport.measure(float: graph, int8: qgraph, floatNodes: floatNodes, samples: holdout, evaluatedOn: evaluatedOn,
+                                                      method: qopts.method.rawValue, perChannel: !qopts.perTensor)
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let extra: [String: Data] = [
+            "accuracy.json": try encoder.encode(accuracy),
+            "accuracy.txt": Data((accuracy.text(worst: accuracy.layers.count) + "\n").utf8),
+            "accuracy.html": Data(ReportRenderer.accuracyHTML(accuracy, model: model).utf8),
+        ]
+        let report = try ConvertCommand.emit(qgraph, passes: passes, model: model, outputDirectory: outputDirectory, options: codegen,
+                                             bench: bench, extraFiles: extra)
+        return Result(report: report, accuracy: accuracy)
+    }
+
+    static func quantized(_ graph: Graph, _ ranges: [String: (lo: Float, hi: Float)], _ options: QuantizeOptions, model: String) throws -> (Graph, [String]) {
+        do {
+            var (q, floatNodes) = try Quantizer.quantize(graph, ranges: ranges, options: options)
+            // Element moves around the boundaries can now cancel (quantize after dequantize is left as is).
+            q.removeDeadCode()
+            return (q, floatNodes)
+        } catch let e as FerccError {
+            throw e.inFile(model)
+        }
+    }
+}
+
+/// A one-line progress bar with a rate, on standard error, only when it is a terminal.
+final class ProgressBar {
+    let enabled: Bool
+    let label: String
+    let total: Int?
+    let start = Date()
+
+    init(enabled: Bool, label: String, total: Int? = nil) {
+        self.enabled = enabled && isatty(2) != 0
+        self.label = label
+        self.total = total
+    }
+
+    func update(_ done: Int) {
+        guard enabled else { return }
+        let rate = Double(done) / max(Date().timeIntervalSince(start), 1e-6)
+        let of = total.map { "/\($0)" } ?? ""
+        FileHandle.standardError.write(Data("\r\(label) \(done)\(of) (\(String(format: "%.1f", rate)) images/s)   ".utf8))
+    }
+
+    func finish() {
+        if enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
