@@ -1,6 +1,6 @@
 """What the corpus scripts (conformance, codegen-conformance, bench, pass-report) share:
 reading .npy files, building fercc, walking a corpus's model folders. Standard library only."""
-import json, os, struct, subprocess
+import json, os, struct, subprocess, sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,3 +39,15 @@ def corpus_models(corpus):
         if os.path.isfile(manifest):
             with open(manifest) as f:
                 yield model_dir, json.load(f)
+
+
+VENV = os.path.join(ROOT, ".bench-venv")
+
+
+def ensure_venv():
+    """The Python of the benchmark venv (.bench-venv, with numpy, onnxruntime and ai-edge-litert), created on first use."""
+    py = os.path.join(VENV, "bin", "python")
+    if not os.path.exists(py):
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+        subprocess.run([py, "-m", "pip", "install", "-q", "numpy", "onnxruntime", "ai-edge-litert"], check=True)
+    return py

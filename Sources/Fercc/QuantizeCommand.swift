@@ -16,7 +16,7 @@ public enum QuantizeCommand {
         public var holdout: Double = 0.2
         /// Layers whose SQNR on the held-out samples is below this stay float.
         public var fallbackSQNR: Double?
-        public var biasCorrection = false
+        public var biasCorrection = true
         public var progress = false
         public init() {}
     }
@@ -62,20 +62,26 @@ public enum QuantizeCommand {
         for name in qopts.exclude where !graph.nodes.contains(where: { $0.name == name }) {
             throw FerccError(file: model, "--exclude: no node named '\(name)' (fercc inspect --optimized lists them)")
         }
-        var (qgraph, floatNodes) = try quantized(graph, ranges, qopts, model: model)
-        if options.biasCorrection {
-            qgraph = try BiasCorrection.apply(float: graph, int8: qgraph, samples: calib)
+        /// Quantizes with `qopts`; with bias correction, keeps the corrected graph only if it lowers
+        /// the mean error on the evaluation samples (it can raise it where clamped activations hide the shift).
+        func build() throws -> (Graph, AccuracyReport) {
+            let (plain, floatNodes) = try quantized(graph, ranges, qopts, model: model)
+            var report = try AccuracyReport.measure(float: graph, int8: plain, floatNodes: floatNodes, samples: holdout, evaluatedOn: evaluatedOn,
+                                                    method: qopts.method.rawValue, perChannel: !qopts.perTensor)
+            guard options.biasCorrection else { return (plain, report) }
+            let corrected = try BiasCorrection.apply(float: graph, int8: plain, samples: calib)
+            var c = try AccuracyReport.measure(float: graph, int8: corrected, floatNodes: floatNodes, samples: holdout, evaluatedOn: evaluatedOn,
+                                               method: qopts.method.rawValue, perChannel: !qopts.perTensor)
+            c.bias_correction = "applied (mean |error| \(String(format: "%.4g", report.mean_abs_error)) without)"
+            report.bias_correction = "not applied (mean |error| \(String(format: "%.4g", c.mean_abs_error)) with it)"
+            return c.mean_abs_error <= report.mean_abs_error ? (corrected, c) : (plain, report)
         }
-        var accuracy = try AccuracyReport.measure(float: graph, int8: qgraph, floatNodes: floatNodes, samples: holdout, evaluatedOn: evaluatedOn,
-                                                  method: qopts.method.rawValue, perChannel: !qopts.perTensor)
+        var (qgraph, accuracy) = try build()
         if let threshold = options.fallbackSQNR {
             let weak = Set(accuracy.layers.filter { $0.sqnr_db < threshold }.map(\.node))
             if !weak.isEmpty {
                 qopts.exclude.formUnion(weak)
-                (qgraph, floatNodes) = try quantized(graph, ranges, qopts, model: model)
-                if options.biasCorrection { qgraph = try BiasCorrection.apply(float: graph, int8: qgraph, samples: calib) }
-                accuracy = try AccuracyReport.measure(float: graph, int8: qgraph, floatNodes: floatNodes, samples: holdout, evaluatedOn: evaluatedOn,
-                                                      method: qopts.method.rawValue, perChannel: !qopts.perTensor)
+                (qgraph, accuracy) = try build()
             }
         }
         let encoder = JSONEncoder()

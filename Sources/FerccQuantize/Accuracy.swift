@@ -23,6 +23,7 @@ public struct AccuracyReport: Codable, Sendable {
     public var weight_bytes_int8: Int
     public var method: String
     public var per_channel: Bool
+    public var bias_correction = "off"
 
     /// Parameter bytes of a graph's constants (what the model stores, before any layout packing).
     public static func parameterBytes(_ g: Graph) -> Int {
@@ -66,8 +67,10 @@ public struct AccuracyReport: Codable, Sendable {
         }
         let producers = float.producers()
         var layers: [Layer] = []
+        let floatSet = Set(floatNodes)
         for (name, sig) in signal {
-            guard let p = producers[name] else { continue }
+            // Layers that stayed float are not listed (their "#q" is a quantize node's output).
+            guard let p = producers[name], !floatSet.contains(float.nodes[p].name) else { continue }
             let n = noise[name] ?? 0
             let db = n == 0 ? 200 : 10 * log10(sig / n)
             layers.append(Layer(node: float.nodes[p].name, op: float.nodes[p].op.name, sqnr_db: db))
@@ -83,7 +86,7 @@ public struct AccuracyReport: Codable, Sendable {
     /// The report as text (what `fercc quantize` prints).
     public func text(worst: Int = 10) -> String {
         var lines: [String] = []
-        lines.append("accuracy  int8 vs fp32 on \(samples) \(evaluated_on) samples (calibration: \(method), weights \(per_channel ? "per channel" : "per tensor"))")
+        lines.append("accuracy  int8 vs fp32 on \(samples) \(evaluated_on) samples (calibration: \(method), weights \(per_channel ? "per channel" : "per tensor"), bias correction \(bias_correction))")
         lines.append(String(format: "  top-1 agreement %.1f%%, mean |error| %.6g, max |error| %.6g (fp32 outputs in [%@])",
                             top1_agreement * 100, mean_abs_error, max_abs_error, output_range.map { String($0) }.joined(separator: ", ")))
         lines.append("  weights \(weight_bytes_int8) bytes int8 vs \(weight_bytes_fp32) fp32 (\(String(format: "%.3f", Double(weight_bytes_int8) / Double(max(weight_bytes_fp32, 1)))))")

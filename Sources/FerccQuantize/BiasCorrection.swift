@@ -1,49 +1,69 @@
 import FerccIR
 import FerccRuntime
 
-/// Bias correction (Nagel et al., "Data-Free Quantization", section 4.2, with calibration data):
-/// quantized weights shift each output channel's mean; measuring that shift on the calibration
-/// samples (int8 output dequantized minus float output, averaged per channel) and subtracting it
-/// from the int32 bias removes the systematic part of the error. All layers are corrected from
-/// one pair of runs.
+/// Bias correction (Nagel et al., "Data-Free Quantization Through Weight Equalization and Bias
+/// Correction", section 4.2, with the input means measured on calibration data): rounding the
+/// weights shifts each output channel's mean by (W_int8 - W) . E[x]; that shift is subtracted
+/// from the int32 bias. Each layer's correction uses its float input's per-channel mean, so the
+/// corrections do not compound through the network. Padding taps are not modelled.
 public enum BiasCorrection {
     public static func apply(float: Graph, int8: Graph, samples: [[Float]]) throws -> Graph {
-        let f = try Interpreter(graph: float), q = try Interpreter(graph: int8)
-        var sums: [String: [Double]] = [:]
-        var counts: [String: Int] = [:]
+        let floatNodes = Dictionary(float.nodes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let targets = int8.nodes.filter { n in
-            switch n.op {
-            case .conv2D, .gemm: return n.inputs.count > 2 && int8.values[n.outputs[0]]?.type.dtype == .int8
+            guard n.inputs.count > 2, int8.values[n.outputs[0]]?.type.dtype == .int8, let f = floatNodes[n.name] else { return false }
+            switch (n.op, f.op) {
+            case (.conv2D, .conv2D): return true
+            case (.gemm, .gemm(let g)): return !g.transA && float.values[f.inputs[0]]?.type.rank == 2
             default: return false
             }
         }
+        // Per-channel means (last axis) of every float layer input, over the calibration samples.
+        let wanted = Set(targets.map { floatNodes[$0.name]!.inputs[0] })
+        var sums: [String: [Double]] = [:], counts: [String: Int] = [:]
+        let f = try Interpreter(graph: float)
         for s in samples {
-            let fv = try f.run(tensors: [float.inputs[0]: .float(s)], keepingAll: true)
-            let qv = try q.run(tensors: [int8.inputs[0]: .float(s)], keepingAll: true)
-            for n in targets {
-                let qo = n.outputs[0]
-                guard qo.hasSuffix("#q"), let ref = fv[String(qo.dropLast(2))]?.floats, let got = qv[qo],
-                      let qq = int8.values[qo]?.type.quantization else { continue }
-                let deq = got.dequantized(qq)
-                let c = int8.values[qo]!.type.shape.last!
-                var acc = sums[qo] ?? [Double](repeating: 0, count: c)
-                for i in 0..<min(ref.count, deq.count) { acc[i % c] += Double(deq[i] - ref[i]) }
-                sums[qo] = acc
-                counts[qo, default: 0] += ref.count / c
+            let values = try f.run(tensors: [float.inputs[0]: .float(s)], keepingAll: true)
+            for name in wanted {
+                guard let v = values[name]?.floats, let c = float.values[name]?.type.shape.last, c > 0 else { continue }
+                var acc = sums[name] ?? [Double](repeating: 0, count: c)
+                for i in v.indices { acc[i % c] += Double(v[i]) }
+                sums[name] = acc
+                counts[name, default: 0] += v.count / c
             }
         }
         var g = int8
         for n in targets {
-            let qo = n.outputs[0]
-            guard let acc = sums[qo], let count = counts[qo], count > 0,
-                  case .int32(var bias)? = g.values[n.inputs[2]]?.constant,
-                  let bq = g.values[n.inputs[2]]?.type.quantization else { continue }
-            // Outputs clamped by a fused activation hide part of the shift; correct only what is measured.
-            for c in 0..<min(bias.count, acc.count) {
-                let scale = Double(bq.scales.count == 1 ? bq.scales[0] : bq.scales[c])
-                guard scale > 0 else { continue }
-                let shift = (acc[c] / Double(count) / scale).rounded()
-                bias[c] = Int32(clamping: Int64(bias[c]) - Int64(max(min(shift, 1e9), -1e9)))
+            let fn = floatNodes[n.name]!
+            guard let acc = sums[fn.inputs[0]], let count = counts[fn.inputs[0]], count > 0,
+                  case .int8(let wq)? = g.values[n.inputs[1]]?.constant, let wqq = g.values[n.inputs[1]]?.type.quantization,
+                  var w = float.values[fn.inputs[1]]?.constant?.floats,
+                  case .int32(var bias)? = g.values[n.inputs[2]]?.constant, let bq = g.values[n.inputs[2]]?.type.quantization else { continue }
+            let mean = acc.map { $0 / Double(count) }
+            let outC = g.values[n.inputs[1]]!.type.shape[0]
+            let per = wq.count / max(outC, 1)
+            var groups = 1
+            if case .conv2D(let c) = fn.op { groups = c.groups }
+            if case .gemm(let gm) = fn.op {
+                let ws = float.values[fn.inputs[1]]!.type.shape
+                if !gm.transB { w = transposed(w, rows: ws[0], cols: ws[1]) }
+                if gm.alpha != 1 { w = w.map { $0 * gm.alpha } }
+            }
+            guard w.count == wq.count else { continue }
+            let inPerGroup = mean.count / max(groups, 1), outPerGroup = outC / max(groups, 1)
+            for c in 0..<outC {
+                let scale = Double(wqq.scales.count == 1 ? wqq.scales[0] : wqq.scales[c])
+                let base = (c / max(outPerGroup, 1)) * inPerGroup
+                var shift = 0.0
+                for k in 0..<per {
+                    // OHWI (or [outputs, depth]): the input channel is the fastest axis.
+                    let ci = base + k % max(inPerGroup, 1)
+                    guard ci < mean.count else { continue }
+                    shift += (Double(wq[c * per + k]) * scale - Double(w[c * per + k])) * mean[ci]
+                }
+                let bs = Double(bq.scales.count == 1 ? bq.scales[0] : bq.scales[c])
+                guard bs > 0, c < bias.count else { continue }
+                let steps = (shift / bs).rounded()
+                bias[c] = Int32(clamping: Int64(bias[c]) - Int64(max(min(steps, 1e9), -1e9)))
             }
             g.values[n.inputs[2]]!.constant = .int32(bias)
         }

@@ -51,18 +51,22 @@ public struct Quantizer {
         return Quantization(scale: Float(scale), zeroPoint: Int32(zp))
     }
 
-    /// The convolution or Gemm that computes each graph output, through any element moves and a softmax.
+    /// The convolution or Gemm that computes each graph output, with the element moves, mean and
+    /// softmax between it and the output (they stay float with it).
     static func outputLayers(_ g: Graph) -> Set<String> {
         let producers = g.producers()
         var result: Set<String> = []
         for out in g.outputs {
             var v = out
+            var tail: [String] = []
             while let p = producers[v] {
                 let n = g.nodes[p]
                 switch n.op {
                 case .conv2D, .gemm:
                     result.insert(n.name)
+                    result.formUnion(tail)
                 case .reshape, .transpose, .softmax, .reduce(.mean, _, _):
+                    tail.append(n.name)
                     v = n.inputs[0]
                     continue
                 default:

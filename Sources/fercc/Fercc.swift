@@ -155,8 +155,8 @@ struct Quantize: ParsableCommand {
     @Option(help: "Activation ranges: minmax, percentile, entropy or mse.") var method = "minmax"
     @Option(help: "With --method percentile: the percentile kept (50-100).") var percentile = 99.99
     @Flag(help: "One weight scale per tensor instead of per output channel.") var perTensor = false
-    @Flag(help: "Correct each layer's bias for the mean shift its quantized weights cause (measured on the calibration data).")
-    var biasCorrection = false
+    @Flag(inversion: .prefixedNo, help: "Correct each layer's bias for the mean shift its rounded weights cause, from the calibration data's means (on by default).")
+    var biasCorrection = true
     @Option(help: "Nodes kept in float32, comma-separated (names as fercc inspect --optimized prints them).") var exclude: String?
     @Option(help: "Keep in float32 every layer whose SQNR on the held-out samples is below this many dB.") var fallbackSqnr: Double?
     @Option(help: "Use at most this many samples.") var limit: Int?
