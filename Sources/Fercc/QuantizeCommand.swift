@@ -24,6 +24,8 @@ public enum QuantizeCommand {
     public struct Result {
         public var report: ConvertCommand.Report
         public var accuracy: AccuracyReport
+        /// The int8 (mixed-precision) graph the code was generated from.
+        public var graph: Graph
     }
 
     /// The passes before quantization: the default pipeline without the fused depthwise+pointwise
@@ -93,7 +95,7 @@ public enum QuantizeCommand {
         ]
         let report = try ConvertCommand.emit(qgraph, passes: passes, model: model, outputDirectory: outputDirectory, options: codegen,
                                              bench: bench, extraFiles: extra)
-        return Result(report: report, accuracy: accuracy)
+        return Result(report: report, accuracy: accuracy, graph: qgraph)
     }
 
     static func quantized(_ graph: Graph, _ ranges: [String: (lo: Float, hi: Float)], _ options: QuantizeOptions, model: String) throws -> (Graph, [String]) {

@@ -8,26 +8,7 @@ import XCTest
 /// fercc convert: generated Swift that compiles (also under Embedded Swift), runs, and matches
 /// the reference; the embedded kernels equal the Kernels target; the arena plan is sound.
 final class CodegenTests: XCTestCase {
-    func sh(_ args: [String], stdin: Data? = nil) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        if let stdin {
-            let inp = Pipe()
-            p.standardInput = inp
-            try p.run()
-            inp.fileHandleForWriting.write(stdin)
-            try inp.fileHandleForWriting.close()
-        } else {
-            try p.run()
-        }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
+    func sh(_ args: [String], stdin: Data? = nil) throws -> (Int32, String) { try shell(args, stdin: stdin) }
 
     func testEmbeddedKernelSourcesAreFresh() throws {
         let dir = try temporaryDirectory()

@@ -40,3 +40,25 @@ struct SeededRandom {
     }
     mutating func floats(_ n: Int) -> [Float] { (0..<n).map { _ in next() } }
 }
+
+/// Runs a command (through /usr/bin/env), returning its exit status and combined output.
+func shell(_ args: [String], stdin: Data? = nil) throws -> (Int32, String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = args
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    if let stdin {
+        let inp = Pipe()
+        p.standardInput = inp
+        try p.run()
+        inp.fileHandleForWriting.write(stdin)
+        try inp.fileHandleForWriting.close()
+    } else {
+        try p.run()
+    }
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}

@@ -1,0 +1,157 @@
+import Fercc
+import FerccCodegen
+import FerccIR
+import FerccQuantize
+import FerccRuntime
+import Foundation
+import XCTest
+
+/// fercc quantize: image decoding and preprocessing, calibration, the int8 graph, the accuracy
+/// report, the generated int8 code, and the one-line errors for bad calibration data.
+final class QuantizeTests: XCTestCase {
+    static let images = Repo.path("fixtures/images")
+    static let fer = Repo.path("fixtures/fer/fer_mini_xception.onnx")
+
+    func testDecodesEveryImageFormatAndPreprocesses() throws {
+        let png = try ImageDecoder.decode(Self.images + "/faces/happy/happy_0.png")
+        XCTAssertEqual([png.width, png.height, png.channels], [64, 64, 1])
+        let rgb = try ImageDecoder.decode(Self.images + "/faces/happy/happy_3.rgb.png")
+        XCTAssertEqual([rgb.width, rgb.height, rgb.channels], [72, 72, 3])
+        let jpg = try ImageDecoder.decode(Self.images + "/faces/happy/happy_1.jpg")
+        XCTAssertEqual([jpg.width, jpg.height, jpg.channels], [56, 56, 1])
+        let pgm = try ImageDecoder.decode(Self.images + "/faces/happy/happy_2.pgm")
+        XCTAssertEqual([pgm.width, pgm.height, pgm.channels], [48, 48, 1])
+        // BT.601 luma of the RGB fixture (its channels are g, 0.9g, 0.8g).
+        let g = rgb.gray()
+        XCTAssertEqual(g.channels, 1)
+        let i = 36 * 72 + 36
+        XCTAssertEqual(g.pixels[i], 0.299 * rgb.pixels[3 * i] + 0.587 * rgb.pixels[3 * i + 1] + 0.114 * rgb.pixels[3 * i + 2], accuracy: 1e-3)
+        // Bilinear resize keeps a constant image constant and a ramp a ramp.
+        let ramp = Image(width: 4, height: 1, channels: 1, pixels: [0, 10, 20, 30]).resized(width: 2, height: 1)
+        XCTAssertEqual(ramp.pixels, [5, 25])
+        // Preprocessing to the model's NCHW input: [0, 1], then mean and std.
+        var p = CalibrationData.Preprocessing()
+        p.mean = [0.5]
+        p.std = [0.25]
+        let geometry = CalibrationData.InputGeometry(TensorType(.float32, [1, 1, 48, 48]), sourceFormat: "onnx")
+        let x = try CalibrationData.prepare(pgm, geometry: geometry, preprocessing: p, source: "pgm")
+        XCTAssertEqual(x.count, 48 * 48)
+        XCTAssertEqual(x[100], (pgm.pixels[100] / 255 - 0.5) / 0.25, accuracy: 1e-6)
+    }
+
+    func testFER2013CSVAndUsageFilter() throws {
+        let all = try FER2013.read(Self.images + "/fer2013_sample.csv", usage: nil, limit: nil)
+        XCTAssertEqual(all.map(\.label), ["happy", "sad", "neutral", "happy", "sad", "neutral"])
+        let test = try FER2013.read(Self.images + "/fer2013_sample.csv", usage: "PublicTest", limit: nil)
+        XCTAssertEqual(test.count, 3)
+        XCTAssertEqual(test[0].line, 5)
+    }
+
+    /// Each bad calibration input: a one-line error naming the file, and nothing written.
+    func testBadCalibrationDataErrors() throws {
+        let dir = try temporaryDirectory()
+        let empty = dir.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        let cases: [(String, String)] = [
+            (Self.images + "/bad/corrupt.png", "corrupt PNG"),
+            (Self.images + "/bad/text.jpg", "is not a JPEG file"),
+            (empty.path, "no calibration data"),
+            (Self.images + "/bad/short_row.csv", "has 100 pixels"),
+            (dir.appendingPathComponent("missing").path, "no such file"),
+        ]
+        for (path, expected) in cases {
+            let out = dir.appendingPathComponent("out").path
+            XCTAssertThrowsError(try QuantizeCommand.run(model: Self.fer, calibration: path, outputDirectory: out,
+                                                         codegen: CodegenOptions(name: "Q"), bench: false, options: QuantizeCommand.Options())) { e in
+                let text = (e as? FerccError)?.description ?? "\(e)"
+                XCTAssertTrue(text.contains(expected), text)
+                XCTAssertTrue(text.contains(path), "names the file: \(text)")
+                XCTAssertFalse(text.contains("\n"), "one line: \(text)")
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing half-written")
+        }
+    }
+
+    /// A constant or all-zero tensor must get a finite, positive scale.
+    func testDegenerateRangesGiveFiniteScales() throws {
+        for r: (Float, Float) in [(0, 0), (3, 3), (-2, -2), (0, 1e-30), (-1, 1)] {
+            let q = Quantizer.activationQuantization((r.0, r.1))
+            XCTAssertTrue(q.scale.isFinite && q.scale > 0, "\(r) -> \(q)")
+            XCTAssertTrue((-128...127).contains(q.zeroPoint), "\(r) -> \(q)")
+            // 0 is exactly representable.
+            XCTAssertEqual(Float(q.zeroPoint), (0 / q.scale).rounded() + Float(q.zeroPoint))
+        }
+        // Calibrating on all-zero inputs: every quantized tensor's scale is finite.
+        let (graph, _) = try ModelLoader.load(path: Self.fer, pipeline: ["to-nhwc", "fold-batchnorm", "fold-constants", "fuse-activation", "eliminate-dead-code"])
+        let zeros = [[Float]](repeating: [Float](repeating: 0, count: 48 * 48), count: 2)
+        let stats = try Calibrator.collect(graph, samples: zeros, method: .minmax)
+        let (q, _) = try Quantizer.quantize(graph, ranges: stats.mapValues { $0.range(.minmax, percentile: 99.99) }, options: QuantizeOptions())
+        for v in q.values.values {
+            for s in v.type.quantization?.scales ?? [] { XCTAssertTrue(s.isFinite && s > 0, "\(v.name): \(s)") }
+        }
+        let out = try Interpreter(graph: q).run([q.inputs[0]: zeros[0]])
+        XCTAssertTrue(out.values.first!.allSatisfy { $0.isFinite })
+    }
+
+    /// The FER fixture quantized from the image folder: int8 close to float, weights about 4x
+    /// smaller, per-layer SQNR listed, every method works; the generated int8 Swift gives the
+    /// interpreter's outputs.
+    func testQuantizeFERModelFromImages() throws {
+        let dir = try temporaryDirectory()
+        let out = dir.appendingPathComponent("q").path
+        var options = QuantizeCommand.Options()
+        options.holdout = 0.25
+        let result = try QuantizeCommand.run(model: Self.fer, calibration: Self.images + "/faces", outputDirectory: out,
+                                             codegen: CodegenOptions(name: "FERInt8"), bench: false, options: options)
+        let a = result.accuracy
+        XCTAssertEqual(a.samples, 3)
+        XCTAssertEqual(a.evaluated_on, "held-out")
+        XCTAssertEqual(a.top1_agreement, 1)
+        XCTAssertLessThan(a.mean_abs_error, 0.01)
+        XCTAssertLessThan(Double(a.weight_bytes_int8) / Double(a.weight_bytes_fp32), 0.4)
+        XCTAssertGreaterThan(a.layers.count, 10)
+        XCTAssertEqual(a.layers.map(\.sqnr_db), a.layers.map(\.sqnr_db).sorted(), "worst first")
+        XCTAssertTrue(a.layers.allSatisfy { $0.sqnr_db > 15 }, "\(a.layers.prefix(3))")
+        for f in ["FERInt8.swift", "FERInt8+Weights.swift", "report.json", "report.html", "accuracy.json", "accuracy.txt", "accuracy.html"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
+        }
+        for method in CalibrationMethod.allCases where method != .minmax {
+            var o = QuantizeCommand.Options()
+            o.quantize.method = method
+            let r = try QuantizeCommand.run(model: Self.fer, calibration: Self.images + "/faces", outputDirectory: dir.appendingPathComponent(method.rawValue).path,
+                                            codegen: CodegenOptions(name: "M"), bench: false, options: o)
+            XCTAssertTrue(r.accuracy.mean_abs_error.isFinite, method.rawValue)
+        }
+        // --exclude keeps a node float; an unknown name is an error.
+        var ex = QuantizeCommand.Options()
+        ex.quantize.exclude = ["block1/sep1/depthwise"]
+        let r = try QuantizeCommand.run(model: Self.fer, calibration: Self.images + "/faces", outputDirectory: dir.appendingPathComponent("ex").path,
+                                        codegen: CodegenOptions(name: "E"), bench: false, options: ex)
+        XCTAssertTrue(r.accuracy.float_nodes.contains("block1/sep1/depthwise"))
+        ex.quantize.exclude = ["no/such/node"]
+        XCTAssertThrowsError(try QuantizeCommand.run(model: Self.fer, calibration: Self.images + "/faces", outputDirectory: dir.appendingPathComponent("ex2").path,
+                                                     codegen: CodegenOptions(name: "E"), bench: false, options: ex))
+
+        // The generated code against the interpreter on the same int8 graph: compile and compare.
+        let input = try CalibrationData.load(Self.images + "/faces/sad/sad_0.png",
+                                             geometry: CalibrationData.InputGeometry(TensorType(.float32, [1, 1, 48, 48]), sourceFormat: "onnx"),
+                                             preprocessing: CalibrationData.Preprocessing())[0].data
+        let main = """
+        let model = FERInt8()
+        let x: [Float] = [\(input.map { "Float(bitPattern: \($0.bitPattern))" }.joined(separator: ", "))]
+        print(model.predict(x).map { String($0.bitPattern) }.joined(separator: " "))
+        """
+        try Data(main.utf8).write(to: dir.appendingPathComponent("main.swift"))
+        let binary = dir.appendingPathComponent("fer").path
+        let (status, log) = try shell(["swiftc", "-O", "-wmo", "-Xcc", "-march=native", out + "/FERInt8.swift", out + "/FERInt8+Weights.swift",
+                                                   dir.appendingPathComponent("main.swift").path, "-o", binary])
+        XCTAssertEqual(status, 0, String(log.prefix(2000)))
+        let (runStatus, printed) = try shell([binary])
+        XCTAssertEqual(runStatus, 0, printed)
+        let got = printed.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { UInt32($0) }.map { Float(bitPattern: $0) }
+        let want = try Interpreter(graph: result.graph).run([result.graph.inputs[0]: input]).values.first!
+        XCTAssertEqual(got.count, 7)
+        XCTAssertEqual(got, want, "generated int8 code and the interpreter run the same kernels")
+        XCTAssertEqual(got.reduce(0, +), 1, accuracy: 1e-4, "softmax output")
+    }
+}
