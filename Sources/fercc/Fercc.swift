@@ -11,7 +11,7 @@ struct FerccCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fercc",
         abstract: "Converts facial-expression models (ONNX, TFLite) into lean inference code.",
-        subcommands: [Convert.self, Quantize.self, Inspect.self, Run.self, Ops.self]
+        subcommands: [Convert.self, Quantize.self, Evaluate.self, Inspect.self, Run.self, Ops.self]
     )
 }
 
@@ -211,6 +211,51 @@ struct Quantize: ParsableCommand {
             print(ReportRenderer.text(result.report))
             print(result.accuracy.text())
             print("wrote \(output)/\(typeName).swift, report.json, report.html, accuracy.json, accuracy.txt, accuracy.html")
+        } catch {
+            fail(error)
+        }
+    }
+}
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Top-1 accuracy and confusion matrix on labelled data, of the float model and of an int8 kernel from fercc quantize.")
+
+    @Argument(help: "The float model (.onnx or .tflite).") var model: String
+    @Option(help: "Labelled data: an ImageFolder directory (one subfolder per class name) or a FER2013 .csv.") var data: String
+    @Option(help: "Class names in output order, comma-separated (default for 7 outputs: the FER2013 order).") var labels: String?
+    @Option(help: "An output directory of fercc quantize (or convert): its generated kernel is compiled and evaluated too.") var quantized: String?
+    @Option(help: "FER2013 CSV rows whose Usage column equals this (e.g. PublicTest).") var usage: String?
+    @Option(help: "Use at most this many samples.") var limit: Int?
+    @Flag(help: "Images to one gray channel.") var gray = false
+    @Flag(help: "Images to RGB.") var rgb = false
+    @Option(help: "Subtracted after scaling pixels to [0, 1]: one value or one per channel.") var mean: String?
+    @Option(help: "Divided by after the mean.") var std: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        do {
+            func floats(_ s: String?, _ flag: String) throws -> [Float]? {
+                guard let s else { return nil }
+                let v = s.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+                guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { throw FerccError("\(flag) takes numbers separated by commas, not '\(s)'") }
+                return v.map { $0! }
+            }
+            guard !(gray && rgb) else { throw FerccError("--gray and --rgb exclude each other") }
+            var p = CalibrationData.Preprocessing()
+            p.color = gray ? .gray : (rgb ? .rgb : .auto)
+            p.mean = try floats(mean, "--mean") ?? [0]
+            p.std = try floats(std, "--std") ?? [1]
+            p.usage = usage
+            let names = labels.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+            let r = try EvaluateCommand.run(model: model, data: data, labels: names, quantized: quantized, preprocessing: p, limit: limit)
+            if json {
+                let e = JSONEncoder()
+                e.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try e.encode(r), as: UTF8.self))
+            } else {
+                print(EvaluateCommand.text(r))
+            }
         } catch {
             fail(error)
         }

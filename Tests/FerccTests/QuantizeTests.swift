@@ -153,5 +153,26 @@ final class QuantizeTests: XCTestCase {
         XCTAssertEqual(got.count, 7)
         XCTAssertEqual(got, want, "generated int8 code and the interpreter run the same kernels")
         XCTAssertEqual(got.reduce(0, +), 1, accuracy: 1e-4, "softmax output")
+
+        // fercc evaluate on the labelled image folder: the fixture's untrained weights predict one
+        // class for every face, so only the bookkeeping is checked (counts, confusion, agreement).
+        let e = try EvaluateCommand.run(model: Self.fer, data: Self.images + "/faces", labels: nil, quantized: out,
+                                        preprocessing: CalibrationData.Preprocessing(), limit: nil)
+        XCTAssertEqual(e.samples, 12)
+        XCTAssertEqual(e.labels, FER2013.labels)
+        XCTAssertEqual(e.models.count, 2)
+        for m in e.models {
+            XCTAssertEqual(m.confusion.flatMap { $0 }.reduce(0, +), 12)
+            XCTAssertEqual(m.confusion[3].reduce(0, +), 4, "4 happy faces")
+            let correct = (0..<7).map { m.confusion[$0][$0] }.reduce(0, +)
+            XCTAssertEqual(m.top1_accuracy, Double(correct) / 12)
+        }
+        XCTAssertEqual(e.agreement, 1, "int8 predicts fp32's class on every face")
+        XCTAssertEqual(try EvaluateCommand.run(model: Self.fer, data: Self.images + "/fer2013_sample.csv", labels: nil, quantized: nil,
+                                               preprocessing: { var p = CalibrationData.Preprocessing(); p.usage = "PublicTest"; return p }(), limit: nil).samples, 3)
+        XCTAssertThrowsError(try EvaluateCommand.run(model: Self.fer, data: Self.images + "/faces", labels: ["a", "b", "c", "d", "e", "f", "g"],
+                                                     quantized: nil, preprocessing: CalibrationData.Preprocessing(), limit: nil)) {
+            XCTAssertTrue("\($0)".contains("is not one of the labels"), "\($0)")
+        }
     }
 }

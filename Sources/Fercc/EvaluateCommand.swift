@@ -1,0 +1,135 @@
+import FerccCodegen
+import FerccIR
+import FerccRuntime
+import Foundation
+
+/// `fercc evaluate`: top-1 accuracy and confusion matrix on labelled data (an ImageFolder or a
+/// FER2013 CSV) of the float model (fercc's interpreter) and, with `quantized`, of the int8
+/// kernel that `fercc quantize` generated (compiled and run on the same inputs).
+public enum EvaluateCommand {
+    public struct Result: Codable {
+        public struct Model: Codable {
+            public var name: String
+            public var top1_accuracy: Double
+            /// confusion[true class][predicted class]
+            public var confusion: [[Int]]
+        }
+        public var labels: [String]
+        public var samples: Int
+        public var models: [Model]
+        /// Share of samples where the int8 kernel predicts the float model's class.
+        public var agreement: Double?
+    }
+
+    public static func run(model: String, data: String, labels: [String]?, quantized: String?,
+                           preprocessing: CalibrationData.Preprocessing, limit: Int?) throws -> Result {
+        let graph = try ModelLoader.load(path: model)
+        guard graph.inputs.count == 1, graph.outputs.count == 1 else { throw FerccError(file: model, "evaluate handles one input and one output") }
+        let inType = graph.values[graph.inputs[0]]!.type, outCount = graph.values[graph.outputs[0]]!.type.count
+        guard inType.dtype == .float32 else { throw FerccError(file: model, "evaluate takes the float model (and the int8 kernel with --quantized)") }
+        let names = labels ?? (outCount == 7 ? FER2013.labels : nil)
+        guard let names, names.count == outCount else {
+            throw FerccError(file: model, "the model has \(outCount) outputs: give --labels with \(outCount) class names")
+        }
+        let samples = try CalibrationData.load(data, geometry: CalibrationData.InputGeometry(inType, sourceFormat: graph.source.format),
+                                               preprocessing: preprocessing, limit: limit)
+        var truth: [Int] = []
+        for s in samples {
+            guard let l = s.label else { throw FerccError(file: s.source, "has no label (use one folder per class, or a FER2013 CSV)") }
+            guard let i = names.firstIndex(of: l) else {
+                throw FerccError(file: s.source, "class '\(l)' is not one of the labels \(names.joined(separator: ","))")
+            }
+            truth.append(i)
+        }
+        let interpreter = try Interpreter(graph: graph)
+        var floatPredictions: [Int] = []
+        for s in samples {
+            guard let out = try interpreter.run([graph.inputs[0]: s.data])[graph.outputs[0]] else { throw FerccError(file: model, "no output") }
+            floatPredictions.append(argmax(out))
+        }
+        var models = [summary("fp32 (\(URL(fileURLWithPath: model).lastPathComponent))", floatPredictions, truth, names.count)]
+        var agreement: Double?
+        if let quantized {
+            let q = try runGenerated(directory: quantized, samples: samples.map(\.data), outputs: outCount)
+            models.append(summary("int8 (\(quantized))", q, truth, names.count))
+            agreement = Double(zip(q, floatPredictions).filter { $0 == $1 }.count) / Double(max(samples.count, 1))
+        }
+        return Result(labels: names, samples: samples.count, models: models, agreement: agreement)
+    }
+
+    static func argmax(_ v: [Float]) -> Int {
+        var best = 0
+        for i in v.indices where v[i] > v[best] { best = i }
+        return best
+    }
+
+    static func summary(_ name: String, _ predicted: [Int], _ truth: [Int], _ classes: Int) -> Result.Model {
+        var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+        for (p, t) in zip(predicted, truth) { confusion[t][p] += 1 }
+        let correct = zip(predicted, truth).filter { $0 == $1 }.count
+        return .init(name: name, top1_accuracy: Double(correct) / Double(max(truth.count, 1)), confusion: confusion)
+    }
+
+    /// Compiles the generated code in `directory` (named by its report.json) with a harness that
+    /// reads every sample from a file, and returns the predicted classes.
+    static func runGenerated(directory: String, samples: [[Float]], outputs: Int) throws -> [Int] {
+        let fm = FileManager.default
+        let reportPath = directory + "/report.json"
+        guard let data = fm.contents(atPath: reportPath) else { throw FerccError(file: directory, "no report.json: not a directory written by fercc quantize or convert") }
+        let report = try JSONDecoder().decode(ConvertCommand.Report.self, from: data)
+        let name = report.name
+        let work = fm.temporaryDirectory.appendingPathComponent("fercc-evaluate-\(UUID().uuidString)")
+        try fm.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? fm.removeItem(at: work) }
+        let inputs = work.appendingPathComponent("inputs.f32")
+        var bytes = Data()
+        for s in samples { s.withUnsafeBytes { bytes.append(contentsOf: $0) } }
+        try bytes.write(to: inputs)
+        let make = report.weights == "embedded" ? "\(name)()" : "\(name)(weights: [UInt8](try! Data(contentsOf: URL(fileURLWithPath: \"\(directory)/\(name).weights\"))))!"
+        let harness = """
+        import Foundation
+        let model = \(make)
+        let data = try! Data(contentsOf: URL(fileURLWithPath: CommandLine.arguments[1])).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let n = \(name).inputShape.reduce(1, *)
+        var i = 0
+        while i + n <= data.count {
+            let y = model.predict(Array(data[i..<(i + n)]))
+            var best = 0
+            for k in y.indices where y[k] > y[best] { best = k }
+            print(best)
+            i += n
+        }
+        """
+        try Data(harness.utf8).write(to: work.appendingPathComponent("main.swift"))
+        var sources = [directory + "/\(name).swift", work.appendingPathComponent("main.swift").path]
+        if report.weights == "embedded" { sources.append(directory + "/\(name)+Weights.swift") }
+        let target = CodegenOptions.Target(rawValue: report.target)
+        let binary = work.appendingPathComponent("evaluate").path
+        let compile = try Subprocess.run(["swiftc", "-O", "-wmo"] + (target?.swiftcFlags ?? []) + sources + ["-o", binary])
+        guard compile.status == 0 else {
+            throw FerccError(file: directory, "the generated code does not compile: \(compile.output.split(separator: "\n").first ?? "")")
+        }
+        let r = try Subprocess.run([binary, inputs.path])
+        let predictions = r.output.split(separator: "\n").compactMap { Int($0) }
+        guard r.status == 0, predictions.count == samples.count else {
+            throw FerccError(file: directory, "the generated code failed on the evaluation data: \(r.output.prefix(200))")
+        }
+        guard predictions.allSatisfy({ $0 >= 0 && $0 < outputs }) else { throw FerccError(file: directory, "the generated model has another number of outputs") }
+        return predictions
+    }
+
+    public static func text(_ r: Result) -> String {
+        var lines = ["evaluated on \(r.samples) labelled samples; classes: \(r.labels.joined(separator: ", "))"]
+        for m in r.models {
+            lines.append(String(format: "%@: top-1 accuracy %.2f%%", m.name, m.top1_accuracy * 100))
+            let width = max(r.labels.map(\.count).max() ?? 0, 5)
+            lines.append("  confusion (rows: true class, columns: predicted)")
+            lines.append("  " + "".padding(toLength: width, withPad: " ", startingAt: 0) + " " + r.labels.map { String($0.prefix(5)).leftPadded(6) }.joined())
+            for (i, row) in m.confusion.enumerated() {
+                lines.append("  " + r.labels[i].padding(toLength: width, withPad: " ", startingAt: 0) + " " + row.map { String($0).leftPadded(6) }.joined())
+            }
+        }
+        if let a = r.agreement { lines.append(String(format: "int8 agrees with fp32 on %.2f%% of the samples", a * 100)) }
+        return lines.joined(separator: "\n")
+    }
+}
