@@ -25,6 +25,8 @@ public enum SupportedOps {
         "Dropout": "inference (forwards its input)", "Identity": "",
         "Constant": "value, value_float(s), value_int(s)",
         "LeakyRelu": "alpha", "HardSigmoid": "alpha, beta", "PRelu": "slope broadcast to the input",
+        "QuantizeLinear": "QDQ models: int8 or uint8 (as int8, zero point - 128), per tensor; fold-qdq makes the wrapped ops int8",
+        "DequantizeLinear": "of QuantizeLinear outputs, or of int8/uint8/int32 constants (per axis)",
     ]
 
     static let tfliteNotes: [String: (String, String)] = [

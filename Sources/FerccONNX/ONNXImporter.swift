@@ -18,6 +18,7 @@ public enum ONNXImporter {
         for (k, v) in normalizationImporters { m[k] = v }
         for (k, v) in reduceImporters { m[k] = v }
         for (k, v) in shapeImporters { m[k] = v }
+        for (k, v) in quantizationImporters { m[k] = v }
         return m
     }()
 

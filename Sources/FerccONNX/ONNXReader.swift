@@ -184,12 +184,15 @@ public enum ONNXReader {
         case 6:
             if raw != nil { return .int64(try fromRawInt(Int32.self)) }
             return .int64(try checked(buffer(t.int32_data, t.n_int32_data).map { Int64($0) }))
-        case 9, 2:
+        case 9:
             if raw != nil { return .int64(try fromRawInt(UInt8.self)) }
             return .int64(try checked(buffer(t.int32_data, t.n_int32_data).map { Int64($0) }))
+        case 2:  // uint8 and int8 keep their type: QDQ zero points say which activation type a model uses
+            if raw != nil { return .uint8(try fromRawInt(UInt8.self).map { UInt8($0) }) }
+            return .uint8(try checked(buffer(t.int32_data, t.n_int32_data).map { UInt8(truncatingIfNeeded: $0) }))
         case 3:
-            if raw != nil { return .int64(try fromRawInt(Int8.self)) }
-            return .int64(try checked(buffer(t.int32_data, t.n_int32_data).map { Int64($0) }))
+            if raw != nil { return .int8(try fromRawInt(Int8.self).map { Int8($0) }) }
+            return .int8(try checked(buffer(t.int32_data, t.n_int32_data).map { Int8(truncatingIfNeeded: $0) }))
         default:
             throw FerccError("tensor '\(name)' has element type \(ONNXDataType.name(dataType)), which fercc does not read")
         }

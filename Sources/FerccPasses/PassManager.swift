@@ -18,7 +18,7 @@ public struct PassResult: Codable, Equatable {
 public enum PassManager {
     public static let passes: [GraphPass] = [
         RecognizeChannelShuffle(), ToNHWC(), FoldBatchNorm(), FoldConstants(), FoldPad(), FuseActivation(),
-        FuseDepthwisePointwise(), EliminateDeadCode(),
+        FoldQDQ(), FuseDepthwisePointwise(), EliminateDeadCode(),
     ]
 
     public static var defaultPipeline: [String] { passes.map(\.name) }

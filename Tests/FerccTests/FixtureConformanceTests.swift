@@ -37,9 +37,11 @@ final class FixtureConformanceTests: XCTestCase {
 
     func testEverySupportedOpHasAFixture() throws {
         var seen = Set<String>()
-        for file in try FileManager.default.contentsOfDirectory(atPath: Repo.fixtures) where file.hasSuffix(".onnx") {
-            let model = try ONNXReader.read(path: Repo.fixtures + "/" + file)
-            for n in model.graph.nodes { seen.insert(n.opType) }
+        for dir in [Repo.fixtures, Repo.path("fixtures/qdq")] {
+            for file in try FileManager.default.contentsOfDirectory(atPath: dir) where file.hasSuffix(".onnx") {
+                let model = try ONNXReader.read(path: dir + "/" + file)
+                for n in model.graph.nodes { seen.insert(n.opType) }
+            }
         }
         let missing = Set(ONNXImporter.supportedOps + ONNXImporter.foldedOps).subtracting(seen)
         XCTAssertEqual(missing, [], "ops without a fixture")
