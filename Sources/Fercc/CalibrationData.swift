@@ -51,11 +51,18 @@ public enum CalibrationData {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         if path.contains("*") || path.contains("?") || path.contains("[") {
-            let url = URL(fileURLWithPath: path)
-            let dir = url.deletingLastPathComponent().path, pattern = url.lastPathComponent
-            guard let names = try? fm.contentsOfDirectory(atPath: dir) else { throw FerccError(file: path, "cannot list \(dir)") }
-            return names.filter { fnmatch(pattern, $0, 0) == 0 }.sorted().map { dir + "/" + $0 }
-                .filter { extensions.contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }
+            // POSIX glob(3): wildcards in any path component, sorted matches.
+            var g = glob_t()
+            defer { globfree(&g) }
+            let status = glob(path, 0, nil, &g)
+            guard status == 0 || status == GLOB_NOMATCH else { throw FerccError(file: path, "cannot expand the pattern") }
+            var out: [String] = []
+            for i in 0..<Int(g.gl_pathc) {
+                if let p = g.gl_pathv[i], extensions.contains(URL(fileURLWithPath: String(cString: p)).pathExtension.lowercased()) {
+                    out.append(String(cString: p))
+                }
+            }
+            return out.sorted()
         }
         guard fm.fileExists(atPath: path, isDirectory: &isDir) else { throw FerccError(file: path, "no such file or directory") }
         if !isDir.boolValue { return [path] }
@@ -129,7 +136,7 @@ public enum CalibrationData {
         let resized = src.resized(width: g.width, height: g.height)
         let mean = p.mean.count == 1 ? [Float](repeating: p.mean[0], count: c) : p.mean
         let std = p.std.count == 1 ? [Float](repeating: p.std[0], count: c) : p.std
-        guard mean.count == c, std.count == c else { throw FerccError("--mean and --std need 1 or \(c) values") }
+        guard mean.count == c, std.count == c else { throw FerccError("--mean and --std take one value or one per channel (the model has \(c))") }
         guard std.allSatisfy({ $0 != 0 && $0.isFinite }) else { throw FerccError("--std values must be non-zero") }
         var out = [Float](repeating: 0, count: c * g.width * g.height)
         for y in 0..<g.height {
