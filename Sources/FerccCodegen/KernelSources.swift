@@ -1253,7 +1253,7 @@ public struct QuantizedFullyConnectedKernel: Sendable {
     /// The kernel from parameters in memory (see `QuantizedConv2DKernel`).
     @inline(never)
     public init(weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, outputs: Int, depth: Int, inputZeroPoint: Int32,
-                multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int32>, channels: Int, outputZeroPoint: Int32, min: Int32, max: Int32) {
+                multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int8>, channels: Int, outputZeroPoint: Int32, min: Int32, max: Int32) {
         self.init(weights: Array(UnsafeBufferPointer(start: weights, count: outputs * depth)),
                   bias: bias.map { Array(UnsafeBufferPointer(start: $0, count: outputs)) }, outputs: outputs, depth: depth,
                   inputZeroPoint: inputZeroPoint,
@@ -1696,7 +1696,7 @@ public struct QuantizedConv2DKernel: Sendable {
     /// OHWI weights, optional bias, and per-channel (or one) multipliers and shifts.
     @inline(never)
     public init(geometry g: Conv2DGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, inputZeroPoint: Int32,
-                multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int32>, channels: Int, outputZeroPoint: Int32, min: Int32, max: Int32) {
+                multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int8>, channels: Int, outputZeroPoint: Int32, min: Int32, max: Int32) {
         let taps = g.kernelH * g.kernelW * g.inputChannelsPerGroup
         self.init(geometry: g, weights: Array(UnsafeBufferPointer(start: weights, count: g.outC * taps)),
                   bias: bias.map { Array(UnsafeBufferPointer(start: $0, count: g.outC)) }, inputZeroPoint: inputZeroPoint,

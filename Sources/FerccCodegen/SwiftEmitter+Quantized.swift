@@ -12,8 +12,9 @@ extension SwiftEmitter {
 
     /// The requantization arguments of the pointer-taking kernel initializers.
     mutating func requantizationArguments(_ r: Requantization) -> String {
-        let m = addInt32(r.multipliers), s = addInt32(r.shifts.map { Int32($0) })
-        return "multipliers: i32(weights + \(m)), shifts: i32(weights + \(s)), channels: \(r.multipliers.count), "
+        // Shifts fit in a byte (TFLite's are within [-31, 30]): stored as int8 to keep the blob small.
+        let m = addInt32(r.multipliers), s = addInt8(r.shifts.map { Int8(clamping: $0) })
+        return "multipliers: i32(weights + \(m)), shifts: i8(weights + \(s)), channels: \(r.multipliers.count), "
             + "outputZeroPoint: \(r.outputZeroPoint), min: \(r.min), max: \(r.max)"
     }
 

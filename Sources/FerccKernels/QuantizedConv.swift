@@ -172,7 +172,7 @@ public struct QuantizedConv2DKernel: Sendable {
     /// OHWI weights, optional bias, and per-channel (or one) multipliers and shifts.
     @inline(never)
     public init(geometry g: Conv2DGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, inputZeroPoint: Int32,
-                multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int32>, channels: Int, outputZeroPoint: Int32, min: Int32, max: Int32) {
+                multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int8>, channels: Int, outputZeroPoint: Int32, min: Int32, max: Int32) {
         let taps = g.kernelH * g.kernelW * g.inputChannelsPerGroup
         self.init(geometry: g, weights: Array(UnsafeBufferPointer(start: weights, count: g.outC * taps)),
                   bias: bias.map { Array(UnsafeBufferPointer(start: $0, count: g.outC)) }, inputZeroPoint: inputZeroPoint,

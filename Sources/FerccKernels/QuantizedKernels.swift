@@ -57,7 +57,7 @@ public struct QuantizedFullyConnectedKernel: Sendable {
     /// The kernel from parameters in memory (see `QuantizedConv2DKernel`).
     @inline(never)
     public init(weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, outputs: Int, depth: Int, inputZeroPoint: Int32,
-                multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int32>, channels: Int, outputZeroPoint: Int32, min: Int32, max: Int32) {
+                multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int8>, channels: Int, outputZeroPoint: Int32, min: Int32, max: Int32) {
         self.init(weights: Array(UnsafeBufferPointer(start: weights, count: outputs * depth)),
                   bias: bias.map { Array(UnsafeBufferPointer(start: $0, count: outputs)) }, outputs: outputs, depth: depth,
                   inputZeroPoint: inputZeroPoint,

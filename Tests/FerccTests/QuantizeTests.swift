@@ -137,19 +137,7 @@ final class QuantizeTests: XCTestCase {
         let input = try CalibrationData.load(Self.images + "/faces/sad/sad_0.png",
                                              geometry: CalibrationData.InputGeometry(TensorType(.float32, [1, 1, 48, 48]), sourceFormat: "onnx"),
                                              preprocessing: CalibrationData.Preprocessing())[0].data
-        let main = """
-        let model = FERInt8()
-        let x: [Float] = [\(input.map { "Float(bitPattern: \($0.bitPattern))" }.joined(separator: ", "))]
-        print(model.predict(x).map { String($0.bitPattern) }.joined(separator: " "))
-        """
-        try Data(main.utf8).write(to: dir.appendingPathComponent("main.swift"))
-        let binary = dir.appendingPathComponent("fer").path
-        let (status, log) = try shell(["swiftc", "-O", "-wmo", "-Xcc", "-march=native", out + "/FERInt8.swift", out + "/FERInt8+Weights.swift",
-                                                   dir.appendingPathComponent("main.swift").path, "-o", binary])
-        XCTAssertEqual(status, 0, String(log.prefix(2000)))
-        let (runStatus, printed) = try shell([binary])
-        XCTAssertEqual(runStatus, 0, printed)
-        let got = printed.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { UInt32($0) }.map { Float(bitPattern: $0) }
+        let got = try compileAndPredict(generated: out, name: "FERInt8", input: input, in: dir)
         let want = try Interpreter(graph: result.graph).run([result.graph.inputs[0]: input]).values.first!
         XCTAssertEqual(got.count, 7)
         XCTAssertEqual(got, want, "generated int8 code and the interpreter run the same kernels")
@@ -222,19 +210,7 @@ final class QDQTests: XCTestCase {
         let x = try NPY.read(path: "\(Self.dir)/fer_mini_xception.u8s8.in0.npy").data
         let (graph, _) = try ModelLoader.load(path: path, pipeline: FerccPasses.PassManager.defaultPipeline)
         let want = try Interpreter(graph: graph).run([graph.inputs[0]: x]).values.first!
-        let main = """
-        let model = QDQ()
-        let x: [Float] = [\(x.map { "Float(bitPattern: \($0.bitPattern))" }.joined(separator: ", "))]
-        print(model.predict(x).map { String($0.bitPattern) }.joined(separator: " "))
-        """
-        try Data(main.utf8).write(to: dir.appendingPathComponent("main.swift"))
-        let binary = dir.appendingPathComponent("q").path
-        let (status, log) = try shell(["swiftc", "-O", "-wmo", "-Xcc", "-march=native", out + "/QDQ.swift", out + "/QDQ+Weights.swift",
-                                       dir.appendingPathComponent("main.swift").path, "-o", binary])
-        XCTAssertEqual(status, 0, String(log.prefix(2000)))
-        let (runStatus, printed) = try shell([binary])
-        XCTAssertEqual(runStatus, 0, printed)
-        let got = printed.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { UInt32($0) }.map { Float(bitPattern: $0) }
+        let got = try compileAndPredict(generated: out, name: "QDQ", input: x, in: dir)
         XCTAssertEqual(got, want)
     }
 }

@@ -62,3 +62,25 @@ func shell(_ args: [String], stdin: Data? = nil) throws -> (Int32, String) {
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }
+
+/// Compiles generated code in `generated` (class `name`, embedded weights) with a main that calls
+/// `predict` on `input`, runs it, and returns the outputs bit for bit.
+func compileAndPredict(generated: String, name: String, input: [Float], in dir: URL) throws -> [Float] {
+    let main = """
+    let model = \(name)()
+    let x: [Float] = [\(input.map { "Float(bitPattern: \($0.bitPattern))" }.joined(separator: ", "))]
+    print(model.predict(x).map { String($0.bitPattern) }.joined(separator: " "))
+    """
+    // Top-level code must be in a file named main.swift.
+    let mainDir = dir.appendingPathComponent("main-\(name)")
+    try FileManager.default.createDirectory(at: mainDir, withIntermediateDirectories: true)
+    let mainPath = mainDir.appendingPathComponent("main.swift").path
+    try Data(main.utf8).write(to: URL(fileURLWithPath: mainPath))
+    let binary = dir.appendingPathComponent("bin-\(name)").path
+    let (status, log) = try shell(["swiftc", "-O", "-wmo", "-Xcc", "-march=native", "\(generated)/\(name).swift", "\(generated)/\(name)+Weights.swift",
+                                   mainPath, "-o", binary])
+    XCTAssertEqual(status, 0, String(log.prefix(2000)))
+    let (runStatus, printed) = try shell([binary])
+    XCTAssertEqual(runStatus, 0, printed)
+    return printed.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { UInt32($0) }.map { Float(bitPattern: $0) }
+}
