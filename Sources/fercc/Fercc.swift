@@ -210,7 +210,7 @@ struct Quantize: ParsableCommand {
                                                  bench: !noBench, options: options)
             print(ReportRenderer.text(result.report))
             print(result.accuracy.text())
-            print("wrote \(output)/\(typeName).swift, report.json, report.html, accuracy.json, accuracy.txt, accuracy.html")
+            print("wrote \(output)/\(typeName).swift\(w == .embedded ? ", \(typeName)+Weights.swift" : ", \(typeName).weights"), report.json, report.html, accuracy.json, accuracy.txt, accuracy.html")
         } catch {
             fail(error)
         }
