@@ -99,6 +99,13 @@ public struct QuantizedConv2DKernel: Sendable {
     /// Bytes per pixel of the padded input copy (depthwise: channels padded to 16).
     let channelStride: Int
     let needsPaddedCopy: Bool
+    /// When no partial sum can reach 2^24 (Σ|w| · 255 below it for every output channel), every
+    /// float32 accumulation of the integer products is exact: the convolution then runs in the
+    /// faster fp32 kernels on (x - zero point) and is requantized from the same int32 sums.
+    let exactDense: Conv2DKernel?
+    let exactDepthwise: DepthwiseConv2DKernel?
+    /// `table` with the unfolded bias, for the exact float path.
+    let plainTable: [Int32]
 
     @inline(never)  // generated code builds dozens of these in one initializer
     public init(geometry g: Conv2DGeometry, weights: [Int8], bias: [Int32]?, inputZeroPoint: Int32, requantization: Requantization) {
@@ -166,6 +173,63 @@ public struct QuantizedConv2DKernel: Sendable {
             table[base + 48] = Int32(max(-shift, 0))
         }
         self.table = table
+        var plain = table
+        for lane in 0..<lanes { plain[(lane / 16) * 64 + lane % 16] = lane < g.outC ? self.bias[lane] : 0 }
+        plainTable = plain
+        // Largest possible |partial sum| of (x - zp) * w: |x - zp| <= 255.
+        var bound = 0
+        for oc in 0..<g.outC {
+            var sum = 0
+            for k in 0..<(weights.count / max(g.outC, 1)) { sum += abs(Int(weights[oc * (weights.count / g.outC) + k])) }
+            bound = Swift.max(bound, sum * 255)
+        }
+        var dense: Conv2DKernel? = nil, depthwise: DepthwiseConv2DKernel? = nil
+        let kind = path
+        // Depthwise layers measured slower this way (the float copy of the input costs more than
+        // their few MACs save), so only regular convolutions take it.
+        if bound < 1 << 24, kind == .dense {
+            let w = weights.map { Float($0) }
+            w.withUnsafeBufferPointer { wb in
+                if kind == .dense { dense = Conv2DKernel(geometry: g, weights: wb, bias: nil) } else { depthwise = DepthwiseConv2DKernel(geometry: g, weights: wb, bias: nil) }
+            }
+        }
+        exactDense = dense
+        exactDepthwise = depthwise
+    }
+
+    static func rounded16(_ n: Int) -> Int { (n + 15) / 16 * 16 }
+    var inputCount: Int { geometry.batch * geometry.inH * geometry.inW * geometry.inC }
+    var outputCount: Int { geometry.batch * geometry.outH * geometry.outW * geometry.outC }
+    var exactScratchFloats: Int? {
+        if let k = exactDense { return Self.rounded16(inputCount) + Self.rounded16(outputCount) + 16 + k.scratchCount }
+        if let k = exactDepthwise { return Self.rounded16(inputCount) + Self.rounded16(outputCount) + 16 + k.scratchCount }
+        return nil
+    }
+
+    /// The exact float path: x - zp to float, the fp32 kernel, then the integer requantization.
+    func runExact(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer) {
+        let total = exactScratchFloats!
+        let f = scratch.bindMemory(to: Float.self, capacity: total)
+        let zp = inputZeroPoint
+        for i in 0..<inputCount { f[i] = Float(Int32(input[i]) &- zp) }
+        let y = f + Self.rounded16(inputCount)
+        let ks = y + Self.rounded16(outputCount) + 16
+        // The last pixel's last block reads up to 16 floats past the output: zeros, not garbage
+        // (a float conversion of garbage could trap).
+        (y + outputCount).initialize(repeating: 0, count: Self.rounded16(outputCount) + 16 - outputCount)
+        if let k = exactDense { k.run(input: f, output: y, scratch: ks) } else { exactDepthwise!.run(input: f, output: y, scratch: ks) }
+        let c = geometry.outC
+        plainTable.withUnsafeBufferPointer { t in
+            for pixel in 0..<(geometry.batch * geometry.outH * geometry.outW) {
+                let row = y + pixel * c
+                for b in 0..<blocks {
+                    let v = UnsafeRawPointer(row + b * 16).loadUnaligned(as: SIMD16<Float>.self)
+                    var acc = Int32Vector()
+                    for i in 0..<16 { acc[i] = Int32(v[i]) }  // exact integers (lanes past the row are not stored)
+                    finish(acc, block: b, t.baseAddress!, output + pixel * c)
+                }
+            }
+        }
     }
 
     /// The kernel from parameters in memory (as generated code stores them with the weights):
@@ -183,11 +247,16 @@ public struct QuantizedConv2DKernel: Sendable {
 
     /// Bytes of scratch `run` needs (the zero-point-padded input copy).
     public var scratchBytes: Int {
-        needsPaddedCopy ? geometry.batch * geometry.paddedH * geometry.paddedW * channelStride : 0
+        if let floats = exactScratchFloats { return floats * 4 }
+        return needsPaddedCopy ? geometry.batch * geometry.paddedH * geometry.paddedW * channelStride : 0
     }
 
     /// Convolves `input` into `output`; `scratch` holds at least `scratchBytes` bytes.
     public func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer?) {
+        if exactScratchFloats != nil {
+            runExact(input: input, output: output, scratch: scratch!)
+            return
+        }
         let g = geometry
         var x = input
         var ph = g.inH, pw = g.inW

@@ -62,6 +62,50 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// The int8 convolution's three paths (exact float, int32 vectors, reference loop) against
+    /// TFLite's reference arithmetic written out naively: equal outputs, bit for bit.
+    func testInt8ConvolutionPathsAgainstNaiveReference() {
+        var rng = SeededRandom(11)
+        func check(inC: Int, outC: Int, k: Int, stride: Int, pad: Int, groups: Int, big: Bool) {
+            let h = 9, w = 7
+            let outH = (h + 2 * pad - k) / stride + 1, outW = (w + 2 * pad - k) / stride + 1
+            let g = Conv2DGeometry(batch: 1, inH: h, inW: w, inC: inC, outH: outH, outW: outW, outC: outC, kernelH: k, kernelW: k,
+                                   strideH: stride, strideW: stride, dilationH: 1, dilationW: 1,
+                                   padTop: pad, padLeft: pad, padBottom: pad, padRight: pad, groups: groups)
+            let cig = inC / groups
+            let weights = (0..<(outC * k * k * cig)).map { _ in Int8(big ? (rng.next() > 0 ? 127 : -127) : Int((rng.next() * 40).rounded())) }
+            let bias = (0..<outC).map { _ in Int32(rng.next() * 5000) }
+            let input = (0..<(h * w * inC)).map { _ in Int8(max(-128, min(127, Int((rng.next() * 128).rounded())))) }
+            let scales = (0..<outC).map { _ in Double(0.0005 + 0.0004 * abs(rng.next())) / (big ? 40 : 1) }
+            let rq = Requantization(scales: scales, outputZeroPoint: -3, min: -128, max: 127)
+            let kernel = QuantizedConv2DKernel(geometry: g, weights: weights, bias: bias, inputZeroPoint: 7, requantization: rq)
+            var got = [Int8](repeating: 0, count: outH * outW * outC)
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(kernel.scratchBytes, 1), alignment: 64)
+            defer { scratch.deallocate() }
+            input.withUnsafeBufferPointer { x in got.withUnsafeMutableBufferPointer { y in kernel.run(input: x.baseAddress!, output: y.baseAddress!, scratch: scratch) } }
+            var want = [Int8](repeating: 0, count: got.count)
+            for oy in 0..<outH { for ox in 0..<outW { for oc in 0..<outC {
+                var acc: Int32 = 0
+                let grp = oc / (outC / groups)
+                for ky in 0..<k { for kx in 0..<k {
+                    let y = oy * stride - pad + ky, x = ox * stride - pad + kx
+                    guard y >= 0, y < h, x >= 0, x < w else { continue }
+                    for ci in 0..<cig {
+                        acc += Int32(weights[((oc * k + ky) * k + kx) * cig + ci]) * (Int32(input[(y * w + x) * inC + grp * cig + ci]) - 7)
+                    }
+                } }
+                want[(oy * outW + ox) * outC + oc] = Int8(rq.apply(acc + bias[oc], channel: oc))
+            } } }
+            XCTAssertEqual(got, want, "inC \(inC) outC \(outC) k \(k) stride \(stride) groups \(groups) big \(big)")
+        }
+        check(inC: 20, outC: 37, k: 3, stride: 2, pad: 1, groups: 1, big: false)    // exact float path
+        check(inC: 20, outC: 37, k: 1, stride: 1, pad: 0, groups: 1, big: false)
+        check(inC: 700, outC: 19, k: 1, stride: 1, pad: 0, groups: 1, big: true)   // sums past 2^24: int32 path
+        check(inC: 90, outC: 21, k: 3, stride: 1, pad: 1, groups: 1, big: true)
+        check(inC: 24, outC: 24, k: 3, stride: 2, pad: 1, groups: 24, big: false)  // depthwise
+        check(inC: 12, outC: 24, k: 3, stride: 1, pad: 1, groups: 4, big: false)   // grouped: reference loop
+    }
+
     func testMatmulAgainstNaive() {
         var rng = SeededRandom(2)
         for (m, k, n) in [(1, 1280, 7), (5, 3, 33), (4, 16, 16), (9, 31, 17)] {
