@@ -129,6 +129,15 @@ final class QuantizeTests: XCTestCase {
         let r = try QuantizeCommand.run(model: Self.fer, calibration: Self.images + "/faces", outputDirectory: dir.appendingPathComponent("ex").path,
                                         codegen: CodegenOptions(name: "E"), bench: false, options: ex)
         XCTAssertTrue(r.accuracy.float_nodes.contains("block1/sep1/depthwise"))
+        // --fallback-sqnr: the layers under the threshold (measured above) come back float.
+        var fb = QuantizeCommand.Options()
+        fb.holdout = 0.25
+        let threshold = a.layers[a.layers.count / 2].sqnr_db
+        fb.fallbackSQNR = threshold
+        let fallback = try QuantizeCommand.run(model: Self.fer, calibration: Self.images + "/faces", outputDirectory: dir.appendingPathComponent("fb").path,
+                                               codegen: CodegenOptions(name: "F"), bench: false, options: fb)
+        for l in a.layers where l.sqnr_db < threshold { XCTAssertTrue(fallback.accuracy.float_nodes.contains(l.node), l.node) }
+        XCTAssertGreaterThan(fallback.accuracy.weight_bytes_int8, a.weight_bytes_int8, "float layers keep float weights")
         ex.quantize.exclude = ["no/such/node"]
         XCTAssertThrowsError(try QuantizeCommand.run(model: Self.fer, calibration: Self.images + "/faces", outputDirectory: dir.appendingPathComponent("ex2").path,
                                                      codegen: CodegenOptions(name: "E"), bench: false, options: ex))
