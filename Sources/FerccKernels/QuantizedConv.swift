@@ -100,10 +100,11 @@ public struct QuantizedConv2DKernel: Sendable {
     let channelStride: Int
     let needsPaddedCopy: Bool
     /// When no partial sum can reach 2^24 (Σ|w| · 255 below it for every output channel), every
-    /// float32 accumulation of the integer products is exact: the convolution then runs in the
-    /// faster fp32 kernels on (x - zero point) and is requantized from the same int32 sums.
+    /// float32 accumulation of the integer products is exact: a regular convolution then runs in
+    /// the faster fp32 kernel on (x - zero point) and is requantized from the same int32 sums.
+    /// (Depthwise layers measured slower that way: the float copy of the input costs more than
+    /// their few MACs save.)
     let exactDense: Conv2DKernel?
-    let exactDepthwise: DepthwiseConv2DKernel?
     /// `table` with the unfolded bias, for the exact float path.
     let plainTable: [Int32]
 
@@ -126,19 +127,23 @@ public struct QuantizedConv2DKernel: Sendable {
         let lanes = blocks * 16
         var packed: [Int16] = []
         var folded = [Int32](repeating: 0, count: lanes)
+        var largestAbsSum = Int.max  // max over output channels of Σ|w| (regular convolutions only)
         switch path {
         case .dense:
+            largestAbsSum = 0
             let ci = g.inC
             packed = [Int16](repeating: 0, count: blocks * taps * ci * 16)
             for oc in 0..<g.outC {
-                var sum: Int32 = 0
+                var sum: Int32 = 0, absSum = 0
                 for t in 0..<taps {
                     for c in 0..<ci {
                         let w = weights[(oc * taps + t) * ci + c]
                         packed[(((oc / 16) * taps + t) * ci + c) * 16 + oc % 16] = Int16(w)
                         sum += Int32(w)
+                        absSum += abs(Int(w))
                     }
                 }
+                largestAbsSum = Swift.max(largestAbsSum, absSum)
                 folded[oc] = self.bias[oc] &- inputZeroPoint &* sum
             }
             channelStride = g.inC
@@ -176,25 +181,12 @@ public struct QuantizedConv2DKernel: Sendable {
         var plain = table
         for lane in 0..<lanes { plain[(lane / 16) * 64 + lane % 16] = lane < g.outC ? self.bias[lane] : 0 }
         plainTable = plain
-        // Largest possible |partial sum| of (x - zp) * w: |x - zp| <= 255.
-        var bound = 0
-        for oc in 0..<g.outC {
-            var sum = 0
-            for k in 0..<(weights.count / max(g.outC, 1)) { sum += abs(Int(weights[oc * (weights.count / g.outC) + k])) }
-            bound = Swift.max(bound, sum * 255)
+        // Largest possible |partial sum| of (x - zp) * w is Σ|w| · 255 (|x - zp| <= 255): below 2^24.
+        if largestAbsSum <= ((1 << 24) - 1) / 255 {
+            exactDense = weights.map { Float($0) }.withUnsafeBufferPointer { Conv2DKernel(geometry: g, weights: $0, bias: nil) }
+        } else {
+            exactDense = nil
         }
-        var dense: Conv2DKernel? = nil, depthwise: DepthwiseConv2DKernel? = nil
-        let kind = path
-        // Depthwise layers measured slower this way (the float copy of the input costs more than
-        // their few MACs save), so only regular convolutions take it.
-        if bound < 1 << 24, kind == .dense {
-            let w = weights.map { Float($0) }
-            w.withUnsafeBufferPointer { wb in
-                if kind == .dense { dense = Conv2DKernel(geometry: g, weights: wb, bias: nil) } else { depthwise = DepthwiseConv2DKernel(geometry: g, weights: wb, bias: nil) }
-            }
-        }
-        exactDense = dense
-        exactDepthwise = depthwise
     }
 
     static func rounded16(_ n: Int) -> Int { (n + 15) / 16 * 16 }
@@ -202,7 +194,6 @@ public struct QuantizedConv2DKernel: Sendable {
     var outputCount: Int { geometry.batch * geometry.outH * geometry.outW * geometry.outC }
     var exactScratchFloats: Int? {
         if let k = exactDense { return Self.rounded16(inputCount) + Self.rounded16(outputCount) + 16 + k.scratchCount }
-        if let k = exactDepthwise { return Self.rounded16(inputCount) + Self.rounded16(outputCount) + 16 + k.scratchCount }
         return nil
     }
 
@@ -217,7 +208,7 @@ public struct QuantizedConv2DKernel: Sendable {
         // The last pixel's last block reads up to 16 floats past the output: zeros, not garbage
         // (a float conversion of garbage could trap).
         (y + outputCount).initialize(repeating: 0, count: Self.rounded16(outputCount) + 16 - outputCount)
-        if let k = exactDense { k.run(input: f, output: y, scratch: ks) } else { exactDepthwise!.run(input: f, output: y, scratch: ks) }
+        exactDense!.run(input: f, output: y, scratch: ks)
         let c = geometry.outC
         plainTable.withUnsafeBufferPointer { t in
             for pixel in 0..<(geometry.batch * geometry.outH * geometry.outW) {
