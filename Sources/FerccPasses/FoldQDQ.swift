@@ -51,26 +51,23 @@ struct FoldQDQ: GraphPass {
                 if case .gemm(let g) = node.op {
                     guard !g.transA, g.alpha == 1, wShape.count == 2 else { continue }
                     if !g.transB {
-                        weights = transpose2D(w, rows: wShape[0], cols: wShape[1])
+                        weights = transposed2D(w, rows: wShape[0], cols: wShape[1])
                         wShape = [wShape[1], wShape[0]]
                     }
                     op = .gemm(Gemm(transB: true, activation: g.activation))
                     if node.inputs.count > 2, g.beta != 1 { continue }
                 }
-                let (wq, scales) = quantizePerChannel(weights, outer: wShape[0])
+                let (wq, wQuant) = WeightQuantization.symmetric(weights, slices: wShape[0])
                 let wName = candidate.freshName(node.inputs[1] + "#int8")
                 candidate.addConstant(wName, .int8(wq), shape: wShape)
-                candidate.values[wName]!.type.quantization = Quantization(scales: scales, zeroPoints: [Int32](repeating: 0, count: scales.count),
-                                                                          axis: scales.count > 1 ? 0 : nil)
+                candidate.values[wName]!.type.quantization = wQuant
                 inputs[1] = wName
                 if node.inputs.count > 2 {
                     guard let b = constant(candidate, node.inputs[2]), b.count == wShape[0] else { continue }
-                    let bq = b.indices.map { i -> Int32 in
-                        let s = Double(xq.scale) * Double(scales.count == 1 ? scales[0] : scales[i])
-                        return Int32(max(min((Double(b[i]) / s).rounded(), 2_147_483_647), -2_147_483_647))
-                    }
+                    let (bq, bQuant) = WeightQuantization.bias(b, inputScale: xq.scale, weightScales: wQuant.scales)
                     let bName = candidate.freshName(node.inputs[2] + "#int8")
                     candidate.addConstant(bName, .int32(bq), shape: [bq.count])
+                    candidate.values[bName]!.type.quantization = bQuant
                     inputs[2] = bName
                 }
                 candidate.nodes[i] = Node(name: node.name, op: op, inputs: inputs, outputs: [newOut])
@@ -157,24 +154,5 @@ struct FoldQDQ: GraphPass {
     func constant(_ g: Graph, _ name: String) -> [Float]? {
         guard case .float(let v)? = g.values[name]?.constant else { return nil }
         return v
-    }
-
-    func quantizePerChannel(_ w: [Float], outer: Int) -> ([Int8], [Float]) {
-        let per = w.count / max(outer, 1)
-        var scales: [Float] = []
-        var q = [Int8](repeating: 0, count: w.count)
-        for o in 0..<outer {
-            let m = w[(o * per)..<((o + 1) * per)].reduce(0) { max($0, abs($1)) }
-            let s = m > 0 && m.isFinite ? m / 127 : 1
-            scales.append(s)
-            for i in (o * per)..<((o + 1) * per) { q[i] = Int8(max(min((w[i] / s).rounded(), 127), -127)) }
-        }
-        return (q, scales)
-    }
-
-    func transpose2D(_ x: [Float], rows: Int, cols: Int) -> [Float] {
-        var y = [Float](repeating: 0, count: x.count)
-        for r in 0..<rows { for c in 0..<cols { y[c * rows + r] = x[r * cols + c] } }
-        return y
     }
 }

@@ -97,7 +97,8 @@ public struct AccuracyReport: Codable, Sendable {
     }
 }
 
-func argmax(_ v: [Float]) -> Int {
+/// The index of the largest score (the first on ties): a classifier's top-1 class.
+public func argmax(_ v: [Float]) -> Int {
     var best = 0
     for i in v.indices where v[i] > v[best] { best = i }
     return best

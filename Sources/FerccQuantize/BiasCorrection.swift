@@ -45,7 +45,7 @@ public enum BiasCorrection {
             if case .conv2D(let c) = fn.op { groups = c.groups }
             if case .gemm(let gm) = fn.op {
                 let ws = float.values[fn.inputs[1]]!.type.shape
-                if !gm.transB { w = transposed(w, rows: ws[0], cols: ws[1]) }
+                if !gm.transB { w = transposed2D(w, rows: ws[0], cols: ws[1]) }
                 if gm.alpha != 1 { w = w.map { $0 * gm.alpha } }
             }
             guard w.count == wq.count else { continue }

@@ -157,48 +157,22 @@ public struct Quantizer {
         for (o, q) in zip(node.outputs, outs) { int8Version[o] = q }
     }
 
-    /// Symmetric int8 weights with one scale per slice along axis 0 (or one for all).
-    func quantizeWeights(_ w: [Float], outer: Int) -> (data: [Int8], scales: [Float]) {
-        let inner = w.count / Swift.max(outer, 1)
-        let groups = options.perTensor ? 1 : outer
-        let per = w.count / Swift.max(groups, 1)
-        var scales: [Float] = []
-        var data = [Int8](repeating: 0, count: w.count)
-        for g in 0..<groups {
-            let slice = w[(g * per)..<((g + 1) * per)]
-            let m = slice.reduce(0) { Swift.max($0, abs($1)) }
-            let s = m > 0 && m.isFinite ? m / 127 : 1
-            scales.append(s)
-            for i in (g * per)..<((g + 1) * per) {
-                data[i] = Int8(Swift.min(Swift.max((w[i] / s).rounded(), -127), 127))
-            }
-        }
-        _ = inner
-        return (data, options.perTensor ? [Float](repeating: scales[0], count: 1) : scales)
-    }
-
     mutating func addWeights(_ name: String, _ w: [Float], shape: [Int]) -> (String, [Float]) {
-        let (data, scales) = quantizeWeights(w, outer: shape[0])
-        let q = name + "#q"
-        if graph.values[q] == nil {
-            graph.addConstant(q, .int8(data), shape: shape)
-            graph.values[q]!.type.quantization = Quantization(scales: scales, zeroPoints: [Int32](repeating: 0, count: scales.count),
-                                                              axis: scales.count > 1 ? 0 : nil)
+        let (data, q) = WeightQuantization.symmetric(w, slices: options.perTensor ? 1 : shape[0])
+        let name = name + "#q"
+        if graph.values[name] == nil {
+            graph.addConstant(name, .int8(data), shape: shape)
+            graph.values[name]!.type.quantization = q
         }
-        return (q, scales)
+        return (name, q.scales)
     }
 
     mutating func addBias(_ name: String, _ b: [Float], inputScale: Float, weightScales: [Float]) -> String {
-        let q = graph.freshName(name + "#q")
-        let scales = b.indices.map { Double(inputScale) * Double(weightScales.count == 1 ? weightScales[0] : weightScales[$0]) }
-        let data = b.indices.map { i -> Int32 in
-            let v = (Double(b[i]) / scales[i]).rounded()
-            return Int32(Swift.min(Swift.max(v, -2_147_483_647), 2_147_483_647))
-        }
-        graph.addConstant(q, .int32(data), shape: [b.count])
-        graph.values[q]!.type.quantization = Quantization(scales: scales.map { Float($0) }, zeroPoints: [Int32](repeating: 0, count: b.count),
-                                                          axis: b.count > 1 ? 0 : nil)
-        return q
+        let name = graph.freshName(name + "#q")
+        let (data, q) = WeightQuantization.bias(b, inputScale: inputScale, weightScales: weightScales)
+        graph.addConstant(name, .int32(data), shape: [b.count])
+        graph.values[name]!.type.quantization = q
+        return name
     }
 
     func constant(_ name: String) -> [Float]? { source.values[name]?.constant?.floats }
@@ -224,7 +198,7 @@ public struct Quantizer {
             guard !g.transA, g.activation.range != nil, var b = constant(node.inputs[1]) else { return false }
             let bs = source.values[node.inputs[1]]!.type.shape
             let (k, n) = g.transB ? (bs[1], bs[0]) : (bs[0], bs[1])
-            if !g.transB { b = transposed(b, rows: k, cols: n) }
+            if !g.transB { b = transposed2D(b, rows: k, cols: n) }
             if g.alpha != 1 { b = b.map { $0 * g.alpha } }
             var bias: [Float]? = nil
             if node.inputs.count > 2, g.beta != 0 {
@@ -292,10 +266,4 @@ public struct Quantizer {
             return false
         }
     }
-}
-
-func transposed(_ x: [Float], rows: Int, cols: Int) -> [Float] {
-    var y = [Float](repeating: 0, count: x.count)
-    for r in 0..<rows { for c in 0..<cols { y[c * rows + r] = x[r * cols + c] } }
-    return y
 }

@@ -158,7 +158,8 @@ public final class Interpreter {
     }
 }
 
-func transposed2D(_ x: [Float], rows: Int, cols: Int) -> [Float] {
+/// A row-major [rows, cols] matrix transposed (weights at import, quantization and pass time).
+public func transposed2D(_ x: [Float], rows: Int, cols: Int) -> [Float] {
     var y = [Float](repeating: 0, count: x.count)
     for r in 0..<rows { for c in 0..<cols { y[c * rows + r] = x[r * cols + c] } }
     return y
