@@ -41,14 +41,19 @@ public enum ConvertCommand {
         public var latency: Latency?
     }
 
+    /// The generated class name must be a Swift type name; checked before any slow work.
+    static func checkName(_ options: CodegenOptions) throws {
+        guard options.name.first?.isLetter == true, options.name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+            throw FerccError("--name '\(options.name)' is not a Swift type name")
+        }
+    }
+
     /// The layout the generated API takes its 4-D input in.
     public enum InputLayout: String, CaseIterable { case source, nhwc, nchw }
 
     public static func convert(model: String, outputDirectory: String, options: CodegenOptions, bench: Bool,
                                inputLayout: InputLayout = .source) throws -> Report {
-        guard options.name.first?.isLetter == true, options.name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-            throw FerccError("--name '\(options.name)' is not a Swift type name")
-        }
+        try checkName(options)
         var (graph, passes) = try ModelLoader.load(path: model, pipeline: PassManager.defaultPipeline)
         if inputLayout != .source {
             try changeInputLayout(&graph, to: inputLayout, model: model)
@@ -61,9 +66,7 @@ public enum ConvertCommand {
     /// the reports and any `extraFiles` (name -> contents).
     public static func emit(_ graph: Graph, passes: [PassResult], model: String, outputDirectory: String, options: CodegenOptions,
                             bench: Bool, extraFiles: [String: Data] = [:]) throws -> Report {
-        guard options.name.first?.isLetter == true, options.name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-            throw FerccError("--name '\(options.name)' is not a Swift type name")
-        }
+        try checkName(options)
         let code: GeneratedCode
         do {
             code = try SwiftEmitter.emit(graph, options: options)
@@ -135,6 +138,36 @@ func changeInputLayout(_ graph: inout Graph, to layout: ConvertCommand.InputLayo
     try graph.validate()
 }
 
+/// The generated class compiled together with a harness `main.swift` (the benchmark, evaluate).
+struct Harness {
+    let directory: String
+    let name: String
+    let weights: CodegenOptions.Weights
+    let work: URL
+
+    /// Swift that creates the model: `Name()`, or `Name(weights:)` from the weights file.
+    var makeModel: String {
+        weights == .embedded ? "\(name)()" : "\(name)(weights: [UInt8](try! Data(contentsOf: URL(fileURLWithPath: \"\(directory)/\(name).weights\"))))!"
+    }
+
+    /// Compiles `main` with the generated sources into `work/binary`: (path, status, compiler output).
+    func compile(main: String, flags: [String], binary: String) throws -> (path: String, status: Int32, output: String) {
+        let mainDir = work.appendingPathComponent("\(binary)-main")  // top-level code must be in main.swift
+        try FileManager.default.createDirectory(at: mainDir, withIntermediateDirectories: true)
+        try Data(main.utf8).write(to: mainDir.appendingPathComponent("main.swift"))
+        var sources = [directory + "/\(name).swift", mainDir.appendingPathComponent("main.swift").path]
+        if weights == .embedded { sources.append(directory + "/\(name)+Weights.swift") }
+        let path = work.appendingPathComponent(binary).path
+        let r = try Subprocess.run(["swiftc"] + flags + sources + ["-o", path])
+        return (path, r.status, r.output)
+    }
+
+    /// The error for generated code that does not compile (its first compiler line).
+    func compileError(_ output: String) -> FerccError {
+        FerccError(file: directory, "the generated code does not compile: \(output.split(separator: "\n").first ?? "")")
+    }
+}
+
 /// Compiles the generated code with a timing harness and runs it.
 enum Benchmark {
     static func run(directory: URL, options: CodegenOptions, inputCount: Int, macs: Int, layers: [LayerReport]) throws -> ConvertCommand.Report.Latency {
@@ -143,10 +176,10 @@ enum Benchmark {
         try fm.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? fm.removeItem(at: work) }
         let name = options.name
-        let make = options.weights == .embedded ? "\(name)()" : "\(name)(weights: [UInt8](try! Data(contentsOf: URL(fileURLWithPath: CommandLine.arguments[1]))))!"
+        let h = Harness(directory: directory.path, name: name, weights: options.weights, work: work)
         let harness = """
         import Foundation
-        let model = \(make)
+        let model = \(h.makeModel)
         var input = [Float](repeating: 0, count: \(inputCount))
         var state: UInt64 = 12345
         for i in input.indices { state = state &* 6364136223846793005 &+ 1442695040888963407; input[i] = Float(Int64(bitPattern: state >> 11) % 2000) / 1000 - 1 }
@@ -170,30 +203,21 @@ enum Benchmark {
             #endif
         } }
         """
-        try Data(harness.utf8).write(to: work.appendingPathComponent("main.swift"))
-        var sources = [directory.appendingPathComponent("\(name).swift").path, work.appendingPathComponent("main.swift").path]
-        if options.weights == .embedded { sources.append(directory.appendingPathComponent("\(name)+Weights.swift").path) }
-        let binary = work.appendingPathComponent("bench").path
         let flags = ["-Ounchecked", "-wmo"] + options.target.swiftcFlags
         let t0 = Date()
-        let compile = try Subprocess.run(["swiftc"] + flags + sources + ["-o", binary])
+        let compile = try h.compile(main: harness, flags: flags, binary: "bench")
         let compileSeconds = Date().timeIntervalSince(t0)
-        guard compile.status == 0 else {
-            throw FerccError(file: directory.path, "the generated code does not compile: \(compile.output.split(separator: "\n").first ?? "")")
-        }
-        var args = [binary]
-        if options.weights == .file { args.append(directory.appendingPathComponent("\(name).weights").path) }
-        let r = try Subprocess.run(args)
+        guard compile.status == 0 else { throw h.compileError(compile.output) }
+        let binary = compile.path
+        let r = try Subprocess.run([binary])
         let fields = r.output.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
         guard r.status == 0, fields.count == 4 else { throw FerccError(file: directory.path, "the benchmark failed: \(r.output.prefix(200))") }
         let size = (try? fm.attributesOfItem(atPath: binary)[.size] as? Int) ?? 0
         // Per-layer breakdown from an instrumented build.
         var layerTimes: [ConvertCommand.Report.LayerTime]?
-        let profiled = work.appendingPathComponent("bench-profile").path
-        if try Subprocess.run(["swiftc"] + flags + ["-D", "FERCC_PROFILE"] + sources + ["-o", profiled]).status == 0 {
-            var pargs = [profiled]
-            if options.weights == .file { pargs.append(directory.appendingPathComponent("\(name).weights").path) }
-            let pr = try Subprocess.run(pargs)
+        let profiled = try h.compile(main: harness, flags: flags + ["-D", "FERCC_PROFILE"], binary: "bench-profile")
+        if profiled.status == 0 {
+            let pr = try Subprocess.run([profiled.path])
             if let line = pr.output.split(separator: "\n").first(where: { $0.hasPrefix("layers") }) {
                 let ms = line.split(separator: " ").dropFirst().compactMap { Double($0) }
                 layerTimes = zip(layers, ms).map { .init(index: $0.index, name: $0.name, op: $0.op, ms: $1) }

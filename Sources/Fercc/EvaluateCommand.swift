@@ -1,5 +1,6 @@
 import FerccCodegen
 import FerccIR
+import FerccQuantize
 import FerccRuntime
 import Foundation
 
@@ -57,12 +58,6 @@ public enum EvaluateCommand {
         return Result(labels: names, samples: samples.count, models: models, agreement: agreement)
     }
 
-    static func argmax(_ v: [Float]) -> Int {
-        var best = 0
-        for i in v.indices where v[i] > v[best] { best = i }
-        return best
-    }
-
     static func summary(_ name: String, _ predicted: [Int], _ truth: [Int], _ classes: Int) -> Result.Model {
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
         for (p, t) in zip(predicted, truth) { confusion[t][p] += 1 }
@@ -85,10 +80,10 @@ public enum EvaluateCommand {
         var bytes = Data()
         for s in samples { s.withUnsafeBytes { bytes.append(contentsOf: $0) } }
         try bytes.write(to: inputs)
-        let make = report.weights == "embedded" ? "\(name)()" : "\(name)(weights: [UInt8](try! Data(contentsOf: URL(fileURLWithPath: \"\(directory)/\(name).weights\"))))!"
+        let h = Harness(directory: directory, name: name, weights: CodegenOptions.Weights(rawValue: report.weights) ?? .embedded, work: work)
         let harness = """
         import Foundation
-        let model = \(make)
+        let model = \(h.makeModel)
         let data = try! Data(contentsOf: URL(fileURLWithPath: CommandLine.arguments[1])).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
         let n = \(name).inputShape.reduce(1, *)
         var i = 0
@@ -100,16 +95,10 @@ public enum EvaluateCommand {
             i += n
         }
         """
-        try Data(harness.utf8).write(to: work.appendingPathComponent("main.swift"))
-        var sources = [directory + "/\(name).swift", work.appendingPathComponent("main.swift").path]
-        if report.weights == "embedded" { sources.append(directory + "/\(name)+Weights.swift") }
         let target = CodegenOptions.Target(rawValue: report.target)
-        let binary = work.appendingPathComponent("evaluate").path
-        let compile = try Subprocess.run(["swiftc", "-O", "-wmo"] + (target?.swiftcFlags ?? []) + sources + ["-o", binary])
-        guard compile.status == 0 else {
-            throw FerccError(file: directory, "the generated code does not compile: \(compile.output.split(separator: "\n").first ?? "")")
-        }
-        let r = try Subprocess.run([binary, inputs.path])
+        let compile = try h.compile(main: harness, flags: ["-O", "-wmo"] + (target?.swiftcFlags ?? []), binary: "evaluate")
+        guard compile.status == 0 else { throw h.compileError(compile.output) }
+        let r = try Subprocess.run([compile.path, inputs.path])
         let predictions = r.output.split(separator: "\n").compactMap { Int($0) }
         guard r.status == 0, predictions.count == samples.count else {
             throw FerccError(file: directory, "the generated code failed on the evaluation data: \(r.output.prefix(200))")

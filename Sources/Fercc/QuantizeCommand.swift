@@ -34,6 +34,7 @@ public enum QuantizeCommand {
 
     public static func run(model: String, calibration: String, outputDirectory: String, codegen: CodegenOptions, bench: Bool,
                            options: Options) throws -> Result {
+        try ConvertCommand.checkName(codegen)
         let (graph, passes) = try ModelLoader.load(path: model, pipeline: pipeline)
         guard graph.inputs.count == 1, graph.outputs.count == 1 else {
             throw FerccError(file: model, "quantize handles models with one input and one output (this one has \(graph.inputs.count) and \(graph.outputs.count))")

@@ -161,11 +161,7 @@ struct Quantize: ParsableCommand {
     @Option(help: "Keep in float32 every layer whose SQNR on the held-out samples is below this many dB.") var fallbackSqnr: Double?
     @Option(help: "Use at most this many samples.") var limit: Int?
     @Option(help: "Fraction of the samples held out from calibration to measure accuracy on.") var holdout = 0.2
-    @Flag(help: "Images to one gray channel (ITU-R 601 luma).") var gray = false
-    @Flag(help: "Images to RGB.") var rgb = false
-    @Option(help: "Subtracted after scaling pixels to [0, 1]: one value or one per channel, comma-separated.") var mean: String?
-    @Option(help: "Divided by after the mean: one value or one per channel.") var std: String?
-    @Option(help: "FER2013 CSV rows whose Usage column equals this (Training, PublicTest, PrivateTest).") var usage: String?
+    @OptionGroup var preprocessing: PreprocessingOptions
     @Option(help: "embedded or file (see convert).") var weights = "embedded"
     @Option(help: "host, x86-64-avx2, x86-64-avx512, arm64 or portable.") var target = "host"
     @Option(help: "Class names, comma-separated, for classify(_:).") var labels: String?
@@ -176,16 +172,9 @@ struct Quantize: ParsableCommand {
             guard let m = CalibrationMethod(rawValue: method) else {
                 throw FerccError("--method must be one of \(CalibrationMethod.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            guard !(gray && rgb) else { throw FerccError("--gray and --rgb exclude each other") }
             guard let w = CodegenOptions.Weights(rawValue: weights) else { throw FerccError("--weights must be embedded or file") }
             guard let t = CodegenOptions.Target(rawValue: target) else {
                 throw FerccError("--target must be one of \(CodegenOptions.Target.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            func floats(_ s: String?, _ flag: String) throws -> [Float]? {
-                guard let s else { return nil }
-                let v = s.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
-                guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { throw FerccError("\(flag) takes numbers separated by commas, not '\(s)'") }
-                return v.map { $0! }
             }
             var options = QuantizeCommand.Options()
             options.quantize.method = m
@@ -197,10 +186,7 @@ struct Quantize: ParsableCommand {
             options.limit = limit
             options.holdout = holdout
             options.progress = true
-            options.preprocessing.color = gray ? .gray : (rgb ? .rgb : .auto)
-            options.preprocessing.mean = try floats(mean, "--mean") ?? [0]
-            options.preprocessing.std = try floats(std, "--std") ?? [1]
-            options.preprocessing.usage = usage
+            options.preprocessing = try preprocessing.make()
             if let limit, limit < 1 { throw FerccError("--limit must be at least 1") }
             let base = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
             let typeName = name ?? Convert.typeName(base) + "Int8"
@@ -225,28 +211,13 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Labelled data: an ImageFolder directory (one subfolder per class name) or a FER2013 .csv.") var data: String
     @Option(help: "Class names in output order, comma-separated (default for 7 outputs: the FER2013 order).") var labels: String?
     @Option(help: "An output directory of fercc quantize (or convert): its generated kernel is compiled and evaluated too.") var quantized: String?
-    @Option(help: "FER2013 CSV rows whose Usage column equals this (e.g. PublicTest).") var usage: String?
     @Option(help: "Use at most this many samples.") var limit: Int?
-    @Flag(help: "Images to one gray channel.") var gray = false
-    @Flag(help: "Images to RGB.") var rgb = false
-    @Option(help: "Subtracted after scaling pixels to [0, 1]: one value or one per channel.") var mean: String?
-    @Option(help: "Divided by after the mean.") var std: String?
+    @OptionGroup var preprocessing: PreprocessingOptions
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         do {
-            func floats(_ s: String?, _ flag: String) throws -> [Float]? {
-                guard let s else { return nil }
-                let v = s.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
-                guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { throw FerccError("\(flag) takes numbers separated by commas, not '\(s)'") }
-                return v.map { $0! }
-            }
-            guard !(gray && rgb) else { throw FerccError("--gray and --rgb exclude each other") }
-            var p = CalibrationData.Preprocessing()
-            p.color = gray ? .gray : (rgb ? .rgb : .auto)
-            p.mean = try floats(mean, "--mean") ?? [0]
-            p.std = try floats(std, "--std") ?? [1]
-            p.usage = usage
+            let p = try preprocessing.make()
             let names = labels.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
             let r = try EvaluateCommand.run(model: model, data: data, labels: names, quantized: quantized, preprocessing: p, limit: limit)
             if json {
@@ -259,5 +230,30 @@ struct Evaluate: ParsableCommand {
         } catch {
             fail(error)
         }
+    }
+}
+
+/// How images become model inputs, for quantize and evaluate.
+struct PreprocessingOptions: ParsableArguments {
+    @Flag(help: "Images to one gray channel (ITU-R 601 luma).") var gray = false
+    @Flag(help: "Images to RGB.") var rgb = false
+    @Option(help: "Subtracted after scaling pixels to [0, 1]: one value or one per channel, comma-separated.") var mean: String?
+    @Option(help: "Divided by after the mean: one value or one per channel.") var std: String?
+    @Option(help: "FER2013 CSV rows whose Usage column equals this (Training, PublicTest, PrivateTest).") var usage: String?
+
+    func make() throws -> CalibrationData.Preprocessing {
+        guard !(gray && rgb) else { throw FerccError("--gray and --rgb exclude each other") }
+        func floats(_ s: String?, _ flag: String) throws -> [Float]? {
+            guard let s else { return nil }
+            let v = s.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+            guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { throw FerccError("\(flag) takes numbers separated by commas, not '\(s)'") }
+            return v.map { $0! }
+        }
+        var p = CalibrationData.Preprocessing()
+        p.color = gray ? .gray : (rgb ? .rgb : .auto)
+        p.mean = try floats(mean, "--mean") ?? [0]
+        p.std = try floats(std, "--std") ?? [1]
+        p.usage = usage
+        return p
     }
 }
