@@ -72,7 +72,7 @@ public enum QuantizeCommand {
             var report = try AccuracyReport.measure(float: graph, int8: plain, floatNodes: floatNodes, samples: holdout, evaluatedOn: evaluatedOn,
                                                     method: qopts.method.rawValue, perChannel: !qopts.perTensor)
             guard options.biasCorrection else { return (plain, report) }
-            let corrected = try BiasCorrection.apply(float: graph, int8: plain, samples: calib)
+            let corrected = BiasCorrection.apply(float: graph, int8: plain, statistics: stats)
             var c = try AccuracyReport.measure(float: graph, int8: corrected, floatNodes: floatNodes, samples: holdout, evaluatedOn: evaluatedOn,
                                                method: qopts.method.rawValue, perChannel: !qopts.perTensor)
             c.bias_correction = "applied (mean |error| \(String(format: "%.4g", report.mean_abs_error)) without)"

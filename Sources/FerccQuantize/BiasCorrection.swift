@@ -4,10 +4,11 @@ import FerccRuntime
 /// Bias correction (Nagel et al., "Data-Free Quantization Through Weight Equalization and Bias
 /// Correction", section 4.2, with the input means measured on calibration data): rounding the
 /// weights shifts each output channel's mean by (W_int8 - W) . E[x]; that shift is subtracted
-/// from the int32 bias. Each layer's correction uses its float input's per-channel mean, so the
-/// corrections do not compound through the network. Padding taps are not modelled.
+/// from the int32 bias. Each layer's correction uses its float input's per-channel mean (from the
+/// calibration statistics, so the float model is not run again), so the corrections do not
+/// compound through the network. Padding taps are not modelled.
 public enum BiasCorrection {
-    public static func apply(float: Graph, int8: Graph, samples: [[Float]]) throws -> Graph {
+    public static func apply(float: Graph, int8: Graph, statistics: [String: ActivationStatistics]) -> Graph {
         let floatNodes = Dictionary(float.nodes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let targets = int8.nodes.filter { n in
             guard n.inputs.count > 2, int8.values[n.outputs[0]]?.type.dtype == .int8, let f = floatNodes[n.name] else { return false }
@@ -17,28 +18,13 @@ public enum BiasCorrection {
             default: return false
             }
         }
-        // Per-channel means (last axis) of every float layer input, over the calibration samples.
-        let wanted = Set(targets.map { floatNodes[$0.name]!.inputs[0] })
-        var sums: [String: [Double]] = [:], counts: [String: Int] = [:]
-        let f = try Interpreter(graph: float)
-        for s in samples {
-            let values = try f.run(tensors: [float.inputs[0]: .float(s)], keepingAll: true)
-            for name in wanted {
-                guard let v = values[name]?.floats, let c = float.values[name]?.type.shape.last, c > 0 else { continue }
-                var acc = sums[name] ?? [Double](repeating: 0, count: c)
-                for i in v.indices { acc[i % c] += Double(v[i]) }
-                sums[name] = acc
-                counts[name, default: 0] += v.count / c
-            }
-        }
         var g = int8
         for n in targets {
             let fn = floatNodes[n.name]!
-            guard let acc = sums[fn.inputs[0]], let count = counts[fn.inputs[0]], count > 0,
+            guard let mean = statistics[fn.inputs[0]]?.channelMeans, !mean.isEmpty,
                   case .int8(let wq)? = g.values[n.inputs[1]]?.constant, let wqq = g.values[n.inputs[1]]?.type.quantization,
                   var w = float.values[fn.inputs[1]]?.constant?.floats,
                   case .int32(var bias)? = g.values[n.inputs[2]]?.constant, let bq = g.values[n.inputs[2]]?.type.quantization else { continue }
-            let mean = acc.map { $0 / Double(count) }
             let outC = g.values[n.inputs[1]]!.type.shape[0]
             let per = wq.count / max(outC, 1)
             var groups = 1

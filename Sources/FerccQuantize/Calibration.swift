@@ -20,13 +20,23 @@ public struct ActivationStatistics: Sendable {
     public var min: Float = .infinity
     public var max: Float = -.infinity
     public var histogram: [Double] = []
+    /// Sums over every position of each channel (the last axis) and how many values each holds:
+    /// the per-channel means bias correction uses.
+    public var channelSums: [Double] = []
+    public var perChannelCount = 0
     public static let bins = 2048
 
-    mutating func observeRange(_ v: [Float]) {
+    public var channelMeans: [Double] { channelSums.map { $0 / Double(Swift.max(perChannelCount, 1)) } }
+
+    mutating func observeRange(_ v: [Float], channels: Int) {
         for x in v where x.isFinite {
             if x < min { min = x }
             if x > max { max = x }
         }
+        guard channels > 0 else { return }
+        if channelSums.isEmpty { channelSums = [Double](repeating: 0, count: channels) }
+        for i in v.indices { channelSums[i % channels] += Double(v[i]) }
+        perChannelCount += v.count / channels
     }
 
     mutating func observeHistogram(_ v: [Float]) {
@@ -143,7 +153,11 @@ public enum Calibrator {
                 let values = try interpreter.run(tensors: [input: .float(s)], keepingAll: true)
                 for (name, t) in values {
                     guard case .float(let v) = t, graph.values[name]?.isConstant == false else { continue }
-                    if pass == 0 { stats[name, default: ActivationStatistics()].observeRange(v) } else { stats[name]?.observeHistogram(v) }
+                    if pass == 0 {
+                        stats[name, default: ActivationStatistics()].observeRange(v, channels: graph.values[name]!.type.shape.last ?? 1)
+                    } else {
+                        stats[name]?.observeHistogram(v)
+                    }
                 }
                 progress?(pass * samples.count + i + 1)
             }
