@@ -1,9 +1,22 @@
 // swift-tools-version:5.10
 import PackageDescription
+import Foundation
 
 // Layers depend in one direction only (docs/design.md):
 // FerccIR <- FerccONNX (+ CONNX) ; FerccKernels <- FerccRuntime (+ FerccIR) ; all <- Fercc (library) <- fercc (CLI)
-let hostCPU: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=native"])]
+// The kernels are built for the host CPU. Where it has AVX2, FERCC_AVX2 turns on the int8 kernels'
+// AVX2 paths (Sources/FerccKernels/QuantizedAVX2.swift): swiftc cannot compile AVX2 intrinsics
+// for a CPU without them, and Swift has no condition for target features.
+let hostHasAVX2: Bool = {
+    #if arch(x86_64) && os(Linux)
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+    return flags.split(separator: " ").contains("avx2")
+    #else
+    return false
+    #endif
+}()
+let hostCPU: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=native"])] + (hostHasAVX2 ? [.define("FERCC_AVX2")] : [])
 
 let package = Package(
     name: "fercc",

@@ -3,8 +3,9 @@ import FerccIR
 extension SwiftEmitter {
     /// The kernels as generated code carries them: the Kernels target's source with every
     /// top-level declaration made fileprivate (two generated models can live in one module) and
-    /// member `public` dropped (they take the access of their type).
-    public static func embeddedKernels(fusedMultiplyAdd: Bool = true) -> String {
+    /// member `public` dropped (they take the access of their type). `avx2` resolves the
+    /// FERCC_AVX2 condition of the int8 kernels' AVX2 paths for the target.
+    public static func embeddedKernels(fusedMultiplyAdd: Bool = true, avx2: Bool = false) -> String {
         var out: [String] = []
         for (name, source) in KernelSources.files {
             out.append("// MARK: - \(name) (fercc's FerccKernels, copied)")
@@ -12,6 +13,9 @@ extension SwiftEmitter {
                 var l = fileprivateLine(String(line))
                 // Targets without FMA: the one multiply-add helper multiplies, then adds.
                 if !fusedMultiplyAdd && l == "    acc.addingProduct(a, b)" { l = "    acc + a * b" }
+                if l.drop(while: { $0 == " " }).hasPrefix("#if ") && l.contains("FERCC_AVX2") {
+                    l = l.replacing("FERCC_AVX2", with: avx2 ? "true /* AVX2 target */" : "false /* no AVX2 */")
+                }
                 out.append(l)
             }
         }
@@ -209,7 +213,7 @@ extension SwiftEmitter {
         lines.append("    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Int32.self)")
         lines.append("}")
         lines.append("")
-        lines.append(Self.embeddedKernels(fusedMultiplyAdd: options.target != .portable))
+        lines.append(Self.embeddedKernels(fusedMultiplyAdd: options.target != .portable, avx2: options.target.hasAVX2))
         return lines.joined(separator: "\n") + "\n"
     }
 

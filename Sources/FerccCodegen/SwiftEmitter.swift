@@ -18,6 +18,16 @@ public struct CodegenOptions {
             case .portable: return []
             }
         }
+
+        /// Whether the generated int8 kernels take their AVX2 paths: on the AVX2 and AVX-512 targets,
+        /// and on the host when the kernels of this fercc build do (built with -march=native).
+        public var hasAVX2: Bool {
+            switch self {
+            case .host: return quantizedKernelsUseAVX2
+            case .x86_64_avx2, .x86_64_avx512: return true
+            case .arm64, .portable: return false
+            }
+        }
     }
 
     public var name: String

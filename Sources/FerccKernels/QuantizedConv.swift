@@ -107,6 +107,10 @@ public struct QuantizedConv2DKernel: Sendable {
     let exactDense: Conv2DKernel?
     /// `table` with the unfolded bias, for the exact float path.
     let plainTable: [Int32]
+    /// AVX2 builds: weights packed for `denseConvAVX2` / `depthwiseConvAVX2` (QuantizedAVX2.swift)
+    /// and, for depthwise, the table with lanes in the order its accumulators hold the channels.
+    let avx2Packed: [Int16]
+    let avx2Table: [Int32]
 
     @inline(never)  // generated code builds dozens of these in one initializer
     public init(geometry g: Conv2DGeometry, weights: [Int8], bias: [Int32]?, inputZeroPoint: Int32, requantization: Requantization) {
@@ -132,13 +136,14 @@ public struct QuantizedConv2DKernel: Sendable {
         case .dense:
             largestAbsSum = 0
             let ci = g.inC
-            packed = [Int16](repeating: 0, count: blocks * taps * ci * 16)
+            // (AVX2 builds run their own packing, avx2Packed, and keep no portable copy.)
+            packed = quantizedKernelsUseAVX2 ? [] : [Int16](repeating: 0, count: blocks * taps * ci * 16)
             for oc in 0..<g.outC {
                 var sum: Int32 = 0, absSum = 0
                 for t in 0..<taps {
                     for c in 0..<ci {
                         let w = weights[(oc * taps + t) * ci + c]
-                        packed[(((oc / 16) * taps + t) * ci + c) * 16 + oc % 16] = Int16(w)
+                        if !packed.isEmpty { packed[(((oc / 16) * taps + t) * ci + c) * 16 + oc % 16] = Int16(w) }
                         sum += Int32(w)
                         absSum += abs(Int(w))
                     }
@@ -149,12 +154,12 @@ public struct QuantizedConv2DKernel: Sendable {
             channelStride = g.inC
             needsPaddedCopy = g.hasPadding
         case .depthwise:
-            packed = [Int16](repeating: 0, count: taps * lanes)
+            packed = quantizedKernelsUseAVX2 ? [] : [Int16](repeating: 0, count: taps * lanes)
             for c in 0..<g.outC {
                 var sum: Int32 = 0
                 for t in 0..<taps {
                     let w = weights[c * taps + t]
-                    packed[t * lanes + c] = Int16(w)
+                    if !packed.isEmpty { packed[t * lanes + c] = Int16(w) }
                     sum += Int32(w)
                 }
                 folded[c] = self.bias[c] &- inputZeroPoint &* sum
@@ -181,13 +186,108 @@ public struct QuantizedConv2DKernel: Sendable {
         var plain = table
         for lane in 0..<lanes { plain[(lane / 16) * 64 + lane % 16] = lane < g.outC ? self.bias[lane] : 0 }
         plainTable = plain
+        #if arch(x86_64) && FERCC_AVX2
+        (avx2Packed, avx2Table) = Self.packAVX2(path, g, weights, folded, requantization)
+        let useExact = false  // the AVX2 integer kernels are faster than the float detour
+        #else
+        avx2Packed = []
+        avx2Table = []
+        let useExact = true
+        #endif
         // Largest possible |partial sum| of (x - zp) * w is Σ|w| · 255 (|x - zp| <= 255): below 2^24.
-        if largestAbsSum <= ((1 << 24) - 1) / 255 {
+        if useExact && largestAbsSum <= ((1 << 24) - 1) / 255 {
             exactDense = weights.map { Float($0) }.withUnsafeBufferPointer { Conv2DKernel(geometry: g, weights: $0, bias: nil) }
         } else {
             exactDense = nil
         }
     }
+
+    #if arch(x86_64) && FERCC_AVX2
+    static func packAVX2(_ path: Path, _ g: Conv2DGeometry, _ weights: [Int8], _ folded: [Int32], _ r: Requantization) -> ([Int16], [Int32]) {
+        let taps = g.kernelH * g.kernelW
+        let blocks = (g.outC + 15) / 16
+        switch path {
+        case .dense:
+            // [block][tap][channel pair][16 outputs][2 channels], zero past the last channel or output.
+            let pairs = (g.inC + 1) / 2
+            var packed = [Int16](repeating: 0, count: blocks * taps * pairs * 32)
+            for oc in 0..<g.outC {
+                for t in 0..<taps {
+                    for ci in 0..<g.inC {
+                        packed[(((oc / 16) * taps + t) * pairs + ci / 2) * 32 + (oc % 16) * 2 + ci % 2] = Int16(weights[(oc * taps + t) * g.inC + ci])
+                    }
+                }
+            }
+            return (packed, AVX2Table.make(blocks: blocks, channelOfLane: { $0 < g.outC ? $0 : nil }, bias: folded, r))
+        case .depthwise:
+            // [block][tap pair][16 lanes][2 taps]; lane i holds channel interleavedChannel(i).
+            let tapPairs = (taps + 1) / 2
+            var packed = [Int16](repeating: 0, count: blocks * tapPairs * 32)
+            for b in 0..<blocks {
+                for lane in 0..<16 {
+                    let c = b * 16 + Self.interleavedChannel(lane)
+                    guard c < g.outC else { continue }
+                    for t in 0..<taps {
+                        packed[(b * tapPairs + t / 2) * 32 + lane * 2 + t % 2] = Int16(weights[c * taps + t])
+                    }
+                }
+            }
+            let table = AVX2Table.make(blocks: blocks, channelOfLane: { lane in
+                let c = (lane / 16) * 16 + Self.interleavedChannel(lane % 16)
+                return c < g.outC ? c : nil
+            }, bias: folded, r)
+            return (packed, table)
+        case .reference:
+            return ([], [])
+        }
+    }
+
+    /// The channel (within its block of 16) that lane `i` of the AVX2 depthwise accumulators holds:
+    /// 0-3, 8-11, then 4-7, 12-15 (the 16-bit interleave works within 128-bit halves).
+    static func interleavedChannel(_ i: Int) -> Int {
+        let half = i / 8, within = i % 8
+        return (within / 4) * 8 + half * 4 + within % 4
+    }
+
+    var avx2ScratchBytes: Int {
+        let g = geometry
+        switch path {
+        case .dense: return g.batch * g.paddedH * g.paddedW * ((g.inC + 1) / 2 * 2) * 2
+        case .depthwise: return needsPaddedCopy ? g.batch * g.paddedH * g.paddedW * channelStride : 0
+        case .reference: return 0
+        }
+    }
+
+    func runAVX2(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer?) {
+        let g = geometry
+        avx2Packed.withUnsafeBufferPointer { p in
+            avx2Table.withUnsafeBufferPointer { t in
+                switch path {
+                case .dense:
+                    let c2 = (g.inC + 1) / 2 * 2
+                    let x = scratch!.bindMemory(to: Int16.self, capacity: avx2ScratchBytes / 2)
+                    widenPaddedAVX2(input, g, channels2: c2, fill: Int16(inputZeroPoint), x)
+                    denseConvAVX2(x, paddedH: g.paddedH, paddedW: g.paddedW, channels2: c2, g, weights: p.baseAddress!, blocks: blocks,
+                                  table: t.baseAddress!, requant: requant, output: output)
+                case .depthwise:
+                    var x = input
+                    var ph = g.inH, pw = g.inW
+                    if needsPaddedCopy {
+                        let padded = scratch!.bindMemory(to: Int8.self, capacity: avx2ScratchBytes)
+                        padInt8(input, g, channelStride: channelStride, fill: Int8(truncatingIfNeeded: inputZeroPoint), padded)
+                        x = UnsafePointer(padded)
+                        ph = g.paddedH
+                        pw = g.paddedW
+                    }
+                    depthwiseConvAVX2(x, paddedH: ph, paddedW: pw, channelStride: channelStride, g, weights: p.baseAddress!, blocks: blocks,
+                                      table: t.baseAddress!, requant: requant, output: output)
+                case .reference:
+                    runReference(input: input, output: output)
+                }
+            }
+        }
+    }
+    #endif
 
     static func rounded16(_ n: Int) -> Int { (n + 15) / 16 * 16 }
     var inputCount: Int { geometry.batch * geometry.inH * geometry.inW * geometry.inC }
@@ -238,12 +338,19 @@ public struct QuantizedConv2DKernel: Sendable {
 
     /// Bytes of scratch `run` needs (the zero-point-padded input copy).
     public var scratchBytes: Int {
+        #if arch(x86_64) && FERCC_AVX2
+        return avx2ScratchBytes
+        #else
         if let floats = exactScratchFloats { return floats * 4 }
         return needsPaddedCopy ? geometry.batch * geometry.paddedH * geometry.paddedW * channelStride : 0
+        #endif
     }
 
     /// Convolves `input` into `output`; `scratch` holds at least `scratchBytes` bytes.
     public func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer?) {
+        #if arch(x86_64) && FERCC_AVX2
+        runAVX2(input: input, output: output, scratch: scratch)
+        #else
         if exactScratchFloats != nil {
             runExact(input: input, output: output, scratch: scratch!)
             return
@@ -267,6 +374,7 @@ public struct QuantizedConv2DKernel: Sendable {
                 }
             }
         }
+        #endif
     }
 
     /// Requantizes one block of 16 accumulators and stores the channels that exist. `table`

@@ -62,11 +62,12 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// The int8 convolution's three paths (exact float, int32 vectors, reference loop) against
-    /// TFLite's reference arithmetic written out naively: equal outputs, bit for bit.
+    /// The int8 convolution's paths (exact float, int32 vectors, reference loop; in AVX2 builds the
+    /// AVX2 kernels instead of the first two) against TFLite's reference arithmetic written out
+    /// naively: equal outputs, bit for bit.
     func testInt8ConvolutionPathsAgainstNaiveReference() {
         var rng = SeededRandom(11)
-        func check(inC: Int, outC: Int, k: Int, stride: Int, pad: Int, groups: Int, big: Bool) {
+        func check(inC: Int, outC: Int, k: Int, stride: Int, pad: Int, groups: Int, big: Bool, gain: Double = 1) {
             let h = 9, w = 7
             let outH = (h + 2 * pad - k) / stride + 1, outW = (w + 2 * pad - k) / stride + 1
             let g = Conv2DGeometry(batch: 1, inH: h, inW: w, inC: inC, outH: outH, outW: outW, outC: outC, kernelH: k, kernelW: k,
@@ -76,7 +77,7 @@ final class KernelTests: XCTestCase {
             let weights = (0..<(outC * k * k * cig)).map { _ in Int8(big ? (rng.next() > 0 ? 127 : -127) : Int((rng.next() * 40).rounded())) }
             let bias = (0..<outC).map { _ in Int32(rng.next() * 5000) }
             let input = (0..<(h * w * inC)).map { _ in Int8(max(-128, min(127, Int((rng.next() * 128).rounded())))) }
-            let scales = (0..<outC).map { _ in Double(0.0005 + 0.0004 * abs(rng.next())) / (big ? 40 : 1) }
+            let scales = (0..<outC).map { _ in Double(0.0005 + 0.0004 * abs(rng.next())) / (big ? 40 : 1) * gain }
             let rq = Requantization(scales: scales, outputZeroPoint: -3, min: -128, max: 127)
             let kernel = QuantizedConv2DKernel(geometry: g, weights: weights, bias: bias, inputZeroPoint: 7, requantization: rq)
             var got = [Int8](repeating: 0, count: outH * outW * outC)
@@ -104,6 +105,11 @@ final class KernelTests: XCTestCase {
         check(inC: 90, outC: 21, k: 3, stride: 1, pad: 1, groups: 1, big: true)
         check(inC: 24, outC: 24, k: 3, stride: 2, pad: 1, groups: 24, big: false)  // depthwise
         check(inC: 12, outC: 24, k: 3, stride: 1, pad: 1, groups: 4, big: false)   // grouped: reference loop
+        check(inC: 5, outC: 33, k: 3, stride: 1, pad: 1, groups: 1, big: false)    // odd channel count (AVX2: a zero pair half)
+        check(inC: 37, outC: 37, k: 5, stride: 1, pad: 2, groups: 37, big: false)  // odd tap count, partial block
+        check(inC: 16, outC: 16, k: 3, stride: 1, pad: 0, groups: 16, big: false)  // no padding copy
+        check(inC: 8, outC: 20, k: 1, stride: 1, pad: 0, groups: 1, big: false, gain: 3000)   // multipliers above 1: left shifts
+        check(inC: 20, outC: 20, k: 3, stride: 2, pad: 1, groups: 20, big: false, gain: 3000)
     }
 
     func testMatmulAgainstNaive() {

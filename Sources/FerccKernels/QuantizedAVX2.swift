@@ -1,0 +1,276 @@
+// AVX2 paths of the int8 convolutions, through the compiler's own clang intrinsics module (no
+// package). Compiled only where the build enables AVX2: the package defines FERCC_AVX2 when it
+// builds for a host that has it (its kernels are built with -march=native; swiftc cannot compile
+// these intrinsics for a CPU without AVX2), and generated code gets the condition resolved for
+// its --target. They give the same bits as the portable kernels; tests compare both.
+#if arch(x86_64) && FERCC_AVX2
+import _Builtin_intrinsics.intel
+
+/// Whether this build of the kernels runs the AVX2 int8 paths.
+public let quantizedKernelsUseAVX2 = true
+
+@inline(__always)
+func loadM256(_ p: UnsafeRawPointer) -> __m256i { p.loadUnaligned(as: __m256i.self) }
+
+/// The AVX2 kernels' requantization table: per block of 16 output channels, parts of 16 int32
+/// lanes (in the accumulators' lane order) at these offsets.
+enum AVX2Table {
+    static let bias = 0, multiplier = 16, multiplierOdd = 32, rightShift = 48, mask = 64, threshold = 80, leftShift = 96
+    static let stride = 128
+
+    /// The table from the channel each lane holds (nil past the last channel), the folded
+    /// biases by channel and the requantization.
+    static func make(blocks: Int, channelOfLane: (Int) -> Int?, bias folded: [Int32], _ r: Requantization) -> [Int32] {
+        var t = [Int32](repeating: 0, count: blocks * stride)
+        for lane in 0..<(blocks * 16) {
+            guard let c = channelOfLane(lane) else { continue }
+            let q = r.multipliers.count > 1 ? c : 0
+            let base = (lane / 16) * stride, l = lane % 16
+            let right = max(-r.shifts[q], 0)
+            t[base + bias + l] = folded[c]
+            t[base + multiplier + l] = r.multipliers[q]
+            t[base + leftShift + l] = Int32(max(r.shifts[q], 0))
+            t[base + rightShift + l] = Int32(right)
+            t[base + mask + l] = Int32(truncatingIfNeeded: (Int64(1) << right) - 1)
+            t[base + threshold + l] = Int32(truncatingIfNeeded: ((Int64(1) << right) - 1) >> 1)
+        }
+        // The odd lanes' multipliers where the 32x32->64-bit multiply reads them (even positions).
+        for b in 0..<blocks {
+            for l in Swift.stride(from: 0, to: 16, by: 2) { t[b * stride + multiplierOdd + l] = t[b * stride + multiplier + l + 1] }
+        }
+        return t
+    }
+}
+
+/// TFLite's MultiplyByQuantizedMultiplier on 8 int32 lanes (`t`: the table at the lanes' first
+/// entry), same bits as the scalar version: its doubling high multiply is
+/// floor((a * m + 2^30) / 2^31) (what the scalar nudge and truncating division compute for
+/// non-negative multipliers), here from two 32x32->64-bit multiplies (even and odd lanes); then
+/// the rounding (half away from zero) right shift, with mask and threshold from the table.
+@inline(__always)
+func multiplyByQuantizedMultiplierAVX2(_ x: __m256i, _ t: UnsafePointer<Int32>, leftShift: Bool) -> __m256i {
+    @inline(__always) func part(_ i: Int) -> __m256i { loadM256(UnsafeRawPointer(t + i)) }
+    let a = leftShift ? _mm256_sllv_epi32(x, part(AVX2Table.leftShift)) : x
+    let half = _mm256_set1_epi64x(1 << 30)
+    let even = _mm256_add_epi64(_mm256_mul_epi32(a, part(AVX2Table.multiplier)), half)
+    let odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), part(AVX2Table.multiplierOdd)), half)
+    // Bits 31...62 of each product: into the low half of even lanes' 64 bits, the high half of odd ones'.
+    let oddMask = _mm256_set1_epi64x(Int64(bitPattern: 0xFFFF_FFFF_0000_0000))
+    let h = _mm256_blendv_epi8(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), oddMask)
+    let remainder = _mm256_and_si256(h, part(AVX2Table.mask))
+    let threshold = _mm256_sub_epi32(part(AVX2Table.threshold), _mm256_srai_epi32(h, 31))  // + 1 when h < 0
+    // + 1 when remainder > threshold (both in [0, mask], so the difference cannot overflow).
+    return _mm256_sub_epi32(_mm256_srav_epi32(h, part(AVX2Table.rightShift)),
+                            _mm256_srai_epi32(_mm256_sub_epi32(threshold, remainder), 31))
+}
+
+/// The dword order that puts the bytes of `requantize16AVX2` back in channel order: for
+/// accumulators holding channels 0-7 and 8-15 (`channelOrder`), or channels 0-3, 8-11 and 4-7,
+/// 12-15 as the depthwise kernel's interleaved multiply-adds leave them (`interleavedOrder`).
+var channelOrder: __m256i { _mm256_setr_epi32(0, 4, 1, 5, 0, 0, 0, 0) }
+var interleavedOrder: __m256i { _mm256_setr_epi32(0, 1, 4, 5, 0, 0, 0, 0) }
+
+/// The output side of a requantization: zero point (int16 lanes), clamp bounds (int8 lanes), and
+/// whether any channel shifts left.
+struct AVX2Output {
+    let zeroPoint: __m256i, lo: __m256i, hi: __m256i
+    let leftShift: Bool
+    init(_ r: Requantization) {
+        zeroPoint = _mm256_set1_epi16(Int16(r.outputZeroPoint))
+        lo = _mm256_set1_epi8(Int8(truncatingIfNeeded: r.min))
+        hi = _mm256_set1_epi8(Int8(truncatingIfNeeded: r.max))
+        leftShift = r.shifts.contains { $0 > 0 }
+    }
+}
+
+/// Requantizes 16 accumulators that already hold the bias (two vectors of 8, lanes as in the
+/// block's table `t`), adds the zero point, clamps, and returns the 16 bytes in channel order.
+/// The saturating packs give the int32 clamp's result: a value past int16 saturates at +-32767,
+/// which the zero point (within int8) cannot bring back into int8.
+@inline(__always)
+func requantize16AVX2(_ a0: __m256i, _ a1: __m256i, table t: UnsafePointer<Int32>, _ o: AVX2Output,
+                      order: __m256i = channelOrder) -> __m128i {
+    let v0 = multiplyByQuantizedMultiplierAVX2(a0, t, leftShift: o.leftShift)
+    let v1 = multiplyByQuantizedMultiplierAVX2(a1, t + 8, leftShift: o.leftShift)
+    // int16 lanes [v0 0-3, v1 0-3 | v0 4-7, v1 4-7]; bytes [those, 8 zeros | those, 8 zeros].
+    let words = _mm256_adds_epi16(_mm256_packs_epi32(v0, v1), o.zeroPoint)
+    let bytes = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(words, _mm256_setzero_si256()), o.lo), o.hi)
+    return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(bytes, order))
+}
+
+@inline(__always)
+func store16(_ bytes: __m128i, _ out: UnsafeMutablePointer<Int8>, valid: Int) {
+    if valid == 16 {
+        UnsafeMutableRawPointer(out).storeBytes(of: bytes, as: __m128i.self)
+    } else {
+        let v = unsafeBitCast(bytes, to: SIMD16<Int8>.self)
+        for i in 0..<valid { out[i] = v[i] }
+    }
+}
+
+@inline(__always)
+func broadcastPair(_ p: UnsafePointer<Int16>) -> __m256i {
+    _mm256_set1_epi32(UnsafeRawPointer(p).loadUnaligned(as: Int32.self))
+}
+
+/// Sign-extends int8 `x` to int16 into a copy padded with the zero point `fill`, `channels2`
+/// (the channel count rounded up to even) per pixel; the extra channel, if any, is zero (its
+/// weights are zero too).
+func widenPaddedAVX2(_ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channels2: Int, fill: Int16, _ y: UnsafeMutablePointer<Int16>) {
+    let ph = g.paddedH, pw = g.paddedW, c = g.inC
+    if g.hasPadding { y.initialize(repeating: fill, count: g.batch * ph * pw * channels2) }
+    for n in 0..<g.batch {
+        for h in 0..<g.inH {
+            let src = x + (n * g.inH + h) * g.inW * c
+            let dst = y + ((n * ph + h + g.padTop) * pw + g.padLeft) * channels2
+            if channels2 == c {
+                let count = g.inW * c
+                var i = 0
+                while i + 16 <= count {
+                    let v = _mm256_cvtepi8_epi16(UnsafeRawPointer(src + i).loadUnaligned(as: __m128i.self))
+                    UnsafeMutableRawPointer(dst + i).storeBytes(of: v, as: __m256i.self)
+                    i += 16
+                }
+                while i < count { dst[i] = Int16(src[i]); i += 1 }
+            } else {
+                for w in 0..<g.inW {
+                    for ch in 0..<c { dst[w * channels2 + ch] = Int16(src[w * c + ch]) }
+                    dst[w * channels2 + c] = 0
+                }
+            }
+        }
+    }
+}
+
+/// Regular int8 convolution with AVX2 16-bit multiply-adds (vpmaddwd): the input as int16 with
+/// channels in pairs, weights as [block of 16 outputs][tap][channel pair][16][2], so that one
+/// multiply-add takes a broadcast channel pair of one pixel against 8 output channels. Tiles of 4
+/// output pixels by 16 output channels, over chunks of pixels that stay in cache while every
+/// block of weights passes over them. Sums are exact in int32 (each pair adds at most 2 * 2^14)
+/// as in the portable kernel, and start from the same folded bias.
+func denseConvAVX2(_ x: UnsafePointer<Int16>, paddedH ph: Int, paddedW pw: Int, channels2: Int, _ g: Conv2DGeometry,
+                   weights: UnsafePointer<Int16>, blocks: Int, table: UnsafePointer<Int32>,
+                   requant r: Requantization, output: UnsafeMutablePointer<Int8>) {
+    let taps = g.kernelH * g.kernelW
+    let pairs = channels2 / 2
+    let o = AVX2Output(r)
+    let pixels = g.batch * g.outH * g.outW
+    let blockStride = taps * pairs * 32
+    let chunk = 64
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: taps + chunk) { offsets in
+        let tapOffsets = offsets.baseAddress!, pixelOffsets = offsets.baseAddress! + taps
+        for kh in 0..<g.kernelH {
+            for kw in 0..<g.kernelW { tapOffsets[kh * g.kernelW + kw] = (kh * g.dilationH * pw + kw * g.dilationW) * channels2 }
+        }
+        var start = 0
+        var n = 0, oh = 0, ow = 0  // of pixel `start`
+        while start < pixels {
+            let end = min(start + chunk, pixels)
+            for i in 0..<(end - start) {
+                pixelOffsets[i] = ((n * ph + oh * g.strideH) * pw + ow * g.strideW) * channels2
+                ow += 1
+                if ow == g.outW { ow = 0; oh += 1; if oh == g.outH { oh = 0; n += 1 } }
+            }
+            for b in 0..<blocks {
+                let valid = min(g.outC - b * 16, 16)
+                let t = table + b * AVX2Table.stride
+                let wb = weights + b * blockStride
+                let bias0 = loadM256(UnsafeRawPointer(t)), bias1 = loadM256(UnsafeRawPointer(t + 8))
+                var p = start
+                while p + 4 <= end {
+                    let x0 = x + pixelOffsets[p - start], x1 = x + pixelOffsets[p - start + 1]
+                    let x2 = x + pixelOffsets[p - start + 2], x3 = x + pixelOffsets[p - start + 3]
+                    var a00 = bias0, a01 = bias1, a10 = bias0, a11 = bias1
+                    var a20 = bias0, a21 = bias1, a30 = bias0, a31 = bias1
+                    var w = wb
+                    for tap in 0..<taps {
+                        let off = tapOffsets[tap]
+                        let p0 = x0 + off, p1 = x1 + off, p2 = x2 + off, p3 = x3 + off
+                        for k in 0..<pairs {
+                            let w0 = loadM256(UnsafeRawPointer(w)), w1 = loadM256(UnsafeRawPointer(w + 16))
+                            let v0 = broadcastPair(p0 + 2 * k)
+                            a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(v0, w0)); a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(v0, w1))
+                            let v1 = broadcastPair(p1 + 2 * k)
+                            a10 = _mm256_add_epi32(a10, _mm256_madd_epi16(v1, w0)); a11 = _mm256_add_epi32(a11, _mm256_madd_epi16(v1, w1))
+                            let v2 = broadcastPair(p2 + 2 * k)
+                            a20 = _mm256_add_epi32(a20, _mm256_madd_epi16(v2, w0)); a21 = _mm256_add_epi32(a21, _mm256_madd_epi16(v2, w1))
+                            let v3 = broadcastPair(p3 + 2 * k)
+                            a30 = _mm256_add_epi32(a30, _mm256_madd_epi16(v3, w0)); a31 = _mm256_add_epi32(a31, _mm256_madd_epi16(v3, w1))
+                            w += 32
+                        }
+                    }
+                    let out = output + p * g.outC + b * 16
+                    store16(requantize16AVX2(a00, a01, table: t, o), out, valid: valid)
+                    store16(requantize16AVX2(a10, a11, table: t, o), out + g.outC, valid: valid)
+                    store16(requantize16AVX2(a20, a21, table: t, o), out + 2 * g.outC, valid: valid)
+                    store16(requantize16AVX2(a30, a31, table: t, o), out + 3 * g.outC, valid: valid)
+                    p += 4
+                }
+                while p < end {
+                    let x0 = x + pixelOffsets[p - start]
+                    var a00 = bias0, a01 = bias1
+                    var w = wb
+                    for tap in 0..<taps {
+                        let p0 = x0 + tapOffsets[tap]
+                        for k in 0..<pairs {
+                            let v0 = broadcastPair(p0 + 2 * k)
+                            a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(v0, loadM256(UnsafeRawPointer(w))))
+                            a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(v0, loadM256(UnsafeRawPointer(w + 16))))
+                            w += 32
+                        }
+                    }
+                    store16(requantize16AVX2(a00, a01, table: t, o), output + p * g.outC + b * 16, valid: valid)
+                    p += 1
+                }
+            }
+            start = end
+        }
+    }
+}
+
+/// Depthwise int8 convolution with AVX2 multiply-adds over pairs of taps: 16 channels of two
+/// taps, sign-extended to int16 and interleaved, against weights interleaved the same way
+/// ([block][tap pair][16 lanes][2 taps]; an odd last tap pairs with zero weights). The
+/// accumulators then hold channels 0-3, 8-11 and 4-7, 12-15, the order of the block's table.
+/// `x` holds `channelStride` (a multiple of 16) bytes per pixel, padded with the zero point.
+func depthwiseConvAVX2(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
+                       weights: UnsafePointer<Int16>, blocks: Int, table: UnsafePointer<Int32>,
+                       requant r: Requantization, output: UnsafeMutablePointer<Int8>) {
+    let taps = g.kernelH * g.kernelW
+    let tapPairs = (taps + 1) / 2
+    let o = AVX2Output(r)
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: tapPairs * 2) { tapOffsets in
+        for i in 0..<(tapPairs * 2) {
+            let tap = min(i, taps - 1)  // the padding tap reads the last tap again (its weights are zero)
+            tapOffsets[i] = ((tap / g.kernelW) * g.dilationH * pw + (tap % g.kernelW) * g.dilationW) * cs
+        }
+        for b in 0..<blocks {
+            let valid = min(g.outC - b * 16, 16)
+            let t = table + b * AVX2Table.stride
+            let wb = weights + b * tapPairs * 32
+            let bias0 = loadM256(UnsafeRawPointer(t)), bias1 = loadM256(UnsafeRawPointer(t + 8))
+            for n in 0..<g.batch {
+                for oh in 0..<g.outH {
+                    let row = x + (n * ph + oh * g.strideH) * pw * cs + b * 16
+                    let outRow = output + (n * g.outH + oh) * g.outW * g.outC + b * 16
+                    for ow in 0..<g.outW {
+                        let px = row + ow * g.strideW * cs
+                        var accLo = bias0, accHi = bias1
+                        for j in 0..<tapPairs {
+                            let xa = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j]).loadUnaligned(as: __m128i.self))
+                            let xb = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j + 1]).loadUnaligned(as: __m128i.self))
+                            let w = UnsafeRawPointer(wb + j * 32)
+                            accLo = _mm256_add_epi32(accLo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), loadM256(w)))
+                            accHi = _mm256_add_epi32(accHi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), loadM256(w + 32)))
+                        }
+                        store16(requantize16AVX2(accLo, accHi, table: t, o, order: interleavedOrder), outRow + ow * g.outC, valid: valid)
+                    }
+                }
+            }
+        }
+    }
+}
+#else
+/// Whether this build of the kernels runs the AVX2 int8 paths.
+public let quantizedKernelsUseAVX2 = false
+#endif
