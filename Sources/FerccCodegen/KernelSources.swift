@@ -1286,6 +1286,8 @@ public struct QuantizedBinaryKernel: Sendable {
     let m1: Int32, s1: Int, m2: Int32, s2: Int, mOut: Int32, sOut: Int
     let min: Int32, max: Int32
     static let leftShift: Int32 = 20
+    /// AVX2 builds: the three requantizations as `binaryAddAVX2` reads them.
+    let avx2Tables: [Int32]
 
     @inline(never)
     public init(kind: Kind, scale1: Float, zeroPoint1: Int32, scale2: Float, zeroPoint2: Int32,
@@ -1308,6 +1310,11 @@ public struct QuantizedBinaryKernel: Sendable {
             let qo = QuantizedMath.quantizeMultiplier(twiceMax / Double(Float(1 << Self.leftShift) * outputScale))
             (m1, s1, m2, s2, mOut, sOut) = (q1.multiplier, q1.shift, q2.multiplier, q2.shift, qo.multiplier, qo.shift)
         }
+        #if arch(x86_64) && FERCC_AVX2
+        avx2Tables = binaryTablesAVX2(m1: m1, s1: s1, m2: m2, s2: s2, mOut: mOut, sOut: sOut)
+        #else
+        avx2Tables = []
+        #endif
     }
 
     @inline(__always)
@@ -1788,9 +1795,10 @@ public struct QuantizedConv2DKernel: Sendable {
             avx2Table.withUnsafeBufferPointer { t in
                 switch path {
                 case .dense:
+                    // An int16 copy, zero-point padded, channels rounded up to pairs.
                     let c2 = (g.inC + 1) / 2 * 2
                     let x = scratch!.bindMemory(to: Int16.self, capacity: avx2ScratchBytes / 2)
-                    widenPaddedAVX2(input, g, channels2: c2, fill: Int16(inputZeroPoint), x)
+                    widenPaddedAVX2(input, g, channelStride: c2, fill: Int16(inputZeroPoint), x)
                     denseConvAVX2(x, paddedH: g.paddedH, paddedW: g.paddedW, channels2: c2, g, weights: p.baseAddress!, blocks: blocks,
                                   table: t.baseAddress!, requant: requant, output: output)
                 case .depthwise:
@@ -2057,7 +2065,12 @@ public struct QuantizedConv2DKernel: Sendable {
 /// rounds half away from zero; numpy (what callers who quantize themselves use) rounds half to even.
 public func quantizeInt8(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Int8>, count: Int, scale: Float, zeroPoint: Int32,
                          halfToEven: Bool = false) {
-    for i in 0..<count {
+    #if arch(x86_64) && FERCC_AVX2
+    let start = quantizeAVX2(x, y, count: count, scale: scale, zeroPoint: zeroPoint, halfToEven: halfToEven)
+    #else
+    let start = 0
+    #endif
+    for i in start..<count {
         let r = halfToEven ? KernelMath.round((x[i] / scale), .toNearestOrEven) : KernelMath.round((x[i] / scale), .toNearestOrAwayFromZero)
         let clamped = r.isNaN ? 0 : Swift.max(Swift.min(r, 1e9), -1e9)
         y[i] = Int8(Swift.min(Swift.max(Int32(clamped) &+ zeroPoint, -128), 127))
@@ -2095,6 +2108,14 @@ extension QuantizedBinaryKernel {
         let count = outShape.reduce(1, *)
         if aShape == bShape {
             var i = 0
+            #if arch(x86_64) && FERCC_AVX2
+            if kind != .mul, s1 <= 0, s2 <= 0, sOut <= 0 {
+                i = avx2Tables.withUnsafeBufferPointer { t in
+                    binaryAddAVX2(a, b, y, count: count, offset1: offset1, offset2: offset2, leftShift: Self.leftShift, tables: t.baseAddress!,
+                                  AVX2Output(Requantization(multipliers: [mOut], shifts: [sOut], outputZeroPoint: outputZeroPoint, min: min, max: max)))
+                }
+            }
+            #endif
             if kind != .mul, s1 <= 0, s2 <= 0, sOut <= 0 {
                 // 16 lanes at a time, the same integer steps as `apply`.
                 let zero = Int32Vector(repeating: 0)
@@ -2249,8 +2270,9 @@ enum AVX2Table {
 
 /// TFLite's MultiplyByQuantizedMultiplier on 8 int32 lanes (`t`: the table at the lanes' first
 /// entry), same bits as the scalar version: its doubling high multiply is
-/// floor((a * m + 2^30) / 2^31) (what the scalar nudge and truncating division compute for
-/// non-negative multipliers), here from two 32x32->64-bit multiplies (even and odd lanes); then
+/// floor((a * m + 2^30) / 2^31) (what the scalar nudge and truncating division compute, for
+/// either sign of a * m; the one saturating case, a = m = Int32.min, needs a multiplier no
+/// quantizeMultiplier gives), here from two 32x32->64-bit multiplies (even and odd lanes); then
 /// the rounding (half away from zero) right shift, with mask and threshold from the table.
 @inline(__always)
 func multiplyByQuantizedMultiplierAVX2(_ x: __m256i, _ t: UnsafePointer<Int32>, leftShift: Bool) -> __m256i {
@@ -2303,6 +2325,76 @@ func requantize16AVX2(_ a0: __m256i, _ a1: __m256i, table t: UnsafePointer<Int32
     return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(bytes, order))
 }
 
+/// The three requantizations of an int8 add or subtract (TFLite's: each input scaled to a
+/// common 2^-20 fixed point, then the sum to the output), as one-block tables.
+func binaryTablesAVX2(m1: Int32, s1: Int, m2: Int32, s2: Int, mOut: Int32, sOut: Int) -> [Int32] {
+    [(m1, s1), (m2, s2), (mOut, sOut)].flatMap { m, s in
+        AVX2Table.make(blocks: 1, channelOfLane: { _ in 0 }, bias: [0],
+                       Requantization(multipliers: [m], shifts: [s], outputZeroPoint: 0, min: -128, max: 127))
+    }
+}
+
+/// `QuantizedBinaryKernel.apply` (add or subtract, no left shifts beyond the common 2^20) on
+/// `count` elements of two same-shape tensors, 16 at a time; the rest is left to the caller.
+/// Returns how many elements it wrote.
+func binaryAddAVX2(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int,
+                   offset1: Int32, offset2: Int32, leftShift: Int32, tables: UnsafePointer<Int32>, _ o: AVX2Output) -> Int {
+    let off1 = _mm256_set1_epi32(offset1), off2 = _mm256_set1_epi32(offset2)
+    let t1 = tables, t2 = tables + AVX2Table.stride, tOut = tables + 2 * AVX2Table.stride
+    @inline(__always) func half(_ x: __m128i, _ z: __m128i) -> __m256i {
+        let sx = multiplyByQuantizedMultiplierAVX2(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtepi8_epi32(x), off1), leftShift), t1, leftShift: false)
+        let sz = multiplyByQuantizedMultiplierAVX2(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtepi8_epi32(z), off2), leftShift), t2, leftShift: false)
+        return _mm256_add_epi32(sx, sz)
+    }
+    var i = 0
+    while i + 16 <= count {
+        let x = UnsafeRawPointer(a + i).loadUnaligned(as: __m128i.self), z = UnsafeRawPointer(b + i).loadUnaligned(as: __m128i.self)
+        let s0 = half(x, z), s1 = half(_mm_unpackhi_epi64(x, x), _mm_unpackhi_epi64(z, z))
+        store16(requantize16AVX2(s0, s1, table: tOut, o), y + i, valid: 16)
+        i += 16
+    }
+    return i
+}
+
+/// Floats to int8 as `quantizeInt8`, 16 at a time: the same float division, NaN to 0, then the
+/// rounding rule on the exact fraction left by truncation (magnitudes clamped to 1000 first,
+/// which changes no result once clamped to int8). Returns how many elements it wrote.
+func quantizeAVX2(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Int8>, count: Int, scale: Float, zeroPoint: Int32, halfToEven: Bool) -> Int {
+    let s = _mm256_set1_ps(scale)
+    let limit = _mm256_set1_ps(1000), negLimit = _mm256_set1_ps(-1000)
+    let absMask = _mm256_set1_epi32(0x7FFF_FFFF), infBits = _mm256_set1_epi32(0x7F80_0000)
+    let halfBits = _mm256_set1_epi32(Int32(bitPattern: Float(0.5).bitPattern)), one = _mm256_set1_epi32(1)
+    let zp = _mm256_set1_epi32(zeroPoint), lo = _mm256_set1_epi32(-128), hi = _mm256_set1_epi32(127)
+    @inline(__always) func eight(_ p: UnsafePointer<Float>) -> __m256i {
+        let v = _mm256_div_ps(UnsafeRawPointer(p).loadUnaligned(as: __m256.self), s)
+        let bits = _mm256_castps_si256(v)
+        let nan = _mm256_cmpgt_epi32(_mm256_and_si256(bits, absMask), infBits)
+        let c = _mm256_min_ps(_mm256_max_ps(_mm256_castsi256_ps(_mm256_andnot_si256(nan, bits)), negLimit), limit)
+        let t = _mm256_cvttps_epi32(c)
+        let f = _mm256_sub_ps(c, _mm256_cvtepi32_ps(t))  // exact, in (-1, 1)
+        let fBits = _mm256_castps_si256(f), gBits = _mm256_castps_si256(_mm256_sub_ps(_mm256_setzero_ps(), f))
+        // For these fractions the float order is the signed order of the bits (negative ones are below 0.5's).
+        var up: __m256i, down: __m256i
+        if halfToEven {
+            let odd = _mm256_cmpeq_epi32(_mm256_and_si256(t, one), one)
+            up = _mm256_or_si256(_mm256_cmpgt_epi32(fBits, halfBits), _mm256_and_si256(_mm256_cmpeq_epi32(fBits, halfBits), odd))
+            down = _mm256_or_si256(_mm256_cmpgt_epi32(gBits, halfBits), _mm256_and_si256(_mm256_cmpeq_epi32(gBits, halfBits), odd))
+        } else {
+            up = _mm256_cmpgt_epi32(fBits, _mm256_sub_epi32(halfBits, one))
+            down = _mm256_cmpgt_epi32(gBits, _mm256_sub_epi32(halfBits, one))
+        }
+        let r = _mm256_add_epi32(_mm256_sub_epi32(t, up), down)  // masks are -1 where true
+        return _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(r, zp), lo), hi)
+    }
+    var i = 0
+    while i + 16 <= count {
+        let bytes = _mm256_packs_epi16(_mm256_packs_epi32(eight(x + i), eight(x + i + 8)), _mm256_setzero_si256())
+        UnsafeMutableRawPointer(y + i).storeBytes(of: _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(bytes, channelOrder)), as: __m128i.self)
+        i += 16
+    }
+    return i
+}
+
 @inline(__always)
 func store16(_ bytes: __m128i, _ out: UnsafeMutablePointer<Int8>, valid: Int) {
     if valid == 16 {
@@ -2318,30 +2410,29 @@ func broadcastPair(_ p: UnsafePointer<Int16>) -> __m256i {
     _mm256_set1_epi32(UnsafeRawPointer(p).loadUnaligned(as: Int32.self))
 }
 
-/// Sign-extends int8 `x` to int16 into a copy padded with the zero point `fill`, `channels2`
-/// (the channel count rounded up to even) per pixel; the extra channel, if any, is zero (its
-/// weights are zero too).
-func widenPaddedAVX2(_ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channels2: Int, fill: Int16, _ y: UnsafeMutablePointer<Int16>) {
+/// Sign-extends int8 `x` to int16 into a copy padded with the zero point `fill`, with
+/// `channelStride` >= channels int16 per pixel (the extra ones hold `fill` too; their weights
+/// are zero).
+func widenPaddedAVX2(_ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride cs: Int, fill: Int16, _ y: UnsafeMutablePointer<Int16>) {
     let ph = g.paddedH, pw = g.paddedW, c = g.inC
-    if g.hasPadding { y.initialize(repeating: fill, count: g.batch * ph * pw * channels2) }
+    if g.hasPadding || cs != c { y.initialize(repeating: fill, count: g.batch * ph * pw * cs) }
+    @inline(__always) func widen(_ src: UnsafePointer<Int8>, _ dst: UnsafeMutablePointer<Int16>, _ count: Int) {
+        var i = 0
+        while i + 16 <= count {
+            let v = _mm256_cvtepi8_epi16(UnsafeRawPointer(src + i).loadUnaligned(as: __m128i.self))
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: v, as: __m256i.self)
+            i += 16
+        }
+        while i < count { dst[i] = Int16(src[i]); i += 1 }
+    }
     for n in 0..<g.batch {
         for h in 0..<g.inH {
             let src = x + (n * g.inH + h) * g.inW * c
-            let dst = y + ((n * ph + h + g.padTop) * pw + g.padLeft) * channels2
-            if channels2 == c {
-                let count = g.inW * c
-                var i = 0
-                while i + 16 <= count {
-                    let v = _mm256_cvtepi8_epi16(UnsafeRawPointer(src + i).loadUnaligned(as: __m128i.self))
-                    UnsafeMutableRawPointer(dst + i).storeBytes(of: v, as: __m256i.self)
-                    i += 16
-                }
-                while i < count { dst[i] = Int16(src[i]); i += 1 }
+            let dst = y + ((n * ph + h + g.padTop) * pw + g.padLeft) * cs
+            if cs == c {
+                widen(src, dst, g.inW * c)
             } else {
-                for w in 0..<g.inW {
-                    for ch in 0..<c { dst[w * channels2 + ch] = Int16(src[w * c + ch]) }
-                    dst[w * channels2 + c] = 0
-                }
+                for w in 0..<g.inW { widen(src + w * c, dst + w * cs, c) }
             }
         }
     }
@@ -2357,15 +2448,24 @@ func denseConvAVX2(_ x: UnsafePointer<Int16>, paddedH ph: Int, paddedW pw: Int, 
                    weights: UnsafePointer<Int16>, blocks: Int, table: UnsafePointer<Int32>,
                    requant r: Requantization, output: UnsafeMutablePointer<Int8>) {
     let taps = g.kernelH * g.kernelW
-    let pairs = channels2 / 2
     let o = AVX2Output(r)
     let pixels = g.batch * g.outH * g.outW
-    let blockStride = taps * pairs * 32
+    let blockStride = taps * channels2 / 2 * 32
+    // Runs of input the weights take in order: with no horizontal dilation a kernel row's taps
+    // are adjacent pixels, so one run per kernel row (fewer, longer loops: a 3x3 conv on 3
+    // channels has 3 runs of 6 pairs instead of 9 of 2).
+    let rowRuns = g.dilationW == 1
+    let runs = rowRuns ? g.kernelH : taps
+    let pairs = (rowRuns ? g.kernelW * channels2 : channels2) / 2
     let chunk = 64
-    withUnsafeTemporaryAllocation(of: Int.self, capacity: taps + chunk) { offsets in
-        let tapOffsets = offsets.baseAddress!, pixelOffsets = offsets.baseAddress! + taps
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: runs + chunk) { offsets in
+        let tapOffsets = offsets.baseAddress!, pixelOffsets = offsets.baseAddress! + runs
         for kh in 0..<g.kernelH {
-            for kw in 0..<g.kernelW { tapOffsets[kh * g.kernelW + kw] = (kh * g.dilationH * pw + kw * g.dilationW) * channels2 }
+            if rowRuns {
+                tapOffsets[kh] = kh * g.dilationH * pw * channels2
+            } else {
+                for kw in 0..<g.kernelW { tapOffsets[kh * g.kernelW + kw] = (kh * g.dilationH * pw + kw * g.dilationW) * channels2 }
+            }
         }
         var start = 0
         var n = 0, oh = 0, ow = 0  // of pixel `start`
@@ -2388,8 +2488,8 @@ func denseConvAVX2(_ x: UnsafePointer<Int16>, paddedH ph: Int, paddedW pw: Int, 
                     var a00 = bias0, a01 = bias1, a10 = bias0, a11 = bias1
                     var a20 = bias0, a21 = bias1, a30 = bias0, a31 = bias1
                     var w = wb
-                    for tap in 0..<taps {
-                        let off = tapOffsets[tap]
+                    for run in 0..<runs {
+                        let off = tapOffsets[run]
                         let p0 = x0 + off, p1 = x1 + off, p2 = x2 + off, p3 = x3 + off
                         for k in 0..<pairs {
                             let w0 = loadM256(UnsafeRawPointer(w)), w1 = loadM256(UnsafeRawPointer(w + 16))
@@ -2415,8 +2515,8 @@ func denseConvAVX2(_ x: UnsafePointer<Int16>, paddedH ph: Int, paddedW pw: Int, 
                     let x0 = x + pixelOffsets[p - start]
                     var a00 = bias0, a01 = bias1
                     var w = wb
-                    for tap in 0..<taps {
-                        let p0 = x0 + tapOffsets[tap]
+                    for run in 0..<runs {
+                        let p0 = x0 + tapOffsets[run]
                         for k in 0..<pairs {
                             let v0 = broadcastPair(p0 + 2 * k)
                             a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(v0, loadM256(UnsafeRawPointer(w))))
@@ -2437,7 +2537,8 @@ func denseConvAVX2(_ x: UnsafePointer<Int16>, paddedH ph: Int, paddedW pw: Int, 
 /// taps, sign-extended to int16 and interleaved, against weights interleaved the same way
 /// ([block][tap pair][16 lanes][2 taps]; an odd last tap pairs with zero weights). The
 /// accumulators then hold channels 0-3, 8-11 and 4-7, 12-15, the order of the block's table.
-/// `x` holds `channelStride` (a multiple of 16) bytes per pixel, padded with the zero point.
+/// `x` holds `channelStride` (a multiple of 16) bytes per pixel, padded with the zero point
+/// (an int16 copy measured no faster: the sign extension is not the bottleneck).
 func depthwiseConvAVX2(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
                        weights: UnsafePointer<Int16>, blocks: Int, table: UnsafePointer<Int32>,
                        requant r: Requantization, output: UnsafeMutablePointer<Int8>) {
@@ -2449,13 +2550,15 @@ func depthwiseConvAVX2(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: In
             let tap = min(i, taps - 1)  // the padding tap reads the last tap again (its weights are zero)
             tapOffsets[i] = ((tap / g.kernelW) * g.dilationH * pw + (tap % g.kernelW) * g.dilationW) * cs
         }
-        for b in 0..<blocks {
-            let valid = min(g.outC - b * 16, 16)
-            let t = table + b * AVX2Table.stride
-            let wb = weights + b * tapPairs * 32
-            let bias0 = loadM256(UnsafeRawPointer(t)), bias1 = loadM256(UnsafeRawPointer(t + 8))
-            for n in 0..<g.batch {
-                for oh in 0..<g.outH {
+        // Rows outer, blocks inside: the kernel's few input rows stay in cache while every block
+        // of 16 channels passes over them.
+        for n in 0..<g.batch {
+            for oh in 0..<g.outH {
+                for b in 0..<blocks {
+                    let valid = min(g.outC - b * 16, 16)
+                    let t = table + b * AVX2Table.stride
+                    let wb = weights + b * tapPairs * 32
+                    let bias0 = loadM256(UnsafeRawPointer(t)), bias1 = loadM256(UnsafeRawPointer(t + 8))
                     let row = x + (n * ph + oh * g.strideH) * pw * cs + b * 16
                     let outRow = output + (n * g.outH + oh) * g.outW * g.outC + b * 16
                     for ow in 0..<g.outW {

@@ -264,9 +264,10 @@ public struct QuantizedConv2DKernel: Sendable {
             avx2Table.withUnsafeBufferPointer { t in
                 switch path {
                 case .dense:
+                    // An int16 copy, zero-point padded, channels rounded up to pairs.
                     let c2 = (g.inC + 1) / 2 * 2
                     let x = scratch!.bindMemory(to: Int16.self, capacity: avx2ScratchBytes / 2)
-                    widenPaddedAVX2(input, g, channels2: c2, fill: Int16(inputZeroPoint), x)
+                    widenPaddedAVX2(input, g, channelStride: c2, fill: Int16(inputZeroPoint), x)
                     denseConvAVX2(x, paddedH: g.paddedH, paddedW: g.paddedW, channels2: c2, g, weights: p.baseAddress!, blocks: blocks,
                                   table: t.baseAddress!, requant: requant, output: output)
                 case .depthwise:

@@ -90,6 +90,8 @@ public struct QuantizedBinaryKernel: Sendable {
     let m1: Int32, s1: Int, m2: Int32, s2: Int, mOut: Int32, sOut: Int
     let min: Int32, max: Int32
     static let leftShift: Int32 = 20
+    /// AVX2 builds: the three requantizations as `binaryAddAVX2` reads them.
+    let avx2Tables: [Int32]
 
     @inline(never)
     public init(kind: Kind, scale1: Float, zeroPoint1: Int32, scale2: Float, zeroPoint2: Int32,
@@ -112,6 +114,11 @@ public struct QuantizedBinaryKernel: Sendable {
             let qo = QuantizedMath.quantizeMultiplier(twiceMax / Double(Float(1 << Self.leftShift) * outputScale))
             (m1, s1, m2, s2, mOut, sOut) = (q1.multiplier, q1.shift, q2.multiplier, q2.shift, qo.multiplier, qo.shift)
         }
+        #if arch(x86_64) && FERCC_AVX2
+        avx2Tables = binaryTablesAVX2(m1: m1, s1: s1, m2: m2, s2: s2, mOut: mOut, sOut: sOut)
+        #else
+        avx2Tables = []
+        #endif
     }
 
     @inline(__always)

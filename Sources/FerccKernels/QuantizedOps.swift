@@ -5,7 +5,12 @@
 /// rounds half away from zero; numpy (what callers who quantize themselves use) rounds half to even.
 public func quantizeInt8(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Int8>, count: Int, scale: Float, zeroPoint: Int32,
                          halfToEven: Bool = false) {
-    for i in 0..<count {
+    #if arch(x86_64) && FERCC_AVX2
+    let start = quantizeAVX2(x, y, count: count, scale: scale, zeroPoint: zeroPoint, halfToEven: halfToEven)
+    #else
+    let start = 0
+    #endif
+    for i in start..<count {
         let r = halfToEven ? KernelMath.round((x[i] / scale), .toNearestOrEven) : KernelMath.round((x[i] / scale), .toNearestOrAwayFromZero)
         let clamped = r.isNaN ? 0 : Swift.max(Swift.min(r, 1e9), -1e9)
         y[i] = Int8(Swift.min(Swift.max(Int32(clamped) &+ zeroPoint, -128), 127))
@@ -43,6 +48,14 @@ extension QuantizedBinaryKernel {
         let count = outShape.reduce(1, *)
         if aShape == bShape {
             var i = 0
+            #if arch(x86_64) && FERCC_AVX2
+            if kind != .mul, s1 <= 0, s2 <= 0, sOut <= 0 {
+                i = avx2Tables.withUnsafeBufferPointer { t in
+                    binaryAddAVX2(a, b, y, count: count, offset1: offset1, offset2: offset2, leftShift: Self.leftShift, tables: t.baseAddress!,
+                                  AVX2Output(Requantization(multipliers: [mOut], shifts: [sOut], outputZeroPoint: outputZeroPoint, min: min, max: max)))
+                }
+            }
+            #endif
             if kind != .mul, s1 <= 0, s2 <= 0, sOut <= 0 {
                 // 16 lanes at a time, the same integer steps as `apply`.
                 let zero = Int32Vector(repeating: 0)

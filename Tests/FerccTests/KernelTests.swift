@@ -112,6 +112,38 @@ final class KernelTests: XCTestCase {
         check(inC: 20, outC: 20, k: 3, stride: 2, pad: 1, groups: 20, big: false, gain: 3000)
     }
 
+    /// Quantize (both rounding rules, NaN, infinities, exact halves) and int8 add/subtract over
+    /// counts that are not multiples of the vector width, against their scalar definitions (the
+    /// AVX2 builds take vector paths for both).
+    func testInt8QuantizeAndAddAgainstScalarDefinitions() {
+        var rng = SeededRandom(5)
+        var xs = (0..<1043).map { _ in rng.next() * 300 }
+        for i in stride(from: 0, to: 1000, by: 7) { xs[i] = Float(Int(rng.next() * 400)) * 0.5 * 0.0625 }  // exact halves after / 0.0625
+        xs[5] = .nan; xs[6] = .infinity; xs[7] = -.infinity; xs[8] = 1e30; xs[9] = -0.0
+        for halfToEven in [false, true] {
+            for (scale, zp) in [(Float(0.0625), Int32(3)), (Float(0.7), Int32(-128)), (Float(2.5), Int32(127))] {
+                var y = [Int8](repeating: 0, count: xs.count)
+                quantizeInt8(xs, &y, count: xs.count, scale: scale, zeroPoint: zp, halfToEven: halfToEven)
+                let want = xs.map { x -> Int8 in
+                    let v = x / scale
+                    let r = v.isNaN ? 0 : v.rounded(halfToEven ? .toNearestOrEven : .toNearestOrAwayFromZero)
+                    return Int8(max(min(Double(r) + Double(zp), 127), -128))
+                }
+                XCTAssertEqual(y, want, "scale \(scale) zero point \(zp) halfToEven \(halfToEven)")
+            }
+        }
+        for kind in [QuantizedBinaryKernel.Kind.add, .sub] {
+            let k = QuantizedBinaryKernel(kind: kind, scale1: 0.031, zeroPoint1: -7, scale2: 0.047, zeroPoint2: 12, outputScale: 0.06,
+                                          outputZeroPoint: -3, min: -100, max: 127)
+            let a = (0..<1037).map { _ in Int8(max(-128, min(127, Int(rng.next() * 128)))) }
+            let b = (0..<1037).map { _ in Int8(max(-128, min(127, Int(rng.next() * 128)))) }
+            var y = [Int8](repeating: 0, count: a.count)
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in y.withUnsafeMutableBufferPointer { yp in
+                k.run(ap.baseAddress!, [a.count], bp.baseAddress!, [b.count], yp.baseAddress!, [a.count]) } } }
+            XCTAssertEqual(y, zip(a, b).map { k.apply($0, $1) }, "\(kind)")
+        }
+    }
+
     func testMatmulAgainstNaive() {
         var rng = SeededRandom(2)
         for (m, k, n) in [(1, 1280, 7), (5, 3, 33), (4, 16, 16), (9, 31, 17)] {
