@@ -901,9 +901,42 @@ public func stridedCopy<T>(_ src: UnsafePointer<T>, _ srcStrides: [Int],
 
 public func stridedCopy<T>(_ src: UnsafePointer<T>, _ srcStrides: UnsafeBufferPointer<Int>,
                            _ dst: UnsafeMutablePointer<T>, _ dstStrides: UnsafeBufferPointer<Int>, _ shape: UnsafeBufferPointer<Int>) {
-    let rank = shape.count
-    if rank == 0 { dst[0] = src[0]; return }
+    if shape.isEmpty { dst[0] = src[0]; return }
     for d in shape where d == 0 { return }
+    // Simplify the loop nest first (any order visits the same pairs of elements): drop axes of
+    // extent 1, merge axes that are contiguous in both tensors, and when the innermost loop is
+    // short, move inside the axis of at least 8 elements with the smallest strides (else the
+    // longest). A channel shuffle over NHWC is [pixels, C/g, g] with a trailing axis of extent 1:
+    // element by element through the odometer otherwise (8 ns each); now C/g runs inside.
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * shape.count) { tmp in
+        let n = tmp.baseAddress!, ss = n + shape.count, ds = ss + shape.count
+        var rank = 0
+        for axis in 0..<shape.count where shape[axis] != 1 {
+            if rank > 0, ss[rank - 1] == srcStrides[axis] * shape[axis], ds[rank - 1] == dstStrides[axis] * shape[axis] {
+                n[rank - 1] *= shape[axis]; ss[rank - 1] = srcStrides[axis]; ds[rank - 1] = dstStrides[axis]
+            } else {
+                n[rank] = shape[axis]; ss[rank] = srcStrides[axis]; ds[rank] = dstStrides[axis]
+                rank += 1
+            }
+        }
+        if rank == 0 { dst[0] = src[0]; return }
+        if n[rank - 1] < 16 {
+            var pick = rank - 1
+            for axis in 0..<rank where n[axis] > n[pick] { pick = axis }
+            var best = Int.max
+            for axis in 0..<rank where n[axis] >= 8 {
+                let cost = abs(ss[axis]) + abs(ds[axis])
+                if cost < best { best = cost; pick = axis }
+            }
+            swap(&n[pick], &n[rank - 1]); swap(&ss[pick], &ss[rank - 1]); swap(&ds[pick], &ds[rank - 1])
+        }
+        stridedCopyLoops(src, ss, dst, ds, n, rank)
+    }
+}
+
+@inline(__always)
+func stridedCopyLoops<T>(_ src: UnsafePointer<T>, _ srcStrides: UnsafeMutablePointer<Int>, _ dst: UnsafeMutablePointer<T>,
+                         _ dstStrides: UnsafeMutablePointer<Int>, _ shape: UnsafeMutablePointer<Int>, _ rank: Int) {
     let inner = shape[rank - 1], si = srcStrides[rank - 1], di = dstStrides[rank - 1]
     withUnsafeTemporaryAllocation(of: Int.self, capacity: rank) { index in
         index.initialize(repeating: 0)
@@ -1337,27 +1370,35 @@ public struct QuantizedBinaryKernel: Sendable {
 public func quantizedPool(_ g: Conv2DGeometry, average: Bool, min: Int32, max: Int32,
                           _ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>) {
     let c = g.inC
-    for n in 0..<g.batch {
-        for oh in 0..<g.outH {
-            let y0 = oh * g.strideH - g.padTop
-            let yStart = Swift.max(0, -y0), yEnd = Swift.min(g.kernelH, g.inH - y0)
-            for ow in 0..<g.outW {
-                let x0 = ow * g.strideW - g.padLeft
-                let xStart = Swift.max(0, -x0), xEnd = Swift.min(g.kernelW, g.inW - x0)
-                let out = output + ((n * g.outH + oh) * g.outW + ow) * c
-                let count = Int32(Swift.max(yEnd - yStart, 0) * Swift.max(xEnd - xStart, 0))
-                for ch in 0..<c {
-                    var acc: Int32 = average ? 0 : -128
-                    for y in yStart..<Swift.max(yEnd, yStart) {
-                        for x in xStart..<Swift.max(xEnd, xStart) {
-                            let v = Int32(input[((n * g.inH + y0 + y) * g.inW + x0 + x) * c + ch])
-                            acc = average ? acc &+ v : Swift.max(acc, v)
+    // Taps outside, channels inside: each inner loop runs over contiguous channels and vectorizes.
+    withUnsafeTemporaryAllocation(of: Int32.self, capacity: Swift.max(c, 1)) { acc in
+        for n in 0..<g.batch {
+            for oh in 0..<g.outH {
+                let y0 = oh * g.strideH - g.padTop
+                let yStart = Swift.max(0, -y0), yEnd = Swift.max(Swift.min(g.kernelH, g.inH - y0), yStart)
+                for ow in 0..<g.outW {
+                    let x0 = ow * g.strideW - g.padLeft
+                    let xStart = Swift.max(0, -x0), xEnd = Swift.max(Swift.min(g.kernelW, g.inW - x0), xStart)
+                    let out = output + ((n * g.outH + oh) * g.outW + ow) * c
+                    let count = Int32((yEnd - yStart) * (xEnd - xStart))
+                    for ch in 0..<c { acc[ch] = average ? 0 : -128 }
+                    for y in yStart..<yEnd {
+                        for x in xStart..<xEnd {
+                            let row = input + ((n * g.inH + y0 + y) * g.inW + x0 + x) * c
+                            if average {
+                                for ch in 0..<c { acc[ch] &+= Int32(row[ch]) }
+                            } else {
+                                for ch in 0..<c { acc[ch] = Swift.max(acc[ch], Int32(row[ch])) }
+                            }
                         }
                     }
-                    if average, count > 0 {
-                        acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count
+                    for ch in 0..<c {
+                        var v = acc[ch]
+                        if average, count > 0 {
+                            v = v > 0 ? (v + count / 2) / count : (v - count / 2) / count
+                        }
+                        out[ch] = Int8(truncatingIfNeeded: Swift.min(Swift.max(v, min), max))
                     }
-                    out[ch] = Int8(truncatingIfNeeded: Swift.min(Swift.max(acc, min), max))
                 }
             }
         }
@@ -2095,7 +2136,12 @@ public func requantizeInt8(_ x: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<I
 /// int8 to int8 through float, rounding half away from zero (TFLite's concatenation of inputs
 /// whose parameters differ from the output's): round(q * scale + bias) + output zero point.
 public func rescaleInt8(_ x: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int, scale: Float, bias: Float, outputZeroPoint: Int32) {
-    for i in 0..<count {
+    #if arch(x86_64) && FERCC_AVX2
+    let start = rescaleAVX2(x, y, count: count, scale: scale, bias: bias, outputZeroPoint: outputZeroPoint)
+    #else
+    let start = 0
+    #endif
+    for i in start..<count {
         let v = KernelMath.round((Float(x[i]) * scale + bias), .toNearestOrAwayFromZero) + Float(outputZeroPoint)
         y[i] = Int8(Swift.min(Swift.max(v, -128), 127))
     }
@@ -2356,6 +2402,48 @@ func binaryAddAVX2(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ y: Unsa
     return i
 }
 
+/// clamp(round(c) + zero point, lo, hi) for floats with |c| <= 1000, rounding half away from
+/// zero or half to even: the fraction left by truncation is exact, and for such fractions the
+/// float order is the signed order of the bits (negative ones are below 0.5's).
+@inline(__always)
+func roundedAVX2(_ c: __m256, halfToEven: Bool, zeroPoint zp: __m256i, lo: __m256i, hi: __m256i) -> __m256i {
+    let one = _mm256_set1_epi32(1), halfBits = _mm256_set1_epi32(Int32(bitPattern: Float(0.5).bitPattern))
+    let t = _mm256_cvttps_epi32(c)
+    let f = _mm256_sub_ps(c, _mm256_cvtepi32_ps(t))  // exact, in (-1, 1)
+    let fBits = _mm256_castps_si256(f), gBits = _mm256_castps_si256(_mm256_sub_ps(_mm256_setzero_ps(), f))
+    var up: __m256i, down: __m256i
+    if halfToEven {
+        let odd = _mm256_cmpeq_epi32(_mm256_and_si256(t, one), one)
+        up = _mm256_or_si256(_mm256_cmpgt_epi32(fBits, halfBits), _mm256_and_si256(_mm256_cmpeq_epi32(fBits, halfBits), odd))
+        down = _mm256_or_si256(_mm256_cmpgt_epi32(gBits, halfBits), _mm256_and_si256(_mm256_cmpeq_epi32(gBits, halfBits), odd))
+    } else {
+        up = _mm256_cmpgt_epi32(fBits, _mm256_sub_epi32(halfBits, one))
+        down = _mm256_cmpgt_epi32(gBits, _mm256_sub_epi32(halfBits, one))
+    }
+    let r = _mm256_add_epi32(_mm256_sub_epi32(t, up), down)  // masks are -1 where true
+    return _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(r, zp), lo), hi)
+}
+
+/// `rescaleInt8` 16 at a time: round(q * scale + bias) half away from zero (float multiply, then
+/// add, as the scalar code), plus the output zero point, clamped. Returns how many it wrote.
+func rescaleAVX2(_ x: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int, scale: Float, bias: Float, outputZeroPoint: Int32) -> Int {
+    let s = _mm256_set1_ps(scale), b = _mm256_set1_ps(bias)
+    let limit = _mm256_set1_ps(1000), negLimit = _mm256_set1_ps(-1000)
+    let zp = _mm256_set1_epi32(outputZeroPoint), lo = _mm256_set1_epi32(-128), hi = _mm256_set1_epi32(127)
+    @inline(__always) func eight(_ q: __m128i) -> __m256i {
+        let v = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), s), b)
+        return roundedAVX2(_mm256_min_ps(_mm256_max_ps(v, negLimit), limit), halfToEven: false, zeroPoint: zp, lo: lo, hi: hi)
+    }
+    var i = 0
+    while i + 16 <= count {
+        let q = UnsafeRawPointer(x + i).loadUnaligned(as: __m128i.self)
+        let bytes = _mm256_packs_epi16(_mm256_packs_epi32(eight(q), eight(_mm_unpackhi_epi64(q, q))), _mm256_setzero_si256())
+        UnsafeMutableRawPointer(y + i).storeBytes(of: _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(bytes, channelOrder)), as: __m128i.self)
+        i += 16
+    }
+    return i
+}
+
 /// Floats to int8 as `quantizeInt8`, 16 at a time: the same float division, NaN to 0, then the
 /// rounding rule on the exact fraction left by truncation (magnitudes clamped to 1000 first,
 /// which changes no result once clamped to int8). Returns how many elements it wrote.
@@ -2363,28 +2451,13 @@ func quantizeAVX2(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Int8>, co
     let s = _mm256_set1_ps(scale)
     let limit = _mm256_set1_ps(1000), negLimit = _mm256_set1_ps(-1000)
     let absMask = _mm256_set1_epi32(0x7FFF_FFFF), infBits = _mm256_set1_epi32(0x7F80_0000)
-    let halfBits = _mm256_set1_epi32(Int32(bitPattern: Float(0.5).bitPattern)), one = _mm256_set1_epi32(1)
     let zp = _mm256_set1_epi32(zeroPoint), lo = _mm256_set1_epi32(-128), hi = _mm256_set1_epi32(127)
     @inline(__always) func eight(_ p: UnsafePointer<Float>) -> __m256i {
         let v = _mm256_div_ps(UnsafeRawPointer(p).loadUnaligned(as: __m256.self), s)
         let bits = _mm256_castps_si256(v)
         let nan = _mm256_cmpgt_epi32(_mm256_and_si256(bits, absMask), infBits)
         let c = _mm256_min_ps(_mm256_max_ps(_mm256_castsi256_ps(_mm256_andnot_si256(nan, bits)), negLimit), limit)
-        let t = _mm256_cvttps_epi32(c)
-        let f = _mm256_sub_ps(c, _mm256_cvtepi32_ps(t))  // exact, in (-1, 1)
-        let fBits = _mm256_castps_si256(f), gBits = _mm256_castps_si256(_mm256_sub_ps(_mm256_setzero_ps(), f))
-        // For these fractions the float order is the signed order of the bits (negative ones are below 0.5's).
-        var up: __m256i, down: __m256i
-        if halfToEven {
-            let odd = _mm256_cmpeq_epi32(_mm256_and_si256(t, one), one)
-            up = _mm256_or_si256(_mm256_cmpgt_epi32(fBits, halfBits), _mm256_and_si256(_mm256_cmpeq_epi32(fBits, halfBits), odd))
-            down = _mm256_or_si256(_mm256_cmpgt_epi32(gBits, halfBits), _mm256_and_si256(_mm256_cmpeq_epi32(gBits, halfBits), odd))
-        } else {
-            up = _mm256_cmpgt_epi32(fBits, _mm256_sub_epi32(halfBits, one))
-            down = _mm256_cmpgt_epi32(gBits, _mm256_sub_epi32(halfBits, one))
-        }
-        let r = _mm256_add_epi32(_mm256_sub_epi32(t, up), down)  // masks are -1 where true
-        return _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(r, zp), lo), hi)
+        return roundedAVX2(c, halfToEven: halfToEven, zeroPoint: zp, lo: lo, hi: hi)
     }
     var i = 0
     while i + 16 <= count {

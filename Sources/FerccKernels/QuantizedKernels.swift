@@ -141,27 +141,35 @@ public struct QuantizedBinaryKernel: Sendable {
 public func quantizedPool(_ g: Conv2DGeometry, average: Bool, min: Int32, max: Int32,
                           _ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>) {
     let c = g.inC
-    for n in 0..<g.batch {
-        for oh in 0..<g.outH {
-            let y0 = oh * g.strideH - g.padTop
-            let yStart = Swift.max(0, -y0), yEnd = Swift.min(g.kernelH, g.inH - y0)
-            for ow in 0..<g.outW {
-                let x0 = ow * g.strideW - g.padLeft
-                let xStart = Swift.max(0, -x0), xEnd = Swift.min(g.kernelW, g.inW - x0)
-                let out = output + ((n * g.outH + oh) * g.outW + ow) * c
-                let count = Int32(Swift.max(yEnd - yStart, 0) * Swift.max(xEnd - xStart, 0))
-                for ch in 0..<c {
-                    var acc: Int32 = average ? 0 : -128
-                    for y in yStart..<Swift.max(yEnd, yStart) {
-                        for x in xStart..<Swift.max(xEnd, xStart) {
-                            let v = Int32(input[((n * g.inH + y0 + y) * g.inW + x0 + x) * c + ch])
-                            acc = average ? acc &+ v : Swift.max(acc, v)
+    // Taps outside, channels inside: each inner loop runs over contiguous channels and vectorizes.
+    withUnsafeTemporaryAllocation(of: Int32.self, capacity: Swift.max(c, 1)) { acc in
+        for n in 0..<g.batch {
+            for oh in 0..<g.outH {
+                let y0 = oh * g.strideH - g.padTop
+                let yStart = Swift.max(0, -y0), yEnd = Swift.max(Swift.min(g.kernelH, g.inH - y0), yStart)
+                for ow in 0..<g.outW {
+                    let x0 = ow * g.strideW - g.padLeft
+                    let xStart = Swift.max(0, -x0), xEnd = Swift.max(Swift.min(g.kernelW, g.inW - x0), xStart)
+                    let out = output + ((n * g.outH + oh) * g.outW + ow) * c
+                    let count = Int32((yEnd - yStart) * (xEnd - xStart))
+                    for ch in 0..<c { acc[ch] = average ? 0 : -128 }
+                    for y in yStart..<yEnd {
+                        for x in xStart..<xEnd {
+                            let row = input + ((n * g.inH + y0 + y) * g.inW + x0 + x) * c
+                            if average {
+                                for ch in 0..<c { acc[ch] &+= Int32(row[ch]) }
+                            } else {
+                                for ch in 0..<c { acc[ch] = Swift.max(acc[ch], Int32(row[ch])) }
+                            }
                         }
                     }
-                    if average, count > 0 {
-                        acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count
+                    for ch in 0..<c {
+                        var v = acc[ch]
+                        if average, count > 0 {
+                            v = v > 0 ? (v + count / 2) / count : (v - count / 2) / count
+                        }
+                        out[ch] = Int8(truncatingIfNeeded: Swift.min(Swift.max(v, min), max))
                     }
-                    out[ch] = Int8(truncatingIfNeeded: Swift.min(Swift.max(acc, min), max))
                 }
             }
         }

@@ -35,7 +35,12 @@ public func requantizeInt8(_ x: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<I
 /// int8 to int8 through float, rounding half away from zero (TFLite's concatenation of inputs
 /// whose parameters differ from the output's): round(q * scale + bias) + output zero point.
 public func rescaleInt8(_ x: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int, scale: Float, bias: Float, outputZeroPoint: Int32) {
-    for i in 0..<count {
+    #if arch(x86_64) && FERCC_AVX2
+    let start = rescaleAVX2(x, y, count: count, scale: scale, bias: bias, outputZeroPoint: outputZeroPoint)
+    #else
+    let start = 0
+    #endif
+    for i in start..<count {
         let v = KernelMath.round((Float(x[i]) * scale + bias), .toNearestOrAwayFromZero) + Float(outputZeroPoint)
         y[i] = Int8(Swift.min(Swift.max(v, -128), 127))
     }

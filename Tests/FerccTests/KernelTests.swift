@@ -112,7 +112,7 @@ final class KernelTests: XCTestCase {
         check(inC: 20, outC: 20, k: 3, stride: 2, pad: 1, groups: 20, big: false, gain: 3000)
     }
 
-    /// Quantize (both rounding rules, NaN, infinities, exact halves) and int8 add/subtract over
+    /// Quantize (both rounding rules, NaN, infinities, exact halves), rescale and int8 add/subtract over
     /// counts that are not multiples of the vector width, against their scalar definitions (the
     /// AVX2 builds take vector paths for both).
     func testInt8QuantizeAndAddAgainstScalarDefinitions() {
@@ -131,6 +131,14 @@ final class KernelTests: XCTestCase {
                 }
                 XCTAssertEqual(y, want, "scale \(scale) zero point \(zp) halfToEven \(halfToEven)")
             }
+        }
+        let q = (0..<1039).map { _ in Int8(max(-128, min(127, Int(rng.next() * 128)))) }
+        for (scale, bias, zp) in [(Float(0.5), Float(0.25), Int32(-3)), (Float(1.37), Float(-20.5), Int32(100)), (Float(0.01), Float(0), Int32(0))] {
+            var y = [Int8](repeating: 0, count: q.count)
+            rescaleInt8(q, &y, count: q.count, scale: scale, bias: bias, outputZeroPoint: zp)
+            XCTAssertEqual(y, q.map { v in
+                Int8(max(min((Float(v) * scale + bias).rounded(.toNearestOrAwayFromZero) + Float(zp), 127), -128))
+            }, "rescale \(scale) \(bias) \(zp)")
         }
         for kind in [QuantizedBinaryKernel.Kind.add, .sub] {
             let k = QuantizedBinaryKernel(kind: kind, scale1: 0.031, zeroPoint1: -7, scale2: 0.047, zeroPoint2: 12, outputScale: 0.06,
