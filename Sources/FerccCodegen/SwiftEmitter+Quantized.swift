@@ -18,6 +18,14 @@ extension SwiftEmitter {
             + "outputZeroPoint: \(r.outputZeroPoint), min: \(r.min), max: \(r.max)"
     }
 
+    /// A `QuantizedConv2DKernel` construction over parameters stored in the weights blob.
+    mutating func convKernel(_ geo: Conv2DGeometry, _ w: [Int8], _ bias: [Int32]?, _ zp: Int32, _ rq: Requantization) -> String {
+        let wo = addInt8(w)
+        let b = bias.map { "UnsafePointer(i32(weights + \(addInt32($0))))" } ?? "nil"
+        return "QuantizedConv2DKernel(geometry: \(Self.geometryLiteral(geo)), weights: i8(weights + \(wo)), bias: \(b), "
+            + "inputZeroPoint: \(zp), \(requantizationArguments(rq)))"
+    }
+
     static func lookupClosure(sigmoid: Bool) -> String {
         // The same functions as QuantizedSpec.lookupFunction.
         sigmoid ? "{ x in 1 / (1 + Float(KernelMath.exp(Double(-x)))) }" : "{ x in KernelMath.tanh(x) }"
@@ -36,14 +44,26 @@ extension SwiftEmitter {
         let n = count(out)
         switch spec {
         case .conv(let geo, let w, let bias, let zp, let rq):
-            let wo = addInt8(w)
-            let b = bias.map { "UnsafePointer(i32(weights + \(addInt32($0))))" } ?? "nil"
             let k = fresh("qconv")
             properties.append("private let \(k): QuantizedConv2DKernel")
-            initLines.append("\(k) = QuantizedConv2DKernel(geometry: \(Self.geometryLiteral(geo)), weights: i8(weights + \(wo)), bias: \(b), "
-                + "inputZeroPoint: \(zp), \(requantizationArguments(rq)))")
+            initLines.append("\(k) = \(convKernel(geo, w, bias, zp, rq))")
             initLines.append("scratchNeeded = max(scratchNeeded, (\(k).scratchBytes + 3) / 4)")
             let scratchBytes = QuantizedConv2DKernel(geometry: geo, weights: w, bias: bias, inputZeroPoint: zp, requantization: rq).scratchBytes
+            scratchFloats = max(scratchFloats, (scratchBytes + 3) / 4)
+            body.append("\(k).run(input: \(x), output: \(y), scratch: UnsafeMutableRawPointer(scratch))")
+
+        case .depthwisePointwise(let dwSpec, let pwSpec):
+            guard case .conv(let dg, let dw, let db, let dzp, let drq) = dwSpec, case .conv(let pg, let pw, let pb, let pzp, let prq) = pwSpec else {
+                throw FerccError("int8 DepthwisePointwise")
+            }
+            let k = fresh("qfused")
+            properties.append("private let \(k): QuantizedDepthwisePointwiseKernel")
+            initLines.append("\(k) = QuantizedDepthwisePointwiseKernel(depthwise: \(convKernel(dg, dw, db, dzp, drq)), "
+                + "pointwise: \(convKernel(pg, pw, pb, pzp, prq)))")
+            initLines.append("scratchNeeded = max(scratchNeeded, (\(k).scratchBytes + 3) / 4)")
+            let scratchBytes = QuantizedDepthwisePointwiseKernel(
+                depthwise: QuantizedConv2DKernel(geometry: dg, weights: dw, bias: db, inputZeroPoint: dzp, requantization: drq),
+                pointwise: QuantizedConv2DKernel(geometry: pg, weights: pw, bias: pb, inputZeroPoint: pzp, requantization: prq)).scratchBytes
             scratchFloats = max(scratchFloats, (scratchBytes + 3) / 4)
             body.append("\(k).run(input: \(x), output: \(y), scratch: UnsafeMutableRawPointer(scratch))")
 

@@ -305,7 +305,7 @@ public struct SwiftEmitter {
             body.append("\(k).run(input: \(try ptr(x, plan)), output: \(y), scratch: scratch)")
             activate(c.activation)
 
-        case .depthwisePointwise(let dw, let pw):
+        case .depthwisePointwise(let dw, let pw, _):
             let x = node.inputs[0]
             let mid = try ShapeInference.infer(.conv2D(dw), inputs: Array(node.inputs[0...2]).map { graph.values[$0]!.type })[0].shape
             guard node.inputs[1...].allSatisfy({ graph.values[$0]?.isConstant == true }) else { throw FerccError("DepthwisePointwise needs constant weights") }

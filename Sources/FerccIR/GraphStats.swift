@@ -45,7 +45,7 @@ extension Graph {
             macs = outCount * (r.bilinear ? 4 : 1)
         case .channelShuffle:
             macs = 0
-        case .depthwisePointwise(let dw, _):
+        case .depthwisePointwise(let dw, _, _):
             if inShapes.count == 5, inShapes[0].count == 4, inShapes[3].count == 4, let out = node.outputs.first.flatMap({ values[$0]?.type.shape }) {
                 let pixels = out[0] * out[1] * out[2]
                 macs = pixels * inShapes[3][0] * inShapes[3][3] + pixels * inShapes[1][0] * dw.kernelH * dw.kernelW

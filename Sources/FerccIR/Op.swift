@@ -42,7 +42,8 @@ public enum Op: Equatable, Sendable {
     case channelShuffle(groups: Int, axis: Int)
     /// A depthwise convolution feeding a 1x1 convolution, computed band by band so the
     /// intermediate tensor never exists whole. inputs: x, dw weights, dw bias, pw weights, pw bias.
-    case depthwisePointwise(depthwise: Conv2D, pointwise: Conv2D)
+    /// In int8 graphs `intermediate` is the depthwise result's quantization (nil in float ones).
+    case depthwisePointwise(depthwise: Conv2D, pointwise: Conv2D, intermediate: Quantization? = nil)
 
     /// A short name for tables and reports.
     public var name: String {

@@ -212,7 +212,7 @@ public enum ShapeInference {
             }
             return [inputs[0]]
 
-        case .depthwisePointwise(let dw, let pw):
+        case .depthwisePointwise(let dw, let pw, _):
             try need(5...5)
             let mid = try infer(.conv2D(dw), inputs: Array(inputs[0...2]))[0]
             guard pw.kernelH == 1, pw.kernelW == 1, pw.groups == 1 else { throw FerccError("the pointwise part must be a 1x1 convolution") }

@@ -340,9 +340,11 @@ func denseConvAVX2(_ x: UnsafePointer<Int16>, paddedH ph: Int, paddedW pw: Int, 
 /// accumulators then hold channels 0-3, 8-11 and 4-7, 12-15, the order of the block's table.
 /// `x` holds `channelStride` (a multiple of 16) bytes per pixel, padded with the zero point
 /// (an int16 copy measured no faster: the sign extension is not the bottleneck).
+/// With `rows` (batch 1 only) it computes those output rows into `output` as rows 0, 1, ...
 func depthwiseConvAVX2(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
                        weights: UnsafePointer<Int16>, blocks: Int, table: UnsafePointer<Int32>,
-                       requant r: Requantization, output: UnsafeMutablePointer<Int8>) {
+                       requant r: Requantization, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil) {
+    let outRows = rows ?? 0..<g.outH, firstRow = rows?.lowerBound ?? 0
     let taps = g.kernelH * g.kernelW
     let tapPairs = (taps + 1) / 2
     let o = AVX2Output(r)
@@ -354,14 +356,14 @@ func depthwiseConvAVX2(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: In
         // Rows outer, blocks inside: the kernel's few input rows stay in cache while every block
         // of 16 channels passes over them.
         for n in 0..<g.batch {
-            for oh in 0..<g.outH {
+            for oh in outRows {
                 for b in 0..<blocks {
                     let valid = min(g.outC - b * 16, 16)
                     let t = table + b * AVX2Table.stride
                     let wb = weights + b * tapPairs * 32
                     let bias0 = loadM256(UnsafeRawPointer(t)), bias1 = loadM256(UnsafeRawPointer(t + 8))
                     let row = x + (n * ph + oh * g.strideH) * pw * cs + b * 16
-                    let outRow = output + (n * g.outH + oh) * g.outW * g.outC + b * 16
+                    let outRow = output + (n * g.outH + oh - firstRow) * g.outW * g.outC + b * 16
                     for ow in 0..<g.outW {
                         let px = row + ow * g.strideW * cs
                         var accLo = bias0, accHi = bias1

@@ -525,3 +525,85 @@ public struct QuantizedConv2DKernel: Sendable {
         }
     }
 }
+
+/// An int8 depthwise convolution feeding a 1x1 convolution (DepthwisePointwise in int8 graphs):
+/// exactly the integers of the two kernels run one after the other. AVX2 builds compute it in
+/// bands of output rows, so the int8 intermediate is only ever a few rows (about 16 KB, in
+/// cache) instead of a whole tensor written and read back; portable builds run the two kernels
+/// whole, through the scratch.
+public struct QuantizedDepthwisePointwiseKernel: Sendable {
+    public let depthwise: QuantizedConv2DKernel
+    public let pointwise: QuantizedConv2DKernel
+    let bandRows: Int
+
+    public init(depthwise: QuantizedConv2DKernel, pointwise: QuantizedConv2DKernel) {
+        self.depthwise = depthwise
+        self.pointwise = pointwise
+        let g = depthwise.geometry
+        // About 16 KB of intermediate per band, but at least 64 pixels (the pointwise kernel's chunk).
+        bandRows = Swift.max(1, Swift.min(g.outH, Swift.max((64 + g.outW - 1) / g.outW, 16384 / Swift.max(1, g.outW * g.outC))))
+    }
+
+    static func rounded64(_ n: Int) -> Int { (n + 63) / 64 * 64 }
+    var banded: Bool { quantizedKernelsUseAVX2 && depthwise.geometry.batch == 1 && depthwise.path == .depthwise && pointwise.path == .dense }
+
+    /// Bytes of scratch `run` needs.
+    public var scratchBytes: Int {
+        let g = depthwise.geometry
+        if banded {
+            let band = bandRows * g.outW * g.outC
+            return Self.rounded64(depthwise.scratchBytes) + Self.rounded64(band) + bandRows * g.outW * ((g.outC + 1) / 2 * 2) * 2
+        }
+        return Self.rounded64(depthwise.scratchBytes) + Self.rounded64(g.batch * g.outH * g.outW * g.outC) + pointwise.scratchBytes
+    }
+
+    public func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer) {
+        let g = depthwise.geometry
+        let midOffset = Self.rounded64(depthwise.scratchBytes)
+        #if arch(x86_64) && FERCC_AVX2
+        if banded {
+            runBands(input: input, output: output, scratch: scratch)
+            return
+        }
+        #endif
+        let mid = (scratch + midOffset).bindMemory(to: Int8.self, capacity: g.batch * g.outH * g.outW * g.outC)
+        depthwise.run(input: input, output: mid, scratch: scratch)
+        pointwise.run(input: mid, output: output, scratch: scratch + midOffset + Self.rounded64(g.batch * g.outH * g.outW * g.outC))
+    }
+
+    #if arch(x86_64) && FERCC_AVX2
+    func runBands(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer) {
+        let dw = depthwise, g = dw.geometry
+        var x = input
+        var ph = g.inH, pw = g.inW
+        if dw.needsPaddedCopy {
+            let padded = scratch.bindMemory(to: Int8.self, capacity: dw.scratchBytes)
+            padInt8(input, g, channelStride: dw.channelStride, fill: Int8(truncatingIfNeeded: dw.inputZeroPoint), padded)
+            x = UnsafePointer(padded)
+            ph = g.paddedH
+            pw = g.paddedW
+        }
+        let bandStart = scratch + Self.rounded64(dw.scratchBytes)
+        let band = bandStart.bindMemory(to: Int8.self, capacity: bandRows * g.outW * g.outC)
+        let c2 = (g.outC + 1) / 2 * 2
+        let wide = (bandStart + Self.rounded64(bandRows * g.outW * g.outC)).bindMemory(to: Int16.self, capacity: bandRows * g.outW * c2)
+        dw.avx2Packed.withUnsafeBufferPointer { dwp in dw.avx2Table.withUnsafeBufferPointer { dwt in
+            pointwise.avx2Packed.withUnsafeBufferPointer { pwp in pointwise.avx2Table.withUnsafeBufferPointer { pwt in
+                var r0 = 0
+                while r0 < g.outH {
+                    let rows = Swift.min(bandRows, g.outH - r0)
+                    depthwiseConvAVX2(x, paddedH: ph, paddedW: pw, channelStride: dw.channelStride, g, weights: dwp.baseAddress!, blocks: dw.blocks,
+                                      table: dwt.baseAddress!, requant: dw.requant, output: band, rows: r0..<(r0 + rows))
+                    var pg = pointwise.geometry
+                    pg.inH = rows
+                    pg.outH = rows
+                    widenPaddedAVX2(band, pg, channelStride: c2, fill: Int16(pointwise.inputZeroPoint), wide)
+                    denseConvAVX2(wide, paddedH: rows, paddedW: pg.inW, channels2: c2, pg, weights: pwp.baseAddress!, blocks: pointwise.blocks,
+                                  table: pwt.baseAddress!, requant: pointwise.requant, output: output + r0 * pg.outW * pg.outC)
+                    r0 += rows
+                }
+            } }
+        } }
+    }
+    #endif
+}

@@ -202,7 +202,7 @@ extension Interpreter {
                 return [out]
             }
 
-        case .depthwisePointwise(let dw, let pw):
+        case .depthwisePointwise(let dw, let pw, _):
             let dwGeo = dw.geometry(inTypes[0].shape, try ShapeInference.infer(.conv2D(dw), inputs: Array(inTypes[0...2]))[0].shape)
             guard dwGeo.isDepthwise else { throw FerccError("DepthwisePointwise needs a depthwise first convolution") }
             let params = node.inputs[1...].map { constant(graph, $0) }

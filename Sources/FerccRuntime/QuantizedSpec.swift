@@ -7,6 +7,8 @@ import FerccKernels
 /// run identical integer arithmetic (TFLite's reference kernels').
 public enum QuantizedSpec {
     case conv(geometry: Conv2DGeometry, weights: [Int8], bias: [Int32]?, inputZeroPoint: Int32, requantization: Requantization)
+    /// A fused depthwise + pointwise pair: the two `.conv` specs, through the int8 intermediate.
+    indirect case depthwisePointwise(depthwise: QuantizedSpec, pointwise: QuantizedSpec)
     case fullyConnected(weights: [Int8], bias: [Int32]?, outputs: Int, depth: Int, batch: Int, inputZeroPoint: Int32,
                         requantization: Requantization)
     case binary(BinaryParameters, aShape: [Int], bShape: [Int], outShape: [Int])
@@ -88,6 +90,20 @@ public enum QuantizedSpec {
             return b
         }
         switch node.op {
+        case .depthwisePointwise(let dw, let pw, let intermediate):
+            // The two convolutions as they were before fusion, through the intermediate value.
+            guard let q = intermediate else { throw FerccError("int8 DepthwisePointwise without the intermediate's quantization") }
+            try int8Only()
+            let x = inTypes[0].shape, y = outTypes[0].shape
+            guard x.count == 4, y.count == 4 else { throw FerccError("DepthwisePointwise needs 4-D NHWC tensors") }
+            var g = graph
+            let mid = node.name + "#depthwise"
+            g.values[mid] = Value(name: mid, type: TensorType(.int8, [x[0], y[1], y[2], x[3]], quantization: q))
+            let dwNode = Node(name: node.name, op: .conv2D(dw), inputs: Array(node.inputs[0...2]), outputs: [mid])
+            let pwNode = Node(name: node.name, op: .conv2D(pw), inputs: [mid, node.inputs[3], node.inputs[4]], outputs: node.outputs)
+            guard let a = try make(dwNode, g), let b = try make(pwNode, g) else { throw FerccError("int8 DepthwisePointwise") }
+            return .depthwisePointwise(depthwise: a, pointwise: b)
+
         case .conv2D(let c):
             try int8Only()
             let geo = c.geometry(inTypes[0].shape, outTypes[0].shape)

@@ -22,6 +22,19 @@ extension Interpreter {
                 defer { scratch.deallocate() }
                 k.run(input: x, output: y, scratch: scratch)
             }
+        case .depthwisePointwise(let dwSpec, let pwSpec):
+            guard case .conv(let dg, let dw, let db, let dzp, let drq) = dwSpec, case .conv(let pg, let pw, let pb, let pzp, let prq) = pwSpec else {
+                throw FerccError("int8 DepthwisePointwise")
+            }
+            let k = QuantizedDepthwisePointwiseKernel(
+                depthwise: QuantizedConv2DKernel(geometry: dg, weights: dw, bias: db, inputZeroPoint: dzp, requantization: drq),
+                pointwise: QuantizedConv2DKernel(geometry: pg, weights: pw, bias: pb, inputZeroPoint: pzp, requantization: prq))
+            let scratchBytes = k.scratchBytes
+            return int8Step { x, y in
+                let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(scratchBytes, 1), alignment: 64)
+                defer { scratch.deallocate() }
+                k.run(input: x, output: y, scratch: scratch)
+            }
         case .fullyConnected(let weights, let bias, let outputs, let depth, let batch, let zp, let requantization):
             let k = QuantizedFullyConnectedKernel(weights: weights, bias: bias, outputs: outputs, depth: depth, inputZeroPoint: zp,
                                                   requantization: requantization)

@@ -112,6 +112,33 @@ final class KernelTests: XCTestCase {
         check(inC: 20, outC: 20, k: 3, stride: 2, pad: 1, groups: 20, big: false, gain: 3000)
     }
 
+    /// The fused int8 depthwise+pointwise kernel gives the two kernels' bytes (banded in AVX2 builds:
+    /// row counts that do not divide into bands, odd channel counts, stride 2).
+    func testInt8DepthwisePointwiseEqualsTheTwoConvolutions() {
+        var rng = SeededRandom(23)
+        func int8s(_ n: Int, _ r: Float) -> [Int8] { (0..<n).map { _ in Int8(max(-128, min(127, Int((rng.next() * r).rounded())))) } }
+        for (h, w, c, co, s) in [(23, 9, 37, 19, 1), (40, 40, 16, 24, 2), (7, 7, 96, 160, 1)] {
+            let oh = (h + 2 - 3) / s + 1, ow = (w + 2 - 3) / s + 1
+            let dg = Conv2DGeometry(batch: 1, inH: h, inW: w, inC: c, outH: oh, outW: ow, outC: c, kernelH: 3, kernelW: 3, strideH: s, strideW: s,
+                                    dilationH: 1, dilationW: 1, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, groups: c)
+            let pg = Conv2DGeometry(batch: 1, inH: oh, inW: ow, inC: c, outH: oh, outW: ow, outC: co, kernelH: 1, kernelW: 1, strideH: 1, strideW: 1,
+                                    dilationH: 1, dilationW: 1, padTop: 0, padLeft: 0, padBottom: 0, padRight: 0, groups: 1)
+            let dk = QuantizedConv2DKernel(geometry: dg, weights: int8s(c * 9, 60), bias: (0..<c).map { _ in Int32(rng.next() * 500) }, inputZeroPoint: 4,
+                                           requantization: Requantization(scales: (0..<c).map { _ in Double(0.01 + 0.005 * rng.next()) }, outputZeroPoint: -9, min: -9, max: 127))
+            let pk = QuantizedConv2DKernel(geometry: pg, weights: int8s(c * co, 60), bias: (0..<co).map { _ in Int32(rng.next() * 500) }, inputZeroPoint: -9,
+                                           requantization: Requantization(scales: (0..<co).map { _ in Double(0.004 + 0.002 * rng.next()) }, outputZeroPoint: 2, min: -128, max: 127))
+            let fused = QuantizedDepthwisePointwiseKernel(depthwise: dk, pointwise: pk)
+            let x = int8s(h * w * c, 128)
+            var mid = [Int8](repeating: 0, count: oh * ow * c), want = [Int8](repeating: 0, count: oh * ow * co), got = want
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(fused.scratchBytes, dk.scratchBytes, pk.scratchBytes, 1), alignment: 64)
+            defer { scratch.deallocate() }
+            dk.run(input: x, output: &mid, scratch: scratch)
+            pk.run(input: mid, output: &want, scratch: scratch)
+            fused.run(input: x, output: &got, scratch: scratch)
+            XCTAssertEqual(got, want, "\(h)x\(w)x\(c) -> \(co) stride \(s)")
+        }
+    }
+
     /// Quantize (both rounding rules, NaN, infinities, exact halves), rescale and int8 add/subtract over
     /// counts that are not multiples of the vector width, against their scalar definitions (the
     /// AVX2 builds take vector paths for both).

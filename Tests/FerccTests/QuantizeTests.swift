@@ -150,6 +150,11 @@ final class QuantizeTests: XCTestCase {
         let want = try Interpreter(graph: result.graph).run([result.graph.inputs[0]: input]).values.first!
         XCTAssertEqual(got.count, 7)
         XCTAssertEqual(got, want, "generated int8 code and the interpreter run the same kernels")
+        // The generated code fuses the int8 depthwise+pointwise pairs; so can the interpreter: same outputs.
+        XCTAssertGreaterThan(result.report.passes.last { $0.name == "fuse-depthwise-pointwise" }?.changes ?? 0, 0)
+        var fused = result.graph
+        XCTAssertGreaterThan(try PassManager.run(&fused, pipeline: ["fuse-depthwise-pointwise"])[0].changes, 0)
+        XCTAssertEqual(try Interpreter(graph: fused).run([fused.inputs[0]: input]).values.first!, want)
         XCTAssertEqual(got.reduce(0, +), 1, accuracy: 1e-4, "softmax output")
 
         // fercc evaluate on the labelled image folder: the fixture's untrained weights predict one
