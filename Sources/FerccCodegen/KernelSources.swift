@@ -1843,15 +1843,7 @@ public struct QuantizedConv2DKernel: Sendable {
                     denseConvAVX2(x, paddedH: g.paddedH, paddedW: g.paddedW, channels2: c2, g, weights: p.baseAddress!, blocks: blocks,
                                   table: t.baseAddress!, requant: requant, output: output)
                 case .depthwise:
-                    var x = input
-                    var ph = g.inH, pw = g.inW
-                    if needsPaddedCopy {
-                        let padded = scratch!.bindMemory(to: Int8.self, capacity: avx2ScratchBytes)
-                        padInt8(input, g, channelStride: channelStride, fill: Int8(truncatingIfNeeded: inputZeroPoint), padded)
-                        x = UnsafePointer(padded)
-                        ph = g.paddedH
-                        pw = g.paddedW
-                    }
+                    let (x, ph, pw) = paddedInput(input, scratch)
                     depthwiseConvAVX2(x, paddedH: ph, paddedW: pw, channelStride: channelStride, g, weights: p.baseAddress!, blocks: blocks,
                                       table: t.baseAddress!, requant: requant, output: output)
                 case .reference:
@@ -1909,6 +1901,17 @@ public struct QuantizedConv2DKernel: Sendable {
                                                  outputZeroPoint: outputZeroPoint, min: min, max: max))
     }
 
+    /// The int8 input the int32-lane and AVX2 depthwise loops read, with its padded height and
+    /// width: the input itself, or its zero-point-padded copy (channels padded to `channelStride`)
+    /// at the start of `scratch`.
+    func paddedInput(_ input: UnsafePointer<Int8>, _ scratch: UnsafeMutableRawPointer?) -> (UnsafePointer<Int8>, Int, Int) {
+        let g = geometry
+        guard needsPaddedCopy else { return (input, g.inH, g.inW) }
+        let padded = scratch!.bindMemory(to: Int8.self, capacity: g.batch * g.paddedH * g.paddedW * channelStride)
+        padInt8(input, g, channelStride: channelStride, fill: Int8(truncatingIfNeeded: inputZeroPoint), padded)
+        return (UnsafePointer(padded), g.paddedH, g.paddedW)
+    }
+
     /// Bytes of scratch `run` needs (the zero-point-padded input copy).
     public var scratchBytes: Int {
         #if arch(x86_64) && FERCC_AVX2
@@ -1928,16 +1931,7 @@ public struct QuantizedConv2DKernel: Sendable {
             runExact(input: input, output: output, scratch: scratch!)
             return
         }
-        let g = geometry
-        var x = input
-        var ph = g.inH, pw = g.inW
-        if needsPaddedCopy {
-            let padded = scratch!.bindMemory(to: Int8.self, capacity: scratchBytes)
-            padInt8(input, g, channelStride: channelStride, fill: Int8(truncatingIfNeeded: inputZeroPoint), padded)
-            x = UnsafePointer(padded)
-            ph = g.paddedH
-            pw = g.paddedW
-        }
+        let (x, ph, pw) = paddedInput(input, scratch)
         packed.withUnsafeBufferPointer { p in
             table.withUnsafeBufferPointer { t in
                 switch path {
@@ -2146,15 +2140,7 @@ public struct QuantizedDepthwisePointwiseKernel: Sendable {
     #if arch(x86_64) && FERCC_AVX2
     func runBands(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer) {
         let dw = depthwise, g = dw.geometry
-        var x = input
-        var ph = g.inH, pw = g.inW
-        if dw.needsPaddedCopy {
-            let padded = scratch.bindMemory(to: Int8.self, capacity: dw.scratchBytes)
-            padInt8(input, g, channelStride: dw.channelStride, fill: Int8(truncatingIfNeeded: dw.inputZeroPoint), padded)
-            x = UnsafePointer(padded)
-            ph = g.paddedH
-            pw = g.paddedW
-        }
+        let (x, ph, pw) = dw.paddedInput(input, scratch)
         let bandStart = scratch + Self.rounded64(dw.scratchBytes)
         let band = bandStart.bindMemory(to: Int8.self, capacity: bandRows * g.outW * g.outC)
         let c2 = (g.outC + 1) / 2 * 2
