@@ -2623,6 +2623,32 @@ func denseConvAVX2(_ x: UnsafePointer<Int16>, paddedH ph: Int, paddedW pw: Int, 
                 let wb = weights + b * blockStride
                 let bias0 = loadM256(UnsafeRawPointer(t)), bias1 = loadM256(UnsafeRawPointer(t + 8))
                 var p = start
+                // A block with at most 8 channels (a last partial block, or a layer of 8) needs
+                // only the first vector of weights: half the multiply-adds.
+                while valid <= 8 && p + 4 <= end {
+                    let x0 = x + pixelOffsets[p - start], x1 = x + pixelOffsets[p - start + 1]
+                    let x2 = x + pixelOffsets[p - start + 2], x3 = x + pixelOffsets[p - start + 3]
+                    var a0 = bias0, a1 = bias0, a2 = bias0, a3 = bias0
+                    var w = wb
+                    for run in 0..<runs {
+                        let off = tapOffsets[run]
+                        let p0 = x0 + off, p1 = x1 + off, p2 = x2 + off, p3 = x3 + off
+                        for k in 0..<pairs {
+                            let w0 = loadM256(UnsafeRawPointer(w))
+                            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(broadcastPair(p0 + 2 * k), w0))
+                            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(broadcastPair(p1 + 2 * k), w0))
+                            a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(broadcastPair(p2 + 2 * k), w0))
+                            a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(broadcastPair(p3 + 2 * k), w0))
+                            w += 32
+                        }
+                    }
+                    let out = output + p * g.outC + b * 16
+                    store16(requantize16AVX2(a0, bias1, table: t, o), out, valid: valid)
+                    store16(requantize16AVX2(a1, bias1, table: t, o), out + g.outC, valid: valid)
+                    store16(requantize16AVX2(a2, bias1, table: t, o), out + 2 * g.outC, valid: valid)
+                    store16(requantize16AVX2(a3, bias1, table: t, o), out + 3 * g.outC, valid: valid)
+                    p += 4
+                }
                 while p + 4 <= end {
                     let x0 = x + pixelOffsets[p - start], x1 = x + pixelOffsets[p - start + 1]
                     let x2 = x + pixelOffsets[p - start + 2], x3 = x + pixelOffsets[p - start + 3]
