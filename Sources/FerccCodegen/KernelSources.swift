@@ -2226,7 +2226,7 @@ extension QuantizedBinaryKernel {
             if kind != .mul, s1 <= 0, s2 <= 0, sOut <= 0 {
                 i = avx2Tables.withUnsafeBufferPointer { t in
                     binaryAddAVX2(a, b, y, count: count, offset1: offset1, offset2: offset2, leftShift: Self.leftShift, tables: t.baseAddress!,
-                                  AVX2Output(Requantization(multipliers: [mOut], shifts: [sOut], outputZeroPoint: outputZeroPoint, min: min, max: max)))
+                                  AVX2Output(zeroPoint: outputZeroPoint, min: min, max: max, leftShift: false))
                 }
             }
             #endif
@@ -2417,10 +2417,13 @@ struct AVX2Output {
     let zeroPoint: __m256i, lo: __m256i, hi: __m256i
     let leftShift: Bool
     init(_ r: Requantization) {
-        zeroPoint = _mm256_set1_epi16(Int16(r.outputZeroPoint))
-        lo = _mm256_set1_epi8(Int8(truncatingIfNeeded: r.min))
-        hi = _mm256_set1_epi8(Int8(truncatingIfNeeded: r.max))
-        leftShift = r.shifts.contains { $0 > 0 }
+        self.init(zeroPoint: r.outputZeroPoint, min: r.min, max: r.max, leftShift: r.shifts.contains { $0 > 0 })
+    }
+    init(zeroPoint: Int32, min: Int32, max: Int32, leftShift: Bool) {
+        self.zeroPoint = _mm256_set1_epi16(Int16(truncatingIfNeeded: zeroPoint))
+        lo = _mm256_set1_epi8(Int8(truncatingIfNeeded: min))
+        hi = _mm256_set1_epi8(Int8(truncatingIfNeeded: max))
+        self.leftShift = leftShift
     }
 }
 

@@ -77,10 +77,13 @@ struct AVX2Output {
     let zeroPoint: __m256i, lo: __m256i, hi: __m256i
     let leftShift: Bool
     init(_ r: Requantization) {
-        zeroPoint = _mm256_set1_epi16(Int16(r.outputZeroPoint))
-        lo = _mm256_set1_epi8(Int8(truncatingIfNeeded: r.min))
-        hi = _mm256_set1_epi8(Int8(truncatingIfNeeded: r.max))
-        leftShift = r.shifts.contains { $0 > 0 }
+        self.init(zeroPoint: r.outputZeroPoint, min: r.min, max: r.max, leftShift: r.shifts.contains { $0 > 0 })
+    }
+    init(zeroPoint: Int32, min: Int32, max: Int32, leftShift: Bool) {
+        self.zeroPoint = _mm256_set1_epi16(Int16(truncatingIfNeeded: zeroPoint))
+        lo = _mm256_set1_epi8(Int8(truncatingIfNeeded: min))
+        hi = _mm256_set1_epi8(Int8(truncatingIfNeeded: max))
+        self.leftShift = leftShift
     }
 }
 

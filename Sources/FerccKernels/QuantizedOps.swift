@@ -57,7 +57,7 @@ extension QuantizedBinaryKernel {
             if kind != .mul, s1 <= 0, s2 <= 0, sOut <= 0 {
                 i = avx2Tables.withUnsafeBufferPointer { t in
                     binaryAddAVX2(a, b, y, count: count, offset1: offset1, offset2: offset2, leftShift: Self.leftShift, tables: t.baseAddress!,
-                                  AVX2Output(Requantization(multipliers: [mOut], shifts: [sOut], outputZeroPoint: outputZeroPoint, min: min, max: max)))
+                                  AVX2Output(zeroPoint: outputZeroPoint, min: min, max: max, leftShift: false))
                 }
             }
             #endif
