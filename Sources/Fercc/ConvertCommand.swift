@@ -225,7 +225,7 @@ enum Benchmark {
         }
         return .init(layers: layerTimes, runs: Int(fields[0]), median_ms: fields[1], p10_ms: fields[2], p90_ms: fields[3],
                      gflops: fields[1] > 0 ? Double(2 * macs) / (fields[1] * 1e6) : 0,
-                     compile_seconds: compileSeconds, binary_bytes: size ?? 0, swiftc_flags: flags)
+                     compile_seconds: compileSeconds, binary_bytes: size, swiftc_flags: flags)
     }
 }
 

@@ -93,7 +93,7 @@ public struct InspectReport: Codable, Equatable {
         case .conv2D(let c): activation = c.activation
         case .gemm(let g): activation = g.activation
         case .binary(_, let a): activation = a
-        case .depthwisePointwise(_, let pw, _): activation = pw.activation
+        case .depthwisePointwise(_, let pw, _), .expandDepthwisePointwise(_, _, let pw): activation = pw.activation
         default: break
         }
         return activation == .none ? name : "\(name)+\(activation.name)"

@@ -28,10 +28,11 @@ public enum QuantizeCommand {
         public var graph: Graph
     }
 
-    /// The passes before quantization: the default pipeline without the fused depthwise+pointwise
-    /// op (calibration and the per-layer report need the intermediate; the int8 graph is fused
+    /// The passes before quantization: the default pipeline without the fused convolution ops
+    /// (calibration and the per-layer report need the intermediates; the int8 graph is fused
     /// before code generation).
-    static var pipeline: [String] { PassManager.defaultPipeline.filter { $0 != "fuse-depthwise-pointwise" } }
+    static let fusions = ["fuse-depthwise-pointwise", "fuse-expand-depthwise-pointwise"]
+    static var pipeline: [String] { PassManager.defaultPipeline.filter { !fusions.contains($0) } }
 
     public static func run(model: String, calibration: String, outputDirectory: String, codegen: CodegenOptions, bench: Bool,
                            options: Options) throws -> Result {
@@ -95,10 +96,11 @@ public enum QuantizeCommand {
             "accuracy.txt": Data((accuracy.text(worst: accuracy.layers.count) + "\n").utf8),
             "accuracy.html": Data(ReportRenderer.accuracyHTML(accuracy, model: model).utf8),
         ]
-        // Measured per layer above; the int8 depthwise+pointwise pairs are fused for the generated
-        // code only (same integers: the fused kernel computes exactly what the two did).
+        // Measured per layer above; the int8 depthwise+pointwise pairs (and any fp32 layers left by
+        // --exclude or --fallback-sqnr) are fused for the generated code only (same integers: the
+        // fused kernel computes exactly what the two did).
         var emitted = qgraph
-        let fusion = try PassManager.run(&emitted, pipeline: ["fuse-depthwise-pointwise"])
+        let fusion = try PassManager.run(&emitted, pipeline: fusions)
         let report = try ConvertCommand.emit(emitted, passes: passes + fusion, model: model, outputDirectory: outputDirectory, options: codegen,
                                              bench: bench, extraFiles: extra)
         return Result(report: report, accuracy: accuracy, graph: qgraph)

@@ -9,7 +9,7 @@ public enum SupportedOps {
         "AveragePool": "2-D; pads, auto_pad, strides, dilations, ceil_mode, count_include_pad",
         "GlobalAveragePool": "any rank >= 3", "GlobalMaxPool": "any rank >= 3",
         "BatchNormalization": "inference mode",
-        "Clip": "min/max as attributes (opset < 11) or constant inputs (>= 11)",
+        "Clip": "min/max as attributes (opset < 11) or constant inputs (>= 11); min > max gives max everywhere, as the spec says",
         "Softmax": "axis semantics before opset 13 (2-D coercion) and from 13",
         "Gemm": "transA, transB, alpha, beta, optional C (broadcast)",
         "MatMul": "batched, numpy broadcasting",

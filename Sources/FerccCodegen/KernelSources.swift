@@ -20,7 +20,12 @@ func storeVector(_ v: FloatVector, _ p: UnsafeMutablePointer<Float>) {
 /// Stores the first `count` lanes of `v` (count < 16) at `p`.
 @inline(__always)
 func storeLanes(_ v: FloatVector, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
-    for i in 0..<count { p[i] = v[i] }
+    var i = 0
+    if count >= 8 {  // 8-channel layers and tails (24 = 16 + 8): one vector store
+        storeVector8(v.lowHalf, p)
+        i = 8
+    }
+    while i < count { p[i] = v[i]; i += 1 }
 }
 
 /// Loads `count` floats (count < 16) into the low lanes, zeros elsewhere.
@@ -31,12 +36,73 @@ func loadLanes(_ p: UnsafePointer<Float>, _ count: Int) -> FloatVector {
     return v
 }
 
+@inline(__always)
+func loadVector8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+func storeVector8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+/// multiplyAdd on 8 lanes (channel counts of 8 to 15, and tails of 8), swapped the same way.
+@inline(__always)
+func multiplyAdd8(_ acc: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    acc.addingProduct(a, b)
+}
+
 /// acc + a * b, fused. Every kernel multiply-add goes through here so that code generated for
 /// targets without FMA can swap in a separate multiply and add (on x86-64 without FMA flags,
 /// `addingProduct` becomes calls to `fmaf`, about 100x slower).
 @inline(__always)
 func multiplyAdd(_ acc: FloatVector, _ a: FloatVector, _ b: FloatVector) -> FloatVector {
     acc.addingProduct(a, b)
+}
+
+/// The activations a convolution applies to its accumulators in registers, before storing them:
+/// ReLU and clip (ReLU6 and friends), with exactly `Activation.run`'s results, NaN included
+/// (ReLU turns NaN into 0, clip keeps it). Other activations run over each finished output row.
+public enum OutputClamp: Sendable, Equatable {
+    case relu
+    case clip(low: Float, high: Float)
+
+    public init?(_ activation: Activation) {
+        switch activation {
+        case .relu: self = .relu
+        case .clip(let lo, let hi): self = .clip(low: lo, high: hi)
+        default: return nil
+        }
+    }
+}
+
+/// A clamp as a type, so that a microkernel generic over it is specialized once per kind: a
+/// run-time check inside the tile loop cost the 1x1 convolutions 10-30% (measured).
+protocol VectorClamp {
+    func apply(_ v: FloatVector) -> FloatVector
+    func apply(_ v: SIMD8<Float>) -> SIMD8<Float>
+}
+
+struct NoClamp: VectorClamp {
+    @inline(__always) func apply(_ v: FloatVector) -> FloatVector { v }
+    @inline(__always) func apply(_ v: SIMD8<Float>) -> SIMD8<Float> { v }
+}
+
+struct ReluClamp: VectorClamp {
+    @inline(__always) func apply(_ v: FloatVector) -> FloatVector { v.replacing(with: 0, where: .!(v .> 0)) }
+    @inline(__always) func apply(_ v: SIMD8<Float>) -> SIMD8<Float> { v.replacing(with: 0, where: .!(v .> 0)) }
+}
+
+struct ClipClamp: VectorClamp {
+    let low: Float, high: Float
+    @inline(__always) func apply(_ v: FloatVector) -> FloatVector {
+        let a = v.replacing(with: low, where: v .< low)
+        return a.replacing(with: high, where: a .> high)
+    }
+    @inline(__always) func apply(_ v: SIMD8<Float>) -> SIMD8<Float> {
+        let a = v.replacing(with: low, where: v .< low)
+        return a.replacing(with: high, where: a .> high)
+    }
 }
 """#),
         ("Math.swift", #"""
@@ -180,20 +246,26 @@ public struct Conv2DKernel: Sendable {
     let packed: [Float]
     let bias: [Float]
     let blocksPerGroup: Int
+    /// ReLU / clip applied to the accumulators before they are stored.
+    let clamp: OutputClamp?
+    /// Any other activation, applied to each output row once it is complete.
+    let rowActivation: Activation?
     static let lanes = 16
 
     /// weights: OHWI [outC, kh, kw, inC/groups]; bias: [outC] or empty.
-    public init(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) {
+    public init(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?, activation: Activation = .identity) {
         let p = Self.pack(geometry: g, weights: weights)
-        self = p.withUnsafeBufferPointer { Conv2DKernel(geometry: g, packed: $0, bias: bias) }
+        self = p.withUnsafeBufferPointer { Conv2DKernel(geometry: g, packed: $0, bias: bias, activation: activation) }
     }
 
     /// From weights already in the packed layout (`pack`), as generated code stores them.
-    public init(geometry g: Conv2DGeometry, packed: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) {
+    public init(geometry g: Conv2DGeometry, packed: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?, activation: Activation = .identity) {
         geometry = g
         blocksPerGroup = (g.outputChannelsPerGroup + Self.lanes - 1) / Self.lanes
         self.packed = Array(packed)
         self.bias = bias.map { Array($0) } ?? [Float](repeating: 0, count: g.outC)
+        clamp = OutputClamp(activation)
+        rowActivation = clamp == nil && activation != .identity ? activation : nil
     }
 
     /// OHWI weights in the kernel's layout: [group][block of 16 output channels][kh][kw][ci][16].
@@ -231,6 +303,16 @@ public struct Conv2DKernel: Sendable {
                     top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: 0)
             src = UnsafePointer(scratch)
         }
+        switch clamp {
+        case nil: compute(src, output, NoClamp())
+        case .relu?: compute(src, output, ReluClamp())
+        case .clip(let lo, let hi)?: compute(src, output, ClipClamp(low: lo, high: hi))
+        }
+    }
+
+    /// The convolution of the padded input `src`, specialized for each kind of clamp.
+    private func compute<C: VectorClamp>(_ src: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ clamp: C) {
+        let g = geometry
         let pw = g.paddedW, ph = g.paddedH
         let cig = g.inputChannelsPerGroup, cog = g.outputChannelsPerGroup
         let taps = g.kernelH * g.kernelW * cig
@@ -271,6 +353,8 @@ public struct Conv2DKernel: Sendable {
                                             }
                                         }
                                     }
+                                    a0 = clamp.apply(a0); a1 = clamp.apply(a1); a2 = clamp.apply(a2)
+                                    a3 = clamp.apply(a3); a4 = clamp.apply(a4); a5 = clamp.apply(a5)
                                     let o = outRow + ow * g.outC + grp * cog + co0
                                     if valid == Self.lanes {
                                         storeVector(a0, o); storeVector(a1, o + g.outC); storeVector(a2, o + 2 * g.outC); storeVector(a3, o + 3 * g.outC)
@@ -300,6 +384,7 @@ public struct Conv2DKernel: Sendable {
                                             }
                                         }
                                     }
+                                    a0 = clamp.apply(a0); a1 = clamp.apply(a1); a2 = clamp.apply(a2); a3 = clamp.apply(a3)
                                     let o = outRow + ow * g.outC + grp * cog + co0
                                     if valid == Self.lanes {
                                         storeVector(a0, o); storeVector(a1, o + g.outC)
@@ -311,6 +396,11 @@ public struct Conv2DKernel: Sendable {
                                     ow += 4
                                 }
                                 while ow < g.outW {
+                                    // One accumulator, summed in the same order as in the wider
+                                    // tiles: a pixel's value does not depend on which tile it fell
+                                    // in, so fused kernels (whose bands tile pixels differently)
+                                    // give the unfused kernels' bits. (Two accumulators made a
+                                    // 3x3x128 head on a 3x3 map 2x faster, but broke that.)
                                     var a0 = biasV
                                     var wp = wBlock
                                     for kh in 0..<g.kernelH {
@@ -323,12 +413,14 @@ public struct Conv2DKernel: Sendable {
                                             }
                                         }
                                     }
+                                    a0 = clamp.apply(a0)
                                     let o = outRow + ow * g.outC + grp * cog + co0
                                     if valid == Self.lanes { storeVector(a0, o) } else { storeLanes(a0, o, valid) }
                                     ow += 1
                                 }
                             }
                         }
+                        if let a = rowActivation { a.run(outRow, outRow, count: g.outW * g.outC) }
                     }
                 }
             }
@@ -343,18 +435,23 @@ public struct DepthwiseConv2DKernel: Sendable {
     public let geometry: Conv2DGeometry
     let packed: [Float]
     let bias: [Float]
+    let activation: Activation
+    /// ReLU / clip applied in registers before each store (see OutputClamp).
+    let clamp: OutputClamp?
 
     /// weights: OHWI [C, kh, kw, 1]; bias: [C] or nil.
-    public init(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) {
+    public init(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?, activation: Activation = .identity) {
         let p = Self.pack(geometry: g, weights: weights)
-        self = p.withUnsafeBufferPointer { DepthwiseConv2DKernel(geometry: g, packed: $0, bias: bias) }
+        self = p.withUnsafeBufferPointer { DepthwiseConv2DKernel(geometry: g, packed: $0, bias: bias, activation: activation) }
     }
 
     /// From weights already in the packed layout (`pack`), as generated code stores them.
-    public init(geometry g: Conv2DGeometry, packed: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) {
+    public init(geometry g: Conv2DGeometry, packed: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?, activation: Activation = .identity) {
         geometry = g
         self.packed = Array(packed)
         self.bias = bias.map { Array($0) } ?? [Float](repeating: 0, count: g.outC)
+        self.activation = activation
+        clamp = OutputClamp(activation)
     }
 
     /// OHWI [C, kh, kw, 1] weights in the kernel's layout: [kh][kw][C].
@@ -415,10 +512,21 @@ public struct DepthwiseConv2DKernel: Sendable {
     /// Output rows `rows`, written to `output` from its start (row rows.lowerBound first), reading
     /// `block`, which holds the padded input of one image from padded row `blockFirstRow` on.
     public func computeRows(block src: UnsafePointer<Float>, blockFirstRow: Int, rows: Range<Int>, output: UnsafeMutablePointer<Float>) {
+        switch clamp {
+        case nil: computeRows(src, blockFirstRow, rows, output, NoClamp())
+        case .relu?: computeRows(src, blockFirstRow, rows, output, ReluClamp())
+        case .clip(let lo, let hi)?: computeRows(src, blockFirstRow, rows, output, ClipClamp(low: lo, high: hi))
+        }
+    }
+
+    /// computeRows specialized for each kind of clamp.
+    private func computeRows<C: VectorClamp>(_ src: UnsafePointer<Float>, _ blockFirstRow: Int, _ rows: Range<Int>, _ output: UnsafeMutablePointer<Float>, _ clamp: C) {
         let g = geometry
         let pw = g.paddedW, c = g.inC
         let lanes = FloatVector.scalarCount
         let full = c / lanes * lanes
+        let rowActivation: Activation? = self.clamp == nil && activation != .identity ? activation : nil
+        let scalarActivation: Activation = self.clamp == nil ? .identity : activation
         packed.withUnsafeBufferPointer { wbuf in
             bias.withUnsafeBufferPointer { bbuf in
                 let w0 = wbuf.baseAddress!, b0 = bbuf.baseAddress!
@@ -448,6 +556,7 @@ public struct DepthwiseConv2DKernel: Sendable {
                                     acc = multiplyAdd(acc, loadVector(x + 2 * dy), k6)
                                     acc = multiplyAdd(acc, loadVector(x + 2 * dy + dx), k7)
                                     acc = multiplyAdd(acc, loadVector(x + 2 * dy + 2 * dx), k8)
+                                    acc = clamp.apply(acc)
                                     storeVector(acc, o)
                                     x += sx
                                     o += c
@@ -468,8 +577,21 @@ public struct DepthwiseConv2DKernel: Sendable {
                                         acc = multiplyAdd(acc, loadVector(row + kw * g.dilationW * c), loadVector(wrow + kw * c))
                                     }
                                 }
+                                acc = clamp.apply(acc)
                                 storeVector(acc, o + cv)
                                 cv += lanes
+                            }
+                            if cv + 8 <= c {  // 8 to 15 channels left: one 8-lane vector
+                                var acc = loadVector8(b0 + cv)
+                                for kh in 0..<g.kernelH {
+                                    let row = corner + kh * g.dilationH * pw * c + cv
+                                    let wrow = w0 + kh * g.kernelW * c + cv
+                                    for kw in 0..<g.kernelW {
+                                        acc = multiplyAdd8(acc, loadVector8(row + kw * g.dilationW * c), loadVector8(wrow + kw * c))
+                                    }
+                                }
+                                storeVector8(clamp.apply(acc), o + cv)
+                                cv += 8
                             }
                             while cv < c {
                                 var acc = b0[cv]
@@ -478,10 +600,11 @@ public struct DepthwiseConv2DKernel: Sendable {
                                         acc += corner[(kh * g.dilationH * pw + kw * g.dilationW) * c + cv] * w0[(kh * g.kernelW + kw) * c + cv]
                                     }
                                 }
-                                o[cv] = acc
+                                o[cv] = scalarActivation.apply(acc)
                                 cv += 1
                             }
                         }
+                        if let a = rowActivation { a.run(outRow, outRow, count: g.outW * c) }
                     }
                 }
             }
@@ -497,8 +620,6 @@ public struct DepthwiseConv2DKernel: Sendable {
 /// the same microkernel as Conv2DKernel, run on the band's pixels as one long row.
 public struct DepthwisePointwiseKernel: Sendable {
     public let depthwise: DepthwiseConv2DKernel
-    let depthwiseActivation: Activation
-    let pointwiseActivation: Activation
     let bandRows: Int
     let fullBand: Conv2DKernel
     let tailBand: Conv2DKernel?
@@ -521,15 +642,13 @@ public struct DepthwisePointwiseKernel: Sendable {
     public init(depthwise g: Conv2DGeometry, packedDepthwise: UnsafeBufferPointer<Float>, depthwiseBias: UnsafeBufferPointer<Float>,
                 depthwiseActivation: Activation, packedPointwise: UnsafeBufferPointer<Float>, pointwiseBias: UnsafeBufferPointer<Float>,
                 outChannels: Int, pointwiseActivation: Activation, bandBytes: Int = 96 * 1024) {
-        depthwise = DepthwiseConv2DKernel(geometry: g, packed: packedDepthwise, bias: depthwiseBias)
-        self.depthwiseActivation = depthwiseActivation
-        self.pointwiseActivation = pointwiseActivation
+        depthwise = DepthwiseConv2DKernel(geometry: g, packed: packedDepthwise, bias: depthwiseBias, activation: depthwiseActivation)
         self.outChannels = outChannels
         let rows = max(1, min(g.outH, bandBytes / max(1, g.outW * g.outC * 4)))
         bandRows = rows
-        fullBand = Conv2DKernel(geometry: Self.pointwiseGeometry(g, rows: rows, outChannels: outChannels), packed: packedPointwise, bias: pointwiseBias)
+        fullBand = Conv2DKernel(geometry: Self.pointwiseGeometry(g, rows: rows, outChannels: outChannels), packed: packedPointwise, bias: pointwiseBias, activation: pointwiseActivation)
         let tail = g.outH % rows
-        tailBand = tail > 0 ? Conv2DKernel(geometry: Self.pointwiseGeometry(g, rows: tail, outChannels: outChannels), packed: packedPointwise, bias: pointwiseBias) : nil
+        tailBand = tail > 0 ? Conv2DKernel(geometry: Self.pointwiseGeometry(g, rows: tail, outChannels: outChannels), packed: packedPointwise, bias: pointwiseBias, activation: pointwiseActivation) : nil
     }
 
     /// The 1x1 convolution over a band of `rows` depthwise output rows, as one long row of pixels.
@@ -549,7 +668,6 @@ public struct DepthwisePointwiseKernel: Sendable {
         let g = depthwise.geometry
         let block = scratch
         let band = scratch + blockFloats
-        let rowFloats = g.outW * g.outC
         for n in 0..<g.batch {
             var r0 = 0
             while r0 < g.outH {
@@ -557,16 +675,114 @@ public struct DepthwisePointwiseKernel: Sendable {
                 // Only the padded input rows this band reads, built next to it in cache.
                 let padded = depthwise.paddedRows(for: r0..<(r0 + rows))
                 depthwise.padRows(input, image: n, padded: padded, into: block)
-                depthwise.computeRows(block: block, blockFirstRow: padded.lowerBound, rows: r0..<(r0 + rows), output: band)
-                if depthwiseActivation != .identity {
-                    depthwiseActivation.run(band, band, count: rows * rowFloats)
+                runBand(block: block, blockFirstRow: padded.lowerBound, rows: r0..<(r0 + rows), band: band,
+                        output: output + ((n * g.outH + r0) * g.outW) * outChannels)
+                r0 += rows
+            }
+        }
+    }
+
+    /// Output rows `rows` (at most bandRows) of one image, from `block` (its padded input from
+    /// padded row `blockFirstRow` on) through `band` (scratch for the depthwise rows) to `output`.
+    func runBand(block: UnsafePointer<Float>, blockFirstRow: Int, rows: Range<Int>, band: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        depthwise.computeRows(block: block, blockFirstRow: blockFirstRow, rows: rows, output: band)
+        let kernel = rows.count == bandRows ? fullBand : tailBand!
+        kernel.run(input: band, output: output, scratch: band)
+    }
+}
+
+/// MobileNetV2's inverted residual (and ShuffleNetV2's branch): a 1x1 expansion convolution
+/// feeding a depthwise convolution feeding a 1x1 projection, fused. The expanded tensor (6x the
+/// block's channels in MobileNetV2, 4.8 MB in its second block) never exists whole: each band of
+/// output rows expands only the input rows its depthwise window adds, straight into a padded
+/// block of rows that stays in L2; the rows the next band shares with this one are moved to the
+/// block's front instead of being computed twice. Same arithmetic as the three kernels in turn.
+public struct ExpandDepthwisePointwiseKernel: Sendable {
+    /// The 1x1 expansion over one input row, writing the inside of one padded block row.
+    let expandRow: Conv2DKernel
+    public let inner: DepthwisePointwiseKernel
+    let blockRows: Int
+
+    /// From weights already packed: `expand` = Conv2DKernel.pack of `expandGeometry`, the other
+    /// two as for DepthwisePointwiseKernel. `depthwise` is the depthwise geometry (its input is
+    /// the expanded tensor).
+    public init(expandChannelsFrom inC: Int, packedExpand: UnsafeBufferPointer<Float>, expandBias: UnsafeBufferPointer<Float>, expandActivation: Activation,
+                depthwise g: Conv2DGeometry, packedDepthwise: UnsafeBufferPointer<Float>, depthwiseBias: UnsafeBufferPointer<Float>, depthwiseActivation: Activation,
+                packedPointwise: UnsafeBufferPointer<Float>, pointwiseBias: UnsafeBufferPointer<Float>, outChannels: Int, pointwiseActivation: Activation,
+                blockBytes: Int = 384 * 1024) {
+        expandRow = Conv2DKernel(geometry: Self.expandGeometry(depthwise: g, inChannels: inC), packed: packedExpand, bias: expandBias, activation: expandActivation)
+        // Output rows per band: as many as keep the padded block of expanded rows near blockBytes.
+        let rowBytes = g.paddedW * g.inC * 4
+        let window = (g.kernelH - 1) * g.dilationH + 1
+        let rows = max(1, min(g.outH, (max(1, blockBytes / rowBytes) - window) / g.strideH + 1))
+        inner = DepthwisePointwiseKernel(depthwise: g, packedDepthwise: packedDepthwise, depthwiseBias: depthwiseBias, depthwiseActivation: depthwiseActivation,
+                                         packedPointwise: packedPointwise, pointwiseBias: pointwiseBias, outChannels: outChannels,
+                                         pointwiseActivation: pointwiseActivation, bandBytes: rows * g.outW * g.outC * 4)
+        blockRows = inner.depthwise.paddedRows(for: 0..<inner.bandRows).count
+    }
+
+    /// From OHWI weights (tests and the interpreter).
+    public init(expandWeights: UnsafeBufferPointer<Float>, expandBias: UnsafeBufferPointer<Float>, expandActivation: Activation, inChannels: Int,
+                depthwise g: Conv2DGeometry, depthwiseWeights: UnsafeBufferPointer<Float>, depthwiseBias: UnsafeBufferPointer<Float>, depthwiseActivation: Activation,
+                pointwiseWeights: UnsafeBufferPointer<Float>, pointwiseBias: UnsafeBufferPointer<Float>, outChannels: Int, pointwiseActivation: Activation,
+                blockBytes: Int = 384 * 1024) {
+        let e = Conv2DKernel.pack(geometry: Self.expandGeometry(depthwise: g, inChannels: inChannels), weights: expandWeights)
+        let d = DepthwiseConv2DKernel.pack(geometry: g, weights: depthwiseWeights)
+        let p = Conv2DKernel.pack(geometry: DepthwisePointwiseKernel.pointwiseGeometry(g, rows: 1, outChannels: outChannels), weights: pointwiseWeights)
+        self = e.withUnsafeBufferPointer { e in d.withUnsafeBufferPointer { d in p.withUnsafeBufferPointer { p in
+            ExpandDepthwisePointwiseKernel(expandChannelsFrom: inChannels, packedExpand: e, expandBias: expandBias, expandActivation: expandActivation,
+                                           depthwise: g, packedDepthwise: d, depthwiseBias: depthwiseBias, depthwiseActivation: depthwiseActivation,
+                                           packedPointwise: p, pointwiseBias: pointwiseBias, outChannels: outChannels, pointwiseActivation: pointwiseActivation,
+                                           blockBytes: blockBytes)
+        } } }
+    }
+
+    /// The expansion as the kernel runs it: a 1x1 convolution over one input row.
+    public static func expandGeometry(depthwise g: Conv2DGeometry, inChannels: Int) -> Conv2DGeometry {
+        Conv2DGeometry(batch: 1, inH: 1, inW: g.inW, inC: inChannels, outH: 1, outW: g.inW, outC: g.inC,
+                       kernelH: 1, kernelW: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
+                       padTop: 0, padLeft: 0, padBottom: 0, padRight: 0, groups: 1)
+    }
+
+    var blockFloats: Int { blockRows * inner.depthwise.geometry.paddedW * inner.depthwise.geometry.inC }
+
+    /// Scratch floats: the padded block of expanded rows plus one band of depthwise output.
+    public var scratchCount: Int { blockFloats + inner.bandRows * inner.depthwise.geometry.outW * inner.depthwise.geometry.outC }
+
+    /// input: [batch, inH, inW, inChannels] NHWC; output: [batch, outH, outW, outChannels].
+    public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let g = inner.depthwise.geometry
+        let e = g.inC, inC = expandRow.geometry.inC
+        let rowFloats = g.paddedW * e
+        let block = scratch, band = scratch + blockFloats
+        for n in 0..<g.batch {
+            var have = 0..<0  // padded rows now in the block, from its first row
+            var r0 = 0
+            while r0 < g.outH {
+                let rows = min(inner.bandRows, g.outH - r0)
+                let need = inner.depthwise.paddedRows(for: r0..<(r0 + rows))
+                // Rows shared with the previous band move to the front (ascending copy: the
+                // regions may overlap, the source is always after the destination).
+                let keep = max(need.lowerBound, have.lowerBound)..<min(need.upperBound, have.upperBound)
+                if !keep.isEmpty && keep.lowerBound > have.lowerBound {
+                    let src = block + (keep.lowerBound - have.lowerBound) * rowFloats
+                    for i in 0..<(keep.count * rowFloats) { block[i] = src[i] }
                 }
-                let out = output + ((n * g.outH + r0) * g.outW) * outChannels
-                let kernel = rows == bandRows ? fullBand : tailBand!
-                kernel.run(input: band, output: out, scratch: band)
-                if pointwiseActivation != .identity {
-                    pointwiseActivation.run(out, out, count: rows * g.outW * outChannels)
+                let first = keep.isEmpty ? need.lowerBound : keep.upperBound
+                for p in first..<need.upperBound {
+                    let dst = block + (p - need.lowerBound) * rowFloats
+                    let y = p - g.padTop
+                    if y < 0 || y >= g.inH {
+                        dst.update(repeating: 0, count: rowFloats)
+                        continue
+                    }
+                    dst.update(repeating: 0, count: g.padLeft * e)
+                    expandRow.run(input: input + ((n * g.inH + y) * g.inW) * inC, output: dst + g.padLeft * e, scratch: dst)
+                    (dst + (g.padLeft + g.inW) * e).update(repeating: 0, count: g.padRight * e)
                 }
+                have = need
+                inner.runBand(block: block, blockFirstRow: need.lowerBound, rows: r0..<(r0 + rows), band: band,
+                              output: output + ((n * g.outH + r0) * g.outW) * inner.outChannels)
                 r0 += rows
             }
         }
@@ -809,7 +1025,8 @@ public enum Activation: Equatable, Sendable {
         case .relu:
             for i in 0..<count { let v = x[i]; y[i] = v > 0 ? v : 0 }
         case .clip(let lo, let hi):
-            for i in 0..<count { let v = x[i]; y[i] = v < lo ? lo : (v > hi ? hi : v) }
+            // min(max(x, lo), hi): with lo > hi every value becomes hi, as ONNX's Clip specifies.
+            for i in 0..<count { let v = x[i]; let a = v < lo ? lo : v; y[i] = a > hi ? hi : a }
         case .leakyRelu(let alpha):
             for i in 0..<count { let v = x[i]; y[i] = v >= 0 ? v : v * alpha }
         case .hardSwish:

@@ -24,7 +24,7 @@ extension SwiftEmitter {
 
     static func fileprivateLine(_ line: String) -> String {
         if line.hasPrefix("public ") { return "fileprivate " + line.dropFirst("public ".count) }
-        for keyword in ["func ", "struct ", "enum ", "typealias ", "let ", "var ", "final class "] where line.hasPrefix(keyword) {
+        for keyword in ["func ", "struct ", "enum ", "protocol ", "typealias ", "let ", "var ", "final class "] where line.hasPrefix(keyword) {
             return "fileprivate " + line
         }
         let indent = line.prefix { $0 == " " }

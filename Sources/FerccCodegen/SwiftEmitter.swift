@@ -205,6 +205,11 @@ public struct SwiftEmitter {
         }
     }
 
+    /// The kernel's `Activation` argument for a fused activation (`.identity` for none).
+    static func kernelActivation(_ a: FusedActivation) -> String {
+        activation(a).map { "Activation\($0)" } ?? "Activation.identity"
+    }
+
     static func unaryActivation(_ u: UnaryOp) -> String {
         switch u {
         case .identity: return ".identity"
@@ -296,14 +301,15 @@ public struct SwiftEmitter {
             let po = addBlob(packed)
             let k = fresh("conv")
             properties.append("private let \(k): \(type)")
-            initLines.append("\(k) = \(type)(geometry: \(Self.convGeometry(c, xs, ys)), packed: \(buffer("\(po)", packed.count)), bias: \(bias))")
+            // The kernel applies the fused activation itself (ReLU / clip in registers before the stores).
+            let act = Self.activation(c.activation).map { ", activation: Activation\($0)" } ?? ""
+            initLines.append("\(k) = \(type)(geometry: \(Self.convGeometry(c, xs, ys)), packed: \(buffer("\(po)", packed.count)), bias: \(bias)\(act))")
             initLines.append("scratchNeeded = max(scratchNeeded, \(k).scratchCount)")
             // The same kernel built here says exactly how much scratch it needs (for the report).
             scratchFloats = max(scratchFloats, packed.withUnsafeBufferPointer {
                 depthwise ? DepthwiseConv2DKernel(geometry: geo, packed: $0, bias: nil).scratchCount : Conv2DKernel(geometry: geo, packed: $0, bias: nil).scratchCount
             })
             body.append("\(k).run(input: \(try ptr(x, plan)), output: \(y), scratch: scratch)")
-            activate(c.activation)
 
         case .depthwisePointwise(let dw, let pw, _):
             let x = node.inputs[0]
@@ -319,9 +325,9 @@ public struct SwiftEmitter {
             properties.append("private let \(k): DepthwisePointwiseKernel")
             initLines.append("\(k) = DepthwisePointwiseKernel(depthwise: \(Self.convGeometry(dw, shape(x), mid)), "
                 + "packedDepthwise: \(buffer("\(dwo)", dwPacked.count)), depthwiseBias: \(buffer("\(dwb)", count(node.inputs[2]))), "
-                + "depthwiseActivation: \(Self.activation(dw.activation).map { "Activation\($0)" } ?? "Activation.identity"), "
+                + "depthwiseActivation: \(Self.kernelActivation(dw.activation)), "
                 + "packedPointwise: \(buffer("\(pwo)", pwPacked.count)), pointwiseBias: \(buffer("\(pwb)", count(node.inputs[4]))), "
-                + "outChannels: \(shape(out)[3]), pointwiseActivation: \(Self.activation(pw.activation).map { "Activation\($0)" } ?? "Activation.identity"))")
+                + "outChannels: \(shape(out)[3]), pointwiseActivation: \(Self.kernelActivation(pw.activation)))")
             initLines.append("scratchNeeded = max(scratchNeeded, \(k).scratchCount)")
             let zeros = [Float](repeating: 0, count: max(shape(out)[3], mid[3]))
             let fusedScratch = dwPacked.withUnsafeBufferPointer { d in pwPacked.withUnsafeBufferPointer { p in zeros.withUnsafeBufferPointer { z in
@@ -329,6 +335,39 @@ public struct SwiftEmitter {
                                          packedPointwise: p, pointwiseBias: UnsafeBufferPointer(rebasing: z[0..<shape(out)[3]]), outChannels: shape(out)[3],
                                          pointwiseActivation: .identity).scratchCount
             } } }
+            scratchFloats = max(scratchFloats, fusedScratch)
+            body.append("\(k).run(input: \(try ptr(x, plan)), output: \(y), scratch: scratch)")
+
+        case .expandDepthwisePointwise(let ex, let dw, let pw):
+            let x = node.inputs[0]
+            guard node.inputs[1...].allSatisfy({ graph.values[$0]?.isConstant == true }) else { throw FerccError("ExpandDepthwisePointwise needs constant weights") }
+            let expanded = try ShapeInference.infer(.conv2D(ex), inputs: Array(node.inputs[0...2]).map { graph.values[$0]!.type })[0].shape
+            let mid = try ShapeInference.infer(.conv2D(dw), inputs: [expanded, shape(node.inputs[3]), shape(node.inputs[4])].map { TensorType(.float32, $0) })[0].shape
+            let dwGeo = Self.kernelGeometry(dw, expanded, mid)
+            let inC = shape(x)[3], outC = shape(out)[3]
+            let g = graph
+            let floats = { (i: Int) in g.values[node.inputs[i]]!.constant!.floats }
+            let exPacked = floats(1).withUnsafeBufferPointer { Conv2DKernel.pack(geometry: ExpandDepthwisePointwiseKernel.expandGeometry(depthwise: dwGeo, inChannels: inC), weights: $0) }
+            let dwPacked = floats(3).withUnsafeBufferPointer { DepthwiseConv2DKernel.pack(geometry: dwGeo, weights: $0) }
+            let pwPacked = floats(5).withUnsafeBufferPointer { Conv2DKernel.pack(geometry: DepthwisePointwiseKernel.pointwiseGeometry(dwGeo, rows: 1, outChannels: outC), weights: $0) }
+            let exo = addBlob(exPacked), dwo = addBlob(dwPacked), pwo = addBlob(pwPacked)
+            let exb = try constantOffset(node.inputs[2]), dwb = try constantOffset(node.inputs[4]), pwb = try constantOffset(node.inputs[6])
+            let k = fresh("fused")
+            properties.append("private let \(k): ExpandDepthwisePointwiseKernel")
+            initLines.append("\(k) = ExpandDepthwisePointwiseKernel(expandChannelsFrom: \(inC), packedExpand: \(buffer("\(exo)", exPacked.count)), "
+                + "expandBias: \(buffer("\(exb)", count(node.inputs[2]))), expandActivation: \(Self.kernelActivation(ex.activation)), "
+                + "depthwise: \(Self.convGeometry(dw, expanded, mid)), packedDepthwise: \(buffer("\(dwo)", dwPacked.count)), "
+                + "depthwiseBias: \(buffer("\(dwb)", count(node.inputs[4]))), depthwiseActivation: \(Self.kernelActivation(dw.activation)), "
+                + "packedPointwise: \(buffer("\(pwo)", pwPacked.count)), pointwiseBias: \(buffer("\(pwb)", count(node.inputs[6]))), "
+                + "outChannels: \(outC), pointwiseActivation: \(Self.kernelActivation(pw.activation)))")
+            initLines.append("scratchNeeded = max(scratchNeeded, \(k).scratchCount)")
+            let zeros = [Float](repeating: 0, count: max(outC, mid[3]))
+            let fusedScratch = exPacked.withUnsafeBufferPointer { e in dwPacked.withUnsafeBufferPointer { d in pwPacked.withUnsafeBufferPointer { p in zeros.withUnsafeBufferPointer { z in
+                ExpandDepthwisePointwiseKernel(expandChannelsFrom: inC, packedExpand: e, expandBias: UnsafeBufferPointer(rebasing: z[0..<mid[3]]), expandActivation: .identity,
+                                               depthwise: dwGeo, packedDepthwise: d, depthwiseBias: UnsafeBufferPointer(rebasing: z[0..<mid[3]]), depthwiseActivation: .identity,
+                                               packedPointwise: p, pointwiseBias: UnsafeBufferPointer(rebasing: z[0..<outC]), outChannels: outC,
+                                               pointwiseActivation: .identity).scratchCount
+            } } } }
             scratchFloats = max(scratchFloats, fusedScratch)
             body.append("\(k).run(input: \(try ptr(x, plan)), output: \(y), scratch: scratch)")
 

@@ -44,6 +44,11 @@ public enum Op: Equatable, Sendable {
     /// intermediate tensor never exists whole. inputs: x, dw weights, dw bias, pw weights, pw bias.
     /// In int8 graphs `intermediate` is the depthwise result's quantization (nil in float ones).
     case depthwisePointwise(depthwise: Conv2D, pointwise: Conv2D, intermediate: Quantization? = nil)
+    /// A 1x1 expansion convolution feeding a depthwise convolution feeding a 1x1 projection
+    /// (MobileNetV2's inverted residual, ShuffleNetV2's branch), float only, computed band by
+    /// band so neither intermediate tensor exists whole. inputs: x, expand weights, expand bias,
+    /// dw weights, dw bias, pw weights, pw bias.
+    case expandDepthwisePointwise(expand: Conv2D, depthwise: Conv2D, pointwise: Conv2D)
 
     /// A short name for tables and reports.
     public var name: String {
@@ -70,6 +75,7 @@ public enum Op: Equatable, Sendable {
         case .resize2D(let r): return r.bilinear ? "ResizeBilinear" : "ResizeNearest"
         case .channelShuffle: return "ChannelShuffle"
         case .depthwisePointwise: return "DepthwisePointwise"
+        case .expandDepthwisePointwise: return "ExpandDepthwisePointwise"
         }
     }
 }

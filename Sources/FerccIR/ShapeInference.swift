@@ -218,6 +218,15 @@ public enum ShapeInference {
             guard pw.kernelH == 1, pw.kernelW == 1, pw.groups == 1 else { throw FerccError("the pointwise part must be a 1x1 convolution") }
             return try infer(.conv2D(pw), inputs: [mid, inputs[3], inputs[4]])
 
+        case .expandDepthwisePointwise(let ex, let dw, let pw):
+            try need(7...7)
+            guard ex.kernelH == 1, ex.kernelW == 1, ex.groups == 1, pw.kernelH == 1, pw.kernelW == 1, pw.groups == 1 else {
+                throw FerccError("the expansion and projection must be 1x1 convolutions")
+            }
+            let expanded = try infer(.conv2D(ex), inputs: Array(inputs[0...2]))[0]
+            let mid = try infer(.conv2D(dw), inputs: [expanded, inputs[3], inputs[4]])[0]
+            return try infer(.conv2D(pw), inputs: [mid, inputs[5], inputs[6]])
+
         case .resize2D(let r):
             try need(1...1)
             let x = inputs[0].shape

@@ -4,18 +4,23 @@ public struct DepthwiseConv2DKernel: Sendable {
     public let geometry: Conv2DGeometry
     let packed: [Float]
     let bias: [Float]
+    let activation: Activation
+    /// ReLU / clip applied in registers before each store (see OutputClamp).
+    let clamp: OutputClamp?
 
     /// weights: OHWI [C, kh, kw, 1]; bias: [C] or nil.
-    public init(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) {
+    public init(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?, activation: Activation = .identity) {
         let p = Self.pack(geometry: g, weights: weights)
-        self = p.withUnsafeBufferPointer { DepthwiseConv2DKernel(geometry: g, packed: $0, bias: bias) }
+        self = p.withUnsafeBufferPointer { DepthwiseConv2DKernel(geometry: g, packed: $0, bias: bias, activation: activation) }
     }
 
     /// From weights already in the packed layout (`pack`), as generated code stores them.
-    public init(geometry g: Conv2DGeometry, packed: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) {
+    public init(geometry g: Conv2DGeometry, packed: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?, activation: Activation = .identity) {
         geometry = g
         self.packed = Array(packed)
         self.bias = bias.map { Array($0) } ?? [Float](repeating: 0, count: g.outC)
+        self.activation = activation
+        clamp = OutputClamp(activation)
     }
 
     /// OHWI [C, kh, kw, 1] weights in the kernel's layout: [kh][kw][C].
@@ -76,10 +81,21 @@ public struct DepthwiseConv2DKernel: Sendable {
     /// Output rows `rows`, written to `output` from its start (row rows.lowerBound first), reading
     /// `block`, which holds the padded input of one image from padded row `blockFirstRow` on.
     public func computeRows(block src: UnsafePointer<Float>, blockFirstRow: Int, rows: Range<Int>, output: UnsafeMutablePointer<Float>) {
+        switch clamp {
+        case nil: computeRows(src, blockFirstRow, rows, output, NoClamp())
+        case .relu?: computeRows(src, blockFirstRow, rows, output, ReluClamp())
+        case .clip(let lo, let hi)?: computeRows(src, blockFirstRow, rows, output, ClipClamp(low: lo, high: hi))
+        }
+    }
+
+    /// computeRows specialized for each kind of clamp.
+    private func computeRows<C: VectorClamp>(_ src: UnsafePointer<Float>, _ blockFirstRow: Int, _ rows: Range<Int>, _ output: UnsafeMutablePointer<Float>, _ clamp: C) {
         let g = geometry
         let pw = g.paddedW, c = g.inC
         let lanes = FloatVector.scalarCount
         let full = c / lanes * lanes
+        let rowActivation: Activation? = self.clamp == nil && activation != .identity ? activation : nil
+        let scalarActivation: Activation = self.clamp == nil ? .identity : activation
         packed.withUnsafeBufferPointer { wbuf in
             bias.withUnsafeBufferPointer { bbuf in
                 let w0 = wbuf.baseAddress!, b0 = bbuf.baseAddress!
@@ -109,6 +125,7 @@ public struct DepthwiseConv2DKernel: Sendable {
                                     acc = multiplyAdd(acc, loadVector(x + 2 * dy), k6)
                                     acc = multiplyAdd(acc, loadVector(x + 2 * dy + dx), k7)
                                     acc = multiplyAdd(acc, loadVector(x + 2 * dy + 2 * dx), k8)
+                                    acc = clamp.apply(acc)
                                     storeVector(acc, o)
                                     x += sx
                                     o += c
@@ -129,8 +146,21 @@ public struct DepthwiseConv2DKernel: Sendable {
                                         acc = multiplyAdd(acc, loadVector(row + kw * g.dilationW * c), loadVector(wrow + kw * c))
                                     }
                                 }
+                                acc = clamp.apply(acc)
                                 storeVector(acc, o + cv)
                                 cv += lanes
+                            }
+                            if cv + 8 <= c {  // 8 to 15 channels left: one 8-lane vector
+                                var acc = loadVector8(b0 + cv)
+                                for kh in 0..<g.kernelH {
+                                    let row = corner + kh * g.dilationH * pw * c + cv
+                                    let wrow = w0 + kh * g.kernelW * c + cv
+                                    for kw in 0..<g.kernelW {
+                                        acc = multiplyAdd8(acc, loadVector8(row + kw * g.dilationW * c), loadVector8(wrow + kw * c))
+                                    }
+                                }
+                                storeVector8(clamp.apply(acc), o + cv)
+                                cv += 8
                             }
                             while cv < c {
                                 var acc = b0[cv]
@@ -139,10 +169,11 @@ public struct DepthwiseConv2DKernel: Sendable {
                                         acc += corner[(kh * g.dilationH * pw + kw * g.dilationW) * c + cv] * w0[(kh * g.kernelW + kw) * c + cv]
                                     }
                                 }
-                                o[cv] = acc
+                                o[cv] = scalarActivation.apply(acc)
                                 cv += 1
                             }
                         }
+                        if let a = rowActivation { a.run(outRow, outRow, count: g.outW * c) }
                     }
                 }
             }

@@ -113,7 +113,8 @@ public enum Activation: Equatable, Sendable {
         case .relu:
             for i in 0..<count { let v = x[i]; y[i] = v > 0 ? v : 0 }
         case .clip(let lo, let hi):
-            for i in 0..<count { let v = x[i]; y[i] = v < lo ? lo : (v > hi ? hi : v) }
+            // min(max(x, lo), hi): with lo > hi every value becomes hi, as ONNX's Clip specifies.
+            for i in 0..<count { let v = x[i]; let a = v < lo ? lo : v; y[i] = a > hi ? hi : a }
         case .leakyRelu(let alpha):
             for i in 0..<count { let v = x[i]; y[i] = v >= 0 ? v : v * alpha }
         case .hardSwish:

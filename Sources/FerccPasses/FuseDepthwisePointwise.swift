@@ -33,8 +33,8 @@ struct FuseDepthwisePointwise: GraphPass {
                   pw.padTop + pw.padLeft + pw.padBottom + pw.padRight == 0 else { skip("the next convolution is not 1x1, stride 1, ungrouped"); continue }
             let params = [dwNode.inputs[1], graph.nodes[pi].inputs[1]]
             guard params.allSatisfy({ graph.values[$0]?.isConstant == true }) else { skip("weights computed at run time"); continue }
-            let dwBias = try bias(&graph, dwNode, channels: graph.values[dwNode.inputs[1]]!.type.shape[0], int32: quantized)
-            let pwBias = try bias(&graph, graph.nodes[pi], channels: graph.values[graph.nodes[pi].inputs[1]]!.type.shape[0], int32: quantized)
+            let dwBias = graph.biasInput(of: dwNode, int32: quantized)
+            let pwBias = graph.biasInput(of: graph.nodes[pi], int32: quantized)
             let intermediate = quantized ? graph.values[mid]!.type.quantization : nil
             let fused = Node(name: "\(dwNode.name)+\(graph.nodes[pi].name)", op: .depthwisePointwise(depthwise: dw, pointwise: pw, intermediate: intermediate),
                              inputs: [dwNode.inputs[0], dwNode.inputs[1], dwBias, graph.nodes[pi].inputs[1], pwBias],
@@ -53,12 +53,43 @@ struct FuseDepthwisePointwise: GraphPass {
         guard let w = g.values[node.inputs[1]]?.type.shape, let x = g.values[node.inputs[0]]?.type.shape, w.count == 4, x.count == 4 else { return false }
         return c.groups > 1 && c.groups == x[3] && w[0] == x[3] && w[3] == 1
     }
+}
 
-    /// The node's bias input, or a zero constant (float, or int32 for int8 nodes) when it has none.
-    func bias(_ g: inout Graph, _ node: Node, channels: Int, int32: Bool) throws -> String {
-        if node.inputs.count > 2 { return node.inputs[2] }
-        let name = g.freshName("\(node.name)#zero_bias")
-        g.addConstant(name, int32 ? .int32([Int32](repeating: 0, count: channels)) : .float([Float](repeating: 0, count: channels)), shape: [channels])
-        return name
+/// A 1x1 stride-1 float Conv2D whose only reader is a float DepthwisePointwise becomes one
+/// ExpandDepthwisePointwise op (MobileNetV2's inverted residual, ShuffleNetV2's branch): its
+/// kernel expands only the rows each band of the depthwise needs, so the expanded tensor is
+/// never written whole. Runs after fuse-depthwise-pointwise.
+struct FuseExpandDepthwisePointwise: GraphPass {
+    let name = "fuse-expand-depthwise-pointwise"
+
+    func run(_ graph: inout Graph, notes: inout [String]) throws -> Int {
+        var changes = 0
+        var reasons: [String: Int] = [:]
+        var i = 0
+        while i < graph.nodes.count {
+            defer { i += 1 }
+            guard case .depthwisePointwise(let dw, let pw, nil) = graph.nodes[i].op, graph.isFloat(graph.nodes[i].outputs[0]) else { continue }
+            func skip(_ why: String) { reasons[why, default: 0] += 1 }
+            let x = graph.nodes[i].inputs[0]
+            guard let ei = graph.producers()[x], ei < i, case .conv2D(let ex) = graph.nodes[ei].op else { skip("not after a convolution"); continue }
+            guard graph.soleConsumer(of: x) == i else { skip("the expansion has several readers or is a graph output"); continue }
+            let expand = graph.nodes[ei]
+            guard ex.kernelH == 1, ex.kernelW == 1, ex.strideH == 1, ex.strideW == 1, ex.groups == 1,
+                  ex.padTop + ex.padLeft + ex.padBottom + ex.padRight == 0 else { skip("the convolution before is not 1x1, stride 1, ungrouped"); continue }
+            guard graph.isFloat(expand.inputs[0]), graph.values[expand.inputs[0]]?.type.rank == 4,
+                  graph.values[expand.inputs[1]]?.isConstant == true,
+                  expand.inputs.count < 3 || graph.values[expand.inputs[2]]?.isConstant == true else { skip("the expansion is not a float convolution with constant weights"); continue }
+            let exBias = graph.biasInput(of: expand, int32: false)
+            let fusedNode = graph.nodes[i]
+            graph.nodes[i] = Node(name: "\(expand.name)+\(fusedNode.name)", op: .expandDepthwisePointwise(expand: ex, depthwise: dw, pointwise: pw),
+                                  inputs: [expand.inputs[0], expand.inputs[1], exBias] + fusedNode.inputs[1...],
+                                  outputs: fusedNode.outputs)
+            graph.nodes.remove(at: ei)
+            graph.values[x] = nil
+            i -= 1
+            changes += 1
+        }
+        for (why, n) in reasons.sorted(by: { $0.key < $1.key }) { notes.append("\(n) not fused: \(why)") }
+        return changes
     }
 }

@@ -18,7 +18,7 @@ public struct PassResult: Codable, Equatable {
 public enum PassManager {
     public static let passes: [GraphPass] = [
         RecognizeChannelShuffle(), ToNHWC(), FoldBatchNorm(), FoldConstants(), FoldPad(), FuseActivation(),
-        FoldQDQ(), FuseDepthwisePointwise(), EliminateDeadCode(),
+        FoldQDQ(), FuseDepthwisePointwise(), FuseExpandDepthwisePointwise(), EliminateDeadCode(),
     ]
 
     public static var defaultPipeline: [String] { passes.map(\.name) }
@@ -69,6 +69,16 @@ extension Graph {
     }
 
     func isFloat(_ name: String) -> Bool { values[name]?.type.dtype == .float32 }
+
+    /// A convolution's bias input, or a new zero constant (float, or int32 for int8 nodes) with
+    /// one value per output channel (the weights' first dimension) when it has none.
+    mutating func biasInput(of node: Node, int32: Bool) -> String {
+        if node.inputs.count > 2 { return node.inputs[2] }
+        let channels = values[node.inputs[1]]!.type.shape[0]
+        let name = freshName("\(node.name)#zero_bias")
+        addConstant(name, int32 ? .int32([Int32](repeating: 0, count: channels)) : .float([Float](repeating: 0, count: channels)), shape: [channels])
+        return name
+    }
 
     /// The only node reading `value`, when there is exactly one and the value is not a graph output.
     func soleConsumer(of value: String) -> Int? {

@@ -9,17 +9,17 @@ extension Interpreter {
         switch node.op {
         case .conv2D(let c):
             let geo = c.geometry(inTypes[0].shape, outTypes[0].shape)
-            let activation = c.activation
+            let activation = c.activation.kernelActivation  // applied by the kernels
             typealias Run = (UnsafePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
             let makeKernel = { (w: [Float], b: [Float]?) -> (Int, Run) in
                 w.withUnsafeBufferPointer { wb in
                     if geo.isDepthwise {
-                        let k = b.map { bb in bb.withUnsafeBufferPointer { DepthwiseConv2DKernel(geometry: geo, weights: wb, bias: $0) } }
-                            ?? DepthwiseConv2DKernel(geometry: geo, weights: wb, bias: nil)
+                        let k = b.map { bb in bb.withUnsafeBufferPointer { DepthwiseConv2DKernel(geometry: geo, weights: wb, bias: $0, activation: activation) } }
+                            ?? DepthwiseConv2DKernel(geometry: geo, weights: wb, bias: nil, activation: activation)
                         return (k.scratchCount, { k.run(input: $0, output: $1, scratch: $2) })
                     }
-                    let k = b.map { bb in bb.withUnsafeBufferPointer { Conv2DKernel(geometry: geo, weights: wb, bias: $0) } }
-                        ?? Conv2DKernel(geometry: geo, weights: wb, bias: nil)
+                    let k = b.map { bb in bb.withUnsafeBufferPointer { Conv2DKernel(geometry: geo, weights: wb, bias: $0, activation: activation) } }
+                        ?? Conv2DKernel(geometry: geo, weights: wb, bias: nil, activation: activation)
                     return (k.scratchCount, { k.run(input: $0, output: $1, scratch: $2) })
                 }
             }
@@ -35,7 +35,6 @@ extension Interpreter {
                         scratch.withUnsafeMutableBufferPointer { sb in run(xb.baseAddress!, ob.baseAddress!, sb.baseAddress!) }
                     }
                 }
-                activation.apply(&out)
                 return [out]
             }
 
@@ -213,6 +212,30 @@ extension Interpreter {
                 DepthwisePointwiseKernel(depthwise: dwGeo, depthwiseWeights: a, depthwiseBias: b, depthwiseActivation: dw.activation.kernelActivation,
                                          pointwiseWeights: c, pointwiseBias: d, outChannels: outC, pointwiseActivation: pw.activation.kernelActivation)
             } } } }
+            return { args in
+                var out = [Float](repeating: 0, count: outCounts[0])
+                var scratch = [Float](repeating: 0, count: max(k.scratchCount, 1))
+                args[0].withUnsafeBufferPointer { xb in out.withUnsafeMutableBufferPointer { ob in scratch.withUnsafeMutableBufferPointer { sb in
+                    k.run(input: xb.baseAddress!, output: ob.baseAddress!, scratch: sb.baseAddress!)
+                } } }
+                return [out]
+            }
+
+        case .expandDepthwisePointwise(let ex, let dw, let pw):
+            let expanded = try ShapeInference.infer(.conv2D(ex), inputs: Array(inTypes[0...2]))[0]
+            let dwGeo = dw.geometry(expanded.shape, try ShapeInference.infer(.conv2D(dw), inputs: [expanded, inTypes[3], inTypes[4]])[0].shape)
+            guard dwGeo.isDepthwise else { throw FerccError("ExpandDepthwisePointwise needs a depthwise middle convolution") }
+            let params = node.inputs[1...].map { constant(graph, $0) }
+            guard params.allSatisfy({ $0 != nil }) else { throw FerccError("ExpandDepthwisePointwise needs constant weights and biases") }
+            let p = params.map { $0! }
+            let inC = inTypes[0].shape[3], outC = inTypes[5].shape[0]
+            let k = p[0].withUnsafeBufferPointer { ew in p[1].withUnsafeBufferPointer { eb in p[2].withUnsafeBufferPointer { dwW in
+                p[3].withUnsafeBufferPointer { dwB in p[4].withUnsafeBufferPointer { pwW in p[5].withUnsafeBufferPointer { pwB in
+                    ExpandDepthwisePointwiseKernel(expandWeights: ew, expandBias: eb, expandActivation: ex.activation.kernelActivation, inChannels: inC,
+                                                   depthwise: dwGeo, depthwiseWeights: dwW, depthwiseBias: dwB, depthwiseActivation: dw.activation.kernelActivation,
+                                                   pointwiseWeights: pwW, pointwiseBias: pwB, outChannels: outC, pointwiseActivation: pw.activation.kernelActivation)
+                } } }
+            } } }
             return { args in
                 var out = [Float](repeating: 0, count: outCounts[0])
                 var scratch = [Float](repeating: 0, count: max(k.scratchCount, 1))

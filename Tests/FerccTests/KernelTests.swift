@@ -62,6 +62,98 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// A convolution given an activation (ReLU and clip applied in registers, the others row by
+    /// row) gives exactly what the convolution followed by `Activation.run` gives, NaN included,
+    /// on every tile size, channel tail and depthwise path.
+    func testConvolutionActivationsEqualTheActivationAfterwards() {
+        var rng = SeededRandom(7)
+        let cases: [Conv2DGeometry] = [
+            geometry(1, 4, 23, 12, 40, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1),  // 6 + 4 + 1 pixel tiles, channel tail
+            geometry(2, 3, 13, 19, 8, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1),   // pointwise, a partial block only
+            geometry(1, 9, 23, 40, 40, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 40), // 3x3 depthwise fast path + scalar tail
+            geometry(1, 8, 8, 20, 20, k: 5, s: 1, d: 1, p: (2, 2, 2, 2), groups: 20),  // general depthwise + scalar tail
+        ]
+        let activations: [Activation] = [.relu, .clip(min: 0, max: 6), .clip(min: 0.5, max: -0.5), .leakyRelu(alpha: 0.1), .hardSwish]
+        func same(_ a: [Float], _ b: [Float]) -> Bool { zip(a, b).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) } }
+        for g in cases {
+            var x = rng.floats(g.batch * g.inH * g.inW * g.inC).map { $0 * 8 }
+            x[5] = .nan  // reaches a few outputs of every kind of tile
+            let w = rng.floats(g.outC * g.kernelH * g.kernelW * g.inputChannelsPerGroup)
+            let b = rng.floats(g.outC)
+            func run(_ a: Activation) -> [Float] {
+                var y = [Float](repeating: 0, count: g.batch * g.outH * g.outW * g.outC)
+                w.withUnsafeBufferPointer { wb in b.withUnsafeBufferPointer { bb in
+                    if g.isDepthwise {
+                        let k = DepthwiseConv2DKernel(geometry: g, weights: wb, bias: bb, activation: a)
+                        var scratch = [Float](repeating: 0, count: max(k.scratchCount, 1))
+                        k.run(input: x, output: &y, scratch: &scratch)
+                    } else {
+                        let k = Conv2DKernel(geometry: g, weights: wb, bias: bb, activation: a)
+                        var scratch = [Float](repeating: 0, count: max(k.scratchCount, 1))
+                        k.run(input: x, output: &y, scratch: &scratch)
+                    }
+                } }
+                return y
+            }
+            let plain = run(.identity)
+            XCTAssertTrue(plain.contains { $0.isNaN } && plain.contains { $0 < -1 } && plain.contains { $0 > 6 }, "\(g)")
+            for a in activations {
+                var expected = plain
+                expected.withUnsafeMutableBufferPointer { a.run($0.baseAddress!, $0.baseAddress!, count: $0.count) }
+                XCTAssertTrue(same(run(a), expected), "\(a) \(g)")
+            }
+        }
+        // clip with min > max gives max everywhere (ONNX Clip)
+        var v: [Float] = [-3, 0, 3, .infinity]
+        v.withUnsafeMutableBufferPointer { Activation.clip(min: 1, max: -1).run($0.baseAddress!, $0.baseAddress!, count: 4) }
+        XCTAssertEqual(v, [-1, -1, -1, -1])
+    }
+
+    /// The fused expansion + depthwise + projection kernel gives exactly what the three kernels
+    /// give in turn, with bands of one row (every band carries rows over from the previous one),
+    /// stride 2, 5x5 with dilation, asymmetric padding and a batch of 2.
+    func testExpandDepthwisePointwiseEqualsTheThreeConvolutions() {
+        var rng = SeededRandom(11)
+        let cases: [(Int, Int, Int, Int, Int, Conv2DGeometry)] = [  // batch, h, w, in, out, depthwise geometry over the expansion
+            (1, 9, 11, 5, 7, geometry(1, 9, 11, 24, 24, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 24)),
+            (2, 10, 7, 8, 16, geometry(2, 10, 7, 20, 20, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 20)),
+            (1, 12, 10, 3, 9, geometry(1, 12, 10, 17, 17, k: 5, s: 1, d: 2, p: (4, 3, 2, 4), groups: 17)),
+        ]
+        for (batch, h, w, c, out, dg) in cases {
+            let e = dg.inC
+            let eg = geometry(batch, h, w, c, e, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1)
+            let x = rng.floats(batch * h * w * c).map { $0 * 4 }
+            let ew = rng.floats(e * c), eb = rng.floats(e), dw = rng.floats(e * dg.kernelH * dg.kernelW), db = rng.floats(e)
+            let pw = rng.floats(out * e), pb = rng.floats(out)
+            let relu6 = Activation.clip(min: 0, max: 6)
+            var expanded = [Float](repeating: 0, count: batch * h * w * e)
+            var mid = [Float](repeating: 0, count: batch * dg.outH * dg.outW * e)
+            var expected = [Float](repeating: 0, count: batch * dg.outH * dg.outW * out)
+            var scratch = [Float](repeating: 0, count: 1 << 16)
+            ew.withUnsafeBufferPointer { a in eb.withUnsafeBufferPointer { Conv2DKernel(geometry: eg, weights: a, bias: $0, activation: relu6) } }
+                .run(input: x, output: &expanded, scratch: &scratch)
+            dw.withUnsafeBufferPointer { a in db.withUnsafeBufferPointer { DepthwiseConv2DKernel(geometry: dg, weights: a, bias: $0, activation: relu6) } }
+                .run(input: expanded, output: &mid, scratch: &scratch)
+            let pg = geometry(batch, dg.outH, dg.outW, e, out, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1)
+            pw.withUnsafeBufferPointer { a in pb.withUnsafeBufferPointer { Conv2DKernel(geometry: pg, weights: a, bias: $0, activation: .leakyRelu(alpha: 0.1)) } }
+                .run(input: mid, output: &expected, scratch: &scratch)
+            for blockBytes in [1, 4096, 1 << 20] {  // one-row bands, a few rows, the whole image
+                let k = ew.withUnsafeBufferPointer { a in eb.withUnsafeBufferPointer { b in dw.withUnsafeBufferPointer { d in db.withUnsafeBufferPointer { f in
+                    pw.withUnsafeBufferPointer { p in pb.withUnsafeBufferPointer { q in
+                        ExpandDepthwisePointwiseKernel(expandWeights: a, expandBias: b, expandActivation: relu6, inChannels: c,
+                                                       depthwise: dg, depthwiseWeights: d, depthwiseBias: f, depthwiseActivation: relu6,
+                                                       pointwiseWeights: p, pointwiseBias: q, outChannels: out, pointwiseActivation: .leakyRelu(alpha: 0.1),
+                                                       blockBytes: blockBytes)
+                    } }
+                } } } }
+                var y = [Float](repeating: .nan, count: expected.count)
+                var s = [Float](repeating: .nan, count: k.scratchCount)  // garbage in the scratch must not leak into the result
+                k.run(input: x, output: &y, scratch: &s)
+                XCTAssertEqual(zip(y, expected).filter { $0 != $1 }.count, 0, "elements differing, \(dg) block \(blockBytes)")
+            }
+        }
+    }
+
     /// The int8 convolution's paths (exact float, int32 vectors, reference loop; in AVX2 builds the
     /// AVX2 kernels instead of the first two) against TFLite's reference arithmetic written out
     /// naively: equal outputs, bit for bit.

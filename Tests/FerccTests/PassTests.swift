@@ -155,6 +155,40 @@ final class PassTests: XCTestCase {
         XCTAssertEqual(results[0].notes, ["1 not fused: the next convolution is not 1x1, stride 1, ungrouped"])
     }
 
+    // MARK: fuse-expand-depthwise-pointwise
+
+    /// MobileNetV2's inverted residual: 1x1 expansion (ReLU6), 3x3 depthwise (ReLU6), 1x1 projection.
+    func invertedResidual(_ shape: [Int], expand e: Int, stride: Int, out: Int, residualReadsExpansion: Bool = false) throws -> Graph {
+        var g = input(shape)
+        let c = shape[3]
+        try g.addNode(Node(name: "expand", op: .conv2D(Conv2D(kernelH: 1, kernelW: 1, activation: .relu6)),
+                           inputs: ["x", constant(&g, "ex.w", [e, 1, 1, c]), constant(&g, "ex.b", [e])], outputs: ["e"]))
+        let dw = Conv2D(kernelH: 3, kernelW: 3, strideH: stride, strideW: stride, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, groups: e, activation: .relu6)
+        try g.addNode(Node(name: "dw", op: .conv2D(dw), inputs: ["e", constant(&g, "dw.w", [e, 3, 3, 1]), constant(&g, "dw.b", [e])], outputs: ["d"]))
+        try g.addNode(Node(name: "project", op: .conv2D(Conv2D(kernelH: 1, kernelW: 1)), inputs: ["d", constant(&g, "pw.w", [out, 1, 1, e])], outputs: ["y"]))
+        g.outputs = ["y"]
+        if residualReadsExpansion { g.outputs.append("e") }
+        return g
+    }
+
+    func testFuseExpandDepthwisePointwise() throws {
+        let pipeline = ["fuse-depthwise-pointwise", "fuse-expand-depthwise-pointwise"]
+        // 40 rows of 42 x 96 padded floats: two bands of the 384 KB block, rows carried over.
+        let big = try invertedResidual([1, 40, 40, 16], expand: 96, stride: 1, out: 24)
+        let (opt, results) = try check(big, pipeline)
+        XCTAssertEqual(ops(opt), ["ExpandDepthwisePointwise"])
+        XCTAssertEqual(results.map(\.changes), [1, 1])
+        XCTAssertLessThan(opt.peakActivationBytes(), big.peakActivationBytes())
+        func macs(_ g: Graph) -> Int { g.nodes.map { g.stats(of: $0).macs }.reduce(0, +) }
+        XCTAssertEqual(macs(opt), macs(big))
+        // Stride 2, odd sizes, a batch of 2, a projection without bias.
+        XCTAssertEqual(ops(try check(try invertedResidual([2, 9, 13, 8], expand: 20, stride: 2, out: 12), pipeline).0), ["ExpandDepthwisePointwise"])
+        // The expansion is also a graph output: it must exist whole, so it stays.
+        let (kept, keptResults) = try check(try invertedResidual([1, 6, 6, 8], expand: 16, stride: 1, out: 8, residualReadsExpansion: true), pipeline)
+        XCTAssertEqual(ops(kept), ["Conv2D", "DepthwisePointwise"])
+        XCTAssertEqual(keptResults[1].notes, ["1 not fused: the expansion has several readers or is a graph output"])
+    }
+
     // MARK: fold-pad
 
     func testFoldPadIntoConvolution() throws {
