@@ -119,20 +119,54 @@ public struct Conv2DKernel: Sendable {
         }
     }
 
-    /// The convolution of the padded input `src`, specialized for each kind of clamp.
+    /// Output pixels computed together: every output channel block runs over one chunk of pixels
+    /// before the next chunk starts, so a block's weights are read from cache once per 6-pixel
+    /// tile of the chunk and stream from memory once per chunk. Pixels are numbered across rows
+    /// (a tile may span the end of a row and the start of the next), so only the image's last
+    /// pixels fall into the narrower tiles: a 7x7 map runs 8 six-pixel tiles and one single pixel
+    /// instead of 7 of each. A multiple of 6 covering about `chunkBytes` of input rows.
+    var chunkPixels: Int {
+        let g = geometry
+        let pixels = g.outH * g.outW
+        let rowBytes = max(1, g.strideH * g.paddedW * g.inC * 4)
+        let rows = max(1, Self.chunkBytes / rowBytes)
+        let wanted = (rows * g.outW + 5) / 6 * 6
+        return max(6, min(wanted, (pixels + 5) / 6 * 6))
+    }
+    static let chunkBytes = 96 * 1024
+
+    /// The convolution of the padded input `src`, specialized for each kind of clamp. Each output
+    /// pixel is summed in the same order (bias, then kernel rows, columns and input channels) in
+    /// every tile width, so a pixel's value does not depend on the tile it fell in: the fused
+    /// kernels, which run this over bands of rows, give the unfused kernels' bits.
     private func compute<C: VectorClamp>(_ src: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ clamp: C) {
         let g = geometry
         let pw = g.paddedW, ph = g.paddedH
         let cig = g.inputChannelsPerGroup, cog = g.outputChannelsPerGroup
         let taps = g.kernelH * g.kernelW * cig
+        let pixels = g.outH * g.outW
+        let chunk = chunkPixels
+        let rowStep = g.dilationH * pw * g.inC, colStep = g.dilationW * g.inC
+        // Without dilation or groups, a kernel row's taps (its columns' channels) are contiguous
+        // in the input, in the packed weights' order: one loop over them instead of two (the
+        // 7x7 stem over 3 channels, mini-Xception's first layer over 1).
+        let contiguousRow = g.dilationW == 1 && g.groups == 1
+        let columns = contiguousRow ? 1 : g.kernelW
+        let rowTaps = contiguousRow ? g.kernelW * cig : cig
         packed.withUnsafeBufferPointer { wbuf in
             bias.withUnsafeBufferPointer { bbuf in
                 let w0 = wbuf.baseAddress!, b0 = bbuf.baseAddress!
                 for n in 0..<g.batch {
                     let image = src + n * ph * pw * g.inC
-                    for oh in 0..<g.outH {
-                        let outRow = output + ((n * g.outH + oh) * g.outW) * g.outC
-                        let inRow = image + oh * g.strideH * pw * g.inC
+                    let outImage = output + n * pixels * g.outC
+                    /// Where output pixel `p`'s window starts in the padded input.
+                    @inline(__always) func window(_ p: Int) -> UnsafePointer<Float> {
+                        let oh = p / g.outW, ow = p - oh * g.outW
+                        return image + (oh * g.strideH * pw + ow * g.strideW) * g.inC
+                    }
+                    var start = 0
+                    while start < pixels {
+                        let end = min(pixels, start + chunk)
                         for grp in 0..<g.groups {
                             for blk in 0..<blocksPerGroup {
                                 let co0 = blk * Self.lanes
@@ -140,31 +174,86 @@ public struct Conv2DKernel: Sendable {
                                 let wBlock = w0 + (grp * blocksPerGroup + blk) * taps * Self.lanes
                                 let bBlock = b0 + grp * cog + co0
                                 let biasV = valid == Self.lanes ? loadVector(bBlock) : loadLanes(bBlock, valid)
-                                var ow = 0
-                                let step = g.strideW * g.inC
-                                while ow + 6 <= g.outW {
+                                let outBlock = outImage + grp * cog + co0
+                                let inGroup = grp * cig
+                                var p = start
+                                if valid <= 8 {
+                                    // Blocks of at most 8 channels (8-channel layers, the last 8
+                                    // of 24): 8-lane vectors, so twice the pixels per tile.
+                                    let bias8 = biasV.lowHalf
+                                    while p + 8 <= end {
+                                        let x0 = window(p) + inGroup, x1 = window(p + 1) + inGroup, x2 = window(p + 2) + inGroup, x3 = window(p + 3) + inGroup
+                                        let x4 = window(p + 4) + inGroup, x5 = window(p + 5) + inGroup, x6 = window(p + 6) + inGroup, x7 = window(p + 7) + inGroup
+                                        var a0 = bias8, a1 = bias8, a2 = bias8, a3 = bias8, a4 = bias8, a5 = bias8, a6 = bias8, a7 = bias8
+                                        var wp = wBlock
+                                        for kh in 0..<g.kernelH {
+                                            for kw in 0..<columns {
+                                                let off = kh * rowStep + kw * colStep
+                                                let y0 = x0 + off, y1 = x1 + off, y2 = x2 + off, y3 = x3 + off
+                                                let y4 = x4 + off, y5 = x5 + off, y6 = x6 + off, y7 = x7 + off
+                                                for ci in 0..<rowTaps {
+                                                    let wv = loadVector8(wp)
+                                                    wp += Self.lanes
+                                                    a0 = multiplyAdd8(a0, SIMD8(repeating: y0[ci]), wv)
+                                                    a1 = multiplyAdd8(a1, SIMD8(repeating: y1[ci]), wv)
+                                                    a2 = multiplyAdd8(a2, SIMD8(repeating: y2[ci]), wv)
+                                                    a3 = multiplyAdd8(a3, SIMD8(repeating: y3[ci]), wv)
+                                                    a4 = multiplyAdd8(a4, SIMD8(repeating: y4[ci]), wv)
+                                                    a5 = multiplyAdd8(a5, SIMD8(repeating: y5[ci]), wv)
+                                                    a6 = multiplyAdd8(a6, SIMD8(repeating: y6[ci]), wv)
+                                                    a7 = multiplyAdd8(a7, SIMD8(repeating: y7[ci]), wv)
+                                                }
+                                            }
+                                        }
+                                        let o = outBlock + p * g.outC
+                                        storeLanes8(clamp.apply(a0), o, valid); storeLanes8(clamp.apply(a1), o + g.outC, valid)
+                                        storeLanes8(clamp.apply(a2), o + 2 * g.outC, valid); storeLanes8(clamp.apply(a3), o + 3 * g.outC, valid)
+                                        storeLanes8(clamp.apply(a4), o + 4 * g.outC, valid); storeLanes8(clamp.apply(a5), o + 5 * g.outC, valid)
+                                        storeLanes8(clamp.apply(a6), o + 6 * g.outC, valid); storeLanes8(clamp.apply(a7), o + 7 * g.outC, valid)
+                                        p += 8
+                                    }
+                                    while p < end {
+                                        let x0 = window(p) + inGroup
+                                        var a0 = bias8
+                                        var wp = wBlock
+                                        for kh in 0..<g.kernelH {
+                                            for kw in 0..<columns {
+                                                let y0 = x0 + kh * rowStep + kw * colStep
+                                                for ci in 0..<rowTaps {
+                                                    a0 = multiplyAdd8(a0, SIMD8(repeating: y0[ci]), loadVector8(wp))
+                                                    wp += Self.lanes
+                                                }
+                                            }
+                                        }
+                                        storeLanes8(clamp.apply(a0), outBlock + p * g.outC, valid)
+                                        p += 1
+                                    }
+                                    continue
+                                }
+                                while p + 6 <= end {
+                                    let x0 = window(p) + inGroup, x1 = window(p + 1) + inGroup, x2 = window(p + 2) + inGroup
+                                    let x3 = window(p + 3) + inGroup, x4 = window(p + 4) + inGroup, x5 = window(p + 5) + inGroup
                                     var a0 = biasV, a1 = biasV, a2 = biasV, a3 = biasV, a4 = biasV, a5 = biasV
                                     var wp = wBlock
                                     for kh in 0..<g.kernelH {
-                                        let rowBase = inRow + kh * g.dilationH * pw * g.inC + grp * cig
-                                        for kw in 0..<g.kernelW {
-                                            let x0 = rowBase + (ow * g.strideW + kw * g.dilationW) * g.inC
-                                            for ci in 0..<cig {
+                                        for kw in 0..<columns {
+                                            let off = kh * rowStep + kw * colStep
+                                            let y0 = x0 + off, y1 = x1 + off, y2 = x2 + off, y3 = x3 + off, y4 = x4 + off, y5 = x5 + off
+                                            for ci in 0..<rowTaps {
                                                 let wv = loadVector(wp)
                                                 wp += Self.lanes
-                                                let x = x0 + ci
-                                                a0 = multiplyAdd(a0, FloatVector(repeating: x[0]), wv)
-                                                a1 = multiplyAdd(a1, FloatVector(repeating: x[step]), wv)
-                                                a2 = multiplyAdd(a2, FloatVector(repeating: x[2 * step]), wv)
-                                                a3 = multiplyAdd(a3, FloatVector(repeating: x[3 * step]), wv)
-                                                a4 = multiplyAdd(a4, FloatVector(repeating: x[4 * step]), wv)
-                                                a5 = multiplyAdd(a5, FloatVector(repeating: x[5 * step]), wv)
+                                                a0 = multiplyAdd(a0, FloatVector(repeating: y0[ci]), wv)
+                                                a1 = multiplyAdd(a1, FloatVector(repeating: y1[ci]), wv)
+                                                a2 = multiplyAdd(a2, FloatVector(repeating: y2[ci]), wv)
+                                                a3 = multiplyAdd(a3, FloatVector(repeating: y3[ci]), wv)
+                                                a4 = multiplyAdd(a4, FloatVector(repeating: y4[ci]), wv)
+                                                a5 = multiplyAdd(a5, FloatVector(repeating: y5[ci]), wv)
                                             }
                                         }
                                     }
                                     a0 = clamp.apply(a0); a1 = clamp.apply(a1); a2 = clamp.apply(a2)
                                     a3 = clamp.apply(a3); a4 = clamp.apply(a4); a5 = clamp.apply(a5)
-                                    let o = outRow + ow * g.outC + grp * cog + co0
+                                    let o = outBlock + p * g.outC
                                     if valid == Self.lanes {
                                         storeVector(a0, o); storeVector(a1, o + g.outC); storeVector(a2, o + 2 * g.outC); storeVector(a3, o + 3 * g.outC)
                                         storeVector(a4, o + 4 * g.outC); storeVector(a5, o + 5 * g.outC)
@@ -173,28 +262,28 @@ public struct Conv2DKernel: Sendable {
                                         storeLanes(a2, o + 2 * g.outC, valid); storeLanes(a3, o + 3 * g.outC, valid)
                                         storeLanes(a4, o + 4 * g.outC, valid); storeLanes(a5, o + 5 * g.outC, valid)
                                     }
-                                    ow += 6
+                                    p += 6
                                 }
-                                while ow + 4 <= g.outW {
+                                while p + 4 <= end {
+                                    let x0 = window(p) + inGroup, x1 = window(p + 1) + inGroup, x2 = window(p + 2) + inGroup, x3 = window(p + 3) + inGroup
                                     var a0 = biasV, a1 = biasV, a2 = biasV, a3 = biasV
                                     var wp = wBlock
                                     for kh in 0..<g.kernelH {
-                                        let rowBase = inRow + kh * g.dilationH * pw * g.inC + grp * cig
-                                        for kw in 0..<g.kernelW {
-                                            let x0 = rowBase + (ow * g.strideW + kw * g.dilationW) * g.inC
-                                            let x1 = x0 + step, x2 = x1 + step, x3 = x2 + step
-                                            for ci in 0..<cig {
+                                        for kw in 0..<columns {
+                                            let off = kh * rowStep + kw * colStep
+                                            let y0 = x0 + off, y1 = x1 + off, y2 = x2 + off, y3 = x3 + off
+                                            for ci in 0..<rowTaps {
                                                 let wv = loadVector(wp)
                                                 wp += Self.lanes
-                                                a0 = multiplyAdd(a0, FloatVector(repeating: x0[ci]), wv)
-                                                a1 = multiplyAdd(a1, FloatVector(repeating: x1[ci]), wv)
-                                                a2 = multiplyAdd(a2, FloatVector(repeating: x2[ci]), wv)
-                                                a3 = multiplyAdd(a3, FloatVector(repeating: x3[ci]), wv)
+                                                a0 = multiplyAdd(a0, FloatVector(repeating: y0[ci]), wv)
+                                                a1 = multiplyAdd(a1, FloatVector(repeating: y1[ci]), wv)
+                                                a2 = multiplyAdd(a2, FloatVector(repeating: y2[ci]), wv)
+                                                a3 = multiplyAdd(a3, FloatVector(repeating: y3[ci]), wv)
                                             }
                                         }
                                     }
                                     a0 = clamp.apply(a0); a1 = clamp.apply(a1); a2 = clamp.apply(a2); a3 = clamp.apply(a3)
-                                    let o = outRow + ow * g.outC + grp * cog + co0
+                                    let o = outBlock + p * g.outC
                                     if valid == Self.lanes {
                                         storeVector(a0, o); storeVector(a1, o + g.outC)
                                         storeVector(a2, o + 2 * g.outC); storeVector(a3, o + 3 * g.outC)
@@ -202,34 +291,32 @@ public struct Conv2DKernel: Sendable {
                                         storeLanes(a0, o, valid); storeLanes(a1, o + g.outC, valid)
                                         storeLanes(a2, o + 2 * g.outC, valid); storeLanes(a3, o + 3 * g.outC, valid)
                                     }
-                                    ow += 4
+                                    p += 4
                                 }
-                                while ow < g.outW {
-                                    // One accumulator, summed in the same order as in the wider
-                                    // tiles: a pixel's value does not depend on which tile it fell
-                                    // in, so fused kernels (whose bands tile pixels differently)
-                                    // give the unfused kernels' bits. (Two accumulators made a
-                                    // 3x3x128 head on a 3x3 map 2x faster, but broke that.)
+                                while p < end {
+                                    // One accumulator, summed in the wider tiles' order (two
+                                    // accumulators would make a pixel's bits depend on its tile).
+                                    let x0 = window(p) + inGroup
                                     var a0 = biasV
                                     var wp = wBlock
                                     for kh in 0..<g.kernelH {
-                                        let rowBase = inRow + kh * g.dilationH * pw * g.inC + grp * cig
-                                        for kw in 0..<g.kernelW {
-                                            let x0 = rowBase + (ow * g.strideW + kw * g.dilationW) * g.inC
-                                            for ci in 0..<cig {
-                                                a0 = multiplyAdd(a0, FloatVector(repeating: x0[ci]), loadVector(wp))
+                                        for kw in 0..<columns {
+                                            let y0 = x0 + kh * rowStep + kw * colStep
+                                            for ci in 0..<rowTaps {
+                                                a0 = multiplyAdd(a0, FloatVector(repeating: y0[ci]), loadVector(wp))
                                                 wp += Self.lanes
                                             }
                                         }
                                     }
                                     a0 = clamp.apply(a0)
-                                    let o = outRow + ow * g.outC + grp * cog + co0
+                                    let o = outBlock + p * g.outC
                                     if valid == Self.lanes { storeVector(a0, o) } else { storeLanes(a0, o, valid) }
-                                    ow += 1
+                                    p += 1
                                 }
                             }
                         }
-                        if let a = rowActivation { a.run(outRow, outRow, count: g.outW * g.outC) }
+                        if let a = rowActivation { a.run(outImage + start * g.outC, outImage + start * g.outC, count: (end - start) * g.outC) }
+                        start = end
                     }
                 }
             }

@@ -23,6 +23,13 @@ func storeLanes(_ v: FloatVector, _ p: UnsafeMutablePointer<Float>, _ count: Int
     while i < count { p[i] = v[i]; i += 1 }
 }
 
+/// Stores the first `count` lanes of `v` (count <= 8) at `p`.
+@inline(__always)
+func storeLanes8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+    if count == 8 { storeVector8(v, p); return }
+    for i in 0..<count { p[i] = v[i] }
+}
+
 /// Loads `count` floats (count < 16) into the low lanes, zeros elsewhere.
 @inline(__always)
 func loadLanes(_ p: UnsafePointer<Float>, _ count: Int) -> FloatVector {
