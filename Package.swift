@@ -16,7 +16,20 @@ let hostHasAVX2: Bool = {
     return false
     #endif
 }()
+// FERCC_AVX512 (with FERCC_AVX2) turns on the AVX-512 VNNI path of the regular int8 convolutions
+// (QuantizedAVX512.swift) where the host has AVX-512 F, BW, VL and VNNI.
+let hostHasAVX512VNNI: Bool = {
+    #if arch(x86_64) && os(Linux)
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+    let have = Set(flags.split(separator: " ").map(String.init))
+    return ["avx2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni"].allSatisfy(have.contains)
+    #else
+    return false
+    #endif
+}()
 let hostCPU: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=native"])] + (hostHasAVX2 ? [.define("FERCC_AVX2")] : [])
+    + (hostHasAVX512VNNI ? [.define("FERCC_AVX512")] : [])
 
 let package = Package(
     name: "fercc",

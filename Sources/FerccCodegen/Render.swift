@@ -3,9 +3,10 @@ import FerccIR
 extension SwiftEmitter {
     /// The kernels as generated code carries them: the Kernels target's source with every
     /// top-level declaration made fileprivate (two generated models can live in one module) and
-    /// member `public` dropped (they take the access of their type). `avx2` resolves the
-    /// FERCC_AVX2 condition of the int8 kernels' AVX2 paths for the target.
-    public static func embeddedKernels(fusedMultiplyAdd: Bool = true, avx2: Bool = false) -> String {
+    /// member `public` dropped (they take the access of their type). `avx2` and `avx512` resolve
+    /// the FERCC_AVX2 and FERCC_AVX512 conditions of the int8 kernels' AVX2 and AVX-512 VNNI paths
+    /// for the target.
+    public static func embeddedKernels(fusedMultiplyAdd: Bool = true, avx2: Bool = false, avx512: Bool = false) -> String {
         var out: [String] = []
         for (name, source) in KernelSources.files {
             out.append("// MARK: - \(name) (fercc's FerccKernels, copied)")
@@ -13,8 +14,9 @@ extension SwiftEmitter {
                 var l = fileprivateLine(String(line))
                 // Targets without FMA: the one multiply-add helper multiplies, then adds.
                 if !fusedMultiplyAdd && l == "    acc.addingProduct(a, b)" { l = "    acc + a * b" }
-                if l.drop(while: { $0 == " " }).hasPrefix("#if ") && l.contains("FERCC_AVX2") {
+                if l.drop(while: { $0 == " " }).hasPrefix("#if ") {
                     l = l.replacing("FERCC_AVX2", with: avx2 ? "true /* AVX2 target */" : "false /* no AVX2 */")
+                    l = l.replacing("FERCC_AVX512", with: avx512 ? "true /* AVX-512 VNNI target */" : "false /* no AVX-512 VNNI */")
                 }
                 out.append(l)
             }
@@ -213,7 +215,7 @@ extension SwiftEmitter {
         lines.append("    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Int32.self)")
         lines.append("}")
         lines.append("")
-        lines.append(Self.embeddedKernels(fusedMultiplyAdd: options.target != .portable, avx2: options.target.hasAVX2))
+        lines.append(Self.embeddedKernels(fusedMultiplyAdd: options.target != .portable, avx2: options.target.hasAVX2, avx512: options.target.hasAVX512VNNI))
         return lines.joined(separator: "\n") + "\n"
     }
 

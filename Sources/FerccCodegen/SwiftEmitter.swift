@@ -13,7 +13,7 @@ public struct CodegenOptions {
             switch self {
             case .host: return ["-Xcc", "-march=native"]
             case .x86_64_avx2: return ["-Xcc", "-march=haswell"]
-            case .x86_64_avx512: return ["-Xcc", "-march=skylake-avx512"]
+            case .x86_64_avx512: return ["-Xcc", "-march=cascadelake"]  // the first with AVX-512 VNNI
             case .arm64: return []
             case .portable: return []
             }
@@ -26,6 +26,16 @@ public struct CodegenOptions {
             case .host: return quantizedKernelsUseAVX2
             case .x86_64_avx2, .x86_64_avx512: return true
             case .arm64, .portable: return false
+            }
+        }
+
+        /// Whether the generated regular int8 convolutions take their AVX-512 VNNI path: on the
+        /// AVX-512 target, and on the host when the kernels of this fercc build do.
+        public var hasAVX512VNNI: Bool {
+            switch self {
+            case .host: return quantizedKernelsUseVNNI
+            case .x86_64_avx512: return true
+            case .x86_64_avx2, .arm64, .portable: return false
             }
         }
     }

@@ -111,6 +111,9 @@ public struct QuantizedConv2DKernel: Sendable {
     /// and, for depthwise, the table with lanes in the order its accumulators hold the channels.
     let avx2Packed: [Int16]
     let avx2Table: [Int32]
+    /// AVX-512 VNNI builds: a regular convolution's weights packed for `denseConvVNNI`
+    /// (QuantizedAVX512.swift; avx2Table then holds its biases, avx2Packed nothing).
+    let vnniPacked: [Int8]
 
     @inline(never)  // generated code builds dozens of these in one initializer
     public init(geometry g: Conv2DGeometry, weights: [Int8], bias: [Int32]?, inputZeroPoint: Int32, requantization: Requantization) {
@@ -164,8 +167,9 @@ public struct QuantizedConv2DKernel: Sendable {
                 }
                 folded[c] = self.bias[c] &- inputZeroPoint &* sum
             }
-            channelStride = lanes
-            needsPaddedCopy = g.hasPadding || g.inC != lanes
+            // (AVX-512 builds read 32 channels at a time.)
+            channelStride = quantizedKernelsUseVNNI ? (g.outC + 31) / 32 * 32 : lanes
+            needsPaddedCopy = g.hasPadding || g.inC != channelStride
         case .reference:
             channelStride = g.inC
             needsPaddedCopy = false
@@ -187,11 +191,12 @@ public struct QuantizedConv2DKernel: Sendable {
         for lane in 0..<lanes { plain[(lane / 16) * 64 + lane % 16] = lane < g.outC ? self.bias[lane] : 0 }
         plainTable = plain
         #if arch(x86_64) && FERCC_AVX2
-        (avx2Packed, avx2Table) = Self.packAVX2(path, g, weights, folded, requantization)
+        (avx2Packed, avx2Table, vnniPacked) = Self.packAVX2(path, g, weights, folded, requantization)
         let useExact = false  // the AVX2 integer kernels are faster than the float detour
         #else
         avx2Packed = []
         avx2Table = []
+        vnniPacked = []
         let useExact = true
         #endif
         // Largest possible |partial sum| of (x - zp) * w is Σ|w| · 255 (|x - zp| <= 255): below 2^24.
@@ -203,11 +208,15 @@ public struct QuantizedConv2DKernel: Sendable {
     }
 
     #if arch(x86_64) && FERCC_AVX2
-    static func packAVX2(_ path: Path, _ g: Conv2DGeometry, _ weights: [Int8], _ folded: [Int32], _ r: Requantization) -> ([Int16], [Int32]) {
+    static func packAVX2(_ path: Path, _ g: Conv2DGeometry, _ weights: [Int8], _ folded: [Int32], _ r: Requantization) -> ([Int16], [Int32], [Int8]) {
         let taps = g.kernelH * g.kernelW
         let blocks = (g.outC + 15) / 16
         switch path {
         case .dense:
+            #if FERCC_AVX512
+            return ([], AVX2Table.make(blocks: blocks, channelOfLane: { $0 < g.outC ? $0 : nil }, bias: vnniBias(g, weights, folded: folded), r),
+                    packDenseVNNI(g, weights))
+            #else
             // [block][tap][channel pair][16 outputs][2 channels], zero past the last channel or output.
             let pairs = (g.inC + 1) / 2
             var packed = [Int16](repeating: 0, count: blocks * taps * pairs * 32)
@@ -218,8 +227,13 @@ public struct QuantizedConv2DKernel: Sendable {
                     }
                 }
             }
-            return (packed, AVX2Table.make(blocks: blocks, channelOfLane: { $0 < g.outC ? $0 : nil }, bias: folded, r))
+            return (packed, AVX2Table.make(blocks: blocks, channelOfLane: { $0 < g.outC ? $0 : nil }, bias: folded, r), [])
+            #endif
         case .depthwise:
+            #if FERCC_AVX512
+            let (packed, table) = packDepthwiseAVX512(g, weights, folded: folded, r)
+            return (packed, table, [])
+            #else
             // [block][tap pair][16 lanes][2 taps]; lane i holds channel interleavedChannel(i).
             let tapPairs = (taps + 1) / 2
             var packed = [Int16](repeating: 0, count: blocks * tapPairs * 32)
@@ -236,9 +250,10 @@ public struct QuantizedConv2DKernel: Sendable {
                 let c = (lane / 16) * 16 + Self.interleavedChannel(lane % 16)
                 return c < g.outC ? c : nil
             }, bias: folded, r)
-            return (packed, table)
+            return (packed, table, [])
+            #endif
         case .reference:
-            return ([], [])
+            return ([], [], [])
         }
     }
 
@@ -252,7 +267,9 @@ public struct QuantizedConv2DKernel: Sendable {
     var avx2ScratchBytes: Int {
         let g = geometry
         switch path {
-        case .dense: return g.batch * g.paddedH * g.paddedW * ((g.inC + 1) / 2 * 2) * 2
+        case .dense:
+            if quantizedKernelsUseVNNI { return g.batch * g.paddedH * g.paddedW * ((g.inC + 3) / 4 * 4) }
+            return g.batch * g.paddedH * g.paddedW * ((g.inC + 1) / 2 * 2) * 2
         case .depthwise: return needsPaddedCopy ? g.batch * g.paddedH * g.paddedW * channelStride : 0
         case .reference: return 0
         }
@@ -264,16 +281,32 @@ public struct QuantizedConv2DKernel: Sendable {
             avx2Table.withUnsafeBufferPointer { t in
                 switch path {
                 case .dense:
+                    #if FERCC_AVX512
+                    // An unsigned copy (x + 128), zero-point padded, channels rounded up to quads.
+                    let c4 = (g.inC + 3) / 4 * 4
+                    let x = scratch!.bindMemory(to: UInt8.self, capacity: avx2ScratchBytes)
+                    flipPaddedVNNI(input, g, channelStride: c4, fill: UInt8(truncatingIfNeeded: inputZeroPoint) ^ 0x80, x)
+                    vnniPacked.withUnsafeBufferPointer { w in
+                        denseConvVNNI(x, paddedH: g.paddedH, paddedW: g.paddedW, channels4: c4, g, weights: w.baseAddress!, blocks: blocks,
+                                      table: t.baseAddress!, requant: requant, output: output)
+                    }
+                    #else
                     // An int16 copy, zero-point padded, channels rounded up to pairs.
                     let c2 = (g.inC + 1) / 2 * 2
                     let x = scratch!.bindMemory(to: Int16.self, capacity: avx2ScratchBytes / 2)
                     widenPaddedAVX2(input, g, channelStride: c2, fill: Int16(inputZeroPoint), x)
                     denseConvAVX2(x, paddedH: g.paddedH, paddedW: g.paddedW, channels2: c2, g, weights: p.baseAddress!, blocks: blocks,
                                   table: t.baseAddress!, requant: requant, output: output)
+                    #endif
                 case .depthwise:
                     let (x, ph, pw) = paddedInput(input, scratch)
+                    #if FERCC_AVX512
+                    depthwiseConvAVX512(x, paddedH: ph, paddedW: pw, channelStride: channelStride, g, weights: p.baseAddress!,
+                                        table: t.baseAddress!, requant: requant, output: output)
+                    #else
                     depthwiseConvAVX2(x, paddedH: ph, paddedW: pw, channelStride: channelStride, g, weights: p.baseAddress!, blocks: blocks,
                                       table: t.baseAddress!, requant: requant, output: output)
+                    #endif
                 case .reference:
                     runReference(input: input, output: output)
                 }
@@ -578,14 +611,31 @@ public struct QuantizedDepthwisePointwiseKernel: Sendable {
                 var r0 = 0
                 while r0 < g.outH {
                     let rows = Swift.min(bandRows, g.outH - r0)
+                    #if FERCC_AVX512
+                    depthwiseConvAVX512(x, paddedH: ph, paddedW: pw, channelStride: dw.channelStride, g, weights: dwp.baseAddress!,
+                                        table: dwt.baseAddress!, requant: dw.requant, output: band, rows: r0..<(r0 + rows))
+                    #else
                     depthwiseConvAVX2(x, paddedH: ph, paddedW: pw, channelStride: dw.channelStride, g, weights: dwp.baseAddress!, blocks: dw.blocks,
                                       table: dwt.baseAddress!, requant: dw.requant, output: band, rows: r0..<(r0 + rows))
+                    #endif
                     var pg = pointwise.geometry
                     pg.inH = rows
                     pg.outH = rows
+                    #if FERCC_AVX512
+                    // (c4 <= 2 * c2: the unsigned copy fits where the int16 one would.)
+                    let c4 = (g.outC + 3) / 4 * 4
+                    let flipped = UnsafeMutableRawPointer(wide).bindMemory(to: UInt8.self, capacity: bandRows * g.outW * c4)
+                    flipPaddedVNNI(band, pg, channelStride: c4, fill: UInt8(truncatingIfNeeded: pointwise.inputZeroPoint) ^ 0x80, flipped)
+                    pointwise.vnniPacked.withUnsafeBufferPointer { w in
+                        denseConvVNNI(flipped, paddedH: rows, paddedW: pg.inW, channels4: c4, pg, weights: w.baseAddress!, blocks: pointwise.blocks,
+                                      table: pwt.baseAddress!, requant: pointwise.requant, output: output + r0 * pg.outW * pg.outC)
+                    }
+                    _ = pwp
+                    #else
                     widenPaddedAVX2(band, pg, channelStride: c2, fill: Int16(pointwise.inputZeroPoint), wide)
                     denseConvAVX2(wide, paddedH: rows, paddedW: pg.inW, channels2: c2, pg, weights: pwp.baseAddress!, blocks: pointwise.blocks,
                                   table: pwt.baseAddress!, requant: pointwise.requant, output: output + r0 * pg.outW * pg.outC)
+                    #endif
                     r0 += rows
                 }
             } }

@@ -62,9 +62,12 @@ final class CodegenTests: XCTestCase {
     /// Every single-input int8 TFLite fixture, converted and compiled together into one binary
     /// (one module, one model class each), run through `predictQuantized` (or `predict` for float
     /// I/O): the raw int8 outputs equal LiteRT's reference kernels' bit for bit. Once for the host
-    /// (the AVX2 kernels on an AVX2 machine) and once for the portable target.
+    /// (the AVX2 kernels on an AVX2 machine, AVX-512 VNNI where it has that), for the AVX2 target
+    /// when the host can run it (so a VNNI machine tests the AVX2 kernels too), and for the
+    /// portable target.
     func testGeneratedInt8CodeMatchesTFLiteReferenceKernels() throws {
         try checkGeneratedInt8Code(target: .host)
+        if CodegenOptions.Target.host.hasAVX512VNNI { try checkGeneratedInt8Code(target: .x86_64_avx2) }
         try checkGeneratedInt8Code(target: .portable)
     }
 

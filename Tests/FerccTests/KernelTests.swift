@@ -159,11 +159,11 @@ final class KernelTests: XCTestCase {
     /// naively: equal outputs, bit for bit.
     func testInt8ConvolutionPathsAgainstNaiveReference() {
         var rng = SeededRandom(11)
-        func check(inC: Int, outC: Int, k: Int, stride: Int, pad: Int, groups: Int, big: Bool, gain: Double = 1) {
+        func check(inC: Int, outC: Int, k: Int, stride: Int, pad: Int, groups: Int, big: Bool, gain: Double = 1, dilation d: Int = 1) {
             let h = 9, w = 7
-            let outH = (h + 2 * pad - k) / stride + 1, outW = (w + 2 * pad - k) / stride + 1
+            let outH = (h + 2 * pad - d * (k - 1) - 1) / stride + 1, outW = (w + 2 * pad - d * (k - 1) - 1) / stride + 1
             let g = Conv2DGeometry(batch: 1, inH: h, inW: w, inC: inC, outH: outH, outW: outW, outC: outC, kernelH: k, kernelW: k,
-                                   strideH: stride, strideW: stride, dilationH: 1, dilationW: 1,
+                                   strideH: stride, strideW: stride, dilationH: d, dilationW: d,
                                    padTop: pad, padLeft: pad, padBottom: pad, padRight: pad, groups: groups)
             let cig = inC / groups
             let weights = (0..<(outC * k * k * cig)).map { _ in Int8(big ? (rng.next() > 0 ? 127 : -127) : Int((rng.next() * 40).rounded())) }
@@ -181,7 +181,7 @@ final class KernelTests: XCTestCase {
                 var acc: Int32 = 0
                 let grp = oc / (outC / groups)
                 for ky in 0..<k { for kx in 0..<k {
-                    let y = oy * stride - pad + ky, x = ox * stride - pad + kx
+                    let y = oy * stride - pad + ky * d, x = ox * stride - pad + kx * d
                     guard y >= 0, y < h, x >= 0, x < w else { continue }
                     for ci in 0..<cig {
                         acc += Int32(weights[((oc * k + ky) * k + kx) * cig + ci]) * (Int32(input[(y * w + x) * inC + grp * cig + ci]) - 7)
@@ -189,7 +189,7 @@ final class KernelTests: XCTestCase {
                 } }
                 want[(oy * outW + ox) * outC + oc] = Int8(rq.apply(acc + bias[oc], channel: oc))
             } } }
-            XCTAssertEqual(got, want, "inC \(inC) outC \(outC) k \(k) stride \(stride) groups \(groups) big \(big)")
+            XCTAssertEqual(got, want, "inC \(inC) outC \(outC) k \(k) stride \(stride) groups \(groups) big \(big) dilation \(d)")
         }
         check(inC: 20, outC: 37, k: 3, stride: 2, pad: 1, groups: 1, big: false)    // exact float path
         check(inC: 20, outC: 37, k: 1, stride: 1, pad: 0, groups: 1, big: false)
@@ -202,6 +202,10 @@ final class KernelTests: XCTestCase {
         check(inC: 16, outC: 16, k: 3, stride: 1, pad: 0, groups: 16, big: false)  // no padding copy
         check(inC: 8, outC: 20, k: 1, stride: 1, pad: 0, groups: 1, big: false, gain: 3000)   // multipliers above 1: left shifts
         check(inC: 20, outC: 20, k: 3, stride: 2, pad: 1, groups: 20, big: false, gain: 3000)
+        check(inC: 1, outC: 8, k: 3, stride: 1, pad: 1, groups: 1, big: false)     // gray stem (VNNI: one channel in a quad)
+        check(inC: 3, outC: 24, k: 3, stride: 2, pad: 1, groups: 1, big: true)     // RGB stem, a block of 16 and one of 8
+        check(inC: 6, outC: 17, k: 3, stride: 1, pad: 2, groups: 1, big: false, dilation: 2)  // a run per tap
+        check(inC: 8, outC: 8, k: 3, stride: 1, pad: 2, groups: 8, big: false, dilation: 2)   // depthwise, dilated
     }
 
     /// The fused int8 depthwise+pointwise kernel gives the two kernels' bytes (banded in AVX2 builds:

@@ -1,0 +1,289 @@
+// AVX-512 VNNI path of the regular int8 convolutions (vpdpbusd: 16 int32 lanes, each adding
+// four unsigned-by-signed byte products), through the compiler's own clang intrinsics module.
+// Compiled only where the build enables it: the package defines FERCC_AVX512 when it builds for
+// a host with AVX-512 F/BW/VL and VNNI, and generated code gets the condition resolved for its
+// --target (an AVX-512 build also has FERCC_AVX2: depthwise layers and the requantization stay
+// on the AVX2 paths). Same bits as the portable and AVX2 kernels; tests compare them.
+//
+// vpdpbusd multiplies unsigned bytes by signed ones, so the input is shifted into unsigned
+// range (x + 128, a flip of the sign bit) and 128 * sum(weights) comes off the folded bias:
+// sum((x + 128) * w) - 128 * sum(w) = sum(x * w), exactly, in int32.
+#if arch(x86_64) && FERCC_AVX512
+import _Builtin_intrinsics.intel
+
+/// Whether this build of the kernels runs the AVX-512 VNNI int8 path.
+public let quantizedKernelsUseVNNI = true
+
+@inline(__always)
+func loadM512(_ p: UnsafeRawPointer) -> __m512i { p.loadUnaligned(as: __m512i.self) }
+
+/// The output side of a requantization on 16 int32 lanes: zero point and clamp bounds.
+struct AVX512Output {
+    let zeroPoint: __m512i, lo: __m512i, hi: __m512i
+    let leftShift: Bool
+    init(_ r: Requantization) {
+        zeroPoint = _mm512_set1_epi32(r.outputZeroPoint)
+        lo = _mm512_set1_epi32(r.min)
+        hi = _mm512_set1_epi32(r.max)
+        leftShift = r.shifts.contains { $0 > 0 }
+    }
+}
+
+/// `multiplyByQuantizedMultiplierAVX2` on 16 lanes at once (the same table, whose parts are 16
+/// lanes wide), then the zero point and the clamp in int32 as the portable kernel, and the 16
+/// bytes (vpmovdb truncates what the clamp left in int8 range).
+@inline(__always)
+func requantize16AVX512(_ x: __m512i, table t: UnsafePointer<Int32>, _ o: AVX512Output) -> __m128i {
+    @inline(__always) func part(_ i: Int) -> __m512i { loadM512(UnsafeRawPointer(t + i)) }
+    let a = o.leftShift ? _mm512_sllv_epi32(x, part(AVX2Table.leftShift)) : x
+    let half = _mm512_set1_epi64(1 << 30)
+    let even = _mm512_add_epi64(_mm512_mul_epi32(a, part(AVX2Table.multiplier)), half)
+    let odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), part(AVX2Table.multiplierOdd)), half)
+    // Bits 31...62 of each product: even lanes from the low half of their 64 bits, odd from the high.
+    let h = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 31), _mm512_slli_epi64(odd, 1))
+    let remainder = _mm512_and_si512(h, part(AVX2Table.mask))
+    let threshold = _mm512_sub_epi32(part(AVX2Table.threshold), _mm512_srai_epi32(h, 31))  // + 1 when h < 0
+    let v = _mm512_sub_epi32(_mm512_srav_epi32(h, part(AVX2Table.rightShift)),
+                             _mm512_srai_epi32(_mm512_sub_epi32(threshold, remainder), 31))
+    let z = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, o.zeroPoint), o.lo), o.hi)
+    return _mm512_cvtepi32_epi8(z)
+}
+
+/// Four bytes of one pixel (four input channels) in every lane.
+@inline(__always)
+func broadcastQuad(_ p: UnsafePointer<UInt8>) -> __m512i {
+    _mm512_set1_epi32(UnsafeRawPointer(p).loadUnaligned(as: Int32.self))
+}
+
+/// Copies int8 `x` with its sign bit flipped (x + 128 as unsigned) into a buffer padded with
+/// `fill` (the input zero point, flipped), `channelStride` >= channels bytes per pixel (the
+/// extra ones hold `fill` too; their weights are zero).
+func flipPaddedVNNI(_ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride cs: Int, fill: UInt8, _ y: UnsafeMutablePointer<UInt8>) {
+    let ph = g.paddedH, pw = g.paddedW, c = g.inC
+    if g.hasPadding || cs != c { y.initialize(repeating: fill, count: g.batch * ph * pw * cs) }
+    let sign = _mm512_set1_epi8(-128)
+    @inline(__always) func flip(_ src: UnsafePointer<Int8>, _ dst: UnsafeMutablePointer<UInt8>, _ count: Int) {
+        var i = 0
+        while i + 64 <= count {
+            let v = _mm512_xor_si512(loadM512(UnsafeRawPointer(src + i)), sign)
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: v, as: __m512i.self)
+            i += 64
+        }
+        while i < count { dst[i] = UInt8(bitPattern: src[i]) ^ 0x80; i += 1 }
+    }
+    for n in 0..<g.batch {
+        for h in 0..<g.inH {
+            let src = x + (n * g.inH + h) * g.inW * c
+            let dst = y + ((n * ph + h + g.padTop) * pw + g.padLeft) * cs
+            if cs == c {
+                flip(src, dst, g.inW * c)
+            } else {
+                for w in 0..<g.inW { flip(src + w * c, dst + w * cs, c) }
+            }
+        }
+    }
+}
+
+/// Weights for `denseConvVNNI`: [block of 16 outputs][tap][channel quad][16 outputs][4 channels],
+/// zero past the last channel or output; `channels4` is the input channels rounded up to 4.
+func packDenseVNNI(_ g: Conv2DGeometry, _ weights: [Int8]) -> [Int8] {
+    let taps = g.kernelH * g.kernelW
+    let blocks = (g.outC + 15) / 16
+    let quads = (g.inC + 3) / 4
+    var packed = [Int8](repeating: 0, count: blocks * taps * quads * 64)
+    for oc in 0..<g.outC {
+        for t in 0..<taps {
+            for ci in 0..<g.inC {
+                packed[(((oc / 16) * taps + t) * quads + ci / 4) * 64 + (oc % 16) * 4 + ci % 4] = weights[(oc * taps + t) * g.inC + ci]
+            }
+        }
+    }
+    return packed
+}
+
+/// The folded biases less 128 * sum(weights) per output channel (the unsigned input's offset).
+func vnniBias(_ g: Conv2DGeometry, _ weights: [Int8], folded: [Int32]) -> [Int32] {
+    let taps = g.kernelH * g.kernelW * g.inC
+    var out = folded
+    for oc in 0..<g.outC {
+        var sum: Int32 = 0
+        for i in 0..<taps { sum &+= Int32(weights[oc * taps + i]) }
+        out[oc] = folded[oc] &- 128 &* sum
+    }
+    return out
+}
+
+/// Regular int8 convolution with vpdpbusd over the flipped, padded input `x` (`channels4` bytes
+/// per pixel): a broadcast quad of one pixel's channels against 16 output channels' four weights
+/// each. Tiles of 8 output pixels by 16 output channels (eight accumulators cover the
+/// instruction's latency), over chunks of pixels that stay in cache while every block of weights
+/// passes over them; accumulators start from the table's bias (folded, less the offset's sum).
+func denseConvVNNI(_ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, channels4 c4: Int, _ g: Conv2DGeometry,
+                   weights: UnsafePointer<Int8>, blocks: Int, table: UnsafePointer<Int32>,
+                   requant r: Requantization, output: UnsafeMutablePointer<Int8>) {
+    let taps = g.kernelH * g.kernelW
+    let o = AVX512Output(r)
+    let pixels = g.batch * g.outH * g.outW
+    let blockStride = taps * c4 * 16
+    // With no horizontal dilation a kernel row's taps are adjacent pixels: one run per kernel row.
+    let rowRuns = g.dilationW == 1
+    let runs = rowRuns ? g.kernelH : taps
+    let quads = (rowRuns ? g.kernelW * c4 : c4) / 4
+    let chunk = 64
+    @inline(__always) func finish(_ acc: __m512i, _ t: UnsafePointer<Int32>, _ out: UnsafeMutablePointer<Int8>, _ valid: Int) {
+        store16(requantize16AVX512(acc, table: t, o), out, valid: valid)
+    }
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: runs + chunk) { offsets in
+        let tapOffsets = offsets.baseAddress!, pixelOffsets = offsets.baseAddress! + runs
+        for kh in 0..<g.kernelH {
+            if rowRuns {
+                tapOffsets[kh] = kh * g.dilationH * pw * c4
+            } else {
+                for kw in 0..<g.kernelW { tapOffsets[kh * g.kernelW + kw] = (kh * g.dilationH * pw + kw * g.dilationW) * c4 }
+            }
+        }
+        var start = 0
+        var n = 0, oh = 0, ow = 0  // of pixel `start`
+        while start < pixels {
+            let end = min(start + chunk, pixels)
+            for i in 0..<(end - start) {
+                pixelOffsets[i] = ((n * ph + oh * g.strideH) * pw + ow * g.strideW) * c4
+                ow += 1
+                if ow == g.outW { ow = 0; oh += 1; if oh == g.outH { oh = 0; n += 1 } }
+            }
+            for b in 0..<blocks {
+                let valid = min(g.outC - b * 16, 16)
+                let t = table + b * AVX2Table.stride
+                let wb = weights + b * blockStride
+                let bias = loadM512(UnsafeRawPointer(t))
+                var p = start
+                while p + 8 <= end {
+                    let q = pixelOffsets + (p - start)
+                    let x0 = x + q[0], x1 = x + q[1], x2 = x + q[2], x3 = x + q[3]
+                    let x4 = x + q[4], x5 = x + q[5], x6 = x + q[6], x7 = x + q[7]
+                    var a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias, a6 = bias, a7 = bias
+                    var w = wb
+                    for run in 0..<runs {
+                        let off = tapOffsets[run]
+                        let p0 = x0 + off, p1 = x1 + off, p2 = x2 + off, p3 = x3 + off
+                        let p4 = x4 + off, p5 = x5 + off, p6 = x6 + off, p7 = x7 + off
+                        for k in 0..<quads {
+                            let wv = loadM512(UnsafeRawPointer(w))
+                            a0 = _mm512_dpbusd_epi32(a0, broadcastQuad(p0 + 4 * k), wv)
+                            a1 = _mm512_dpbusd_epi32(a1, broadcastQuad(p1 + 4 * k), wv)
+                            a2 = _mm512_dpbusd_epi32(a2, broadcastQuad(p2 + 4 * k), wv)
+                            a3 = _mm512_dpbusd_epi32(a3, broadcastQuad(p3 + 4 * k), wv)
+                            a4 = _mm512_dpbusd_epi32(a4, broadcastQuad(p4 + 4 * k), wv)
+                            a5 = _mm512_dpbusd_epi32(a5, broadcastQuad(p5 + 4 * k), wv)
+                            a6 = _mm512_dpbusd_epi32(a6, broadcastQuad(p6 + 4 * k), wv)
+                            a7 = _mm512_dpbusd_epi32(a7, broadcastQuad(p7 + 4 * k), wv)
+                            w += 64
+                        }
+                    }
+                    let out = output + p * g.outC + b * 16
+                    finish(a0, t, out, valid); finish(a1, t, out + g.outC, valid)
+                    finish(a2, t, out + 2 * g.outC, valid); finish(a3, t, out + 3 * g.outC, valid)
+                    finish(a4, t, out + 4 * g.outC, valid); finish(a5, t, out + 5 * g.outC, valid)
+                    finish(a6, t, out + 6 * g.outC, valid); finish(a7, t, out + 7 * g.outC, valid)
+                    p += 8
+                }
+                while p < end {
+                    let x0 = x + pixelOffsets[p - start]
+                    var a0 = bias
+                    var w = wb
+                    for run in 0..<runs {
+                        let p0 = x0 + tapOffsets[run]
+                        for k in 0..<quads {
+                            a0 = _mm512_dpbusd_epi32(a0, broadcastQuad(p0 + 4 * k), loadM512(UnsafeRawPointer(w)))
+                            w += 64
+                        }
+                    }
+                    finish(a0, t, output + p * g.outC + b * 16, valid)
+                    p += 1
+                }
+            }
+            start = end
+        }
+    }
+}
+/// The channel (within its block of 32) that lane `i` of the AVX-512 depthwise accumulators
+/// holds: lanes 0-15 are the first accumulator (channels 0-3, 8-11, 16-19, 24-27: the 16-bit
+/// interleave works within 128-bit quarters), lanes 16-31 the second (4-7, 12-15, 20-23, 28-31).
+func depthwiseChannelAVX512(_ i: Int) -> Int {
+    let second = i / 16, l = i % 16
+    return (l / 4) * 8 + second * 4 + l % 4
+}
+
+/// Depthwise weights for `depthwiseConvAVX512`, [block of 32][tap pair][32 lanes][2 taps] (an
+/// odd last tap pairs with zero weights), and the table: two 16-lane parts per block, lanes in
+/// the accumulators' order.
+func packDepthwiseAVX512(_ g: Conv2DGeometry, _ weights: [Int8], folded: [Int32], _ r: Requantization) -> ([Int16], [Int32]) {
+    let taps = g.kernelH * g.kernelW, tapPairs = (taps + 1) / 2
+    let blocks = (g.outC + 31) / 32
+    var packed = [Int16](repeating: 0, count: blocks * tapPairs * 64)
+    for b in 0..<blocks {
+        for lane in 0..<32 {
+            let c = b * 32 + depthwiseChannelAVX512(lane)
+            guard c < g.outC else { continue }
+            for t in 0..<taps { packed[(b * tapPairs + t / 2) * 64 + lane * 2 + t % 2] = Int16(weights[c * taps + t]) }
+        }
+    }
+    let table = AVX2Table.make(blocks: blocks * 2, channelOfLane: { lane in
+        let c = (lane / 32) * 32 + depthwiseChannelAVX512(lane % 32)
+        return c < g.outC ? c : nil
+    }, bias: folded, r)
+    return (packed, table)
+}
+
+/// Depthwise int8 convolution with 512-bit 16-bit multiply-adds over pairs of taps: 32 channels
+/// of two taps, sign-extended and interleaved, against weights interleaved the same way, into two
+/// accumulators of 16 channels. `x` holds `channelStride` (a multiple of 32) bytes per pixel,
+/// padded with the zero point. With `rows` (batch 1 only) it computes those output rows into
+/// `output` as rows 0, 1, ...
+func depthwiseConvAVX512(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
+                         weights: UnsafePointer<Int16>, table: UnsafePointer<Int32>,
+                         requant r: Requantization, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil) {
+    let outRows = rows ?? 0..<g.outH, firstRow = rows?.lowerBound ?? 0
+    let taps = g.kernelH * g.kernelW
+    let tapPairs = (taps + 1) / 2
+    let blocks = (g.outC + 31) / 32
+    let o = AVX512Output(r)
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: tapPairs * 2) { tapOffsets in
+        for i in 0..<(tapPairs * 2) {
+            let tap = min(i, taps - 1)  // the padding tap reads the last tap again (its weights are zero)
+            tapOffsets[i] = ((tap / g.kernelW) * g.dilationH * pw + (tap % g.kernelW) * g.dilationW) * cs
+        }
+        for n in 0..<g.batch {
+            for oh in outRows {
+                for b in 0..<blocks {
+                    let valid = min(g.outC - b * 32, 32)
+                    let t0 = table + 2 * b * AVX2Table.stride, t1 = t0 + AVX2Table.stride
+                    let wb = weights + b * tapPairs * 64
+                    let bias0 = loadM512(UnsafeRawPointer(t0)), bias1 = loadM512(UnsafeRawPointer(t1))
+                    let row = x + (n * ph + oh * g.strideH) * pw * cs + b * 32
+                    let outRow = output + (n * g.outH + oh - firstRow) * g.outW * g.outC + b * 32
+                    for ow in 0..<g.outW {
+                        let px = row + ow * g.strideW * cs
+                        var acc0 = bias0, acc1 = bias1
+                        for j in 0..<tapPairs {
+                            let xa = _mm512_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j]).loadUnaligned(as: __m256i.self))
+                            let xb = _mm512_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j + 1]).loadUnaligned(as: __m256i.self))
+                            let w = UnsafeRawPointer(wb + j * 64)
+                            acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(_mm512_unpacklo_epi16(xa, xb), loadM512(w)))
+                            acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(_mm512_unpackhi_epi16(xa, xb), loadM512(w + 64)))
+                        }
+                        let q0 = requantize16AVX512(acc0, table: t0, o), q1 = requantize16AVX512(acc1, table: t1, o)
+                        // Dwords of q0 hold channels 0-3, 8-11, ..., of q1 4-7, 12-15, ...: interleaved back.
+                        let out = outRow + ow * g.outC
+                        store16(_mm_unpacklo_epi32(q0, q1), out, valid: min(valid, 16))
+                        if valid > 16 { store16(_mm_unpackhi_epi32(q0, q1), out + 16, valid: valid - 16) }
+                    }
+                }
+            }
+        }
+    }
+}
+#else
+/// Whether this build of the kernels runs the AVX-512 VNNI int8 path.
+public let quantizedKernelsUseVNNI = false
+#endif
