@@ -115,7 +115,36 @@ public struct DepthwiseConv2DKernel: Sendable {
                                 let bv = loadVector(b0 + ch)
                                 var x = inRow + ch
                                 var o = outRow + ch
-                                for _ in 0..<g.outW {
+                                var ow = 0
+                                #if FERCC_AVX512
+                                if sx == c && dx == c {
+                                    // Stride and dilation 1, 32 vector registers: four pixels at
+                                    // once share their input loads (6 per kernel row, not 12).
+                                    // Each pixel still sums bias, then taps 0...8 in order.
+                                    @inline(__always) func kernelRow(_ p: UnsafePointer<Float>, _ ka: FloatVector, _ kb: FloatVector, _ kc: FloatVector,
+                                                                     _ a0: inout FloatVector, _ a1: inout FloatVector, _ a2: inout FloatVector, _ a3: inout FloatVector) {
+                                        let v0 = loadVector(p), v1 = loadVector(p + c), v2 = loadVector(p + 2 * c)
+                                        let v3 = loadVector(p + 3 * c), v4 = loadVector(p + 4 * c), v5 = loadVector(p + 5 * c)
+                                        a0 = multiplyAdd(multiplyAdd(multiplyAdd(a0, v0, ka), v1, kb), v2, kc)
+                                        a1 = multiplyAdd(multiplyAdd(multiplyAdd(a1, v1, ka), v2, kb), v3, kc)
+                                        a2 = multiplyAdd(multiplyAdd(multiplyAdd(a2, v2, ka), v3, kb), v4, kc)
+                                        a3 = multiplyAdd(multiplyAdd(multiplyAdd(a3, v3, ka), v4, kb), v5, kc)
+                                    }
+                                    while ow + 4 <= g.outW {
+                                        var a0 = bv, a1 = bv, a2 = bv, a3 = bv
+                                        kernelRow(x, k0, k1, k2, &a0, &a1, &a2, &a3)
+                                        kernelRow(x + dy, k3, k4, k5, &a0, &a1, &a2, &a3)
+                                        kernelRow(x + 2 * dy, k6, k7, k8, &a0, &a1, &a2, &a3)
+                                        storeVector(clamp.apply(a0), o); storeVector(clamp.apply(a1), o + c)
+                                        storeVector(clamp.apply(a2), o + 2 * c); storeVector(clamp.apply(a3), o + 3 * c)
+                                        x += 4 * c
+                                        o += 4 * c
+                                        ow += 4
+                                    }
+                                }
+                                #endif
+                                while ow < g.outW {
+                                    ow += 1
                                     var acc = multiplyAdd(bv, loadVector(x), k0)
                                     acc = multiplyAdd(acc, loadVector(x + dx), k1)
                                     acc = multiplyAdd(acc, loadVector(x + 2 * dx), k2)

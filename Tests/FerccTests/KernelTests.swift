@@ -41,6 +41,7 @@ final class KernelTests: XCTestCase {
             geometry(2, 6, 19, 24, 17, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1), // pointwise, 6-pixel blocks, channel tail
             geometry(1, 9, 23, 40, 40, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 40), // 3x3 depthwise fast path + tail, stride 2
             geometry(1, 11, 17, 48, 48, k: 3, s: 1, d: 2, p: (2, 2, 2, 2), groups: 48), // 3x3 depthwise, dilation 2
+            geometry(2, 6, 7, 16, 80, k: 3, s: 1, d: 2, p: (2, 1, 2, 1), groups: 2),  // groups of 40: a pair of blocks (AVX-512) + 8, dilated
         ]
         for g in cases {
             let x = rng.floats(g.batch * g.inH * g.inW * g.inC)
