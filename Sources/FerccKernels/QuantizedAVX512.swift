@@ -77,6 +77,16 @@ func flipPaddedVNNI(_ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride
             let dst = y + ((n * ph + h + g.padTop) * pw + g.padLeft) * cs
             if cs == c {
                 flip(src, dst, g.inW * c)
+            } else if cs == 4 {
+                // 1-3 channels (RGB and gray stems): four bytes per pixel at once while they lie
+                // inside the row; the bytes past the pixel's channels meet zero weights.
+                var w = 0
+                while w * c + 4 <= g.inW * c {
+                    let v = UnsafeRawPointer(src + w * c).loadUnaligned(as: UInt32.self) ^ 0x8080_8080
+                    UnsafeMutableRawPointer(dst + w * 4).storeBytes(of: v, as: UInt32.self)
+                    w += 1
+                }
+                while w < g.inW { flip(src + w * c, dst + w * 4, c); w += 1 }
             } else {
                 for w in 0..<g.inW { flip(src + w * c, dst + w * cs, c) }
             }
@@ -115,8 +125,8 @@ func vnniBias(_ g: Conv2DGeometry, _ weights: [Int8], folded: [Int32]) -> [Int32
 
 /// Regular int8 convolution with vpdpbusd over the flipped, padded input `x` (`channels4` bytes
 /// per pixel): a broadcast quad of one pixel's channels against 16 output channels' four weights
-/// each. Tiles of 8 output pixels by 16 output channels (eight accumulators cover the
-/// instruction's latency), over chunks of pixels that stay in cache while every block of weights
+/// each. Tiles of 6 output pixels by 32 output channels (two blocks; 8 x 16 for a last single
+/// block), over chunks of pixels that stay in cache while every block of weights
 /// passes over them; accumulators start from the table's bias (folded, less the offset's sum).
 func denseConvVNNI(_ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, channels4 c4: Int, _ g: Conv2DGeometry,
                    weights: UnsafePointer<Int8>, blocks: Int, table: UnsafePointer<Int32>,
@@ -151,12 +161,56 @@ func denseConvVNNI(_ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, 
                 ow += 1
                 if ow == g.outW { ow = 0; oh += 1; if oh == g.outH { oh = 0; n += 1 } }
             }
-            for b in 0..<blocks {
+            var b0 = 0
+            while b0 < blocks {
+                // Two blocks (32 channels) per tile when both exist: 6 pixels x 2 accumulators,
+                // each broadcast quad feeding two vpdpbusd.
+                var first = start
+                var bEnd = b0 + 1
+                if b0 + 1 < blocks {
+                    bEnd = b0 + 2
+                    let tA = table + b0 * AVX2Table.stride, tB = tA + AVX2Table.stride
+                    let wA = weights + b0 * blockStride, wB = wA + blockStride
+                    let biasA = loadM512(UnsafeRawPointer(tA)), biasB = loadM512(UnsafeRawPointer(tB))
+                    let validB = min(g.outC - (b0 + 1) * 16, 16)
+                    var p = start
+                    while p + 6 <= end {
+                        let q = pixelOffsets + (p - start)
+                        let x0 = x + q[0], x1 = x + q[1], x2 = x + q[2], x3 = x + q[3], x4 = x + q[4], x5 = x + q[5]
+                        var a0 = biasA, a1 = biasA, a2 = biasA, a3 = biasA, a4 = biasA, a5 = biasA
+                        var c0 = biasB, c1 = biasB, c2 = biasB, c3 = biasB, c4 = biasB, c5 = biasB
+                        var w = wA, u = wB
+                        for run in 0..<runs {
+                            let off = tapOffsets[run]
+                            let p0 = x0 + off, p1 = x1 + off, p2 = x2 + off, p3 = x3 + off, p4 = x4 + off, p5 = x5 + off
+                            for k in 0..<quads {
+                                let wv = loadM512(UnsafeRawPointer(w)), uv = loadM512(UnsafeRawPointer(u))
+                                let v0 = broadcastQuad(p0 + 4 * k); a0 = _mm512_dpbusd_epi32(a0, v0, wv); c0 = _mm512_dpbusd_epi32(c0, v0, uv)
+                                let v1 = broadcastQuad(p1 + 4 * k); a1 = _mm512_dpbusd_epi32(a1, v1, wv); c1 = _mm512_dpbusd_epi32(c1, v1, uv)
+                                let v2 = broadcastQuad(p2 + 4 * k); a2 = _mm512_dpbusd_epi32(a2, v2, wv); c2 = _mm512_dpbusd_epi32(c2, v2, uv)
+                                let v3 = broadcastQuad(p3 + 4 * k); a3 = _mm512_dpbusd_epi32(a3, v3, wv); c3 = _mm512_dpbusd_epi32(c3, v3, uv)
+                                let v4 = broadcastQuad(p4 + 4 * k); a4 = _mm512_dpbusd_epi32(a4, v4, wv); c4 = _mm512_dpbusd_epi32(c4, v4, uv)
+                                let v5 = broadcastQuad(p5 + 4 * k); a5 = _mm512_dpbusd_epi32(a5, v5, wv); c5 = _mm512_dpbusd_epi32(c5, v5, uv)
+                                w += 64; u += 64
+                            }
+                        }
+                        let out = output + p * g.outC + b0 * 16
+                        finish(a0, tA, out, 16); finish(c0, tB, out + 16, validB)
+                        finish(a1, tA, out + g.outC, 16); finish(c1, tB, out + g.outC + 16, validB)
+                        finish(a2, tA, out + 2 * g.outC, 16); finish(c2, tB, out + 2 * g.outC + 16, validB)
+                        finish(a3, tA, out + 3 * g.outC, 16); finish(c3, tB, out + 3 * g.outC + 16, validB)
+                        finish(a4, tA, out + 4 * g.outC, 16); finish(c4, tB, out + 4 * g.outC + 16, validB)
+                        finish(a5, tA, out + 5 * g.outC, 16); finish(c5, tB, out + 5 * g.outC + 16, validB)
+                        p += 6
+                    }
+                    first = p
+                }
+                for b in b0..<bEnd {
                 let valid = min(g.outC - b * 16, 16)
                 let t = table + b * AVX2Table.stride
                 let wb = weights + b * blockStride
                 let bias = loadM512(UnsafeRawPointer(t))
-                var p = start
+                var p = first
                 while p + 8 <= end {
                     let q = pixelOffsets + (p - start)
                     let x0 = x + q[0], x1 = x + q[1], x2 = x + q[2], x3 = x + q[3]
@@ -201,6 +255,8 @@ func denseConvVNNI(_ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, 
                     finish(a0, t, output + p * g.outC + b * 16, valid)
                     p += 1
                 }
+                }
+                b0 = bEnd
             }
             start = end
         }
