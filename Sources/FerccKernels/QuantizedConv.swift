@@ -168,7 +168,7 @@ public struct QuantizedConv2DKernel: Sendable {
                 folded[c] = self.bias[c] &- inputZeroPoint &* sum
             }
             // (AVX-512 builds read 32 channels at a time.)
-            channelStride = quantizedKernelsUseVNNI ? (g.outC + 31) / 32 * 32 : lanes
+            channelStride = Self.wideDepthwise(g) ? (g.outC + 31) / 32 * 32 : lanes
             needsPaddedCopy = g.hasPadding || g.inC != channelStride
         case .reference:
             channelStride = g.inC
@@ -231,9 +231,11 @@ public struct QuantizedConv2DKernel: Sendable {
             #endif
         case .depthwise:
             #if FERCC_AVX512
-            let (packed, table) = packDepthwiseAVX512(g, weights, folded: folded, r)
-            return (packed, table, [])
-            #else
+            if wideDepthwise(g) {
+                let (packed, table) = packDepthwiseAVX512(g, weights, folded: folded, r)
+                return (packed, table, [])
+            }
+            #endif
             // [block][tap pair][16 lanes][2 taps]; lane i holds channel interleavedChannel(i).
             let tapPairs = (taps + 1) / 2
             var packed = [Int16](repeating: 0, count: blocks * tapPairs * 32)
@@ -251,7 +253,6 @@ public struct QuantizedConv2DKernel: Sendable {
                 return c < g.outC ? c : nil
             }, bias: folded, r)
             return (packed, table, [])
-            #endif
         case .reference:
             return ([], [], [])
         }
@@ -301,12 +302,14 @@ public struct QuantizedConv2DKernel: Sendable {
                 case .depthwise:
                     let (x, ph, pw) = paddedInput(input, scratch)
                     #if FERCC_AVX512
-                    depthwiseConvAVX512(x, paddedH: ph, paddedW: pw, channelStride: channelStride, g, weights: p.baseAddress!,
-                                        table: t.baseAddress!, requant: requant, output: output)
-                    #else
+                    if Self.wideDepthwise(g) {
+                        depthwiseConvAVX512(x, paddedH: ph, paddedW: pw, channelStride: channelStride, g, weights: p.baseAddress!,
+                                            table: t.baseAddress!, requant: requant, output: output)
+                        break
+                    }
+                    #endif
                     depthwiseConvAVX2(x, paddedH: ph, paddedW: pw, channelStride: channelStride, g, weights: p.baseAddress!, blocks: blocks,
                                       table: t.baseAddress!, requant: requant, output: output)
-                    #endif
                 case .reference:
                     runReference(input: input, output: output)
                 }
@@ -314,6 +317,11 @@ public struct QuantizedConv2DKernel: Sendable {
         }
     }
     #endif
+
+    /// Whether a depthwise layer takes the AVX-512 kernel (32 channels per step): in VNNI builds,
+    /// above 16 channels; 8- and 16-channel layers keep the 16-channel AVX2 kernel, which wastes
+    /// no lanes on them (mini-Xception's 8-channel layer: 3x less work).
+    static func wideDepthwise(_ g: Conv2DGeometry) -> Bool { quantizedKernelsUseVNNI && g.outC > 16 }
 
     static func rounded16(_ n: Int) -> Int { (n + 15) / 16 * 16 }
     var inputCount: Int { geometry.batch * geometry.inH * geometry.inW * geometry.inC }
@@ -611,13 +619,15 @@ public struct QuantizedDepthwisePointwiseKernel: Sendable {
                 var r0 = 0
                 while r0 < g.outH {
                     let rows = Swift.min(bandRows, g.outH - r0)
-                    #if FERCC_AVX512
-                    depthwiseConvAVX512(x, paddedH: ph, paddedW: pw, channelStride: dw.channelStride, g, weights: dwp.baseAddress!,
-                                        table: dwt.baseAddress!, requant: dw.requant, output: band, rows: r0..<(r0 + rows))
-                    #else
-                    depthwiseConvAVX2(x, paddedH: ph, paddedW: pw, channelStride: dw.channelStride, g, weights: dwp.baseAddress!, blocks: dw.blocks,
-                                      table: dwt.baseAddress!, requant: dw.requant, output: band, rows: r0..<(r0 + rows))
-                    #endif
+                    if QuantizedConv2DKernel.wideDepthwise(g) {
+                        #if FERCC_AVX512
+                        depthwiseConvAVX512(x, paddedH: ph, paddedW: pw, channelStride: dw.channelStride, g, weights: dwp.baseAddress!,
+                                            table: dwt.baseAddress!, requant: dw.requant, output: band, rows: r0..<(r0 + rows))
+                        #endif
+                    } else {
+                        depthwiseConvAVX2(x, paddedH: ph, paddedW: pw, channelStride: dw.channelStride, g, weights: dwp.baseAddress!, blocks: dw.blocks,
+                                          table: dwt.baseAddress!, requant: dw.requant, output: band, rows: r0..<(r0 + rows))
+                    }
                     var pg = pointwise.geometry
                     pg.inH = rows
                     pg.outH = rows

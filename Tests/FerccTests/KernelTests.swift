@@ -276,6 +276,31 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// int8 max pooling (16-channel vectors, then a scalar tail) against the definition: the
+    /// largest tap inside the input, clamped; 37 channels, padding, stride 2.
+    func testInt8MaxPoolAgainstDefinition() {
+        var rng = SeededRandom(31)
+        let c = 37, h = 9, w = 8
+        let g = Conv2DGeometry(batch: 2, inH: h, inW: w, inC: c, outH: 5, outW: 4, outC: c, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2,
+                               dilationH: 1, dilationW: 1, padTop: 1, padLeft: 1, padBottom: 1, padRight: 0, groups: 1)
+        let x = (0..<(2 * h * w * c)).map { _ in Int8(max(-128, min(127, Int((rng.next() * 128).rounded())))) }
+        var got = [Int8](repeating: 0, count: 2 * 5 * 4 * c)
+        x.withUnsafeBufferPointer { xp in got.withUnsafeMutableBufferPointer { yp in
+            quantizedPool(g, average: false, min: -20, max: 100, xp.baseAddress!, yp.baseAddress!)
+        } }
+        var want = got
+        for n in 0..<2 { for oy in 0..<5 { for ox in 0..<4 { for ch in 0..<c {
+            var m = -128
+            for ky in 0..<3 { for kx in 0..<3 {
+                let y = oy * 2 - 1 + ky, xx = ox * 2 - 1 + kx
+                guard y >= 0, y < h, xx >= 0, xx < w else { continue }
+                m = max(m, Int(x[((n * h + y) * w + xx) * c + ch]))
+            } }
+            want[((n * 5 + oy) * 4 + ox) * c + ch] = Int8(min(max(m, -20), 100))
+        } } } }
+        XCTAssertEqual(got, want)
+    }
+
     func testMatmulAgainstNaive() {
         var rng = SeededRandom(2)
         for (m, k, n) in [(1, 1280, 7), (5, 3, 33), (4, 16, 16), (9, 31, 17)] {
