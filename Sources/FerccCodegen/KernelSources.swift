@@ -2098,6 +2098,11 @@ public struct QuantizedConv2DKernel: Sendable {
     /// AVX-512 VNNI builds: a regular convolution's weights packed for `denseConvVNNI`
     /// (QuantizedAVX512.swift; avx2Table then holds its biases, avx2Packed nothing).
     let vnniPacked: [Int8]
+    /// Whether the AVX-512 requantization may round with one add and a shift: every channel
+    /// shifts right by at least 1 (no left shift), and no accumulator, whose magnitude is at most
+    /// |bias| + 255 * sum(|weights|) (|input - zero point| <= 255), plus 2^(shift - 1) can reach
+    /// 2^31 (the doubling high multiply never grows a value).
+    let simpleRounding: Bool
 
     @inline(never)  // generated code builds dozens of these in one initializer
     public init(geometry g: Conv2DGeometry, weights: [Int8], bias: [Int32]?, inputZeroPoint: Int32, requantization: Requantization) {
@@ -2160,6 +2165,18 @@ public struct QuantizedConv2DKernel: Sendable {
         }
         self.packed = packed
         let perChannel = requantization.multipliers.count > 1
+        var simple = path != .reference
+        if simple {
+            let perOut = g.kernelH * g.kernelW * g.inputChannelsPerGroup
+            for oc in 0..<g.outC {
+                let shift = requantization.shifts[perChannel ? oc : 0]
+                guard shift <= -1, shift >= -30 else { simple = false; break }
+                var absSum: Int64 = 0
+                for i in 0..<perOut { absSum += Int64(abs(Int(weights[oc * perOut + i]))) }
+                if Int64(abs(Int(self.bias[oc]))) + 255 * absSum + (Int64(1) << (-shift - 1)) >= Int64(1) << 31 { simple = false; break }
+            }
+        }
+        simpleRounding = simple
         var table = [Int32](repeating: 0, count: blocks * 64)
         for lane in 0..<lanes {
             let c = perChannel ? min(lane, g.outC - 1) : 0
@@ -2273,7 +2290,7 @@ public struct QuantizedConv2DKernel: Sendable {
                     flipPaddedVNNI(input, g, channelStride: c4, fill: UInt8(truncatingIfNeeded: inputZeroPoint) ^ 0x80, x)
                     vnniPacked.withUnsafeBufferPointer { w in
                         denseConvVNNI(x, paddedH: g.paddedH, paddedW: g.paddedW, channels4: c4, g, weights: w.baseAddress!, blocks: blocks,
-                                      table: t.baseAddress!, requant: requant, output: output)
+                                      table: t.baseAddress!, requant: requant, simpleRounding: simpleRounding, output: output)
                     }
                     #else
                     // An int16 copy, zero-point padded, channels rounded up to pairs.
@@ -2288,7 +2305,7 @@ public struct QuantizedConv2DKernel: Sendable {
                     #if FERCC_AVX512
                     if Self.wideDepthwise(g) {
                         depthwiseConvAVX512(x, paddedH: ph, paddedW: pw, channelStride: channelStride, g, weights: p.baseAddress!,
-                                            table: t.baseAddress!, requant: requant, output: output)
+                                            table: t.baseAddress!, requant: requant, simpleRounding: simpleRounding, output: output)
                         break
                     }
                     #endif
@@ -2606,7 +2623,7 @@ public struct QuantizedDepthwisePointwiseKernel: Sendable {
                     if QuantizedConv2DKernel.wideDepthwise(g) {
                         #if FERCC_AVX512
                         depthwiseConvAVX512(x, paddedH: ph, paddedW: pw, channelStride: dw.channelStride, g, weights: dwp.baseAddress!,
-                                            table: dwt.baseAddress!, requant: dw.requant, output: band, rows: r0..<(r0 + rows))
+                                            table: dwt.baseAddress!, requant: dw.requant, simpleRounding: dw.simpleRounding, output: band, rows: r0..<(r0 + rows))
                         #endif
                     } else {
                         depthwiseConvAVX2(x, paddedH: ph, paddedW: pw, channelStride: dw.channelStride, g, weights: dwp.baseAddress!, blocks: dw.blocks,
@@ -2622,7 +2639,8 @@ public struct QuantizedDepthwisePointwiseKernel: Sendable {
                     flipPaddedVNNI(band, pg, channelStride: c4, fill: UInt8(truncatingIfNeeded: pointwise.inputZeroPoint) ^ 0x80, flipped)
                     pointwise.vnniPacked.withUnsafeBufferPointer { w in
                         denseConvVNNI(flipped, paddedH: rows, paddedW: pg.inW, channels4: c4, pg, weights: w.baseAddress!, blocks: pointwise.blocks,
-                                      table: pwt.baseAddress!, requant: pointwise.requant, output: output + r0 * pg.outW * pg.outC)
+                                      table: pwt.baseAddress!, requant: pointwise.requant, simpleRounding: pointwise.simpleRounding,
+                                      output: output + r0 * pg.outW * pg.outC)
                     }
                     _ = pwp
                     #else
@@ -2827,7 +2845,7 @@ func loadM256(_ p: UnsafeRawPointer) -> __m256i { p.loadUnaligned(as: __m256i.se
 /// The AVX2 kernels' requantization table: per block of 16 output channels, parts of 16 int32
 /// lanes (in the accumulators' lane order) at these offsets.
 enum AVX2Table {
-    static let bias = 0, multiplier = 16, multiplierOdd = 32, rightShift = 48, mask = 64, threshold = 80, leftShift = 96
+    static let bias = 0, multiplier = 16, multiplierOdd = 32, rightShift = 48, mask = 64, threshold = 80, leftShift = 96, half = 112
     static let stride = 128
 
     /// The table from the channel each lane holds (nil past the last channel), the folded
@@ -2845,6 +2863,7 @@ enum AVX2Table {
             t[base + rightShift + l] = Int32(right)
             t[base + mask + l] = Int32(truncatingIfNeeded: (Int64(1) << right) - 1)
             t[base + threshold + l] = Int32(truncatingIfNeeded: ((Int64(1) << right) - 1) >> 1)
+            t[base + half + l] = right > 0 ? Int32(truncatingIfNeeded: Int64(1) << (right - 1)) : 0
         }
         // The odd lanes' multipliers where the 32x32->64-bit multiply reads them (even positions).
         for b in 0..<blocks {
@@ -3251,7 +3270,10 @@ func loadM512(_ p: UnsafeRawPointer) -> __m512i { p.loadUnaligned(as: __m512i.se
 struct AVX512Output {
     let zeroPoint: __m512i, lo: __m512i, hi: __m512i
     let leftShift: Bool
-    init(_ r: Requantization) {
+    /// See `QuantizedConv2DKernel.simpleRounding`.
+    let simpleRounding: Bool
+    init(_ r: Requantization, simpleRounding: Bool) {
+        self.simpleRounding = simpleRounding
         zeroPoint = _mm512_set1_epi32(r.outputZeroPoint)
         lo = _mm512_set1_epi32(r.min)
         hi = _mm512_set1_epi32(r.max)
@@ -3271,10 +3293,18 @@ func requantize16AVX512(_ x: __m512i, table t: UnsafePointer<Int32>, _ o: AVX512
     let odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), part(AVX2Table.multiplierOdd)), half)
     // Bits 31...62 of each product: even lanes from the low half of their 64 bits, odd from the high.
     let h = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 31), _mm512_slli_epi64(odd, 1))
-    let remainder = _mm512_and_si512(h, part(AVX2Table.mask))
-    let threshold = _mm512_sub_epi32(part(AVX2Table.threshold), _mm512_srai_epi32(h, 31))  // + 1 when h < 0
-    let v = _mm512_sub_epi32(_mm512_srav_epi32(h, part(AVX2Table.rightShift)),
+    let v: __m512i
+    if o.simpleRounding {
+        // (h + 2^(shift-1) - [h < 0]) >> shift: the same rounding in four instructions, when
+        // every shift is at least 1 and the sum cannot overflow (checked from the weights).
+        v = _mm512_srav_epi32(_mm512_add_epi32(_mm512_add_epi32(h, part(AVX2Table.half)), _mm512_srai_epi32(h, 31)),
+                              part(AVX2Table.rightShift))
+    } else {
+        let remainder = _mm512_and_si512(h, part(AVX2Table.mask))
+        let threshold = _mm512_sub_epi32(part(AVX2Table.threshold), _mm512_srai_epi32(h, 31))  // + 1 when h < 0
+        v = _mm512_sub_epi32(_mm512_srav_epi32(h, part(AVX2Table.rightShift)),
                              _mm512_srai_epi32(_mm512_sub_epi32(threshold, remainder), 31))
+    }
     let z = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, o.zeroPoint), o.lo), o.hi)
     return _mm512_cvtepi32_epi8(z)
 }
@@ -3360,9 +3390,9 @@ func vnniBias(_ g: Conv2DGeometry, _ weights: [Int8], folded: [Int32]) -> [Int32
 /// passes over them; accumulators start from the table's bias (folded, less the offset's sum).
 func denseConvVNNI(_ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, channels4 c4: Int, _ g: Conv2DGeometry,
                    weights: UnsafePointer<Int8>, blocks: Int, table: UnsafePointer<Int32>,
-                   requant r: Requantization, output: UnsafeMutablePointer<Int8>) {
+                   requant r: Requantization, simpleRounding: Bool, output: UnsafeMutablePointer<Int8>) {
     let taps = g.kernelH * g.kernelW
-    let o = AVX512Output(r)
+    let o = AVX512Output(r, simpleRounding: simpleRounding)
     let pixels = g.batch * g.outH * g.outW
     let blockStride = taps * c4 * 16
     // With no horizontal dilation a kernel row's taps are adjacent pixels: one run per kernel row.
@@ -3528,12 +3558,12 @@ func packDepthwiseAVX512(_ g: Conv2DGeometry, _ weights: [Int8], folded: [Int32]
 /// `output` as rows 0, 1, ...
 func depthwiseConvAVX512(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
                          weights: UnsafePointer<Int16>, table: UnsafePointer<Int32>,
-                         requant r: Requantization, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil) {
+                         requant r: Requantization, simpleRounding: Bool, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil) {
     let outRows = rows ?? 0..<g.outH, firstRow = rows?.lowerBound ?? 0
     let taps = g.kernelH * g.kernelW
     let tapPairs = (taps + 1) / 2
     let blocks = (g.outC + 31) / 32
-    let o = AVX512Output(r)
+    let o = AVX512Output(r, simpleRounding: simpleRounding)
     withUnsafeTemporaryAllocation(of: Int.self, capacity: tapPairs * 2) { tapOffsets in
         for i in 0..<(tapPairs * 2) {
             let tap = min(i, taps - 1)  // the padding tap reads the last tap again (its weights are zero)

@@ -15,7 +15,7 @@ func loadM256(_ p: UnsafeRawPointer) -> __m256i { p.loadUnaligned(as: __m256i.se
 /// The AVX2 kernels' requantization table: per block of 16 output channels, parts of 16 int32
 /// lanes (in the accumulators' lane order) at these offsets.
 enum AVX2Table {
-    static let bias = 0, multiplier = 16, multiplierOdd = 32, rightShift = 48, mask = 64, threshold = 80, leftShift = 96
+    static let bias = 0, multiplier = 16, multiplierOdd = 32, rightShift = 48, mask = 64, threshold = 80, leftShift = 96, half = 112
     static let stride = 128
 
     /// The table from the channel each lane holds (nil past the last channel), the folded
@@ -33,6 +33,7 @@ enum AVX2Table {
             t[base + rightShift + l] = Int32(right)
             t[base + mask + l] = Int32(truncatingIfNeeded: (Int64(1) << right) - 1)
             t[base + threshold + l] = Int32(truncatingIfNeeded: ((Int64(1) << right) - 1) >> 1)
+            t[base + half + l] = right > 0 ? Int32(truncatingIfNeeded: Int64(1) << (right - 1)) : 0
         }
         // The odd lanes' multipliers where the 32x32->64-bit multiply reads them (even positions).
         for b in 0..<blocks {

@@ -21,7 +21,10 @@ func loadM512(_ p: UnsafeRawPointer) -> __m512i { p.loadUnaligned(as: __m512i.se
 struct AVX512Output {
     let zeroPoint: __m512i, lo: __m512i, hi: __m512i
     let leftShift: Bool
-    init(_ r: Requantization) {
+    /// See `QuantizedConv2DKernel.simpleRounding`.
+    let simpleRounding: Bool
+    init(_ r: Requantization, simpleRounding: Bool) {
+        self.simpleRounding = simpleRounding
         zeroPoint = _mm512_set1_epi32(r.outputZeroPoint)
         lo = _mm512_set1_epi32(r.min)
         hi = _mm512_set1_epi32(r.max)
@@ -41,10 +44,18 @@ func requantize16AVX512(_ x: __m512i, table t: UnsafePointer<Int32>, _ o: AVX512
     let odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), part(AVX2Table.multiplierOdd)), half)
     // Bits 31...62 of each product: even lanes from the low half of their 64 bits, odd from the high.
     let h = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 31), _mm512_slli_epi64(odd, 1))
-    let remainder = _mm512_and_si512(h, part(AVX2Table.mask))
-    let threshold = _mm512_sub_epi32(part(AVX2Table.threshold), _mm512_srai_epi32(h, 31))  // + 1 when h < 0
-    let v = _mm512_sub_epi32(_mm512_srav_epi32(h, part(AVX2Table.rightShift)),
+    let v: __m512i
+    if o.simpleRounding {
+        // (h + 2^(shift-1) - [h < 0]) >> shift: the same rounding in four instructions, when
+        // every shift is at least 1 and the sum cannot overflow (checked from the weights).
+        v = _mm512_srav_epi32(_mm512_add_epi32(_mm512_add_epi32(h, part(AVX2Table.half)), _mm512_srai_epi32(h, 31)),
+                              part(AVX2Table.rightShift))
+    } else {
+        let remainder = _mm512_and_si512(h, part(AVX2Table.mask))
+        let threshold = _mm512_sub_epi32(part(AVX2Table.threshold), _mm512_srai_epi32(h, 31))  // + 1 when h < 0
+        v = _mm512_sub_epi32(_mm512_srav_epi32(h, part(AVX2Table.rightShift)),
                              _mm512_srai_epi32(_mm512_sub_epi32(threshold, remainder), 31))
+    }
     let z = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, o.zeroPoint), o.lo), o.hi)
     return _mm512_cvtepi32_epi8(z)
 }
@@ -130,9 +141,9 @@ func vnniBias(_ g: Conv2DGeometry, _ weights: [Int8], folded: [Int32]) -> [Int32
 /// passes over them; accumulators start from the table's bias (folded, less the offset's sum).
 func denseConvVNNI(_ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, channels4 c4: Int, _ g: Conv2DGeometry,
                    weights: UnsafePointer<Int8>, blocks: Int, table: UnsafePointer<Int32>,
-                   requant r: Requantization, output: UnsafeMutablePointer<Int8>) {
+                   requant r: Requantization, simpleRounding: Bool, output: UnsafeMutablePointer<Int8>) {
     let taps = g.kernelH * g.kernelW
-    let o = AVX512Output(r)
+    let o = AVX512Output(r, simpleRounding: simpleRounding)
     let pixels = g.batch * g.outH * g.outW
     let blockStride = taps * c4 * 16
     // With no horizontal dilation a kernel row's taps are adjacent pixels: one run per kernel row.
@@ -298,12 +309,12 @@ func packDepthwiseAVX512(_ g: Conv2DGeometry, _ weights: [Int8], folded: [Int32]
 /// `output` as rows 0, 1, ...
 func depthwiseConvAVX512(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
                          weights: UnsafePointer<Int16>, table: UnsafePointer<Int32>,
-                         requant r: Requantization, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil) {
+                         requant r: Requantization, simpleRounding: Bool, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil) {
     let outRows = rows ?? 0..<g.outH, firstRow = rows?.lowerBound ?? 0
     let taps = g.kernelH * g.kernelW
     let tapPairs = (taps + 1) / 2
     let blocks = (g.outC + 31) / 32
-    let o = AVX512Output(r)
+    let o = AVX512Output(r, simpleRounding: simpleRounding)
     withUnsafeTemporaryAllocation(of: Int.self, capacity: tapPairs * 2) { tapOffsets in
         for i in 0..<(tapPairs * 2) {
             let tap = min(i, taps - 1)  // the padding tap reads the last tap again (its weights are zero)

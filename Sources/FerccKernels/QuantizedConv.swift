@@ -114,6 +114,11 @@ public struct QuantizedConv2DKernel: Sendable {
     /// AVX-512 VNNI builds: a regular convolution's weights packed for `denseConvVNNI`
     /// (QuantizedAVX512.swift; avx2Table then holds its biases, avx2Packed nothing).
     let vnniPacked: [Int8]
+    /// Whether the AVX-512 requantization may round with one add and a shift: every channel
+    /// shifts right by at least 1 (no left shift), and no accumulator, whose magnitude is at most
+    /// |bias| + 255 * sum(|weights|) (|input - zero point| <= 255), plus 2^(shift - 1) can reach
+    /// 2^31 (the doubling high multiply never grows a value).
+    let simpleRounding: Bool
 
     @inline(never)  // generated code builds dozens of these in one initializer
     public init(geometry g: Conv2DGeometry, weights: [Int8], bias: [Int32]?, inputZeroPoint: Int32, requantization: Requantization) {
@@ -176,6 +181,18 @@ public struct QuantizedConv2DKernel: Sendable {
         }
         self.packed = packed
         let perChannel = requantization.multipliers.count > 1
+        var simple = path != .reference
+        if simple {
+            let perOut = g.kernelH * g.kernelW * g.inputChannelsPerGroup
+            for oc in 0..<g.outC {
+                let shift = requantization.shifts[perChannel ? oc : 0]
+                guard shift <= -1, shift >= -30 else { simple = false; break }
+                var absSum: Int64 = 0
+                for i in 0..<perOut { absSum += Int64(abs(Int(weights[oc * perOut + i]))) }
+                if Int64(abs(Int(self.bias[oc]))) + 255 * absSum + (Int64(1) << (-shift - 1)) >= Int64(1) << 31 { simple = false; break }
+            }
+        }
+        simpleRounding = simple
         var table = [Int32](repeating: 0, count: blocks * 64)
         for lane in 0..<lanes {
             let c = perChannel ? min(lane, g.outC - 1) : 0
@@ -289,7 +306,7 @@ public struct QuantizedConv2DKernel: Sendable {
                     flipPaddedVNNI(input, g, channelStride: c4, fill: UInt8(truncatingIfNeeded: inputZeroPoint) ^ 0x80, x)
                     vnniPacked.withUnsafeBufferPointer { w in
                         denseConvVNNI(x, paddedH: g.paddedH, paddedW: g.paddedW, channels4: c4, g, weights: w.baseAddress!, blocks: blocks,
-                                      table: t.baseAddress!, requant: requant, output: output)
+                                      table: t.baseAddress!, requant: requant, simpleRounding: simpleRounding, output: output)
                     }
                     #else
                     // An int16 copy, zero-point padded, channels rounded up to pairs.
@@ -304,7 +321,7 @@ public struct QuantizedConv2DKernel: Sendable {
                     #if FERCC_AVX512
                     if Self.wideDepthwise(g) {
                         depthwiseConvAVX512(x, paddedH: ph, paddedW: pw, channelStride: channelStride, g, weights: p.baseAddress!,
-                                            table: t.baseAddress!, requant: requant, output: output)
+                                            table: t.baseAddress!, requant: requant, simpleRounding: simpleRounding, output: output)
                         break
                     }
                     #endif
@@ -622,7 +639,7 @@ public struct QuantizedDepthwisePointwiseKernel: Sendable {
                     if QuantizedConv2DKernel.wideDepthwise(g) {
                         #if FERCC_AVX512
                         depthwiseConvAVX512(x, paddedH: ph, paddedW: pw, channelStride: dw.channelStride, g, weights: dwp.baseAddress!,
-                                            table: dwt.baseAddress!, requant: dw.requant, output: band, rows: r0..<(r0 + rows))
+                                            table: dwt.baseAddress!, requant: dw.requant, simpleRounding: dw.simpleRounding, output: band, rows: r0..<(r0 + rows))
                         #endif
                     } else {
                         depthwiseConvAVX2(x, paddedH: ph, paddedW: pw, channelStride: dw.channelStride, g, weights: dwp.baseAddress!, blocks: dw.blocks,
@@ -638,7 +655,8 @@ public struct QuantizedDepthwisePointwiseKernel: Sendable {
                     flipPaddedVNNI(band, pg, channelStride: c4, fill: UInt8(truncatingIfNeeded: pointwise.inputZeroPoint) ^ 0x80, flipped)
                     pointwise.vnniPacked.withUnsafeBufferPointer { w in
                         denseConvVNNI(flipped, paddedH: rows, paddedW: pg.inW, channels4: c4, pg, weights: w.baseAddress!, blocks: pointwise.blocks,
-                                      table: pwt.baseAddress!, requant: pointwise.requant, output: output + r0 * pg.outW * pg.outC)
+                                      table: pwt.baseAddress!, requant: pointwise.requant, simpleRounding: pointwise.simpleRounding,
+                                      output: output + r0 * pg.outW * pg.outC)
                     }
                     _ = pwp
                     #else

@@ -160,7 +160,8 @@ final class KernelTests: XCTestCase {
     /// naively: equal outputs, bit for bit.
     func testInt8ConvolutionPathsAgainstNaiveReference() {
         var rng = SeededRandom(11)
-        func check(inC: Int, outC: Int, k: Int, stride: Int, pad: Int, groups: Int, big: Bool, gain: Double = 1, dilation d: Int = 1) {
+        func check(inC: Int, outC: Int, k: Int, stride: Int, pad: Int, groups: Int, big: Bool, gain: Double = 1, dilation d: Int = 1,
+                   hugeBias: Bool = false, powerOfTwoScales: Int? = nil) {
             let h = 9, w = 7
             let outH = (h + 2 * pad - d * (k - 1) - 1) / stride + 1, outW = (w + 2 * pad - d * (k - 1) - 1) / stride + 1
             let g = Conv2DGeometry(batch: 1, inH: h, inW: w, inC: inC, outH: outH, outW: outW, outC: outC, kernelH: k, kernelW: k,
@@ -168,9 +169,13 @@ final class KernelTests: XCTestCase {
                                    padTop: pad, padLeft: pad, padBottom: pad, padRight: pad, groups: groups)
             let cig = inC / groups
             let weights = (0..<(outC * k * k * cig)).map { _ in Int8(big ? (rng.next() > 0 ? 127 : -127) : Int((rng.next() * 40).rounded())) }
-            let bias = (0..<outC).map { _ in Int32(rng.next() * 5000) }
+            // hugeBias: channels 0 and 1 with accumulators that could reach 2^31, which sends the
+            // whole kernel to the AVX-512 requantization's general rounding path.
+            let bias = (0..<outC).map { oc in Int32(rng.next() * 5000) + (hugeBias && oc < 2 ? (oc == 0 ? 1 : -1) * (Int32.max - 300_000) : 0) }
             let input = (0..<(h * w * inC)).map { _ in Int8(max(-128, min(127, Int((rng.next() * 128).rounded())))) }
-            let scales = (0..<outC).map { _ in Double(0.0005 + 0.0004 * abs(rng.next())) / (big ? 40 : 1) * gain }
+            var scales = (0..<outC).map { _ in Double(0.0005 + 0.0004 * abs(rng.next())) / (big ? 40 : 1) * gain }
+            // Scales of 2^-e: many sums fall exactly halfway between two outputs (rounding ties).
+            if let e = powerOfTwoScales { scales = (0..<outC).map { oc in 1 / Double(1 << (e + oc % 4)) } }
             let rq = Requantization(scales: scales, outputZeroPoint: -3, min: -128, max: 127)
             let kernel = QuantizedConv2DKernel(geometry: g, weights: weights, bias: bias, inputZeroPoint: 7, requantization: rq)
             var got = [Int8](repeating: 0, count: outH * outW * outC)
@@ -207,6 +212,12 @@ final class KernelTests: XCTestCase {
         check(inC: 3, outC: 24, k: 3, stride: 2, pad: 1, groups: 1, big: true)     // RGB stem, a block of 16 and one of 8
         check(inC: 6, outC: 17, k: 3, stride: 1, pad: 2, groups: 1, big: false, dilation: 2)  // a run per tap
         check(inC: 8, outC: 8, k: 3, stride: 1, pad: 2, groups: 8, big: false, dilation: 2)   // depthwise, dilated
+        check(inC: 20, outC: 37, k: 3, stride: 1, pad: 1, groups: 1, big: false, gain: 0.00001, hugeBias: true)
+        check(inC: 20, outC: 37, k: 3, stride: 1, pad: 1, groups: 1, big: false, powerOfTwoScales: 6)
+        check(inC: 40, outC: 40, k: 3, stride: 1, pad: 1, groups: 40, big: false, powerOfTwoScales: 3)
+        check(inC: 20, outC: 37, k: 3, stride: 1, pad: 1, groups: 1, big: false, hugeBias: true, powerOfTwoScales: 6)
+        check(inC: 40, outC: 40, k: 3, stride: 1, pad: 1, groups: 40, big: false, hugeBias: true, powerOfTwoScales: 3)
+        check(inC: 40, outC: 40, k: 3, stride: 1, pad: 1, groups: 40, big: false, gain: 0.00001, hugeBias: true)
     }
 
     /// The fused int8 depthwise+pointwise kernel gives the two kernels' bytes (banded in AVX2 builds:
