@@ -3073,6 +3073,43 @@ func widenPaddedAVX2(_ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStrid
     }
 }
 
+/// The input offsets the regular int8 kernels walk, `channels` elements per pixel: runs of input
+/// the weights take in order (with no horizontal dilation a kernel row's taps are adjacent
+/// pixels, so one run per kernel row: fewer, longer loops, a 3x3 conv on 3 channels has 3 runs
+/// instead of 9), and the window offset of each output pixel of a chunk of 64 (across rows and
+/// images), which stays in cache while every block of weights passes over it. Calls `body` per
+/// chunk with its pixel range, the run count, the runs' offsets and the pixels' offsets.
+@inline(__always)
+func forEachPixelChunk(_ g: Conv2DGeometry, paddedH ph: Int, paddedW pw: Int, channels cs: Int,
+                       _ body: (_ start: Int, _ end: Int, _ runs: Int, _ tapOffsets: UnsafePointer<Int>, _ pixelOffsets: UnsafePointer<Int>) -> Void) {
+    let rowRuns = g.dilationW == 1
+    let runs = rowRuns ? g.kernelH : g.kernelH * g.kernelW
+    let pixels = g.batch * g.outH * g.outW
+    let chunk = 64
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: runs + chunk) { offsets in
+        let tapOffsets = offsets.baseAddress!, pixelOffsets = offsets.baseAddress! + runs
+        for kh in 0..<g.kernelH {
+            if rowRuns {
+                tapOffsets[kh] = kh * g.dilationH * pw * cs
+            } else {
+                for kw in 0..<g.kernelW { tapOffsets[kh * g.kernelW + kw] = (kh * g.dilationH * pw + kw * g.dilationW) * cs }
+            }
+        }
+        var start = 0
+        var n = 0, oh = 0, ow = 0  // of pixel `start`
+        while start < pixels {
+            let end = min(start + chunk, pixels)
+            for i in 0..<(end - start) {
+                pixelOffsets[i] = ((n * ph + oh * g.strideH) * pw + ow * g.strideW) * cs
+                ow += 1
+                if ow == g.outW { ow = 0; oh += 1; if oh == g.outH { oh = 0; n += 1 } }
+            }
+            body(start, end, runs, tapOffsets, pixelOffsets)
+            start = end
+        }
+    }
+}
+
 /// Regular int8 convolution with AVX2 16-bit multiply-adds (vpmaddwd): the input as int16 with
 /// channels in pairs, weights as [block of 16 outputs][tap][channel pair][16][2], so that one
 /// multiply-add takes a broadcast channel pair of one pixel against 8 output channels. Tiles of 4
@@ -3084,33 +3121,9 @@ func denseConvAVX2(_ x: UnsafePointer<Int16>, paddedH ph: Int, paddedW pw: Int, 
                    requant r: Requantization, output: UnsafeMutablePointer<Int8>) {
     let taps = g.kernelH * g.kernelW
     let o = AVX2Output(r)
-    let pixels = g.batch * g.outH * g.outW
     let blockStride = taps * channels2 / 2 * 32
-    // Runs of input the weights take in order: with no horizontal dilation a kernel row's taps
-    // are adjacent pixels, so one run per kernel row (fewer, longer loops: a 3x3 conv on 3
-    // channels has 3 runs of 6 pairs instead of 9 of 2).
-    let rowRuns = g.dilationW == 1
-    let runs = rowRuns ? g.kernelH : taps
-    let pairs = (rowRuns ? g.kernelW * channels2 : channels2) / 2
-    let chunk = 64
-    withUnsafeTemporaryAllocation(of: Int.self, capacity: runs + chunk) { offsets in
-        let tapOffsets = offsets.baseAddress!, pixelOffsets = offsets.baseAddress! + runs
-        for kh in 0..<g.kernelH {
-            if rowRuns {
-                tapOffsets[kh] = kh * g.dilationH * pw * channels2
-            } else {
-                for kw in 0..<g.kernelW { tapOffsets[kh * g.kernelW + kw] = (kh * g.dilationH * pw + kw * g.dilationW) * channels2 }
-            }
-        }
-        var start = 0
-        var n = 0, oh = 0, ow = 0  // of pixel `start`
-        while start < pixels {
-            let end = min(start + chunk, pixels)
-            for i in 0..<(end - start) {
-                pixelOffsets[i] = ((n * ph + oh * g.strideH) * pw + ow * g.strideW) * channels2
-                ow += 1
-                if ow == g.outW { ow = 0; oh += 1; if oh == g.outH { oh = 0; n += 1 } }
-            }
+    let pairs = (g.dilationW == 1 ? g.kernelW * channels2 : channels2) / 2
+    forEachPixelChunk(g, paddedH: ph, paddedW: pw, channels: channels2) { start, end, runs, tapOffsets, pixelOffsets in
             for b in 0..<blocks {
                 let valid = min(g.outC - b * 16, 16)
                 let t = table + b * AVX2Table.stride
@@ -3189,8 +3202,6 @@ func denseConvAVX2(_ x: UnsafePointer<Int16>, paddedH ph: Int, paddedW pw: Int, 
                     p += 1
                 }
             }
-            start = end
-        }
     }
 }
 
@@ -3393,34 +3404,13 @@ func denseConvVNNI(_ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, 
                    requant r: Requantization, simpleRounding: Bool, output: UnsafeMutablePointer<Int8>) {
     let taps = g.kernelH * g.kernelW
     let o = AVX512Output(r, simpleRounding: simpleRounding)
-    let pixels = g.batch * g.outH * g.outW
     let blockStride = taps * c4 * 16
     // With no horizontal dilation a kernel row's taps are adjacent pixels: one run per kernel row.
-    let rowRuns = g.dilationW == 1
-    let runs = rowRuns ? g.kernelH : taps
-    let quads = (rowRuns ? g.kernelW * c4 : c4) / 4
-    let chunk = 64
+    let quads = (g.dilationW == 1 ? g.kernelW * c4 : c4) / 4
     @inline(__always) func finish(_ acc: __m512i, _ t: UnsafePointer<Int32>, _ out: UnsafeMutablePointer<Int8>, _ valid: Int) {
         store16(requantize16AVX512(acc, table: t, o), out, valid: valid)
     }
-    withUnsafeTemporaryAllocation(of: Int.self, capacity: runs + chunk) { offsets in
-        let tapOffsets = offsets.baseAddress!, pixelOffsets = offsets.baseAddress! + runs
-        for kh in 0..<g.kernelH {
-            if rowRuns {
-                tapOffsets[kh] = kh * g.dilationH * pw * c4
-            } else {
-                for kw in 0..<g.kernelW { tapOffsets[kh * g.kernelW + kw] = (kh * g.dilationH * pw + kw * g.dilationW) * c4 }
-            }
-        }
-        var start = 0
-        var n = 0, oh = 0, ow = 0  // of pixel `start`
-        while start < pixels {
-            let end = min(start + chunk, pixels)
-            for i in 0..<(end - start) {
-                pixelOffsets[i] = ((n * ph + oh * g.strideH) * pw + ow * g.strideW) * c4
-                ow += 1
-                if ow == g.outW { ow = 0; oh += 1; if oh == g.outH { oh = 0; n += 1 } }
-            }
+    forEachPixelChunk(g, paddedH: ph, paddedW: pw, channels: c4) { start, end, runs, tapOffsets, pixelOffsets in
             var b0 = 0
             while b0 < blocks {
                 // Two blocks (32 channels) per tile when both exist: 6 pixels x 2 accumulators,
@@ -3518,8 +3508,6 @@ func denseConvVNNI(_ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, 
                 }
                 b0 = bEnd
             }
-            start = end
-        }
     }
 }
 /// The channel (within its block of 32) that lane `i` of the AVX-512 depthwise accumulators

@@ -144,34 +144,13 @@ func denseConvVNNI(_ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, 
                    requant r: Requantization, simpleRounding: Bool, output: UnsafeMutablePointer<Int8>) {
     let taps = g.kernelH * g.kernelW
     let o = AVX512Output(r, simpleRounding: simpleRounding)
-    let pixels = g.batch * g.outH * g.outW
     let blockStride = taps * c4 * 16
     // With no horizontal dilation a kernel row's taps are adjacent pixels: one run per kernel row.
-    let rowRuns = g.dilationW == 1
-    let runs = rowRuns ? g.kernelH : taps
-    let quads = (rowRuns ? g.kernelW * c4 : c4) / 4
-    let chunk = 64
+    let quads = (g.dilationW == 1 ? g.kernelW * c4 : c4) / 4
     @inline(__always) func finish(_ acc: __m512i, _ t: UnsafePointer<Int32>, _ out: UnsafeMutablePointer<Int8>, _ valid: Int) {
         store16(requantize16AVX512(acc, table: t, o), out, valid: valid)
     }
-    withUnsafeTemporaryAllocation(of: Int.self, capacity: runs + chunk) { offsets in
-        let tapOffsets = offsets.baseAddress!, pixelOffsets = offsets.baseAddress! + runs
-        for kh in 0..<g.kernelH {
-            if rowRuns {
-                tapOffsets[kh] = kh * g.dilationH * pw * c4
-            } else {
-                for kw in 0..<g.kernelW { tapOffsets[kh * g.kernelW + kw] = (kh * g.dilationH * pw + kw * g.dilationW) * c4 }
-            }
-        }
-        var start = 0
-        var n = 0, oh = 0, ow = 0  // of pixel `start`
-        while start < pixels {
-            let end = min(start + chunk, pixels)
-            for i in 0..<(end - start) {
-                pixelOffsets[i] = ((n * ph + oh * g.strideH) * pw + ow * g.strideW) * c4
-                ow += 1
-                if ow == g.outW { ow = 0; oh += 1; if oh == g.outH { oh = 0; n += 1 } }
-            }
+    forEachPixelChunk(g, paddedH: ph, paddedW: pw, channels: c4) { start, end, runs, tapOffsets, pixelOffsets in
             var b0 = 0
             while b0 < blocks {
                 // Two blocks (32 channels) per tile when both exist: 6 pixels x 2 accumulators,
@@ -269,8 +248,6 @@ func denseConvVNNI(_ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, 
                 }
                 b0 = bEnd
             }
-            start = end
-        }
     }
 }
 /// The channel (within its block of 32) that lane `i` of the AVX-512 depthwise accumulators
