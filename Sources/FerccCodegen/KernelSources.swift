@@ -2123,10 +2123,10 @@ public struct QuantizedConv2DKernel: Sendable {
         let lanes = blocks * 16
         var packed: [Int16] = []
         var folded = [Int32](repeating: 0, count: lanes)
-        var largestAbsSum = Int.max  // max over output channels of Σ|w| (regular convolutions only)
+        // Per output channel: Σw (folded into the bias) and Σ|w| (bounds on the accumulators).
+        var sums = [Int32](repeating: 0, count: g.outC), absSums = [Int](repeating: 0, count: g.outC)
         switch path {
         case .dense:
-            largestAbsSum = 0
             let ci = g.inC
             // (AVX2 builds run their own packing, avx2Packed, and keep no portable copy.)
             packed = quantizedKernelsUseAVX2 ? [] : [Int16](repeating: 0, count: blocks * taps * ci * 16)
@@ -2140,7 +2140,8 @@ public struct QuantizedConv2DKernel: Sendable {
                         absSum += abs(Int(w))
                     }
                 }
-                largestAbsSum = Swift.max(largestAbsSum, absSum)
+                sums[oc] = sum
+                absSums[oc] = absSum
                 folded[oc] = self.bias[oc] &- inputZeroPoint &* sum
             }
             channelStride = g.inC
@@ -2148,12 +2149,15 @@ public struct QuantizedConv2DKernel: Sendable {
         case .depthwise:
             packed = quantizedKernelsUseAVX2 ? [] : [Int16](repeating: 0, count: taps * lanes)
             for c in 0..<g.outC {
-                var sum: Int32 = 0
+                var sum: Int32 = 0, absSum = 0
                 for t in 0..<taps {
                     let w = weights[c * taps + t]
                     if !packed.isEmpty { packed[t * lanes + c] = Int16(w) }
                     sum += Int32(w)
+                    absSum += abs(Int(w))
                 }
+                sums[c] = sum
+                absSums[c] = absSum
                 folded[c] = self.bias[c] &- inputZeroPoint &* sum
             }
             // (AVX-512 builds read 32 channels at a time.)
@@ -2165,18 +2169,12 @@ public struct QuantizedConv2DKernel: Sendable {
         }
         self.packed = packed
         let perChannel = requantization.multipliers.count > 1
-        var simple = path != .reference
-        if simple {
-            let perOut = g.kernelH * g.kernelW * g.inputChannelsPerGroup
-            for oc in 0..<g.outC {
-                let shift = requantization.shifts[perChannel ? oc : 0]
-                guard shift <= -1, shift >= -30 else { simple = false; break }
-                var absSum: Int64 = 0
-                for i in 0..<perOut { absSum += Int64(abs(Int(weights[oc * perOut + i]))) }
-                if Int64(abs(Int(self.bias[oc]))) + 255 * absSum + (Int64(1) << (-shift - 1)) >= Int64(1) << 31 { simple = false; break }
-            }
+        let allBias = self.bias
+        simpleRounding = path != .reference && (0..<g.outC).allSatisfy { oc in
+            let shift = requantization.shifts[perChannel ? oc : 0]
+            return shift <= -1 && shift >= -30
+                && Int64(abs(Int(allBias[oc]))) + 255 * Int64(absSums[oc]) + (Int64(1) << (-shift - 1)) < Int64(1) << 31
         }
-        simpleRounding = simple
         var table = [Int32](repeating: 0, count: blocks * 64)
         for lane in 0..<lanes {
             let c = perChannel ? min(lane, g.outC - 1) : 0
@@ -2192,7 +2190,7 @@ public struct QuantizedConv2DKernel: Sendable {
         for lane in 0..<lanes { plain[(lane / 16) * 64 + lane % 16] = lane < g.outC ? self.bias[lane] : 0 }
         plainTable = plain
         #if arch(x86_64) && FERCC_AVX2
-        (avx2Packed, avx2Table, vnniPacked) = Self.packAVX2(path, g, weights, folded, requantization)
+        (avx2Packed, avx2Table, vnniPacked) = Self.packAVX2(path, g, weights, folded, sums: sums, requantization)
         let useExact = false  // the AVX2 integer kernels are faster than the float detour
         #else
         avx2Packed = []
@@ -2201,7 +2199,7 @@ public struct QuantizedConv2DKernel: Sendable {
         let useExact = true
         #endif
         // Largest possible |partial sum| of (x - zp) * w is Σ|w| · 255 (|x - zp| <= 255): below 2^24.
-        if useExact && largestAbsSum <= ((1 << 24) - 1) / 255 {
+        if useExact && path == .dense && (absSums.max() ?? 0) <= ((1 << 24) - 1) / 255 {
             exactDense = weights.map { Float($0) }.withUnsafeBufferPointer { Conv2DKernel(geometry: g, weights: $0, bias: nil) }
         } else {
             exactDense = nil
@@ -2209,13 +2207,14 @@ public struct QuantizedConv2DKernel: Sendable {
     }
 
     #if arch(x86_64) && FERCC_AVX2
-    static func packAVX2(_ path: Path, _ g: Conv2DGeometry, _ weights: [Int8], _ folded: [Int32], _ r: Requantization) -> ([Int16], [Int32], [Int8]) {
+    static func packAVX2(_ path: Path, _ g: Conv2DGeometry, _ weights: [Int8], _ folded: [Int32], sums: [Int32],
+                         _ r: Requantization) -> ([Int16], [Int32], [Int8]) {
         let taps = g.kernelH * g.kernelW
         let blocks = (g.outC + 15) / 16
         switch path {
         case .dense:
             #if FERCC_AVX512
-            return ([], AVX2Table.make(blocks: blocks, channelOfLane: { $0 < g.outC ? $0 : nil }, bias: vnniBias(g, weights, folded: folded), r),
+            return ([], AVX2Table.make(blocks: blocks, channelOfLane: { $0 < g.outC ? $0 : nil }, bias: (0..<g.outC).map { folded[$0] &- 128 &* sums[$0] }, r),
                     packDenseVNNI(g, weights))
             #else
             // [block][tap][channel pair][16 outputs][2 channels], zero past the last channel or output.
@@ -3380,18 +3379,6 @@ func packDenseVNNI(_ g: Conv2DGeometry, _ weights: [Int8]) -> [Int8] {
         }
     }
     return packed
-}
-
-/// The folded biases less 128 * sum(weights) per output channel (the unsigned input's offset).
-func vnniBias(_ g: Conv2DGeometry, _ weights: [Int8], folded: [Int32]) -> [Int32] {
-    let taps = g.kernelH * g.kernelW * g.inC
-    var out = folded
-    for oc in 0..<g.outC {
-        var sum: Int32 = 0
-        for i in 0..<taps { sum &+= Int32(weights[oc * taps + i]) }
-        out[oc] = folded[oc] &- 128 &* sum
-    }
-    return out
 }
 
 /// Regular int8 convolution with vpdpbusd over the flipped, padded input `x` (`channels4` bytes

@@ -122,18 +122,6 @@ func packDenseVNNI(_ g: Conv2DGeometry, _ weights: [Int8]) -> [Int8] {
     return packed
 }
 
-/// The folded biases less 128 * sum(weights) per output channel (the unsigned input's offset).
-func vnniBias(_ g: Conv2DGeometry, _ weights: [Int8], folded: [Int32]) -> [Int32] {
-    let taps = g.kernelH * g.kernelW * g.inC
-    var out = folded
-    for oc in 0..<g.outC {
-        var sum: Int32 = 0
-        for i in 0..<taps { sum &+= Int32(weights[oc * taps + i]) }
-        out[oc] = folded[oc] &- 128 &* sum
-    }
-    return out
-}
-
 /// Regular int8 convolution with vpdpbusd over the flipped, padded input `x` (`channels4` bytes
 /// per pixel): a broadcast quad of one pixel's channels against 16 output channels' four weights
 /// each. Tiles of 6 output pixels by 32 output channels (two blocks; 8 x 16 for a last single
