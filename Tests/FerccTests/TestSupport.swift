@@ -20,10 +20,14 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Float {
     return worst / scale
 }
 
-func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("fercc-tests-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
+extension XCTestCase {
+    /// A fresh directory that is removed when the test ends, pass or fail.
+    func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("fercc-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
 }
 
 /// Deterministic pseudo-random floats in [-1, 1) (SplitMix64).
