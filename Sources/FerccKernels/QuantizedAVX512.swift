@@ -33,31 +33,61 @@ struct AVX512Output {
 }
 
 /// `multiplyByQuantizedMultiplierAVX2` on 16 lanes at once (the same table, whose parts are 16
-/// lanes wide), then the zero point and the clamp in int32 as the portable kernel, and the 16
-/// bytes (vpmovdb truncates what the clamp left in int8 range).
+/// lanes wide). `simpleRounding`: see `QuantizedConv2DKernel.simpleRounding`.
 @inline(__always)
-func requantize16AVX512(_ x: __m512i, table t: UnsafePointer<Int32>, _ o: AVX512Output) -> __m128i {
+func multiplyByQuantizedMultiplierAVX512(_ x: __m512i, table t: UnsafePointer<Int32>, leftShift: Bool, simpleRounding: Bool) -> __m512i {
     @inline(__always) func part(_ i: Int) -> __m512i { loadM512(UnsafeRawPointer(t + i)) }
-    let a = o.leftShift ? _mm512_sllv_epi32(x, part(AVX2Table.leftShift)) : x
+    let a = leftShift ? _mm512_sllv_epi32(x, part(AVX2Table.leftShift)) : x
     let half = _mm512_set1_epi64(1 << 30)
     let even = _mm512_add_epi64(_mm512_mul_epi32(a, part(AVX2Table.multiplier)), half)
     let odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), part(AVX2Table.multiplierOdd)), half)
     // Bits 31...62 of each product: even lanes from the low half of their 64 bits, odd from the high.
     let h = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 31), _mm512_slli_epi64(odd, 1))
-    let v: __m512i
-    if o.simpleRounding {
+    if simpleRounding {
         // (h + 2^(shift-1) - [h < 0]) >> shift: the same rounding in four instructions, when
         // every shift is at least 1 and the sum cannot overflow (checked from the weights).
-        v = _mm512_srav_epi32(_mm512_add_epi32(_mm512_add_epi32(h, part(AVX2Table.half)), _mm512_srai_epi32(h, 31)),
-                              part(AVX2Table.rightShift))
-    } else {
-        let remainder = _mm512_and_si512(h, part(AVX2Table.mask))
-        let threshold = _mm512_sub_epi32(part(AVX2Table.threshold), _mm512_srai_epi32(h, 31))  // + 1 when h < 0
-        v = _mm512_sub_epi32(_mm512_srav_epi32(h, part(AVX2Table.rightShift)),
-                             _mm512_srai_epi32(_mm512_sub_epi32(threshold, remainder), 31))
+        return _mm512_srav_epi32(_mm512_add_epi32(_mm512_add_epi32(h, part(AVX2Table.half)), _mm512_srai_epi32(h, 31)),
+                                 part(AVX2Table.rightShift))
     }
+    let remainder = _mm512_and_si512(h, part(AVX2Table.mask))
+    let threshold = _mm512_sub_epi32(part(AVX2Table.threshold), _mm512_srai_epi32(h, 31))  // + 1 when h < 0
+    return _mm512_sub_epi32(_mm512_srav_epi32(h, part(AVX2Table.rightShift)),
+                            _mm512_srai_epi32(_mm512_sub_epi32(threshold, remainder), 31))
+}
+
+/// `multiplyByQuantizedMultiplierAVX512`, then the zero point and the clamp in int32 as the
+/// portable kernel, and the 16 bytes (vpmovdb truncates what the clamp left in int8 range).
+@inline(__always)
+func requantize16AVX512(_ x: __m512i, table t: UnsafePointer<Int32>, _ o: AVX512Output) -> __m128i {
+    let v = multiplyByQuantizedMultiplierAVX512(x, table: t, leftShift: o.leftShift, simpleRounding: o.simpleRounding)
     let z = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, o.zeroPoint), o.lo), o.hi)
     return _mm512_cvtepi32_epi8(z)
+}
+
+/// `binaryAddAVX2` on 16 lanes per step: each input to the common fixed point, their sum to the
+/// output, all three TFLite's requantization on 512-bit lanes (the general rounding: the input
+/// with the larger scale always has multiplier 2^30 and shift 0). Returns how many elements it
+/// wrote.
+func binaryAddAVX512(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int,
+                     offset1: Int32, offset2: Int32, leftShift: Int32, tables: UnsafePointer<Int32>,
+                     zeroPoint: Int32, min: Int32, max: Int32) -> Int {
+    let off1 = _mm512_set1_epi32(offset1), off2 = _mm512_set1_epi32(offset2)
+    let zp = _mm512_set1_epi32(zeroPoint), lo = _mm512_set1_epi32(min), hi = _mm512_set1_epi32(max)
+    let t1 = tables, t2 = tables + AVX2Table.stride, tOut = tables + 2 * AVX2Table.stride
+    @inline(__always) func scaled(_ x: UnsafePointer<Int8>, _ offset: __m512i, _ t: UnsafePointer<Int32>) -> __m512i {
+        let v = _mm512_cvtepi8_epi32(UnsafeRawPointer(x).loadUnaligned(as: __m128i.self))
+        return multiplyByQuantizedMultiplierAVX512(_mm512_slli_epi32(_mm512_add_epi32(v, offset), UInt32(leftShift)), table: t,
+                                                   leftShift: false, simpleRounding: false)
+    }
+    var i = 0
+    while i + 16 <= count {
+        let sum = _mm512_add_epi32(scaled(a + i, off1, t1), scaled(b + i, off2, t2))
+        let v = multiplyByQuantizedMultiplierAVX512(sum, table: tOut, leftShift: false, simpleRounding: false)
+        let z = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, zp), lo), hi)
+        UnsafeMutableRawPointer(y + i).storeBytes(of: _mm512_cvtepi32_epi8(z), as: __m128i.self)
+        i += 16
+    }
+    return i
 }
 
 /// Four bytes of one pixel (four input channels) in every lane.

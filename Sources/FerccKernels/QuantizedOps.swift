@@ -56,8 +56,13 @@ extension QuantizedBinaryKernel {
             #if arch(x86_64) && FERCC_AVX2
             if kind != .mul, s1 <= 0, s2 <= 0, sOut <= 0 {
                 i = avx2Tables.withUnsafeBufferPointer { t in
+                    #if FERCC_AVX512
+                    binaryAddAVX512(a, b, y, count: count, offset1: offset1, offset2: offset2, leftShift: Self.leftShift,
+                                    tables: t.baseAddress!, zeroPoint: outputZeroPoint, min: min, max: max)
+                    #else
                     binaryAddAVX2(a, b, y, count: count, offset1: offset1, offset2: offset2, leftShift: Self.leftShift, tables: t.baseAddress!,
                                   AVX2Output(zeroPoint: outputZeroPoint, min: min, max: max, leftShift: false))
+                    #endif
                 }
             }
             #endif
