@@ -3284,6 +3284,10 @@ func loadM512(_ p: UnsafeRawPointer) -> __m512i { p.loadUnaligned(as: __m512i.se
 /// The output side of a requantization on 16 int32 lanes: zero point and clamp bounds.
 struct AVX512Output {
     let zeroPoint: __m512i, lo: __m512i, hi: __m512i
+    /// The same in 16-bit lanes (zero point) and bytes (bounds), for `narrowPairsAVX512`.
+    let zeroPoint16: __m512i, lo8: __m512i, hi8: __m512i
+    /// Whether the bounds are narrower than int8's (the saturating packs clamp to int8 already).
+    let clamps: Bool
     let leftShift: Bool
     /// See `QuantizedConv2DKernel.simpleRounding`.
     let simpleRounding: Bool
@@ -3292,8 +3296,33 @@ struct AVX512Output {
         zeroPoint = _mm512_set1_epi32(r.outputZeroPoint)
         lo = _mm512_set1_epi32(r.min)
         hi = _mm512_set1_epi32(r.max)
+        zeroPoint16 = _mm512_set1_epi16(Int16(truncatingIfNeeded: r.outputZeroPoint))
+        lo8 = _mm512_set1_epi8(Int8(truncatingIfNeeded: r.min))
+        hi8 = _mm512_set1_epi8(Int8(truncatingIfNeeded: r.max))
+        clamps = r.min > -128 || r.max < 127
         leftShift = r.shifts.contains { $0 > 0 }
     }
+}
+
+/// A vector of dword indices (the rest zero).
+func dwordsAVX512(_ v: [Int32]) -> __m512i {
+    (v + [Int32](repeating: 0, count: 16 - v.count)).withUnsafeBytes { loadM512($0.baseAddress!) }
+}
+
+/// Two pixels' 32 requantized channels each (int32 lanes before the zero point: `p0`, `p1` the
+/// first pixel's two vectors, `q0`, `q1` the second's) as bytes: packed with saturation to 16
+/// bits, the zero point added with saturation, packed to bytes, clamped, and put in order by
+/// `orderP` / `orderQ` (dword indices). The result is the int32 clamp's: a value past int16
+/// saturates at +-32767, which the zero point (within int8) cannot bring back into int8. Returns
+/// the first pixel's 32 bytes and the second's, each in the low half.
+@inline(__always)
+func narrowPairsAVX512(_ p0: __m512i, _ p1: __m512i, _ q0: __m512i, _ q1: __m512i, _ o: AVX512Output,
+                       orderP: __m512i, orderQ: __m512i) -> (__m256i, __m256i) {
+    let wp = _mm512_adds_epi16(_mm512_packs_epi32(p0, p1), o.zeroPoint16)
+    let wq = _mm512_adds_epi16(_mm512_packs_epi32(q0, q1), o.zeroPoint16)
+    var b = _mm512_packs_epi16(wp, wq)
+    if o.clamps { b = _mm512_min_epi8(_mm512_max_epi8(b, o.lo8), o.hi8) }
+    return (_mm512_castsi512_si256(_mm512_permutexvar_epi32(orderP, b)), _mm512_castsi512_si256(_mm512_permutexvar_epi32(orderQ, b)))
 }
 
 /// `multiplyByQuantizedMultiplierAVX2` on 16 lanes at once (the same table, whose parts are 16
@@ -3432,6 +3461,30 @@ func denseConvVNNI(_ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, 
     @inline(__always) func finish(_ acc: __m512i, _ t: UnsafePointer<Int32>, _ out: UnsafeMutablePointer<Int8>, _ valid: Int) {
         store16(requantize16AVX512(acc, table: t, o), out, valid: valid)
     }
+    @inline(__always) func mbqm(_ x: __m512i, _ t: UnsafePointer<Int32>) -> __m512i {
+        multiplyByQuantizedMultiplierAVX512(x, table: t, leftShift: o.leftShift, simpleRounding: o.simpleRounding)
+    }
+    // `narrowPairsAVX512` leaves, in each 128-bit lane i, dwords: the first pixel's channels
+    // 4i..4i+3 of each block, then the second pixel's.
+    let orderP = dwordsAVX512([0, 4, 8, 12, 1, 5, 9, 13]), orderQ = dwordsAVX512([2, 6, 10, 14, 3, 7, 11, 15])
+    // Four pixels of one block: after the packs, lane i holds channels 4i..4i+3 of each pixel
+    // in turn; `quadOrder` puts each pixel's 16 bytes together, stored with a byte mask each
+    // (one 64-byte store when the pixels are adjacent and whole). Layers of at least 16
+    // channels only: pixel k's store starts at out + k * (outC - 16), never before `out`.
+    let quadOrder = dwordsAVX512([0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15])
+    @inline(__always) func quad(_ v0: __m512i, _ v1: __m512i, _ v2: __m512i, _ v3: __m512i, _ out: UnsafeMutablePointer<Int8>, _ valid: Int) {
+        let w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), o.zeroPoint16)
+        let w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), o.zeroPoint16)
+        var b = _mm512_packs_epi16(w01, w23)
+        if o.clamps { b = _mm512_min_epi8(_mm512_max_epi8(b, o.lo8), o.hi8) }
+        b = _mm512_permutexvar_epi32(quadOrder, b)
+        if g.outC == 16 {
+            UnsafeMutableRawPointer(out).storeBytes(of: b, as: __m512i.self)
+        } else {
+            let m = UInt64((1 << valid) - 1)
+            for k in 0..<4 { _mm512_mask_storeu_epi8(out + k * g.outC - 16 * k, m << (16 * k), b) }
+        }
+    }
     forEachPixelChunk(g, paddedH: ph, paddedW: pw, channels: c4) { start, end, runs, tapOffsets, pixelOffsets in
             var b0 = 0
             while b0 < blocks {
@@ -3467,12 +3520,22 @@ func denseConvVNNI(_ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, 
                             }
                         }
                         let out = output + p * g.outC + b0 * 16
-                        finish(a0, tA, out, 16); finish(c0, tB, out + 16, validB)
-                        finish(a1, tA, out + g.outC, 16); finish(c1, tB, out + g.outC + 16, validB)
-                        finish(a2, tA, out + 2 * g.outC, 16); finish(c2, tB, out + 2 * g.outC + 16, validB)
-                        finish(a3, tA, out + 3 * g.outC, 16); finish(c3, tB, out + 3 * g.outC + 16, validB)
-                        finish(a4, tA, out + 4 * g.outC, 16); finish(c4, tB, out + 4 * g.outC + 16, validB)
-                        finish(a5, tA, out + 5 * g.outC, 16); finish(c5, tB, out + 5 * g.outC + 16, validB)
+                        // Two pixels of 32 channels per narrowing (a byte mask when the second
+                        // block is partial).
+                        @inline(__always) func pair(_ ap: __m512i, _ cp: __m512i, _ aq: __m512i, _ cq: __m512i, _ at: UnsafeMutablePointer<Int8>) {
+                            let (bp, bq) = narrowPairsAVX512(mbqm(ap, tA), mbqm(cp, tB), mbqm(aq, tA), mbqm(cq, tB), o, orderP: orderP, orderQ: orderQ)
+                            if validB == 16 {
+                                UnsafeMutableRawPointer(at).storeBytes(of: bp, as: __m256i.self)
+                                UnsafeMutableRawPointer(at + g.outC).storeBytes(of: bq, as: __m256i.self)
+                            } else {
+                                let mask = UInt32(truncatingIfNeeded: (1 << (16 + validB)) - 1)
+                                _mm256_mask_storeu_epi8(at, mask, bp)
+                                _mm256_mask_storeu_epi8(at + g.outC, mask, bq)
+                            }
+                        }
+                        pair(a0, c0, a1, c1, out)
+                        pair(a2, c2, a3, c3, out + 2 * g.outC)
+                        pair(a4, c4, a5, c5, out + 4 * g.outC)
                         p += 6
                     }
                     first = p
@@ -3507,10 +3570,15 @@ func denseConvVNNI(_ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, 
                         }
                     }
                     let out = output + p * g.outC + b * 16
-                    finish(a0, t, out, valid); finish(a1, t, out + g.outC, valid)
-                    finish(a2, t, out + 2 * g.outC, valid); finish(a3, t, out + 3 * g.outC, valid)
-                    finish(a4, t, out + 4 * g.outC, valid); finish(a5, t, out + 5 * g.outC, valid)
-                    finish(a6, t, out + 6 * g.outC, valid); finish(a7, t, out + 7 * g.outC, valid)
+                    if g.outC >= 16 {
+                        quad(mbqm(a0, t), mbqm(a1, t), mbqm(a2, t), mbqm(a3, t), out, valid)
+                        quad(mbqm(a4, t), mbqm(a5, t), mbqm(a6, t), mbqm(a7, t), out + 4 * g.outC, valid)
+                    } else {
+                        finish(a0, t, out, valid); finish(a1, t, out + g.outC, valid)
+                        finish(a2, t, out + 2 * g.outC, valid); finish(a3, t, out + 3 * g.outC, valid)
+                        finish(a4, t, out + 4 * g.outC, valid); finish(a5, t, out + 5 * g.outC, valid)
+                        finish(a6, t, out + 6 * g.outC, valid); finish(a7, t, out + 7 * g.outC, valid)
+                    }
                     p += 8
                 }
                 while p < end {

@@ -178,10 +178,13 @@ final class KernelTests: XCTestCase {
             if let e = powerOfTwoScales { scales = (0..<outC).map { oc in 1 / Double(1 << (e + oc % 4)) } }
             let rq = Requantization(scales: scales, outputZeroPoint: -3, min: -128, max: 127)
             let kernel = QuantizedConv2DKernel(geometry: g, weights: weights, bias: bias, inputZeroPoint: 7, requantization: rq)
-            var got = [Int8](repeating: 0, count: outH * outW * outC)
+            // 64 guard bytes after the output: no kernel path may write past it.
+            var guarded = [Int8](repeating: 0x5A, count: outH * outW * outC + 64)
             let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(kernel.scratchBytes, 1), alignment: 64)
             defer { scratch.deallocate() }
-            input.withUnsafeBufferPointer { x in got.withUnsafeMutableBufferPointer { y in kernel.run(input: x.baseAddress!, output: y.baseAddress!, scratch: scratch) } }
+            input.withUnsafeBufferPointer { x in guarded.withUnsafeMutableBufferPointer { y in kernel.run(input: x.baseAddress!, output: y.baseAddress!, scratch: scratch) } }
+            XCTAssertEqual(Array(guarded.suffix(64)), [Int8](repeating: 0x5A, count: 64), "written past the output")
+            let got = Array(guarded.prefix(outH * outW * outC))
             var want = [Int8](repeating: 0, count: got.count)
             for oy in 0..<outH { for ox in 0..<outW { for oc in 0..<outC {
                 var acc: Int32 = 0
@@ -208,6 +211,9 @@ final class KernelTests: XCTestCase {
         check(inC: 16, outC: 16, k: 3, stride: 1, pad: 0, groups: 16, big: false)  // no padding copy
         check(inC: 8, outC: 20, k: 1, stride: 1, pad: 0, groups: 1, big: false, gain: 3000)   // multipliers above 1: left shifts
         check(inC: 20, outC: 20, k: 3, stride: 2, pad: 1, groups: 20, big: false, gain: 3000)
+        check(inC: 24, outC: 16, k: 1, stride: 1, pad: 0, groups: 1, big: false)   // one whole block: 4 adjacent pixels per store (AVX-512)
+        check(inC: 10, outC: 24, k: 3, stride: 2, pad: 0, groups: 1, big: false)   // 12 pixels: 6-pixel tiles end the output, partial second block
+        check(inC: 6, outC: 40, k: 2, stride: 1, pad: 0, groups: 1, big: false)    // 48 pixels: 8-pixel tiles end it on a partial single block
         check(inC: 1, outC: 8, k: 3, stride: 1, pad: 1, groups: 1, big: false)     // gray stem (VNNI: one channel in a quad)
         check(inC: 3, outC: 24, k: 3, stride: 2, pad: 1, groups: 1, big: true)     // RGB stem, a block of 16 and one of 8
         check(inC: 6, outC: 17, k: 3, stride: 1, pad: 2, groups: 1, big: false, dilation: 2)  // a run per tap
