@@ -451,6 +451,9 @@ func depthwiseColumnsAVX512(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW p
     let blocks = (g.outC + 31) / 32
     let columnWeights = weights + blocks * 5 * 64
     let zero = _mm512_setzero_si512()
+    // After `narrowPairsAVX512`, 128-bit lane i holds channels 8i..8i+7 of the first pixel (the
+    // packs undo the accumulators' interleave), then of the second.
+    let orderP = dwordsAVX512([0, 1, 4, 5, 8, 9, 12, 13]), orderQ = dwordsAVX512([2, 3, 6, 7, 10, 11, 14, 15])
     for n in 0..<g.batch {
         for oh in outRows {
             for b in 0..<blocks {
@@ -472,34 +475,58 @@ func depthwiseColumnsAVX512(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW p
                     _mm512_add_epi32(acc, _mm512_madd_epi16(v, w(k, i)))
                 }
                 let outRow = output + (n * g.outH + oh - firstRow) * g.outW * g.outC + b * 32
-                @inline(__always) func pixel(_ ow: Int, _ c0: (__m512i, __m512i, __m512i, __m512i), _ c1: (__m512i, __m512i, __m512i, __m512i),
-                                             _ c2: (__m512i, __m512i, __m512i, __m512i)) {
-                    var acc0 = madd(madd(madd(madd(bias0, c0.0, 0, 0), c0.2, 0, 2), c1.0, 1, 0), c1.2, 1, 2)
-                    var acc1 = madd(madd(madd(madd(bias1, c0.1, 0, 1), c0.3, 0, 3), c1.1, 1, 1), c1.3, 1, 3)
-                    acc0 = _mm512_add_epi32(acc0, madd(_mm512_madd_epi16(c2.0, w(2, 0)), c2.2, 2, 2))
-                    acc1 = _mm512_add_epi32(acc1, madd(_mm512_madd_epi16(c2.1, w(2, 1)), c2.3, 2, 3))
-                    let q0 = requantize16AVX512(acc0, table: t0, o), q1 = requantize16AVX512(acc1, table: t1, o)
+                typealias Column = (__m512i, __m512i, __m512i, __m512i)
+                @inline(__always) func sums(_ c0: Column, _ c1: Column, _ c2: Column) -> (__m512i, __m512i) {
+                    let acc0 = madd(madd(madd(madd(bias0, c0.0, 0, 0), c0.2, 0, 2), c1.0, 1, 0), c1.2, 1, 2)
+                    let acc1 = madd(madd(madd(madd(bias1, c0.1, 0, 1), c0.3, 0, 3), c1.1, 1, 1), c1.3, 1, 3)
+                    return (_mm512_add_epi32(acc0, madd(_mm512_madd_epi16(c2.0, w(2, 0)), c2.2, 2, 2)),
+                            _mm512_add_epi32(acc1, madd(_mm512_madd_epi16(c2.1, w(2, 1)), c2.3, 2, 3)))
+                }
+                @inline(__always) func single(_ ow: Int, _ acc: (__m512i, __m512i)) {
+                    let q0 = requantize16AVX512(acc.0, table: t0, o), q1 = requantize16AVX512(acc.1, table: t1, o)
+                    // Dwords of q0 hold channels 0-3, 8-11, ..., of q1 4-7, 12-15, ...: interleaved back.
                     let out = outRow + ow * g.outC
                     store16(_mm_unpacklo_epi32(q0, q1), out, valid: min(valid, 16))
                     if valid > 16 { store16(_mm_unpackhi_epi32(q0, q1), out + 16, valid: valid - 16) }
                 }
+                // Pixels ow and ow + 1 narrowed together (`narrowPairsAVX512`).
+                @inline(__always) func pair(_ ow: Int, _ p: (__m512i, __m512i), _ q: (__m512i, __m512i)) {
+                    @inline(__always) func mbqm(_ x: __m512i, _ t: UnsafePointer<Int32>) -> __m512i {
+                        multiplyByQuantizedMultiplierAVX512(x, table: t, leftShift: o.leftShift, simpleRounding: o.simpleRounding)
+                    }
+                    let (bp, bq) = narrowPairsAVX512(mbqm(p.0, t0), mbqm(p.1, t1), mbqm(q.0, t0), mbqm(q.1, t1), o, orderP: orderP, orderQ: orderQ)
+                    let out = outRow + ow * g.outC
+                    if valid == 32 {
+                        UnsafeMutableRawPointer(out).storeBytes(of: bp, as: __m256i.self)
+                        UnsafeMutableRawPointer(out + g.outC).storeBytes(of: bq, as: __m256i.self)
+                    } else {
+                        let mask = UInt32(truncatingIfNeeded: (1 << valid) - 1)
+                        _mm256_mask_storeu_epi8(out, mask, bp)
+                        _mm256_mask_storeu_epi8(out + g.outC, mask, bq)
+                    }
+                }
+                var ow = 0
                 if g.strideW == 1 {
                     // Each output pixel brings one new column.
                     var c0 = column(0), c1 = column(1)
-                    for ow in 0..<g.outW {
-                        let c2 = column(ow + 2)
-                        pixel(ow, c0, c1, c2)
-                        c0 = c1
-                        c1 = c2
-                    }
-                } else {
-                    // Stride 2: two new columns, the last one shared with the next pixel.
-                    var c0 = column(0)
-                    for ow in 0..<g.outW {
-                        let c2 = column(2 * ow + 2)
-                        pixel(ow, c0, column(2 * ow + 1), c2)
+                    while ow + 2 <= g.outW {
+                        let c2 = column(ow + 2), c3 = column(ow + 3)
+                        pair(ow, sums(c0, c1, c2), sums(c1, c2, c3))
                         c0 = c2
+                        c1 = c3
+                        ow += 2
                     }
+                    if ow < g.outW { single(ow, sums(c0, c1, column(ow + 2))) }
+                } else {
+                    // Stride 2: two new columns per pixel, the last one shared with the next pixel.
+                    var c0 = column(0)
+                    while ow + 2 <= g.outW {
+                        let c2 = column(2 * ow + 2), c4 = column(2 * ow + 4)
+                        pair(ow, sums(c0, column(2 * ow + 1), c2), sums(c2, column(2 * ow + 3), c4))
+                        c0 = c4
+                        ow += 2
+                    }
+                    if ow < g.outW { single(ow, sums(c0, column(2 * ow + 1), column(2 * ow + 2))) }
                 }
             }
         }
