@@ -1775,23 +1775,28 @@ public func quantizedPool(_ g: Conv2DGeometry, average: Bool, min: Int32, max: I
                     let count = Int32((yEnd - yStart) * (xEnd - xStart))
                     var first = 0
                     if !average {
-                        // Max pooling 16 channels at a time on int8 vectors (then the clamp).
+                        // Max pooling 16 channels at a time on int8 vectors (then the clamp),
+                        // from the window's first tap, rows apart by `rowStride`.
                         let lo = SIMD16<Int8>(repeating: Int8(truncatingIfNeeded: Swift.max(min, -128)))
                         let hi = SIMD16<Int8>(repeating: Int8(truncatingIfNeeded: Swift.min(max, 127)))
+                        let corner = input + ((n * g.inH + y0 + yStart) * g.inW + x0 + xStart) * c
+                        let rowStride = g.inW * c, rows = yEnd - yStart, columns = xEnd - xStart
                         while first + 16 <= c {
                             var m = SIMD16<Int8>(repeating: -128)
-                            for y in yStart..<yEnd {
-                                for x in xStart..<xEnd {
-                                    let row = input + ((n * g.inH + y0 + y) * g.inW + x0 + x) * c + first
-                                    let v = UnsafeRawPointer(row).loadUnaligned(as: SIMD16<Int8>.self)
-                                    m = m.replacing(with: v, where: v .> m)
+                            var row = corner + first
+                            for _ in 0..<rows {
+                                var tap = row
+                                for _ in 0..<columns {
+                                    m = pointwiseMax(m, UnsafeRawPointer(tap).loadUnaligned(as: SIMD16<Int8>.self))
+                                    tap += c
                                 }
+                                row += rowStride
                             }
-                            m = m.replacing(with: lo, where: m .< lo)
-                            m = m.replacing(with: hi, where: m .> hi)
+                            m = pointwiseMin(pointwiseMax(m, lo), hi)
                             UnsafeMutableRawPointer(out + first).storeBytes(of: m, as: SIMD16<Int8>.self)
                             first += 16
                         }
+                        if first == c { continue }
                     }
                     for ch in first..<c { acc[ch] = average ? 0 : -128 }
                     for y in yStart..<yEnd {
@@ -3034,13 +3039,24 @@ func quantizeAVX2(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Int8>, co
     return i
 }
 
+/// Stores the first `valid` (1...16) of 16 bytes: one byte-masked store in AVX-512 builds; an
+/// 8-byte store and single bytes otherwise.
 @inline(__always)
 func store16(_ bytes: __m128i, _ out: UnsafeMutablePointer<Int8>, valid: Int) {
     if valid == 16 {
         UnsafeMutableRawPointer(out).storeBytes(of: bytes, as: __m128i.self)
     } else {
+        #if FERCC_AVX512
+        _mm_mask_storeu_epi8(out, UInt16(truncatingIfNeeded: (1 << valid) - 1), bytes)
+        #else
         let v = unsafeBitCast(bytes, to: SIMD16<Int8>.self)
-        for i in 0..<valid { out[i] = v[i] }
+        var i = 0
+        if valid >= 8 {
+            UnsafeMutableRawPointer(out).storeBytes(of: unsafeBitCast(bytes, to: SIMD2<UInt64>.self)[0], as: UInt64.self)
+            i = 8
+        }
+        while i < valid { out[i] = v[i]; i += 1 }
+        #endif
     }
 }
 

@@ -200,13 +200,24 @@ func quantizeAVX2(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Int8>, co
     return i
 }
 
+/// Stores the first `valid` (1...16) of 16 bytes: one byte-masked store in AVX-512 builds; an
+/// 8-byte store and single bytes otherwise.
 @inline(__always)
 func store16(_ bytes: __m128i, _ out: UnsafeMutablePointer<Int8>, valid: Int) {
     if valid == 16 {
         UnsafeMutableRawPointer(out).storeBytes(of: bytes, as: __m128i.self)
     } else {
+        #if FERCC_AVX512
+        _mm_mask_storeu_epi8(out, UInt16(truncatingIfNeeded: (1 << valid) - 1), bytes)
+        #else
         let v = unsafeBitCast(bytes, to: SIMD16<Int8>.self)
-        for i in 0..<valid { out[i] = v[i] }
+        var i = 0
+        if valid >= 8 {
+            UnsafeMutableRawPointer(out).storeBytes(of: unsafeBitCast(bytes, to: SIMD2<UInt64>.self)[0], as: UInt64.self)
+            i = 8
+        }
+        while i < valid { out[i] = v[i]; i += 1 }
+        #endif
     }
 }
 

@@ -154,23 +154,28 @@ public func quantizedPool(_ g: Conv2DGeometry, average: Bool, min: Int32, max: I
                     let count = Int32((yEnd - yStart) * (xEnd - xStart))
                     var first = 0
                     if !average {
-                        // Max pooling 16 channels at a time on int8 vectors (then the clamp).
+                        // Max pooling 16 channels at a time on int8 vectors (then the clamp),
+                        // from the window's first tap, rows apart by `rowStride`.
                         let lo = SIMD16<Int8>(repeating: Int8(truncatingIfNeeded: Swift.max(min, -128)))
                         let hi = SIMD16<Int8>(repeating: Int8(truncatingIfNeeded: Swift.min(max, 127)))
+                        let corner = input + ((n * g.inH + y0 + yStart) * g.inW + x0 + xStart) * c
+                        let rowStride = g.inW * c, rows = yEnd - yStart, columns = xEnd - xStart
                         while first + 16 <= c {
                             var m = SIMD16<Int8>(repeating: -128)
-                            for y in yStart..<yEnd {
-                                for x in xStart..<xEnd {
-                                    let row = input + ((n * g.inH + y0 + y) * g.inW + x0 + x) * c + first
-                                    let v = UnsafeRawPointer(row).loadUnaligned(as: SIMD16<Int8>.self)
-                                    m = m.replacing(with: v, where: v .> m)
+                            var row = corner + first
+                            for _ in 0..<rows {
+                                var tap = row
+                                for _ in 0..<columns {
+                                    m = pointwiseMax(m, UnsafeRawPointer(tap).loadUnaligned(as: SIMD16<Int8>.self))
+                                    tap += c
                                 }
+                                row += rowStride
                             }
-                            m = m.replacing(with: lo, where: m .< lo)
-                            m = m.replacing(with: hi, where: m .> hi)
+                            m = pointwiseMin(pointwiseMax(m, lo), hi)
                             UnsafeMutableRawPointer(out + first).storeBytes(of: m, as: SIMD16<Int8>.self)
                             first += 16
                         }
+                        if first == c { continue }
                     }
                     for ch in first..<c { acc[ch] = average ? 0 : -128 }
                     for y in yStart..<yEnd {
