@@ -1378,6 +1378,13 @@ func writeStrides(_ shape: UnsafeBufferPointer<Int>, _ strides: UnsafeMutableBuf
 /// `y` = `x` transposed by `perm` (output axis i is input axis perm[i]); allocates nothing.
 public func transpose<T>(_ x: UnsafePointer<T>, _ shape: [Int], perm: [Int], _ y: UnsafeMutablePointer<T>) {
     let rank = shape.count
+    #if arch(x86_64) && FERCC_AVX2
+    // A channel shuffle of two groups on bytes (int8 ShuffleNet): vector interleave.
+    if MemoryLayout<T>.stride == 1, rank == 4, perm == [0, 2, 1, 3], shape[1] == 2, shape[3] == 1, shape[2] >= 16 {
+        interleaveHalvesAVX2(UnsafeRawPointer(x), UnsafeMutableRawPointer(y), pixels: shape[0], half: shape[2])
+        return
+    }
+    #endif
     shape.withUnsafeBufferPointer { sh in perm.withUnsafeBufferPointer { pm in
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * max(rank, 1)) { tmp in
             let inStrides = UnsafeMutableBufferPointer(rebasing: tmp[0..<rank])
@@ -1761,6 +1768,18 @@ public struct QuantizedBinaryKernel: Sendable {
 /// raw values of the taps inside the input and divides with rounding half away from zero.
 public func quantizedPool(_ g: Conv2DGeometry, average: Bool, min: Int32, max: Int32,
                           _ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>) {
+    #if arch(x86_64) && FERCC_AVX2
+    if !average && g.inC >= 16 {
+        maxPoolAVX2(g, min: min, max: max, input, output)
+        return
+    }
+    #endif
+    quantizedPoolPortable(g, average: average, min: min, max: max, input, output)
+}
+
+/// `quantizedPool` without the x86 vector path (public so that tests on x86 check it too).
+public func quantizedPoolPortable(_ g: Conv2DGeometry, average: Bool, min: Int32, max: Int32,
+                                  _ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>) {
     let c = g.inC
     // Taps outside, channels inside: each inner loop runs over contiguous channels and vectorizes.
     withUnsafeTemporaryAllocation(of: Int32.self, capacity: Swift.max(c, 1)) { acc in
@@ -1781,7 +1800,12 @@ public func quantizedPool(_ g: Conv2DGeometry, average: Bool, min: Int32, max: I
                         let hi = SIMD16<Int8>(repeating: Int8(truncatingIfNeeded: Swift.min(max, 127)))
                         let corner = input + ((n * g.inH + y0 + yStart) * g.inW + x0 + xStart) * c
                         let rowStride = g.inW * c, rows = yEnd - yStart, columns = xEnd - xStart
-                        while first + 16 <= c {
+                        // With 16 or more channels a partial last block is the last 16 channels,
+                        // overlapping the block before (the same maxima written twice).
+                        var blocks = c / 16
+                        if c > 16 && c % 16 != 0 { blocks += 1 }
+                        for block in 0..<blocks {
+                            first = Swift.min(block * 16, c - 16)
                             var m = SIMD16<Int8>(repeating: -128)
                             var row = corner + first
                             for _ in 0..<rows {
@@ -1794,9 +1818,9 @@ public func quantizedPool(_ g: Conv2DGeometry, average: Bool, min: Int32, max: I
                             }
                             m = pointwiseMin(pointwiseMax(m, lo), hi)
                             UnsafeMutableRawPointer(out + first).storeBytes(of: m, as: SIMD16<Int8>.self)
-                            first += 16
                         }
-                        if first == c { continue }
+                        if c >= 16 { continue }
+                        first = 0
                     }
                     for ch in first..<c { acc[ch] = average ? 0 : -128 }
                     for y in yStart..<yEnd {
@@ -3037,6 +3061,58 @@ func quantizeAVX2(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Int8>, co
         i += 16
     }
     return i
+}
+
+/// int8 max pooling for layers of at least 16 channels (`quantizedPool`'s definition): per output
+/// pixel and 16 channels, the maximum over the window's taps inside the input, then the clamp; a
+/// partial last block is the last 16 channels, overlapping the block before.
+func maxPoolAVX2(_ g: Conv2DGeometry, min: Int32, max: Int32, _ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>) {
+    let c = g.inC
+    let lo = _mm_set1_epi8(Int8(truncatingIfNeeded: Swift.max(min, -128))), hi = _mm_set1_epi8(Int8(truncatingIfNeeded: Swift.min(max, 127)))
+    let blocks = (c + 15) / 16, rowStride = g.inW * c
+    for n in 0..<g.batch {
+        for oh in 0..<g.outH {
+            let y0 = oh * g.strideH - g.padTop
+            let yStart = Swift.max(0, -y0), yEnd = Swift.max(Swift.min(g.kernelH, g.inH - y0), yStart)
+            for ow in 0..<g.outW {
+                let x0 = ow * g.strideW - g.padLeft
+                let xStart = Swift.max(0, -x0), xEnd = Swift.max(Swift.min(g.kernelW, g.inW - x0), xStart)
+                let corner = UnsafeRawPointer(input + ((n * g.inH + y0 + yStart) * g.inW + x0 + xStart) * c)
+                let out = UnsafeMutableRawPointer(output + ((n * g.outH + oh) * g.outW + ow) * c)
+                for b in 0..<blocks {
+                    let first = Swift.min(b * 16, c - 16)
+                    var m = _mm_set1_epi8(-128)
+                    var row = corner + first
+                    for _ in yStart..<yEnd {
+                        var tap = row
+                        for _ in xStart..<xEnd {
+                            m = _mm_max_epi8(m, tap.loadUnaligned(as: __m128i.self))
+                            tap += c
+                        }
+                        row += rowStride
+                    }
+                    out.storeBytes(of: _mm_min_epi8(_mm_max_epi8(m, lo), hi), toByteOffset: first, as: __m128i.self)
+                }
+            }
+        }
+    }
+}
+
+/// A channel shuffle of two groups over NHWC on bytes (int8 tensors): each pixel's two halves of
+/// `half` (at least 16) channels interleaved, y[p][2j + g] = x[p][g * half + j], 16 channels of
+/// each half per step; a partial last step redoes the 16 before it (the same bytes again).
+func interleaveHalvesAVX2(_ x: UnsafeRawPointer, _ y: UnsafeMutableRawPointer, pixels: Int, half h: Int) {
+    for p in 0..<pixels {
+        let a = x + p * 2 * h, b = a + h, out = y + p * 2 * h
+        var j = 0
+        while j < h {
+            let at = Swift.min(j, h - 16)
+            let va = a.loadUnaligned(fromByteOffset: at, as: __m128i.self), vb = b.loadUnaligned(fromByteOffset: at, as: __m128i.self)
+            out.storeBytes(of: _mm_unpacklo_epi8(va, vb), toByteOffset: 2 * at, as: __m128i.self)
+            out.storeBytes(of: _mm_unpackhi_epi8(va, vb), toByteOffset: 2 * at + 16, as: __m128i.self)
+            j += 16
+        }
+    }
 }
 
 /// Stores the first `valid` (1...16) of 16 bytes: one byte-masked store in AVX-512 builds; an

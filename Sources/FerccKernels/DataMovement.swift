@@ -95,6 +95,13 @@ func writeStrides(_ shape: UnsafeBufferPointer<Int>, _ strides: UnsafeMutableBuf
 /// `y` = `x` transposed by `perm` (output axis i is input axis perm[i]); allocates nothing.
 public func transpose<T>(_ x: UnsafePointer<T>, _ shape: [Int], perm: [Int], _ y: UnsafeMutablePointer<T>) {
     let rank = shape.count
+    #if arch(x86_64) && FERCC_AVX2
+    // A channel shuffle of two groups on bytes (int8 ShuffleNet): vector interleave.
+    if MemoryLayout<T>.stride == 1, rank == 4, perm == [0, 2, 1, 3], shape[1] == 2, shape[3] == 1, shape[2] >= 16 {
+        interleaveHalvesAVX2(UnsafeRawPointer(x), UnsafeMutableRawPointer(y), pixels: shape[0], half: shape[2])
+        return
+    }
+    #endif
     shape.withUnsafeBufferPointer { sh in perm.withUnsafeBufferPointer { pm in
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * max(rank, 1)) { tmp in
             let inStrides = UnsafeMutableBufferPointer(rebasing: tmp[0..<rank])

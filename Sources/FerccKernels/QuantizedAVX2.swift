@@ -200,6 +200,58 @@ func quantizeAVX2(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Int8>, co
     return i
 }
 
+/// int8 max pooling for layers of at least 16 channels (`quantizedPool`'s definition): per output
+/// pixel and 16 channels, the maximum over the window's taps inside the input, then the clamp; a
+/// partial last block is the last 16 channels, overlapping the block before.
+func maxPoolAVX2(_ g: Conv2DGeometry, min: Int32, max: Int32, _ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>) {
+    let c = g.inC
+    let lo = _mm_set1_epi8(Int8(truncatingIfNeeded: Swift.max(min, -128))), hi = _mm_set1_epi8(Int8(truncatingIfNeeded: Swift.min(max, 127)))
+    let blocks = (c + 15) / 16, rowStride = g.inW * c
+    for n in 0..<g.batch {
+        for oh in 0..<g.outH {
+            let y0 = oh * g.strideH - g.padTop
+            let yStart = Swift.max(0, -y0), yEnd = Swift.max(Swift.min(g.kernelH, g.inH - y0), yStart)
+            for ow in 0..<g.outW {
+                let x0 = ow * g.strideW - g.padLeft
+                let xStart = Swift.max(0, -x0), xEnd = Swift.max(Swift.min(g.kernelW, g.inW - x0), xStart)
+                let corner = UnsafeRawPointer(input + ((n * g.inH + y0 + yStart) * g.inW + x0 + xStart) * c)
+                let out = UnsafeMutableRawPointer(output + ((n * g.outH + oh) * g.outW + ow) * c)
+                for b in 0..<blocks {
+                    let first = Swift.min(b * 16, c - 16)
+                    var m = _mm_set1_epi8(-128)
+                    var row = corner + first
+                    for _ in yStart..<yEnd {
+                        var tap = row
+                        for _ in xStart..<xEnd {
+                            m = _mm_max_epi8(m, tap.loadUnaligned(as: __m128i.self))
+                            tap += c
+                        }
+                        row += rowStride
+                    }
+                    out.storeBytes(of: _mm_min_epi8(_mm_max_epi8(m, lo), hi), toByteOffset: first, as: __m128i.self)
+                }
+            }
+        }
+    }
+}
+
+/// A channel shuffle of two groups over NHWC on bytes (int8 tensors): each pixel's two halves of
+/// `half` (at least 16) channels interleaved, y[p][2j + g] = x[p][g * half + j], 16 channels of
+/// each half per step; a partial last step redoes the 16 before it (the same bytes again).
+func interleaveHalvesAVX2(_ x: UnsafeRawPointer, _ y: UnsafeMutableRawPointer, pixels: Int, half h: Int) {
+    for p in 0..<pixels {
+        let a = x + p * 2 * h, b = a + h, out = y + p * 2 * h
+        var j = 0
+        while j < h {
+            let at = Swift.min(j, h - 16)
+            let va = a.loadUnaligned(fromByteOffset: at, as: __m128i.self), vb = b.loadUnaligned(fromByteOffset: at, as: __m128i.self)
+            out.storeBytes(of: _mm_unpacklo_epi8(va, vb), toByteOffset: 2 * at, as: __m128i.self)
+            out.storeBytes(of: _mm_unpackhi_epi8(va, vb), toByteOffset: 2 * at + 16, as: __m128i.self)
+            j += 16
+        }
+    }
+}
+
 /// Stores the first `valid` (1...16) of 16 bytes: one byte-masked store in AVX-512 builds; an
 /// 8-byte store and single bytes otherwise.
 @inline(__always)

@@ -140,6 +140,18 @@ public struct QuantizedBinaryKernel: Sendable {
 /// raw values of the taps inside the input and divides with rounding half away from zero.
 public func quantizedPool(_ g: Conv2DGeometry, average: Bool, min: Int32, max: Int32,
                           _ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>) {
+    #if arch(x86_64) && FERCC_AVX2
+    if !average && g.inC >= 16 {
+        maxPoolAVX2(g, min: min, max: max, input, output)
+        return
+    }
+    #endif
+    quantizedPoolPortable(g, average: average, min: min, max: max, input, output)
+}
+
+/// `quantizedPool` without the x86 vector path (public so that tests on x86 check it too).
+public func quantizedPoolPortable(_ g: Conv2DGeometry, average: Bool, min: Int32, max: Int32,
+                                  _ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>) {
     let c = g.inC
     // Taps outside, channels inside: each inner loop runs over contiguous channels and vectorizes.
     withUnsafeTemporaryAllocation(of: Int32.self, capacity: Swift.max(c, 1)) { acc in
@@ -160,7 +172,12 @@ public func quantizedPool(_ g: Conv2DGeometry, average: Bool, min: Int32, max: I
                         let hi = SIMD16<Int8>(repeating: Int8(truncatingIfNeeded: Swift.min(max, 127)))
                         let corner = input + ((n * g.inH + y0 + yStart) * g.inW + x0 + xStart) * c
                         let rowStride = g.inW * c, rows = yEnd - yStart, columns = xEnd - xStart
-                        while first + 16 <= c {
+                        // With 16 or more channels a partial last block is the last 16 channels,
+                        // overlapping the block before (the same maxima written twice).
+                        var blocks = c / 16
+                        if c > 16 && c % 16 != 0 { blocks += 1 }
+                        for block in 0..<blocks {
+                            first = Swift.min(block * 16, c - 16)
                             var m = SIMD16<Int8>(repeating: -128)
                             var row = corner + first
                             for _ in 0..<rows {
@@ -173,9 +190,9 @@ public func quantizedPool(_ g: Conv2DGeometry, average: Bool, min: Int32, max: I
                             }
                             m = pointwiseMin(pointwiseMax(m, lo), hi)
                             UnsafeMutableRawPointer(out + first).storeBytes(of: m, as: SIMD16<Int8>.self)
-                            first += 16
                         }
-                        if first == c { continue }
+                        if c >= 16 { continue }
+                        first = 0
                     }
                     for ch in first..<c { acc[ch] = average ? 0 : -128 }
                     for y in yStart..<yEnd {

@@ -301,10 +301,14 @@ final class KernelTests: XCTestCase {
         let g = Conv2DGeometry(batch: 2, inH: h, inW: w, inC: c, outH: 5, outW: 4, outC: c, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2,
                                dilationH: 1, dilationW: 1, padTop: 1, padLeft: 1, padBottom: 1, padRight: 0, groups: 1)
         let x = (0..<(2 * h * w * c)).map { _ in Int8(max(-128, min(127, Int((rng.next() * 128).rounded())))) }
-        var got = [Int8](repeating: 0, count: 2 * 5 * 4 * c)
+        var got = [Int8](repeating: 0, count: 2 * 5 * 4 * c), portable = got
         x.withUnsafeBufferPointer { xp in got.withUnsafeMutableBufferPointer { yp in
             quantizedPool(g, average: false, min: -20, max: 100, xp.baseAddress!, yp.baseAddress!)
         } }
+        x.withUnsafeBufferPointer { xp in portable.withUnsafeMutableBufferPointer { yp in
+            quantizedPoolPortable(g, average: false, min: -20, max: 100, xp.baseAddress!, yp.baseAddress!)
+        } }
+        XCTAssertEqual(portable, got, "portable path")
         var want = got
         for n in 0..<2 { for oy in 0..<5 { for ox in 0..<4 { for ch in 0..<c {
             var m = -128
@@ -358,6 +362,17 @@ final class KernelTests: XCTestCase {
         var y = [Float](repeating: 0, count: 24)
         transpose(x, [2, 3, 4], perm: [2, 0, 1], &y)
         XCTAssertEqual(Array(y.prefix(6)), [0, 4, 8, 12, 16, 20])
+        // A channel shuffle of two groups on int8 (vector path from 16 channels per group), against
+        // the definition: halves of 16, 58 (a partial last step) and 7 channels.
+        for half in [16, 58, 7] {
+            let pixels = 5
+            let q = (0..<(pixels * 2 * half)).map { Int8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+            var shuffled = [Int8](repeating: 0x5A, count: q.count + 32)  // guard bytes after the output
+            transpose(q, [pixels, 2, half, 1], perm: [0, 2, 1, 3], &shuffled)
+            var want = q + [Int8](repeating: 0x5A, count: 32)
+            for px in 0..<pixels { for j in 0..<half { for g in 0..<2 { want[px * 2 * half + 2 * j + g] = q[px * 2 * half + g * half + j] } } }
+            XCTAssertEqual(shuffled, want, "half \(half)")
+        }
         var p = [Float](repeating: 0, count: 2 * 5)
         pad([1, 2, 3, 4], [2, 2], pads: [0, 1, 0, 2], value: 9, &p)
         XCTAssertEqual(p, [9, 1, 2, 9, 9, 9, 3, 4, 9, 9])
