@@ -997,7 +997,6 @@ public struct Pool2DKernel: Sendable {
         let g = geometry
         let c = g.inC
         let lanes = FloatVector.scalarCount
-        let full = c / lanes * lanes
         var isMax = true, includePad = false
         if case .average(let inc) = kind { isMax = false; includePad = inc }
         for n in 0..<g.batch {
@@ -1012,8 +1011,11 @@ public struct Pool2DKernel: Sendable {
                     let h0 = oh * g.strideH - g.padTop, w0 = ow * g.strideW - g.padLeft
                     let count = th.count * tw.count
                     let scale: Float = count > 0 ? 1 / Float(count) : 0
-                    var ch = 0
-                    while ch < full {
+                    // Vectors of 16 channels; with 16 or more channels a partial last vector is
+                    // the last 16, overlapping the one before (the same results written twice).
+                    let vectors = c >= lanes ? (c + lanes - 1) / lanes : 0
+                    for v in 0..<vectors {
+                        let ch = Swift.min(v * lanes, c - lanes)
                         var acc = isMax ? FloatVector(repeating: -.infinity) : FloatVector()
                         for i in th.first..<th.end {
                             let row = image + (h0 + i * g.dilationH) * g.inW * c + ch
@@ -1023,8 +1025,8 @@ public struct Pool2DKernel: Sendable {
                             }
                         }
                         storeVector(isMax ? acc : acc * scale, o + ch)
-                        ch += lanes
                     }
+                    var ch = vectors > 0 ? c : 0
                     while ch < c {
                         var acc: Float = isMax ? -.infinity : 0
                         for i in th.first..<th.end {
@@ -1385,6 +1387,23 @@ public func transpose<T>(_ x: UnsafePointer<T>, _ shape: [Int], perm: [Int], _ y
         return
     }
     #endif
+    // The same on floats: four channels of each half per step, a partial last step redoing the
+    // four before it.
+    if T.self == Float.self, rank == 4, perm == [0, 2, 1, 3], shape[1] == 2, shape[3] == 1, shape[2] >= 4 {
+        let h = shape[2]
+        let xf = UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), yf = UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self)
+        for p in 0..<shape[0] {
+            let a = xf + p * 2 * h, b = a + h, out = yf + p * 2 * h
+            var j = 0
+            while j < h {
+                let at = min(j, h - 4)
+                let va = UnsafeRawPointer(a + at).loadUnaligned(as: SIMD4<Float>.self), vb = UnsafeRawPointer(b + at).loadUnaligned(as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(out + 2 * at).storeBytes(of: SIMD8(va[0], vb[0], va[1], vb[1], va[2], vb[2], va[3], vb[3]), as: SIMD8<Float>.self)
+                j += 4
+            }
+        }
+        return
+    }
     shape.withUnsafeBufferPointer { sh in perm.withUnsafeBufferPointer { pm in
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * max(rank, 1)) { tmp in
             let inStrides = UnsafeMutableBufferPointer(rebasing: tmp[0..<rank])

@@ -30,7 +30,6 @@ public struct Pool2DKernel: Sendable {
         let g = geometry
         let c = g.inC
         let lanes = FloatVector.scalarCount
-        let full = c / lanes * lanes
         var isMax = true, includePad = false
         if case .average(let inc) = kind { isMax = false; includePad = inc }
         for n in 0..<g.batch {
@@ -45,8 +44,11 @@ public struct Pool2DKernel: Sendable {
                     let h0 = oh * g.strideH - g.padTop, w0 = ow * g.strideW - g.padLeft
                     let count = th.count * tw.count
                     let scale: Float = count > 0 ? 1 / Float(count) : 0
-                    var ch = 0
-                    while ch < full {
+                    // Vectors of 16 channels; with 16 or more channels a partial last vector is
+                    // the last 16, overlapping the one before (the same results written twice).
+                    let vectors = c >= lanes ? (c + lanes - 1) / lanes : 0
+                    for v in 0..<vectors {
+                        let ch = Swift.min(v * lanes, c - lanes)
                         var acc = isMax ? FloatVector(repeating: -.infinity) : FloatVector()
                         for i in th.first..<th.end {
                             let row = image + (h0 + i * g.dilationH) * g.inW * c + ch
@@ -56,8 +58,8 @@ public struct Pool2DKernel: Sendable {
                             }
                         }
                         storeVector(isMax ? acc : acc * scale, o + ch)
-                        ch += lanes
                     }
+                    var ch = vectors > 0 ? c : 0
                     while ch < c {
                         var acc: Float = isMax ? -.infinity : 0
                         for i in th.first..<th.end {

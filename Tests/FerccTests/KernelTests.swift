@@ -322,6 +322,41 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(got, want)
     }
 
+    /// fp32 max and average pooling (16-channel vectors, an overlapping last vector, a scalar
+    /// path under 16 channels) against the definition, with padding and stride 2.
+    func testFloatPoolingAgainstDefinition() {
+        var rng = SeededRandom(41)
+        for c in [24, 37, 16, 5] {
+            let h = 9, w = 8, oh = 5, ow = 4
+            let g = Conv2DGeometry(batch: 2, inH: h, inW: w, inC: c, outH: oh, outW: ow, outC: c, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2,
+                                   dilationH: 1, dilationW: 1, padTop: 1, padLeft: 1, padBottom: 1, padRight: 0, groups: 1)
+            let x = rng.floats(2 * h * w * c)
+            for kind in [Pool2DKernel.Kind.max, .average(countIncludePad: false), .average(countIncludePad: true)] {
+                var got = [Float](repeating: .nan, count: 2 * oh * ow * c + 16)  // guard lanes after the output
+                Pool2DKernel(geometry: g, kind: kind).run(input: x, output: &got)
+                var want = got
+                for i in (2 * oh * ow * c)..<want.count { want[i] = .nan }
+                for n in 0..<2 { for oy in 0..<oh { for ox in 0..<ow { for ch in 0..<c {
+                    var m = -Float.infinity, sum: Float = 0, inside = 0, padded = 0
+                    for ky in 0..<3 { for kx in 0..<3 {
+                        let y = oy * 2 - 1 + ky, xx = ox * 2 - 1 + kx
+                        if y < h + 1, xx < w + 0 { padded += 1 }
+                        guard y >= 0, y < h, xx >= 0, xx < w else { continue }
+                        let v = x[((n * h + y) * w + xx) * c + ch]
+                        m = max(m, v); sum += v; inside += 1
+                    } }
+                    let o = ((n * oh + oy) * ow + ox) * c + ch
+                    switch kind {
+                    case .max: want[o] = m
+                    case .average(let inc): want[o] = sum * (1 / Float(inc ? padded : inside))
+                    }
+                } } } }
+                XCTAssertEqual(got.prefix(2 * oh * ow * c).map(\.bitPattern), want.prefix(2 * oh * ow * c).map(\.bitPattern), "c \(c) \(kind)")
+                XCTAssertTrue(got.suffix(16).allSatisfy(\.isNaN), "written past the output")
+            }
+        }
+    }
+
     func testMatmulAgainstNaive() {
         var rng = SeededRandom(2)
         for (m, k, n) in [(1, 1280, 7), (5, 3, 33), (4, 16, 16), (9, 31, 17)] {
@@ -372,6 +407,16 @@ final class KernelTests: XCTestCase {
             var want = q + [Int8](repeating: 0x5A, count: 32)
             for px in 0..<pixels { for j in 0..<half { for g in 0..<2 { want[px * 2 * half + 2 * j + g] = q[px * 2 * half + g * half + j] } } }
             XCTAssertEqual(shuffled, want, "half \(half)")
+        }
+        // And on floats (four channels of each half per step from 4 per group).
+        for half in [4, 58, 3] {
+            let pixels = 3
+            let f = (0..<(pixels * 2 * half)).map { Float($0) * 0.5 - 7 }
+            var shuffled = [Float](repeating: -1, count: f.count + 8)  // guard floats after the output
+            transpose(f, [pixels, 2, half, 1], perm: [0, 2, 1, 3], &shuffled)
+            var want = f + [Float](repeating: -1, count: 8)
+            for px in 0..<pixels { for j in 0..<half { for g in 0..<2 { want[px * 2 * half + 2 * j + g] = f[px * 2 * half + g * half + j] } } }
+            XCTAssertEqual(shuffled, want, "float half \(half)")
         }
         var p = [Float](repeating: 0, count: 2 * 5)
         pad([1, 2, 3, 4], [2, 2], pads: [0, 1, 0, 2], value: 9, &p)
