@@ -209,20 +209,18 @@ func maxPoolAVX2(_ g: Conv2DGeometry, min: Int32, max: Int32, _ input: UnsafePoi
     let blocks = (c + 15) / 16, rowStride = g.inW * c
     for n in 0..<g.batch {
         for oh in 0..<g.outH {
-            let y0 = oh * g.strideH - g.padTop
-            let yStart = Swift.max(0, -y0), yEnd = Swift.max(Swift.min(g.kernelH, g.inH - y0), yStart)
+            let (y0, ys) = poolWindow(oh, stride: g.strideH, padBegin: g.padTop, kernel: g.kernelH, size: g.inH)
             for ow in 0..<g.outW {
-                let x0 = ow * g.strideW - g.padLeft
-                let xStart = Swift.max(0, -x0), xEnd = Swift.max(Swift.min(g.kernelW, g.inW - x0), xStart)
-                let corner = UnsafeRawPointer(input + ((n * g.inH + y0 + yStart) * g.inW + x0 + xStart) * c)
+                let (x0, xs) = poolWindow(ow, stride: g.strideW, padBegin: g.padLeft, kernel: g.kernelW, size: g.inW)
+                let corner = UnsafeRawPointer(input + ((n * g.inH + y0 + ys.lowerBound) * g.inW + x0 + xs.lowerBound) * c)
                 let out = UnsafeMutableRawPointer(output + ((n * g.outH + oh) * g.outW + ow) * c)
                 for b in 0..<blocks {
                     let first = Swift.min(b * 16, c - 16)
                     var m = _mm_set1_epi8(-128)
                     var row = corner + first
-                    for _ in yStart..<yEnd {
+                    for _ in ys {
                         var tap = row
-                        for _ in xStart..<xEnd {
+                        for _ in xs {
                             m = _mm_max_epi8(m, tap.loadUnaligned(as: __m128i.self))
                             tap += c
                         }
