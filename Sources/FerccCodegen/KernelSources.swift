@@ -3410,15 +3410,24 @@ struct AVX512Output {
     /// See `QuantizedConv2DKernel.simpleRounding`.
     let simpleRounding: Bool
     init(_ r: Requantization, simpleRounding: Bool) {
+        self.init(zeroPoint: r.outputZeroPoint, min: r.min, max: r.max, leftShift: r.shifts.contains { $0 > 0 }, simpleRounding: simpleRounding)
+    }
+    init(zeroPoint: Int32, min: Int32, max: Int32, leftShift: Bool, simpleRounding: Bool) {
         self.simpleRounding = simpleRounding
-        zeroPoint = _mm512_set1_epi32(r.outputZeroPoint)
-        lo = _mm512_set1_epi32(r.min)
-        hi = _mm512_set1_epi32(r.max)
-        zeroPoint16 = _mm512_set1_epi16(Int16(truncatingIfNeeded: r.outputZeroPoint))
-        lo8 = _mm512_set1_epi8(Int8(truncatingIfNeeded: r.min))
-        hi8 = _mm512_set1_epi8(Int8(truncatingIfNeeded: r.max))
-        clamps = r.min > -128 || r.max < 127
-        leftShift = r.shifts.contains { $0 > 0 }
+        self.leftShift = leftShift
+        self.zeroPoint = _mm512_set1_epi32(zeroPoint)
+        lo = _mm512_set1_epi32(min)
+        hi = _mm512_set1_epi32(max)
+        zeroPoint16 = _mm512_set1_epi16(Int16(truncatingIfNeeded: zeroPoint))
+        lo8 = _mm512_set1_epi8(Int8(truncatingIfNeeded: min))
+        hi8 = _mm512_set1_epi8(Int8(truncatingIfNeeded: max))
+        clamps = min > -128 || max < 127
+    }
+
+    /// `multiplyByQuantizedMultiplierAVX512` with this requantization's shifts and rounding.
+    @inline(__always)
+    func multiply(_ x: __m512i, table t: UnsafePointer<Int32>) -> __m512i {
+        multiplyByQuantizedMultiplierAVX512(x, table: t, leftShift: leftShift, simpleRounding: simpleRounding)
     }
 }
 
@@ -3427,20 +3436,40 @@ func dwordsAVX512(_ v: [Int32]) -> __m512i {
     (v + [Int32](repeating: 0, count: 16 - v.count)).withUnsafeBytes { loadM512($0.baseAddress!) }
 }
 
-/// Two pixels' 32 requantized channels each (int32 lanes before the zero point: `p0`, `p1` the
-/// first pixel's two vectors, `q0`, `q1` the second's) as bytes: packed with saturation to 16
-/// bits, the zero point added with saturation, packed to bytes, clamped, and put in order by
-/// `orderP` / `orderQ` (dword indices). The result is the int32 clamp's: a value past int16
-/// saturates at +-32767, which the zero point (within int8) cannot bring back into int8. Returns
-/// the first pixel's 32 bytes and the second's, each in the low half.
+/// Four vectors of requantized int32 lanes (before the zero point) as bytes: packed with
+/// saturation to 16 bits (`v0` with `v1`, `v2` with `v3`), the zero point added with saturation,
+/// packed to bytes, clamped; 128-bit lane i then holds lane i's four dwords of v0, v1, v2, v3 in
+/// turn, for the caller to put in order. The result is the int32 clamp's: a value past int16
+/// saturates at +-32767, which the zero point (within int8) cannot bring back into int8.
+@inline(__always)
+func packBytesAVX512(_ v0: __m512i, _ v1: __m512i, _ v2: __m512i, _ v3: __m512i, _ o: AVX512Output) -> __m512i {
+    let w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), o.zeroPoint16)
+    let w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), o.zeroPoint16)
+    let b = _mm512_packs_epi16(w01, w23)
+    return o.clamps ? _mm512_min_epi8(_mm512_max_epi8(b, o.lo8), o.hi8) : b
+}
+
+/// Two pixels' 32 requantized channels each (`p0`, `p1` the first pixel's two vectors, `q0`,
+/// `q1` the second's) as bytes (`packBytesAVX512`), put in order by `orderP` / `orderQ` (dword
+/// indices): the first pixel's 32 bytes and the second's, each in the low half.
 @inline(__always)
 func narrowPairsAVX512(_ p0: __m512i, _ p1: __m512i, _ q0: __m512i, _ q1: __m512i, _ o: AVX512Output,
                        orderP: __m512i, orderQ: __m512i) -> (__m256i, __m256i) {
-    let wp = _mm512_adds_epi16(_mm512_packs_epi32(p0, p1), o.zeroPoint16)
-    let wq = _mm512_adds_epi16(_mm512_packs_epi32(q0, q1), o.zeroPoint16)
-    var b = _mm512_packs_epi16(wp, wq)
-    if o.clamps { b = _mm512_min_epi8(_mm512_max_epi8(b, o.lo8), o.hi8) }
+    let b = packBytesAVX512(p0, p1, q0, q1, o)
     return (_mm512_castsi512_si256(_mm512_permutexvar_epi32(orderP, b)), _mm512_castsi512_si256(_mm512_permutexvar_epi32(orderQ, b)))
+}
+
+/// Stores the first `valid` (1...32) bytes of each of two pixels' 32, at `out` and `out + next`.
+@inline(__always)
+func storePairAVX512(_ bp: __m256i, _ bq: __m256i, _ out: UnsafeMutablePointer<Int8>, next: Int, valid: Int) {
+    if valid == 32 {
+        UnsafeMutableRawPointer(out).storeBytes(of: bp, as: __m256i.self)
+        UnsafeMutableRawPointer(out + next).storeBytes(of: bq, as: __m256i.self)
+    } else {
+        let mask = UInt32(truncatingIfNeeded: (1 << valid) - 1)
+        _mm256_mask_storeu_epi8(out, mask, bp)
+        _mm256_mask_storeu_epi8(out + next, mask, bq)
+    }
 }
 
 /// `multiplyByQuantizedMultiplierAVX2` on 16 lanes at once (the same table, whose parts are 16
@@ -3470,7 +3499,7 @@ func multiplyByQuantizedMultiplierAVX512(_ x: __m512i, table t: UnsafePointer<In
 /// portable kernel, and the 16 bytes (vpmovdb truncates what the clamp left in int8 range).
 @inline(__always)
 func requantize16AVX512(_ x: __m512i, table t: UnsafePointer<Int32>, _ o: AVX512Output) -> __m128i {
-    let v = multiplyByQuantizedMultiplierAVX512(x, table: t, leftShift: o.leftShift, simpleRounding: o.simpleRounding)
+    let v = o.multiply(x, table: t)
     let z = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, o.zeroPoint), o.lo), o.hi)
     return _mm512_cvtepi32_epi8(z)
 }
@@ -3483,19 +3512,16 @@ func binaryAddAVX512(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ y: Un
                      offset1: Int32, offset2: Int32, leftShift: Int32, tables: UnsafePointer<Int32>,
                      zeroPoint: Int32, min: Int32, max: Int32) -> Int {
     let off1 = _mm512_set1_epi32(offset1), off2 = _mm512_set1_epi32(offset2)
-    let zp = _mm512_set1_epi32(zeroPoint), lo = _mm512_set1_epi32(min), hi = _mm512_set1_epi32(max)
+    let o = AVX512Output(zeroPoint: zeroPoint, min: min, max: max, leftShift: false, simpleRounding: false)
     let t1 = tables, t2 = tables + AVX2Table.stride, tOut = tables + 2 * AVX2Table.stride
     @inline(__always) func scaled(_ x: UnsafePointer<Int8>, _ offset: __m512i, _ t: UnsafePointer<Int32>) -> __m512i {
         let v = _mm512_cvtepi8_epi32(UnsafeRawPointer(x).loadUnaligned(as: __m128i.self))
-        return multiplyByQuantizedMultiplierAVX512(_mm512_slli_epi32(_mm512_add_epi32(v, offset), UInt32(leftShift)), table: t,
-                                                   leftShift: false, simpleRounding: false)
+        return o.multiply(_mm512_slli_epi32(_mm512_add_epi32(v, offset), UInt32(leftShift)), table: t)
     }
     var i = 0
     while i + 16 <= count {
         let sum = _mm512_add_epi32(scaled(a + i, off1, t1), scaled(b + i, off2, t2))
-        let v = multiplyByQuantizedMultiplierAVX512(sum, table: tOut, leftShift: false, simpleRounding: false)
-        let z = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, zp), lo), hi)
-        UnsafeMutableRawPointer(y + i).storeBytes(of: _mm512_cvtepi32_epi8(z), as: __m128i.self)
+        UnsafeMutableRawPointer(y + i).storeBytes(of: requantize16AVX512(sum, table: tOut, o), as: __m128i.self)
         i += 16
     }
     return i
@@ -3579,9 +3605,7 @@ func denseConvVNNI(_ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, 
     @inline(__always) func finish(_ acc: __m512i, _ t: UnsafePointer<Int32>, _ out: UnsafeMutablePointer<Int8>, _ valid: Int) {
         store16(requantize16AVX512(acc, table: t, o), out, valid: valid)
     }
-    @inline(__always) func mbqm(_ x: __m512i, _ t: UnsafePointer<Int32>) -> __m512i {
-        multiplyByQuantizedMultiplierAVX512(x, table: t, leftShift: o.leftShift, simpleRounding: o.simpleRounding)
-    }
+    @inline(__always) func mbqm(_ x: __m512i, _ t: UnsafePointer<Int32>) -> __m512i { o.multiply(x, table: t) }
     // `narrowPairsAVX512` leaves, in each 128-bit lane i, dwords: the first pixel's channels
     // 4i..4i+3 of each block, then the second pixel's.
     let orderP = dwordsAVX512([0, 4, 8, 12, 1, 5, 9, 13]), orderQ = dwordsAVX512([2, 6, 10, 14, 3, 7, 11, 15])
@@ -3591,11 +3615,7 @@ func denseConvVNNI(_ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, 
     // channels only: pixel k's store starts at out + k * (outC - 16), never before `out`.
     let quadOrder = dwordsAVX512([0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15])
     @inline(__always) func quad(_ v0: __m512i, _ v1: __m512i, _ v2: __m512i, _ v3: __m512i, _ out: UnsafeMutablePointer<Int8>, _ valid: Int) {
-        let w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), o.zeroPoint16)
-        let w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), o.zeroPoint16)
-        var b = _mm512_packs_epi16(w01, w23)
-        if o.clamps { b = _mm512_min_epi8(_mm512_max_epi8(b, o.lo8), o.hi8) }
-        b = _mm512_permutexvar_epi32(quadOrder, b)
+        let b = _mm512_permutexvar_epi32(quadOrder, packBytesAVX512(v0, v1, v2, v3, o))
         if g.outC == 16 {
             UnsafeMutableRawPointer(out).storeBytes(of: b, as: __m512i.self)
         } else {
@@ -3642,14 +3662,7 @@ func denseConvVNNI(_ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, 
                         // block is partial).
                         @inline(__always) func pair(_ ap: __m512i, _ cp: __m512i, _ aq: __m512i, _ cq: __m512i, _ at: UnsafeMutablePointer<Int8>) {
                             let (bp, bq) = narrowPairsAVX512(mbqm(ap, tA), mbqm(cp, tB), mbqm(aq, tA), mbqm(cq, tB), o, orderP: orderP, orderQ: orderQ)
-                            if validB == 16 {
-                                UnsafeMutableRawPointer(at).storeBytes(of: bp, as: __m256i.self)
-                                UnsafeMutableRawPointer(at + g.outC).storeBytes(of: bq, as: __m256i.self)
-                            } else {
-                                let mask = UInt32(truncatingIfNeeded: (1 << (16 + validB)) - 1)
-                                _mm256_mask_storeu_epi8(at, mask, bp)
-                                _mm256_mask_storeu_epi8(at + g.outC, mask, bq)
-                            }
+                            storePairAVX512(bp, bq, at, next: g.outC, valid: 16 + validB)
                         }
                         pair(a0, c0, a1, c1, out)
                         pair(a2, c2, a3, c3, out + 2 * g.outC)
@@ -3873,19 +3886,9 @@ func depthwiseColumnsAVX512(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW p
                 }
                 // Pixels ow and ow + 1 narrowed together (`narrowPairsAVX512`).
                 @inline(__always) func pair(_ ow: Int, _ p: (__m512i, __m512i), _ q: (__m512i, __m512i)) {
-                    @inline(__always) func mbqm(_ x: __m512i, _ t: UnsafePointer<Int32>) -> __m512i {
-                        multiplyByQuantizedMultiplierAVX512(x, table: t, leftShift: o.leftShift, simpleRounding: o.simpleRounding)
-                    }
-                    let (bp, bq) = narrowPairsAVX512(mbqm(p.0, t0), mbqm(p.1, t1), mbqm(q.0, t0), mbqm(q.1, t1), o, orderP: orderP, orderQ: orderQ)
-                    let out = outRow + ow * g.outC
-                    if valid == 32 {
-                        UnsafeMutableRawPointer(out).storeBytes(of: bp, as: __m256i.self)
-                        UnsafeMutableRawPointer(out + g.outC).storeBytes(of: bq, as: __m256i.self)
-                    } else {
-                        let mask = UInt32(truncatingIfNeeded: (1 << valid) - 1)
-                        _mm256_mask_storeu_epi8(out, mask, bp)
-                        _mm256_mask_storeu_epi8(out + g.outC, mask, bq)
-                    }
+                    let (bp, bq) = narrowPairsAVX512(o.multiply(p.0, table: t0), o.multiply(p.1, table: t1),
+                                                     o.multiply(q.0, table: t0), o.multiply(q.1, table: t1), o, orderP: orderP, orderQ: orderQ)
+                    storePairAVX512(bp, bq, outRow + ow * g.outC, next: g.outC, valid: valid)
                 }
                 var ow = 0
                 if g.strideW == 1 {
