@@ -16,7 +16,11 @@ func loadM256(_ p: UnsafeRawPointer) -> __m256i { p.loadUnaligned(as: __m256i.se
 /// lanes (in the accumulators' lane order) at these offsets.
 enum AVX2Table {
     static let bias = 0, multiplier = 16, multiplierOdd = 32, rightShift = 48, mask = 64, threshold = 80, leftShift = 96, half = 112
-    static let stride = 128
+    /// For `requantizeFoldedAVX2`: per lane the 64-bit constant 2^30 + (2^(shift-1) + zero point *
+    /// 2^shift) * 2^31, for the even lanes of each 8 and the odd ones (4 int64 per 8 lanes each),
+    /// and the bound under which an accumulator counts as negative.
+    static let roundEven = 128, roundOdd = 144, negativeBelow = 160
+    static let stride = 176
 
     /// The table from the channel each lane holds (nil past the last channel), the folded
     /// biases by channel and the requantization.
@@ -34,6 +38,15 @@ enum AVX2Table {
             t[base + mask + l] = Int32(truncatingIfNeeded: (Int64(1) << right) - 1)
             t[base + threshold + l] = Int32(truncatingIfNeeded: ((Int64(1) << right) - 1) >> 1)
             t[base + half + l] = right > 0 ? Int32(truncatingIfNeeded: Int64(1) << (right - 1)) : 0
+            // (Wrapping: the constants are only used where `foldedRoundingAVX2` holds, and then fit.)
+            let k = (right > 0 ? Int64(1) << (right - 1) : 0) &+ Int64(r.outputZeroPoint) &* (Int64(1) << min(right, 32))
+            let round = (Int64(1) << 30) &+ k &* (Int64(1) << 31)
+            let at = base + (l % 2 == 0 ? roundEven : roundOdd) + (l / 8) * 8 + (l % 8) / 2 * 2
+            t[at] = Int32(truncatingIfNeeded: round)
+            t[at + 1] = Int32(truncatingIfNeeded: round >> 32)
+            // Below 0 (a < 0): where h is 0 all the same (a = -1, m <= 2^30), taking 1 off before a
+            // right shift changes nothing; with no right shift, never.
+            t[base + negativeBelow + l] = right == 0 ? Int32.min : 0
         }
         // The odd lanes' multipliers where the 32x32->64-bit multiply reads them (even positions).
         for b in 0..<blocks {
@@ -66,6 +79,38 @@ func multiplyByQuantizedMultiplierAVX2(_ x: __m256i, _ t: UnsafePointer<Int32>, 
                             _mm256_srai_epi32(_mm256_sub_epi32(threshold, remainder), 31))
 }
 
+/// Whether `requantizeFoldedAVX2` gives TFLite's requantization plus the zero point for every
+/// channel: no left shift, a non-negative multiplier, and no doubling high product of an
+/// accumulator (at most `accumulatorBound` in magnitude) plus 2^(shift-1) + zero point * 2^shift
+/// can leave int32 (the doubling high multiply never grows a magnitude by more than 1).
+func foldedRoundingAVX2(_ r: Requantization, channels: Int, accumulatorBound: (Int) -> Int64) -> Bool {
+    (0..<channels).allSatisfy { c in
+        let q = r.multipliers.count > 1 ? c : 0
+        let right = -r.shifts[q]
+        guard right >= 0 && right <= 30 && r.multipliers[q] >= 0 else { return false }
+        let k = (right > 0 ? Int64(1) << (right - 1) : 0) + Int64(r.outputZeroPoint) * (Int64(1) << right)
+        return accumulatorBound(c) + 2 + abs(k) < Int64(1) << 31
+    }
+}
+
+/// TFLite's requantization plus the output zero point on 8 int32 lanes (`t`: the table at the
+/// lanes' first entry) where `foldedRoundingAVX2` holds: the rounding half away from zero of
+/// h / 2^shift (h the doubling high product) is floor((h + 2^(shift-1) - [h < 0]) / 2^shift),
+/// and adding zero point * 2^shift inside the floor adds the zero point; the constant part rides
+/// on the 64-bit products (floor((y + k * 2^31) / 2^31) = floor(y / 2^31) + k for integer k), and
+/// [h < 0] is [a < 0] (m >= 0; where they differ h is 0 and the shift drops the 1). Eleven
+/// instructions instead of fifteen plus the zero point's add.
+@inline(__always)
+func requantizeFoldedAVX2(_ a: __m256i, _ t: UnsafePointer<Int32>) -> __m256i {
+    @inline(__always) func part(_ i: Int) -> __m256i { loadM256(UnsafeRawPointer(t + i)) }
+    let even = _mm256_add_epi64(_mm256_mul_epi32(a, part(AVX2Table.multiplier)), part(AVX2Table.roundEven))
+    let odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), part(AVX2Table.multiplierOdd)), part(AVX2Table.roundOdd))
+    let oddMask = _mm256_set1_epi64x(Int64(bitPattern: 0xFFFF_FFFF_0000_0000))
+    let h = _mm256_blendv_epi8(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), oddMask)
+    let negative = _mm256_cmpgt_epi32(part(AVX2Table.negativeBelow), a)  // -1 where a < 0 (and a right shift)
+    return _mm256_srav_epi32(_mm256_add_epi32(h, negative), part(AVX2Table.rightShift))
+}
+
 /// The dword order that puts the bytes of `requantize16AVX2` back in channel order: for
 /// accumulators holding channels 0-7 and 8-15 (`channelOrder`), or channels 0-3, 8-11 and 4-7,
 /// 12-15 as the depthwise kernel's interleaved multiply-adds leave them (`interleavedOrder`).
@@ -77,14 +122,17 @@ var interleavedOrder: __m256i { _mm256_setr_epi32(0, 1, 4, 5, 0, 0, 0, 0) }
 struct AVX2Output {
     let zeroPoint: __m256i, lo: __m256i, hi: __m256i
     let leftShift: Bool
-    init(_ r: Requantization) {
-        self.init(zeroPoint: r.outputZeroPoint, min: r.min, max: r.max, leftShift: r.shifts.contains { $0 > 0 })
+    /// Whether the table's channels take `requantizeFoldedAVX2` (`foldedRoundingAVX2`).
+    let folded: Bool
+    init(_ r: Requantization, folded: Bool = false) {
+        self.init(zeroPoint: r.outputZeroPoint, min: r.min, max: r.max, leftShift: r.shifts.contains { $0 > 0 }, folded: folded)
     }
-    init(zeroPoint: Int32, min: Int32, max: Int32, leftShift: Bool) {
+    init(zeroPoint: Int32, min: Int32, max: Int32, leftShift: Bool, folded: Bool = false) {
         self.zeroPoint = _mm256_set1_epi16(Int16(truncatingIfNeeded: zeroPoint))
         lo = _mm256_set1_epi8(Int8(truncatingIfNeeded: min))
         hi = _mm256_set1_epi8(Int8(truncatingIfNeeded: max))
         self.leftShift = leftShift
+        self.folded = folded
     }
 }
 
@@ -95,13 +143,46 @@ struct AVX2Output {
 @inline(__always)
 func requantize16AVX2(_ a0: __m256i, _ a1: __m256i, table t: UnsafePointer<Int32>, _ o: AVX2Output,
                       order: __m256i = channelOrder) -> __m128i {
-    let v0 = multiplyByQuantizedMultiplierAVX2(a0, t, leftShift: o.leftShift)
-    let v1 = multiplyByQuantizedMultiplierAVX2(a1, t + 8, leftShift: o.leftShift)
     // int16 lanes [v0 0-3, v1 0-3 | v0 4-7, v1 4-7]; bytes [those, 8 zeros | those, 8 zeros].
-    let words = _mm256_adds_epi16(_mm256_packs_epi32(v0, v1), o.zeroPoint)
+    let words: __m256i
+    if o.folded {
+        words = _mm256_packs_epi32(requantizeFoldedAVX2(a0, t), requantizeFoldedAVX2(a1, t + 8))
+    } else {
+        let v0 = multiplyByQuantizedMultiplierAVX2(a0, t, leftShift: o.leftShift)
+        let v1 = multiplyByQuantizedMultiplierAVX2(a1, t + 8, leftShift: o.leftShift)
+        words = _mm256_adds_epi16(_mm256_packs_epi32(v0, v1), o.zeroPoint)
+    }
     let bytes = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(words, _mm256_setzero_si256()), o.lo), o.hi)
     return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(bytes, order))
 }
+
+/// `requantize16AVX2` for two pixels at once (`a0`, `a1` the first one's accumulators, `b0`, `b1`
+/// the second's), sharing the narrowing steps, and stores their first `valid` bytes at `out` and
+/// `out + next`. `order`: the dword order of `pairChannelOrder` or `pairInterleavedOrder`.
+@inline(__always)
+func requantizePairAVX2(_ a0: __m256i, _ a1: __m256i, _ b0: __m256i, _ b1: __m256i, table t: UnsafePointer<Int32>, _ o: AVX2Output,
+                        order: __m256i, _ out: UnsafeMutablePointer<Int8>, next: Int, valid: Int) {
+    let wa: __m256i, wb: __m256i
+    if o.folded {
+        wa = _mm256_packs_epi32(requantizeFoldedAVX2(a0, t), requantizeFoldedAVX2(a1, t + 8))
+        wb = _mm256_packs_epi32(requantizeFoldedAVX2(b0, t), requantizeFoldedAVX2(b1, t + 8))
+    } else {
+        wa = _mm256_adds_epi16(_mm256_packs_epi32(multiplyByQuantizedMultiplierAVX2(a0, t, leftShift: o.leftShift),
+                                                  multiplyByQuantizedMultiplierAVX2(a1, t + 8, leftShift: o.leftShift)), o.zeroPoint)
+        wb = _mm256_adds_epi16(_mm256_packs_epi32(multiplyByQuantizedMultiplierAVX2(b0, t, leftShift: o.leftShift),
+                                                  multiplyByQuantizedMultiplierAVX2(b1, t + 8, leftShift: o.leftShift)), o.zeroPoint)
+    }
+    // dwords [a0 0-3, a1 0-3, b0 0-3, b1 0-3 | a0 4-7, a1 4-7, b0 4-7, b1 4-7]
+    let bytes = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(wa, wb), o.lo), o.hi)
+    let halves = unsafeBitCast(_mm256_permutevar8x32_epi32(bytes, order), to: (__m128i, __m128i).self)
+    store16(halves.0, out, valid: valid)
+    store16(halves.1, out + next, valid: valid)
+}
+
+/// The dword orders of `requantizePairAVX2` for accumulators in channel order (`channelOrder`)
+/// and in the depthwise kernel's interleaved order (`interleavedOrder`).
+var pairChannelOrder: __m256i { _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7) }
+var pairInterleavedOrder: __m256i { _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7) }
 
 /// The three requantizations of an int8 add or subtract (TFLite's: each input scaled to a
 /// common 2^-20 fixed point, then the sum to the output), as one-block tables.
@@ -349,9 +430,9 @@ func forEachPixelChunk(_ g: Conv2DGeometry, paddedH ph: Int, paddedW pw: Int, ch
 /// as in the portable kernel, and start from the same folded bias.
 func denseConvAVX2(_ x: UnsafePointer<Int16>, paddedH ph: Int, paddedW pw: Int, channels2: Int, _ g: Conv2DGeometry,
                    weights: UnsafePointer<Int16>, blocks: Int, table: UnsafePointer<Int32>,
-                   requant r: Requantization, output: UnsafeMutablePointer<Int8>) {
+                   requant r: Requantization, foldedRounding: Bool, output: UnsafeMutablePointer<Int8>) {
     let taps = g.kernelH * g.kernelW
-    let o = AVX2Output(r)
+    let o = AVX2Output(r, folded: foldedRounding)
     let blockStride = taps * channels2 / 2 * 32
     let pairs = (g.dilationW == 1 ? g.kernelW * channels2 : channels2) / 2
     forEachPixelChunk(g, paddedH: ph, paddedW: pw, channels: channels2) { start, end, runs, tapOffsets, pixelOffsets in
@@ -381,10 +462,8 @@ func denseConvAVX2(_ x: UnsafePointer<Int16>, paddedH ph: Int, paddedW pw: Int, 
                         }
                     }
                     let out = output + p * g.outC + b * 16
-                    store16(requantize16AVX2(a0, bias1, table: t, o), out, valid: valid)
-                    store16(requantize16AVX2(a1, bias1, table: t, o), out + g.outC, valid: valid)
-                    store16(requantize16AVX2(a2, bias1, table: t, o), out + 2 * g.outC, valid: valid)
-                    store16(requantize16AVX2(a3, bias1, table: t, o), out + 3 * g.outC, valid: valid)
+                    requantizePairAVX2(a0, bias1, a1, bias1, table: t, o, order: pairChannelOrder, out, next: g.outC, valid: valid)
+                    requantizePairAVX2(a2, bias1, a3, bias1, table: t, o, order: pairChannelOrder, out + 2 * g.outC, next: g.outC, valid: valid)
                     p += 4
                 }
                 while p + 4 <= end {
@@ -410,10 +489,8 @@ func denseConvAVX2(_ x: UnsafePointer<Int16>, paddedH ph: Int, paddedW pw: Int, 
                         }
                     }
                     let out = output + p * g.outC + b * 16
-                    store16(requantize16AVX2(a00, a01, table: t, o), out, valid: valid)
-                    store16(requantize16AVX2(a10, a11, table: t, o), out + g.outC, valid: valid)
-                    store16(requantize16AVX2(a20, a21, table: t, o), out + 2 * g.outC, valid: valid)
-                    store16(requantize16AVX2(a30, a31, table: t, o), out + 3 * g.outC, valid: valid)
+                    requantizePairAVX2(a00, a01, a10, a11, table: t, o, order: pairChannelOrder, out, next: g.outC, valid: valid)
+                    requantizePairAVX2(a20, a21, a30, a31, table: t, o, order: pairChannelOrder, out + 2 * g.outC, next: g.outC, valid: valid)
                     p += 4
                 }
                 while p < end {
@@ -445,11 +522,11 @@ func denseConvAVX2(_ x: UnsafePointer<Int16>, paddedH ph: Int, paddedW pw: Int, 
 /// With `rows` (batch 1 only) it computes those output rows into `output` as rows 0, 1, ...
 func depthwiseConvAVX2(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
                        weights: UnsafePointer<Int16>, blocks: Int, table: UnsafePointer<Int32>,
-                       requant r: Requantization, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil) {
+                       requant r: Requantization, foldedRounding: Bool, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil) {
     let outRows = rows ?? 0..<g.outH, firstRow = rows?.lowerBound ?? 0
     let taps = g.kernelH * g.kernelW
     let tapPairs = (taps + 1) / 2
-    let o = AVX2Output(r)
+    let o = AVX2Output(r, folded: foldedRounding)
     withUnsafeTemporaryAllocation(of: Int.self, capacity: tapPairs * 2) { tapOffsets in
         for i in 0..<(tapPairs * 2) {
             let tap = min(i, taps - 1)  // the padding tap reads the last tap again (its weights are zero)
@@ -466,8 +543,31 @@ func depthwiseConvAVX2(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: In
                     let bias0 = loadM256(UnsafeRawPointer(t)), bias1 = loadM256(UnsafeRawPointer(t + 8))
                     let row = x + (n * ph + oh * g.strideH) * pw * cs + b * 16
                     let outRow = output + (n * g.outH + oh - firstRow) * g.outW * g.outC + b * 16
-                    for ow in 0..<g.outW {
-                        let px = row + ow * g.strideW * cs
+                    // Two output pixels per step: the weights loaded once, the narrowing shared.
+                    let pixelStep = g.strideW * cs
+                    var ow = 0
+                    while ow + 2 <= g.outW {
+                        let px = row + ow * pixelStep, py = px + pixelStep
+                        var accLo = bias0, accHi = bias1, bccLo = bias0, bccHi = bias1
+                        for j in 0..<tapPairs {
+                            let oa = tapOffsets[2 * j], ob = tapOffsets[2 * j + 1]
+                            let w = UnsafeRawPointer(wb + j * 32)
+                            let w0 = loadM256(w), w1 = loadM256(w + 32)
+                            let xa = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + oa).loadUnaligned(as: __m128i.self))
+                            let xb = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + ob).loadUnaligned(as: __m128i.self))
+                            accLo = _mm256_add_epi32(accLo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), w0))
+                            accHi = _mm256_add_epi32(accHi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), w1))
+                            let ya = _mm256_cvtepi8_epi16(UnsafeRawPointer(py + oa).loadUnaligned(as: __m128i.self))
+                            let yb = _mm256_cvtepi8_epi16(UnsafeRawPointer(py + ob).loadUnaligned(as: __m128i.self))
+                            bccLo = _mm256_add_epi32(bccLo, _mm256_madd_epi16(_mm256_unpacklo_epi16(ya, yb), w0))
+                            bccHi = _mm256_add_epi32(bccHi, _mm256_madd_epi16(_mm256_unpackhi_epi16(ya, yb), w1))
+                        }
+                        requantizePairAVX2(accLo, accHi, bccLo, bccHi, table: t, o, order: pairInterleavedOrder,
+                                           outRow + ow * g.outC, next: g.outC, valid: valid)
+                        ow += 2
+                    }
+                    if ow < g.outW {
+                        let px = row + ow * pixelStep
                         var accLo = bias0, accHi = bias1
                         for j in 0..<tapPairs {
                             let xa = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j]).loadUnaligned(as: __m128i.self))

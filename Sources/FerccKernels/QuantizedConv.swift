@@ -119,6 +119,9 @@ public struct QuantizedConv2DKernel: Sendable {
     /// |bias| + 255 * sum(|weights|) (|input - zero point| <= 255), plus 2^(shift - 1) can reach
     /// 2^31 (the doubling high multiply never grows a value).
     let simpleRounding: Bool
+    /// Whether the AVX2 kernels requantize with the zero point folded into the rounding
+    /// (`foldedRoundingAVX2`, from the same accumulator bound).
+    let foldedRounding: Bool
 
     @inline(never)  // generated code builds dozens of these in one initializer
     public init(geometry g: Conv2DGeometry, weights: [Int8], bias: [Int32]?, inputZeroPoint: Int32, requantization: Requantization) {
@@ -191,6 +194,13 @@ public struct QuantizedConv2DKernel: Sendable {
             return shift <= -1 && shift >= -30
                 && Int64(abs(Int(allBias[oc]))) + 255 * Int64(absSums[oc]) + (Int64(1) << (-shift - 1)) < Int64(1) << 31
         }
+        #if arch(x86_64) && FERCC_AVX2
+        foldedRounding = path != .reference && foldedRoundingAVX2(requantization, channels: g.outC) { oc in
+            Int64(abs(Int(allBias[oc]))) + 255 * Int64(absSums[oc])
+        }
+        #else
+        foldedRounding = false
+        #endif
         var table = [Int32](repeating: 0, count: blocks * 64)
         for lane in 0..<lanes {
             let c = perChannel ? min(lane, g.outC - 1) : 0
@@ -313,7 +323,7 @@ public struct QuantizedConv2DKernel: Sendable {
                     let x = scratch!.bindMemory(to: Int16.self, capacity: avx2ScratchBytes / 2)
                     widenPaddedAVX2(input, g, channelStride: c2, fill: Int16(inputZeroPoint), x)
                     denseConvAVX2(x, paddedH: g.paddedH, paddedW: g.paddedW, channels2: c2, g, weights: p.baseAddress!, blocks: blocks,
-                                  table: t.baseAddress!, requant: requant, output: output)
+                                  table: t.baseAddress!, requant: requant, foldedRounding: foldedRounding, output: output)
                     #endif
                 case .depthwise:
                     let (x, ph, pw) = paddedInput(input, scratch)
@@ -325,7 +335,7 @@ public struct QuantizedConv2DKernel: Sendable {
                     }
                     #endif
                     depthwiseConvAVX2(x, paddedH: ph, paddedW: pw, channelStride: channelStride, g, weights: p.baseAddress!, blocks: blocks,
-                                      table: t.baseAddress!, requant: requant, output: output)
+                                      table: t.baseAddress!, requant: requant, foldedRounding: foldedRounding, output: output)
                 case .reference:
                     runReference(input: input, output: output)
                 }
@@ -642,7 +652,7 @@ public struct QuantizedDepthwisePointwiseKernel: Sendable {
                         #endif
                     } else {
                         depthwiseConvAVX2(x, paddedH: ph, paddedW: pw, channelStride: dw.channelStride, g, weights: dwp.baseAddress!, blocks: dw.blocks,
-                                          table: dwt.baseAddress!, requant: dw.requant, output: band, rows: r0..<(r0 + rows))
+                                          table: dwt.baseAddress!, requant: dw.requant, foldedRounding: dw.foldedRounding, output: band, rows: r0..<(r0 + rows))
                     }
                     var pg = pointwise.geometry
                     pg.inH = rows
@@ -661,7 +671,8 @@ public struct QuantizedDepthwisePointwiseKernel: Sendable {
                     #else
                     widenPaddedAVX2(band, pg, channelStride: c2, fill: Int16(pointwise.inputZeroPoint), wide)
                     denseConvAVX2(wide, paddedH: rows, paddedW: pg.inW, channels2: c2, pg, weights: pwp.baseAddress!, blocks: pointwise.blocks,
-                                  table: pwt.baseAddress!, requant: pointwise.requant, output: output + r0 * pg.outW * pg.outC)
+                                  table: pwt.baseAddress!, requant: pointwise.requant, foldedRounding: pointwise.foldedRounding,
+                                  output: output + r0 * pg.outW * pg.outC)
                     #endif
                     r0 += rows
                 }

@@ -211,6 +211,8 @@ final class KernelTests: XCTestCase {
         check(inC: 16, outC: 16, k: 3, stride: 1, pad: 0, groups: 16, big: false)  // no padding copy
         check(inC: 8, outC: 20, k: 1, stride: 1, pad: 0, groups: 1, big: false, gain: 3000)   // multipliers above 1: left shifts
         check(inC: 20, outC: 20, k: 3, stride: 2, pad: 1, groups: 20, big: false, gain: 3000)
+        check(inC: 8, outC: 20, k: 1, stride: 1, pad: 0, groups: 1, big: false, gain: 1000)   // multipliers in [0.5, 1): no shift at all
+        check(inC: 20, outC: 20, k: 3, stride: 2, pad: 1, groups: 20, big: false, gain: 1000)
         check(inC: 24, outC: 16, k: 1, stride: 1, pad: 0, groups: 1, big: false)   // one whole block: 4 adjacent pixels per store (AVX-512)
         check(inC: 10, outC: 24, k: 3, stride: 2, pad: 0, groups: 1, big: false)   // 12 pixels: 6-pixel tiles end the output, partial second block
         check(inC: 6, outC: 40, k: 2, stride: 1, pad: 0, groups: 1, big: false)    // 48 pixels: 8-pixel tiles end it on a partial single block
