@@ -422,20 +422,20 @@ func forEachPixelChunk(_ g: Conv2DGeometry, paddedH ph: Int, paddedW pw: Int, ch
     }
 }
 
-/// Regular int8 convolution with AVX2 16-bit multiply-adds (vpmaddwd): the input as int16 with
-/// channels in pairs, weights as [block of 16 outputs][tap][channel pair][16][2], so that one
-/// multiply-add takes a broadcast channel pair of one pixel against 8 output channels. Tiles of 4
+/// Regular int8 convolution with AVX2 16-bit multiply-adds (vpmaddwd): the input as int16,
+/// weights as [block of 16 outputs][run][pair][16][2] (`DenseRunsAVX2`), so that one
+/// multiply-add takes a broadcast pair of one pixel's run against 8 output channels. Tiles of 4
 /// output pixels by 16 output channels, over chunks of pixels that stay in cache while every
 /// block of weights passes over them. Sums are exact in int32 (each pair adds at most 2 * 2^14)
 /// as in the portable kernel, and start from the same folded bias.
-func denseConvAVX2(_ x: UnsafePointer<Int16>, paddedH ph: Int, paddedW pw: Int, channels2: Int, _ g: Conv2DGeometry,
+func denseConvAVX2(_ x: UnsafePointer<Int16>, paddedH ph: Int, paddedW pw: Int, _ g: Conv2DGeometry,
                    weights: UnsafePointer<Int16>, blocks: Int, table: UnsafePointer<Int32>,
                    requant r: Requantization, foldedRounding: Bool, output: UnsafeMutablePointer<Int8>) {
-    let taps = g.kernelH * g.kernelW
     let o = AVX2Output(r, folded: foldedRounding)
-    let blockStride = taps * channels2 / 2 * 32
-    let pairs = (g.dilationW == 1 ? g.kernelW * channels2 : channels2) / 2
-    forEachPixelChunk(g, paddedH: ph, paddedW: pw, channels: channels2) { start, end, runs, tapOffsets, pixelOffsets in
+    let layout = DenseRunsAVX2(g)
+    let blockStride = layout.runs * layout.pairs * 32
+    let pairs = layout.pairs
+    forEachPixelChunk(g, paddedH: ph, paddedW: pw, channels: layout.stride) { start, end, runs, tapOffsets, pixelOffsets in
             for b in 0..<blocks {
                 let valid = min(g.outC - b * 16, 16)
                 let t = table + b * AVX2Table.stride

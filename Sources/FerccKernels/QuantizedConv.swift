@@ -82,6 +82,24 @@ func padInt8(_ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride: Int, 
 /// vectors over output channels: the input is padded with its zero point (so padded taps add
 /// nothing, exactly as the reference skips them) and -zero point * sum(weights) is folded into
 /// the bias, which leaves the integer result unchanged. Other groupings use the reference loop.
+/// How `denseConvAVX2` walks a layer's weights: `runs` runs of input per output pixel (one per
+/// kernel row when the row's taps are adjacent pixels, else one per tap) of `pairs` int16 pairs
+/// each, from an int16 copy with `stride` elements per pixel: the channels as they are for row
+/// runs (an odd run's last pair takes the element after it, under a zero weight: a 3-channel
+/// stem's row of 9 values is 5 pairs, not 6 of channels padded to 4), else rounded up to pairs.
+struct DenseRunsAVX2 {
+    let runs: Int, pairs: Int, stride: Int
+    init(_ g: Conv2DGeometry) {
+        if g.dilationW == 1 {
+            (runs, pairs, stride) = (g.kernelH, (g.kernelW * g.inC + 1) / 2, g.inC)
+        } else {
+            (runs, pairs, stride) = (g.kernelH * g.kernelW, (g.inC + 1) / 2, (g.inC + 1) / 2 * 2)
+        }
+    }
+    /// Elements of the int16 copy of `pixels` pixels, with the one element a last odd run reads past it.
+    func copyCount(pixels: Int) -> Int { pixels * stride + 2 }
+}
+
 public struct QuantizedConv2DKernel: Sendable {
     enum Path: Sendable { case dense, depthwise, reference }
     public let geometry: Conv2DGeometry
@@ -243,13 +261,15 @@ public struct QuantizedConv2DKernel: Sendable {
             return ([], AVX2Table.make(blocks: blocks, channelOfLane: { $0 < g.outC ? $0 : nil }, bias: (0..<g.outC).map { folded[$0] &- 128 &* sums[$0] }, r),
                     packDenseVNNI(g, weights))
             #else
-            // [block][tap][channel pair][16 outputs][2 channels], zero past the last channel or output.
-            let pairs = (g.inC + 1) / 2
-            var packed = [Int16](repeating: 0, count: blocks * taps * pairs * 32)
+            // [block][run][pair][16 outputs][2 elements], zero past a run's end or the last output.
+            let layout = DenseRunsAVX2(g)
+            var packed = [Int16](repeating: 0, count: blocks * layout.runs * layout.pairs * 32)
             for oc in 0..<g.outC {
                 for t in 0..<taps {
                     for ci in 0..<g.inC {
-                        packed[(((oc / 16) * taps + t) * pairs + ci / 2) * 32 + (oc % 16) * 2 + ci % 2] = Int16(weights[(oc * taps + t) * g.inC + ci])
+                        // Row runs: run kh, element kw * inC + ci; else run t, element ci.
+                        let (run, e) = layout.runs == g.kernelH ? (t / g.kernelW, (t % g.kernelW) * g.inC + ci) : (t, ci)
+                        packed[(((oc / 16) * layout.runs + run) * layout.pairs + e / 2) * 32 + (oc % 16) * 2 + e % 2] = Int16(weights[(oc * taps + t) * g.inC + ci])
                     }
                 }
             }
@@ -296,7 +316,7 @@ public struct QuantizedConv2DKernel: Sendable {
         switch path {
         case .dense:
             if quantizedKernelsUseVNNI { return g.batch * g.paddedH * g.paddedW * ((g.inC + 3) / 4 * 4) }
-            return g.batch * g.paddedH * g.paddedW * ((g.inC + 1) / 2 * 2) * 2
+            return DenseRunsAVX2(g).copyCount(pixels: g.batch * g.paddedH * g.paddedW) * 2
         case .depthwise: return needsPaddedCopy ? g.batch * g.paddedH * g.paddedW * channelStride : 0
         case .reference: return 0
         }
@@ -318,11 +338,10 @@ public struct QuantizedConv2DKernel: Sendable {
                                       table: t.baseAddress!, requant: requant, simpleRounding: simpleRounding, output: output)
                     }
                     #else
-                    // An int16 copy, zero-point padded, channels rounded up to pairs.
-                    let c2 = (g.inC + 1) / 2 * 2
+                    // An int16 copy, zero-point padded (`DenseRunsAVX2`).
                     let x = scratch!.bindMemory(to: Int16.self, capacity: avx2ScratchBytes / 2)
-                    widenPaddedAVX2(input, g, channelStride: c2, fill: Int16(inputZeroPoint), x)
-                    denseConvAVX2(x, paddedH: g.paddedH, paddedW: g.paddedW, channels2: c2, g, weights: p.baseAddress!, blocks: blocks,
+                    widenPaddedAVX2(input, g, channelStride: DenseRunsAVX2(g).stride, fill: Int16(inputZeroPoint), x)
+                    denseConvAVX2(x, paddedH: g.paddedH, paddedW: g.paddedW, g, weights: p.baseAddress!, blocks: blocks,
                                   table: t.baseAddress!, requant: requant, foldedRounding: foldedRounding, output: output)
                     #endif
                 case .depthwise:
@@ -608,12 +627,19 @@ public struct QuantizedDepthwisePointwiseKernel: Sendable {
     static func rounded64(_ n: Int) -> Int { (n + 63) / 64 * 64 }
     var banded: Bool { quantizedKernelsUseAVX2 && depthwise.geometry.batch == 1 && depthwise.path == .depthwise && pointwise.path == .dense }
 
+    /// Bytes of a band's copy for the pointwise kernel: int16 (`DenseRunsAVX2`), or in AVX-512
+    /// builds unsigned bytes with channels rounded up to quads.
+    var wideBytes: Int {
+        let pixels = bandRows * depthwise.geometry.outW
+        return Swift.max(DenseRunsAVX2(pointwise.geometry).copyCount(pixels: pixels) * 2, pixels * ((pointwise.geometry.inC + 3) / 4 * 4))
+    }
+
     /// Bytes of scratch `run` needs.
     public var scratchBytes: Int {
         let g = depthwise.geometry
         if banded {
             let band = bandRows * g.outW * g.outC
-            return Self.rounded64(depthwise.scratchBytes) + Self.rounded64(band) + bandRows * g.outW * ((g.outC + 1) / 2 * 2) * 2
+            return Self.rounded64(depthwise.scratchBytes) + Self.rounded64(band) + wideBytes
         }
         return Self.rounded64(depthwise.scratchBytes) + Self.rounded64(g.batch * g.outH * g.outW * g.outC) + pointwise.scratchBytes
     }
@@ -638,8 +664,7 @@ public struct QuantizedDepthwisePointwiseKernel: Sendable {
         let (x, ph, pw) = dw.paddedInput(input, scratch)
         let bandStart = scratch + Self.rounded64(dw.scratchBytes)
         let band = bandStart.bindMemory(to: Int8.self, capacity: bandRows * g.outW * g.outC)
-        let c2 = (g.outC + 1) / 2 * 2
-        let wide = (bandStart + Self.rounded64(bandRows * g.outW * g.outC)).bindMemory(to: Int16.self, capacity: bandRows * g.outW * c2)
+        let wide = (bandStart + Self.rounded64(bandRows * g.outW * g.outC)).bindMemory(to: Int16.self, capacity: wideBytes / 2)
         dw.avx2Packed.withUnsafeBufferPointer { dwp in dw.avx2Table.withUnsafeBufferPointer { dwt in
             pointwise.avx2Packed.withUnsafeBufferPointer { pwp in pointwise.avx2Table.withUnsafeBufferPointer { pwt in
                 var r0 = 0
@@ -658,7 +683,6 @@ public struct QuantizedDepthwisePointwiseKernel: Sendable {
                     pg.inH = rows
                     pg.outH = rows
                     #if FERCC_AVX512
-                    // (c4 <= 2 * c2: the unsigned copy fits where the int16 one would.)
                     let c4 = (g.outC + 3) / 4 * 4
                     let flipped = UnsafeMutableRawPointer(wide).bindMemory(to: UInt8.self, capacity: bandRows * g.outW * c4)
                     flipPaddedVNNI(band, pg, channelStride: c4, fill: UInt8(truncatingIfNeeded: pointwise.inputZeroPoint) ^ 0x80, flipped)
@@ -669,8 +693,8 @@ public struct QuantizedDepthwisePointwiseKernel: Sendable {
                     }
                     _ = pwp
                     #else
-                    widenPaddedAVX2(band, pg, channelStride: c2, fill: Int16(pointwise.inputZeroPoint), wide)
-                    denseConvAVX2(wide, paddedH: rows, paddedW: pg.inW, channels2: c2, pg, weights: pwp.baseAddress!, blocks: pointwise.blocks,
+                    widenPaddedAVX2(band, pg, channelStride: DenseRunsAVX2(pg).stride, fill: Int16(pointwise.inputZeroPoint), wide)
+                    denseConvAVX2(wide, paddedH: rows, paddedW: pg.inW, pg, weights: pwp.baseAddress!, blocks: pointwise.blocks,
                                   table: pwt.baseAddress!, requant: pointwise.requant, foldedRounding: pointwise.foldedRounding,
                                   output: output + r0 * pg.outW * pg.outC)
                     #endif
