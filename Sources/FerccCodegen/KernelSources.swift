@@ -1404,6 +1404,21 @@ public func transpose<T>(_ x: UnsafePointer<T>, _ shape: [Int], perm: [Int], _ y
         }
         return
     }
+    // NCHW to NHWC with few channels (a model's image input): each pixel's channels gathered
+    // from the planes, three at a time for RGB (the generic loop strides through one plane).
+    if rank == 4, perm == [0, 2, 3, 1], shape[1] <= 4 {
+        let c = shape[1], hw = shape[2] * shape[3]
+        for n in 0..<shape[0] {
+            let src = x + n * c * hw, dst = y + n * c * hw
+            if c == 3 {
+                let p0 = src, p1 = src + hw, p2 = src + 2 * hw
+                for i in 0..<hw { dst[3 * i] = p0[i]; dst[3 * i + 1] = p1[i]; dst[3 * i + 2] = p2[i] }
+            } else {
+                for i in 0..<hw { for k in 0..<c { dst[i * c + k] = src[k * hw + i] } }
+            }
+        }
+        return
+    }
     shape.withUnsafeBufferPointer { sh in perm.withUnsafeBufferPointer { pm in
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * max(rank, 1)) { tmp in
             let inStrides = UnsafeMutableBufferPointer(rebasing: tmp[0..<rank])
@@ -1457,20 +1472,32 @@ public func reduce(_ x: UnsafePointer<Float>, _ shape: [Int], axes: [Int], _ ope
     for (a, d) in shape.enumerated() { total *= d; if !axes.contains(a) { outCount *= d } }
     y.update(repeating: isMax ? -.infinity : 0, count: outCount)
     if total == 0 { return }
+    // The kept axes after the last reduced one are a run contiguous in both x and y (a global
+    // average pool over NHWC: the channels): the odometer steps over the axes before them, and
+    // each step combines a whole run. Every output still takes its inputs in the same order.
+    var outer = rank
+    while outer > 0 && !axes.contains(outer - 1) { outer -= 1 }
+    var run = 1
+    for a in outer..<rank { run *= shape[a] }
     withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * max(rank, 1)) { tmp in
         let readStrides = UnsafeMutableBufferPointer(rebasing: tmp[0..<rank])
         let index = UnsafeMutableBufferPointer(rebasing: tmp[rank..<(2 * rank)])
-        var s = 1
-        for a in stride(from: rank - 1, through: 0, by: -1) {
+        var s = run
+        for a in stride(from: outer - 1, through: 0, by: -1) {
             let reduced = axes.contains(a)
             readStrides[a] = reduced ? 0 : s
             if !reduced { s *= shape[a] }
             index[a] = 0
         }
         var off = 0
-        for i in 0..<total {
-            if !isMax { y[off] += x[i] } else if x[i] > y[off] || x[i].isNaN { y[off] = x[i] }
-            var axis = rank - 1
+        for i in 0..<(total / run) {
+            let src = x + i * run, dst = y + off
+            if isMax {
+                for j in 0..<run where src[j] > dst[j] || src[j].isNaN { dst[j] = src[j] }
+            } else {
+                for j in 0..<run { dst[j] += src[j] }
+            }
+            var axis = outer - 1
             while axis >= 0 {
                 index[axis] += 1
                 off += readStrides[axis]

@@ -394,6 +394,35 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(KernelMath.tanh(-30), -1)
     }
 
+    /// Reductions (mean, sum, max with a NaN) over every kind of axis set, against sums taken in
+    /// the definition's order (the same bits).
+    func testReduceAgainstDefinition() {
+        let shape = [2, 3, 4, 5]
+        let count = shape.reduce(1, *)
+        var x = (0..<count).map { Float(($0 * 37) % 23) * 0.37 - 4 }
+        for axes in [[1, 2], [3], [0, 2], [], [0, 1, 2, 3], [1], [0, 3]] {
+            for op in [ReduceOperation.mean, .sum, .max] {
+                if op == .max { x[17] = .nan }
+                let kept = shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
+                let outCount = kept.reduce(1, *)
+                var got = [Float](repeating: 7, count: outCount)
+                reduce(x, shape, axes: axes, op, &got)
+                var want = [Float](repeating: op == .max ? -.infinity : 0, count: outCount)
+                var hits = [Int](repeating: 0, count: outCount)
+                for i in 0..<count {
+                    var rest = i, o = 0, scale = 1
+                    var idx = [Int](repeating: 0, count: 4)
+                    for a in stride(from: 3, through: 0, by: -1) { idx[a] = rest % shape[a]; rest /= shape[a] }
+                    for a in stride(from: 3, through: 0, by: -1) { o += (axes.contains(a) ? 0 : idx[a]) * scale; scale *= kept[a] }
+                    if op == .max { if x[i] > want[o] || x[i].isNaN { want[o] = x[i] } } else { want[o] += x[i] }
+                    hits[o] += 1
+                }
+                if op == .mean { for o in 0..<outCount { want[o] /= Float(hits[o]) } }
+                XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "axes \(axes) \(op)")
+            }
+        }
+    }
+
     func testStridedCopyTransposeAndPad() {
         let x: [Float] = (0..<24).map(Float.init)  // [2, 3, 4]
         var y = [Float](repeating: 0, count: 24)
@@ -419,6 +448,16 @@ final class KernelTests: XCTestCase {
             var want = f + [Float](repeating: -1, count: 8)
             for px in 0..<pixels { for j in 0..<half { for g in 0..<2 { want[px * 2 * half + 2 * j + g] = f[px * 2 * half + g * half + j] } } }
             XCTAssertEqual(shuffled, want, "float half \(half)")
+        }
+        // NCHW to NHWC with few channels (per-plane gather for 3, a loop otherwise), against the definition.
+        for c in [3, 1, 4, 5] {
+            let (n, h, w) = (2, 3, 5)
+            let v = (0..<(n * c * h * w)).map { Float($0) * 0.25 - 3 }
+            var t = [Float](repeating: .nan, count: v.count)
+            transpose(v, [n, c, h, w], perm: [0, 2, 3, 1], &t)
+            var want = v
+            for b in 0..<n { for y in 0..<h { for x in 0..<w { for k in 0..<c { want[((b * h + y) * w + x) * c + k] = v[((b * c + k) * h + y) * w + x] } } } }
+            XCTAssertEqual(t, want, "NCHW to NHWC, \(c) channels")
         }
         var p = [Float](repeating: 0, count: 2 * 5)
         pad([1, 2, 3, 4], [2, 2], pads: [0, 1, 0, 2], value: 9, &p)
