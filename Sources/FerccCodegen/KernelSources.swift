@@ -232,13 +232,18 @@ public func padNHWC(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Flo
                     batch: Int, h: Int, w: Int, c: Int,
                     top: Int, left: Int, bottom: Int, right: Int, fill: Float) {
     let ph = h + top + bottom, pw = w + left + right
-    dst.update(repeating: fill, count: batch * ph * pw * c)
+    // Only the border is filled: the inside is overwritten by the copy anyway (filling the whole
+    // buffer first was most of a small depthwise layer's time).
     for n in 0..<batch {
+        let image = dst + n * ph * pw * c
+        image.update(repeating: fill, count: top * pw * c)
         for y in 0..<h {
-            let s = src + ((n * h + y) * w) * c
-            let d = dst + ((n * ph + y + top) * pw + left) * c
-            d.update(from: s, count: w * c)
+            let row = image + (y + top) * pw * c
+            row.update(repeating: fill, count: left * c)
+            (row + left * c).update(from: src + ((n * h + y) * w) * c, count: w * c)
+            (row + (left + w) * c).update(repeating: fill, count: right * c)
         }
+        (image + (top + h) * pw * c).update(repeating: fill, count: bottom * pw * c)
     }
 }
 
@@ -737,6 +742,31 @@ public struct DepthwiseConv2DKernel: Sendable {
                                     o += c
                                 }
                                 ch += lanes
+                            }
+                            if ch + 8 <= c {
+                                // 8 to 15 channels left (an 8-channel layer): the same on one 8-lane vector.
+                                let wb = w0 + ch
+                                let k0 = loadVector8(wb), k1 = loadVector8(wb + c), k2 = loadVector8(wb + 2 * c)
+                                let k3 = loadVector8(wb + 3 * c), k4 = loadVector8(wb + 4 * c), k5 = loadVector8(wb + 5 * c)
+                                let k6 = loadVector8(wb + 6 * c), k7 = loadVector8(wb + 7 * c), k8 = loadVector8(wb + 8 * c)
+                                let bv = loadVector8(b0 + ch)
+                                var x = inRow + ch
+                                var o = outRow + ch
+                                for _ in 0..<g.outW {
+                                    var acc = multiplyAdd8(bv, loadVector8(x), k0)
+                                    acc = multiplyAdd8(acc, loadVector8(x + dx), k1)
+                                    acc = multiplyAdd8(acc, loadVector8(x + 2 * dx), k2)
+                                    acc = multiplyAdd8(acc, loadVector8(x + dy), k3)
+                                    acc = multiplyAdd8(acc, loadVector8(x + dy + dx), k4)
+                                    acc = multiplyAdd8(acc, loadVector8(x + dy + 2 * dx), k5)
+                                    acc = multiplyAdd8(acc, loadVector8(x + 2 * dy), k6)
+                                    acc = multiplyAdd8(acc, loadVector8(x + 2 * dy + dx), k7)
+                                    acc = multiplyAdd8(acc, loadVector8(x + 2 * dy + 2 * dx), k8)
+                                    storeVector8(clamp.apply(acc), o)
+                                    x += sx
+                                    o += c
+                                }
+                                ch += 8
                             }
                         }
                         for ow in 0..<g.outW {

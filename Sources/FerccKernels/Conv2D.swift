@@ -34,13 +34,18 @@ public func padNHWC(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Flo
                     batch: Int, h: Int, w: Int, c: Int,
                     top: Int, left: Int, bottom: Int, right: Int, fill: Float) {
     let ph = h + top + bottom, pw = w + left + right
-    dst.update(repeating: fill, count: batch * ph * pw * c)
+    // Only the border is filled: the inside is overwritten by the copy anyway (filling the whole
+    // buffer first was most of a small depthwise layer's time).
     for n in 0..<batch {
+        let image = dst + n * ph * pw * c
+        image.update(repeating: fill, count: top * pw * c)
         for y in 0..<h {
-            let s = src + ((n * h + y) * w) * c
-            let d = dst + ((n * ph + y + top) * pw + left) * c
-            d.update(from: s, count: w * c)
+            let row = image + (y + top) * pw * c
+            row.update(repeating: fill, count: left * c)
+            (row + left * c).update(from: src + ((n * h + y) * w) * c, count: w * c)
+            (row + (left + w) * c).update(repeating: fill, count: right * c)
         }
+        (image + (top + h) * pw * c).update(repeating: fill, count: bottom * pw * c)
     }
 }
 

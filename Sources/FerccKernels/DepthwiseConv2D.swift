@@ -161,6 +161,31 @@ public struct DepthwiseConv2DKernel: Sendable {
                                 }
                                 ch += lanes
                             }
+                            if ch + 8 <= c {
+                                // 8 to 15 channels left (an 8-channel layer): the same on one 8-lane vector.
+                                let wb = w0 + ch
+                                let k0 = loadVector8(wb), k1 = loadVector8(wb + c), k2 = loadVector8(wb + 2 * c)
+                                let k3 = loadVector8(wb + 3 * c), k4 = loadVector8(wb + 4 * c), k5 = loadVector8(wb + 5 * c)
+                                let k6 = loadVector8(wb + 6 * c), k7 = loadVector8(wb + 7 * c), k8 = loadVector8(wb + 8 * c)
+                                let bv = loadVector8(b0 + ch)
+                                var x = inRow + ch
+                                var o = outRow + ch
+                                for _ in 0..<g.outW {
+                                    var acc = multiplyAdd8(bv, loadVector8(x), k0)
+                                    acc = multiplyAdd8(acc, loadVector8(x + dx), k1)
+                                    acc = multiplyAdd8(acc, loadVector8(x + 2 * dx), k2)
+                                    acc = multiplyAdd8(acc, loadVector8(x + dy), k3)
+                                    acc = multiplyAdd8(acc, loadVector8(x + dy + dx), k4)
+                                    acc = multiplyAdd8(acc, loadVector8(x + dy + 2 * dx), k5)
+                                    acc = multiplyAdd8(acc, loadVector8(x + 2 * dy), k6)
+                                    acc = multiplyAdd8(acc, loadVector8(x + 2 * dy + dx), k7)
+                                    acc = multiplyAdd8(acc, loadVector8(x + 2 * dy + 2 * dx), k8)
+                                    storeVector8(clamp.apply(acc), o)
+                                    x += sx
+                                    o += c
+                                }
+                                ch += 8
+                            }
                         }
                         for ow in 0..<g.outW {
                             let o = outRow + ow * c

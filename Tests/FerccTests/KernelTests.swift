@@ -42,6 +42,8 @@ final class KernelTests: XCTestCase {
             geometry(1, 9, 23, 40, 40, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 40), // 3x3 depthwise fast path + tail, stride 2
             geometry(1, 11, 17, 48, 48, k: 3, s: 1, d: 2, p: (2, 2, 2, 2), groups: 48), // 3x3 depthwise, dilation 2
             geometry(2, 6, 7, 16, 80, k: 3, s: 1, d: 2, p: (2, 1, 2, 1), groups: 2),  // groups of 40: a pair of blocks (AVX-512) + 8, dilated
+            geometry(1, 6, 9, 8, 8, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 8),     // 3x3 depthwise on 8 channels: the 8-lane fast path
+            geometry(1, 5, 7, 27, 27, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 27),  // 16 + 8 + 3 channels
         ]
         for g in cases {
             let x = rng.floats(g.batch * g.inH * g.inW * g.inC)
@@ -51,11 +53,11 @@ final class KernelTests: XCTestCase {
             w.withUnsafeBufferPointer { wb in b.withUnsafeBufferPointer { bb in
                 if g.isDepthwise {
                     let k = DepthwiseConv2DKernel(geometry: g, weights: wb, bias: bb)
-                    var scratch = [Float](repeating: 0, count: max(k.scratchCount, 1))
+                    var scratch = [Float](repeating: .nan, count: max(k.scratchCount, 1))  // garbage: padding must be written
                     k.run(input: x, output: &y, scratch: &scratch)
                 } else {
                     let k = Conv2DKernel(geometry: g, weights: wb, bias: bb)
-                    var scratch = [Float](repeating: 0, count: max(k.scratchCount, 1))
+                    var scratch = [Float](repeating: .nan, count: max(k.scratchCount, 1))
                     k.run(input: x, output: &y, scratch: &scratch)
                 }
             } }
