@@ -362,7 +362,7 @@ func broadcastPair(_ p: UnsafePointer<Int16>) -> __m256i {
 /// are zero).
 func widenPaddedAVX2(_ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride cs: Int, fill: Int16, _ y: UnsafeMutablePointer<Int16>) {
     let ph = g.paddedH, pw = g.paddedW, c = g.inC
-    if g.hasPadding || cs != c { y.initialize(repeating: fill, count: g.batch * ph * pw * cs) }
+    if g.hasPadding || cs != c { fillPadding(y, g, channelStride: cs, fill: fill) }
     @inline(__always) func widen(_ src: UnsafePointer<Int8>, _ dst: UnsafeMutablePointer<Int16>, _ count: Int) {
         var i = 0
         while i + 16 <= count {

@@ -57,11 +57,32 @@ func multiplyByQuantizedMultiplier(_ x: Int32Vector, _ multiplier: Int32Vector,
     return (h &>> rightShift) &- ((threshold &- remainder) &>> 31)
 }
 
+/// Fills what a padded copy of `g`'s input (`channelStride` elements per pixel) does not copy:
+/// the border only when every element of a pixel is copied (filling the whole buffer first
+/// doubled the bytes written for large layers), else everything.
+func fillPadding<T>(_ y: UnsafeMutablePointer<T>, _ g: Conv2DGeometry, channelStride cs: Int, fill: T) {
+    let ph = g.paddedH, pw = g.paddedW
+    guard cs == g.inC else {
+        y.initialize(repeating: fill, count: g.batch * ph * pw * cs)
+        return
+    }
+    for n in 0..<g.batch {
+        let image = y + n * ph * pw * cs
+        image.initialize(repeating: fill, count: g.padTop * pw * cs)
+        for h in 0..<g.inH {
+            let row = image + (h + g.padTop) * pw * cs
+            row.initialize(repeating: fill, count: g.padLeft * cs)
+            (row + (g.padLeft + g.inW) * cs).initialize(repeating: fill, count: g.padRight * cs)
+        }
+        (image + (g.padTop + g.inH) * pw * cs).initialize(repeating: fill, count: g.padBottom * pw * cs)
+    }
+}
+
 /// Copies an int8 NHWC tensor into the middle of a larger one filled with `fill`, with
 /// `channelStride` >= channels bytes per pixel (the extra lanes hold `fill` too).
 func padInt8(_ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride: Int, fill: Int8, _ y: UnsafeMutablePointer<Int8>) {
     let ph = g.paddedH, pw = g.paddedW, c = g.inC
-    y.initialize(repeating: fill, count: g.batch * ph * pw * channelStride)
+    fillPadding(y, g, channelStride: channelStride, fill: fill)
     for n in 0..<g.batch {
         for h in 0..<g.inH {
             let src = x + (n * g.inH + h) * g.inW * c
