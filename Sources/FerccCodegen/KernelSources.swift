@@ -232,18 +232,29 @@ public func padNHWC(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Flo
                     batch: Int, h: Int, w: Int, c: Int,
                     top: Int, left: Int, bottom: Int, right: Int, fill: Float) {
     let ph = h + top + bottom, pw = w + left + right
-    // Only the border is filled: the inside is overwritten by the copy anyway (filling the whole
-    // buffer first was most of a small depthwise layer's time).
+    fillBorder(dst, batch: batch, h: h, w: w, c: c, top: top, left: left, bottom: bottom, right: right, fill: fill)
     for n in 0..<batch {
-        let image = dst + n * ph * pw * c
-        image.update(repeating: fill, count: top * pw * c)
+        for y in 0..<h {
+            (dst + ((n * ph + y + top) * pw + left) * c).update(from: src + ((n * h + y) * w) * c, count: w * c)
+        }
+    }
+}
+
+/// Fills the border of a padded NHWC tensor (`c` elements per pixel): only what a copy of the
+/// `h` x `w` inside leaves (filling the whole buffer before the copy was most of a small
+/// depthwise layer's time).
+func fillBorder<T>(_ dst: UnsafeMutablePointer<T>, batch: Int, h: Int, w: Int, c: Int,
+                   top: Int, left: Int, bottom: Int, right: Int, fill: T) {
+    let pw = w + left + right
+    for n in 0..<batch {
+        let image = dst + n * (h + top + bottom) * pw * c
+        image.initialize(repeating: fill, count: top * pw * c)
         for y in 0..<h {
             let row = image + (y + top) * pw * c
-            row.update(repeating: fill, count: left * c)
-            (row + left * c).update(from: src + ((n * h + y) * w) * c, count: w * c)
-            (row + (left + w) * c).update(repeating: fill, count: right * c)
+            row.initialize(repeating: fill, count: left * c)
+            (row + (left + w) * c).initialize(repeating: fill, count: right * c)
         }
-        (image + (top + h) * pw * c).update(repeating: fill, count: bottom * pw * c)
+        (image + (top + h) * pw * c).initialize(repeating: fill, count: bottom * pw * c)
     }
 }
 
@@ -2159,21 +2170,11 @@ func multiplyByQuantizedMultiplier(_ x: Int32Vector, _ multiplier: Int32Vector,
 /// the border only when every element of a pixel is copied (filling the whole buffer first
 /// doubled the bytes written for large layers), else everything.
 func fillPadding<T>(_ y: UnsafeMutablePointer<T>, _ g: Conv2DGeometry, channelStride cs: Int, fill: T) {
-    let ph = g.paddedH, pw = g.paddedW
     guard cs == g.inC else {
-        y.initialize(repeating: fill, count: g.batch * ph * pw * cs)
+        y.initialize(repeating: fill, count: g.batch * g.paddedH * g.paddedW * cs)
         return
     }
-    for n in 0..<g.batch {
-        let image = y + n * ph * pw * cs
-        image.initialize(repeating: fill, count: g.padTop * pw * cs)
-        for h in 0..<g.inH {
-            let row = image + (h + g.padTop) * pw * cs
-            row.initialize(repeating: fill, count: g.padLeft * cs)
-            (row + (g.padLeft + g.inW) * cs).initialize(repeating: fill, count: g.padRight * cs)
-        }
-        (image + (g.padTop + g.inH) * pw * cs).initialize(repeating: fill, count: g.padBottom * pw * cs)
-    }
+    fillBorder(y, batch: g.batch, h: g.inH, w: g.inW, c: cs, top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: fill)
 }
 
 /// Copies an int8 NHWC tensor into the middle of a larger one filled with `fill`, with
@@ -2208,8 +2209,11 @@ func padInt8(_ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride: Int, 
 /// stem's row of 9 values is 5 pairs, not 6 of channels padded to 4), else rounded up to pairs.
 struct DenseRunsAVX2 {
     let runs: Int, pairs: Int, stride: Int
+    /// One run per kernel row (else one per tap).
+    let rowRuns: Bool
     init(_ g: Conv2DGeometry) {
-        if g.dilationW == 1 {
+        rowRuns = g.dilationW == 1
+        if rowRuns {
             (runs, pairs, stride) = (g.kernelH, (g.kernelW * g.inC + 1) / 2, g.inC)
         } else {
             (runs, pairs, stride) = (g.kernelH * g.kernelW, (g.inC + 1) / 2, (g.inC + 1) / 2 * 2)
@@ -2326,15 +2330,14 @@ public struct QuantizedConv2DKernel: Sendable {
         self.packed = packed
         let perChannel = requantization.multipliers.count > 1
         let allBias = self.bias
+        // The largest |accumulator| of each output channel (|input - zero point| <= 255).
+        let accumulatorBound = { (oc: Int) in Int64(abs(Int(allBias[oc]))) + 255 * Int64(absSums[oc]) }
         simpleRounding = path != .reference && (0..<g.outC).allSatisfy { oc in
             let shift = requantization.shifts[perChannel ? oc : 0]
-            return shift <= -1 && shift >= -30
-                && Int64(abs(Int(allBias[oc]))) + 255 * Int64(absSums[oc]) + (Int64(1) << (-shift - 1)) < Int64(1) << 31
+            return shift <= -1 && shift >= -30 && accumulatorBound(oc) + (Int64(1) << (-shift - 1)) < Int64(1) << 31
         }
         #if arch(x86_64) && FERCC_AVX2
-        foldedRounding = path != .reference && foldedRoundingAVX2(requantization, channels: g.outC) { oc in
-            Int64(abs(Int(allBias[oc]))) + 255 * Int64(absSums[oc])
-        }
+        foldedRounding = path != .reference && foldedRoundingAVX2(requantization, channels: g.outC, accumulatorBound: accumulatorBound)
         #else
         foldedRounding = false
         #endif
@@ -2387,7 +2390,7 @@ public struct QuantizedConv2DKernel: Sendable {
                 for t in 0..<taps {
                     for ci in 0..<g.inC {
                         // Row runs: run kh, element kw * inC + ci; else run t, element ci.
-                        let (run, e) = layout.runs == g.kernelH ? (t / g.kernelW, (t % g.kernelW) * g.inC + ci) : (t, ci)
+                        let (run, e) = layout.rowRuns ? (t / g.kernelW, (t % g.kernelW) * g.inC + ci) : (t, ci)
                         packed[(((oc / 16) * layout.runs + run) * layout.pairs + e / 2) * 32 + (oc % 16) * 2 + e % 2] = Int16(weights[(oc * taps + t) * g.inC + ci])
                     }
                 }
@@ -3043,8 +3046,7 @@ enum AVX2Table {
             t[base + threshold + l] = Int32(truncatingIfNeeded: ((Int64(1) << right) - 1) >> 1)
             t[base + half + l] = right > 0 ? Int32(truncatingIfNeeded: Int64(1) << (right - 1)) : 0
             // (Wrapping: the constants are only used where `foldedRoundingAVX2` holds, and then fit.)
-            let k = (right > 0 ? Int64(1) << (right - 1) : 0) &+ Int64(r.outputZeroPoint) &* (Int64(1) << min(right, 32))
-            let round = (Int64(1) << 30) &+ k &* (Int64(1) << 31)
+            let round = (Int64(1) << 30) &+ foldedRoundingOffset(right: right, zeroPoint: r.outputZeroPoint) &* (Int64(1) << 31)
             let at = base + (l % 2 == 0 ? roundEven : roundOdd) + (l / 8) * 8 + (l % 8) / 2 * 2
             t[at] = Int32(truncatingIfNeeded: round)
             t[at + 1] = Int32(truncatingIfNeeded: round >> 32)
@@ -3092,9 +3094,15 @@ func foldedRoundingAVX2(_ r: Requantization, channels: Int, accumulatorBound: (I
         let q = r.multipliers.count > 1 ? c : 0
         let right = -r.shifts[q]
         guard right >= 0 && right <= 30 && r.multipliers[q] >= 0 else { return false }
-        let k = (right > 0 ? Int64(1) << (right - 1) : 0) + Int64(r.outputZeroPoint) * (Int64(1) << right)
-        return accumulatorBound(c) + 2 + abs(k) < Int64(1) << 31
+        return accumulatorBound(c) + 2 + abs(foldedRoundingOffset(right: right, zeroPoint: r.outputZeroPoint)) < Int64(1) << 31
     }
+}
+
+/// 2^(right-1) + zero point * 2^right (no 2^(right-1) without a right shift): what
+/// `requantizeFoldedAVX2` adds to the doubling high product before its shift. (Wrapping, for the
+/// table's lanes that never use it; exact for right <= 32.)
+func foldedRoundingOffset(right: Int, zeroPoint: Int32) -> Int64 {
+    (right > 0 ? Int64(1) << (right - 1) : 0) &+ Int64(zeroPoint) &* (Int64(1) << min(right, 32))
 }
 
 /// TFLite's requantization plus the output zero point on 8 int32 lanes (`t`: the table at the
@@ -3140,6 +3148,16 @@ struct AVX2Output {
     }
 }
 
+/// 16 accumulators (two vectors of 8, lanes as in the block's table `t`) requantized with the
+/// zero point, saturated to int16 lanes [a0 0-3, a1 0-3 | a0 4-7, a1 4-7]: folded or general
+/// rounding as `o` says.
+@inline(__always)
+func requantizedWordsAVX2(_ a0: __m256i, _ a1: __m256i, _ t: UnsafePointer<Int32>, _ o: AVX2Output) -> __m256i {
+    if o.folded { return _mm256_packs_epi32(requantizeFoldedAVX2(a0, t), requantizeFoldedAVX2(a1, t + 8)) }
+    return _mm256_adds_epi16(_mm256_packs_epi32(multiplyByQuantizedMultiplierAVX2(a0, t, leftShift: o.leftShift),
+                                                multiplyByQuantizedMultiplierAVX2(a1, t + 8, leftShift: o.leftShift)), o.zeroPoint)
+}
+
 /// Requantizes 16 accumulators that already hold the bias (two vectors of 8, lanes as in the
 /// block's table `t`), adds the zero point, clamps, and returns the 16 bytes in channel order.
 /// The saturating packs give the int32 clamp's result: a value past int16 saturates at +-32767,
@@ -3147,16 +3165,8 @@ struct AVX2Output {
 @inline(__always)
 func requantize16AVX2(_ a0: __m256i, _ a1: __m256i, table t: UnsafePointer<Int32>, _ o: AVX2Output,
                       order: __m256i = channelOrder) -> __m128i {
-    // int16 lanes [v0 0-3, v1 0-3 | v0 4-7, v1 4-7]; bytes [those, 8 zeros | those, 8 zeros].
-    let words: __m256i
-    if o.folded {
-        words = _mm256_packs_epi32(requantizeFoldedAVX2(a0, t), requantizeFoldedAVX2(a1, t + 8))
-    } else {
-        let v0 = multiplyByQuantizedMultiplierAVX2(a0, t, leftShift: o.leftShift)
-        let v1 = multiplyByQuantizedMultiplierAVX2(a1, t + 8, leftShift: o.leftShift)
-        words = _mm256_adds_epi16(_mm256_packs_epi32(v0, v1), o.zeroPoint)
-    }
-    let bytes = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(words, _mm256_setzero_si256()), o.lo), o.hi)
+    // Bytes [words' low 8, 8 zeros | words' high 8, 8 zeros].
+    let bytes = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(requantizedWordsAVX2(a0, a1, t, o), _mm256_setzero_si256()), o.lo), o.hi)
     return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(bytes, order))
 }
 
@@ -3166,18 +3176,8 @@ func requantize16AVX2(_ a0: __m256i, _ a1: __m256i, table t: UnsafePointer<Int32
 @inline(__always)
 func requantizePairAVX2(_ a0: __m256i, _ a1: __m256i, _ b0: __m256i, _ b1: __m256i, table t: UnsafePointer<Int32>, _ o: AVX2Output,
                         order: __m256i, _ out: UnsafeMutablePointer<Int8>, next: Int, valid: Int) {
-    let wa: __m256i, wb: __m256i
-    if o.folded {
-        wa = _mm256_packs_epi32(requantizeFoldedAVX2(a0, t), requantizeFoldedAVX2(a1, t + 8))
-        wb = _mm256_packs_epi32(requantizeFoldedAVX2(b0, t), requantizeFoldedAVX2(b1, t + 8))
-    } else {
-        wa = _mm256_adds_epi16(_mm256_packs_epi32(multiplyByQuantizedMultiplierAVX2(a0, t, leftShift: o.leftShift),
-                                                  multiplyByQuantizedMultiplierAVX2(a1, t + 8, leftShift: o.leftShift)), o.zeroPoint)
-        wb = _mm256_adds_epi16(_mm256_packs_epi32(multiplyByQuantizedMultiplierAVX2(b0, t, leftShift: o.leftShift),
-                                                  multiplyByQuantizedMultiplierAVX2(b1, t + 8, leftShift: o.leftShift)), o.zeroPoint)
-    }
     // dwords [a0 0-3, a1 0-3, b0 0-3, b1 0-3 | a0 4-7, a1 4-7, b0 4-7, b1 4-7]
-    let bytes = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(wa, wb), o.lo), o.hi)
+    let bytes = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(requantizedWordsAVX2(a0, a1, t, o), requantizedWordsAVX2(b0, b1, t, o)), o.lo), o.hi)
     let halves = unsafeBitCast(_mm256_permutevar8x32_epi32(bytes, order), to: (__m128i, __m128i).self)
     store16(halves.0, out, valid: valid)
     store16(halves.1, out + next, valid: valid)
@@ -3547,24 +3547,26 @@ func depthwiseConvAVX2(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: In
                     let bias0 = loadM256(UnsafeRawPointer(t)), bias1 = loadM256(UnsafeRawPointer(t + 8))
                     let row = x + (n * ph + oh * g.strideH) * pw * cs + b * 16
                     let outRow = output + (n * g.outH + oh - firstRow) * g.outW * g.outC + b * 16
+                    /// Tap pair j of the pixel at `px` (16 channels of two taps, interleaved) into
+                    /// its accumulators, against the pair's weights `w0`, `w1`.
+                    @inline(__always) func addTapPair(_ px: UnsafePointer<Int8>, _ j: Int, _ w0: __m256i, _ w1: __m256i,
+                                                      _ lo: inout __m256i, _ hi: inout __m256i) {
+                        let xa = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j]).loadUnaligned(as: __m128i.self))
+                        let xb = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j + 1]).loadUnaligned(as: __m128i.self))
+                        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), w0))
+                        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), w1))
+                    }
                     // Two output pixels per step: the weights loaded once, the narrowing shared.
                     let pixelStep = g.strideW * cs
                     var ow = 0
                     while ow + 2 <= g.outW {
-                        let px = row + ow * pixelStep, py = px + pixelStep
+                        let px = row + ow * pixelStep
                         var accLo = bias0, accHi = bias1, bccLo = bias0, bccHi = bias1
                         for j in 0..<tapPairs {
-                            let oa = tapOffsets[2 * j], ob = tapOffsets[2 * j + 1]
                             let w = UnsafeRawPointer(wb + j * 32)
                             let w0 = loadM256(w), w1 = loadM256(w + 32)
-                            let xa = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + oa).loadUnaligned(as: __m128i.self))
-                            let xb = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + ob).loadUnaligned(as: __m128i.self))
-                            accLo = _mm256_add_epi32(accLo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), w0))
-                            accHi = _mm256_add_epi32(accHi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), w1))
-                            let ya = _mm256_cvtepi8_epi16(UnsafeRawPointer(py + oa).loadUnaligned(as: __m128i.self))
-                            let yb = _mm256_cvtepi8_epi16(UnsafeRawPointer(py + ob).loadUnaligned(as: __m128i.self))
-                            bccLo = _mm256_add_epi32(bccLo, _mm256_madd_epi16(_mm256_unpacklo_epi16(ya, yb), w0))
-                            bccHi = _mm256_add_epi32(bccHi, _mm256_madd_epi16(_mm256_unpackhi_epi16(ya, yb), w1))
+                            addTapPair(px, j, w0, w1, &accLo, &accHi)
+                            addTapPair(px + pixelStep, j, w0, w1, &bccLo, &bccHi)
                         }
                         requantizePairAVX2(accLo, accHi, bccLo, bccHi, table: t, o, order: pairInterleavedOrder,
                                            outRow + ow * g.outC, next: g.outC, valid: valid)
@@ -3574,11 +3576,8 @@ func depthwiseConvAVX2(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: In
                         let px = row + ow * pixelStep
                         var accLo = bias0, accHi = bias1
                         for j in 0..<tapPairs {
-                            let xa = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j]).loadUnaligned(as: __m128i.self))
-                            let xb = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j + 1]).loadUnaligned(as: __m128i.self))
                             let w = UnsafeRawPointer(wb + j * 32)
-                            accLo = _mm256_add_epi32(accLo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), loadM256(w)))
-                            accHi = _mm256_add_epi32(accHi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), loadM256(w + 32)))
+                            addTapPair(px, j, loadM256(w), loadM256(w + 32), &accLo, &accHi)
                         }
                         store16(requantize16AVX2(accLo, accHi, table: t, o, order: interleavedOrder), outRow + ow * g.outC, valid: valid)
                     }

@@ -34,18 +34,29 @@ public func padNHWC(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Flo
                     batch: Int, h: Int, w: Int, c: Int,
                     top: Int, left: Int, bottom: Int, right: Int, fill: Float) {
     let ph = h + top + bottom, pw = w + left + right
-    // Only the border is filled: the inside is overwritten by the copy anyway (filling the whole
-    // buffer first was most of a small depthwise layer's time).
+    fillBorder(dst, batch: batch, h: h, w: w, c: c, top: top, left: left, bottom: bottom, right: right, fill: fill)
     for n in 0..<batch {
-        let image = dst + n * ph * pw * c
-        image.update(repeating: fill, count: top * pw * c)
+        for y in 0..<h {
+            (dst + ((n * ph + y + top) * pw + left) * c).update(from: src + ((n * h + y) * w) * c, count: w * c)
+        }
+    }
+}
+
+/// Fills the border of a padded NHWC tensor (`c` elements per pixel): only what a copy of the
+/// `h` x `w` inside leaves (filling the whole buffer before the copy was most of a small
+/// depthwise layer's time).
+func fillBorder<T>(_ dst: UnsafeMutablePointer<T>, batch: Int, h: Int, w: Int, c: Int,
+                   top: Int, left: Int, bottom: Int, right: Int, fill: T) {
+    let pw = w + left + right
+    for n in 0..<batch {
+        let image = dst + n * (h + top + bottom) * pw * c
+        image.initialize(repeating: fill, count: top * pw * c)
         for y in 0..<h {
             let row = image + (y + top) * pw * c
-            row.update(repeating: fill, count: left * c)
-            (row + left * c).update(from: src + ((n * h + y) * w) * c, count: w * c)
-            (row + (left + w) * c).update(repeating: fill, count: right * c)
+            row.initialize(repeating: fill, count: left * c)
+            (row + (left + w) * c).initialize(repeating: fill, count: right * c)
         }
-        (image + (top + h) * pw * c).update(repeating: fill, count: bottom * pw * c)
+        (image + (top + h) * pw * c).initialize(repeating: fill, count: bottom * pw * c)
     }
 }
 

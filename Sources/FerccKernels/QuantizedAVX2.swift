@@ -39,8 +39,7 @@ enum AVX2Table {
             t[base + threshold + l] = Int32(truncatingIfNeeded: ((Int64(1) << right) - 1) >> 1)
             t[base + half + l] = right > 0 ? Int32(truncatingIfNeeded: Int64(1) << (right - 1)) : 0
             // (Wrapping: the constants are only used where `foldedRoundingAVX2` holds, and then fit.)
-            let k = (right > 0 ? Int64(1) << (right - 1) : 0) &+ Int64(r.outputZeroPoint) &* (Int64(1) << min(right, 32))
-            let round = (Int64(1) << 30) &+ k &* (Int64(1) << 31)
+            let round = (Int64(1) << 30) &+ foldedRoundingOffset(right: right, zeroPoint: r.outputZeroPoint) &* (Int64(1) << 31)
             let at = base + (l % 2 == 0 ? roundEven : roundOdd) + (l / 8) * 8 + (l % 8) / 2 * 2
             t[at] = Int32(truncatingIfNeeded: round)
             t[at + 1] = Int32(truncatingIfNeeded: round >> 32)
@@ -88,9 +87,15 @@ func foldedRoundingAVX2(_ r: Requantization, channels: Int, accumulatorBound: (I
         let q = r.multipliers.count > 1 ? c : 0
         let right = -r.shifts[q]
         guard right >= 0 && right <= 30 && r.multipliers[q] >= 0 else { return false }
-        let k = (right > 0 ? Int64(1) << (right - 1) : 0) + Int64(r.outputZeroPoint) * (Int64(1) << right)
-        return accumulatorBound(c) + 2 + abs(k) < Int64(1) << 31
+        return accumulatorBound(c) + 2 + abs(foldedRoundingOffset(right: right, zeroPoint: r.outputZeroPoint)) < Int64(1) << 31
     }
+}
+
+/// 2^(right-1) + zero point * 2^right (no 2^(right-1) without a right shift): what
+/// `requantizeFoldedAVX2` adds to the doubling high product before its shift. (Wrapping, for the
+/// table's lanes that never use it; exact for right <= 32.)
+func foldedRoundingOffset(right: Int, zeroPoint: Int32) -> Int64 {
+    (right > 0 ? Int64(1) << (right - 1) : 0) &+ Int64(zeroPoint) &* (Int64(1) << min(right, 32))
 }
 
 /// TFLite's requantization plus the output zero point on 8 int32 lanes (`t`: the table at the
@@ -136,6 +141,16 @@ struct AVX2Output {
     }
 }
 
+/// 16 accumulators (two vectors of 8, lanes as in the block's table `t`) requantized with the
+/// zero point, saturated to int16 lanes [a0 0-3, a1 0-3 | a0 4-7, a1 4-7]: folded or general
+/// rounding as `o` says.
+@inline(__always)
+func requantizedWordsAVX2(_ a0: __m256i, _ a1: __m256i, _ t: UnsafePointer<Int32>, _ o: AVX2Output) -> __m256i {
+    if o.folded { return _mm256_packs_epi32(requantizeFoldedAVX2(a0, t), requantizeFoldedAVX2(a1, t + 8)) }
+    return _mm256_adds_epi16(_mm256_packs_epi32(multiplyByQuantizedMultiplierAVX2(a0, t, leftShift: o.leftShift),
+                                                multiplyByQuantizedMultiplierAVX2(a1, t + 8, leftShift: o.leftShift)), o.zeroPoint)
+}
+
 /// Requantizes 16 accumulators that already hold the bias (two vectors of 8, lanes as in the
 /// block's table `t`), adds the zero point, clamps, and returns the 16 bytes in channel order.
 /// The saturating packs give the int32 clamp's result: a value past int16 saturates at +-32767,
@@ -143,16 +158,8 @@ struct AVX2Output {
 @inline(__always)
 func requantize16AVX2(_ a0: __m256i, _ a1: __m256i, table t: UnsafePointer<Int32>, _ o: AVX2Output,
                       order: __m256i = channelOrder) -> __m128i {
-    // int16 lanes [v0 0-3, v1 0-3 | v0 4-7, v1 4-7]; bytes [those, 8 zeros | those, 8 zeros].
-    let words: __m256i
-    if o.folded {
-        words = _mm256_packs_epi32(requantizeFoldedAVX2(a0, t), requantizeFoldedAVX2(a1, t + 8))
-    } else {
-        let v0 = multiplyByQuantizedMultiplierAVX2(a0, t, leftShift: o.leftShift)
-        let v1 = multiplyByQuantizedMultiplierAVX2(a1, t + 8, leftShift: o.leftShift)
-        words = _mm256_adds_epi16(_mm256_packs_epi32(v0, v1), o.zeroPoint)
-    }
-    let bytes = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(words, _mm256_setzero_si256()), o.lo), o.hi)
+    // Bytes [words' low 8, 8 zeros | words' high 8, 8 zeros].
+    let bytes = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(requantizedWordsAVX2(a0, a1, t, o), _mm256_setzero_si256()), o.lo), o.hi)
     return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(bytes, order))
 }
 
@@ -162,18 +169,8 @@ func requantize16AVX2(_ a0: __m256i, _ a1: __m256i, table t: UnsafePointer<Int32
 @inline(__always)
 func requantizePairAVX2(_ a0: __m256i, _ a1: __m256i, _ b0: __m256i, _ b1: __m256i, table t: UnsafePointer<Int32>, _ o: AVX2Output,
                         order: __m256i, _ out: UnsafeMutablePointer<Int8>, next: Int, valid: Int) {
-    let wa: __m256i, wb: __m256i
-    if o.folded {
-        wa = _mm256_packs_epi32(requantizeFoldedAVX2(a0, t), requantizeFoldedAVX2(a1, t + 8))
-        wb = _mm256_packs_epi32(requantizeFoldedAVX2(b0, t), requantizeFoldedAVX2(b1, t + 8))
-    } else {
-        wa = _mm256_adds_epi16(_mm256_packs_epi32(multiplyByQuantizedMultiplierAVX2(a0, t, leftShift: o.leftShift),
-                                                  multiplyByQuantizedMultiplierAVX2(a1, t + 8, leftShift: o.leftShift)), o.zeroPoint)
-        wb = _mm256_adds_epi16(_mm256_packs_epi32(multiplyByQuantizedMultiplierAVX2(b0, t, leftShift: o.leftShift),
-                                                  multiplyByQuantizedMultiplierAVX2(b1, t + 8, leftShift: o.leftShift)), o.zeroPoint)
-    }
     // dwords [a0 0-3, a1 0-3, b0 0-3, b1 0-3 | a0 4-7, a1 4-7, b0 4-7, b1 4-7]
-    let bytes = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(wa, wb), o.lo), o.hi)
+    let bytes = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(requantizedWordsAVX2(a0, a1, t, o), requantizedWordsAVX2(b0, b1, t, o)), o.lo), o.hi)
     let halves = unsafeBitCast(_mm256_permutevar8x32_epi32(bytes, order), to: (__m128i, __m128i).self)
     store16(halves.0, out, valid: valid)
     store16(halves.1, out + next, valid: valid)
@@ -543,24 +540,26 @@ func depthwiseConvAVX2(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: In
                     let bias0 = loadM256(UnsafeRawPointer(t)), bias1 = loadM256(UnsafeRawPointer(t + 8))
                     let row = x + (n * ph + oh * g.strideH) * pw * cs + b * 16
                     let outRow = output + (n * g.outH + oh - firstRow) * g.outW * g.outC + b * 16
+                    /// Tap pair j of the pixel at `px` (16 channels of two taps, interleaved) into
+                    /// its accumulators, against the pair's weights `w0`, `w1`.
+                    @inline(__always) func addTapPair(_ px: UnsafePointer<Int8>, _ j: Int, _ w0: __m256i, _ w1: __m256i,
+                                                      _ lo: inout __m256i, _ hi: inout __m256i) {
+                        let xa = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j]).loadUnaligned(as: __m128i.self))
+                        let xb = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j + 1]).loadUnaligned(as: __m128i.self))
+                        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), w0))
+                        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), w1))
+                    }
                     // Two output pixels per step: the weights loaded once, the narrowing shared.
                     let pixelStep = g.strideW * cs
                     var ow = 0
                     while ow + 2 <= g.outW {
-                        let px = row + ow * pixelStep, py = px + pixelStep
+                        let px = row + ow * pixelStep
                         var accLo = bias0, accHi = bias1, bccLo = bias0, bccHi = bias1
                         for j in 0..<tapPairs {
-                            let oa = tapOffsets[2 * j], ob = tapOffsets[2 * j + 1]
                             let w = UnsafeRawPointer(wb + j * 32)
                             let w0 = loadM256(w), w1 = loadM256(w + 32)
-                            let xa = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + oa).loadUnaligned(as: __m128i.self))
-                            let xb = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + ob).loadUnaligned(as: __m128i.self))
-                            accLo = _mm256_add_epi32(accLo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), w0))
-                            accHi = _mm256_add_epi32(accHi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), w1))
-                            let ya = _mm256_cvtepi8_epi16(UnsafeRawPointer(py + oa).loadUnaligned(as: __m128i.self))
-                            let yb = _mm256_cvtepi8_epi16(UnsafeRawPointer(py + ob).loadUnaligned(as: __m128i.self))
-                            bccLo = _mm256_add_epi32(bccLo, _mm256_madd_epi16(_mm256_unpacklo_epi16(ya, yb), w0))
-                            bccHi = _mm256_add_epi32(bccHi, _mm256_madd_epi16(_mm256_unpackhi_epi16(ya, yb), w1))
+                            addTapPair(px, j, w0, w1, &accLo, &accHi)
+                            addTapPair(px + pixelStep, j, w0, w1, &bccLo, &bccHi)
                         }
                         requantizePairAVX2(accLo, accHi, bccLo, bccHi, table: t, o, order: pairInterleavedOrder,
                                            outRow + ow * g.outC, next: g.outC, valid: valid)
@@ -570,11 +569,8 @@ func depthwiseConvAVX2(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: In
                         let px = row + ow * pixelStep
                         var accLo = bias0, accHi = bias1
                         for j in 0..<tapPairs {
-                            let xa = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j]).loadUnaligned(as: __m128i.self))
-                            let xb = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j + 1]).loadUnaligned(as: __m128i.self))
                             let w = UnsafeRawPointer(wb + j * 32)
-                            accLo = _mm256_add_epi32(accLo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), loadM256(w)))
-                            accHi = _mm256_add_epi32(accHi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), loadM256(w + 32)))
+                            addTapPair(px, j, loadM256(w), loadM256(w + 32), &accLo, &accHi)
                         }
                         store16(requantize16AVX2(accLo, accHi, table: t, o, order: interleavedOrder), outRow + ow * g.outC, valid: valid)
                     }

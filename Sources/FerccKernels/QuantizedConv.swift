@@ -61,21 +61,11 @@ func multiplyByQuantizedMultiplier(_ x: Int32Vector, _ multiplier: Int32Vector,
 /// the border only when every element of a pixel is copied (filling the whole buffer first
 /// doubled the bytes written for large layers), else everything.
 func fillPadding<T>(_ y: UnsafeMutablePointer<T>, _ g: Conv2DGeometry, channelStride cs: Int, fill: T) {
-    let ph = g.paddedH, pw = g.paddedW
     guard cs == g.inC else {
-        y.initialize(repeating: fill, count: g.batch * ph * pw * cs)
+        y.initialize(repeating: fill, count: g.batch * g.paddedH * g.paddedW * cs)
         return
     }
-    for n in 0..<g.batch {
-        let image = y + n * ph * pw * cs
-        image.initialize(repeating: fill, count: g.padTop * pw * cs)
-        for h in 0..<g.inH {
-            let row = image + (h + g.padTop) * pw * cs
-            row.initialize(repeating: fill, count: g.padLeft * cs)
-            (row + (g.padLeft + g.inW) * cs).initialize(repeating: fill, count: g.padRight * cs)
-        }
-        (image + (g.padTop + g.inH) * pw * cs).initialize(repeating: fill, count: g.padBottom * pw * cs)
-    }
+    fillBorder(y, batch: g.batch, h: g.inH, w: g.inW, c: cs, top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: fill)
 }
 
 /// Copies an int8 NHWC tensor into the middle of a larger one filled with `fill`, with
@@ -110,8 +100,11 @@ func padInt8(_ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride: Int, 
 /// stem's row of 9 values is 5 pairs, not 6 of channels padded to 4), else rounded up to pairs.
 struct DenseRunsAVX2 {
     let runs: Int, pairs: Int, stride: Int
+    /// One run per kernel row (else one per tap).
+    let rowRuns: Bool
     init(_ g: Conv2DGeometry) {
-        if g.dilationW == 1 {
+        rowRuns = g.dilationW == 1
+        if rowRuns {
             (runs, pairs, stride) = (g.kernelH, (g.kernelW * g.inC + 1) / 2, g.inC)
         } else {
             (runs, pairs, stride) = (g.kernelH * g.kernelW, (g.inC + 1) / 2, (g.inC + 1) / 2 * 2)
@@ -228,15 +221,14 @@ public struct QuantizedConv2DKernel: Sendable {
         self.packed = packed
         let perChannel = requantization.multipliers.count > 1
         let allBias = self.bias
+        // The largest |accumulator| of each output channel (|input - zero point| <= 255).
+        let accumulatorBound = { (oc: Int) in Int64(abs(Int(allBias[oc]))) + 255 * Int64(absSums[oc]) }
         simpleRounding = path != .reference && (0..<g.outC).allSatisfy { oc in
             let shift = requantization.shifts[perChannel ? oc : 0]
-            return shift <= -1 && shift >= -30
-                && Int64(abs(Int(allBias[oc]))) + 255 * Int64(absSums[oc]) + (Int64(1) << (-shift - 1)) < Int64(1) << 31
+            return shift <= -1 && shift >= -30 && accumulatorBound(oc) + (Int64(1) << (-shift - 1)) < Int64(1) << 31
         }
         #if arch(x86_64) && FERCC_AVX2
-        foldedRounding = path != .reference && foldedRoundingAVX2(requantization, channels: g.outC) { oc in
-            Int64(abs(Int(allBias[oc]))) + 255 * Int64(absSums[oc])
-        }
+        foldedRounding = path != .reference && foldedRoundingAVX2(requantization, channels: g.outC, accumulatorBound: accumulatorBound)
         #else
         foldedRounding = false
         #endif
@@ -289,7 +281,7 @@ public struct QuantizedConv2DKernel: Sendable {
                 for t in 0..<taps {
                     for ci in 0..<g.inC {
                         // Row runs: run kh, element kw * inC + ci; else run t, element ci.
-                        let (run, e) = layout.runs == g.kernelH ? (t / g.kernelW, (t % g.kernelW) * g.inC + ci) : (t, ci)
+                        let (run, e) = layout.rowRuns ? (t / g.kernelW, (t % g.kernelW) * g.inC + ci) : (t, ci)
                         packed[(((oc / 16) * layout.runs + run) * layout.pairs + e / 2) * 32 + (oc % 16) * 2 + e % 2] = Int16(weights[(oc * taps + t) * g.inC + ci])
                     }
                 }
