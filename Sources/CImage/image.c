@@ -11,10 +11,13 @@
 // make us allocate gigabytes.
 #define CIMAGE_MAX_PIXELS (64u * 1024u * 1024u)
 
-static int fail(cimage *out, const char *message) {
+// Status 1: the file is corrupt; 2: it is valid but not something fercc decodes (or too big).
+static int fail_as(cimage *out, int status, const char *message) {
     snprintf(out->error, sizeof out->error, "%s", message);
-    return 1;
+    return status;
 }
+
+static int fail(cimage *out, const char *message) { return fail_as(out, 1, message); }
 
 int cimage_decode_png(const unsigned char *data, size_t size, cimage *out) {
     memset(out, 0, sizeof *out);
@@ -24,13 +27,13 @@ int cimage_decode_png(const unsigned char *data, size_t size, cimage *out) {
     if (!png_image_begin_read_from_memory(&image, data, size)) return fail(out, image.message);
     if ((unsigned long long)image.width * image.height > CIMAGE_MAX_PIXELS) {
         png_image_free(&image);
-        return fail(out, "image larger than 64 megapixels");
+        return fail_as(out, 2, "image larger than 64 megapixels");
     }
     int gray = (image.format & PNG_FORMAT_FLAG_COLOR) == 0;
     image.format = gray ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
     size_t bytes = PNG_IMAGE_SIZE(image);
     out->pixels = malloc(bytes ? bytes : 1);
-    if (!out->pixels) { png_image_free(&image); return fail(out, "out of memory"); }
+    if (!out->pixels) { png_image_free(&image); return fail_as(out, 2, "out of memory"); }
     if (!png_image_finish_read(&image, NULL, out->pixels, 0, NULL)) {
         free(out->pixels);
         out->pixels = NULL;
@@ -75,14 +78,18 @@ int cimage_decode_jpeg(const unsigned char *data, size_t size, cimage *out) {
     jpeg_read_header(&info, TRUE);
     if ((unsigned long long)info.image_width * info.image_height > CIMAGE_MAX_PIXELS) {
         jpeg_destroy_decompress(&info);
-        return fail(out, "image larger than 64 megapixels");
+        return fail_as(out, 2, "image larger than 64 megapixels");
+    }
+    if (info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK) {
+        jpeg_destroy_decompress(&info);
+        return fail_as(out, 2, "a CMYK JPEG: its color space is not supported (save it as RGB or grayscale)");
     }
     int gray = info.num_components == 1;
     info.out_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&info);
     size_t stride = (size_t)info.output_width * info.output_components;
     pixels = malloc(stride * info.output_height + 1);
-    if (!pixels) { jpeg_destroy_decompress(&info); return fail(out, "out of memory"); }
+    if (!pixels) { jpeg_destroy_decompress(&info); return fail_as(out, 2, "out of memory"); }
     while (info.output_scanline < info.output_height) {
         JSAMPROW row = pixels + stride * info.output_scanline;
         jpeg_read_scanlines(&info, &row, 1);

@@ -212,21 +212,23 @@ public enum FER2013 {
         guard let text = String(data: data, encoding: .utf8) else { throw FerccError(file: path, "is not UTF-8 text") }
         var rows: [Row] = []
         var emotionColumn = 0, pixelsColumn = 1, usageColumn: Int? = 2
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+        // Swift reads "\r\n" as one Character, so split on newline characters, not on "\n".
+        for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             if line.isEmpty { continue }
             let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             if i == 0 {
-                guard let e = fields.firstIndex(of: "emotion"), let p = fields.firstIndex(of: "pixels") else {
+                let names = fields.map { $0.lowercased() }
+                guard let e = names.firstIndex(of: "emotion"), let p = names.firstIndex(of: "pixels") else {
                     throw FerccError(file: "\(path):1", "not a FER2013 CSV: the header must name 'emotion' and 'pixels' columns")
                 }
-                emotionColumn = e; pixelsColumn = p; usageColumn = fields.firstIndex(of: "Usage")
+                emotionColumn = e; pixelsColumn = p; usageColumn = names.firstIndex(of: "usage")
+                if usage != nil, usageColumn == nil { throw FerccError(file: "\(path):1", "--usage: the CSV has no Usage column") }
                 continue
             }
             if let limit, rows.count >= limit { break }
             let where_ = "\(path):\(i + 1)"
             guard fields.count > max(emotionColumn, pixelsColumn) else { throw FerccError(file: where_, "has \(fields.count) columns, expected \(max(emotionColumn, pixelsColumn) + 1)") }
-            if let usage, let u = usageColumn, fields.count > u, fields[u] != usage { continue }
+            if let usage, let u = usageColumn, fields.count > u, fields[u].lowercased() != usage.lowercased() { continue }
             guard let emotion = Int(fields[emotionColumn]), labels.indices.contains(emotion) else {
                 throw FerccError(file: where_, "emotion '\(fields[emotionColumn])' is not a class index 0-6")
             }

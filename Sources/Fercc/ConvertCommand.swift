@@ -25,6 +25,10 @@ public enum ConvertCommand {
             public var swiftc_flags: [String]
         }
         public var model: String
+        /// SHA-256 of the model file, so that `evaluate --quantized` can tell another model's output.
+        public var model_sha256: String?
+        /// fp32, int8, or int8+fp32 (a quantized graph with layers kept in float).
+        public var precision: String?
         public var name: String
         public var target: String
         public var weights: String
@@ -39,12 +43,14 @@ public enum ConvertCommand {
         public var passes: [PassResult]
         public var layers: [LayerReport]
         public var latency: Latency?
+        /// Why the latency was not measured (a target this machine cannot run).
+        public var latency_note: String?
     }
 
-    /// The generated class name must be a Swift type name; checked before any slow work.
+    /// The generated class name must be a Swift type name that compiles; checked before any slow work.
     static func checkName(_ options: CodegenOptions) throws {
-        guard options.name.first?.isLetter == true, options.name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-            throw FerccError("--name '\(options.name)' is not a Swift type name")
+        if let problem = SwiftNames.problem(withTypeName: options.name) {
+            throw FerccError("--name '\(options.name)' \(problem)")
         }
     }
 
@@ -52,20 +58,20 @@ public enum ConvertCommand {
     public enum InputLayout: String, CaseIterable { case source, nhwc, nchw }
 
     public static func convert(model: String, outputDirectory: String, options: CodegenOptions, bench: Bool,
-                               inputLayout: InputLayout = .source) throws -> Report {
+                               inputLayout: InputLayout = .source, host: HostCPU = .current) throws -> Report {
         try checkName(options)
         var (graph, passes) = try ModelLoader.load(path: model, pipeline: PassManager.defaultPipeline)
         if inputLayout != .source {
             try changeInputLayout(&graph, to: inputLayout, model: model)
             passes += try PassManager.run(&graph, pipeline: ["to-nhwc", "eliminate-dead-code"])
         }
-        return try emit(graph, passes: passes, model: model, outputDirectory: outputDirectory, options: options, bench: bench)
+        return try emit(graph, passes: passes, model: model, outputDirectory: outputDirectory, options: options, bench: bench, host: host)
     }
 
     /// Emits an already optimized (or quantized) graph into `outputDirectory`, atomically, with
     /// the reports and any `extraFiles` (name -> contents).
     public static func emit(_ graph: Graph, passes: [PassResult], model: String, outputDirectory: String, options: CodegenOptions,
-                            bench: Bool, extraFiles: [String: Data] = [:]) throws -> Report {
+                            bench: Bool, extraFiles: [String: Data] = [:], host: HostCPU = .current) throws -> Report {
         try checkName(options)
         let code: GeneratedCode
         do {
@@ -73,51 +79,52 @@ public enum ConvertCommand {
         } catch let e as FerccError {
             throw e.inFile(model)
         }
-        let fm = FileManager.default
-        let target = URL(fileURLWithPath: outputDirectory)
-        let parent = target.deletingLastPathComponent()
-        var isDir: ObjCBool = false
-        guard fm.fileExists(atPath: parent.path, isDirectory: &isDir), isDir.boolValue else {
-            throw FerccError(file: outputDirectory, "the parent directory \(parent.path) does not exist")
-        }
-        let tmp = parent.appendingPathComponent(".\(target.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
-        try? fm.removeItem(at: tmp)
-        do {
-            try fm.createDirectory(at: tmp, withIntermediateDirectories: false)
-            let name = options.name
-            try Data(code.kernelSource.utf8).write(to: tmp.appendingPathComponent("\(name).swift"))
-            if let w = code.weightsSource { try Data(w.utf8).write(to: tmp.appendingPathComponent("\(name)+Weights.swift")) }
-            if let f = code.weightsFile { try Data(f).write(to: tmp.appendingPathComponent("\(name).weights")) }
-            for (file, data) in extraFiles { try data.write(to: tmp.appendingPathComponent(file)) }
-            var report = Report(model: model, name: name, target: options.target.rawValue, weights: options.weights.rawValue,
-                                nodes: graph.nodes.count, weight_bytes: code.weightFloats * 4, arena_bytes: code.arena.arenaFloats * 4,
-                                scratch_bytes: code.scratchFloats * 4, activations_sum_bytes: code.arena.totalFloats * 4,
-                                source_bytes: code.kernelSource.utf8.count, weights_source_bytes: code.weightsSource?.utf8.count ?? 0,
-                                macs: code.layers.reduce(0) { $0 + $1.macs }, passes: passes, layers: code.layers, latency: nil)
-            if bench {
-                report.latency = try Benchmark.run(directory: tmp, options: options, inputCount: graph.values[graph.inputs[0]]!.type.count,
+        let directory = try OutputDirectory(outputDirectory)
+        let name = options.name
+        var files: [(name: String, data: Data)] = [("\(name).swift", Data(code.kernelSource.utf8))]
+        if let w = code.weightsSource { files.append(("\(name)+Weights.swift", Data(w.utf8))) }
+        if let f = code.weightsFile { files.append(("\(name).weights", Data(f))) }
+        var report = Report(model: model, model_sha256: modelDigest(model), precision: precision(graph),
+                            name: name, target: options.target.rawValue, weights: options.weights.rawValue,
+                            nodes: graph.nodes.count, weight_bytes: code.weightFloats * 4, arena_bytes: code.arena.arenaFloats * 4,
+                            scratch_bytes: code.scratchFloats * 4, activations_sum_bytes: code.arena.totalFloats * 4,
+                            source_bytes: code.kernelSource.utf8.count, weights_source_bytes: code.weightsSource?.utf8.count ?? 0,
+                            macs: code.layers.reduce(0) { $0 + $1.macs }, passes: passes, layers: code.layers, latency: nil)
+        if bench {
+            if let reason = host.cannotRun(options.target) {
+                report.latency_note = "not measured: \(reason)"
+            } else {
+                report.latency = try Benchmark.run(files: files, options: options, inputCount: graph.values[graph.inputs[0]]!.type.count,
                                                    macs: report.macs, layers: code.layers)
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(report).write(to: tmp.appendingPathComponent("report.json"))
-            try Data(ReportRenderer.html(report).utf8).write(to: tmp.appendingPathComponent("report.html"))
-            // Swap the finished directory into place.
-            if fm.fileExists(atPath: target.path) {
-                let old = parent.appendingPathComponent(".\(target.lastPathComponent).old-\(ProcessInfo.processInfo.processIdentifier)")
-                try fm.moveItem(at: target, to: old)
-                try fm.moveItem(at: tmp, to: target)
-                try? fm.removeItem(at: old)
-            } else {
-                try fm.moveItem(at: tmp, to: target)
-            }
-            return report
-        } catch {
-            try? fm.removeItem(at: tmp)
-            if let e = error as? FerccError { throw e }
-            throw FerccError(file: outputDirectory, "cannot write: \(error.localizedDescription)")
         }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        files.append(("report.json", try encoder.encode(report)))
+        files.append(("report.html", Data(ReportRenderer.html(report).utf8)))
+        for (file, data) in extraFiles.sorted(by: { $0.key < $1.key }) { files.append((file, data)) }
+        // The other weights form of the same class, from an earlier run, would define it twice.
+        try directory.write(files, removing: ["\(name)+Weights.swift", "\(name).weights"])
+        return report
     }
+}
+
+/// SHA-256 of a model file (nil when it cannot be read).
+func modelDigest(_ path: String) -> String? {
+    FileManager.default.contents(atPath: path).map { SHA256.hex($0) }
+}
+
+/// fp32, int8, or int8+fp32: what the graph's compute nodes (not the boundary conversions) run in.
+func precision(_ graph: Graph) -> String {
+    var int8 = 0, float = 0
+    for node in graph.nodes {
+        switch node.op {
+        case .quantize, .dequantize, .reshape, .transpose, .concat, .split, .slice, .pad, .channelShuffle: continue
+        default: break
+        }
+        if graph.values[node.outputs[0]]?.type.dtype.isQuantized == true { int8 += 1 } else { float += 1 }
+    }
+    return int8 == 0 ? "fp32" : (float == 0 ? "int8" : "int8+fp32")
 }
 
 /// Makes the graph take its 4-D input in `layout`: a new input and a transpose to the old one,
@@ -158,25 +165,36 @@ struct Harness {
         var sources = [directory + "/\(name).swift", mainDir.appendingPathComponent("main.swift").path]
         if weights == .embedded { sources.append(directory + "/\(name)+Weights.swift") }
         let path = work.appendingPathComponent(binary).path
-        let r = try Subprocess.run(["swiftc"] + flags + sources + ["-o", path])
+        // swiftc's own temporary files go into the work directory, so that it is all there is to remove.
+        let r = try Subprocess.run(["swiftc"] + flags + sources + ["-o", path], environment: ["TMPDIR": work.path])
         return (path, r.status, r.output)
     }
 
     /// The error for generated code that does not compile (its first compiler line).
-    func compileError(_ output: String) -> FerccError {
-        FerccError(file: directory, "the generated code does not compile: \(output.split(separator: "\n").first ?? "")")
+    func compileError(_ output: String, status: Int32) -> FerccError {
+        let lines = output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let reason = lines.first { $0.contains("error:") } ?? lines.first ?? "swiftc exited with status \(status)"
+        return FerccError(file: directory, "the generated code does not compile: \(reason)")
     }
 }
 
 /// Compiles the generated code with a timing harness and runs it.
 enum Benchmark {
-    static func run(directory: URL, options: CodegenOptions, inputCount: Int, macs: Int, layers: [LayerReport]) throws -> ConvertCommand.Report.Latency {
+    static func run(files: [(name: String, data: Data)], options: CodegenOptions, inputCount: Int, macs: Int,
+                    layers: [LayerReport]) throws -> ConvertCommand.Report.Latency {
+        try WorkDirectory.with("fercc-bench") { work in
+            let sources = work.appendingPathComponent("generated")
+            try FileManager.default.createDirectory(at: sources, withIntermediateDirectories: true)
+            for f in files { try f.data.write(to: sources.appendingPathComponent(f.name)) }
+            return try measure(Harness(directory: sources.path, name: options.name, weights: options.weights, work: work),
+                               options: options, inputCount: inputCount, macs: macs, layers: layers)
+        }
+    }
+
+    static func measure(_ h: Harness, options: CodegenOptions, inputCount: Int, macs: Int, layers: [LayerReport]) throws
+        -> ConvertCommand.Report.Latency {
         let fm = FileManager.default
-        let work = fm.temporaryDirectory.appendingPathComponent("fercc-bench-\(UUID().uuidString)")
-        try fm.createDirectory(at: work, withIntermediateDirectories: true)
-        defer { try? fm.removeItem(at: work) }
         let name = options.name
-        let h = Harness(directory: directory.path, name: name, weights: options.weights, work: work)
         let harness = """
         import Foundation
         let model = \(h.makeModel)
@@ -203,15 +221,16 @@ enum Benchmark {
             #endif
         } }
         """
-        let flags = ["-Ounchecked", "-wmo"] + options.target.swiftcFlags
+        // The build users make: -O (not -Ounchecked), whole-module, the flags the header states.
+        let flags = ["-O", "-wmo"] + options.target.swiftcFlags
         let t0 = Date()
         let compile = try h.compile(main: harness, flags: flags, binary: "bench")
         let compileSeconds = Date().timeIntervalSince(t0)
-        guard compile.status == 0 else { throw h.compileError(compile.output) }
+        guard compile.status == 0 else { throw h.compileError(compile.output, status: compile.status) }
         let binary = compile.path
         let r = try Subprocess.run([binary])
         let fields = r.output.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
-        guard r.status == 0, fields.count == 4 else { throw FerccError(file: directory.path, "the benchmark failed: \(r.output.prefix(200))") }
+        guard r.status == 0, fields.count == 4 else { throw FerccError(file: h.directory, "the benchmark failed: \(r.output.prefix(200))") }
         let size = (try? fm.attributesOfItem(atPath: binary)[.size] as? Int) ?? 0
         // Per-layer breakdown from an instrumented build.
         var layerTimes: [ConvertCommand.Report.LayerTime]?
@@ -226,21 +245,5 @@ enum Benchmark {
         return .init(layers: layerTimes, runs: Int(fields[0]), median_ms: fields[1], p10_ms: fields[2], p90_ms: fields[3],
                      gflops: fields[1] > 0 ? Double(2 * macs) / (fields[1] * 1e6) : 0,
                      compile_seconds: compileSeconds, binary_bytes: size, swiftc_flags: flags)
-    }
-}
-
-/// Runs a program and collects its standard output and error together.
-enum Subprocess {
-    static func run(_ args: [String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

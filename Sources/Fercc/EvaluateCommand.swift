@@ -32,6 +32,8 @@ public enum EvaluateCommand {
         guard let names, names.count == outCount else {
             throw FerccError(file: model, "the model has \(outCount) outputs: give --labels with \(outCount) class names")
         }
+        // A directory from another model fails here, before any sample is read or code compiled.
+        let generated = try quantized.map { try generatedReport(directory: $0, model: model) }
         let samples = try CalibrationData.load(data, geometry: CalibrationData.InputGeometry(inType, sourceFormat: graph.source.format),
                                                preprocessing: preprocessing, limit: limit)
         var truth: [Int] = []
@@ -50,9 +52,9 @@ public enum EvaluateCommand {
         }
         var models = [summary("fp32 (\(URL(fileURLWithPath: model).lastPathComponent))", floatPredictions, truth, names.count)]
         var agreement: Double?
-        if let quantized {
-            let q = try runGenerated(directory: quantized, samples: samples.map(\.data), outputs: outCount)
-            models.append(summary("int8 (\(quantized))", q, truth, names.count))
+        if let quantized, let report = generated {
+            let q = try runGenerated(directory: quantized, report: report, samples: samples.map(\.data), outputs: outCount)
+            models.append(summary("\(report.precision ?? "generated") (\(quantized))", q, truth, names.count))
             agreement = Double(zip(q, floatPredictions).filter { $0 == $1 }.count) / Double(max(samples.count, 1))
         }
         return Result(labels: names, samples: samples.count, models: models, agreement: agreement)
@@ -65,46 +67,64 @@ public enum EvaluateCommand {
         return .init(name: name, top1_accuracy: Double(correct) / Double(max(truth.count, 1)), confusion: confusion)
     }
 
-    /// Compiles the generated code in `directory` (named by its report.json) with a harness that
-    /// reads every sample from a file, and returns the predicted classes.
-    static func runGenerated(directory: String, samples: [[Float]], outputs: Int) throws -> [Int] {
-        let fm = FileManager.default
-        let reportPath = directory + "/report.json"
-        guard let data = fm.contents(atPath: reportPath) else { throw FerccError(file: directory, "no report.json: not a directory written by fercc quantize or convert") }
-        let report = try JSONDecoder().decode(ConvertCommand.Report.self, from: data)
+    /// The report.json of a directory written by `fercc quantize` or `convert`, checked to come
+    /// from `model` (the same file contents).
+    static func generatedReport(directory: String, model: String) throws -> ConvertCommand.Report {
+        guard let data = FileManager.default.contents(atPath: directory + "/report.json") else {
+            throw FerccError(file: directory, "no report.json: not a directory written by fercc quantize or convert")
+        }
+        let report: ConvertCommand.Report
+        do {
+            report = try JSONDecoder().decode(ConvertCommand.Report.self, from: data)
+        } catch {
+            throw FerccError(file: directory + "/report.json", "not a report written by this version of fercc")
+        }
+        guard let digest = report.model_sha256 else {
+            throw FerccError(file: directory, "report.json does not say which model it was made from (regenerate it with this fercc)")
+        }
+        guard digest == modelDigest(model) else {
+            throw FerccError(file: directory, "was generated from another model (\(report.model)), not from \(model)")
+        }
+        return report
+    }
+
+    /// Compiles the generated code in `directory` with a harness that reads every sample from a
+    /// file, and returns the predicted classes.
+    static func runGenerated(directory: String, report: ConvertCommand.Report, samples: [[Float]], outputs: Int) throws -> [Int] {
         let name = report.name
-        let work = fm.temporaryDirectory.appendingPathComponent("fercc-evaluate-\(UUID().uuidString)")
-        try fm.createDirectory(at: work, withIntermediateDirectories: true)
-        defer { try? fm.removeItem(at: work) }
-        let inputs = work.appendingPathComponent("inputs.f32")
-        var bytes = Data()
-        for s in samples { s.withUnsafeBytes { bytes.append(contentsOf: $0) } }
-        try bytes.write(to: inputs)
-        let h = Harness(directory: directory, name: name, weights: CodegenOptions.Weights(rawValue: report.weights) ?? .embedded, work: work)
-        let harness = """
-        import Foundation
-        let model = \(h.makeModel)
-        let data = try! Data(contentsOf: URL(fileURLWithPath: CommandLine.arguments[1])).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-        let n = \(name).inputShape.reduce(1, *)
-        var i = 0
-        while i + n <= data.count {
-            let y = model.predict(Array(data[i..<(i + n)]))
-            var best = 0
-            for k in y.indices where y[k] > y[best] { best = k }
-            print(best)
-            i += n
+        return try WorkDirectory.with("fercc-evaluate") { work in
+            let inputs = work.appendingPathComponent("inputs.f32")
+            var bytes = Data()
+            for s in samples { s.withUnsafeBytes { bytes.append(contentsOf: $0) } }
+            try bytes.write(to: inputs)
+            let h = Harness(directory: directory, name: name, weights: CodegenOptions.Weights(rawValue: report.weights) ?? .embedded, work: work)
+            let harness = """
+            import Foundation
+            let model = \(h.makeModel)
+            let data = try! Data(contentsOf: URL(fileURLWithPath: CommandLine.arguments[1])).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            let n = \(name).inputShape.reduce(1, *)
+            var i = 0
+            while i + n <= data.count {
+                let y = model.predict(Array(data[i..<(i + n)]))
+                var best = 0
+                for k in y.indices where y[k] > y[best] { best = k }
+                print(best)
+                i += n
+            }
+            """
+            let target = CodegenOptions.Target(rawValue: report.target)
+            let compile = try h.compile(main: harness, flags: ["-O", "-wmo"] + (target?.swiftcFlags ?? []), binary: "evaluate")
+            guard compile.status == 0 else { throw h.compileError(compile.output, status: compile.status) }
+            let r = try Subprocess.run([compile.path, inputs.path])
+            let predictions = r.output.split(separator: "\n").compactMap { Int($0) }
+            guard r.status == 0, predictions.count == samples.count else {
+                throw FerccError(file: directory, "the generated code failed on the evaluation data: \(r.output.prefix(200))")
+            }
+            guard predictions.allSatisfy({ $0 >= 0 && $0 < outputs }) else {
+                throw FerccError(file: directory, "the generated model has another number of outputs")
+            }
+            return predictions
         }
-        """
-        let target = CodegenOptions.Target(rawValue: report.target)
-        let compile = try h.compile(main: harness, flags: ["-O", "-wmo"] + (target?.swiftcFlags ?? []), binary: "evaluate")
-        guard compile.status == 0 else { throw h.compileError(compile.output) }
-        let r = try Subprocess.run([compile.path, inputs.path])
-        let predictions = r.output.split(separator: "\n").compactMap { Int($0) }
-        guard r.status == 0, predictions.count == samples.count else {
-            throw FerccError(file: directory, "the generated code failed on the evaluation data: \(r.output.prefix(200))")
-        }
-        guard predictions.allSatisfy({ $0 >= 0 && $0 < outputs }) else { throw FerccError(file: directory, "the generated model has another number of outputs") }
-        return predictions
     }
 
     public static func text(_ r: Result) -> String {

@@ -31,7 +31,8 @@ public enum ImageDecoder {
             let message = withUnsafeBytes(of: img.error) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            throw FerccError(file: source, "corrupt \(png ? "PNG" : "JPEG"): \(message.replacingOccurrences(of: "\n", with: " "))")
+            let text = message.replacingOccurrences(of: "\n", with: " ")
+            throw FerccError(file: source, status == 1 ? "corrupt \(png ? "PNG" : "JPEG"): \(text)" : text)
         }
         let n = Int(img.width) * Int(img.height) * Int(img.channels)
         guard n > 0, let p = img.pixels else { throw FerccError(file: source, "empty image") }

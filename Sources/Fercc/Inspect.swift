@@ -123,8 +123,10 @@ public struct InspectReport: Codable, Equatable {
         let widths = (0..<header.count).map { c in min(table.map { $0[c].count }.max() ?? 0, c == 2 ? 48 : 40) }
         for row in table {
             let cells = row.enumerated().map { c, cell -> String in
-                let text = cell.count > widths[c] ? "…" + cell.suffix(widths[c] - 1) : cell
-                let pad = String(repeating: " ", count: widths[c] - text.count)
+                // Names are never shortened: they are what --exclude and --dump take (a long one
+                // pushes its row's later columns right instead).
+                let text = c != 2 && cell.count > widths[c] ? "…" + cell.suffix(widths[c] - 1) : cell
+                let pad = String(repeating: " ", count: max(widths[c] - text.count, 0))
                 return c >= 5 ? pad + text : text + pad
             }
             lines.append(cells.joined(separator: "  "))

@@ -18,7 +18,10 @@ public enum ModelLoader {
     }
 
     public static func load(path: String) throws -> Graph {
-        guard FileManager.default.fileExists(atPath: path) else { throw FerccError(file: path, "no such file") }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw FerccError(file: path, "no such file") }
+        guard !isDir.boolValue else { throw FerccError(file: path, "is a directory, not a model file (.onnx or .tflite)") }
+        guard FileManager.default.isReadableFile(atPath: path) else { throw FerccError(file: path, "cannot read the file (permission denied)") }
         if isTFLite(path) { return try TFLiteImporter.importModel(path: path) }
         return try ONNXImporter.importModel(path: path)
     }
@@ -28,7 +31,7 @@ public enum ModelLoader {
         if URL(fileURLWithPath: path).pathExtension.lowercased() == "tflite" { return true }
         guard let h = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? h.close() }
-        let head = h.readData(ofLength: 8)
-        return head.count == 8 && head[4..<8].elementsEqual("TFL3".utf8)
+        guard let head = try? h.read(upToCount: 8), head.count == 8 else { return false }
+        return head.dropFirst(4).elementsEqual("TFL3".utf8)
     }
 }

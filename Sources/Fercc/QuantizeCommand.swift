@@ -18,6 +18,8 @@ public enum QuantizeCommand {
         public var fallbackSQNR: Double?
         public var biasCorrection = true
         public var progress = false
+        /// The layout the generated API takes its 4-D input in (calibration data stays in the model's own).
+        public var inputLayout = ConvertCommand.InputLayout.source
         public init() {}
     }
 
@@ -64,9 +66,7 @@ public enum QuantizeCommand {
         calBar.finish()
         let ranges = stats.mapValues { $0.range(options.quantize.method, percentile: options.quantize.percentile) }
         var qopts = options.quantize
-        for name in qopts.exclude where !graph.nodes.contains(where: { $0.name == name }) {
-            throw FerccError(file: model, "--exclude: no node named '\(name)' (fercc inspect --optimized lists them)")
-        }
+        qopts.exclude = try excludedNodes(qopts.exclude, in: graph, model: model)
         /// Quantizes with `qopts`; with bias correction, keeps the corrected graph only if it lowers
         /// the mean error on the evaluation samples (it can raise it where clamped activations hide the shift).
         func build() throws -> (Graph, AccuracyReport) {
@@ -100,10 +100,43 @@ public enum QuantizeCommand {
         // --exclude or --fallback-sqnr) are fused for the generated code only (same integers: the
         // fused kernel computes exactly what the two did).
         var emitted = qgraph
+        var layout: [PassResult] = []
+        if options.inputLayout != .source {
+            try changeInputLayout(&emitted, to: options.inputLayout, model: model)
+            layout = try PassManager.run(&emitted, pipeline: ["to-nhwc", "eliminate-dead-code"])
+        }
         let fusion = try PassManager.run(&emitted, pipeline: fusions)
-        let report = try ConvertCommand.emit(emitted, passes: passes + fusion, model: model, outputDirectory: outputDirectory, options: codegen,
+        let report = try ConvertCommand.emit(emitted, passes: passes + layout + fusion, model: model, outputDirectory: outputDirectory, options: codegen,
                                              bench: bench, extraFiles: extra)
         return Result(report: report, accuracy: accuracy, graph: qgraph)
+    }
+
+    /// The nodes `--exclude` names, in the graph quantize works on (before the fusions). A fused
+    /// node's name from `fercc inspect --optimized` ("dw+pw", "expand+dw+pw") names its parts.
+    static func excludedNodes(_ names: Set<String>, in graph: Graph, model: String) throws -> Set<String> {
+        let known = Set(graph.nodes.map(\.name))
+        var result: Set<String> = []
+        for name in names {
+            guard let parts = splitFusedName(name, known: known) else {
+                throw FerccError(file: model, "--exclude: no node named '\(name)' (fercc inspect --optimized lists them)")
+            }
+            result.formUnion(parts)
+        }
+        return result
+    }
+
+    /// `name` as one or more known node names joined by "+" (names may hold "+" themselves).
+    static func splitFusedName(_ name: String, known: Set<String>) -> [String]? {
+        if known.contains(name) { return [name] }
+        var start = name.startIndex
+        while let plus = name[start...].firstIndex(of: "+") {
+            let head = String(name[..<plus])
+            if known.contains(head), let rest = splitFusedName(String(name[name.index(after: plus)...]), known: known) {
+                return [head] + rest
+            }
+            start = name.index(after: plus)
+        }
+        return nil
     }
 
     static func quantized(_ graph: Graph, _ ranges: [String: (lo: Float, hi: Float)], _ options: QuantizeOptions, model: String) throws -> (Graph, [String]) {

@@ -79,20 +79,25 @@ public enum RunCommand {
         }
         if let dir = dumpDirectory {
             // One .npy per computed value, raw (integers stay integers), named after the value.
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-                throw FerccError(file: dir, "--dump needs an existing directory")
-            }
+            let directory = try OutputDirectory(dir)
+            var files: [(name: String, data: Data)] = []
             var index: [String] = []
             for node in graph.nodes {
                 for name in node.outputs {
                     guard let t = results[name] else { continue }
-                    let file = String(name.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." ? $0 : "_" }) + ".npy"
-                    try NPY.write(NPY.Array(shape: graph.values[name]!.type.shape, tensor: t), to: dir + "/" + file)
+                    let base = String(name.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." ? $0 : "_" })
+                    var file = base + ".npy"
+                    var n = 1
+                    while files.contains(where: { $0.name == file }) || file == "index.tsv" {  // names that sanitize alike
+                        n += 1
+                        file = "\(base)-\(n).npy"
+                    }
+                    files.append((file, Data(NPY.encode(NPY.Array(shape: graph.values[name]!.type.shape, tensor: t)))))
                     index.append("\(name)\t\(file)")
                 }
             }
-            try AtomicFile.write(Data((index.joined(separator: "\n") + "\n").utf8), to: dir + "/index.tsv")
+            files.append(("index.tsv", Data((index.joined(separator: "\n") + "\n").utf8)))
+            try directory.write(files)
         }
         let arrays = graph.outputs.map { name -> (name: String, array: NPY.Array) in
             let t = graph.values[name]!.type

@@ -47,7 +47,7 @@ extension SwiftEmitter {
         lines.append("")
         lines.append("/// \(name): a \(graph.source.format) model compiled by fercc into Swift.")
         lines.append("///")
-        lines.append("/// Input: \(ins.map(String.init).joined(separator: "x")) floats (\(input)); output: \(outs.map(String.init).joined(separator: "x")) floats (\(output)).")
+        lines.append("/// Input: \(ins.map(String.init).joined(separator: "x")) floats (\(SwiftNames.commentText(input))); output: \(outs.map(String.init).joined(separator: "x")) floats (\(SwiftNames.commentText(output))).")
         lines.append("/// One arena of \(plan.arenaFloats * 4) bytes serves every inference; `predict(_:into:)` allocates nothing.")
         lines.append("public final class \(name) {")
         lines.append("    /// The input shape, in the source model's layout.")
@@ -56,7 +56,7 @@ extension SwiftEmitter {
         lines.append("    public static let outputShape: [Int] = \(outs)")
         if let labels = options.labels {
             lines.append("    /// Class names, in output order.")
-            lines.append("    public static let labels: [String] = [\(labels.map { "\"\($0)\"" }.joined(separator: ", "))]")
+            lines.append("    public static let labels: [String] = [\(labels.map(SwiftNames.stringLiteral).joined(separator: ", "))]")
         }
         for (label, v) in [("input", input), ("output", output)] {
             let t = graph.values[v]!.type

@@ -4,7 +4,7 @@ import FerccRuntime
 
 /// Options of `fercc convert` that shape the generated code.
 public struct CodegenOptions {
-    public enum Weights: String { case embedded, file }
+    public enum Weights: String, CaseIterable { case embedded, file }
     public enum Target: String, CaseIterable {
         case host, x86_64_avx2 = "x86-64-avx2", x86_64_avx512 = "x86-64-avx512", arm64, portable
 
@@ -16,6 +16,28 @@ public struct CodegenOptions {
             case .x86_64_avx512: return ["-Xcc", "-march=cascadelake"]  // the first with AVX-512 VNNI
             case .arm64: return []
             case .portable: return []
+            }
+        }
+
+        public enum Architecture: String { case x86_64 = "x86-64", arm64, any }
+
+        /// The architecture the generated code is built for (any: the host's, or portable code).
+        public var architecture: Architecture {
+            switch self {
+            case .x86_64_avx2, .x86_64_avx512: return .x86_64
+            case .arm64: return .arm64
+            case .host, .portable: return .any
+            }
+        }
+
+        /// The CPU flags (as Linux's /proc/cpuinfo names them) that the target's -march enables
+        /// and compiled code may use: a machine without one cannot run it.
+        public var requiredCPUFlags: [String] {
+            let haswell = ["avx", "avx2", "fma", "bmi1", "bmi2", "f16c", "movbe", "popcnt"]
+            switch self {
+            case .x86_64_avx2: return haswell
+            case .x86_64_avx512: return haswell + ["avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl", "avx512_vnni"]
+            case .host, .portable, .arm64: return []
             }
         }
 
@@ -101,6 +123,12 @@ public struct SwiftEmitter {
     mutating func run() throws -> GeneratedCode {
         guard graph.inputs.count == 1, graph.outputs.count == 1 else {
             throw FerccError("the code generator handles one input and one output (the model has \(graph.inputs.count) and \(graph.outputs.count))")
+        }
+        if let labels = options.labels {
+            let count = graph.values[graph.outputs[0]]!.type.count
+            guard labels.count == count else {
+                throw FerccError("--labels names \(labels.count) classes, but the output '\(graph.outputs[0])' has \(count) values")
+            }
         }
         for v in graph.values.values where !v.isConstant && v.type.dtype != .float32 && v.type.dtype != .int8 {
             throw FerccError("'\(v.name)' is \(v.type.dtype.rawValue): the code generator handles float32 and int8 tensors")
@@ -269,7 +297,7 @@ public struct SwiftEmitter {
     mutating func emitNode(_ node: Node, _ plan: ArenaPlan) throws {
         let out = node.outputs[0]
         let y = try ptr(out, plan)
-        let comment = "// \(node.op.name) \(String(node.name.map { $0 == "\n" || $0 == "\r" ? " " : $0 }))"
+        let comment = "// \(node.op.name) \(SwiftNames.commentText(node.name))"
         func activate(_ a: FusedActivation) {
             if let lit = Self.activation(a) { body.append("Activation\(lit).run(\(y), \(y), count: \(count(out)))") }
         }

@@ -38,6 +38,7 @@ public struct FerccError: Error, CustomStringConvertible, Equatable {
 extension String {
     /// Keeps an error on one line whatever a model file put into its names.
     func replacingNewlines() -> String {
-        String(map { $0 == "\n" || $0 == "\r" ? " " : $0 })
+        // Character.isNewline: "\r\n" is one Character, equal to neither "\r" nor "\n".
+        String(map { $0.isNewline ? " " : $0 })
     }
 }

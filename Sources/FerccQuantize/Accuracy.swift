@@ -24,6 +24,11 @@ public struct AccuracyReport: Codable, Sendable {
     public var method: String
     public var per_channel: Bool
     public var bias_correction = "off"
+    /// Set when the numbers rest on too few samples to mean much.
+    public var warning: String?
+
+    /// Below this many evaluation samples the report says, first, that its numbers mean little.
+    public static let meaningfulSamples = 20
 
     /// Parameter bytes of a graph's constants (what the model stores, before any layout packing).
     public static func parameterBytes(_ g: Graph) -> Int {
@@ -76,16 +81,23 @@ public struct AccuracyReport: Codable, Sendable {
             layers.append(Layer(node: float.nodes[p].name, op: float.nodes[p].op.name, sqnr_db: db))
         }
         layers.sort { $0.sqnr_db != $1.sqnr_db ? $0.sqnr_db < $1.sqnr_db : $0.node < $1.node }
-        return AccuracyReport(samples: samples.count, evaluated_on: evaluatedOn, top1_agreement: samples.isEmpty ? 0 : Double(agree) / Double(samples.count),
-                              mean_abs_error: count == 0 ? 0 : absSum / Double(count), max_abs_error: absMax,
-                              output_range: lo <= hi ? [lo, hi] : [], layers: layers, float_nodes: floatNodes,
-                              weight_bytes_fp32: parameterBytes(float), weight_bytes_int8: parameterBytes(int8),
-                              method: method, per_channel: perChannel)
+        var report = AccuracyReport(samples: samples.count, evaluated_on: evaluatedOn,
+                                    top1_agreement: samples.isEmpty ? 0 : Double(agree) / Double(samples.count),
+                                    mean_abs_error: count == 0 ? 0 : absSum / Double(count), max_abs_error: absMax,
+                                    output_range: lo <= hi ? [lo, hi] : [], layers: layers, float_nodes: floatNodes,
+                                    weight_bytes_fp32: parameterBytes(float), weight_bytes_int8: parameterBytes(int8),
+                                    method: method, per_channel: perChannel)
+        if samples.count < meaningfulSamples {
+            report.warning = "measured on only \(samples.count) \(evaluatedOn) sample\(samples.count == 1 ? "" : "s"): too few for these "
+                + "numbers to mean much (give at least \(meaningfulSamples) held-out samples: more data, or a larger --holdout)"
+        }
+        return report
     }
 
     /// The report as text (what `fercc quantize` prints).
     public func text(worst: Int = 10) -> String {
         var lines: [String] = []
+        if let warning { lines.append("warning: \(warning)") }
         lines.append("accuracy  int8 vs fp32 on \(samples) \(evaluated_on) samples (calibration: \(method), weights \(per_channel ? "per channel" : "per tensor"), bias correction \(bias_correction))")
         lines.append(String(format: "  top-1 agreement %.1f%%, mean |error| %.6g, max |error| %.6g (fp32 outputs in [%@])",
                             top1_agreement * 100, mean_abs_error, max_abs_error, output_range.map { String($0) }.joined(separator: ", ")))

@@ -13,6 +13,40 @@ struct FerccCLI: ParsableCommand {
         abstract: "Converts facial-expression models (ONNX, TFLite) into lean inference code.",
         subcommands: [Convert.self, Quantize.self, Evaluate.self, Inspect.self, Run.self, Ops.self]
     )
+
+    /// Parses and runs like ArgumentParser's own `main()`, but a usage mistake is one
+    /// `error:` line with exit status 1 like every other failure (help still prints in full),
+    /// and an interruption cleans up what fercc was writing or running.
+    static func main() {
+        Interrupts.install()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let e as FerccError {
+            fail(e)
+        } catch {
+            guard exitCode(for: error) != .success else { exit(withError: error) }  // --help, --version
+            let message = self.message(for: error).split(whereSeparator: \.isNewline)
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "; ")
+            fail(FerccError(message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message))
+        }
+    }
+}
+
+/// Comma-separated class names, trimmed; none may be empty.
+func parseLabels(_ s: String?) throws -> [String]? {
+    guard let s else { return nil }
+    let names = s.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    guard !names.contains(where: \.isEmpty) else { throw FerccError("--labels has an empty class name in '\(s)'") }
+    return names
+}
+
+/// An option value matched case-insensitively against its choices.
+func choice<T: RawRepresentable>(_ value: String, _ option: String, _ choices: [T]) throws -> T where T.RawValue == String {
+    guard let c = choices.first(where: { $0.rawValue.lowercased() == value.lowercased() }) else {
+        throw FerccError("\(option) must be one of \(choices.map(\.rawValue).joined(separator: ", ")), not '\(value)'")
+    }
+    return c
 }
 
 /// Prints `error: ...` on one line and exits non-zero: the contract for every failure.
@@ -70,7 +104,7 @@ struct Run: ParsableCommand {
             let results = try RunCommand.run(model: model, inputs: input.map(RunCommand.Binding.init),
                                              outputs: output.map(RunCommand.Binding.init), raw: raw, dumpDirectory: dump,
                                              pipeline: try PassManager.pipeline(passes))
-            let names = labels.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            let names = try parseLabels(labels)
             if let names, !results.contains(where: { $0.array.data.count == names.count }) {
                 throw FerccError(file: model, "--labels names \(names.count) classes, but no output has \(names.count) values")
             }
@@ -117,15 +151,12 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         do {
-            guard let w = CodegenOptions.Weights(rawValue: weights) else { throw FerccError("--weights must be embedded or file") }
-            guard let t = CodegenOptions.Target(rawValue: target) else {
-                throw FerccError("--target must be one of \(CodegenOptions.Target.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            guard let layout = ConvertCommand.InputLayout(rawValue: inputLayout) else { throw FerccError("--input-layout must be source, nhwc or nchw") }
+            let w = try choice(weights, "--weights", CodegenOptions.Weights.allCases)
+            let t = try choice(target, "--target", CodegenOptions.Target.allCases)
+            let layout = try choice(inputLayout, "--input-layout", ConvertCommand.InputLayout.allCases)
             let base = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
-            let typeName = name ?? Self.typeName(base)
-            let options = CodegenOptions(name: typeName, weights: w, target: t,
-                                         labels: labels.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } })
+            let typeName = name ?? SwiftNames.typeName(fromFileName: base)
+            let options = CodegenOptions(name: typeName, weights: w, target: t, labels: try parseLabels(labels))
             let report = try ConvertCommand.convert(model: model, outputDirectory: output, options: options, bench: !noBench, inputLayout: layout)
             print(ReportRenderer.text(report))
             print("wrote \(output)/\(typeName).swift\(w == .embedded ? ", \(typeName)+Weights.swift" : ", \(typeName).weights"), report.json, report.html")
@@ -134,13 +165,6 @@ struct Convert: ParsableCommand {
         }
     }
 
-    /// A Swift type name from a file name: mobilenet_v2.opset13 -> MobilenetV2Opset13.
-    static func typeName(_ base: String) -> String {
-        let parts = base.split(whereSeparator: { !$0.isLetter && !$0.isNumber })
-        var name = parts.map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
-        if name.isEmpty || name.first!.isNumber { name = "Model" + name }
-        return name
-    }
 }
 
 struct Quantize: ParsableCommand {
@@ -153,7 +177,7 @@ struct Quantize: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output directory (written atomically).") var output: String
     @Option(help: "Swift type name of the generated class.") var name: String?
     @Option(help: "Activation ranges: minmax, percentile, entropy or mse.") var method = "minmax"
-    @Option(help: "With --method percentile: the percentile kept (50-100).") var percentile = 99.99
+    @Option(help: "With --method percentile: the percentile kept (50-100; default 99.99).") var percentile: Double?
     @Flag(help: "One weight scale per tensor instead of per output channel.") var perTensor = false
     @Flag(inversion: .prefixedNo, help: "Correct each layer's bias for the mean shift its rounded weights cause, from the calibration data's means (on by default).")
     var biasCorrection = true
@@ -165,20 +189,25 @@ struct Quantize: ParsableCommand {
     @Option(help: "embedded or file (see convert).") var weights = "embedded"
     @Option(help: "host, x86-64-avx2, x86-64-avx512, arm64 or portable.") var target = "host"
     @Option(help: "Class names, comma-separated, for classify(_:).") var labels: String?
+    @Option(help: "Layout of the generated API's 4-D input: source (the model's own), nhwc or nchw.") var inputLayout = "source"
     @Flag(help: "Skip compiling and timing the generated code.") var noBench = false
 
     func run() throws {
         do {
-            guard let m = CalibrationMethod(rawValue: method) else {
-                throw FerccError("--method must be one of \(CalibrationMethod.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            guard let w = CodegenOptions.Weights(rawValue: weights) else { throw FerccError("--weights must be embedded or file") }
-            guard let t = CodegenOptions.Target(rawValue: target) else {
-                throw FerccError("--target must be one of \(CodegenOptions.Target.allCases.map(\.rawValue).joined(separator: ", "))")
+            let m = try choice(method, "--method", CalibrationMethod.allCases)
+            let w = try choice(weights, "--weights", CodegenOptions.Weights.allCases)
+            let t = try choice(target, "--target", CodegenOptions.Target.allCases)
+            let layout = try choice(inputLayout, "--input-layout", ConvertCommand.InputLayout.allCases)
+            if let percentile {
+                guard m == .percentile else { throw FerccError("--percentile applies only with --method percentile") }
+                guard percentile.isFinite, (50...100).contains(percentile) else {
+                    throw FerccError("--percentile must be a number from 50 to 100, not \(percentile)")
+                }
             }
             var options = QuantizeCommand.Options()
             options.quantize.method = m
-            options.quantize.percentile = percentile
+            if let percentile { options.quantize.percentile = percentile }
+            options.inputLayout = layout
             options.quantize.perTensor = perTensor
             options.quantize.exclude = Set((exclude ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
             options.biasCorrection = biasCorrection
@@ -189,9 +218,8 @@ struct Quantize: ParsableCommand {
             options.preprocessing = try preprocessing.make()
             if let limit, limit < 1 { throw FerccError("--limit must be at least 1") }
             let base = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
-            let typeName = name ?? Convert.typeName(base) + "Int8"
-            let codegen = CodegenOptions(name: typeName, weights: w, target: t,
-                                         labels: labels.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } })
+            let typeName = name ?? SwiftNames.typeName(fromFileName: base + "_int8")
+            let codegen = CodegenOptions(name: typeName, weights: w, target: t, labels: try parseLabels(labels))
             let result = try QuantizeCommand.run(model: model, calibration: calib, outputDirectory: output, codegen: codegen,
                                                  bench: !noBench, options: options)
             print(ReportRenderer.text(result.report))
@@ -218,7 +246,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         do {
             let p = try preprocessing.make()
-            let names = labels.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+            let names = try parseLabels(labels)
             let r = try EvaluateCommand.run(model: model, data: data, labels: names, quantized: quantized, preprocessing: p, limit: limit)
             if json {
                 let e = JSONEncoder()

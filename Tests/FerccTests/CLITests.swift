@@ -3,35 +3,13 @@ import XCTest
 
 /// The fercc executable itself: exit codes, the one-line `error:` contract, JSON output.
 final class CLITests: XCTestCase {
-    /// swift test builds the executable next to the test bundle (FERCC_BIN overrides).
-    var executable: URL {
-        if let path = ProcessInfo.processInfo.environment["FERCC_BIN"] { return URL(fileURLWithPath: path) }
-        let candidates = [URL(fileURLWithPath: CommandLine.arguments[0]), Bundle(for: Self.self).bundleURL, Bundle.main.bundleURL]
-            .map { $0.deletingLastPathComponent().appendingPathComponent("fercc") }
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
-    }
-
-    func fercc(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = executable
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    func fercc(_ args: [String], in directory: URL? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        try FerccProcess.run(args, in: directory)
     }
 
     func assertOneLineError(_ r: (status: Int32, stdout: String, stderr: String), contains text: String,
                             file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertNotEqual(r.status, 0, file: file, line: line)
-        let lines = r.stderr.split(separator: "\n")
-        XCTAssertEqual(lines.count, 1, "stderr: \(r.stderr)", file: file, line: line)
-        XCTAssertTrue(r.stderr.hasPrefix("error: "), r.stderr, file: file, line: line)
-        XCTAssertTrue(r.stderr.contains(text), "'\(text)' not in: \(r.stderr)", file: file, line: line)
+        FerccProcess.assertOneLineError(r, contains: text, file: file, line: line)
     }
 
     func testInspectText() throws {

@@ -195,10 +195,12 @@ final class CodegenTests: XCTestCase {
                                                         options: CodegenOptions(name: "Q"), bench: false)) {
             XCTAssertNotNil(($0 as? FerccError)?.reason.range(of: "one input and one output"), "\($0)")
         }
-        XCTAssertThrowsError(try ConvertCommand.convert(model: Repo.path("fixtures/fer/fer_mini_xception.onnx"), outputDirectory: "/no/such/dir/out",
+        let file = dir.appendingPathComponent("file")
+        try Data().write(to: file)
+        XCTAssertThrowsError(try ConvertCommand.convert(model: Repo.path("fixtures/fer/fer_mini_xception.onnx"), outputDirectory: file.path + "/out",
                                                         options: CodegenOptions(name: "FER"), bench: false))
         XCTAssertThrowsError(try ConvertCommand.convert(model: Repo.path("fixtures/fer/fer_mini_xception.onnx"), outputDirectory: dir.appendingPathComponent("x").path,
                                                         options: CodegenOptions(name: "9lives"), bench: false))
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [], "nothing half-written")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["file"], "nothing half-written")
     }
 }

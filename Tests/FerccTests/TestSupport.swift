@@ -88,3 +88,46 @@ func compileAndPredict(generated: String, name: String, input: [Float], in dir: 
     XCTAssertEqual(runStatus, 0, printed)
     return printed.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { UInt32($0) }.map { Float(bitPattern: $0) }
 }
+
+/// The fercc executable: runs it, and checks the one-line `error:` contract (exit status 1).
+enum FerccProcess {
+    /// swift test builds the executable next to the test bundle (FERCC_BIN overrides).
+    static var executable: URL {
+        if let path = ProcessInfo.processInfo.environment["FERCC_BIN"] { return URL(fileURLWithPath: path) }
+        let candidates = [URL(fileURLWithPath: CommandLine.arguments[0]), Bundle(for: CLITests.self).bundleURL, Bundle.main.bundleURL]
+            .map { $0.deletingLastPathComponent().appendingPathComponent("fercc") }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+    }
+
+    static func run(_ args: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws
+        -> (status: Int32, stdout: String, stderr: String) {
+        let p = start(args, in: directory, environment: environment)
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    /// A fercc process, not started yet.
+    static func start(_ args: [String], in directory: URL? = nil, environment: [String: String] = [:]) -> Process {
+        let p = Process()
+        p.executableURL = executable
+        p.arguments = args
+        p.currentDirectoryURL = directory
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        return p
+    }
+
+    static func assertOneLineError(_ r: (status: Int32, stdout: String, stderr: String), contains text: String,
+                            file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(r.status, 1, "exit status", file: file, line: line)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "stderr: \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.hasPrefix("error: "), r.stderr, file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(text), "'\(text)' not in: \(r.stderr)", file: file, line: line)
+    }
+}
