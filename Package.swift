@@ -1,36 +1,11 @@
-// swift-tools-version:5.10
+// swift-tools-version:6.1
 import PackageDescription
-import Foundation
 
 // Layers depend in one direction only (docs/design.md):
-// FerccIR <- FerccONNX (+ CONNX) ; FerccKernels <- FerccRuntime (+ FerccIR) ; all <- Fercc (library) <- fercc (CLI)
-// The kernels are built for the host CPU. Where it has AVX2, FERCC_AVX2 turns on the int8 kernels'
-// AVX2 paths (Sources/FerccKernels/QuantizedAVX2.swift): swiftc cannot compile AVX2 intrinsics
-// for a CPU without them, and Swift has no condition for target features.
-let hostHasAVX2: Bool = {
-    #if arch(x86_64) && os(Linux)
-    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-          let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
-    return flags.split(separator: " ").contains("avx2")
-    #else
-    return false
-    #endif
-}()
-// FERCC_AVX512 (with FERCC_AVX2) turns on the AVX-512 VNNI path of the regular int8 convolutions
-// (QuantizedAVX512.swift) where the host has AVX-512 F, BW, VL and VNNI.
-let hostHasAVX512VNNI: Bool = {
-    #if arch(x86_64) && os(Linux)
-    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-          let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
-    let have = Set(flags.split(separator: " ").map(String.init))
-    return ["avx2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni"].allSatisfy(have.contains)
-    #else
-    return false
-    #endif
-}()
-let hostCPU: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=native"])] + (hostHasAVX2 ? [.define("FERCC_AVX2")] : [])
-    + (hostHasAVX512VNNI ? [.define("FERCC_AVX512")] : [])
-
+// FerccKernels <- FerccIR <- importers, FerccLowering <- FerccRuntime, FerccCodegen <- Fercc <- fercc (CLI).
+// No target probes the host or needs unsafe flags, so other packages can depend on fercc. The
+// kernels' fast paths are a build option: `-Xswiftc -DFERCC_AVX2 -Xswiftc -Xcc -Xswiftc -march=x86-64-v3`
+// (scripts/build-flags prints the flags for this machine; the README's commands use them).
 let package = Package(
     name: "fercc",
     products: [
@@ -52,7 +27,6 @@ let package = Package(
         .target(
             name: "CTFLite",
             path: "Sources/CTFLite",
-            cxxSettings: [.unsafeFlags(["-std=c++17"])]
         ),
         // PNG and JPEG decoding of calibration images with Debian's libpng and libjpeg-turbo.
         .target(
@@ -60,29 +34,53 @@ let package = Package(
             path: "Sources/CImage",
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
         ),
-        .target(name: "FerccIR"),
-        // The kernels compute with SIMD and `addingProduct`: built for the host CPU so that it becomes
-        // FMA instructions (without FMA flags it becomes calls to fmaf, ~100x slower; docs/design.md).
-        .target(name: "FerccKernels", swiftSettings: hostCPU),
+        .target(name: "FerccIR", dependencies: ["FerccKernels"]),
+        // The kernels, standard library only. Their fast paths (FMA, AVX2, AVX-512 VNNI) are the build
+        // option above; without it they multiply and add separately (docs/design.md, decision 17).
+        .target(name: "FerccKernels"),
         .target(name: "FerccONNX", dependencies: ["FerccIR", "CONNX"]),
         .target(name: "FerccTFLite", dependencies: ["FerccIR", "CTFLite"]),
-        .target(name: "FerccRuntime", dependencies: ["FerccIR", "FerccKernels"], swiftSettings: hostCPU),
+        // The execution plan: every op lowered once into kernel calls, for the interpreter and the emitter.
+        .target(name: "FerccLowering", dependencies: ["FerccIR", "FerccKernels"]),
+        .target(name: "FerccRuntime", dependencies: ["FerccIR", "FerccKernels", "FerccLowering"]),
         // Graph passes; fold-constants evaluates with the interpreter (the same kernels).
-        .target(name: "FerccPasses", dependencies: ["FerccIR", "FerccRuntime"]),
-        // Swift code generation; carries the kernels' source text (scripts/generate-kernel-sources).
-        // (Kernels too: weights are packed at emit time with the kernels' own pack functions; Runtime
-        // for QuantizedSpec, the int8 parameters the interpreter uses.)
-        .target(name: "FerccCodegen", dependencies: ["FerccIR", "FerccKernels", "FerccRuntime"]),
+        .target(name: "FerccPasses", dependencies: ["FerccIR", "FerccLowering", "FerccRuntime"]),
+        // Swift code generation: prints the execution plan, with the kernels' source text that the
+        // EmbedKernelSources plugin makes from FerccKernels at build time.
+        .target(name: "FerccCodegen", dependencies: ["FerccIR", "FerccKernels", "FerccLowering"], plugins: ["EmbedKernelSources"]),
+        .executableTarget(name: "fercc-embed-kernels"),
+        .plugin(name: "EmbedKernelSources", capability: .buildTool(), dependencies: ["fercc-embed-kernels"]),
         // Post-training quantization: calibration observers, the int8 graph, the accuracy report.
         .target(name: "FerccQuantize", dependencies: ["FerccIR", "FerccKernels", "FerccRuntime"]),
-        .target(name: "Fercc", dependencies: ["FerccIR", "FerccONNX", "FerccTFLite", "FerccRuntime", "FerccPasses", "FerccCodegen", "FerccQuantize", "CImage"]),
+        .target(
+            name: "Fercc",
+            dependencies: ["FerccIR", "FerccKernels", "FerccONNX", "FerccTFLite", "FerccLowering", "FerccRuntime", "FerccPasses", "FerccCodegen",
+                           "FerccQuantize", "CImage"]
+        ),
         .executableTarget(
             name: "fercc",
-            dependencies: ["Fercc", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Fercc", "FerccIR", "FerccLowering", "FerccCodegen", "FerccPasses", "FerccQuantize",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(
-            name: "FerccTests",
-            dependencies: ["Fercc", "FerccIR", "FerccONNX", "FerccTFLite", "FerccRuntime", "FerccKernels", "FerccPasses", "FerccCodegen", "FerccQuantize"]
-        ),
-    ]
+        // Tests, one target per layer; FerccTestSupport holds what they share (paths, a seeded
+        // generator, running processes and the fercc binary).
+        .target(name: "FerccTestSupport", path: "Tests/FerccTestSupport"),
+        .testTarget(name: "IRTests", dependencies: ["FerccIR", "FerccTestSupport"]),
+        .testTarget(name: "ImporterTests", dependencies: ["Fercc", "FerccIR", "FerccONNX", "FerccTFLite", "FerccPasses", "FerccRuntime",
+                                                          "FerccTestSupport"]),
+        .testTarget(name: "KernelTests", dependencies: ["FerccKernels", "FerccTestSupport"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Fercc", "FerccIR", "FerccLowering", "FerccRuntime", "FerccTFLite", "FerccONNX",
+                                                         "FerccPasses", "FerccTestSupport"]),
+        .testTarget(name: "PassTests", dependencies: ["Fercc", "FerccIR", "FerccONNX", "FerccTFLite", "FerccPasses", "FerccRuntime",
+                                                      "FerccTestSupport"]),
+        .testTarget(name: "QuantizeTests", dependencies: ["Fercc", "FerccIR", "FerccLowering", "FerccPasses", "FerccQuantize", "FerccRuntime",
+                                                          "FerccCodegen", "FerccTestSupport"]),
+        .testTarget(name: "CodegenTests", dependencies: ["Fercc", "FerccIR", "FerccLowering", "FerccCodegen", "FerccPasses", "FerccRuntime",
+                                                         "FerccTestSupport"]),
+        // The commands and the executable (which swift test builds next to the test bundle).
+        .testTarget(name: "CLITests", dependencies: ["Fercc", "FerccIR", "FerccLowering", "FerccCodegen", "FerccPasses", "FerccQuantize",
+                                                     "FerccTestSupport", "fercc"]),
+    ],
+    swiftLanguageModes: [.v5],
+    cxxLanguageStandard: .cxx17
 )

@@ -25,10 +25,10 @@ def read_npy(path):
 
 
 def fercc_binary(given=None):
-    """`given`, or fercc built in release mode from this checkout."""
+    """`given`, or fercc built in release mode from this checkout (with this CPU's fast paths)."""
     if given:
         return given
-    subprocess.run(["swift", "build", "-c", "release", "--product", "fercc"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([os.path.join(ROOT, "scripts", "build"), "--product", "fercc"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     return os.path.join(ROOT, ".build", "release", "fercc")
 
 
@@ -49,5 +49,7 @@ def ensure_venv():
     py = os.path.join(VENV, "bin", "python")
     if not os.path.exists(py):
         subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+    # Also when an earlier install was interrupted: the venv exists without its packages.
+    if subprocess.run([py, "-c", "import numpy, onnxruntime, ai_edge_litert"], capture_output=True).returncode != 0:
         subprocess.run([py, "-m", "pip", "install", "-q", "numpy", "onnxruntime", "ai-edge-litert"], check=True)
     return py

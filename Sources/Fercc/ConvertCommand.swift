@@ -1,5 +1,6 @@
 import FerccCodegen
 import FerccIR
+import FerccLowering
 import FerccPasses
 import Foundation
 
@@ -31,6 +32,9 @@ public enum ConvertCommand {
         public var precision: String?
         public var name: String
         public var target: String
+        /// The swiftc flags that turn on the target's fast paths (the generated file's header
+        /// names them too); the code also builds without them, on its portable paths.
+        public var swiftc_flags: [String]?
         public var weights: String
         public var nodes: Int
         public var weight_bytes: Int
@@ -73,6 +77,8 @@ public enum ConvertCommand {
     public static func emit(_ graph: Graph, passes: [PassResult], model: String, outputDirectory: String, options: CodegenOptions,
                             bench: Bool, extraFiles: [String: Data] = [:], host: HostCPU = .current) throws -> Report {
         try checkName(options)
+        var options = options
+        options.target = host.resolve(options.target)
         let code: GeneratedCode
         do {
             code = try SwiftEmitter.emit(graph, options: options)
@@ -85,9 +91,10 @@ public enum ConvertCommand {
         if let w = code.weightsSource { files.append(("\(name)+Weights.swift", Data(w.utf8))) }
         if let f = code.weightsFile { files.append(("\(name).weights", Data(f))) }
         var report = Report(model: model, model_sha256: modelDigest(model), precision: precision(graph),
-                            name: name, target: options.target.rawValue, weights: options.weights.rawValue,
-                            nodes: graph.nodes.count, weight_bytes: code.weightFloats * 4, arena_bytes: code.arena.arenaFloats * 4,
-                            scratch_bytes: code.scratchFloats * 4, activations_sum_bytes: code.arena.totalFloats * 4,
+                            name: name, target: options.target.rawValue, swiftc_flags: options.target.swiftcFlags,
+                            weights: options.weights.rawValue,
+                            nodes: graph.nodes.count, weight_bytes: code.weightBytes, arena_bytes: code.arena.bytes,
+                            scratch_bytes: code.scratchBytes, activations_sum_bytes: code.arena.totalBytes,
                             source_bytes: code.kernelSource.utf8.count, weights_source_bytes: code.weightsSource?.utf8.count ?? 0,
                             macs: code.layers.reduce(0) { $0 + $1.macs }, passes: passes, layers: code.layers, latency: nil)
         if bench {

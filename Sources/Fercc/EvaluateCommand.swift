@@ -1,5 +1,6 @@
 import FerccCodegen
 import FerccIR
+import FerccLowering
 import FerccQuantize
 import FerccRuntime
 import Foundation
@@ -112,7 +113,7 @@ public enum EvaluateCommand {
                 i += n
             }
             """
-            let target = CodegenOptions.Target(rawValue: report.target)
+            let target = Target(rawValue: report.target)
             let compile = try h.compile(main: harness, flags: ["-O", "-wmo"] + (target?.swiftcFlags ?? []), binary: "evaluate")
             guard compile.status == 0 else { throw h.compileError(compile.output, status: compile.status) }
             let r = try Subprocess.run([compile.path, inputs.path])

@@ -1,4 +1,4 @@
-import FerccCodegen
+import FerccLowering
 import Foundation
 
 /// What the machine fercc runs on can execute: its architecture and, on x86-64, the CPU flags
@@ -33,7 +33,18 @@ public struct HostCPU: Sendable {
     }()
 
     /// Why code built for `target` cannot run here, or nil when it can.
-    public func cannotRun(_ target: CodegenOptions.Target) -> String? {
+    /// `target`, with `.host` replaced by the best target this machine runs.
+    public func resolve(_ target: Target) -> Target {
+        guard target == .host else { return target }
+        switch architecture {
+        case .arm64: return .arm64
+        case .other: return .portable
+        case .x86_64:
+            return [Target.x86_64_avx512, .x86_64_avx2].first { cannotRun($0) == nil } ?? .portable
+        }
+    }
+
+    public func cannotRun(_ target: Target) -> String? {
         let needed = target.requiredCPUFlags
         switch target.architecture {
         case .x86_64 where architecture != .x86_64, .arm64 where architecture != .arm64:

@@ -88,7 +88,7 @@ public struct InspectReport: Codable, Equatable {
            c.groups > 1, w[3] == 1, w[0] == c.groups {
             name = "DepthwiseConv2D"
         }
-        var activation = FusedActivation.none
+        var activation = Activation.identity
         switch node.op {
         case .conv2D(let c): activation = c.activation
         case .gemm(let g): activation = g.activation
@@ -96,7 +96,7 @@ public struct InspectReport: Codable, Equatable {
         case .depthwisePointwise(_, let pw, _), .expandDepthwisePointwise(_, _, let pw): activation = pw.activation
         default: break
         }
-        return activation == .none ? name : "\(name)+\(activation.name)"
+        return activation == .identity ? name : "\(name)+\(activation.name)"
     }
 
     public func json() throws -> String {

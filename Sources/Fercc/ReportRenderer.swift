@@ -13,6 +13,7 @@ public enum ReportRenderer {
             lines.append(String(format: "latency: median %.3f ms (p10 %.3f, p90 %.3f) over %d runs, %.1f GFLOP/s; compiled in %.1f s (%@), binary %@",
                                 l.median_ms, l.p10_ms, l.p90_ms, l.runs, l.gflops, l.compile_seconds, l.swiftc_flags.joined(separator: " "), megabytes(l.binary_bytes)))
         }
+        if let note = r.latency_note { lines.append("latency: \(note)") }
         if let times = r.latency?.layers {
             lines.append("")
             lines.append("top layers by time (instrumented build):")

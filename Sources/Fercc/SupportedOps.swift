@@ -1,55 +1,9 @@
 import FerccONNX
 import FerccTFLite
 
-/// The supported-op table of docs/ops.md, generated from the importers' own tables.
+/// The supported-op table of docs/ops.md, generated from the importers' own tables and the
+/// notes each op family keeps beside its importers.
 public enum SupportedOps {
-    static let notes: [String: String] = [
-        "Conv": "2-D; group (depthwise included), pads, auto_pad SAME_UPPER/SAME_LOWER/VALID, strides, dilations",
-        "MaxPool": "2-D; pads, auto_pad, strides, dilations, ceil_mode; no Indices output",
-        "AveragePool": "2-D; pads, auto_pad, strides, dilations, ceil_mode, count_include_pad",
-        "GlobalAveragePool": "any rank >= 3", "GlobalMaxPool": "any rank >= 3",
-        "BatchNormalization": "inference mode",
-        "Clip": "min/max as attributes (opset < 11) or constant inputs (>= 11); min > max gives max everywhere, as the spec says",
-        "Softmax": "axis semantics before opset 13 (2-D coercion) and from 13",
-        "Gemm": "transA, transB, alpha, beta, optional C (broadcast)",
-        "MatMul": "batched, numpy broadcasting",
-        "Add": "numpy broadcasting", "Sub": "numpy broadcasting", "Mul": "numpy broadcasting", "Div": "numpy broadcasting",
-        "Reshape": "constant shape; 0 and -1; allowzero", "Flatten": "any axis",
-        "Squeeze": "axes as attribute (< 13) or constant input (>= 13)", "Unsqueeze": "axes as attribute (< 13) or constant input (>= 13)",
-        "Split": "split as attribute (< 13), constant input (>= 13), num_outputs (>= 18), or equal parts",
-        "Slice": "starts/ends/axes as attributes (< 10) or constant inputs with steps (>= 10)",
-        "Pad": "constant mode; pads as attribute (< 11) or constant input, axes (>= 18)",
-        "ReduceMean": "axes as attribute (< 18) or constant input (>= 18), keepdims, noop_with_empty_axes",
-        "ReduceMax": "axes as attribute (< 18) or constant input (>= 18), keepdims",
-        "Gather": "constant indices; on computed tensors, evenly spaced indices",
-        "Dropout": "inference (forwards its input)", "Identity": "",
-        "Constant": "value, value_float(s), value_int(s)",
-        "LeakyRelu": "alpha", "HardSigmoid": "alpha, beta", "PRelu": "slope broadcast to the input",
-        "QuantizeLinear": "QDQ models: int8 or uint8 (as int8, zero point - 128), per tensor; fold-qdq makes the wrapped ops int8",
-        "DequantizeLinear": "of QuantizeLinear outputs, or of int8/uint8/int32 constants (per axis)",
-    ]
-
-    static let tfliteNotes: [String: (String, String)] = [
-        "CONV_2D": ("per-channel", "SAME/VALID, strides, dilation, grouped, fused activation"),
-        "DEPTHWISE_CONV_2D": ("per-channel", "depth multiplier, dilation, fused activation"),
-        "FULLY_CONNECTED": ("per-tensor and per-channel", "keep_num_dims, optional bias, fused activation"),
-        "ADD": ("yes", "broadcasting, fused activation"), "SUB": ("yes", "broadcasting, fused activation"),
-        "MUL": ("yes", "broadcasting, fused activation"), "DIV": ("no", "broadcasting, fused activation"),
-        "AVERAGE_POOL_2D": ("yes", "SAME/VALID, fused activation"), "MAX_POOL_2D": ("yes", "SAME/VALID, fused activation"),
-        "MEAN": ("yes", "any axes, keep_dims"), "SUM": ("no", "any axes, keep_dims"),
-        "SOFTMAX": ("yes", "beta, last axis"), "LOGISTIC": ("yes", "lookup table"), "TANH": ("yes", "lookup table"),
-        "HARD_SWISH": ("yes", "16-bit fixed point"), "RELU": ("no", ""), "RELU6": ("no", ""), "RELU_N1_TO_1": ("no", ""),
-        "LEAKY_RELU": ("no", "alpha"), "PRELU": ("no", "slope broadcast"),
-        "RESHAPE": ("yes", "shape from input, options or the output tensor; -1"), "SQUEEZE": ("yes", ""), "EXPAND_DIMS": ("yes", ""),
-        "TRANSPOSE": ("yes", "any rank (onnx2tf's 5-D channel shuffle)"), "CONCATENATION": ("yes", "same input/output quantization"),
-        "PAD": ("yes", "pads with the zero point"), "PADV2": ("yes", "constant value"),
-        "SPLIT": ("yes", ""), "SPLIT_V": ("yes", "one size may be -1"), "SLICE": ("yes", "size -1"),
-        "STRIDED_SLICE": ("yes", "begin/end/shrink masks, negative strides, offset; no ellipsis/new-axis"),
-        "GATHER": ("yes", "constant, evenly spaced indices"), "PACK": ("yes", ""), "UNPACK": ("yes", ""),
-        "QUANTIZE": ("yes", "float to int8/uint8, requantization"), "DEQUANTIZE": ("yes", "also float16/int8 constant weights"),
-        "RESIZE_BILINEAR": ("no", "align_corners, half_pixel_centers"), "RESIZE_NEAREST_NEIGHBOR": ("no", "align_corners, half_pixel_centers"),
-    ]
-
     public static func markdown() -> String {
         var lines = [
             "# Supported operators",
@@ -62,7 +16,7 @@ public enum SupportedOps {
             "|---|---|",
         ]
         for op in ONNXImporter.supportedOps {
-            lines.append("| \(op) | \(notes[op] ?? "") |")
+            lines.append("| \(op) | \(ONNXImporter.notes[op] ?? "") |")
         }
         lines += [
             "",
@@ -80,7 +34,7 @@ public enum SupportedOps {
             "|---|---|---|---|",
         ]
         for op in TFLiteImporter.supportedOps {
-            let t = tfliteNotes[op] ?? ("", "")
+            let t = TFLiteImporter.notes[op] ?? (int8: "", note: "")
             lines.append("| \(op) | \(TFLiteImporter.maxVersions[op]!) | \(t.0) | \(t.1) |")
         }
         lines += [

@@ -1,3 +1,5 @@
+import FerccKernels
+
 /// The operations of the IR, each with typed attributes. Spatial ops (convolution, pooling) work on
 /// NHWC tensors; the others carry explicit axes and are layout-agnostic (docs/design.md).
 public enum Op: Equatable, Sendable {
@@ -14,9 +16,9 @@ public enum Op: Equatable, Sendable {
     /// numpy matmul of two tensors (rank >= 2, batch dimensions broadcast).
     case matMul
     /// elementwise, numpy broadcasting, then the fused activation.
-    case binary(BinaryOp, activation: FusedActivation = .none)
+    case binary(BinaryOp, activation: Activation = .identity)
     /// elementwise, one input.
-    case unary(UnaryOp)
+    case unary(Activation)
     /// inputs: x, slope (broadcast to x).
     case prelu
     case reduce(ReduceKind, axes: [Int], keepDims: Bool)
@@ -60,7 +62,7 @@ public enum Op: Equatable, Sendable {
         case .gemm: return "Gemm"
         case .matMul: return "MatMul"
         case .binary(let b, _): return b.rawValue
-        case .unary(let u): return u.name
+        case .unary(let u): return u.opName
         case .prelu: return "PRelu"
         case .reduce(let k, _, _): return k.rawValue
         case .softmax: return "Softmax"
@@ -93,12 +95,12 @@ public struct Conv2D: Equatable, Sendable {
     public var padRight: Int
     public var groups: Int
     /// Applied to the output (TFLite's fused activation; later the fuse-activation pass).
-    public var activation: FusedActivation
+    public var activation: Activation
 
     public init(kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1,
                 dilationH: Int = 1, dilationW: Int = 1,
                 padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0,
-                groups: Int = 1, activation: FusedActivation = .none) {
+                groups: Int = 1, activation: Activation = .identity) {
         self.activation = activation
         self.kernelH = kernelH; self.kernelW = kernelW
         self.strideH = strideH; self.strideW = strideW
@@ -121,12 +123,12 @@ public struct Pool2D: Equatable, Sendable {
     public var padRight: Int
     /// Output size rounds up (ONNX ceil_mode); windows never start inside the end padding.
     public var ceilMode: Bool
-    public var activation: FusedActivation
+    public var activation: Activation
 
     public init(kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1,
                 dilationH: Int = 1, dilationW: Int = 1,
                 padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0,
-                ceilMode: Bool = false, activation: FusedActivation = .none) {
+                ceilMode: Bool = false, activation: Activation = .identity) {
         self.activation = activation
         self.kernelH = kernelH; self.kernelW = kernelW
         self.strideH = strideH; self.strideW = strideW
@@ -155,62 +157,62 @@ public struct Gemm: Equatable, Sendable {
     public var transB: Bool
     public var alpha: Float
     public var beta: Float
-    public var activation: FusedActivation
+    public var activation: Activation
 
-    public init(transA: Bool = false, transB: Bool = false, alpha: Float = 1, beta: Float = 1, activation: FusedActivation = .none) {
+    public init(transA: Bool = false, transB: Bool = false, alpha: Float = 1, beta: Float = 1, activation: Activation = .identity) {
         self.transA = transA; self.transB = transB; self.alpha = alpha; self.beta = beta; self.activation = activation
     }
 }
 
-/// The activation an op applies to its own output: TFLite's fused clamps, and what the
-/// fuse-activation pass moves into an op's epilogue.
-public enum FusedActivation: Equatable, Sendable {
-    case none, relu, relu6, reluN1To1
-    case clip(min: Float, max: Float)
-    case leakyRelu(alpha: Float)
-    case hardSwish
-    case sigmoid
+/// The one activation type of fercc: what a unary op computes, and what an op applies to its
+/// own output (TFLite's fused activations, what the fuse-activation pass moves into an op's
+/// epilogue; `.identity` for none). The kernels' own type, so the IR, the passes and the kernels
+/// never translate between three.
+public typealias Activation = Kernels.Activation
+
+extension Kernels.Activation {
+    /// TFLite's RELU6 and RELU_N1_TO_1 are clips.
+    public static let relu6 = Activation.clip(min: 0, max: 6)
+    public static let reluN1To1 = Activation.clip(min: -1, max: 1)
 
     /// The real-valued clamp range of a clamping activation (nil for the others).
     public var range: ClosedRange<Float>? {
         switch self {
-        case .none: return -Float.infinity...Float.infinity
+        case .identity: return -Float.infinity...Float.infinity
         case .relu: return 0...Float.infinity
-        case .relu6: return 0...6
-        case .reluN1To1: return -1...1
         case .clip(let lo, let hi): return lo...hi
-        case .leakyRelu, .hardSwish, .sigmoid: return nil
+        case .leakyRelu, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf: return nil
         }
     }
 
+    /// Whether fuse-activation moves it into the op before it (the kernels apply it in
+    /// registers or row by row).
+    public var fusable: Bool {
+        switch self {
+        case .relu, .clip, .leakyRelu, .hardSwish, .sigmoid: return true
+        case .identity, .hardSigmoid, .tanh, .erf: return false
+        }
+    }
+
+    /// As reports print a fused activation.
     public var name: String {
         switch self {
-        case .none: return "none"
+        case .identity: return "none"
         case .relu: return "relu"
-        case .relu6: return "relu6"
-        case .reluN1To1: return "relu_n1_to_1"
+        case .clip(0, 6): return "relu6"
+        case .clip(-1, 1): return "relu_n1_to_1"
         case .clip(let lo, let hi): return "clip(\(lo), \(hi))"
         case .leakyRelu(let a): return "leaky_relu(\(a))"
         case .hardSwish: return "hard_swish"
         case .sigmoid: return "sigmoid"
+        case .hardSigmoid(let a, let b): return "hard_sigmoid(\(a), \(b))"
+        case .tanh: return "tanh"
+        case .erf: return "erf"
         }
     }
-}
-public enum BinaryOp: String, Equatable, Sendable, CaseIterable {
-    case add = "Add", sub = "Sub", mul = "Mul", div = "Div"
-}
 
-public enum UnaryOp: Equatable, Sendable {
-    case identity
-    case relu
-    case clip(min: Float, max: Float)
-    case leakyRelu(alpha: Float)
-    case sigmoid
-    case hardSigmoid(alpha: Float, beta: Float)
-    case hardSwish
-    case tanh
-
-    public var name: String {
+    /// The op name of a unary node computing it.
+    public var opName: String {
         switch self {
         case .identity: return "Identity"
         case .relu: return "Relu"
@@ -220,15 +222,21 @@ public enum UnaryOp: Equatable, Sendable {
         case .hardSigmoid: return "HardSigmoid"
         case .hardSwish: return "HardSwish"
         case .tanh: return "Tanh"
+        case .erf: return "Erf"
         }
     }
+}
+
+public enum BinaryOp: String, Equatable, Sendable, CaseIterable {
+    case add = "Add", sub = "Sub", mul = "Mul", div = "Div"
 }
 
 public enum ReduceKind: String, Equatable, Sendable {
     case mean = "ReduceMean", max = "ReduceMax", sum = "ReduceSum"
 }
 
-/// A static slice over every axis of the input: element i of axis a is start[a] + i*step[a].
+/// A static slice over every axis of the input: element i of axis a is start[a] + i*step[a]
+/// (a step of 0 repeats one element: a broadcast).
 public struct Slice: Equatable, Sendable {
     public var starts: [Int]
     public var steps: [Int]
@@ -239,3 +247,23 @@ public struct Slice: Equatable, Sendable {
         self.starts = starts; self.steps = steps; self.sizes = sizes
     }
 }
+
+extension Conv2D {
+    /// The kernels' geometry of this convolution from NHWC input and output shapes: the one
+    /// description of a window that the lowering, the reports and the passes share (whether a
+    /// convolution is depthwise, dense or grouped is `Conv2DGeometry`'s to say).
+    public func geometry(input x: [Int], output y: [Int]) -> Conv2DGeometry {
+        Conv2DGeometry(input: (x[0], x[1], x[2], x[3]), output: (y[1], y[2], y[3]), kernel: (kernelH, kernelW),
+                       stride: (strideH, strideW), dilation: (dilationH, dilationW), pads: (padTop, padLeft, padBottom, padRight), groups: groups)
+    }
+}
+
+extension Pool2D {
+    public func geometry(input x: [Int], output y: [Int]) -> Conv2DGeometry {
+        Conv2DGeometry(input: (x[0], x[1], x[2], x[3]), output: (y[1], y[2], y[3]), kernel: (kernelH, kernelW),
+                       stride: (strideH, strideW), dilation: (dilationH, dilationW), pads: (padTop, padLeft, padBottom, padRight))
+    }
+}
+
+/// The kernels' geometry type, for the IR's users.
+public typealias Conv2DGeometry = Kernels.Conv2DGeometry

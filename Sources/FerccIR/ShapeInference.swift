@@ -172,7 +172,8 @@ public enum ShapeInference {
                 throw FerccError("Slice parameters must cover all \(x.count) axes")
             }
             for a in 0..<x.count {
-                guard s.steps[a] != 0, s.sizes[a] >= 0 else { throw FerccError("Slice: bad step or size on axis \(a)") }
+                // A step of 0 repeats one element (Expand's broadcast).
+                guard s.sizes[a] >= 0 else { throw FerccError("Slice: negative size on axis \(a)") }
                 if s.sizes[a] > 0 {
                     let last = s.starts[a] + (s.sizes[a] - 1) * s.steps[a]
                     guard s.starts[a] >= 0, s.starts[a] < x[a], last >= 0, last < x[a] else {

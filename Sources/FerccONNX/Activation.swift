@@ -1,11 +1,12 @@
 import FerccIR
 
 /// Relu, Clip (attribute and input forms), LeakyRelu, PRelu, Sigmoid, HardSigmoid, HardSwish,
-/// Tanh, and Softmax with its axis semantics before and after opset 13.
+/// Tanh, Erf, and Softmax with its axis semantics before and after opset 13.
 let activationImporters: [String: ONNXImporter.OpImporter] = [
     "Relu": { node, ctx in try unary(node, ctx, .relu) },
     "Sigmoid": { node, ctx in try unary(node, ctx, .sigmoid) },
     "Tanh": { node, ctx in try unary(node, ctx, .tanh) },
+    "Erf": { node, ctx in try unary(node, ctx, .erf) },
     "HardSwish": { node, ctx in try unary(node, ctx, .hardSwish) },
     "LeakyRelu": { node, ctx in try unary(node, ctx, .leakyRelu(alpha: try node.float("alpha", 0.01))) },
     "HardSigmoid": { node, ctx in
@@ -54,7 +55,17 @@ let activationImporters: [String: ONNXImporter.OpImporter] = [
     },
 ]
 
-func unary(_ node: ONNXNode, _ ctx: ONNXImportContext, _ op: UnaryOp) throws {
+func unary(_ node: ONNXNode, _ ctx: ONNXImportContext, _ op: Activation) throws {
     let x = try ctx.value(try ShapeFolding.requireInput(node, 0))
     try ctx.emit(.unary(op), inputs: [x], outputs: [node.outputs[0]])
 }
+
+/// Notes for the supported-op table (docs/ops.md).
+let activationNotes: [String: String] = [
+    "Clip": "min/max as attributes (opset < 11) or constant inputs (>= 11); min > max gives max everywhere, as the spec says",
+    "Erf": "float, and int8 as a lookup table",
+    "HardSigmoid": "alpha, beta",
+    "LeakyRelu": "alpha",
+    "PRelu": "slope broadcast to the input",
+    "Softmax": "axis semantics before opset 13 (2-D coercion) and from 13",
+]

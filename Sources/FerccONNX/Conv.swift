@@ -67,3 +67,8 @@ struct SpatialAttributes {
         }
     }
 }
+
+/// Notes for the supported-op table (docs/ops.md).
+let convNotes: [String: String] = [
+    "Conv": "2-D; group (depthwise included), pads, auto_pad SAME_UPPER/SAME_LOWER/VALID, strides, dilations",
+]

@@ -16,3 +16,11 @@ func binary(_ node: ONNXNode, _ ctx: ONNXImportContext, _ op: BinaryOp) throws {
     }
     try ctx.emit(.binary(op), inputs: [a, b], outputs: [node.outputs[0]])
 }
+
+/// Notes for the supported-op table (docs/ops.md).
+let elementwiseNotes: [String: String] = [
+    "Add": "numpy broadcasting",
+    "Div": "numpy broadcasting",
+    "Mul": "numpy broadcasting",
+    "Sub": "numpy broadcasting",
+]

@@ -17,3 +17,9 @@ let matrixImporters: [String: ONNXImporter.OpImporter] = [
         try ctx.emit(.matMul, inputs: [a, b], outputs: [node.outputs[0]])
     },
 ]
+
+/// Notes for the supported-op table (docs/ops.md).
+let matrixNotes: [String: String] = [
+    "Gemm": "transA, transB, alpha, beta, optional C (broadcast)",
+    "MatMul": "batched, numpy broadcasting",
+]

@@ -12,3 +12,8 @@ let normalizationImporters: [String: ONNXImporter.OpImporter] = [
         try ctx.emit(.batchNorm(axis: 1, epsilon: try node.float("epsilon", 1e-5)), inputs: [x] + params, outputs: [node.outputs[0]])
     },
 ]
+
+/// Notes for the supported-op table (docs/ops.md).
+let normalizationNotes: [String: String] = [
+    "BatchNormalization": "inference mode",
+]

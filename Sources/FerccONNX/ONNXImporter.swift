@@ -24,6 +24,16 @@ public enum ONNXImporter {
 
     public static var supportedOps: [String] { importers.keys.sorted() }
 
+    /// Each supported op's notes for the supported-op table (docs/ops.md), kept beside its importer.
+    public static let notes: [String: String] = {
+        var m: [String: String] = [:]
+        for table in [convNotes, poolNotes, activationNotes, elementwiseNotes, matrixNotes, normalizationNotes, reduceNotes, shapeNotes,
+                      quantizationNotes] {
+            for (k, v) in table { m[k] = v }
+        }
+        return m
+    }()
+
     /// Ops handled only by import-time folding (constant inputs or static shapes).
     public static var foldedOps: [String] { ShapeFolding.foldOnly.sorted() }
 

@@ -75,3 +75,9 @@ func qdqParameters(_ node: ONNXNode, _ ctx: ONNXImportContext) throws -> ([Float
     }
     return (scales, zeroPoints, dtype)
 }
+
+/// Notes for the supported-op table (docs/ops.md).
+let quantizationNotes: [String: String] = [
+    "DequantizeLinear": "of QuantizeLinear outputs, or of int8/uint8/int32 constants (per axis)",
+    "QuantizeLinear": "QDQ models: int8 or uint8 (as int8, zero point - 128), per tensor; fold-qdq makes the wrapped ops int8",
+]

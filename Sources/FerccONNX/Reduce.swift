@@ -29,3 +29,9 @@ func importReduce(_ node: ONNXNode, _ ctx: ONNXImportContext, _ kind: ReduceKind
     guard Set(normalized).count == normalized.count else { throw FerccError("\(node.opType) axes repeat") }
     try ctx.emit(.reduce(kind, axes: normalized, keepDims: try node.int("keepdims", 1) != 0), inputs: [x], outputs: [node.outputs[0]])
 }
+
+/// Notes for the supported-op table (docs/ops.md).
+let reduceNotes: [String: String] = [
+    "ReduceMax": "axes as attribute (< 18) or constant input (>= 18), keepdims",
+    "ReduceMean": "axes as attribute (< 18) or constant input (>= 18), keepdims, noop_with_empty_axes",
+]

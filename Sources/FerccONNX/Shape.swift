@@ -3,6 +3,7 @@ import FerccIR
 /// Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Concat, Split, Slice, Pad, Gather, Identity,
 /// Dropout and Constant. The attribute-vs-input forms that changed across opsets are read here.
 let shapeImporters: [String: ONNXImporter.OpImporter] = [
+    "Expand": importExpand,
     "Reshape": importReshapeLike, "Flatten": importReshapeLike,
     "Squeeze": importReshapeLike, "Unsqueeze": importReshapeLike,
     "Transpose": { node, ctx in
@@ -255,3 +256,49 @@ enum ShapeImport {
         return result
     }
 }
+
+/// Expand: numpy broadcasting of the input to a constant shape (both ways: an axis of 1 in the
+/// shape keeps the input's length). A strided view that reads a broadcast axis with step 0, after
+/// a reshape that adds the leading axes of a longer shape.
+func importExpand(_ node: ONNXNode, _ ctx: ONNXImportContext) throws {
+    let x = try ctx.value(try ShapeFolding.requireInput(node, 0))
+    let xs = try ctx.type(x).shape
+    guard let name = node.input(1), let target = ctx.constant(name)?.int64s else {
+        throw FerccError("Expand needs a constant shape (computed at import from static shapes)")
+    }
+    guard target.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else { throw FerccError("Expand shape \(target) has a negative or huge dimension") }
+    let rank = max(xs.count, target.count)
+    let from = [Int](repeating: 1, count: rank - xs.count) + xs
+    let to = [Int](repeating: 1, count: rank - target.count) + target.map { Int($0) }
+    var out: [Int] = []
+    for (a, b) in zip(from, to) {
+        guard a == b || a == 1 || b == 1 else { throw FerccError("Expand shape \(target) does not broadcast with the input's \(xs)") }
+        out.append(a == 1 ? b : a)
+    }
+    var v = x
+    if from != xs {
+        v = ctx.fresh("\(node.outputs[0])#ranked")
+        try ctx.emit(.reshape(shape: from), inputs: [x], outputs: [v])
+    }
+    if out == from {
+        try ctx.emit(.reshape(shape: out), inputs: [v], outputs: [node.outputs[0]])
+        return
+    }
+    let slice = Slice(starts: [Int](repeating: 0, count: rank), steps: zip(from, out).map { $0 == $1 ? 1 : 0 }, sizes: out)
+    try ctx.emit(.slice(slice), inputs: [v], outputs: [node.outputs[0]])
+}
+
+/// Notes for the supported-op table (docs/ops.md).
+let shapeNotes: [String: String] = [
+    "Constant": "value, value_float(s), value_int(s)",
+    "Dropout": "inference (forwards its input)",
+    "Expand": "constant shape; numpy broadcasting both ways (a strided view, no copy of the input first)",
+    "Flatten": "any axis",
+    "Gather": "constant indices; on computed tensors, evenly spaced indices",
+    "Pad": "constant mode; pads as attribute (< 11) or constant input, axes (>= 18)",
+    "Reshape": "constant shape; 0 and -1; allowzero",
+    "Slice": "starts/ends/axes as attributes (< 10) or constant inputs with steps (>= 10)",
+    "Split": "split as attribute (< 13), constant input (>= 13), num_outputs (>= 18), or equal parts",
+    "Squeeze": "axes as attribute (< 13) or constant input (>= 13)",
+    "Unsqueeze": "axes as attribute (< 13) or constant input (>= 13)",
+]

@@ -45,7 +45,7 @@ struct FoldBatchNorm: GraphPass {
                 try g.insert(Node(name: "\(node.name)#mul", op: .binary(.mul), inputs: [x, sName], outputs: [mid]), at: i)
                 try g.insert(Node(name: "\(node.name)#add", op: .binary(.add), inputs: [mid, tName], outputs: [out]), at: i + 1)
                 return true
-            case .binary(let op, .none) where op == .mul || op == .add:
+            case .binary(let op, .identity) where op == .mul || op == .add:
                 let (x, c) = g.values[node.inputs[1]]!.isConstant ? (node.inputs[0], node.inputs[1]) : (node.inputs[1], node.inputs[0])
                 guard let cv = g.values[c], let data = cv.constant, !g.values[x]!.isConstant,
                       let pi = producers[x], g.soleConsumer(of: x) == i else { continue }
@@ -75,7 +75,7 @@ struct FoldBatchNorm: GraphPass {
     func foldAffine(_ g: inout Graph, producer pi: Int, channelAxis: Int, scale: [Double], shift: [Double]) throws -> Bool {
         let p = g.nodes[pi]
         switch p.op {
-        case .conv2D(let conv) where conv.activation == .none:
+        case .conv2D(let conv) where conv.activation == .identity:
             guard channelAxis == 3, let w = g.values[p.inputs[1]]?.constant?.floats else { return false }
             let wShape = g.values[p.inputs[1]]!.type.shape
             let outC = wShape[0]
@@ -88,7 +88,7 @@ struct FoldBatchNorm: GraphPass {
             let nb = (0..<outC).map { Float(Double(b[$0]) * scale[$0] + shift[$0]) }
             setConstants(&g, pi, weights: nw, weightShape: wShape, bias: nb)
             return true
-        case .gemm(let gm) where gm.activation == .none:
+        case .gemm(let gm) where gm.activation == .identity:
             guard channelAxis == 1, let w = g.values[p.inputs[1]]?.constant?.floats else { return false }
             let wShape = g.values[p.inputs[1]]!.type.shape
             let n = gm.transB ? wShape[0] : wShape[1]

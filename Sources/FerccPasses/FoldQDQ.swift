@@ -1,3 +1,4 @@
+import FerccLowering
 import FerccIR
 import FerccRuntime
 
@@ -86,7 +87,7 @@ struct FoldQDQ: GraphPass {
             // Only if the int8 kernels take it (pooling needs equal parameters, softmax 1/256, ...);
             // element moves run on any element type.
             if !isElementMove(node.op) { do {
-                _ = try QuantizedSpec.make(candidate.nodes[i], candidate)
+                try Lowering.check(candidate.nodes[i], in: candidate)
             } catch let e as FerccError {
                 reasons["\(node.op.name): \(e.reason)", default: 0] += 1
                 continue

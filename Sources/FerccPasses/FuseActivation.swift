@@ -10,17 +10,19 @@ struct FuseActivation: GraphPass {
         var i = 0
         while i < graph.nodes.count {
             let node = graph.nodes[i]
-            guard case .unary(let u) = node.op, graph.isFloat(node.inputs[0]), let act = Self.fused(u) else { i += 1; continue }
+            guard case .unary(let u) = node.op, graph.isFloat(node.inputs[0]), u.fusable else { i += 1; continue }
+            // clip(0, inf) is a ReLU in every kernel (which turns NaN into 0 as TFLite's does).
+            let act: Activation = u == .clip(min: 0, max: .infinity) ? .relu : u
             let x = node.inputs[0]
             guard let pi = graph.producers()[x], graph.soleConsumer(of: x) == i else { i += 1; continue }
             switch graph.nodes[pi].op {
-            case .conv2D(var c) where c.activation == .none:
+            case .conv2D(var c) where c.activation == .identity:
                 c.activation = act
                 graph.nodes[pi].op = .conv2D(c)
-            case .gemm(var gm) where gm.activation == .none:
+            case .gemm(var gm) where gm.activation == .identity:
                 gm.activation = act
                 graph.nodes[pi].op = .gemm(gm)
-            case .binary(let b, .none):
+            case .binary(let b, .identity):
                 graph.nodes[pi].op = .binary(b, activation: act)
             default:
                 i += 1
@@ -30,19 +32,5 @@ struct FuseActivation: GraphPass {
             changes += 1
         }
         return changes
-    }
-
-    static func fused(_ u: UnaryOp) -> FusedActivation? {
-        switch u {
-        case .relu: return .relu
-        case .clip(let lo, let hi):
-            if lo == 0 && hi == 6 { return .relu6 }
-            if lo == 0 && hi == .infinity { return .relu }
-            return .clip(min: lo, max: hi)
-        case .leakyRelu(let a): return .leakyRelu(alpha: a)
-        case .hardSwish: return .hardSwish
-        case .sigmoid: return .sigmoid
-        case .identity, .hardSigmoid, .tanh: return nil
-        }
     }
 }

@@ -223,7 +223,7 @@ public struct Quantizer {
             return true
 
         case .maxPool2D(let p), .averagePool2D(let p, _):
-            guard p.activation == .none || p.activation.range != nil else { return false }
+            guard p.activation == .identity || p.activation.range != nil else { return false }
             if case .averagePool2D(_, let includePad) = node.op, includePad, p.padTop + p.padLeft + p.padBottom + p.padRight > 0 { return false }
             let x = try int8Value(node.inputs[0])
             // The int8 pooling kernels keep the input's quantization.

@@ -1,36 +1,61 @@
 import FerccIR
 import FerccKernels
+import FerccLowering
 
-/// Runs an IR graph with the Kernels target: float32 graphs, and quantized graphs with TFLite's
-/// integer arithmetic. Weights are packed once at init, so one interpreter serves many inferences
-/// (calibration runs hundreds). Activations are freed after their last use.
+/// Runs an IR graph: float32 graphs, and quantized graphs with TFLite's integer arithmetic. It
+/// runs the execution plan the code generator prints (`Lowering.plan`): the same kernel calls,
+/// the same packed weights and the same arena, so one lowering serves both. Kernels are built
+/// once at init, so one interpreter serves many inferences (calibration runs hundreds); it is
+/// not for concurrent use.
 public final class Interpreter {
     public let graph: Graph
-    typealias Step = ([RuntimeTensor]) -> [RuntimeTensor]
-    private var steps: [Step] = []
-    /// For each node, the values whose last reader it is.
-    private var releases: [[String]] = []
-    private var constants: [String: RuntimeTensor] = [:]
+    public let plan: ExecutionPlan
+    private let weights: UnsafeMutableRawPointer
+    private let arena: UnsafeMutableRawPointer
+    private let scratch: UnsafeMutableRawPointer
+    private let runners: [[(UnsafeMutableRawPointer) -> Void]]
+    /// Whether every value keeps its own bytes (so that all can be read after a run).
+    private let keepsAll: Bool
+    private var keepingAllInterpreter: Interpreter?
 
-    public init(graph: Graph) throws {
+    /// With `keepingAll`, `run(tensors:)` returns every value the graph computes.
+    public init(graph: Graph, keepingAll: Bool = false) throws {
         self.graph = graph
-        for (name, v) in graph.values {
-            if let c = v.constant, let t = RuntimeTensor(c) { constants[name] = t }
-        }
-        for node in graph.nodes {
-            do {
-                steps.append(try Self.prepare(node, graph))
-            } catch let e as FerccError {
-                throw e.atNode(node.name)
+        keepsAll = keepingAll
+        plan = try Lowering.plan(graph, target: .build, reuseArena: !keepingAll)
+        let weights = UnsafeMutableRawPointer.allocate(byteCount: max(plan.weights.count, 64), alignment: 64)
+        plan.weights.withUnsafeBytes { if let base = $0.baseAddress { weights.copyMemory(from: base, byteCount: $0.count) } }
+        let arena = UnsafeMutableRawPointer.allocate(byteCount: max(plan.arena.bytes, 64), alignment: 64)
+        arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(plan.arena.bytes, 64))
+        self.weights = weights
+        self.arena = arena
+        let memory = PlanMemory(weights: UnsafeRawPointer(weights), arena: arena)
+        var scratchBytes = 64
+        var runners: [[(UnsafeMutableRawPointer) -> Void]] = []
+        for step in plan.steps {
+            var calls: [(UnsafeMutableRawPointer) -> Void] = []
+            for call in step.calls {
+                do {
+                    let prepared = try call.prepare(memory)
+                    scratchBytes = max(scratchBytes, prepared.scratchBytes)
+                    calls.append(prepared.run)
+                } catch let e as FerccError {
+                    weights.deallocate()
+                    arena.deallocate()
+                    throw e.atNode(step.node.name)
+                }
             }
+            runners.append(calls)
         }
-        var lastUse: [String: Int] = [:]
-        for (i, n) in graph.nodes.enumerated() { for input in n.inputs { lastUse[input] = i } }
-        releases = Array(repeating: [], count: graph.nodes.count)
-        let keep = Set(graph.outputs)
-        for (name, i) in lastUse where !keep.contains(name) && graph.values[name]?.isConstant == false {
-            releases[i].append(name)
-        }
+        self.runners = runners
+        scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes, alignment: 64)
+        scratch.initializeMemory(as: UInt8.self, repeating: 0, count: scratchBytes)
+    }
+
+    deinit {
+        weights.deallocate()
+        arena.deallocate()
+        scratch.deallocate()
     }
 
     /// Runs one inference on float inputs (row-major data of each graph input's type).
@@ -51,7 +76,13 @@ public final class Interpreter {
     /// Runs one inference; each input must have its graph input's element type and size.
     /// With `keepingAll`, returns every value computed (for debugging a conversion), not only the outputs.
     public func run(tensors inputs: [String: RuntimeTensor], keepingAll: Bool = false) throws -> [String: RuntimeTensor] {
-        var env: [String: RuntimeTensor] = [:]
+        if keepingAll && !keepsAll {
+            if keepingAllInterpreter == nil { keepingAllInterpreter = try Interpreter(graph: graph, keepingAll: true) }
+            return try keepingAllInterpreter!.run(tensors: inputs, keepingAll: true)
+        }
+        for name in inputs.keys where !graph.inputs.contains(name) {
+            throw FerccError("'\(name)' is not an input of the model (inputs: \(graph.inputs.joined(separator: ", ")))")
+        }
         for name in graph.inputs {
             guard let data = inputs[name] else { throw FerccError("missing input '\(name)'") }
             let t = graph.values[name]!.type
@@ -61,100 +92,48 @@ public final class Interpreter {
             guard data.dtype == t.dtype else {
                 throw FerccError("input '\(name)' is \(data.dtype.rawValue), the model expects \(t.dtype.rawValue)")
             }
-            env[name] = data
+            guard let buffer = plan.buffer(of: name), case .arena(let offset) = buffer else { continue }
+            data.write(to: arena + offset)
         }
-        for name in inputs.keys where !graph.inputs.contains(name) {
-            throw FerccError("'\(name)' is not an input of the model (inputs: \(graph.inputs.joined(separator: ", ")))")
-        }
-        for (i, node) in graph.nodes.enumerated() {
-            let args = node.inputs.map { env[$0] ?? constants[$0]! }
-            let outs = steps[i](args)
-            for (name, data) in zip(node.outputs, outs) { env[name] = data }
-            if !keepingAll { for name in releases[i] { env[name] = nil } }
-        }
-        if keepingAll { return env }
+        for calls in runners { for run in calls { run(scratch) } }
         var result: [String: RuntimeTensor] = [:]
-        for name in graph.outputs { result[name] = env[name] ?? constants[name] }
+        let names = keepingAll ? graph.nodes.flatMap(\.outputs) + graph.inputs : graph.outputs
+        for name in names { result[name] = read(name) }
         return result
     }
 
-    static func prepare(_ node: Node, _ graph: Graph) throws -> Step {
-        let inTypes = node.inputs.map { graph.values[$0]!.type }
-        let outTypes = node.outputs.map { graph.values[$0]!.type }
-        for t in inTypes + outTypes where t.dtype == .int64 {
-            throw FerccError("\(node.op.name) on int64 tensors is not supported at run time")
+    /// The current contents of value `name`.
+    func read(_ name: String) -> RuntimeTensor? {
+        guard let t = graph.values[name]?.type, let buffer = plan.buffer(of: name) else { return nil }
+        let p: UnsafeRawPointer
+        switch buffer {
+        case .arena(let o): p = UnsafeRawPointer(arena + o)
+        case .weights(let o): p = UnsafeRawPointer(weights + o)
         }
-        if let step = try prepareDataMovement(node, graph, inTypes, outTypes) { return step }
-        if inTypes.first?.dtype.isQuantized == true || outTypes.first?.dtype.isQuantized == true {
-            return try prepareQuantized(node, graph, inTypes, outTypes)
-        }
-        for t in inTypes + outTypes where t.dtype != .float32 {
-            throw FerccError("\(node.op.name) on \(t.dtype.rawValue) tensors is not supported")
-        }
-        let float = try prepareFloat(node, graph, inTypes, outTypes)
-        return { args in float(args.map { $0.floats! }).map { .float($0) } }
+        return RuntimeTensor(reading: p, dtype: t.dtype, count: t.count)
     }
+}
 
-    /// Ops that move elements without arithmetic run the same on every element type.
-    static func prepareDataMovement(_ node: Node, _ graph: Graph, _ inTypes: [TensorType], _ outTypes: [TensorType]) throws -> Step? {
-        switch node.op {
-        case .reshape:
-            return { args in [args[0]] }
-        case .channelShuffle(let groups, let axis):
-            let shape = inTypes[0].shape
-            let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
-            let move = TransposeMove(shape: [outer, groups, shape[axis] / groups, inner], perm: [0, 2, 1, 3])
-            return { args in [args[0].moved(move)] }
-        case .transpose(let perm):
-            let move = TransposeMove(shape: inTypes[0].shape, perm: perm)
-            return { args in [args[0].moved(move)] }
-        case .slice(let s):
-            let inStrides = contiguousStrides(inTypes[0].shape)
-            let base = zip(s.starts, inStrides).reduce(0) { $0 + $1.0 * $1.1 }
-            let move = SliceMove(base: base, strides: zip(s.steps, inStrides).map { $0 * $1 }, sizes: s.sizes)
-            return { args in [args[0].moved(move)] }
-        case .split(let axis, _):
-            let shape = inTypes[0].shape
-            let inStrides = contiguousStrides(shape)
-            var moves: [SliceMove] = []
-            var offset = 0
-            for t in outTypes {
-                moves.append(SliceMove(base: offset * inStrides[axis], strides: inStrides, sizes: t.shape))
-                offset += t.shape[axis]
-            }
-            return { args in moves.map { args[0].moved($0) } }
-        case .concat(let axis):
-            let q = outTypes[0].quantization
-            let sameParams = inTypes.allSatisfy { $0.quantization == nil || ($0.quantization?.scale == q?.scale && $0.quantization?.zeroPoint == q?.zeroPoint) }
-            guard !outTypes[0].dtype.isQuantized || sameParams else { return nil }  // requantizing concat
-            let shapes = inTypes.map(\.shape), outShape = outTypes[0].shape
-            return { args in [concatenate(args, shapes: shapes, axis: axis, outShape: outShape)] }
-        case .pad(let pads, let value):
-            let shape = inTypes[0].shape, count = outTypes[0].count
-            switch inTypes[0].dtype {
-            case .float32:
-                let move = PadMove(shape: shape, pads: pads, fill: value, outCount: count)
-                return { args in [args[0].moved(move)] }
-            case .int8, .uint8:
-                guard let q = inTypes[0].quantization else { throw FerccError("quantized Pad input has no quantization") }
-                let range = inTypes[0].dtype.integerRange!
-                let qv = min(max(Int32((value / q.scale).rounded(.toNearestOrAwayFromZero)) + q.zeroPoint, range.lowerBound), range.upperBound)
-                if inTypes[0].dtype == .int8 {
-                    let move = PadMove(shape: shape, pads: pads, fill: Int8(qv), outCount: count)
-                    return { args in [args[0].moved(move)] }
-                }
-                let move = PadMove(shape: shape, pads: pads, fill: UInt8(qv), outCount: count)
-                return { args in [args[0].moved(move)] }
-            default:
-                throw FerccError("Pad on \(inTypes[0].dtype.rawValue)")
-            }
-        default:
-            return nil
+extension RuntimeTensor {
+    /// Copies the elements into memory at `p`.
+    func write(to p: UnsafeMutableRawPointer) {
+        switch self {
+        case .float(let v): v.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        case .int8(let v): v.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        case .uint8(let v): v.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        case .int32(let v): v.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         }
     }
 
-    static func constant(_ graph: Graph, _ name: String) -> [Float]? {
-        graph.values[name]?.constant?.floats
+    /// `count` elements of `dtype` read from `p` (nil for int64, which never reaches run time).
+    init?(reading p: UnsafeRawPointer, dtype: DType, count: Int) {
+        switch dtype {
+        case .float32: self = .float(Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: Float.self), count: count)))
+        case .int8: self = .int8(Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: Int8.self), count: count)))
+        case .uint8: self = .uint8(Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: count)))
+        case .int32: self = .int32(Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: Int32.self), count: count)))
+        case .int64: return nil
+        }
     }
 }
 
@@ -163,52 +142,4 @@ public func transposed2D(_ x: [Float], rows: Int, cols: Int) -> [Float] {
     var y = [Float](repeating: 0, count: x.count)
     for r in 0..<rows { for c in 0..<cols { y[c * rows + r] = x[r * cols + c] } }
     return y
-}
-
-func geometry(_ x: [Int], _ y: [Int], kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, dilationH: Int, dilationW: Int,
-              padTop: Int, padLeft: Int, padBottom: Int, padRight: Int, groups: Int) -> Conv2DGeometry {
-    Conv2DGeometry(batch: x[0], inH: x[1], inW: x[2], inC: x[3], outH: y[1], outW: y[2], outC: y[3],
-                   kernelH: kernelH, kernelW: kernelW, strideH: strideH, strideW: strideW,
-                   dilationH: dilationH, dilationW: dilationW,
-                   padTop: padTop, padLeft: padLeft, padBottom: padBottom, padRight: padRight, groups: groups)
-}
-
-extension Conv2D {
-    func geometry(_ x: [Int], _ y: [Int]) -> Conv2DGeometry {
-        FerccRuntime.geometry(x, y, kernelH: kernelH, kernelW: kernelW, strideH: strideH, strideW: strideW,
-                              dilationH: dilationH, dilationW: dilationW,
-                              padTop: padTop, padLeft: padLeft, padBottom: padBottom, padRight: padRight, groups: groups)
-    }
-}
-
-extension Pool2D {
-    func geometry(_ x: [Int], _ y: [Int]) -> Conv2DGeometry {
-        FerccRuntime.geometry(x, y, kernelH: kernelH, kernelW: kernelW, strideH: strideH, strideW: strideW,
-                              dilationH: dilationH, dilationW: dilationW,
-                              padTop: padTop, padLeft: padLeft, padBottom: padBottom, padRight: padRight, groups: 1)
-    }
-}
-
-extension FusedActivation {
-    /// The kernel activation computing this one.
-    var kernelActivation: Activation {
-        switch self {
-        case .none: return .identity
-        case .relu: return .relu
-        case .relu6: return .clip(min: 0, max: 6)
-        case .reluN1To1: return .clip(min: -1, max: 1)
-        case .clip(let lo, let hi): return .clip(min: lo, max: hi)
-        case .leakyRelu(let a): return .leakyRelu(alpha: a)
-        case .hardSwish: return .hardSwish
-        case .sigmoid: return .sigmoid
-        }
-    }
-
-    /// Applies in place (nothing for .none).
-    func apply(_ v: inout [Float]) {
-        guard self != .none else { return }
-        let act = kernelActivation
-        let n = v.count
-        v.withUnsafeMutableBufferPointer { act.run($0.baseAddress!, $0.baseAddress!, count: n) }
-    }
 }

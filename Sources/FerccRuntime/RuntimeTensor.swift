@@ -73,28 +73,3 @@ public enum RuntimeTensor: Equatable, Sendable {
         return dtype == .uint8 ? .uint8(values.map { UInt8($0) }) : .int8(values.map { Int8($0) })
     }
 }
-
-/// An operation that moves elements without looking at them (transpose, slice, pad, ...), run on
-/// a tensor of any element type.
-protocol ElementMove {
-    func callAsFunction<T>(_ v: [T]) -> [T]
-}
-
-extension RuntimeTensor {
-    func moved(_ m: some ElementMove) -> RuntimeTensor {
-        switch self {
-        case .float(let v): return .float(m(v))
-        case .int8(let v): return .int8(m(v))
-        case .uint8(let v): return .uint8(m(v))
-        case .int32(let v): return .int32(m(v))
-        }
-    }
-}
-
-/// A new array of `count` elements written by `body` (which must write all of them).
-func makeArray<T>(_ count: Int, _ body: (UnsafeMutablePointer<T>) -> Void) -> [T] {
-    [T](unsafeUninitializedCapacity: count) { buf, initialized in
-        if count > 0 { body(buf.baseAddress!) }
-        initialized = count
-    }
-}

@@ -22,7 +22,20 @@ let activationImporters: [String: (TFLiteImporter.OpImporter, Int)] = [
     }, 3),
 ]
 
-func unary(_ ctx: TFLiteImportContext, _ op: UnaryOp) throws {
+func unary(_ ctx: TFLiteImportContext, _ op: Activation) throws {
     let x = try ctx.value(0)
     try ctx.emit(.unary(op), inputs: [x], output: ctx.op.outputs[0])
 }
+
+/// The int8 support and notes of the supported-op table (docs/ops.md).
+let activationNotes: [String: (int8: String, note: String)] = [
+    "HARD_SWISH": (int8: "yes", note: "16-bit fixed point"),
+    "LEAKY_RELU": (int8: "no", note: "alpha"),
+    "LOGISTIC": (int8: "yes", note: "lookup table"),
+    "PRELU": (int8: "no", note: "slope broadcast"),
+    "RELU": (int8: "no", note: ""),
+    "RELU6": (int8: "no", note: ""),
+    "RELU_N1_TO_1": (int8: "no", note: ""),
+    "SOFTMAX": (int8: "yes", note: "beta, last axis"),
+    "TANH": (int8: "yes", note: "lookup table"),
+]

@@ -56,3 +56,9 @@ let convImporters: [String: (TFLiteImporter.OpImporter, Int)] = [
         try ctx.emit(.conv2D(conv), inputs: inputs, output: ctx.op.outputs[0])
     }, 7),
 ]
+
+/// The int8 support and notes of the supported-op table (docs/ops.md).
+let convNotes: [String: (int8: String, note: String)] = [
+    "CONV_2D": (int8: "per-channel", note: "SAME/VALID, strides, dilation, grouped, fused activation"),
+    "DEPTHWISE_CONV_2D": (int8: "per-channel", note: "depth multiplier, dilation, fused activation"),
+]

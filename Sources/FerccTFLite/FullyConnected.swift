@@ -30,3 +30,8 @@ let fullyConnectedImporters: [String: (TFLiteImporter.OpImporter, Int)] = [
         }
     }, 13),
 ]
+
+/// The int8 support and notes of the supported-op table (docs/ops.md).
+let fullyConnectedNotes: [String: (int8: String, note: String)] = [
+    "FULLY_CONNECTED": (int8: "per-tensor and per-channel", note: "keep_num_dims, optional bias, fused activation"),
+]

@@ -19,3 +19,9 @@ func pool(_ ctx: TFLiteImportContext, max: Bool) throws {
                       activation: try ctx.fusedActivation())
     try ctx.emit(max ? .maxPool2D(pool) : .averagePool2D(pool, countIncludePad: false), inputs: [x], output: ctx.op.outputs[0])
 }
+
+/// The int8 support and notes of the supported-op table (docs/ops.md).
+let poolNotes: [String: (int8: String, note: String)] = [
+    "AVERAGE_POOL_2D": (int8: "yes", note: "SAME/VALID, fused activation"),
+    "MAX_POOL_2D": (int8: "yes", note: "SAME/VALID, fused activation"),
+]

@@ -23,3 +23,9 @@ let quantizationImporters: [String: (TFLiteImporter.OpImporter, Int)] = [
         try ctx.emit(.dequantize, inputs: [try ctx.value(0)], output: out)
     }, 6),
 ]
+
+/// The int8 support and notes of the supported-op table (docs/ops.md).
+let quantizationNotes: [String: (int8: String, note: String)] = [
+    "DEQUANTIZE": (int8: "yes", note: "also float16/int8 constant weights"),
+    "QUANTIZE": (int8: "yes", note: "float to int8/uint8, requantization"),
+]

@@ -17,3 +17,9 @@ func reduce(_ ctx: TFLiteImportContext, _ kind: ReduceKind) throws {
     }
     try ctx.emit(.reduce(kind, axes: axes.sorted(), keepDims: ctx.options.keepDims), inputs: [x], output: ctx.op.outputs[0])
 }
+
+/// The int8 support and notes of the supported-op table (docs/ops.md).
+let reduceNotes: [String: (int8: String, note: String)] = [
+    "MEAN": (int8: "yes", note: "any axes, keep_dims"),
+    "SUM": (int8: "no", note: "any axes, keep_dims"),
+]

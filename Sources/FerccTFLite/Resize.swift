@@ -15,3 +15,9 @@ func resize(_ ctx: TFLiteImportContext, bilinear: Bool) throws {
                      alignCorners: ctx.options.alignCorners, halfPixelCenters: ctx.options.halfPixelCenters)
     try ctx.emit(.resize2D(r), inputs: [x], output: ctx.op.outputs[0])
 }
+
+/// The int8 support and notes of the supported-op table (docs/ops.md).
+let resizeNotes: [String: (int8: String, note: String)] = [
+    "RESIZE_BILINEAR": (int8: "no", note: "align_corners, half_pixel_centers"),
+    "RESIZE_NEAREST_NEIGHBOR": (int8: "no", note: "align_corners, half_pixel_centers"),
+]

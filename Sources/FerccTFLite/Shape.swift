@@ -44,7 +44,7 @@ let shapeImporters: [String: (TFLiteImporter.OpImporter, Int)] = [
         let rank = ctx.type(inputs[0]).rank
         let act = try ctx.fusedActivation()
         let a = try axis(ctx.options.axis, rank)
-        if act == .none {
+        if act == .identity {
             try ctx.emit(.concat(axis: a), inputs: inputs, output: ctx.op.outputs[0])
         } else {
             let out = ctx.op.outputs[0]
@@ -207,3 +207,21 @@ func stridedSlice(_ ctx: TFLiteImportContext) throws {
         try ctx.emit(.reshape(shape: outShape), inputs: [mid], output: out)
     }
 }
+
+/// The int8 support and notes of the supported-op table (docs/ops.md).
+let shapeNotes: [String: (int8: String, note: String)] = [
+    "CONCATENATION": (int8: "yes", note: "same input/output quantization"),
+    "EXPAND_DIMS": (int8: "yes", note: ""),
+    "GATHER": (int8: "yes", note: "constant, evenly spaced indices"),
+    "PACK": (int8: "yes", note: ""),
+    "PAD": (int8: "yes", note: "pads with the zero point"),
+    "PADV2": (int8: "yes", note: "constant value"),
+    "RESHAPE": (int8: "yes", note: "shape from input, options or the output tensor; -1"),
+    "SLICE": (int8: "yes", note: "size -1"),
+    "SPLIT": (int8: "yes", note: ""),
+    "SPLIT_V": (int8: "yes", note: "one size may be -1"),
+    "SQUEEZE": (int8: "yes", note: ""),
+    "STRIDED_SLICE": (int8: "yes", note: "begin/end/shrink masks, negative strides, offset; no ellipsis/new-axis"),
+    "TRANSPOSE": (int8: "yes", note: "any rank (onnx2tf's 5-D channel shuffle)"),
+    "UNPACK": (int8: "yes", note: ""),
+]

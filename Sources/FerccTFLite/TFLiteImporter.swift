@@ -17,6 +17,16 @@ public enum TFLiteImporter {
 
     public static var supportedOps: [String] { importers.keys.sorted() }
 
+    /// Each supported op's int8 support and notes, for the supported-op table (docs/ops.md).
+    public static let notes: [String: (int8: String, note: String)] = {
+        var m: [String: (int8: String, note: String)] = [:]
+        for table in [convNotes, fullyConnectedNotes, elementwiseNotes, poolNotes, reduceNotes, activationNotes, shapeNotes,
+                      quantizationNotes, resizeNotes] {
+            for (k, v) in table { m[k] = v }
+        }
+        return m
+    }()
+
     /// The highest version of each supported op that fercc knows.
     public static var maxVersions: [String: Int] { importers.mapValues(\.maxVersion) }
 
@@ -95,9 +105,9 @@ public enum TFLiteImporter {
 extension TFLiteImportContext {
     var options: TFLiteOptions { op.options }
 
-    func fusedActivation() throws -> FusedActivation {
+    func fusedActivation() throws -> Activation {
         switch options.fusedActivation {
-        case 0: return .none
+        case 0: return .identity
         case 1: return .relu
         case 2: return .reluN1To1
         case 3: return .relu6

@@ -2,6 +2,7 @@ import ArgumentParser
 import Fercc
 import FerccCodegen
 import FerccIR
+import FerccLowering
 import FerccPasses
 import FerccQuantize
 import Foundation
@@ -152,7 +153,7 @@ struct Convert: ParsableCommand {
     func run() throws {
         do {
             let w = try choice(weights, "--weights", CodegenOptions.Weights.allCases)
-            let t = try choice(target, "--target", CodegenOptions.Target.allCases)
+            let t = try choice(target, "--target", Target.allCases)
             let layout = try choice(inputLayout, "--input-layout", ConvertCommand.InputLayout.allCases)
             let base = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
             let typeName = name ?? SwiftNames.typeName(fromFileName: base)
@@ -196,7 +197,7 @@ struct Quantize: ParsableCommand {
         do {
             let m = try choice(method, "--method", CalibrationMethod.allCases)
             let w = try choice(weights, "--weights", CodegenOptions.Weights.allCases)
-            let t = try choice(target, "--target", CodegenOptions.Target.allCases)
+            let t = try choice(target, "--target", Target.allCases)
             let layout = try choice(inputLayout, "--input-layout", ConvertCommand.InputLayout.allCases)
             if let percentile {
                 guard m == .percentile else { throw FerccError("--percentile applies only with --method percentile") }

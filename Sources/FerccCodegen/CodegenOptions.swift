@@ -1,0 +1,40 @@
+import FerccIR
+import FerccLowering
+
+/// Options of `fercc convert` that shape the generated code.
+public struct CodegenOptions {
+    public enum Weights: String, CaseIterable { case embedded, file }
+
+    public var name: String
+    public var weights: Weights
+    /// A concrete target (`Target.host` is resolved to one before emitting).
+    public var target: Target
+    public var labels: [String]?
+
+    public init(name: String, weights: Weights = .embedded, target: Target = .host, labels: [String]? = nil) {
+        self.name = name; self.weights = weights; self.target = target; self.labels = labels
+    }
+}
+
+/// One row of the size report.
+public struct LayerReport: Codable, Equatable {
+    public var index: Int
+    public var name: String
+    public var op: String
+    public var output_shape: [Int]
+    public var weight_bytes: Int
+    public var macs: Int
+}
+
+/// What the emitter produces: the Swift sources, the weights, and the facts for the report.
+public struct GeneratedCode {
+    public var kernelSource: String
+    public var weightsSource: String?
+    public var weightsFile: [UInt8]?
+    public var arena: ArenaPlan
+    /// Scratch bytes of the kernels this fercc build compiles (the generated code computes its own).
+    public var scratchBytes: Int
+    public var weightBytes: Int
+    public var layers: [LayerReport]
+    public var plan: ExecutionPlan
+}

@@ -1,0 +1,95 @@
+extension Kernels {
+    /// Copies `shape` elements from `src` read with `srcStrides` to `dst` written with `dstStrides`:
+    /// the one loop behind transpose, slice, concat, split and pad. Its odometer lives on the stack,
+    /// so it allocates nothing.
+    public static func stridedCopy<T>(_ src: UnsafePointer<T>, _ srcStrides: [Int],
+                               _ dst: UnsafeMutablePointer<T>, _ dstStrides: [Int], _ shape: [Int]) {
+        srcStrides.withUnsafeBufferPointer { ss in dstStrides.withUnsafeBufferPointer { ds in shape.withUnsafeBufferPointer { sh in
+            stridedCopy(src, ss, dst, ds, sh)
+        } } }
+    }
+
+    public static func stridedCopy<T>(_ src: UnsafePointer<T>, _ srcStrides: UnsafeBufferPointer<Int>,
+                               _ dst: UnsafeMutablePointer<T>, _ dstStrides: UnsafeBufferPointer<Int>, _ shape: UnsafeBufferPointer<Int>) {
+        if shape.isEmpty { dst[0] = src[0]; return }
+        for d in shape where d == 0 { return }
+        // Simplify the loop nest first (any order visits the same pairs of elements): drop axes of
+        // extent 1, merge axes that are contiguous in both tensors, and when the innermost loop is
+        // short, move inside the axis of at least 8 elements with the smallest strides (else the
+        // longest). A channel shuffle over NHWC is [pixels, C/g, g] with a trailing axis of extent 1:
+        // element by element through the odometer otherwise (8 ns each); now C/g runs inside.
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * shape.count) { tmp in
+            let n = tmp.baseAddress!, ss = n + shape.count, ds = ss + shape.count
+            var rank = 0
+            for axis in 0..<shape.count where shape[axis] != 1 {
+                if rank > 0, ss[rank - 1] == srcStrides[axis] * shape[axis], ds[rank - 1] == dstStrides[axis] * shape[axis] {
+                    n[rank - 1] *= shape[axis]; ss[rank - 1] = srcStrides[axis]; ds[rank - 1] = dstStrides[axis]
+                } else {
+                    n[rank] = shape[axis]; ss[rank] = srcStrides[axis]; ds[rank] = dstStrides[axis]
+                    rank += 1
+                }
+            }
+            if rank == 0 { dst[0] = src[0]; return }
+            if n[rank - 1] < 16 {
+                var pick = rank - 1
+                for axis in 0..<rank where n[axis] > n[pick] { pick = axis }
+                var best = Int.max
+                for axis in 0..<rank where n[axis] >= 8 {
+                    let cost = abs(ss[axis]) + abs(ds[axis])
+                    if cost < best { best = cost; pick = axis }
+                }
+                swap(&n[pick], &n[rank - 1]); swap(&ss[pick], &ss[rank - 1]); swap(&ds[pick], &ds[rank - 1])
+            }
+            stridedCopyLoops(src, ss, dst, ds, n, rank)
+        }
+    }
+
+    @inline(__always)
+    static func stridedCopyLoops<T>(_ src: UnsafePointer<T>, _ srcStrides: UnsafeMutablePointer<Int>, _ dst: UnsafeMutablePointer<T>,
+                             _ dstStrides: UnsafeMutablePointer<Int>, _ shape: UnsafeMutablePointer<Int>, _ rank: Int) {
+        let inner = shape[rank - 1], si = srcStrides[rank - 1], di = dstStrides[rank - 1]
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: rank) { index in
+            index.initialize(repeating: 0)
+            var offS = 0, offD = 0
+            while true {
+                let ps = src + offS, pd = dst + offD
+                if si == 1 && di == 1 {
+                    pd.update(from: ps, count: inner)
+                } else {
+                    for i in 0..<inner { pd[i * di] = ps[i * si] }
+                }
+                var axis = rank - 2
+                while axis >= 0 {
+                    index[axis] += 1
+                    offS += srcStrides[axis]; offD += dstStrides[axis]
+                    if index[axis] < shape[axis] { break }
+                    offS -= srcStrides[axis] * shape[axis]; offD -= dstStrides[axis] * shape[axis]
+                    index[axis] = 0
+                    axis -= 1
+                }
+                if axis < 0 { return }
+            }
+        }
+    }
+
+    /// Row-major strides of a shape.
+    public static func contiguousStrides(_ shape: [Int]) -> [Int] {
+        var strides = [Int](repeating: 1, count: shape.count)
+        var s = 1
+        for i in stride(from: shape.count - 1, through: 0, by: -1) {
+            strides[i] = s
+            s *= shape[i]
+        }
+        return strides
+    }
+
+    /// Writes the row-major strides of `shape` into `strides`.
+    @inline(__always)
+    static func writeStrides(_ shape: UnsafeBufferPointer<Int>, _ strides: UnsafeMutableBufferPointer<Int>) {
+        var s = 1
+        for i in stride(from: shape.count - 1, through: 0, by: -1) {
+            strides[i] = s
+            s *= shape[i]
+        }
+    }
+}

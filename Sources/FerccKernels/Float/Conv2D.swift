@@ -1,0 +1,306 @@
+// fercc-kernel requires: Common/SIMD.swift Common/Geometry.swift Common/Activation.swift
+
+extension Kernels {
+    /// Convolution of an NHWC tensor (regular and grouped; depthwise goes to DepthwiseConv2DKernel).
+    /// Weights are packed once into blocks of 16 output channels laid out as [group][block][kh][kw][ci][16],
+    /// and a register-blocked microkernel computes 6 output pixels x 16 channels at a time, then 4,
+    /// then 1 for the row's tail. Six is what fits: swiftc emits SIMD16<Float> as two 256-bit
+    /// registers even on AVX-512 hosts, and 6 x 2 accumulators + 2 weight registers + 1 broadcast
+    /// fill the 16 ymm registers (8 pixels spilled to the stack: 21 vs 33 GMAC/s measured).
+    public struct Conv2DKernel {
+        public let geometry: Conv2DGeometry
+        /// The weights in the kernel's layout (`pack`) and the bias (`outC` floats), read in place.
+        let packed: UnsafePointer<Float>
+        let bias: UnsafePointer<Float>
+        let blocksPerGroup: Int
+        /// ReLU / clip applied to the accumulators before they are stored.
+        let clamp: OutputClamp?
+        /// Any other activation, applied to each output row once it is complete.
+        let rowActivation: Activation?
+        /// The tap loops: `columns` kernel columns of `rowTaps` contiguous floats each, the rows
+        /// `rowStep` floats apart and the columns `columnStep`. Without dilation or groups a kernel
+        /// row's taps (its columns' channels) are contiguous in the input, in the packed weights'
+        /// order: one loop over them instead of two (the 7x7 stem over 3 channels, mini-Xception's
+        /// first layer over 1).
+        let columns: Int, rowTaps: Int, rowStep: Int, columnStep: Int
+        static let lanes = 16
+
+        /// From weights in the packed layout (`pack`) and `outC` biases, both read in place (the
+        /// memory must outlive the kernel): generated code points into its weights.
+        @inline(never)
+        public init(geometry g: Conv2DGeometry, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>, activation: Activation = .identity) {
+            geometry = g
+            blocksPerGroup = (g.outputChannelsPerGroup + Self.lanes - 1) / Self.lanes
+            self.packed = packed
+            self.bias = bias
+            clamp = OutputClamp(activation)
+            rowActivation = clamp == nil && activation != .identity ? activation : nil
+            let contiguousRow = g.dilationW == 1 && g.groups == 1
+            columns = contiguousRow ? 1 : g.kernelW
+            rowTaps = contiguousRow ? g.kernelW * g.inputChannelsPerGroup : g.inputChannelsPerGroup
+            rowStep = g.dilationH * g.paddedW * g.inC
+            columnStep = g.dilationW * g.inC
+        }
+
+        /// Floats of scratch memory `run` needs (the padded input).
+        public var scratchCount: Int { geometry.paddedInputCount }
+
+        /// `run` with the kernel's clamp as a type argument (`NoClamp` when it has none).
+        public func run<C: VectorClamp>(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                                        clamp: C) {
+            let g = geometry
+            var src = input
+            if g.hasPadding {
+                padNHWC(input, scratch, batch: g.batch, h: g.inH, w: g.inW, c: g.inC,
+                        top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: 0)
+                src = UnsafePointer(scratch)
+            }
+            compute(src, output, clamp)
+        }
+
+        /// Output pixels computed together: every output channel block runs over one chunk of pixels
+        /// before the next chunk starts, so a block's weights are read from cache once per 6-pixel
+        /// tile of the chunk and stream from memory once per chunk. Pixels are numbered across rows
+        /// (a tile may span the end of a row and the start of the next), so only the image's last
+        /// pixels fall into the narrower tiles: a 7x7 map runs 8 six-pixel tiles and one single pixel
+        /// instead of 7 of each. A multiple of 6 covering about `chunkBytes` of input rows.
+        var chunkPixels: Int {
+            let g = geometry
+            let pixels = g.outH * g.outW
+            let rowBytes = max(1, g.strideH * g.paddedW * g.inC * 4)
+            let rows = max(1, Self.chunkBytes / rowBytes)
+            let wanted = (rows * g.outW + 5) / 6 * 6
+            return max(6, min(wanted, (pixels + 5) / 6 * 6))
+        }
+        static let chunkBytes = 96 * 1024
+
+        /// The convolution of the padded input `src`, specialized for each kind of clamp. Each output
+        /// pixel is summed in the same order (bias, then kernel rows, columns and input channels) in
+        /// every tile width, so a pixel's value does not depend on the tile it fell in: the fused
+        /// kernels, which run this over bands of rows, give the unfused kernels' bits.
+        private func compute<C: VectorClamp>(_ src: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ clamp: C) {
+            let g = geometry
+            let cig = g.inputChannelsPerGroup, cog = g.outputChannelsPerGroup
+            let blockFloats = g.kernelH * g.kernelW * cig * Self.lanes
+            let pixels = g.outH * g.outW
+            for n in 0..<g.batch {
+                let image = src + n * g.paddedH * g.paddedW * g.inC
+                let outImage = output + n * pixels * g.outC
+                var start = 0
+                while start < pixels {
+                    let end = min(pixels, start + chunkPixels)
+                    for grp in 0..<g.groups {
+                        var blk = 0
+                        while blk < blocksPerGroup {
+                            let co0 = blk * Self.lanes
+                            let w = packed + (grp * blocksPerGroup + blk) * blockFloats, b = bias + grp * cog + co0
+                            let groupImage = image + grp * cig, out = outImage + grp * cog + co0
+                            #if FERCC_AVX512
+                            if cog - co0 >= 2 * Self.lanes {
+                                let first = pairTiles(pixels: start..<end, weights: w, blockFloats: blockFloats, bias: b, image: groupImage, out: out, clamp)
+                                blockTiles(FloatVector.self, pixels: first..<end, valid: Self.lanes, weights: w, bias: b, image: groupImage, out: out, clamp)
+                                blockTiles(FloatVector.self, pixels: first..<end, valid: Self.lanes, weights: w + blockFloats, bias: b + Self.lanes,
+                                           image: groupImage, out: out + Self.lanes, clamp)
+                                blk += 2
+                                continue
+                            }
+                            #endif
+                            let valid = min(Self.lanes, cog - co0)
+                            if valid <= 8 {
+                                // Blocks of at most 8 channels (8-channel layers, the last 8 of 24): 8-lane vectors.
+                                blockTiles(Lanes8.self, pixels: start..<end, valid: valid, weights: w, bias: b, image: groupImage, out: out, clamp)
+                            } else {
+                                blockTiles(FloatVector.self, pixels: start..<end, valid: valid, weights: w, bias: b, image: groupImage, out: out, clamp)
+                            }
+                            blk += 1
+                        }
+                    }
+                    if let a = rowActivation { a.run(outImage + start * g.outC, outImage + start * g.outC, count: (end - start) * g.outC) }
+                    start = end
+                }
+            }
+        }
+
+        /// Where output pixel `p`'s window starts in `image`, the padded input from the group's
+        /// first channel. Index arithmetic wraps (&+, &*) instead of trapping, here and in the tiles:
+        /// the lowering checked that every tensor's byte size fits an Int, and the overflow checks
+        /// were a third of the tiles' code.
+        @inline(__always)
+        func window(_ image: UnsafePointer<Float>, _ p: Int) -> UnsafePointer<Float> {
+            let g = geometry
+            let oh = p / g.outW, ow = p &- oh &* g.outW
+            return image + (oh &* g.strideH &* g.paddedW &+ ow &* g.strideW) &* g.inC
+        }
+
+        #if FERCC_AVX512
+        /// Two full blocks (32 channels; the second's weights `blockFloats` after the first's) over
+        /// six-pixel tiles of `pixels`, where the target has 32 vector registers: 12 accumulators, and
+        /// each broadcast input feeds two multiply-adds (6 x 16 left the 512-bit FMA units waiting on
+        /// their latency: 85 GMAC/s on 3x3 layers). Returns the first pixel left for `blockTiles`.
+        @inline(__always)
+        func pairTiles<C: VectorClamp>(pixels: Range<Int>, weights: UnsafePointer<Float>, blockFloats: Int, bias b: UnsafePointer<Float>,
+                                       image: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, _ clamp: C) -> Int {
+            let outC = geometry.outC, l = Self.lanes
+            let biasA = FloatVector.load(b), biasB = FloatVector.load(b + l)
+            var p = pixels.lowerBound
+            while p &+ 6 <= pixels.upperBound {
+                let x0 = window(image, p), x1 = window(image, p &+ 1), x2 = window(image, p &+ 2)
+                let x3 = window(image, p &+ 3), x4 = window(image, p &+ 4), x5 = window(image, p &+ 5)
+                var a0 = biasA, a1 = biasA, a2 = biasA, a3 = biasA, a4 = biasA, a5 = biasA
+                var c0 = biasB, c1 = biasB, c2 = biasB, c3 = biasB, c4 = biasB, c5 = biasB
+                var wp = weights, wq = weights + blockFloats
+                for kh in 0..<geometry.kernelH {
+                    for kw in 0..<columns {
+                        let off = kh &* rowStep &+ kw &* columnStep
+                        let y0 = x0 + off, y1 = x1 + off, y2 = x2 + off, y3 = x3 + off, y4 = x4 + off, y5 = x5 + off
+                        for ci in 0..<rowTaps {
+                            let wv = FloatVector.load(wp), wu = FloatVector.load(wq)
+                            wp += l
+                            wq += l
+                            let v0 = FloatVector.splat(y0[ci]); a0 = a0.adding(v0, times: wv); c0 = c0.adding(v0, times: wu)
+                            let v1 = FloatVector.splat(y1[ci]); a1 = a1.adding(v1, times: wv); c1 = c1.adding(v1, times: wu)
+                            let v2 = FloatVector.splat(y2[ci]); a2 = a2.adding(v2, times: wv); c2 = c2.adding(v2, times: wu)
+                            let v3 = FloatVector.splat(y3[ci]); a3 = a3.adding(v3, times: wv); c3 = c3.adding(v3, times: wu)
+                            let v4 = FloatVector.splat(y4[ci]); a4 = a4.adding(v4, times: wv); c4 = c4.adding(v4, times: wu)
+                            let v5 = FloatVector.splat(y5[ci]); a5 = a5.adding(v5, times: wv); c5 = c5.adding(v5, times: wu)
+                        }
+                    }
+                }
+                let o = out + p &* outC
+                clamp.apply(a0).store(o); clamp.apply(c0).store(o + l)
+                clamp.apply(a1).store(o + outC); clamp.apply(c1).store(o + (outC &+ l))
+                clamp.apply(a2).store(o + 2 &* outC); clamp.apply(c2).store(o + (2 &* outC &+ l))
+                clamp.apply(a3).store(o + 3 &* outC); clamp.apply(c3).store(o + (3 &* outC &+ l))
+                clamp.apply(a4).store(o + 4 &* outC); clamp.apply(c4).store(o + (4 &* outC &+ l))
+                clamp.apply(a5).store(o + 5 &* outC); clamp.apply(c5).store(o + (5 &* outC &+ l))
+                p &+= 6
+            }
+            return p
+        }
+        #endif
+
+        /// One block of `valid` output channels (weights at `w`, bias at `b`) over output `pixels` of
+        /// one image, written from `out` (the block's first channel of pixel 0): tiles of 8 pixels
+        /// (8-lane vectors) or 6 (16-lane), then 4, then single pixels. A pixel is summed in the same order
+        /// (bias, then kernel rows, columns and input channels) in every tile width, so its value
+        /// does not depend on the tile it fell in: the fused kernels, which run this over bands of
+        /// rows, give the unfused kernels' bits.
+        @inline(__always)
+        func blockTiles<V: FloatLanes, C: VectorClamp>(_: V.Type, pixels: Range<Int>, valid: Int, weights w: UnsafePointer<Float>,
+                                                      bias b: UnsafePointer<Float>, image: UnsafePointer<Float>,
+                                                      out: UnsafeMutablePointer<Float>, _ clamp: C) {
+            let outC = geometry.outC, kernelH = geometry.kernelH
+            let bias = V.load(b, count: valid)
+            @inline(__always) func window(_ p: Int) -> UnsafePointer<Float> { self.window(image, p) }
+            var p = pixels.lowerBound
+            // 8-lane vectors hold 8 pixels' accumulators in the registers 16-lane ones need for 6
+            // (stems of 8 channels: 8-pixel tiles measured 9% fewer instructions than 6 + 4 + 1).
+            while V.lanes == 8 && p &+ 8 <= pixels.upperBound {
+                let x0 = window(p), x1 = window(p &+ 1), x2 = window(p &+ 2), x3 = window(p &+ 3)
+                let x4 = window(p &+ 4), x5 = window(p &+ 5), x6 = window(p &+ 6), x7 = window(p &+ 7)
+                var a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias, a6 = bias, a7 = bias
+                var wp = w
+                for kh in 0..<kernelH {
+                    for kw in 0..<columns {
+                        let off = kh &* rowStep &+ kw &* columnStep
+                        let y0 = x0 + off, y1 = x1 + off, y2 = x2 + off, y3 = x3 + off, y4 = x4 + off, y5 = x5 + off, y6 = x6 + off, y7 = x7 + off
+                        for ci in 0..<rowTaps {
+                            let wv = V.load(wp)
+                            wp += Self.lanes
+                            a0 = a0.adding(.splat(y0[ci]), times: wv)
+                            a1 = a1.adding(.splat(y1[ci]), times: wv)
+                            a2 = a2.adding(.splat(y2[ci]), times: wv)
+                            a3 = a3.adding(.splat(y3[ci]), times: wv)
+                            a4 = a4.adding(.splat(y4[ci]), times: wv)
+                            a5 = a5.adding(.splat(y5[ci]), times: wv)
+                            a6 = a6.adding(.splat(y6[ci]), times: wv)
+                            a7 = a7.adding(.splat(y7[ci]), times: wv)
+                        }
+                    }
+                }
+                let o = out + p &* outC
+                clamp.apply(a0).store(o, count: valid)
+                clamp.apply(a1).store(o + outC, count: valid)
+                clamp.apply(a2).store(o + 2 &* outC, count: valid)
+                clamp.apply(a3).store(o + 3 &* outC, count: valid)
+                clamp.apply(a4).store(o + 4 &* outC, count: valid)
+                clamp.apply(a5).store(o + 5 &* outC, count: valid)
+                clamp.apply(a6).store(o + 6 &* outC, count: valid)
+                clamp.apply(a7).store(o + 7 &* outC, count: valid)
+                p &+= 8
+            }
+            // Six-pixel tiles for 16 lanes; 8-lane blocks go from 8 to 4 (their chunks' tails, each
+            // under 8 pixels, measured the same, and each tile width is compile time).
+            while V.lanes == 16 && p &+ 6 <= pixels.upperBound {
+                let x0 = window(p), x1 = window(p &+ 1), x2 = window(p &+ 2), x3 = window(p &+ 3), x4 = window(p &+ 4), x5 = window(p &+ 5)
+                var a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias
+                var wp = w
+                for kh in 0..<kernelH {
+                    for kw in 0..<columns {
+                        let off = kh &* rowStep &+ kw &* columnStep
+                        let y0 = x0 + off, y1 = x1 + off, y2 = x2 + off, y3 = x3 + off, y4 = x4 + off, y5 = x5 + off
+                        for ci in 0..<rowTaps {
+                            let wv = V.load(wp)
+                            wp += Self.lanes
+                            a0 = a0.adding(.splat(y0[ci]), times: wv)
+                            a1 = a1.adding(.splat(y1[ci]), times: wv)
+                            a2 = a2.adding(.splat(y2[ci]), times: wv)
+                            a3 = a3.adding(.splat(y3[ci]), times: wv)
+                            a4 = a4.adding(.splat(y4[ci]), times: wv)
+                            a5 = a5.adding(.splat(y5[ci]), times: wv)
+                        }
+                    }
+                }
+                let o = out + p &* outC
+                clamp.apply(a0).store(o, count: valid)
+                clamp.apply(a1).store(o + outC, count: valid)
+                clamp.apply(a2).store(o + 2 &* outC, count: valid)
+                clamp.apply(a3).store(o + 3 &* outC, count: valid)
+                clamp.apply(a4).store(o + 4 &* outC, count: valid)
+                clamp.apply(a5).store(o + 5 &* outC, count: valid)
+                p &+= 6
+            }
+            while p &+ 4 <= pixels.upperBound {
+                let x0 = window(p), x1 = window(p &+ 1), x2 = window(p &+ 2), x3 = window(p &+ 3)
+                var a0 = bias, a1 = bias, a2 = bias, a3 = bias
+                var wp = w
+                for kh in 0..<kernelH {
+                    for kw in 0..<columns {
+                        let off = kh &* rowStep &+ kw &* columnStep
+                        let y0 = x0 + off, y1 = x1 + off, y2 = x2 + off, y3 = x3 + off
+                        for ci in 0..<rowTaps {
+                            let wv = V.load(wp)
+                            wp += Self.lanes
+                            a0 = a0.adding(.splat(y0[ci]), times: wv)
+                            a1 = a1.adding(.splat(y1[ci]), times: wv)
+                            a2 = a2.adding(.splat(y2[ci]), times: wv)
+                            a3 = a3.adding(.splat(y3[ci]), times: wv)
+                        }
+                    }
+                }
+                let o = out + p &* outC
+                clamp.apply(a0).store(o, count: valid)
+                clamp.apply(a1).store(o + outC, count: valid)
+                clamp.apply(a2).store(o + 2 &* outC, count: valid)
+                clamp.apply(a3).store(o + 3 &* outC, count: valid)
+                p &+= 4
+            }
+            while p < pixels.upperBound {
+                let x0 = window(p)
+                var a0 = bias
+                var wp = w
+                for kh in 0..<kernelH {
+                    for kw in 0..<columns {
+                        let y0 = x0 + (kh &* rowStep &+ kw &* columnStep)
+                        for ci in 0..<rowTaps {
+                            a0 = a0.adding(.splat(y0[ci]), times: V.load(wp))
+                            wp += Self.lanes
+                        }
+                    }
+                }
+                clamp.apply(a0).store(out + p &* outC, count: valid)
+                p &+= 1
+            }
+        }
+    }
+}

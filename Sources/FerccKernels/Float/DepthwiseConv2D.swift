@@ -1,0 +1,187 @@
+// fercc-kernel requires: Common/SIMD.swift Common/Geometry.swift Common/Activation.swift
+
+extension Kernels {
+    /// Depthwise convolution (one input and one output channel per group) of an NHWC tensor,
+    /// vectorized over channels. Weights are packed as [kh][kw][C].
+    public struct DepthwiseConv2DKernel {
+        public let geometry: Conv2DGeometry
+        /// The weights in the kernel's layout (`pack`) and the bias, read in place.
+        let packed: UnsafePointer<Float>
+        let bias: UnsafePointer<Float>
+        let activation: Activation
+        /// ReLU / clip applied in registers before each store (see OutputClamp).
+        let clamp: OutputClamp?
+
+        /// From weights in the packed layout (`pack`) and `C` biases, both read in place (the
+        /// memory must outlive the kernel).
+        @inline(never)
+        public init(geometry g: Conv2DGeometry, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>, activation: Activation = .identity) {
+            geometry = g
+            self.packed = packed
+            self.bias = bias
+            self.activation = activation
+            clamp = OutputClamp(activation)
+        }
+
+        public var scratchCount: Int { geometry.paddedInputCount }
+
+        /// `run` with the kernel's clamp as a type argument (`NoClamp` when it has none).
+        public func run<C: VectorClamp>(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                                        clamp: C) {
+            let g = geometry
+            let src = padded(input, scratch: scratch)
+            for n in 0..<g.batch {
+                computeRows(src + n * g.paddedH * g.paddedW * g.inC, 0, 0..<g.outH, output + n * g.outH * g.outW * g.outC, clamp)
+            }
+        }
+
+        /// Padded input rows the output rows `rows` read: [first, end) in padded coordinates.
+        public func paddedRows(for rows: Range<Int>) -> Range<Int> {
+            let g = geometry
+            return (rows.lowerBound * g.strideH)..<((rows.upperBound - 1) * g.strideH + (g.kernelH - 1) * g.dilationH + 1)
+        }
+
+        /// Writes padded rows `padded` of image `n` of the unpadded `input` into `block` (zeros outside the image).
+        public func padRows(_ input: UnsafePointer<Float>, image n: Int, padded: Range<Int>, into block: UnsafeMutablePointer<Float>) {
+            let g = geometry
+            let rowFloats = g.paddedW * g.inC
+            for (i, p) in padded.enumerated() {
+                let dst = block + i * rowFloats
+                let y = p - g.padTop
+                if y < 0 || y >= g.inH {
+                    dst.update(repeating: 0, count: rowFloats)
+                    continue
+                }
+                dst.update(repeating: 0, count: g.padLeft * g.inC)
+                (dst + g.padLeft * g.inC).update(from: input + ((n * g.inH + y) * g.inW) * g.inC, count: g.inW * g.inC)
+                (dst + (g.padLeft + g.inW) * g.inC).update(repeating: 0, count: g.padRight * g.inC)
+            }
+        }
+
+        /// The input with its padding materialized (in `scratch` when there is padding).
+        public func padded(_ input: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+            let g = geometry
+            guard g.hasPadding else { return input }
+            padNHWC(input, scratch, batch: g.batch, h: g.inH, w: g.inW, c: g.inC,
+                    top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: 0)
+            return UnsafePointer(scratch)
+        }
+
+        /// Output rows `rows`, written to `output` from its start (row rows.lowerBound first), reading
+        /// `block`, which holds the padded input of one image from padded row `blockFirstRow` on.
+        /// With the kernel's clamp as a type argument (`NoClamp` when it has none).
+        public func computeRows<C: VectorClamp>(block src: UnsafePointer<Float>, blockFirstRow: Int, rows: Range<Int>,
+                                                output: UnsafeMutablePointer<Float>, clamp: C) {
+            computeRows(src, blockFirstRow, rows, output, clamp)
+        }
+
+        /// computeRows specialized for each kind of clamp: 16 channels at a time, then 8 (8-channel
+        /// layers, the last 8 of 24), then single channels.
+        func computeRows<C: VectorClamp>(_ src: UnsafePointer<Float>, _ blockFirstRow: Int, _ rows: Range<Int>,
+                                         _ output: UnsafeMutablePointer<Float>, _ clamp: C) {
+            let g = geometry
+            let pw = g.paddedW, c = g.inC
+            let rowActivation: Activation? = self.clamp == nil && activation != .identity ? activation : nil
+            let scalarActivation: Activation = self.clamp == nil ? .identity : activation
+            for oh in rows {
+                let outRow = output + (oh - rows.lowerBound) * g.outW * c
+                let inRow = src + (oh * g.strideH - blockFirstRow) * pw * c
+                var ch = 0
+                while ch + 16 <= c {
+                    channelRow(FloatVector.self, ch, inRow, outRow, clamp)
+                    ch += 16
+                }
+                if ch + 8 <= c {
+                    channelRow(Lanes8.self, ch, inRow, outRow, clamp)
+                    ch += 8
+                }
+                while ch < c {
+                    for ow in 0..<g.outW {
+                        let corner = inRow + ow * g.strideW * c + ch
+                        var acc = bias[ch]
+                        for kh in 0..<g.kernelH {
+                            for kw in 0..<g.kernelW {
+                                acc += corner[(kh * g.dilationH * pw + kw * g.dilationW) * c] * packed[(kh * g.kernelW + kw) * c + ch]
+                            }
+                        }
+                        outRow[ow * c + ch] = scalarActivation.apply(acc)
+                    }
+                    ch += 1
+                }
+                if let a = rowActivation { a.run(outRow, outRow, count: g.outW * c) }
+            }
+        }
+
+        /// Channels `ch..<ch + V.lanes` of one output row (`outRow`), from the padded input row its
+        /// windows start on (`inRow`). Each output sums the bias, then the taps in kernel order.
+        @inline(__always)
+        func channelRow<V: FloatLanes, C: VectorClamp>(_: V.Type, _ ch: Int, _ inRow: UnsafePointer<Float>,
+                                                      _ outRow: UnsafeMutablePointer<Float>, _ clamp: C) {
+            let g = geometry, c = g.inC
+            let dy = g.dilationH * g.paddedW * c, dx = g.dilationW * c, sx = g.strideW * c
+            let bv = V.load(bias + ch)
+            var x = inRow + ch
+            var o = outRow + ch
+            var ow = 0
+            guard g.kernelH == 3 && g.kernelW == 3 else {
+                while ow < g.outW {
+                    var acc = bv
+                    for kh in 0..<g.kernelH {
+                        let row = x + kh * dy, w = packed + kh * g.kernelW * c + ch
+                        for kw in 0..<g.kernelW { acc = acc.adding(V.load(row + kw * dx), times: V.load(w + kw * c)) }
+                    }
+                    clamp.apply(acc).store(o)
+                    x += sx
+                    o += c
+                    ow += 1
+                }
+                return
+            }
+            // 3x3: the nine weight vectors stay in registers across the row.
+            let wb = packed + ch
+            let k0 = V.load(wb), k1 = V.load(wb + c), k2 = V.load(wb + 2 * c)
+            let k3 = V.load(wb + 3 * c), k4 = V.load(wb + 4 * c), k5 = V.load(wb + 5 * c)
+            let k6 = V.load(wb + 6 * c), k7 = V.load(wb + 7 * c), k8 = V.load(wb + 8 * c)
+            #if FERCC_AVX512
+            if sx == c && dx == c {
+                // Stride and dilation 1, 32 vector registers: four pixels at once share their input
+                // loads (6 per kernel row, not 12).
+                @inline(__always) func kernelRow(_ p: UnsafePointer<Float>, _ ka: V, _ kb: V, _ kc: V,
+                                                 _ a0: inout V, _ a1: inout V, _ a2: inout V, _ a3: inout V) {
+                    let v0 = V.load(p), v1 = V.load(p + c), v2 = V.load(p + 2 &* c)
+                    let v3 = V.load(p + 3 &* c), v4 = V.load(p + 4 &* c), v5 = V.load(p + 5 &* c)
+                    a0 = a0.adding(v0, times: ka).adding(v1, times: kb).adding(v2, times: kc)
+                    a1 = a1.adding(v1, times: ka).adding(v2, times: kb).adding(v3, times: kc)
+                    a2 = a2.adding(v2, times: ka).adding(v3, times: kb).adding(v4, times: kc)
+                    a3 = a3.adding(v3, times: ka).adding(v4, times: kb).adding(v5, times: kc)
+                }
+                while ow &+ 4 <= g.outW {
+                    var a0 = bv, a1 = bv, a2 = bv, a3 = bv
+                    kernelRow(x, k0, k1, k2, &a0, &a1, &a2, &a3)
+                    kernelRow(x + dy, k3, k4, k5, &a0, &a1, &a2, &a3)
+                    kernelRow(x + 2 &* dy, k6, k7, k8, &a0, &a1, &a2, &a3)
+                    clamp.apply(a0).store(o)
+                    clamp.apply(a1).store(o + c)
+                    clamp.apply(a2).store(o + 2 &* c)
+                    clamp.apply(a3).store(o + 3 &* c)
+                    x += 4 &* c
+                    o += 4 &* c
+                    ow &+= 4
+                }
+            }
+            #endif
+            let dx2 = 2 * dx, dy2 = 2 * dy, t4 = dy + dx, t5 = dy + dx2, t7 = dy2 + dx, t8 = dy2 + dx2
+            while ow < g.outW {
+                var acc = bv.adding(V.load(x), times: k0)
+                acc = acc.adding(V.load(x + dx), times: k1).adding(V.load(x + dx2), times: k2)
+                acc = acc.adding(V.load(x + dy), times: k3).adding(V.load(x + t4), times: k4)
+                acc = acc.adding(V.load(x + t5), times: k5).adding(V.load(x + dy2), times: k6)
+                acc = acc.adding(V.load(x + t7), times: k7).adding(V.load(x + t8), times: k8)
+                clamp.apply(acc).store(o)
+                x += sx
+                o += c
+                ow &+= 1
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+// fercc-kernel requires: Common/SIMD.swift Common/Geometry.swift
+
+extension Kernels {
+    /// Max and average pooling over an NHWC tensor, vectorized over channels. Windows are clipped to
+    /// the input; the average divides by the taps inside the input, or with `countIncludePad` by the
+    /// taps inside the padded input (ONNX count_include_pad; ceil-mode overhang never counts).
+    public struct Pool2DKernel: Sendable {
+        public enum Kind: Sendable { case max, average(countIncludePad: Bool) }
+        public let geometry: Conv2DGeometry
+        public let kind: Kind
+
+        @inline(never)
+        public init(geometry: Conv2DGeometry, kind: Kind) {
+            self.geometry = geometry
+            self.kind = kind
+        }
+
+        /// Taps of one window axis: (first valid tap, end tap, count for the divisor).
+        @inline(__always)
+        static func taps(_ o: Int, stride: Int, dilation: Int, kernel: Int, padBegin: Int, padEnd: Int, size: Int, includePad: Bool)
+            -> (first: Int, end: Int, count: Int) {
+            let start = o * stride - padBegin
+            var first = 0, end = kernel, padded = 0
+            for i in 0..<kernel {
+                let p = start + i * dilation
+                if p < size + padEnd { padded += 1 }
+            }
+            while first < kernel && start + first * dilation < 0 { first += 1 }
+            while end > first && start + (end - 1) * dilation >= size { end -= 1 }
+            return (first, end, includePad ? padded : end - first)
+        }
+
+        public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+            let g = geometry
+            let c = g.inC
+            let lanes = FloatVector.lanes
+            var isMax = true, includePad = false
+            if case .average(let inc) = kind { isMax = false; includePad = inc }
+            for n in 0..<g.batch {
+                let image = input + n * g.inH * g.inW * c
+                for oh in 0..<g.outH {
+                    let th = Self.taps(oh, stride: g.strideH, dilation: g.dilationH, kernel: g.kernelH,
+                                       padBegin: g.padTop, padEnd: g.padBottom, size: g.inH, includePad: includePad)
+                    for ow in 0..<g.outW {
+                        let tw = Self.taps(ow, stride: g.strideW, dilation: g.dilationW, kernel: g.kernelW,
+                                           padBegin: g.padLeft, padEnd: g.padRight, size: g.inW, includePad: includePad)
+                        let o = output + ((n * g.outH + oh) * g.outW + ow) * c
+                        let h0 = oh * g.strideH - g.padTop, w0 = ow * g.strideW - g.padLeft
+                        let count = th.count * tw.count
+                        let scale: Float = count > 0 ? 1 / Float(count) : 0
+                        // Vectors of 16 channels; with 16 or more channels a partial last vector is
+                        // the last 16, overlapping the one before (the same results written twice).
+                        let vectors = c >= lanes ? (c + lanes - 1) / lanes : 0
+                        for v in 0..<vectors {
+                            let ch = Swift.min(v * lanes, c - lanes)
+                            var acc = SIMD16<Float>(repeating: isMax ? -.infinity : 0)
+                            for i in th.first..<th.end {
+                                let row = image + (h0 + i * g.dilationH) * g.inW * c + ch
+                                for j in tw.first..<tw.end {
+                                    let v = FloatVector.load(row + (w0 + j * g.dilationW) * c).v
+                                    if isMax { acc.replace(with: v, where: v .> acc) } else { acc += v }
+                                }
+                            }
+                            FloatVector(isMax ? acc : acc * scale).store(o + ch)
+                        }
+                        var ch = vectors > 0 ? c : 0
+                        while ch < c {
+                            var acc: Float = isMax ? -.infinity : 0
+                            for i in th.first..<th.end {
+                                for j in tw.first..<tw.end {
+                                    let v = image[((h0 + i * g.dilationH) * g.inW + w0 + j * g.dilationW) * c + ch]
+                                    if isMax { acc = Swift.max(acc, v) } else { acc += v }
+                                }
+                            }
+                            o[ch] = isMax ? acc : acc * scale
+                            ch += 1
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+// AVX2 paths of the int8 kernels, through the compiler's own clang intrinsics module (no package),
+// compiled where the build defines FERCC_AVX2 (with -march=x86-64-v3 or newer). Same bits as the portable kernels.
+// fercc-kernel requires: Int8/AVX2/Requantize+AVX2.swift Int8/QuantizedPadding.swift Int8/QuantizedConvParameters.swift
+
+#if arch(x86_64) && FERCC_AVX2
+import _Builtin_intrinsics.intel
+
+extension Kernels {
+    /// Depthwise int8 convolution with AVX2 multiply-adds over pairs of taps: 16 channels of two
+    /// taps, sign-extended to int16 and interleaved, against weights interleaved the same way
+    /// ([block][tap pair][16 lanes][2 taps]; an odd last tap pairs with zero weights). The
+    /// accumulators then hold channels 0-3, 8-11 and 4-7, 12-15, the order of the block's table.
+    /// `x` holds `channelStride` (a multiple of 16) bytes per pixel, padded with the zero point
+    /// (an int16 copy measured no faster: the sign extension is not the bottleneck).
+    /// With `rows` (batch 1 only) it computes those output rows into `output` as rows 0, 1, ...
+    static func depthwiseConvAVX2(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
+                           weights: UnsafePointer<Int16>, blocks: Int, table: UnsafePointer<Int32>,
+                           requant r: Requantization, foldedRounding: Bool, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil) {
+        let outRows = rows ?? 0..<g.outH, firstRow = rows?.lowerBound ?? 0
+        let taps = g.kernelH * g.kernelW
+        let tapPairs = (taps + 1) / 2
+        let o = AVX2Output(r, folded: foldedRounding)
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: tapPairs * 2) { tapOffsets in
+            for i in 0..<(tapPairs * 2) {
+                let tap = min(i, taps - 1)  // the padding tap reads the last tap again (its weights are zero)
+                tapOffsets[i] = ((tap / g.kernelW) * g.dilationH * pw + (tap % g.kernelW) * g.dilationW) * cs
+            }
+            // Rows outer, blocks inside: the kernel's few input rows stay in cache while every block
+            // of 16 channels passes over them.
+            for n in 0..<g.batch {
+                for oh in outRows {
+                    for b in 0..<blocks {
+                        let valid = min(g.outC - b * 16, 16)
+                        let t = table + b * AVX2Table.stride
+                        let wb = weights + b * tapPairs * 32
+                        let bias0 = loadM256(UnsafeRawPointer(t)), bias1 = loadM256(UnsafeRawPointer(t + 8))
+                        let row = x + (n * ph + oh * g.strideH) * pw * cs + b * 16
+                        let outRow = output + (n * g.outH + oh - firstRow) * g.outW * g.outC + b * 16
+                        /// Tap pair j of the pixel at `px` (16 channels of two taps, interleaved) into
+                        /// its accumulators, against the pair's weights `w0`, `w1`.
+                        @inline(__always) func addTapPair(_ px: UnsafePointer<Int8>, _ j: Int, _ w0: __m256i, _ w1: __m256i,
+                                                          _ lo: inout __m256i, _ hi: inout __m256i) {
+                            let xa = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j]).loadUnaligned(as: __m128i.self))
+                            let xb = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j + 1]).loadUnaligned(as: __m128i.self))
+                            lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), w0))
+                            hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), w1))
+                        }
+                        // Two output pixels per step: the weights loaded once, the narrowing shared.
+                        let pixelStep = g.strideW * cs
+                        var ow = 0
+                        while ow + 2 <= g.outW {
+                            let px = row + ow * pixelStep
+                            var accLo = bias0, accHi = bias1, bccLo = bias0, bccHi = bias1
+                            for j in 0..<tapPairs {
+                                let w = UnsafeRawPointer(wb + j * 32)
+                                let w0 = loadM256(w), w1 = loadM256(w + 32)
+                                addTapPair(px, j, w0, w1, &accLo, &accHi)
+                                addTapPair(px + pixelStep, j, w0, w1, &bccLo, &bccHi)
+                            }
+                            requantizePairAVX2(accLo, accHi, bccLo, bccHi, table: t, o, order: pairInterleavedOrder,
+                                               outRow + ow * g.outC, next: g.outC, valid: valid)
+                            ow += 2
+                        }
+                        if ow < g.outW {
+                            let px = row + ow * pixelStep
+                            var accLo = bias0, accHi = bias1
+                            for j in 0..<tapPairs {
+                                let w = UnsafeRawPointer(wb + j * 32)
+                                addTapPair(px, j, loadM256(w), loadM256(w + 32), &accLo, &accHi)
+                            }
+                            store16(requantize16AVX2(accLo, accHi, table: t, o, order: interleavedOrder), outRow + ow * g.outC, valid: valid)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// An int8 depthwise convolution on AVX2 (`depthwiseConvAVX2`): weights as [block][tap
+    /// pair][16 lanes][2 taps], lane i of a block holding channel `interleavedChannel(i)`.
+    struct QuantizedDepthwiseConvAVX2 {
+        let p: QuantizedConvParameters
+        let packed: [Int16]
+        let table: [Int32]
+        let foldedRounding: Bool
+        /// Bytes per pixel of the padded input copy (channels padded to 16).
+        let channelStride: Int
+        var needsPaddedCopy: Bool { p.geometry.hasPadding || p.geometry.inC != channelStride }
+
+        /// The channel (within its block of 16) that lane `i` of the AVX2 depthwise accumulators
+        /// holds: 0-3, 8-11, then 4-7, 12-15 (the 16-bit interleave works within 128-bit halves).
+        static func interleavedChannel(_ i: Int) -> Int {
+            let half = i / 8, within = i % 8
+            return (within / 4) * 8 + half * 4 + within % 4
+        }
+
+        init(_ p: QuantizedConvParameters) {
+            self.p = p
+            let g = p.geometry, taps = g.kernelH * g.kernelW
+            foldedRounding = foldedRoundingAVX2(p.requant, channels: g.outC, accumulatorBound: p.accumulatorBound)
+            let tapPairs = (taps + 1) / 2
+            var packed = [Int16](repeating: 0, count: p.blocks * tapPairs * 32)
+            for b in 0..<p.blocks {
+                for lane in 0..<16 {
+                    let c = b * 16 + Self.interleavedChannel(lane)
+                    guard c < g.outC else { continue }
+                    for t in 0..<taps {
+                        packed[(b * tapPairs + t / 2) * 32 + lane * 2 + t % 2] = Int16(p.weights[c * taps + t])
+                    }
+                }
+            }
+            self.packed = packed
+            table = AVX2Table.make(blocks: p.blocks, channelOfLane: { lane in
+                let c = (lane / 16) * 16 + Self.interleavedChannel(lane % 16)
+                return c < g.outC ? c : nil
+            }, bias: p.folded, p.requant)
+            channelStride = p.blocks * 16
+        }
+
+        var scratchBytes: Int {
+            let g = p.geometry
+            return needsPaddedCopy ? g.batch * g.paddedH * g.paddedW * channelStride : 0
+        }
+
+        func padded(_ input: UnsafePointer<Int8>, _ scratch: UnsafeMutableRawPointer?) -> (UnsafePointer<Int8>, Int, Int) {
+            zeroPointPadded(input, p.geometry, channelStride: channelStride, copy: needsPaddedCopy, zeroPoint: p.inputZeroPoint, scratch)
+        }
+
+        func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer?) {
+            let (x, ph, pw) = padded(input, scratch)
+            runPadded(x, paddedH: ph, paddedW: pw, output: output)
+        }
+
+        /// Output rows `rows` (all when nil; batch 1 only otherwise) of the padded input `x`.
+        func runPadded(_ x: UnsafePointer<Int8>, paddedH: Int, paddedW: Int, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil) {
+            packed.withUnsafeBufferPointer { w in
+                table.withUnsafeBufferPointer { t in
+                    depthwiseConvAVX2(x, paddedH: paddedH, paddedW: paddedW, channelStride: channelStride, p.geometry,
+                                      weights: w.baseAddress!, blocks: p.blocks, table: t.baseAddress!, requant: p.requant,
+                                      foldedRounding: foldedRounding, output: output, rows: rows)
+                }
+            }
+        }
+    }
+}
+#endif

@@ -1,0 +1,117 @@
+// AVX-512 paths of the int8 kernels (F, BW, VL and VNNI), compiled where the build defines
+// FERCC_AVX512 (with FERCC_AVX2, and -march=x86-64-v4 -mavx512vnni or newer). Same bits as the portable kernels.
+// fercc-kernel requires: Int8/AVX2/Requantize+AVX2.swift
+
+#if arch(x86_64) && FERCC_AVX512
+import _Builtin_intrinsics.intel
+
+extension Kernels {
+    @inline(__always)
+    static func loadM512(_ p: UnsafeRawPointer) -> __m512i { p.loadUnaligned(as: __m512i.self) }
+
+    /// The output side of a requantization on 16 int32 lanes: zero point and clamp bounds.
+    struct AVX512Output {
+        let zeroPoint: __m512i, lo: __m512i, hi: __m512i
+        /// The same in 16-bit lanes (zero point) and bytes (bounds), for `narrowPairsAVX512`.
+        let zeroPoint16: __m512i, lo8: __m512i, hi8: __m512i
+        /// Whether the bounds are narrower than int8's (the saturating packs clamp to int8 already).
+        let clamps: Bool
+        let leftShift: Bool
+        /// See `QuantizedConvParameters.simpleRounding`.
+        let simpleRounding: Bool
+        init(_ r: Requantization, simpleRounding: Bool) {
+            self.init(zeroPoint: r.outputZeroPoint, min: r.min, max: r.max, leftShift: r.shifts.contains { $0 > 0 }, simpleRounding: simpleRounding)
+        }
+        init(zeroPoint: Int32, min: Int32, max: Int32, leftShift: Bool, simpleRounding: Bool) {
+            self.simpleRounding = simpleRounding
+            self.leftShift = leftShift
+            self.zeroPoint = _mm512_set1_epi32(zeroPoint)
+            lo = _mm512_set1_epi32(min)
+            hi = _mm512_set1_epi32(max)
+            zeroPoint16 = _mm512_set1_epi16(Int16(truncatingIfNeeded: zeroPoint))
+            lo8 = _mm512_set1_epi8(Int8(truncatingIfNeeded: min))
+            hi8 = _mm512_set1_epi8(Int8(truncatingIfNeeded: max))
+            clamps = min > -128 || max < 127
+        }
+
+        /// `multiplyByQuantizedMultiplierAVX512` with this requantization's shifts and rounding.
+        @inline(__always)
+        func multiply(_ x: __m512i, table t: UnsafePointer<Int32>) -> __m512i {
+            multiplyByQuantizedMultiplierAVX512(x, table: t, leftShift: leftShift, simpleRounding: simpleRounding)
+        }
+    }
+
+    /// A vector of dword indices (the rest zero).
+    static func dwordsAVX512(_ v: [Int32]) -> __m512i {
+        (v + [Int32](repeating: 0, count: 16 - v.count)).withUnsafeBytes { loadM512($0.baseAddress!) }
+    }
+
+    /// Four vectors of requantized int32 lanes (before the zero point) as bytes: packed with
+    /// saturation to 16 bits (`v0` with `v1`, `v2` with `v3`), the zero point added with saturation,
+    /// packed to bytes, clamped; 128-bit lane i then holds lane i's four dwords of v0, v1, v2, v3 in
+    /// turn, for the caller to put in order. The result is the int32 clamp's: a value past int16
+    /// saturates at +-32767, which the zero point (within int8) cannot bring back into int8.
+    @inline(__always)
+    static func packBytesAVX512(_ v0: __m512i, _ v1: __m512i, _ v2: __m512i, _ v3: __m512i, _ o: AVX512Output) -> __m512i {
+        let w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), o.zeroPoint16)
+        let w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), o.zeroPoint16)
+        let b = _mm512_packs_epi16(w01, w23)
+        return o.clamps ? _mm512_min_epi8(_mm512_max_epi8(b, o.lo8), o.hi8) : b
+    }
+
+    /// Two pixels' 32 requantized channels each (`p0`, `p1` the first pixel's two vectors, `q0`,
+    /// `q1` the second's) as bytes (`packBytesAVX512`), put in order by `orderP` / `orderQ` (dword
+    /// indices): the first pixel's 32 bytes and the second's, each in the low half.
+    @inline(__always)
+    static func narrowPairsAVX512(_ p0: __m512i, _ p1: __m512i, _ q0: __m512i, _ q1: __m512i, _ o: AVX512Output,
+                           orderP: __m512i, orderQ: __m512i) -> (__m256i, __m256i) {
+        let b = packBytesAVX512(p0, p1, q0, q1, o)
+        return (_mm512_castsi512_si256(_mm512_permutexvar_epi32(orderP, b)), _mm512_castsi512_si256(_mm512_permutexvar_epi32(orderQ, b)))
+    }
+
+    /// Stores the first `valid` (1...32) bytes of each of two pixels' 32, at `out` and `out + next`.
+    @inline(__always)
+    static func storePairAVX512(_ bp: __m256i, _ bq: __m256i, _ out: UnsafeMutablePointer<Int8>, next: Int, valid: Int) {
+        if valid == 32 {
+            UnsafeMutableRawPointer(out).storeBytes(of: bp, as: __m256i.self)
+            UnsafeMutableRawPointer(out + next).storeBytes(of: bq, as: __m256i.self)
+        } else {
+            let mask = UInt32(truncatingIfNeeded: (1 << valid) - 1)
+            _mm256_mask_storeu_epi8(out, mask, bp)
+            _mm256_mask_storeu_epi8(out + next, mask, bq)
+        }
+    }
+
+    /// `multiplyByQuantizedMultiplierAVX2` on 16 lanes at once (the same table, whose parts are 16
+    /// lanes wide). `simpleRounding`: see `QuantizedConvParameters.simpleRounding`.
+    @inline(__always)
+    static func multiplyByQuantizedMultiplierAVX512(_ x: __m512i, table t: UnsafePointer<Int32>, leftShift: Bool, simpleRounding: Bool) -> __m512i {
+        @inline(__always) func part(_ i: Int) -> __m512i { loadM512(UnsafeRawPointer(t + i)) }
+        let a = leftShift ? _mm512_sllv_epi32(x, part(AVX2Table.leftShift)) : x
+        let half = _mm512_set1_epi64(1 << 30)
+        let even = _mm512_add_epi64(_mm512_mul_epi32(a, part(AVX2Table.multiplier)), half)
+        let odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), part(AVX2Table.multiplierOdd)), half)
+        // Bits 31...62 of each product: even lanes from the low half of their 64 bits, odd from the high.
+        let h = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 31), _mm512_slli_epi64(odd, 1))
+        if simpleRounding {
+            // (h + 2^(shift-1) - [h < 0]) >> shift: the same rounding in four instructions, when
+            // every shift is at least 1 and the sum cannot overflow (checked from the weights).
+            return _mm512_srav_epi32(_mm512_add_epi32(_mm512_add_epi32(h, part(AVX2Table.half)), _mm512_srai_epi32(h, 31)),
+                                     part(AVX2Table.rightShift))
+        }
+        let remainder = _mm512_and_si512(h, part(AVX2Table.mask))
+        let threshold = _mm512_sub_epi32(part(AVX2Table.threshold), _mm512_srai_epi32(h, 31))  // + 1 when h < 0
+        return _mm512_sub_epi32(_mm512_srav_epi32(h, part(AVX2Table.rightShift)),
+                                _mm512_srai_epi32(_mm512_sub_epi32(threshold, remainder), 31))
+    }
+
+    /// `multiplyByQuantizedMultiplierAVX512`, then the zero point and the clamp in int32 as the
+    /// portable kernel, and the 16 bytes (vpmovdb truncates what the clamp left in int8 range).
+    @inline(__always)
+    static func requantize16AVX512(_ x: __m512i, table t: UnsafePointer<Int32>, _ o: AVX512Output) -> __m128i {
+        let v = o.multiply(x, table: t)
+        let z = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, o.zeroPoint), o.lo), o.hi)
+        return _mm512_cvtepi32_epi8(z)
+    }
+}
+#endif

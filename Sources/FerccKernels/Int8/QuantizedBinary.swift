@@ -1,0 +1,116 @@
+// fercc-kernel requires: Int8/Requantization.swift Float/Binary.swift Data/BroadcastStrides.swift
+// fercc-kernel requires(avx2): Int8/AVX2/Binary+AVX2.swift
+// fercc-kernel requires(avx512): Int8/AVX512/Binary+AVX512.swift
+
+extension Kernels {
+    /// int8 ADD/SUB (TFLite: both inputs rescaled to 2x the larger input scale with 20 bits of
+    /// headroom, summed, requantized) and MUL (product of offset inputs, requantized).
+    public struct QuantizedBinaryKernel: Sendable {
+        public enum Kind: Sendable { case add, sub, mul }
+        let kind: Kind
+        let offset1: Int32, offset2: Int32, outputZeroPoint: Int32
+        let m1: Int32, s1: Int, m2: Int32, s2: Int, mOut: Int32, sOut: Int
+        let min: Int32, max: Int32
+        static let leftShift: Int32 = 20
+        /// AVX2 builds: the three requantizations as `binaryAddAVX2` reads them.
+        let avx2Tables: [Int32]
+
+        @inline(never)
+        public init(kind: Kind, scale1: Float, zeroPoint1: Int32, scale2: Float, zeroPoint2: Int32,
+                    outputScale: Float, outputZeroPoint: Int32, min: Int32, max: Int32) {
+            self.kind = kind
+            offset1 = -zeroPoint1
+            offset2 = -zeroPoint2
+            self.outputZeroPoint = outputZeroPoint
+            self.min = min
+            self.max = max
+            if kind == .mul {
+                let q = QuantizedMath.quantizeMultiplier(Double(scale1) * Double(scale2) / Double(outputScale))
+                (m1, s1, m2, s2) = (0, 0, 0, 0)
+                (mOut, sOut) = (q.multiplier, q.shift)
+            } else {
+                let twiceMax = Double(2 * Swift.max(scale1, scale2))
+                let q1 = QuantizedMath.quantizeMultiplier(Double(scale1) / twiceMax)
+                var q2 = QuantizedMath.quantizeMultiplier(Double(scale2) / twiceMax)
+                if kind == .sub { q2.multiplier = -q2.multiplier }
+                let qo = QuantizedMath.quantizeMultiplier(twiceMax / Double(Float(1 << Self.leftShift) * outputScale))
+                (m1, s1, m2, s2, mOut, sOut) = (q1.multiplier, q1.shift, q2.multiplier, q2.shift, qo.multiplier, qo.shift)
+            }
+            #if arch(x86_64) && FERCC_AVX2
+            avx2Tables = binaryTablesAVX2(m1: m1, s1: s1, m2: m2, s2: s2, mOut: mOut, sOut: sOut)
+            #else
+            avx2Tables = []
+            #endif
+        }
+
+        @inline(__always)
+        public func apply(_ a: Int8, _ b: Int8) -> Int8 {
+            let x = Int32(a) &+ offset1, y = Int32(b) &+ offset2
+            let raw: Int32
+            if kind == .mul {
+                raw = QuantizedMath.multiplyByQuantizedMultiplier(x &* y, mOut, sOut) &+ outputZeroPoint
+            } else {
+                let sx = QuantizedMath.roundingDivideByPOT(QuantizedMath.saturatingRoundingDoublingHighMul(x &* (1 << Self.leftShift), m1), -s1)
+                let sy = QuantizedMath.roundingDivideByPOT(QuantizedMath.saturatingRoundingDoublingHighMul(y &* (1 << Self.leftShift), m2), -s2)
+                raw = QuantizedMath.roundingDivideByPOT(QuantizedMath.saturatingRoundingDoublingHighMul(sx &+ sy, mOut), -sOut) &+ outputZeroPoint
+            }
+            return Int8(truncatingIfNeeded: Swift.min(Swift.max(raw, min), max))
+        }
+
+        /// Applies the kernel to two tensors broadcast to `outShape` (numpy rules; shapes of equal rank).
+        public func run(_ a: UnsafePointer<Int8>, _ aShape: [Int], _ b: UnsafePointer<Int8>, _ bShape: [Int],
+                        _ y: UnsafeMutablePointer<Int8>, _ outShape: [Int]) {
+            let count = outShape.reduce(1, *)
+            if aShape == bShape {
+                var i = 0
+                #if arch(x86_64) && FERCC_AVX2
+                if kind != .mul, s1 <= 0, s2 <= 0, sOut <= 0 {
+                    i = avx2Tables.withUnsafeBufferPointer { t in
+                        #if FERCC_AVX512
+                        binaryAddAVX512(a, b, y, count: count, offset1: offset1, offset2: offset2, leftShift: Self.leftShift,
+                                        tables: t.baseAddress!, zeroPoint: outputZeroPoint, min: min, max: max)
+                        #else
+                        binaryAddAVX2(a, b, y, count: count, offset1: offset1, offset2: offset2, leftShift: Self.leftShift, tables: t.baseAddress!,
+                                      AVX2Output(zeroPoint: outputZeroPoint, min: min, max: max, leftShift: false))
+                        #endif
+                    }
+                }
+                #endif
+                if kind != .mul, s1 <= 0, s2 <= 0, sOut <= 0 {
+                    // 16 lanes at a time, the same integer steps as `apply`.
+                    let zero = Int32Vector(repeating: 0)
+                    while i + 16 <= count {
+                        let x = widen(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Int8>.self)) &+ Int32Vector(repeating: offset1)
+                        let z = widen(UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Int8>.self)) &+ Int32Vector(repeating: offset2)
+                        let sx = multiplyByQuantizedMultiplier(x &<< Self.leftShift, Int32Vector(repeating: m1), leftShift: zero,
+                                                               rightShift: Int32Vector(repeating: Int32(-s1)))
+                        let sz = multiplyByQuantizedMultiplier(z &<< Self.leftShift, Int32Vector(repeating: m2), leftShift: zero,
+                                                               rightShift: Int32Vector(repeating: Int32(-s2)))
+                        let raw = multiplyByQuantizedMultiplier(sx &+ sz, Int32Vector(repeating: mOut), leftShift: zero,
+                                                                rightShift: Int32Vector(repeating: Int32(-sOut))) &+ Int32Vector(repeating: outputZeroPoint)
+                        for l in 0..<16 { y[i + l] = Int8(truncatingIfNeeded: Swift.min(Swift.max(raw[l], min), max)) }
+                        i += 16
+                    }
+                }
+                while i < count { y[i] = apply(a[i], b[i]); i += 1 }
+                return
+            }
+            if bShape.reduce(1, *) == 1 {
+                for i in 0..<count { y[i] = apply(a[i], b[0]) }
+                return
+            }
+            let sa = broadcastStrides(aShape, to: outShape), sb = broadcastStrides(bShape, to: outShape)
+            let rank = outShape.count
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: Swift.max(rank, 1)) { idx in
+                idx.initialize(repeating: 0)
+                for o in 0..<count {
+                    var ia = 0, ib = 0
+                    for d in 0..<rank { ia += idx[d] * sa[d]; ib += idx[d] * sb[d] }
+                    y[o] = apply(a[ia], b[ib])
+                    var d = rank - 1
+                    while d >= 0 { idx[d] += 1; if idx[d] < outShape[d] { break }; idx[d] = 0; d -= 1 }
+                }
+            }
+        }
+    }
+}

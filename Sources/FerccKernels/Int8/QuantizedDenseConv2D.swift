@@ -1,0 +1,67 @@
+// fercc-kernel requires: Int8/QuantizedConvParameters.swift Int8/QuantizedDenseConv.swift
+// fercc-kernel requires(avx2): Int8/AVX2/DenseConv+AVX2.swift
+// fercc-kernel requires(avx512): Int8/AVX512/DenseConv+VNNI.swift
+
+extension Kernels {
+    /// An int8 regular convolution (one group) over NHWC, with TFLite's reference arithmetic. The
+    /// variant is the best the build's instruction sets allow: AVX-512 VNNI, else AVX2, else
+    /// portable (the exact fp32 detour when no partial sum can reach 2^24). All give the
+    /// reference loop's bits (kernel tests compare them).
+    public struct QuantizedDenseConv2DKernel {
+        enum Variant {
+            case portable(QuantizedDenseConv)
+            case exact(QuantizedDenseConvExact)
+            #if arch(x86_64) && FERCC_AVX2
+            case avx2(QuantizedDenseConvAVX2)
+            #endif
+            #if arch(x86_64) && FERCC_AVX512
+            case vnni(QuantizedDenseConvVNNI)
+            #endif
+        }
+        let variant: Variant
+        public let geometry: Conv2DGeometry
+        let inputZeroPoint: Int32
+
+        @inline(never)  // generated code builds dozens of these in one initializer
+        public init(_ p: QuantizedConvParameters) {
+            precondition(p.geometry.groups == 1, "a dense convolution has one group")
+            geometry = p.geometry
+            inputZeroPoint = p.inputZeroPoint
+            #if arch(x86_64) && FERCC_AVX512
+            variant = .vnni(QuantizedDenseConvVNNI(p))
+            #elseif arch(x86_64) && FERCC_AVX2
+            variant = .avx2(QuantizedDenseConvAVX2(p))
+            #else
+            variant = QuantizedDenseConvExact.applies(p) ? .exact(QuantizedDenseConvExact(p)) : .portable(QuantizedDenseConv(p))
+            #endif
+        }
+
+        /// Bytes of scratch `run` needs (the zero-point-padded input copy).
+        public var scratchBytes: Int {
+            switch variant {
+            case .portable(let k): return k.scratchBytes
+            case .exact(let k): return k.scratchBytes
+            #if arch(x86_64) && FERCC_AVX2
+            case .avx2(let k): return k.scratchBytes
+            #endif
+            #if arch(x86_64) && FERCC_AVX512
+            case .vnni(let k): return k.scratchBytes
+            #endif
+            }
+        }
+
+        /// Convolves `input` into `output`; `scratch` holds at least `scratchBytes` bytes.
+        public func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer?) {
+            switch variant {
+            case .portable(let k): k.run(input: input, output: output, scratch: scratch)
+            case .exact(let k): k.run(input: input, output: output, scratch: scratch!)
+            #if arch(x86_64) && FERCC_AVX2
+            case .avx2(let k): k.run(input: input, output: output, scratch: scratch!)
+            #endif
+            #if arch(x86_64) && FERCC_AVX512
+            case .vnni(let k): k.run(input: input, output: output, scratch: scratch!)
+            #endif
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+// fercc-kernel requires: Common/Geometry.swift
+
+extension Kernels {
+    /// Fills what a padded copy of `g`'s input (`channelStride` elements per pixel) does not copy:
+    /// the border only when every element of a pixel is copied (filling the whole buffer first
+    /// doubled the bytes written for large layers), else everything.
+    static func fillPadding<T>(_ y: UnsafeMutablePointer<T>, _ g: Conv2DGeometry, channelStride cs: Int, fill: T) {
+        guard cs == g.inC else {
+            y.initialize(repeating: fill, count: g.batch * g.paddedH * g.paddedW * cs)
+            return
+        }
+        fillBorder(y, batch: g.batch, h: g.inH, w: g.inW, c: cs, top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: fill)
+    }
+
+    /// Copies an int8 NHWC tensor into the middle of a larger one filled with `fill`, with
+    /// `channelStride` >= channels bytes per pixel (the extra lanes hold `fill` too).
+    static func padInt8(_ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride: Int, fill: Int8, _ y: UnsafeMutablePointer<Int8>) {
+        let ph = g.paddedH, pw = g.paddedW, c = g.inC
+        fillPadding(y, g, channelStride: channelStride, fill: fill)
+        for n in 0..<g.batch {
+            for h in 0..<g.inH {
+                let src = x + (n * g.inH + h) * g.inW * c
+                let dst = y + ((n * ph + h + g.padTop) * pw + g.padLeft) * channelStride
+                if channelStride == c {
+                    dst.update(from: src, count: g.inW * c)
+                } else {
+                    for w in 0..<g.inW { (dst + w * channelStride).update(from: src + w * c, count: c) }
+                }
+            }
+        }
+    }
+
+    /// The int8 input a convolution loop reads, with its padded height and width: the input
+    /// itself, or its zero-point-padded copy (channels padded to `channelStride`) at the start of
+    /// `scratch`.
+    static func zeroPointPadded(_ input: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride: Int, copy: Bool,
+                                zeroPoint: Int32, _ scratch: UnsafeMutableRawPointer?) -> (UnsafePointer<Int8>, Int, Int) {
+        guard copy else { return (input, g.inH, g.inW) }
+        let padded = scratch!.bindMemory(to: Int8.self, capacity: g.batch * g.paddedH * g.paddedW * channelStride)
+        padInt8(input, g, channelStride: channelStride, fill: Int8(truncatingIfNeeded: zeroPoint), padded)
+        return (UnsafePointer(padded), g.paddedH, g.paddedW)
+    }
+}

@@ -1,0 +1,288 @@
+import Fercc
+import FerccIR
+import FerccONNX
+import FerccPasses
+import FerccRuntime
+import FerccTFLite
+import Foundation
+import FerccTestSupport
+import XCTest
+
+/// Each pass on a tiny graph: the structure it leaves, and the interpreter's output before and
+/// after (within 1e-5 relative); then the whole pipeline on every fixture.
+final class PassTests: XCTestCase {
+    var rng = SeededRandom(42)
+
+    func constant(_ g: inout Graph, _ name: String, _ shape: [Int], positive: Bool = false) -> String {
+        let n = shape.reduce(1, *)
+        g.addConstant(name, .float((0..<n).map { _ in positive ? abs(rng.next()) + 0.5 : rng.next() }), shape: shape)
+        return name
+    }
+
+    func input(_ shape: [Int]) -> Graph {
+        var g = Graph(source: GraphSource(format: "test"))
+        g.values["x"] = Value(name: "x", type: TensorType(.float32, shape))
+        g.inputs = ["x"]
+        return g
+    }
+
+    func bn(_ g: inout Graph, _ x: String, _ c: Int, axis: Int, out: String) throws {
+        let p = [constant(&g, "\(out).g", [c]), constant(&g, "\(out).b", [c]), constant(&g, "\(out).m", [c]), constant(&g, "\(out).v", [c], positive: true)]
+        try g.addNode(Node(name: out, op: .batchNorm(axis: axis, epsilon: 1e-3), inputs: [x] + p, outputs: [out]))
+    }
+
+    /// Runs `pipeline`, checks the output is unchanged, returns the optimized graph and results.
+    @discardableResult
+    func check(_ g: Graph, _ pipeline: [String], file: StaticString = #filePath, line: UInt = #line) throws -> (Graph, [PassResult]) {
+        var feeds: [String: [Float]] = [:]
+        for i in g.inputs { feeds[i] = rng.floats(g.values[i]!.type.count) }
+        let before = try Interpreter(graph: g).run(feeds)
+        var optimized = g
+        let results = try PassManager.run(&optimized, pipeline: pipeline)
+        let after = try Interpreter(graph: optimized).run(feeds)
+        for o in g.outputs {
+            XCTAssertLessThanOrEqual(relativeError(after[o]!, before[o]!), 1e-5, "output \(o) changed", file: file, line: line)
+        }
+        return (optimized, results)
+    }
+
+    func ops(_ g: Graph) -> [String] { g.nodes.map(\.op.name) }
+
+    // MARK: fold-batchnorm
+
+    func testFoldBatchNormIntoConvGroupedDepthwiseAndGemm() throws {
+        for groups in [1, 2, 8] {
+            var g = input([1, 6, 7, 8])
+            let w = constant(&g, "w", [8, 3, 3, 8 / groups])
+            try g.addNode(Node(name: "conv", op: .conv2D(Conv2D(kernelH: 3, kernelW: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, groups: groups)),
+                               inputs: ["x", w], outputs: ["c"]))
+            try bn(&g, "c", 8, axis: 3, out: "y")
+            g.outputs = ["y"]
+            let (opt, results) = try check(g, ["fold-batchnorm"])
+            XCTAssertEqual(ops(opt), ["Conv2D"], "groups \(groups)")
+            XCTAssertEqual(results[0].changes, 1)
+            XCTAssertEqual(opt.nodes[0].inputs.count, 3, "a bias was added")
+        }
+        var g = input([3, 10])
+        try g.addNode(Node(name: "fc", op: .gemm(Gemm(transB: true)), inputs: ["x", constant(&g, "w", [5, 10]), constant(&g, "b", [5])], outputs: ["h"]))
+        try bn(&g, "h", 5, axis: 1, out: "y")
+        g.outputs = ["y"]
+        XCTAssertEqual(ops(try check(g, ["fold-batchnorm"]).0), ["Gemm"])
+        var m = input([3, 10])
+        try m.addNode(Node(name: "mm", op: .matMul, inputs: ["x", constant(&m, "w", [10, 6])], outputs: ["h"]))
+        try bn(&m, "h", 6, axis: 1, out: "y")
+        m.outputs = ["y"]
+        XCTAssertEqual(ops(try check(m, ["fold-batchnorm"]).0), ["Gemm"], "MatMul + BatchNorm becomes one Gemm")
+    }
+
+    func testStandaloneBatchNormBecomesScaleAndShiftAndMulAddPairsFold() throws {
+        var g = input([1, 4, 4, 6])
+        try bn(&g, "x", 6, axis: 3, out: "y")
+        g.outputs = ["y"]
+        XCTAssertEqual(ops(try check(g, ["fold-batchnorm"]).0), ["Mul", "Add"])
+
+        // TF-style Conv -> Mul(per-channel) -> Add(per-channel) folds into the convolution.
+        var h = input([1, 5, 5, 3])
+        try h.addNode(Node(name: "conv", op: .conv2D(Conv2D(kernelH: 1, kernelW: 1)), inputs: ["x", constant(&h, "w", [4, 1, 1, 3])], outputs: ["c"]))
+        try h.addNode(Node(name: "mul", op: .binary(.mul), inputs: ["c", constant(&h, "s", [4])], outputs: ["m"]))
+        try h.addNode(Node(name: "add", op: .binary(.add), inputs: ["m", constant(&h, "t", [1, 1, 1, 4])], outputs: ["y"]))
+        h.outputs = ["y"]
+        XCTAssertEqual(ops(try check(h, ["fold-batchnorm"]).0), ["Conv2D"])
+    }
+
+    func testBatchNormOnASharedConvOutputIsNotFolded() throws {
+        var g = input([1, 4, 4, 3])
+        try g.addNode(Node(name: "conv", op: .conv2D(Conv2D(kernelH: 1, kernelW: 1)), inputs: ["x", constant(&g, "w", [3, 1, 1, 3])], outputs: ["c"]))
+        try bn(&g, "c", 3, axis: 3, out: "y")
+        try g.addNode(Node(name: "r", op: .unary(.relu), inputs: ["c"], outputs: ["z"]))
+        g.outputs = ["y", "z"]
+        XCTAssertEqual(ops(try check(g, ["fold-batchnorm"]).0), ["Conv2D", "Mul", "Add", "Relu"])
+    }
+
+    // MARK: fuse-activation
+
+    func testFuseActivationIntoConvGemmAndAdd() throws {
+        var g = input([1, 4, 4, 3])
+        try g.addNode(Node(name: "conv", op: .conv2D(Conv2D(kernelH: 1, kernelW: 1)), inputs: ["x", constant(&g, "w", [3, 1, 1, 3])], outputs: ["c"]))
+        try g.addNode(Node(name: "clip", op: .unary(.clip(min: 0, max: 6)), inputs: ["c"], outputs: ["r"]))
+        try g.addNode(Node(name: "add", op: .binary(.add), inputs: ["r", "x"], outputs: ["a"]))
+        try g.addNode(Node(name: "leaky", op: .unary(.leakyRelu(alpha: 0.1)), inputs: ["a"], outputs: ["y"]))
+        g.outputs = ["y"]
+        let (opt, results) = try check(g, ["fuse-activation"])
+        XCTAssertEqual(ops(opt), ["Conv2D", "Add"])
+        XCTAssertEqual(results[0].changes, 2)
+        guard case .conv2D(let c) = opt.nodes[0].op, case .binary(_, let a) = opt.nodes[1].op else { return XCTFail() }
+        XCTAssertEqual(c.activation, .relu6)
+        XCTAssertEqual(a, .leakyRelu(alpha: 0.1))
+
+        var h = input([2, 8])
+        try h.addNode(Node(name: "fc", op: .gemm(Gemm(transB: true)), inputs: ["x", constant(&h, "w", [4, 8])], outputs: ["f"]))
+        try h.addNode(Node(name: "s", op: .unary(.sigmoid), inputs: ["f"], outputs: ["y"]))
+        h.outputs = ["y"]
+        XCTAssertEqual(ops(try check(h, ["fuse-activation"]).0), ["Gemm"])
+        var k = input([2, 8])
+        try k.addNode(Node(name: "fc", op: .gemm(Gemm(transB: true)), inputs: ["x", constant(&k, "w", [4, 8])], outputs: ["f"]))
+        try k.addNode(Node(name: "hs", op: .unary(.hardSwish), inputs: ["f"], outputs: ["y"]))
+        k.outputs = ["y", "f"]
+        XCTAssertEqual(ops(try check(k, ["fuse-activation"]).0), ["Gemm", "HardSwish"], "a graph output is not fused away")
+    }
+
+    // MARK: fuse-depthwise-pointwise
+
+    func depthwiseSeparable(_ shape: [Int], pointwiseStride: Int = 1) throws -> Graph {
+        let c = shape[3]
+        var g = input(shape)
+        let dw = Conv2D(kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, groups: c, activation: .relu6)
+        try g.addNode(Node(name: "dw", op: .conv2D(dw), inputs: ["x", constant(&g, "dw.w", [c, 3, 3, 1]), constant(&g, "dw.b", [c])], outputs: ["d"]))
+        let pw = Conv2D(kernelH: 1, kernelW: 1, strideH: pointwiseStride, strideW: pointwiseStride)
+        try g.addNode(Node(name: "pw", op: .conv2D(pw), inputs: ["d", constant(&g, "pw.w", [24, 1, 1, c])], outputs: ["y"]))
+        g.outputs = ["y"]
+        return g
+    }
+
+    func testFuseDepthwisePointwiseAcrossBands() throws {
+        // 40 rows of 40 x 32 floats: several 48 KB bands and a shorter last band.
+        let (opt, results) = try check(try depthwiseSeparable([1, 40, 40, 32]), ["fuse-depthwise-pointwise"])
+        XCTAssertEqual(ops(opt), ["DepthwisePointwise"])
+        XCTAssertEqual(results[0].changes, 1)
+        XCTAssertLessThan(opt.peakActivationBytes(), try depthwiseSeparable([1, 40, 40, 32]).peakActivationBytes())
+        // Odd sizes and a batch of 2.
+        XCTAssertEqual(ops(try check(try depthwiseSeparable([2, 7, 13, 19]), ["fuse-depthwise-pointwise"]).0), ["DepthwisePointwise"])
+    }
+
+    func testDepthwiseNotFusedIntoStridedPointwiseSaysWhy() throws {
+        let (opt, results) = try check(try depthwiseSeparable([1, 8, 8, 16], pointwiseStride: 2), ["fuse-depthwise-pointwise"])
+        XCTAssertEqual(ops(opt), ["Conv2D", "Conv2D"])
+        XCTAssertEqual(results[0].notes, ["1 not fused: the next convolution is not 1x1, stride 1, ungrouped"])
+    }
+
+    // MARK: fuse-expand-depthwise-pointwise
+
+    /// MobileNetV2's inverted residual: 1x1 expansion (ReLU6), 3x3 depthwise (ReLU6), 1x1 projection.
+    func invertedResidual(_ shape: [Int], expand e: Int, stride: Int, out: Int, residualReadsExpansion: Bool = false) throws -> Graph {
+        var g = input(shape)
+        let c = shape[3]
+        try g.addNode(Node(name: "expand", op: .conv2D(Conv2D(kernelH: 1, kernelW: 1, activation: .relu6)),
+                           inputs: ["x", constant(&g, "ex.w", [e, 1, 1, c]), constant(&g, "ex.b", [e])], outputs: ["e"]))
+        let dw = Conv2D(kernelH: 3, kernelW: 3, strideH: stride, strideW: stride, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, groups: e, activation: .relu6)
+        try g.addNode(Node(name: "dw", op: .conv2D(dw), inputs: ["e", constant(&g, "dw.w", [e, 3, 3, 1]), constant(&g, "dw.b", [e])], outputs: ["d"]))
+        try g.addNode(Node(name: "project", op: .conv2D(Conv2D(kernelH: 1, kernelW: 1)), inputs: ["d", constant(&g, "pw.w", [out, 1, 1, e])], outputs: ["y"]))
+        g.outputs = ["y"]
+        if residualReadsExpansion { g.outputs.append("e") }
+        return g
+    }
+
+    func testFuseExpandDepthwisePointwise() throws {
+        let pipeline = ["fuse-depthwise-pointwise", "fuse-expand-depthwise-pointwise"]
+        // 40 rows of 42 x 96 padded floats: two bands of the 384 KB block, rows carried over.
+        let big = try invertedResidual([1, 40, 40, 16], expand: 96, stride: 1, out: 24)
+        let (opt, results) = try check(big, pipeline)
+        XCTAssertEqual(ops(opt), ["ExpandDepthwisePointwise"])
+        XCTAssertEqual(results.map(\.changes), [1, 1])
+        XCTAssertLessThan(opt.peakActivationBytes(), big.peakActivationBytes())
+        func macs(_ g: Graph) -> Int { g.nodes.map { g.stats(of: $0).macs }.reduce(0, +) }
+        XCTAssertEqual(macs(opt), macs(big))
+        // Stride 2, odd sizes, a batch of 2, a projection without bias.
+        XCTAssertEqual(ops(try check(try invertedResidual([2, 9, 13, 8], expand: 20, stride: 2, out: 12), pipeline).0), ["ExpandDepthwisePointwise"])
+        // The expansion is also a graph output: it must exist whole, so it stays.
+        let (kept, keptResults) = try check(try invertedResidual([1, 6, 6, 8], expand: 16, stride: 1, out: 8, residualReadsExpansion: true), pipeline)
+        XCTAssertEqual(ops(kept), ["Conv2D", "DepthwisePointwise"])
+        XCTAssertEqual(keptResults[1].notes, ["1 not fused: the expansion has several readers or is a graph output"])
+    }
+
+    // MARK: fold-pad
+
+    func testFoldPadIntoConvolution() throws {
+        var g = input([1, 6, 6, 3])
+        try g.addNode(Node(name: "pad", op: .pad(pads: [0, 1, 0, 0, 0, 2, 1, 0], value: 0), inputs: ["x"], outputs: ["p"]))
+        try g.addNode(Node(name: "conv", op: .conv2D(Conv2D(kernelH: 3, kernelW: 3, strideH: 2, strideW: 2)),
+                           inputs: ["p", constant(&g, "w", [4, 3, 3, 3])], outputs: ["y"]))
+        g.outputs = ["y"]
+        let (opt, _) = try check(g, ["fold-pad"])
+        XCTAssertEqual(ops(opt), ["Conv2D"])
+        var h = input([1, 6, 6, 3])
+        try h.addNode(Node(name: "pad", op: .pad(pads: [0, 1, 1, 0, 0, 1, 1, 0], value: 0.5), inputs: ["x"], outputs: ["p"]))
+        try h.addNode(Node(name: "conv", op: .conv2D(Conv2D(kernelH: 3, kernelW: 3)), inputs: ["p", constant(&h, "w", [4, 3, 3, 3])], outputs: ["y"]))
+        h.outputs = ["y"]
+        XCTAssertEqual(ops(try check(h, ["fold-pad"]).0), ["Pad", "Conv2D"], "a non-zero pad value stays")
+    }
+
+    // MARK: fold-constants, eliminate-dead-code, pipeline
+
+    func testFoldConstantsAndDeadCode() throws {
+        var g = input([2, 3])
+        let c = constant(&g, "c", [3, 2])
+        try g.addNode(Node(name: "t", op: .transpose(perm: [1, 0]), inputs: [c], outputs: ["ct"]))
+        try g.addNode(Node(name: "add", op: .binary(.add), inputs: ["x", "ct"], outputs: ["y"]))
+        try g.addNode(Node(name: "unused", op: .unary(.tanh), inputs: ["x"], outputs: ["z"]))
+        g.outputs = ["y"]
+        let (opt, results) = try check(g, ["fold-constants", "eliminate-dead-code"])
+        XCTAssertEqual(ops(opt), ["Add"])
+        XCTAssertEqual(results.map(\.changes), [1, 1])
+        XCTAssertThrowsError(try PassManager.pipeline("fold-batchnorm,teleport")) {
+            XCTAssertNotNil(($0 as? FerccError)?.reason.range(of: "unknown pass 'teleport'"))
+        }
+        XCTAssertEqual(try PassManager.pipeline("none"), [])
+    }
+
+    // MARK: to-nhwc and channel shuffle, on imported models
+
+    func testToNHWCRemovesTheImportersTransposes() throws {
+        var g = try ONNXImporter.importModel(path: Repo.fixtures + "/inverted_residual_block.onnx")
+        let transposesBefore = g.nodes.filter { $0.op.name == "Transpose" }.count
+        let (opt, _) = try check(g, ["to-nhwc"])
+        let transposes = opt.nodes.filter { $0.op.name == "Transpose" }.count
+        XCTAssertGreaterThan(transposesBefore, 4)
+        XCTAssertEqual(transposes, 2, "only the NCHW input and output conversions remain")
+        g = opt
+        XCTAssertTrue(g.nodes.contains { if case .batchNorm(3, _) = $0.op { return true } else { return false } }, "BatchNorm now on NHWC's channel axis")
+    }
+
+    func testChannelShuffleIsRecognizedInBothForms() throws {
+        let onnx = try ONNXImporter.importModel(path: Repo.fixtures + "/shufflenet_unit.onnx")
+        let (o1, r1) = try check(onnx, PassManager.defaultPipeline)
+        XCTAssertEqual(r1.first { $0.name == "recognize-channel-shuffle" }?.changes, 1)
+        XCTAssertTrue(o1.nodes.contains { if case .channelShuffle(2, _) = $0.op { return true } else { return false } })
+        let tfl = try TFLiteImporter.importModel(path: Repo.path("fixtures/tflite/channel_shuffle_5d.tflite"))
+        let (o2, _) = try check(tfl, ["recognize-channel-shuffle"])
+        XCTAssertEqual(ops(o2), ["ChannelShuffle"])
+    }
+
+    func testSqueezeExcitationSurvivesThePipeline() throws {
+        let g = try ONNXImporter.importModel(path: Repo.fixtures + "/squeeze_excitation_block.onnx")
+        let (opt, _) = try check(g, PassManager.defaultPipeline)
+        XCTAssertTrue(opt.nodes.contains { $0.op.name == "Mul" }, "the excitation multiply remains")
+        XCTAssertTrue(opt.nodes.contains { $0.op.name == "ReduceMean" }, "the squeeze remains")
+    }
+
+    /// The whole default pipeline on every fixture: outputs as before (float within 1e-5,
+    /// int8 identical), graphs valid.
+    func testDefaultPipelineOnEveryFixture() throws {
+        var models: [String] = []
+        for dir in [Repo.fixtures, Repo.path("fixtures/tflite")] {
+            for f in try FileManager.default.contentsOfDirectory(atPath: dir) where f.hasSuffix(".onnx") || f.hasSuffix(".tflite") {
+                models.append(dir + "/" + f)
+            }
+        }
+        XCTAssertGreaterThan(models.count, 140)
+        for path in models.sorted() {
+            let g = try ModelLoader.load(path: path)
+            var feeds: [String: RuntimeTensor] = [:]
+            for i in g.inputs {
+                let t = g.values[i]!.type
+                feeds[i] = t.dtype == .float32 ? .float(rng.floats(t.count)) : .int8((0..<t.count).map { _ in Int8(truncatingIfNeeded: Int(rng.next() * 127)) })
+            }
+            let before = try Interpreter(graph: g).run(tensors: feeds)
+            let (opt, _) = try ModelLoader.load(path: path, pipeline: PassManager.defaultPipeline)
+            let after = try Interpreter(graph: opt).run(tensors: feeds)
+            for o in g.outputs {
+                switch (before[o]!, after[o]!) {
+                case (.float(let b), .float(let a)):
+                    XCTAssertLessThanOrEqual(relativeError(a, b), 1e-5, "\(path): \(o)")
+                case (let b, let a):
+                    XCTAssertEqual(a, b, "\(path): \(o)")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+import Fercc
+import FerccCodegen
+import FerccIR
+import FerccPasses
+import FerccQuantize
+import FerccRuntime
+import Foundation
+import FerccTestSupport
+import XCTest
+
+/// fercc quantize: image decoding and preprocessing, calibration, the int8 graph, the accuracy
+/// report, the generated int8 code, and the one-line errors for bad calibration data.
+final class QuantizeTests: XCTestCase {
+    static let images = Repo.path("fixtures/images")
+    static let fer = Repo.path("fixtures/fer/fer_mini_xception.onnx")
+
+    func testDecodesEveryImageFormatAndPreprocesses() throws {
+        let png = try ImageDecoder.decode(Self.images + "/faces/happy/happy_0.png")
+        XCTAssertEqual([png.width, png.height, png.channels], [64, 64, 1])
+        let rgb = try ImageDecoder.decode(Self.images + "/faces/happy/happy_3.rgb.png")
+        XCTAssertEqual([rgb.width, rgb.height, rgb.channels], [72, 72, 3])
+        let jpg = try ImageDecoder.decode(Self.images + "/faces/happy/happy_1.jpg")
+        XCTAssertEqual([jpg.width, jpg.height, jpg.channels], [56, 56, 1])
+        let pgm = try ImageDecoder.decode(Self.images + "/faces/happy/happy_2.pgm")
+        XCTAssertEqual([pgm.width, pgm.height, pgm.channels], [48, 48, 1])
+        // BT.601 luma of the RGB fixture (its channels are g, 0.9g, 0.8g).
+        let g = rgb.gray()
+        XCTAssertEqual(g.channels, 1)
+        let i = 36 * 72 + 36
+        XCTAssertEqual(g.pixels[i], 0.299 * rgb.pixels[3 * i] + 0.587 * rgb.pixels[3 * i + 1] + 0.114 * rgb.pixels[3 * i + 2], accuracy: 1e-3)
+        // Bilinear resize keeps a constant image constant and a ramp a ramp.
+        let ramp = Image(width: 4, height: 1, channels: 1, pixels: [0, 10, 20, 30]).resized(width: 2, height: 1)
+        XCTAssertEqual(ramp.pixels, [5, 25])
+        // Preprocessing to the model's NCHW input: [0, 1], then mean and std.
+        var p = CalibrationData.Preprocessing()
+        p.mean = [0.5]
+        p.std = [0.25]
+        let geometry = CalibrationData.InputGeometry(TensorType(.float32, [1, 1, 48, 48]), sourceFormat: "onnx")
+        let x = try CalibrationData.prepare(pgm, geometry: geometry, preprocessing: p, source: "pgm")
+        XCTAssertEqual(x.count, 48 * 48)
+        XCTAssertEqual(x[100], (pgm.pixels[100] / 255 - 0.5) / 0.25, accuracy: 1e-6)
+    }
+
+    func testFER2013CSVAndUsageFilter() throws {
+        let all = try FER2013.read(Self.images + "/fer2013_sample.csv", usage: nil, limit: nil)
+        XCTAssertEqual(all.map(\.label), ["happy", "sad", "neutral", "happy", "sad", "neutral"])
+        let test = try FER2013.read(Self.images + "/fer2013_sample.csv", usage: "PublicTest", limit: nil)
+        XCTAssertEqual(test.count, 3)
+        XCTAssertEqual(test[0].line, 5)
+    }
+
+    /// Each bad calibration input: a one-line error naming the file, and nothing written.
+    func testBadCalibrationDataErrors() throws {
+        let dir = try temporaryDirectory()
+        let empty = dir.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        let cases: [(String, String)] = [
+            (Self.images + "/bad/corrupt.png", "corrupt PNG"),
+            (Self.images + "/bad/text.jpg", "is not a JPEG file"),
+            (empty.path, "no calibration data"),
+            (Self.images + "/bad/short_row.csv", "has 100 pixels"),
+            (dir.appendingPathComponent("missing").path, "no such file"),
+        ]
+        for (path, expected) in cases {
+            let out = dir.appendingPathComponent("out").path
+            XCTAssertThrowsError(try QuantizeCommand.run(model: Self.fer, calibration: path, outputDirectory: out,
+                                                         codegen: CodegenOptions(name: "Q"), bench: false, options: QuantizeCommand.Options())) { e in
+                let text = (e as? FerccError)?.description ?? "\(e)"
+                XCTAssertTrue(text.contains(expected), text)
+                XCTAssertTrue(text.contains(path), "names the file: \(text)")
+                XCTAssertFalse(text.contains("\n"), "one line: \(text)")
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing half-written")
+        }
+    }
+
+    /// A constant or all-zero tensor must get a finite, positive scale.
+    func testDegenerateRangesGiveFiniteScales() throws {
+        for r: (Float, Float) in [(0, 0), (3, 3), (-2, -2), (0, 1e-30), (-1, 1)] {
+            let q = Quantizer.activationQuantization((r.0, r.1))
+            XCTAssertTrue(q.scale.isFinite && q.scale > 0, "\(r) -> \(q)")
+            XCTAssertTrue((-128...127).contains(q.zeroPoint), "\(r) -> \(q)")
+            // 0 is exactly representable.
+            XCTAssertEqual(Float(q.zeroPoint), (0 / q.scale).rounded() + Float(q.zeroPoint))
+        }
+        // Calibrating on all-zero inputs: every quantized tensor's scale is finite.
+        let (graph, _) = try ModelLoader.load(path: Self.fer, pipeline: ["to-nhwc", "fold-batchnorm", "fold-constants", "fuse-activation", "eliminate-dead-code"])
+        let zeros = [[Float]](repeating: [Float](repeating: 0, count: 48 * 48), count: 2)
+        let stats = try Calibrator.collect(graph, samples: zeros, method: .minmax)
+        let (q, _) = try Quantizer.quantize(graph, ranges: stats.mapValues { $0.range(.minmax, percentile: 99.99) }, options: QuantizeOptions())
+        for v in q.values.values {
+            for s in v.type.quantization?.scales ?? [] { XCTAssertTrue(s.isFinite && s > 0, "\(v.name): \(s)") }
+        }
+        let out = try Interpreter(graph: q).run([q.inputs[0]: zeros[0]])
+        XCTAssertTrue(out.values.first!.allSatisfy { $0.isFinite })
+    }
+
+    /// The FER fixture quantized from the image folder: int8 close to float, weights about 4x
+    /// smaller, per-layer SQNR listed, every method works; the generated int8 Swift gives the
+    /// interpreter's outputs.
+    func testQuantizeFERModelFromImages() throws {
+        let dir = try temporaryDirectory()
+        let out = dir.appendingPathComponent("q").path
+        var options = QuantizeCommand.Options()
+        options.holdout = 0.25
+        let result = try QuantizeCommand.run(model: Self.fer, calibration: Self.images + "/faces", outputDirectory: out,
+                                             codegen: CodegenOptions(name: "FERInt8"), bench: false, options: options)
+        let a = result.accuracy
+        XCTAssertEqual(a.samples, 3)
+        XCTAssertEqual(a.evaluated_on, "held-out")
+        XCTAssertEqual(a.top1_agreement, 1)
+        XCTAssertLessThan(a.mean_abs_error, 0.01)
+        XCTAssertLessThan(Double(a.weight_bytes_int8) / Double(a.weight_bytes_fp32), 0.4)
+        XCTAssertGreaterThan(a.layers.count, 10)
+        XCTAssertEqual(a.layers.map(\.sqnr_db), a.layers.map(\.sqnr_db).sorted(), "worst first")
+        XCTAssertTrue(a.layers.allSatisfy { $0.sqnr_db > 15 }, "\(a.layers.prefix(3))")
+        for f in ["FERInt8.swift", "FERInt8+Weights.swift", "report.json", "report.html", "accuracy.json", "accuracy.txt", "accuracy.html"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
+        }
+        for method in CalibrationMethod.allCases where method != .minmax {
+            var o = QuantizeCommand.Options()
+            o.quantize.method = method
+            let r = try QuantizeCommand.run(model: Self.fer, calibration: Self.images + "/faces", outputDirectory: dir.appendingPathComponent(method.rawValue).path,
+                                            codegen: CodegenOptions(name: "M"), bench: false, options: o)
+            XCTAssertTrue(r.accuracy.mean_abs_error.isFinite, method.rawValue)
+        }
+        // --exclude keeps a node float; an unknown name is an error.
+        var ex = QuantizeCommand.Options()
+        ex.quantize.exclude = ["block1/sep1/depthwise"]
+        let r = try QuantizeCommand.run(model: Self.fer, calibration: Self.images + "/faces", outputDirectory: dir.appendingPathComponent("ex").path,
+                                        codegen: CodegenOptions(name: "E"), bench: false, options: ex)
+        XCTAssertTrue(r.accuracy.float_nodes.contains("block1/sep1/depthwise"))
+        // --fallback-sqnr: the layers under the threshold (measured above) come back float.
+        var fb = QuantizeCommand.Options()
+        fb.holdout = 0.25
+        let threshold = a.layers[a.layers.count / 2].sqnr_db
+        fb.fallbackSQNR = threshold
+        let fallback = try QuantizeCommand.run(model: Self.fer, calibration: Self.images + "/faces", outputDirectory: dir.appendingPathComponent("fb").path,
+                                               codegen: CodegenOptions(name: "F"), bench: false, options: fb)
+        for l in a.layers where l.sqnr_db < threshold { XCTAssertTrue(fallback.accuracy.float_nodes.contains(l.node), l.node) }
+        XCTAssertGreaterThan(fallback.accuracy.weight_bytes_int8, a.weight_bytes_int8, "float layers keep float weights")
+        ex.quantize.exclude = ["no/such/node"]
+        XCTAssertThrowsError(try QuantizeCommand.run(model: Self.fer, calibration: Self.images + "/faces", outputDirectory: dir.appendingPathComponent("ex2").path,
+                                                     codegen: CodegenOptions(name: "E"), bench: false, options: ex))
+
+        // The generated code against the interpreter on the same int8 graph: compile and compare.
+        let input = try CalibrationData.load(Self.images + "/faces/sad/sad_0.png",
+                                             geometry: CalibrationData.InputGeometry(TensorType(.float32, [1, 1, 48, 48]), sourceFormat: "onnx"),
+                                             preprocessing: CalibrationData.Preprocessing())[0].data
+        let got = try compileAndPredict(generated: out, name: "FERInt8", input: input, in: dir)
+        let want = try Interpreter(graph: result.graph).run([result.graph.inputs[0]: input]).values.first!
+        XCTAssertEqual(got.count, 7)
+        XCTAssertEqual(got, want, "generated int8 code and the interpreter run the same kernels")
+        // The generated code fuses the int8 depthwise+pointwise pairs; so can the interpreter: same outputs.
+        XCTAssertGreaterThan(result.report.passes.last { $0.name == "fuse-depthwise-pointwise" }?.changes ?? 0, 0)
+        var fused = result.graph
+        XCTAssertGreaterThan(try PassManager.run(&fused, pipeline: ["fuse-depthwise-pointwise"])[0].changes, 0)
+        XCTAssertEqual(try Interpreter(graph: fused).run([fused.inputs[0]: input]).values.first!, want)
+        XCTAssertEqual(got.reduce(0, +), 1, accuracy: 1e-4, "softmax output")
+
+        // fercc evaluate on the labelled image folder: the fixture's untrained weights predict one
+        // class for every face, so only the bookkeeping is checked (counts, confusion, agreement).
+        let e = try EvaluateCommand.run(model: Self.fer, data: Self.images + "/faces", labels: nil, quantized: out,
+                                        preprocessing: CalibrationData.Preprocessing(), limit: nil)
+        XCTAssertEqual(e.samples, 12)
+        XCTAssertEqual(e.labels, FER2013.labels)
+        XCTAssertEqual(e.models.count, 2)
+        for m in e.models {
+            XCTAssertEqual(m.confusion.flatMap { $0 }.reduce(0, +), 12)
+            XCTAssertEqual(m.confusion[3].reduce(0, +), 4, "4 happy faces")
+            let correct = (0..<7).map { m.confusion[$0][$0] }.reduce(0, +)
+            XCTAssertEqual(m.top1_accuracy, Double(correct) / 12)
+        }
+        XCTAssertEqual(e.agreement, 1, "int8 predicts fp32's class on every face")
+        XCTAssertEqual(try EvaluateCommand.run(model: Self.fer, data: Self.images + "/fer2013_sample.csv", labels: nil, quantized: nil,
+                                               preprocessing: { var p = CalibrationData.Preprocessing(); p.usage = "PublicTest"; return p }(), limit: nil).samples, 3)
+        XCTAssertThrowsError(try EvaluateCommand.run(model: Self.fer, data: Self.images + "/faces", labels: ["a", "b", "c", "d", "e", "f", "g"],
+                                                     quantized: nil, preprocessing: CalibrationData.Preprocessing(), limit: nil)) {
+            XCTAssertTrue("\($0)".contains("is not one of the labels"), "\($0)")
+        }
+    }
+}
+
+/// ONNX QDQ models as onnxruntime's quantize_static writes them (s8s8 and u8s8, per-channel
+/// weights): imported, folded into int8 ops, within one output step of onnxruntime, and compiled.
+final class QDQTests: XCTestCase {
+    static let dir = Repo.path("fixtures/qdq")
+
+    func testQDQModelsRunInt8AndMatchOnnxRuntime() throws {
+        for name in ["fer_mini_xception", "inverted_residual_block"] {
+            for tag in ["s8s8", "u8s8"] {
+                let path = "\(Self.dir)/\(name).\(tag).onnx"
+                let (graph, results) = try ModelLoader.load(path: path, pipeline: FerccPasses.PassManager.defaultPipeline)
+                XCTAssertGreaterThan(results.first { $0.name == "fold-qdq" }?.changes ?? 0, 0, path)
+                let int8Convs = graph.nodes.filter { n in
+                    if case .conv2D = n.op { return graph.values[n.outputs[0]]?.type.dtype == .int8 }
+                    return false
+                }
+                let convs = graph.nodes.filter { if case .conv2D = $0.op { return true } else { return false } }
+                XCTAssertEqual(int8Convs.count, convs.count, "\(path): every convolution runs in int8")
+                let x = try NPY.read(path: "\(Self.dir)/\(name).\(tag).in0.npy").data
+                let ref = try NPY.read(path: "\(Self.dir)/\(name).\(tag).out0.npy").data
+                let got = try Interpreter(graph: graph).run([graph.inputs[0]: x]).values.first!
+                // The model's own semantics: its float ops between the Q/DQ pairs, unfolded.
+                let unfolded = try ModelLoader.load(path: path, pipeline: [])
+                let simulated = try Interpreter(graph: unfolded.0).run([unfolded.0.inputs[0]: x]).values.first!
+                // One step of the last QuantizeLinear: fercc requantizes in TFLite's fixed point,
+                // the simulation and onnxruntime in float, so single elements may differ by a step.
+                let step: Float = name == "fer_mini_xception" ? 1.0 / 255 : 0.0296
+                XCTAssertLessThanOrEqual(zip(got, simulated).map { abs($0 - $1) }.max() ?? .infinity, step * 1.01, "\(path) vs its float simulation")
+                // onnxruntime's u8s8 kernels on AVX2 without VNNI add u8 x s8 pairs in saturating
+                // 16-bit arithmetic (its documentation says so), so only s8s8 is held to one step.
+                if tag == "s8s8" {
+                    XCTAssertLessThanOrEqual(zip(got, ref).map { abs($0 - $1) }.max() ?? .infinity, step * 1.01, "\(path) vs onnxruntime")
+                }
+            }
+        }
+    }
+
+    func testQDQModelConvertsToInt8Swift() throws {
+        let dir = try temporaryDirectory()
+        let out = dir.appendingPathComponent("g").path
+        let path = "\(Self.dir)/fer_mini_xception.u8s8.onnx"
+        _ = try ConvertCommand.convert(model: path, outputDirectory: out, options: CodegenOptions(name: "QDQ"), bench: false)
+        let x = try NPY.read(path: "\(Self.dir)/fer_mini_xception.u8s8.in0.npy").data
+        let (graph, _) = try ModelLoader.load(path: path, pipeline: FerccPasses.PassManager.defaultPipeline)
+        let want = try Interpreter(graph: graph).run([graph.inputs[0]: x]).values.first!
+        let got = try compileAndPredict(generated: out, name: "QDQ", input: x, in: dir)
+        XCTAssertEqual(got, want)
+    }
+}
