@@ -10,10 +10,10 @@ let package = Package(
     name: "fercc",
     products: [
         .executable(name: "fercc", targets: ["fercc"]),
-        .library(name: "Fercc", targets: ["Fercc"]),
+        .library(name: "Fercc", targets: ["Fercc"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
     ],
     targets: [
         // protoc-c output for schemas/onnx.proto (scripts/generate-onnx-c).
@@ -47,39 +47,70 @@ let package = Package(
         .target(name: "FerccPasses", dependencies: ["FerccIR", "FerccLowering", "FerccRuntime"]),
         // Swift code generation: prints the execution plan, with the kernels' source text that the
         // EmbedKernelSources plugin makes from FerccKernels at build time.
-        .target(name: "FerccCodegen", dependencies: ["FerccIR", "FerccKernels", "FerccLowering"], plugins: ["EmbedKernelSources"]),
+        .target(
+            name: "FerccCodegen", dependencies: ["FerccIR", "FerccKernels", "FerccLowering"],
+            plugins: ["EmbedKernelSources"]),
         .executableTarget(name: "fercc-embed-kernels"),
         .plugin(name: "EmbedKernelSources", capability: .buildTool(), dependencies: ["fercc-embed-kernels"]),
         // Post-training quantization: calibration observers, the int8 graph, the accuracy report.
         .target(name: "FerccQuantize", dependencies: ["FerccIR", "FerccKernels", "FerccRuntime"]),
         .target(
             name: "Fercc",
-            dependencies: ["FerccIR", "FerccKernels", "FerccONNX", "FerccTFLite", "FerccLowering", "FerccRuntime", "FerccPasses", "FerccCodegen",
-                           "FerccQuantize", "CImage"]
+            dependencies: [
+                "FerccIR", "FerccKernels", "FerccONNX", "FerccTFLite", "FerccLowering", "FerccRuntime", "FerccPasses",
+                "FerccCodegen",
+                "FerccQuantize", "CImage"
+            ]
         ),
         .executableTarget(
             name: "fercc",
-            dependencies: ["Fercc", "FerccIR", "FerccLowering", "FerccCodegen", "FerccPasses", "FerccQuantize",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Fercc", "FerccIR", "FerccLowering", "FerccCodegen", "FerccPasses", "FerccQuantize",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
+            ]
         ),
         // Tests, one target per layer; FerccTestSupport holds what they share (paths, a seeded
         // generator, running processes and the fercc binary).
         .target(name: "FerccTestSupport", path: "Tests/FerccTestSupport"),
         .testTarget(name: "IRTests", dependencies: ["FerccIR", "FerccTestSupport"]),
-        .testTarget(name: "ImporterTests", dependencies: ["Fercc", "FerccIR", "FerccONNX", "FerccTFLite", "FerccPasses", "FerccRuntime",
-                                                          "FerccTestSupport"]),
+        .testTarget(
+            name: "ImporterTests",
+            dependencies: [
+                "Fercc", "FerccIR", "FerccONNX", "FerccTFLite", "FerccPasses", "FerccRuntime",
+                "FerccTestSupport"
+            ]),
         .testTarget(name: "KernelTests", dependencies: ["FerccKernels", "FerccTestSupport"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Fercc", "FerccIR", "FerccLowering", "FerccRuntime", "FerccTFLite", "FerccONNX",
-                                                         "FerccPasses", "FerccTestSupport"]),
-        .testTarget(name: "PassTests", dependencies: ["Fercc", "FerccIR", "FerccONNX", "FerccTFLite", "FerccPasses", "FerccRuntime",
-                                                      "FerccTestSupport"]),
-        .testTarget(name: "QuantizeTests", dependencies: ["Fercc", "FerccIR", "FerccLowering", "FerccPasses", "FerccQuantize", "FerccRuntime",
-                                                          "FerccCodegen", "FerccTestSupport"]),
-        .testTarget(name: "CodegenTests", dependencies: ["Fercc", "FerccIR", "FerccLowering", "FerccCodegen", "FerccPasses", "FerccRuntime",
-                                                         "FerccTestSupport"]),
+        .testTarget(
+            name: "RuntimeTests",
+            dependencies: [
+                "Fercc", "FerccIR", "FerccLowering", "FerccRuntime", "FerccTFLite", "FerccONNX",
+                "FerccPasses", "FerccTestSupport"
+            ]),
+        .testTarget(
+            name: "PassTests",
+            dependencies: [
+                "Fercc", "FerccIR", "FerccONNX", "FerccTFLite", "FerccPasses", "FerccRuntime",
+                "FerccTestSupport"
+            ]),
+        .testTarget(
+            name: "QuantizeTests",
+            dependencies: [
+                "Fercc", "FerccIR", "FerccLowering", "FerccPasses", "FerccQuantize", "FerccRuntime",
+                "FerccCodegen", "FerccTestSupport"
+            ]),
+        .testTarget(
+            name: "CodegenTests",
+            dependencies: [
+                "Fercc", "FerccIR", "FerccLowering", "FerccCodegen", "FerccPasses", "FerccRuntime",
+                "FerccTestSupport"
+            ]),
         // The commands and the executable (which swift test builds next to the test bundle).
-        .testTarget(name: "CLITests", dependencies: ["Fercc", "FerccIR", "FerccLowering", "FerccCodegen", "FerccPasses", "FerccQuantize",
-                                                     "FerccTestSupport", "fercc"]),
+        .testTarget(
+            name: "CLITests",
+            dependencies: [
+                "Fercc", "FerccIR", "FerccLowering", "FerccCodegen", "FerccPasses", "FerccQuantize",
+                "FerccTestSupport", "fercc"
+            ])
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17

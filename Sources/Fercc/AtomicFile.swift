@@ -70,7 +70,9 @@ public struct OutputDirectory {
     func create() throws {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
-            guard isDir.boolValue else { throw FerccError(file: path, "is a file, not a directory (give a directory for the output)") }
+            guard isDir.boolValue else {
+                throw FerccError(file: path, "is a file, not a directory (give a directory for the output)")
+            }
             return
         }
         do {

@@ -55,16 +55,22 @@ public enum CalibrationData {
             var g = glob_t()
             defer { globfree(&g) }
             let status = glob(path, 0, nil, &g)
-            guard status == 0 || status == GLOB_NOMATCH else { throw FerccError(file: path, "cannot expand the pattern") }
+            guard status == 0 || status == GLOB_NOMATCH else {
+                throw FerccError(file: path, "cannot expand the pattern")
+            }
             var out: [String] = []
             for i in 0..<Int(g.gl_pathc) {
-                if let p = g.gl_pathv[i], extensions.contains(URL(fileURLWithPath: String(cString: p)).pathExtension.lowercased()) {
+                if let p = g.gl_pathv[i],
+                    extensions.contains(URL(fileURLWithPath: String(cString: p)).pathExtension.lowercased())
+                {
                     out.append(String(cString: p))
                 }
             }
             return out.sorted()
         }
-        guard fm.fileExists(atPath: path, isDirectory: &isDir) else { throw FerccError(file: path, "no such file or directory") }
+        guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw FerccError(file: path, "no such file or directory")
+        }
         if !isDir.boolValue { return [path] }
         guard let e = fm.enumerator(atPath: path) else { throw FerccError(file: path, "cannot list the directory") }
         var out: [String] = []
@@ -77,10 +83,14 @@ public enum CalibrationData {
 
     /// Loads up to `limit` samples for an input of `geometry` (deterministic order); `progress`
     /// is called with the count loaded so far.
-    public static func load(_ path: String, geometry: InputGeometry, preprocessing: Preprocessing, limit: Int? = nil,
-                            progress: ((Int) -> Void)? = nil) throws -> [Sample] {
+    public static func load(
+        _ path: String, geometry: InputGeometry, preprocessing: Preprocessing, limit: Int? = nil,
+        progress: ((Int) -> Void)? = nil
+    ) throws -> [Sample] {
         let paths = try files(path)
-        guard !paths.isEmpty else { throw FerccError(file: path, "no calibration data (PNG, JPEG, PGM/PPM, .npy or FER2013 .csv)") }
+        guard !paths.isEmpty else {
+            throw FerccError(file: path, "no calibration data (PNG, JPEG, PGM/PPM, .npy or FER2013 .csv)")
+        }
         var samples: [Sample] = []
         let count = geometry.shape.reduce(1, *)
         for file in paths {
@@ -90,28 +100,40 @@ public enum CalibrationData {
             case "npy":
                 let a: NPY.Array
                 do { a = try NPY.read(path: file) } catch let e as FerccError { throw e.inFile(file) }
-                guard case .float(let v) = a.tensor else { throw FerccError(file: file, "calibration .npy must be float32 (got \(a.tensor.dtype.rawValue))") }
+                guard case .float(let v) = a.tensor else {
+                    throw FerccError(file: file, "calibration .npy must be float32 (got \(a.tensor.dtype.rawValue))")
+                }
                 guard v.count == count else {
-                    throw FerccError(file: file, "has shape \(a.shape) (\(v.count) values); the model input is \(geometry.shape) (\(count))")
+                    throw FerccError(
+                        file: file,
+                        "has shape \(a.shape) (\(v.count) values); the model input is \(geometry.shape) (\(count))")
                 }
                 guard v.allSatisfy({ $0.isFinite }) else { throw FerccError(file: file, "contains NaN or infinity") }
                 samples.append(Sample(source: file, label: label(of: file, root: path), data: v))
             case "csv":
                 let rows = try FER2013.read(file, usage: preprocessing.usage, limit: limit.map { $0 - samples.count })
                 for (i, r) in rows.enumerated() {
-                    samples.append(Sample(source: "\(file):\(r.line)", label: r.label,
-                                          data: try prepare(r.image, geometry: geometry, preprocessing: preprocessing, source: "\(file):\(r.line)")))
+                    samples.append(
+                        Sample(
+                            source: "\(file):\(r.line)", label: r.label,
+                            data: try prepare(
+                                r.image, geometry: geometry, preprocessing: preprocessing, source: "\(file):\(r.line)"))
+                    )
                     progress?(samples.count)
                     _ = i
                 }
             default:
                 let image = try ImageDecoder.decode(file)
-                samples.append(Sample(source: file, label: label(of: file, root: path),
-                                      data: try prepare(image, geometry: geometry, preprocessing: preprocessing, source: file)))
+                samples.append(
+                    Sample(
+                        source: file, label: label(of: file, root: path),
+                        data: try prepare(image, geometry: geometry, preprocessing: preprocessing, source: file)))
             }
             progress?(samples.count)
         }
-        guard !samples.isEmpty else { throw FerccError(file: path, "no calibration samples (every CSV row filtered out by --usage?)") }
+        guard !samples.isEmpty else {
+            throw FerccError(file: path, "no calibration samples (every CSV row filtered out by --usage?)")
+        }
         return samples
     }
 
@@ -123,20 +145,30 @@ public enum CalibrationData {
     }
 
     /// Image -> model input: color conversion, bilinear resize, [0, 1], mean/std, layout.
-    public static func prepare(_ image: Image, geometry g: InputGeometry, preprocessing p: Preprocessing, source: String) throws -> [Float] {
-        guard g.shape.count == 4, g.shape[0] == 1 else { throw FerccError(file: source, "images need a model input of shape [1, H, W, C] or [1, C, H, W], not \(g.shape)") }
+    public static func prepare(
+        _ image: Image, geometry g: InputGeometry, preprocessing p: Preprocessing, source: String
+    ) throws -> [Float] {
+        guard g.shape.count == 4, g.shape[0] == 1 else {
+            throw FerccError(
+                file: source, "images need a model input of shape [1, H, W, C] or [1, C, H, W], not \(g.shape)")
+        }
         let c = g.channels
-        guard c == 1 || c == 3 else { throw FerccError(file: source, "images need 1 or 3 input channels, the model has \(c)") }
+        guard c == 1 || c == 3 else {
+            throw FerccError(file: source, "images need 1 or 3 input channels, the model has \(c)")
+        }
         var color = p.color
         if color == .auto { color = c == 1 ? .gray : .rgb }
         guard (color == .gray ? 1 : 3) == c else {
-            throw FerccError(file: source, "--\(color.rawValue) gives \(color == .gray ? 1 : 3) channels, the model takes \(c)")
+            throw FerccError(
+                file: source, "--\(color.rawValue) gives \(color == .gray ? 1 : 3) channels, the model takes \(c)")
         }
         let src = color == .gray ? image.gray() : image.rgb()
         let resized = src.resized(width: g.width, height: g.height)
         let mean = p.mean.count == 1 ? [Float](repeating: p.mean[0], count: c) : p.mean
         let std = p.std.count == 1 ? [Float](repeating: p.std[0], count: c) : p.std
-        guard mean.count == c, std.count == c else { throw FerccError("--mean and --std take one value or one per channel (the model has \(c))") }
+        guard mean.count == c, std.count == c else {
+            throw FerccError("--mean and --std take one value or one per channel (the model has \(c))")
+        }
         guard std.allSatisfy({ $0 != 0 && $0.isFinite }) else { throw FerccError("--std values must be non-zero") }
         var out = [Float](repeating: 0, count: c * g.width * g.height)
         for y in 0..<g.height {
@@ -164,7 +196,9 @@ public struct Image: Sendable {
     public func gray() -> Image {
         guard channels == 3 else { return self }
         var p = [Float](repeating: 0, count: width * height)
-        for i in 0..<(width * height) { p[i] = 0.299 * pixels[3 * i] + 0.587 * pixels[3 * i + 1] + 0.114 * pixels[3 * i + 2] }
+        for i in 0..<(width * height) {
+            p[i] = 0.299 * pixels[3 * i] + 0.587 * pixels[3 * i + 1] + 0.114 * pixels[3 * i + 2]
+        }
         return Image(width: width, height: height, channels: 1, pixels: p)
     }
 
@@ -208,38 +242,55 @@ public enum FER2013 {
     }
 
     public static func read(_ path: String, usage: String?, limit: Int?) throws -> [Row] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw FerccError(file: path, "cannot read the file") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw FerccError(file: path, "cannot read the file")
+        }
         guard let text = String(data: data, encoding: .utf8) else { throw FerccError(file: path, "is not UTF-8 text") }
         var rows: [Row] = []
         var emotionColumn = 0, pixelsColumn = 1, usageColumn: Int? = 2
         // Swift reads "\r\n" as one Character, so split on newline characters, not on "\n".
         for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             if line.isEmpty { continue }
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
             if i == 0 {
                 let names = fields.map { $0.lowercased() }
                 guard let e = names.firstIndex(of: "emotion"), let p = names.firstIndex(of: "pixels") else {
-                    throw FerccError(file: "\(path):1", "not a FER2013 CSV: the header must name 'emotion' and 'pixels' columns")
+                    throw FerccError(
+                        file: "\(path):1", "not a FER2013 CSV: the header must name 'emotion' and 'pixels' columns")
                 }
                 emotionColumn = e; pixelsColumn = p; usageColumn = names.firstIndex(of: "usage")
-                if usage != nil, usageColumn == nil { throw FerccError(file: "\(path):1", "--usage: the CSV has no Usage column") }
+                if usage != nil, usageColumn == nil {
+                    throw FerccError(file: "\(path):1", "--usage: the CSV has no Usage column")
+                }
                 continue
             }
             if let limit, rows.count >= limit { break }
             let where_ = "\(path):\(i + 1)"
-            guard fields.count > max(emotionColumn, pixelsColumn) else { throw FerccError(file: where_, "has \(fields.count) columns, expected \(max(emotionColumn, pixelsColumn) + 1)") }
-            if let usage, let u = usageColumn, fields.count > u, fields[u].lowercased() != usage.lowercased() { continue }
+            guard fields.count > max(emotionColumn, pixelsColumn) else {
+                throw FerccError(
+                    file: where_, "has \(fields.count) columns, expected \(max(emotionColumn, pixelsColumn) + 1)")
+            }
+            if let usage, let u = usageColumn, fields.count > u, fields[u].lowercased() != usage.lowercased() {
+                continue
+            }
             guard let emotion = Int(fields[emotionColumn]), labels.indices.contains(emotion) else {
                 throw FerccError(file: where_, "emotion '\(fields[emotionColumn])' is not a class index 0-6")
             }
             let values = fields[pixelsColumn].split(separator: " ")
-            guard values.count == 48 * 48 else { throw FerccError(file: where_, "has \(values.count) pixels, a FER2013 row has 2304 (48x48)") }
+            guard values.count == 48 * 48 else {
+                throw FerccError(file: where_, "has \(values.count) pixels, a FER2013 row has 2304 (48x48)")
+            }
             var pixels = [Float](repeating: 0, count: 48 * 48)
             for (k, v) in values.enumerated() {
                 guard let p = UInt8(v) else { throw FerccError(file: where_, "pixel \(k + 1) is '\(v)', not 0-255") }
                 pixels[k] = Float(p)
             }
-            rows.append(Row(line: i + 1, label: labels[emotion], image: Image(width: 48, height: 48, channels: 1, pixels: pixels)))
+            rows.append(
+                Row(
+                    line: i + 1, label: labels[emotion],
+                    image: Image(width: 48, height: 48, channels: 1, pixels: pixels)))
         }
         return rows
     }

@@ -61,21 +61,27 @@ public enum ConvertCommand {
     /// The layout the generated API takes its 4-D input in.
     public enum InputLayout: String, CaseIterable { case source, nhwc, nchw }
 
-    public static func convert(model: String, outputDirectory: String, options: CodegenOptions, bench: Bool,
-                               inputLayout: InputLayout = .source, host: HostCPU = .current) throws -> Report {
+    public static func convert(
+        model: String, outputDirectory: String, options: CodegenOptions, bench: Bool,
+        inputLayout: InputLayout = .source, host: HostCPU = .current
+    ) throws -> Report {
         try checkName(options)
         var (graph, passes) = try ModelLoader.load(path: model, pipeline: PassManager.defaultPipeline)
         if inputLayout != .source {
             try changeInputLayout(&graph, to: inputLayout, model: model)
             passes += try PassManager.run(&graph, pipeline: ["to-nhwc", "eliminate-dead-code"])
         }
-        return try emit(graph, passes: passes, model: model, outputDirectory: outputDirectory, options: options, bench: bench, host: host)
+        return try emit(
+            graph, passes: passes, model: model, outputDirectory: outputDirectory, options: options, bench: bench,
+            host: host)
     }
 
     /// Emits an already optimized (or quantized) graph into `outputDirectory`, atomically, with
     /// the reports and any `extraFiles` (name -> contents).
-    public static func emit(_ graph: Graph, passes: [PassResult], model: String, outputDirectory: String, options: CodegenOptions,
-                            bench: Bool, extraFiles: [String: Data] = [:], host: HostCPU = .current) throws -> Report {
+    public static func emit(
+        _ graph: Graph, passes: [PassResult], model: String, outputDirectory: String, options: CodegenOptions,
+        bench: Bool, extraFiles: [String: Data] = [:], host: HostCPU = .current
+    ) throws -> Report {
         try checkName(options)
         var options = options
         options.target = host.resolve(options.target)
@@ -90,19 +96,21 @@ public enum ConvertCommand {
         var files: [(name: String, data: Data)] = [("\(name).swift", Data(code.kernelSource.utf8))]
         if let w = code.weightsSource { files.append(("\(name)+Weights.swift", Data(w.utf8))) }
         if let f = code.weightsFile { files.append(("\(name).weights", Data(f))) }
-        var report = Report(model: model, model_sha256: modelDigest(model), precision: precision(graph),
-                            name: name, target: options.target.rawValue, swiftc_flags: options.target.swiftcFlags,
-                            weights: options.weights.rawValue,
-                            nodes: graph.nodes.count, weight_bytes: code.weightBytes, arena_bytes: code.arena.bytes,
-                            scratch_bytes: code.scratchBytes, activations_sum_bytes: code.arena.totalBytes,
-                            source_bytes: code.kernelSource.utf8.count, weights_source_bytes: code.weightsSource?.utf8.count ?? 0,
-                            macs: code.layers.reduce(0) { $0 + $1.macs }, passes: passes, layers: code.layers, latency: nil)
+        var report = Report(
+            model: model, model_sha256: modelDigest(model), precision: precision(graph),
+            name: name, target: options.target.rawValue, swiftc_flags: options.target.swiftcFlags,
+            weights: options.weights.rawValue,
+            nodes: graph.nodes.count, weight_bytes: code.weightBytes, arena_bytes: code.arena.bytes,
+            scratch_bytes: code.scratchBytes, activations_sum_bytes: code.arena.totalBytes,
+            source_bytes: code.kernelSource.utf8.count, weights_source_bytes: code.weightsSource?.utf8.count ?? 0,
+            macs: code.layers.reduce(0) { $0 + $1.macs }, passes: passes, layers: code.layers, latency: nil)
         if bench {
             if let reason = host.cannotRun(options.target) {
                 report.latency_note = "not measured: \(reason)"
             } else {
-                report.latency = try Benchmark.run(files: files, options: options, inputCount: graph.values[graph.inputs[0]]!.type.count,
-                                                   macs: report.macs, layers: code.layers)
+                report.latency = try Benchmark.run(
+                    files: files, options: options, inputCount: graph.values[graph.inputs[0]]!.type.count,
+                    macs: report.macs, layers: code.layers)
             }
         }
         let encoder = JSONEncoder()
@@ -146,9 +154,11 @@ func changeInputLayout(_ graph: inout Graph, to layout: ConvertCommand.InputLayo
     let perm = layout == .nhwc ? [0, 3, 1, 2] : [0, 2, 3, 1]
     let inverse = layout == .nhwc ? [0, 2, 3, 1] : [0, 3, 1, 2]
     let newName = graph.freshName("\(input)#\(layout.rawValue)")
-    graph.values[newName] = Value(name: newName, type: TensorType(t.dtype, inverse.map { t.shape[$0] }, quantization: t.quantization))
+    graph.values[newName] = Value(
+        name: newName, type: TensorType(t.dtype, inverse.map { t.shape[$0] }, quantization: t.quantization))
     graph.inputs = [newName]
-    graph.nodes.insert(Node(name: "\(input)#layout", op: .transpose(perm: perm), inputs: [newName], outputs: [input]), at: 0)
+    graph.nodes.insert(
+        Node(name: "\(input)#layout", op: .transpose(perm: perm), inputs: [newName], outputs: [input]), at: 0)
     try graph.validate()
 }
 
@@ -161,11 +171,15 @@ struct Harness {
 
     /// Swift that creates the model: `Name()`, or `Name(weights:)` from the weights file.
     var makeModel: String {
-        weights == .embedded ? "\(name)()" : "\(name)(weights: [UInt8](try! Data(contentsOf: URL(fileURLWithPath: \"\(directory)/\(name).weights\"))))!"
+        weights == .embedded
+            ? "\(name)()"
+            : "\(name)(weights: [UInt8](try! Data(contentsOf: URL(fileURLWithPath: "
+                + "\"\(directory)/\(name).weights\"))))!"
     }
 
     /// Compiles `main` with the generated sources into `work/binary`: (path, status, compiler output).
-    func compile(main: String, flags: [String], binary: String) throws -> (path: String, status: Int32, output: String) {
+    func compile(main: String, flags: [String], binary: String) throws -> (path: String, status: Int32, output: String)
+    {
         let mainDir = work.appendingPathComponent("\(binary)-main")  // top-level code must be in main.swift
         try FileManager.default.createDirectory(at: mainDir, withIntermediateDirectories: true)
         try Data(main.utf8).write(to: mainDir.appendingPathComponent("main.swift"))
@@ -187,47 +201,54 @@ struct Harness {
 
 /// Compiles the generated code with a timing harness and runs it.
 enum Benchmark {
-    static func run(files: [(name: String, data: Data)], options: CodegenOptions, inputCount: Int, macs: Int,
-                    layers: [LayerReport]) throws -> ConvertCommand.Report.Latency {
+    static func run(
+        files: [(name: String, data: Data)], options: CodegenOptions, inputCount: Int, macs: Int,
+        layers: [LayerReport]
+    ) throws -> ConvertCommand.Report.Latency {
         try WorkDirectory.with("fercc-bench") { work in
             let sources = work.appendingPathComponent("generated")
             try FileManager.default.createDirectory(at: sources, withIntermediateDirectories: true)
             for f in files { try f.data.write(to: sources.appendingPathComponent(f.name)) }
-            return try measure(Harness(directory: sources.path, name: options.name, weights: options.weights, work: work),
-                               options: options, inputCount: inputCount, macs: macs, layers: layers)
+            return try measure(
+                Harness(directory: sources.path, name: options.name, weights: options.weights, work: work),
+                options: options, inputCount: inputCount, macs: macs, layers: layers)
         }
     }
 
     static func measure(_ h: Harness, options: CodegenOptions, inputCount: Int, macs: Int, layers: [LayerReport]) throws
-        -> ConvertCommand.Report.Latency {
+        -> ConvertCommand.Report.Latency
+    {
         let fm = FileManager.default
         let name = options.name
         let harness = """
-        import Foundation
-        let model = \(h.makeModel)
-        var input = [Float](repeating: 0, count: \(inputCount))
-        var state: UInt64 = 12345
-        for i in input.indices { state = state &* 6364136223846793005 &+ 1442695040888963407; input[i] = Float(Int64(bitPattern: state >> 11) % 2000) / 1000 - 1 }
-        var output = [Float](repeating: 0, count: \(name).outputShape.reduce(1, *))
-        input.withUnsafeBufferPointer { i in output.withUnsafeMutableBufferPointer { o in
-            for _ in 0..<5 { model.predict(i.baseAddress!, into: o.baseAddress!) }
-            var times: [Double] = []
-            let budget = ContinuousClock.now + .seconds(2)
-            while times.count < 20 || (ContinuousClock.now < budget && times.count < 2000) {
-                let t0 = ContinuousClock.now
-                model.predict(i.baseAddress!, into: o.baseAddress!)
-                let d = ContinuousClock.now - t0
-                times.append(Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15)
+            import Foundation
+            let model = \(h.makeModel)
+            var input = [Float](repeating: 0, count: \(inputCount))
+            var state: UInt64 = 12345
+            for i in input.indices {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                input[i] = Float(Int64(bitPattern: state >> 11) % 2000) / 1000 - 1
             }
-            times.sort()
-            print(times.count, times[times.count / 2], times[times.count / 10], times[times.count * 9 / 10])
-            #if FERCC_PROFILE
-            model.profile.reset()
-            for _ in 0..<20 { model.predict(i.baseAddress!, into: o.baseAddress!) }
-            print("layers", model.profile.seconds.map { String($0 / 20 * 1000) }.joined(separator: " "))
-            #endif
-        } }
-        """
+            var output = [Float](repeating: 0, count: \(name).outputShape.reduce(1, *))
+            input.withUnsafeBufferPointer { i in output.withUnsafeMutableBufferPointer { o in
+                for _ in 0..<5 { model.predict(i.baseAddress!, into: o.baseAddress!) }
+                var times: [Double] = []
+                let budget = ContinuousClock.now + .seconds(2)
+                while times.count < 20 || (ContinuousClock.now < budget && times.count < 2000) {
+                    let t0 = ContinuousClock.now
+                    model.predict(i.baseAddress!, into: o.baseAddress!)
+                    let d = ContinuousClock.now - t0
+                    times.append(Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15)
+                }
+                times.sort()
+                print(times.count, times[times.count / 2], times[times.count / 10], times[times.count * 9 / 10])
+                #if FERCC_PROFILE
+                model.profile.reset()
+                for _ in 0..<20 { model.predict(i.baseAddress!, into: o.baseAddress!) }
+                print("layers", model.profile.seconds.map { String($0 / 20 * 1000) }.joined(separator: " "))
+                #endif
+            } }
+            """
         // The build users make: -O (not -Ounchecked), whole-module, the flags the header states.
         let flags = ["-O", "-wmo"] + options.target.swiftcFlags
         let t0 = Date()
@@ -237,7 +258,9 @@ enum Benchmark {
         let binary = compile.path
         let r = try Subprocess.run([binary])
         let fields = r.output.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
-        guard r.status == 0, fields.count == 4 else { throw FerccError(file: h.directory, "the benchmark failed: \(r.output.prefix(200))") }
+        guard r.status == 0, fields.count == 4 else {
+            throw FerccError(file: h.directory, "the benchmark failed: \(r.output.prefix(200))")
+        }
         let size = (try? fm.attributesOfItem(atPath: binary)[.size] as? Int) ?? 0
         // Per-layer breakdown from an instrumented build.
         var layerTimes: [ConvertCommand.Report.LayerTime]?
@@ -249,8 +272,9 @@ enum Benchmark {
                 layerTimes = zip(layers, ms).map { .init(index: $0.index, name: $0.name, op: $0.op, ms: $1) }
             }
         }
-        return .init(layers: layerTimes, runs: Int(fields[0]), median_ms: fields[1], p10_ms: fields[2], p90_ms: fields[3],
-                     gflops: fields[1] > 0 ? Double(2 * macs) / (fields[1] * 1e6) : 0,
-                     compile_seconds: compileSeconds, binary_bytes: size, swiftc_flags: flags)
+        return .init(
+            layers: layerTimes, runs: Int(fields[0]), median_ms: fields[1], p10_ms: fields[2], p90_ms: fields[3],
+            gflops: fields[1] > 0 ? Double(2 * macs) / (fields[1] * 1e6) : 0,
+            compile_seconds: compileSeconds, binary_bytes: size, swiftc_flags: flags)
     }
 }

@@ -6,19 +6,24 @@ import Foundation
 /// libjpeg-turbo, binary PGM/PPM (P5/P6, 8-bit) natively. Any failure is a FerccError naming the file.
 public enum ImageDecoder {
     public static func decode(_ path: String) throws -> Image {
-        guard let data = FileManager.default.contents(atPath: path) else { throw FerccError(file: path, "cannot read the file") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw FerccError(file: path, "cannot read the file")
+        }
         return try decode([UInt8](data), source: path)
     }
 
     public static func decode(_ bytes: [UInt8], source: String) throws -> Image {
         if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return try decodeC(bytes, source: source, png: true) }
         if bytes.starts(with: [0xFF, 0xD8]) { return try decodeC(bytes, source: source, png: false) }
-        if bytes.count >= 2, bytes[0] == UInt8(ascii: "P"), bytes[1] == UInt8(ascii: "5") || bytes[1] == UInt8(ascii: "6") {
+        if bytes.count >= 2, bytes[0] == UInt8(ascii: "P"),
+            bytes[1] == UInt8(ascii: "5") || bytes[1] == UInt8(ascii: "6")
+        {
             return try decodePNM(bytes, source: source)
         }
         let ext = URL(fileURLWithPath: source).pathExtension.lowercased()
         let kind = ["jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "pgm": "PGM", "ppm": "PPM"][ext] ?? "image"
-        throw FerccError(file: source, "is not a \(kind) file (unrecognized signature; PNG, JPEG, PGM P5 and PPM P6 are read)")
+        throw FerccError(
+            file: source, "is not a \(kind) file (unrecognized signature; PNG, JPEG, PGM P5 and PPM P6 are read)")
     }
 
     static func decodeC(_ bytes: [UInt8], source: String, png: Bool) throws -> Image {
@@ -46,7 +51,13 @@ public enum ImageDecoder {
         var i = 2
         func token() throws -> Int {
             while i < b.count {
-                if b[i] == UInt8(ascii: "#") { while i < b.count, b[i] != 10 { i += 1 } } else if [9, 10, 13, 32].contains(b[i]) { i += 1 } else { break }
+                if b[i] == UInt8(ascii: "#") {
+                    while i < b.count, b[i] != 10 { i += 1 }
+                } else if [9, 10, 13, 32].contains(b[i]) {
+                    i += 1
+                } else {
+                    break
+                }
             }
             var v = 0, digits = 0
             while i < b.count, b[i] >= 48, b[i] <= 57, digits < 9 { v = v * 10 + Int(b[i] - 48); i += 1; digits += 1 }
@@ -56,10 +67,16 @@ public enum ImageDecoder {
         let channels = b[1] == UInt8(ascii: "5") ? 1 : 3
         let w = try token(), h = try token(), maxval = try token()
         i += 1  // one whitespace byte before the raster
-        guard w > 0, h > 0, w * h <= 64 << 20 else { throw FerccError(file: source, "PNM size \(w)x\(h) is not supported") }
-        guard maxval > 0, maxval <= 255 else { throw FerccError(file: source, "PNM maxval \(maxval) is not supported (8-bit only)") }
+        guard w > 0, h > 0, w * h <= 64 << 20 else {
+            throw FerccError(file: source, "PNM size \(w)x\(h) is not supported")
+        }
+        guard maxval > 0, maxval <= 255 else {
+            throw FerccError(file: source, "PNM maxval \(maxval) is not supported (8-bit only)")
+        }
         let n = w * h * channels
-        guard b.count - i >= n else { throw FerccError(file: source, "truncated PNM: \(max(b.count - i, 0)) of \(n) pixel bytes") }
+        guard b.count - i >= n else {
+            throw FerccError(file: source, "truncated PNM: \(max(b.count - i, 0)) of \(n) pixel bytes")
+        }
         let scale = 255 / Float(maxval)
         return Image(width: w, height: h, channels: channels, pixels: (0..<n).map { Float(b[i + $0]) * scale })
     }

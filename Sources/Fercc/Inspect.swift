@@ -60,8 +60,10 @@ public struct InspectReport: Codable, Equatable {
         for node in graph.nodes {
             let s = graph.stats(of: node)
             let op = Self.displayOp(node, graph)
-            rows.append(NodeRow(op: op, name: node.name, inputs: node.inputs.map(tensor), outputs: node.outputs.map(tensor),
-                                parameters: s.parameters, macs: s.macs))
+            rows.append(
+                NodeRow(
+                    op: op, name: node.name, inputs: node.inputs.map(tensor), outputs: node.outputs.map(tensor),
+                    parameters: s.parameters, macs: s.macs))
             counts[op, default: 0] += 1
             totalMacs += s.macs
             // A constant read by two nodes is stored once.
@@ -72,7 +74,8 @@ public struct InspectReport: Codable, Equatable {
             }
         }
         nodes = rows
-        summary = Summary(nodes: rows.count, parameters: totalParams, weight_bytes: totalBytes, macs: totalMacs, op_counts: counts)
+        summary = Summary(
+            nodes: rows.count, parameters: totalParams, weight_bytes: totalBytes, macs: totalMacs, op_counts: counts)
         self.passes = passes
         self.before = before.map { InspectReport(graph: $0, model: model).summary }
         peak_activation_bytes = graph.peakActivationBytes()
@@ -85,7 +88,8 @@ public struct InspectReport: Codable, Equatable {
     static func displayOp(_ node: Node, _ graph: Graph) -> String {
         var name = node.op.name
         if case .conv2D(let c) = node.op, let w = graph.values[node.inputs[1]]?.type.shape,
-           c.groups > 1, w[3] == 1, w[0] == c.groups {
+            c.groups > 1, w[3] == 1, w[0] == c.groups
+        {
             name = "DepthwiseConv2D"
         }
         var activation = Activation.identity
@@ -133,9 +137,16 @@ public struct InspectReport: Codable, Equatable {
         }
         lines.append("")
         if let before {
-            lines.append("before passes: nodes \(before.nodes), parameters \(grouped(before.parameters)), weights \(megabytes(before.weight_bytes)), MACs \(grouped(before.macs))")
+            lines.append(
+                "before passes: nodes \(before.nodes), parameters \(grouped(before.parameters)), weights "
+                    + "\(megabytes(before.weight_bytes)), MACs \(grouped(before.macs))"
+            )
         }
-        lines.append("nodes \(summary.nodes), parameters \(grouped(summary.parameters)), weights \(megabytes(summary.weight_bytes)), MACs \(grouped(summary.macs)), peak activations \(megabytes(peak_activation_bytes ?? 0))")
+        lines.append(
+            "nodes \(summary.nodes), parameters \(grouped(summary.parameters)), weights "
+                + "\(megabytes(summary.weight_bytes)), MACs \(grouped(summary.macs)), peak activations "
+                + "\(megabytes(peak_activation_bytes ?? 0))"
+        )
         if let passes {
             lines.append("passes: " + passes.map { "\($0.name) \($0.changes)" }.joined(separator: ", "))
             for p in passes { for note in p.notes { lines.append("  \(p.name): \(note)") } }

@@ -90,7 +90,9 @@ private func childrenByParent() -> [pid_t: [pid_t]] {
     var result: [pid_t: [pid_t]] = [:]
     guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return result }
     for e in entries {
-        guard let pid = pid_t(e), let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8) else { continue }
+        guard let pid = pid_t(e), let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8) else {
+            continue
+        }
         // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
         guard let close = stat.lastIndex(of: ")") else { continue }
         let fields = stat[stat.index(after: close)...].split(separator: " ")

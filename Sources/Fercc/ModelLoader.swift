@@ -19,9 +19,15 @@ public enum ModelLoader {
 
     public static func load(path: String) throws -> Graph {
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw FerccError(file: path, "no such file") }
-        guard !isDir.boolValue else { throw FerccError(file: path, "is a directory, not a model file (.onnx or .tflite)") }
-        guard FileManager.default.isReadableFile(atPath: path) else { throw FerccError(file: path, "cannot read the file (permission denied)") }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw FerccError(file: path, "no such file")
+        }
+        guard !isDir.boolValue else {
+            throw FerccError(file: path, "is a directory, not a model file (.onnx or .tflite)")
+        }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw FerccError(file: path, "cannot read the file (permission denied)")
+        }
         if isTFLite(path) { return try TFLiteImporter.importModel(path: path) }
         return try ONNXImporter.importModel(path: path)
     }

@@ -32,7 +32,9 @@ public enum NPY {
 
     public static func read(path: String) throws -> Array {
         guard FileManager.default.fileExists(atPath: path) else { throw FerccError(file: path, "no such file") }
-        guard let bytes = FileManager.default.contents(atPath: path) else { throw FerccError(file: path, "cannot read the file") }
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw FerccError(file: path, "cannot read the file")
+        }
         do {
             return try parse([UInt8](bytes))
         } catch let e as FerccError {
@@ -58,7 +60,9 @@ public enum NPY {
         }
         guard headerStart + headerLength <= b.count else { throw FerccError("truncated .npy header") }
         let header = String(decoding: b[headerStart..<headerStart + headerLength], as: UTF8.self)
-        guard let descr = field(header, "descr"), let fortran = field(header, "fortran_order"), let shapeText = field(header, "shape") else {
+        guard let descr = field(header, "descr"), let fortran = field(header, "fortran_order"),
+            let shapeText = field(header, "shape")
+        else {
             throw FerccError("unreadable .npy header: \(header.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         let dtype = descr.trimmingCharacters(in: CharacterSet(charactersIn: "'\" "))
@@ -66,7 +70,11 @@ public enum NPY {
         switch dtype {
         case "<f4", "=f4", "|f4": elementSize = 4
         case "|i1", "<i1", "=i1", "|u1", "<u1", "=u1": elementSize = 1
-        default: throw FerccError("the array is \(dtypeName(dtype)), fercc expects float32 ('<f4'), or int8/uint8 for raw quantized tensors")
+        default:
+            throw FerccError(
+                "the array is \(dtypeName(dtype)), fercc expects float32 ('<f4'), or int8/uint8 for raw quantized "
+                    + "tensors"
+            )
         }
         guard fortran.trimmingCharacters(in: .whitespaces) == "False" else {
             throw FerccError("Fortran-ordered arrays are not supported; save a C-ordered array")
@@ -86,14 +94,23 @@ public enum NPY {
         }
         let dataStart = headerStart + headerLength
         guard b.count - dataStart == count * elementSize else {
-            throw FerccError("the array holds \(b.count - dataStart) bytes of data, shape \(shape) needs \(count * elementSize) (truncated file?)")
+            throw FerccError(
+                "the array holds \(b.count - dataStart) bytes of data, shape \(shape) needs \(count * elementSize) "
+                    + "(truncated file?)"
+            )
         }
         if elementSize == 1 {
             let bytes = b[dataStart...]
-            return Array(shape: shape, tensor: dtype.hasSuffix("i1") ? .int8(bytes.map { Int8(bitPattern: $0) }) : .uint8(Swift.Array(bytes)))
+            return Array(
+                shape: shape,
+                tensor: dtype.hasSuffix("i1") ? .int8(bytes.map { Int8(bitPattern: $0) }) : .uint8(Swift.Array(bytes)))
         }
         let data = b.withUnsafeBytes { r in
-            (0..<count).map { Float(bitPattern: UInt32(littleEndian: r.loadUnaligned(fromByteOffset: dataStart + $0 * 4, as: UInt32.self))) }
+            (0..<count).map {
+                Float(
+                    bitPattern: UInt32(
+                        littleEndian: r.loadUnaligned(fromByteOffset: dataStart + $0 * 4, as: UInt32.self)))
+            }
         }
         return Array(shape: shape, data: data)
     }
@@ -125,7 +142,8 @@ public enum NPY {
     }
 
     public static func encode(_ a: Array) -> [UInt8] {
-        let shapeText = a.shape.count == 1 ? "(\(a.shape[0]),)" : "(\(a.shape.map(String.init).joined(separator: ", ")))"
+        let shapeText =
+            a.shape.count == 1 ? "(\(a.shape[0]),)" : "(\(a.shape.map(String.init).joined(separator: ", ")))"
         let descr: String
         switch a.tensor {
         case .int8: descr = "|i1"
@@ -144,7 +162,10 @@ public enum NPY {
         case .int8(let v): out += v.map { UInt8(bitPattern: $0) }
         case .uint8(let v): out += v
         case .int32(let v):
-            for x in v { let u = UInt32(bitPattern: x); out += [UInt8(u & 0xff), UInt8((u >> 8) & 0xff), UInt8((u >> 16) & 0xff), UInt8(u >> 24)] }
+            for x in v {
+                let u = UInt32(bitPattern: x);
+                out += [UInt8(u & 0xff), UInt8((u >> 8) & 0xff), UInt8((u >> 16) & 0xff), UInt8(u >> 24)]
+            }
         case .float(let v):
             out.reserveCapacity(out.count + v.count * 4)
             for x in v {

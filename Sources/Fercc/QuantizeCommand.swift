@@ -36,19 +36,28 @@ public enum QuantizeCommand {
     static let fusions = ["fuse-depthwise-pointwise", "fuse-expand-depthwise-pointwise"]
     static var pipeline: [String] { PassManager.defaultPipeline.filter { !fusions.contains($0) } }
 
-    public static func run(model: String, calibration: String, outputDirectory: String, codegen: CodegenOptions, bench: Bool,
-                           options: Options) throws -> Result {
+    public static func run(
+        model: String, calibration: String, outputDirectory: String, codegen: CodegenOptions, bench: Bool,
+        options: Options
+    ) throws -> Result {
         try ConvertCommand.checkName(codegen)
         let (graph, passes) = try ModelLoader.load(path: model, pipeline: pipeline)
         guard graph.inputs.count == 1, graph.outputs.count == 1 else {
-            throw FerccError(file: model, "quantize handles models with one input and one output (this one has \(graph.inputs.count) and \(graph.outputs.count))")
+            throw FerccError(
+                file: model,
+                "quantize handles models with one input and one output (this one has \(graph.inputs.count) and "
+                    + "\(graph.outputs.count))"
+            )
         }
         let inType = graph.values[graph.inputs[0]]!.type
-        guard inType.dtype == .float32 else { throw FerccError(file: model, "the model is already quantized (input \(inType)); use fercc convert") }
+        guard inType.dtype == .float32 else {
+            throw FerccError(file: model, "the model is already quantized (input \(inType)); use fercc convert")
+        }
         let geometry = CalibrationData.InputGeometry(inType, sourceFormat: graph.source.format)
         let bar = ProgressBar(enabled: options.progress, label: "loading")
-        let samples = try CalibrationData.load(calibration, geometry: geometry, preprocessing: options.preprocessing, limit: options.limit,
-                                               progress: bar.update)
+        let samples = try CalibrationData.load(
+            calibration, geometry: geometry, preprocessing: options.preprocessing, limit: options.limit,
+            progress: bar.update)
         bar.finish()
         guard options.holdout >= 0, options.holdout < 1 else { throw FerccError("--holdout must be in [0, 1)") }
         let held = min(Int((Double(samples.count) * options.holdout).rounded()), samples.count - 1)
@@ -56,10 +65,13 @@ public enum QuantizeCommand {
         let holdout = held > 0 ? Array(samples[(samples.count - held)...]).map(\.data) : calib
         let evaluatedOn = held > 0 ? "held-out" : "calibration"
 
-        let calBar = ProgressBar(enabled: options.progress, label: "calibrating", total: calib.count * (options.quantize.method == .minmax ? 1 : 2))
+        let calBar = ProgressBar(
+            enabled: options.progress, label: "calibrating",
+            total: calib.count * (options.quantize.method == .minmax ? 1 : 2))
         let stats: [String: ActivationStatistics]
         do {
-            stats = try Calibrator.collect(graph, samples: calib, method: options.quantize.method, progress: calBar.update)
+            stats = try Calibrator.collect(
+                graph, samples: calib, method: options.quantize.method, progress: calBar.update)
         } catch let e as FerccError {
             throw e.inFile(model)
         }
@@ -71,12 +83,14 @@ public enum QuantizeCommand {
         /// the mean error on the evaluation samples (it can raise it where clamped activations hide the shift).
         func build() throws -> (Graph, AccuracyReport) {
             let (plain, floatNodes) = try quantized(graph, ranges, qopts, model: model)
-            var report = try AccuracyReport.measure(float: graph, int8: plain, floatNodes: floatNodes, samples: holdout, evaluatedOn: evaluatedOn,
-                                                    method: qopts.method.rawValue, perChannel: !qopts.perTensor)
+            var report = try AccuracyReport.measure(
+                float: graph, int8: plain, floatNodes: floatNodes, samples: holdout, evaluatedOn: evaluatedOn,
+                method: qopts.method.rawValue, perChannel: !qopts.perTensor)
             guard options.biasCorrection else { return (plain, report) }
             let corrected = BiasCorrection.apply(float: graph, int8: plain, statistics: stats)
-            var c = try AccuracyReport.measure(float: graph, int8: corrected, floatNodes: floatNodes, samples: holdout, evaluatedOn: evaluatedOn,
-                                               method: qopts.method.rawValue, perChannel: !qopts.perTensor)
+            var c = try AccuracyReport.measure(
+                float: graph, int8: corrected, floatNodes: floatNodes, samples: holdout, evaluatedOn: evaluatedOn,
+                method: qopts.method.rawValue, perChannel: !qopts.perTensor)
             c.bias_correction = "applied (mean |error| \(String(format: "%.4g", report.mean_abs_error)) without)"
             report.bias_correction = "not applied (mean |error| \(String(format: "%.4g", c.mean_abs_error)) with it)"
             return c.mean_abs_error <= report.mean_abs_error ? (corrected, c) : (plain, report)
@@ -94,7 +108,7 @@ public enum QuantizeCommand {
         let extra: [String: Data] = [
             "accuracy.json": try encoder.encode(accuracy),
             "accuracy.txt": Data((accuracy.text(worst: accuracy.layers.count) + "\n").utf8),
-            "accuracy.html": Data(ReportRenderer.accuracyHTML(accuracy, model: model).utf8),
+            "accuracy.html": Data(ReportRenderer.accuracyHTML(accuracy, model: model).utf8)
         ]
         // Measured per layer above; the int8 depthwise+pointwise pairs (and any fp32 layers left by
         // --exclude or --fallback-sqnr) are fused for the generated code only (same integers: the
@@ -106,8 +120,9 @@ public enum QuantizeCommand {
             layout = try PassManager.run(&emitted, pipeline: ["to-nhwc", "eliminate-dead-code"])
         }
         let fusion = try PassManager.run(&emitted, pipeline: fusions)
-        let report = try ConvertCommand.emit(emitted, passes: passes + layout + fusion, model: model, outputDirectory: outputDirectory, options: codegen,
-                                             bench: bench, extraFiles: extra)
+        let report = try ConvertCommand.emit(
+            emitted, passes: passes + layout + fusion, model: model, outputDirectory: outputDirectory, options: codegen,
+            bench: bench, extraFiles: extra)
         return Result(report: report, accuracy: accuracy, graph: qgraph)
     }
 
@@ -118,7 +133,8 @@ public enum QuantizeCommand {
         var result: Set<String> = []
         for name in names {
             guard let parts = splitFusedName(name, known: known) else {
-                throw FerccError(file: model, "--exclude: no node named '\(name)' (fercc inspect --optimized lists them)")
+                throw FerccError(
+                    file: model, "--exclude: no node named '\(name)' (fercc inspect --optimized lists them)")
             }
             result.formUnion(parts)
         }
@@ -139,7 +155,9 @@ public enum QuantizeCommand {
         return nil
     }
 
-    static func quantized(_ graph: Graph, _ ranges: [String: (lo: Float, hi: Float)], _ options: QuantizeOptions, model: String) throws -> (Graph, [String]) {
+    static func quantized(
+        _ graph: Graph, _ ranges: [String: (lo: Float, hi: Float)], _ options: QuantizeOptions, model: String
+    ) throws -> (Graph, [String]) {
         do {
             var (q, floatNodes) = try Quantizer.quantize(graph, ranges: ranges, options: options)
             // Element moves around the boundaries can now cancel (quantize after dequantize is left as is).
@@ -168,7 +186,8 @@ final class ProgressBar {
         guard enabled else { return }
         let rate = Double(done) / max(Date().timeIntervalSince(start), 1e-6)
         let of = total.map { "/\($0)" } ?? ""
-        FileHandle.standardError.write(Data("\r\(label) \(done)\(of) (\(String(format: "%.1f", rate)) images/s)   ".utf8))
+        FileHandle.standardError.write(
+            Data("\r\(label) \(done)\(of) (\(String(format: "%.1f", rate)) images/s)   ".utf8))
     }
 
     func finish() {

@@ -22,17 +22,23 @@ public enum RunCommand {
     }
 
     /// Pairs bindings with graph value names: unnamed ones need exactly one candidate.
-    static func assign(_ bindings: [Binding], to names: [String], kind: String, model: String) throws -> [(String, String)] {
+    static func assign(_ bindings: [Binding], to names: [String], kind: String, model: String) throws -> [(
+        String, String
+    )] {
         var result: [(String, String)] = []
         for b in bindings {
             if let n = b.name {
                 guard names.contains(n) else {
-                    throw FerccError(file: model, "'\(n)' is not an \(kind) of the model (\(kind)s: \(names.joined(separator: ", ")))")
+                    throw FerccError(
+                        file: model,
+                        "'\(n)' is not an \(kind) of the model (\(kind)s: \(names.joined(separator: ", ")))")
                 }
                 result.append((n, b.path))
             } else {
                 guard names.count == 1, bindings.count == 1 else {
-                    throw FerccError(file: model, "the model has \(kind)s \(names.joined(separator: ", ")): name each as --\(kind) NAME=PATH")
+                    throw FerccError(
+                        file: model,
+                        "the model has \(kind)s \(names.joined(separator: ", ")): name each as --\(kind) NAME=PATH")
                 }
                 result.append((names[0], b.path))
             }
@@ -43,8 +49,10 @@ public enum RunCommand {
     /// Runs the model; returns the outputs by name (written to files where bindings say so).
     /// Quantized inputs take float arrays, quantized with the input's scale and zero point, and
     /// quantized outputs are dequantized; with `raw` both sides exchange the integers themselves.
-    public static func run(model: String, inputs: [Binding], outputs: [Binding], raw: Bool = false,
-                           dumpDirectory: String? = nil, pipeline: [String] = PassManager.defaultPipeline) throws -> [(name: String, array: NPY.Array)] {
+    public static func run(
+        model: String, inputs: [Binding], outputs: [Binding], raw: Bool = false,
+        dumpDirectory: String? = nil, pipeline: [String] = PassManager.defaultPipeline
+    ) throws -> [(name: String, array: NPY.Array)] {
         let (graph, _) = try ModelLoader.load(path: model, pipeline: pipeline)
         let inputFiles = try assign(inputs, to: graph.inputs, kind: "input", model: model)
         let outputFiles = try assign(outputs, to: graph.outputs, kind: "output", model: model)
@@ -59,12 +67,17 @@ public enum RunCommand {
             case (.float(let v), .float32):
                 feeds[name] = .float(v)
             case (.float(let v), .int8), (.float(let v), .uint8):
-                guard !raw else { throw FerccError(file: path, "--raw: input '\(name)' must hold \(type.dtype.rawValue) values, the file holds float32") }
+                guard !raw else {
+                    throw FerccError(
+                        file: path,
+                        "--raw: input '\(name)' must hold \(type.dtype.rawValue) values, the file holds float32")
+                }
                 feeds[name] = RuntimeTensor.quantize(v, type.quantization!, as: type.dtype, rounding: .toNearestOrEven)
             case (.int8, .int8), (.uint8, .uint8):
                 feeds[name] = a.tensor
             default:
-                throw FerccError(file: path, "input '\(name)' is \(type.dtype.rawValue), the file holds \(a.tensor.dtype.rawValue)")
+                throw FerccError(
+                    file: path, "input '\(name)' is \(type.dtype.rawValue), the file holds \(a.tensor.dtype.rawValue)")
             }
         }
         let missing = graph.inputs.filter { feeds[$0] == nil }
@@ -85,10 +98,12 @@ public enum RunCommand {
             for node in graph.nodes {
                 for name in node.outputs {
                     guard let t = results[name] else { continue }
-                    let base = String(name.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." ? $0 : "_" })
+                    let base = String(
+                        name.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." ? $0 : "_" })
                     var file = base + ".npy"
                     var n = 1
-                    while files.contains(where: { $0.name == file }) || file == "index.tsv" {  // names that sanitize alike
+                    // names that sanitize alike
+                    while files.contains(where: { $0.name == file }) || file == "index.tsv" {
                         n += 1
                         file = "\(base)-\(n).npy"
                     }

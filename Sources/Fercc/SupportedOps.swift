@@ -13,7 +13,7 @@ public enum SupportedOps {
             "## ONNX (opsets \(ONNXImporter.supportedOpsets.lowerBound) to \(ONNXImporter.supportedOpsets.upperBound))",
             "",
             "| op | notes |",
-            "|---|---|",
+            "|---|---|"
         ]
         for op in ONNXImporter.supportedOps {
             lines.append("| \(op) | \(ONNXImporter.notes[op] ?? "") |")
@@ -27,11 +27,13 @@ public enum SupportedOps {
             "",
             "## TFLite (schema version 3, first subgraph)",
             "",
-            "float32, and int8 with TFLite's reference-kernel arithmetic (bit-exact with LiteRT's `BUILTIN_REF` kernels on the fixtures and the corpus).",
-            "Dynamic-range models (int8 weights, float activations) are imported by dequantizing the weights; float16 weights behind `DEQUANTIZE` are expanded.",
+            "float32, and int8 with TFLite's reference-kernel arithmetic (bit-exact with LiteRT's `BUILTIN_REF` "
+                + "kernels on the fixtures and the corpus).",
+            "Dynamic-range models (int8 weights, float activations) are imported by dequantizing the weights; "
+                + "float16 weights behind `DEQUANTIZE` are expanded.",
             "",
             "| op | up to version | int8 | notes |",
-            "|---|---|---|---|",
+            "|---|---|---|---|"
         ]
         for op in TFLiteImporter.supportedOps {
             let t = TFLiteImporter.notes[op] ?? (int8: "", note: "")
@@ -39,7 +41,8 @@ public enum SupportedOps {
         }
         lines += [
             "",
-            "Custom ops, sparse tensors, multi-subgraph models, int16 activations and op versions newer than the table fail with a clear error.",
+            "Custom ops, sparse tensors, multi-subgraph models, int16 activations and op versions newer than the "
+                + "table fail with a clear error."
         ]
         return lines.joined(separator: "\n")
     }

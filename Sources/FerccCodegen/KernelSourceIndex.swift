@@ -11,9 +11,13 @@ enum KernelSourceIndex {
         var pending = Array(files)
         while let f = pending.popLast() {
             guard needed.insert(f).inserted else { continue }
-            guard let file = KernelSources.files[f] else { throw FerccError("the code generator has no kernel file '\(f)'") }
+            guard let file = KernelSources.files[f] else {
+                throw FerccError("the code generator has no kernel file '\(f)'")
+            }
             for isa in isas { pending += file.requires[isa] ?? [] }
         }
-        return needed.sorted().map { "// MARK: - \($0) (fercc's Sources/FerccKernels, documented there)\n\(KernelSources.files[$0]!.text)" }.joined(separator: "\n")
+        return needed.sorted().map {
+            "// MARK: - \($0) (fercc's Sources/FerccKernels, documented there)\n\(KernelSources.files[$0]!.text)"
+        }.joined(separator: "\n")
     }
 }

@@ -7,20 +7,27 @@ import FerccLowering
 /// and the weights blob, with the source of exactly the kernels it uses. Standard library only.
 public enum SwiftEmitter {
     public static func emit(_ graph: Graph, options: CodegenOptions) throws -> GeneratedCode {
-        guard options.target != .host else { throw FerccError("resolve --target host to a concrete target before emitting") }
+        guard options.target != .host else {
+            throw FerccError("resolve --target host to a concrete target before emitting")
+        }
         guard graph.inputs.count == 1, graph.outputs.count == 1 else {
-            throw FerccError("the code generator handles one input and one output (the model has \(graph.inputs.count) and \(graph.outputs.count))")
+            throw FerccError(
+                "the code generator handles one input and one output (the model has \(graph.inputs.count) and "
+                    + "\(graph.outputs.count))"
+            )
         }
         for name in graph.inputs + graph.outputs {
             let t = graph.values[name]!.type
             guard t.dtype == .float32 || t.dtype == .int8 else {
-                throw FerccError("'\(name)' is \(t.dtype.rawValue): generated code takes and returns float32 or int8 tensors")
+                throw FerccError(
+                    "'\(name)' is \(t.dtype.rawValue): generated code takes and returns float32 or int8 tensors")
             }
         }
         if let labels = options.labels {
             let count = graph.values[graph.outputs[0]]!.type.count
             guard labels.count == count else {
-                throw FerccError("--labels names \(labels.count) classes, but the output '\(graph.outputs[0])' has \(count) values")
+                throw FerccError(
+                    "--labels names \(labels.count) classes, but the output '\(graph.outputs[0])' has \(count) values")
             }
         }
         let plan = try Lowering.plan(graph, target: options.target)
@@ -40,18 +47,23 @@ public enum SwiftEmitter {
             }
             w.line("mark(\(i))")
             let s = graph.stats(of: step.node)
-            layers.append(LayerReport(index: i, name: step.node.name, op: step.node.op.name,
-                                      output_shape: graph.values[step.node.outputs[0]]!.type.shape, weight_bytes: s.weightBytes, macs: s.macs))
+            layers.append(
+                LayerReport(
+                    index: i, name: step.node.name, op: step.node.op.name,
+                    output_shape: graph.values[step.node.outputs[0]]!.type.shape, weight_bytes: s.weightBytes,
+                    macs: s.macs))
         }
         var kernels = plan.kernelFiles
         let inType = graph.values[graph.inputs[0]]!.type, outType = graph.values[graph.outputs[0]]!.type
         if inType.dtype == .int8 || outType.dtype == .int8 { kernels.insert("Int8/Quantize.swift") }
         if options.labels != nil { kernels.insert("Common/Math.swift") }
-        let file = GeneratedFile(graph: graph, plan: plan, options: options, writer: w,
-                                 kernelText: try KernelSourceIndex.text(for: kernels, target: options.target))
-        return GeneratedCode(kernelSource: file.render(), weightsSource: options.weights == .embedded ? file.renderWeights() : nil,
-                             weightsFile: options.weights == .file ? plan.weights : nil, arena: plan.arena,
-                             scratchBytes: try scratchBytes(plan), weightBytes: plan.weights.count, layers: layers, plan: plan)
+        let file = GeneratedFile(
+            graph: graph, plan: plan, options: options, writer: w,
+            kernelText: try KernelSourceIndex.text(for: kernels, target: options.target))
+        return GeneratedCode(
+            kernelSource: file.render(), weightsSource: options.weights == .embedded ? file.renderWeights() : nil,
+            weightsFile: options.weights == .file ? plan.weights : nil, arena: plan.arena,
+            scratchBytes: try scratchBytes(plan), weightBytes: plan.weights.count, layers: layers, plan: plan)
     }
 
     /// The scratch this build's kernels need for the plan (the report's number; generated code

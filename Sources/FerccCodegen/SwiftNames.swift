@@ -6,25 +6,29 @@ public enum SwiftNames {
     /// Swift's keywords (declarations, statements, expressions and the contextual ones that
     /// cannot name a type).
     static let keywords: Set<String> = [
-        "associatedtype", "borrowing", "class", "consuming", "deinit", "enum", "extension", "fileprivate", "func", "import",
+        "associatedtype", "borrowing", "class", "consuming", "deinit", "enum", "extension", "fileprivate", "func",
+        "import",
         "init", "inout", "internal", "let", "nonisolated", "open", "operator", "package", "private", "precedencegroup",
         "protocol", "public", "rethrows", "static", "struct", "subscript", "typealias", "var", "break", "case", "catch",
         "continue", "default", "defer", "do", "else", "fallthrough", "for", "guard", "if", "in", "repeat", "return",
-        "throw", "switch", "where", "while", "Any", "as", "await", "false", "is", "nil", "self", "Self", "super", "throws",
-        "true", "try", "Type", "Protocol", "some", "any", "_",
+        "throw", "switch", "where", "while", "Any", "as", "await", "false", "is", "nil", "self", "Self", "super",
+        "throws",
+        "true", "try", "Type", "Protocol", "some", "any", "_"
     ]
 
     /// Standard library names the generated file uses unqualified, and its own top-level names:
     /// a class of one of these names would shadow it and the file would not compile.
     static let usedByGeneratedCode: Set<String> = [
-        "Float", "Double", "Int", "Int8", "Int16", "Int32", "Int64", "UInt", "UInt8", "UInt16", "UInt32", "UInt64", "Bool",
-        "String", "Character", "Array", "Optional", "Never", "Void", "AnyObject", "Error", "Swift", "Range", "ClosedRange",
+        "Float", "Double", "Int", "Int8", "Int16", "Int32", "Int64", "UInt", "UInt8", "UInt16", "UInt32", "UInt64",
+        "Bool",
+        "String", "Character", "Array", "Optional", "Never", "Void", "AnyObject", "Error", "Swift", "Range",
+        "ClosedRange",
         "SIMD", "SIMD2", "SIMD4", "SIMD8", "SIMD16", "SIMD32", "SIMD64", "SIMDMask", "SIMDScalar", "MemoryLayout",
         "UnsafePointer", "UnsafeMutablePointer", "UnsafeRawPointer", "UnsafeMutableRawPointer", "UnsafeBufferPointer",
         "UnsafeMutableBufferPointer", "UnsafeRawBufferPointer", "UnsafeMutableRawBufferPointer", "ContinuousClock",
         "Duration", "Sendable", "Equatable", "Hashable", "Comparable", "Collection", "Sequence", "FloatingPointSign",
         "FloatingPoint", "BinaryInteger", "FixedWidthInteger", "Kernels", "KernelMath", "LayerProfile", "PixelFormat",
-        "Outputs", "Inputs",
+        "Outputs", "Inputs"
     ]
 
     /// Why `name` cannot be the generated class's name, or nil when it can.

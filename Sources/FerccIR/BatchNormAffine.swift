@@ -2,7 +2,8 @@
 /// scale = gamma / sqrt(variance + epsilon), shift = beta - mean * scale. The interpreter, the
 /// fold-batchnorm pass and the code generator all use this one formula.
 public func batchNormScaleShift(gamma: [Float], beta: [Float], mean: [Float], variance: [Float], epsilon: Float)
-    -> (scale: [Double], shift: [Double]) {
+    -> (scale: [Double], shift: [Double])
+{
     var scale: [Double] = [], shift: [Double] = []
     scale.reserveCapacity(gamma.count)
     shift.reserveCapacity(gamma.count)

@@ -66,7 +66,8 @@ public struct Graph: Equatable, Sendable {
             throw e.atNode(node.name)
         }
         guard outTypes.count == node.outputs.count else {
-            throw FerccError(node: node.name, "\(node.op.name) has \(outTypes.count) outputs, node names \(node.outputs.count)")
+            throw FerccError(
+                node: node.name, "\(node.op.name) has \(outTypes.count) outputs, node names \(node.outputs.count)")
         }
         for (name, t) in zip(node.outputs, outTypes) {
             if values[name] != nil {

@@ -46,15 +46,20 @@ extension Graph {
         case .channelShuffle:
             macs = 0
         case .depthwisePointwise(let dw, _, _):
-            if inShapes.count == 5, inShapes[0].count == 4, inShapes[3].count == 4, let out = node.outputs.first.flatMap({ values[$0]?.type.shape }) {
+            if inShapes.count == 5, inShapes[0].count == 4, inShapes[3].count == 4,
+                let out = node.outputs.first.flatMap({ values[$0]?.type.shape })
+            {
                 let pixels = out[0] * out[1] * out[2]
                 macs = pixels * inShapes[3][0] * inShapes[3][3] + pixels * inShapes[1][0] * dw.kernelH * dw.kernelW
             }
         case .expandDepthwisePointwise(_, let dw, _):
             if inShapes.count == 7, inShapes[0].count == 4, inShapes[1].count == 4, inShapes[5].count == 4,
-               let out = node.outputs.first.flatMap({ values[$0]?.type.shape }) {
+                let out = node.outputs.first.flatMap({ values[$0]?.type.shape })
+            {
                 let inPixels = inShapes[0][0] * inShapes[0][1] * inShapes[0][2], pixels = out[0] * out[1] * out[2]
-                macs = inPixels * inShapes[1][0] * inShapes[1][3] + pixels * inShapes[3][0] * dw.kernelH * dw.kernelW + pixels * inShapes[5][0] * inShapes[5][3]
+                macs =
+                    inPixels * inShapes[1][0] * inShapes[1][3] + pixels * inShapes[3][0] * dw.kernelH * dw.kernelW
+                    + pixels * inShapes[5][0] * inShapes[5][3]
             }
         }
         return NodeStats(parameters: params, weightBytes: bytes, macs: macs)

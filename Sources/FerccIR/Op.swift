@@ -97,10 +97,12 @@ public struct Conv2D: Equatable, Sendable {
     /// Applied to the output (TFLite's fused activation; later the fuse-activation pass).
     public var activation: Activation
 
-    public init(kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1,
-                dilationH: Int = 1, dilationW: Int = 1,
-                padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0,
-                groups: Int = 1, activation: Activation = .identity) {
+    public init(
+        kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1,
+        dilationH: Int = 1, dilationW: Int = 1,
+        padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0,
+        groups: Int = 1, activation: Activation = .identity
+    ) {
         self.activation = activation
         self.kernelH = kernelH; self.kernelW = kernelW
         self.strideH = strideH; self.strideW = strideW
@@ -125,10 +127,12 @@ public struct Pool2D: Equatable, Sendable {
     public var ceilMode: Bool
     public var activation: Activation
 
-    public init(kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1,
-                dilationH: Int = 1, dilationW: Int = 1,
-                padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0,
-                ceilMode: Bool = false, activation: Activation = .identity) {
+    public init(
+        kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1,
+        dilationH: Int = 1, dilationW: Int = 1,
+        padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0,
+        ceilMode: Bool = false, activation: Activation = .identity
+    ) {
         self.activation = activation
         self.kernelH = kernelH; self.kernelW = kernelW
         self.strideH = strideH; self.strideW = strideW
@@ -159,7 +163,10 @@ public struct Gemm: Equatable, Sendable {
     public var beta: Float
     public var activation: Activation
 
-    public init(transA: Bool = false, transB: Bool = false, alpha: Float = 1, beta: Float = 1, activation: Activation = .identity) {
+    public init(
+        transA: Bool = false, transB: Bool = false, alpha: Float = 1, beta: Float = 1,
+        activation: Activation = .identity
+    ) {
         self.transA = transA; self.transB = transB; self.alpha = alpha; self.beta = beta; self.activation = activation
     }
 }
@@ -253,15 +260,18 @@ extension Conv2D {
     /// description of a window that the lowering, the reports and the passes share (whether a
     /// convolution is depthwise, dense or grouped is `Conv2DGeometry`'s to say).
     public func geometry(input x: [Int], output y: [Int]) -> Conv2DGeometry {
-        Conv2DGeometry(input: (x[0], x[1], x[2], x[3]), output: (y[1], y[2], y[3]), kernel: (kernelH, kernelW),
-                       stride: (strideH, strideW), dilation: (dilationH, dilationW), pads: (padTop, padLeft, padBottom, padRight), groups: groups)
+        Conv2DGeometry(
+            input: (x[0], x[1], x[2], x[3]), output: (y[1], y[2], y[3]), kernel: (kernelH, kernelW),
+            stride: (strideH, strideW), dilation: (dilationH, dilationW), pads: (padTop, padLeft, padBottom, padRight),
+            groups: groups)
     }
 }
 
 extension Pool2D {
     public func geometry(input x: [Int], output y: [Int]) -> Conv2DGeometry {
-        Conv2DGeometry(input: (x[0], x[1], x[2], x[3]), output: (y[1], y[2], y[3]), kernel: (kernelH, kernelW),
-                       stride: (strideH, strideW), dilation: (dilationH, dilationW), pads: (padTop, padLeft, padBottom, padRight))
+        Conv2DGeometry(
+            input: (x[0], x[1], x[2], x[3]), output: (y[1], y[2], y[3]), kernel: (kernelH, kernelW),
+            stride: (strideH, strideW), dilation: (dilationH, dilationW), pads: (padTop, padLeft, padBottom, padRight))
     }
 }
 

@@ -37,7 +37,8 @@ extension Graph {
         for (i, n) in nodes.enumerated() {
             live += n.outputs.reduce(0) { $0 + bytes($1) }
             peak = max(peak, live)
-            for name in Set(n.inputs + n.outputs) where (lastUse[name] ?? -1) <= i && values[name]?.isConstant == false {
+            for name in Set(n.inputs + n.outputs) where (lastUse[name] ?? -1) <= i && values[name]?.isConstant == false
+            {
                 live -= bytes(name)
             }
         }

@@ -4,7 +4,10 @@ public enum ShapeInference {
     public static func infer(_ op: Op, inputs: [TensorType], constants: [TensorData?] = []) throws -> [TensorType] {
         func need(_ range: ClosedRange<Int>) throws {
             guard range.contains(inputs.count) else {
-                throw FerccError("\(op.name) takes \(range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)") inputs, got \(inputs.count)")
+                let count =
+                    range.lowerBound == range.upperBound
+                    ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
+                throw FerccError("\(op.name) takes \(count) inputs, got \(inputs.count)")
             }
         }
         switch op {
@@ -14,7 +17,8 @@ public enum ShapeInference {
             guard x.count == 4 else { throw FerccError("Conv2D input must be 4-D NHWC, got \(inputs[0])") }
             guard w.count == 4 else { throw FerccError("Conv2D weights must be 4-D OHWI, got \(inputs[1])") }
             guard c.groups >= 1, x[3] % c.groups == 0, w[0] % c.groups == 0 else {
-                throw FerccError("Conv2D: \(x[3]) input and \(w[0]) output channels do not divide into \(c.groups) groups")
+                throw FerccError(
+                    "Conv2D: \(x[3]) input and \(w[0]) output channels do not divide into \(c.groups) groups")
             }
             guard w[3] * c.groups == x[3] else {
                 throw FerccError("Conv2D: weights expect \(w[3] * c.groups) input channels, input has \(x[3])")
@@ -25,7 +29,9 @@ public enum ShapeInference {
             if inputs.count == 3, inputs[2].shape != [w[0]] {
                 throw FerccError("Conv2D: bias must be [\(w[0])], got \(inputs[2])")
             }
-            try positive([c.strideH, c.strideW, c.dilationH, c.dilationW, c.kernelH, c.kernelW], "Conv2D kernel, strides and dilations")
+            try positive(
+                [c.strideH, c.strideW, c.dilationH, c.dilationW, c.kernelH, c.kernelW],
+                "Conv2D kernel, strides and dilations")
             try nonNegative([c.padTop, c.padLeft, c.padBottom, c.padRight], "Conv2D pads")
             let oh = try windowCount(x[1], c.kernelH, c.strideH, c.dilationH, c.padTop + c.padBottom, ceil: false)
             let ow = try windowCount(x[2], c.kernelW, c.strideW, c.dilationW, c.padLeft + c.padRight, ceil: false)
@@ -35,21 +41,28 @@ public enum ShapeInference {
             try need(1...1)
             let x = inputs[0].shape
             guard x.count == 4 else { throw FerccError("\(op.name) input must be 4-D NHWC, got \(inputs[0])") }
-            try positive([p.strideH, p.strideW, p.dilationH, p.dilationW, p.kernelH, p.kernelW], "\(op.name) kernel, strides and dilations")
+            try positive(
+                [p.strideH, p.strideW, p.dilationH, p.dilationW, p.kernelH, p.kernelW],
+                "\(op.name) kernel, strides and dilations")
             try nonNegative([p.padTop, p.padLeft, p.padBottom, p.padRight], "\(op.name) pads")
             guard p.padTop < (p.kernelH - 1) * p.dilationH + 1, p.padBottom < (p.kernelH - 1) * p.dilationH + 1,
-                  p.padLeft < (p.kernelW - 1) * p.dilationW + 1, p.padRight < (p.kernelW - 1) * p.dilationW + 1 else {
+                p.padLeft < (p.kernelW - 1) * p.dilationW + 1, p.padRight < (p.kernelW - 1) * p.dilationW + 1
+            else {
                 throw FerccError("\(op.name): pads must be smaller than the kernel")
             }
             let oh = poolCount(x[1], p.kernelH, p.strideH, p.dilationH, p.padTop, p.padBottom, ceil: p.ceilMode)
             let ow = poolCount(x[2], p.kernelW, p.strideW, p.dilationW, p.padLeft, p.padRight, ceil: p.ceilMode)
-            guard oh > 0, ow > 0 else { throw FerccError("\(op.name): window larger than the padded input \(inputs[0])") }
+            guard oh > 0, ow > 0 else {
+                throw FerccError("\(op.name): window larger than the padded input \(inputs[0])")
+            }
             return [TensorType(inputs[0].dtype, [x[0], oh, ow, x[3]])]
 
         case .batchNorm(let axis, let epsilon):
             try need(5...5)
             let x = inputs[0].shape
-            guard axis >= 0, axis < x.count else { throw FerccError("BatchNorm axis \(axis) out of range for \(inputs[0])") }
+            guard axis >= 0, axis < x.count else {
+                throw FerccError("BatchNorm axis \(axis) out of range for \(inputs[0])")
+            }
             for t in inputs[1...] where t.shape != [x[axis]] {
                 throw FerccError("BatchNorm parameters must be [\(x[axis])], got \(t)")
             }
@@ -59,7 +72,9 @@ public enum ShapeInference {
         case .gemm(let g):
             try need(2...3)
             let a = inputs[0].shape, b = inputs[1].shape
-            guard a.count == 2, b.count == 2 else { throw FerccError("Gemm takes 2-D inputs, got \(inputs[0]) and \(inputs[1])") }
+            guard a.count == 2, b.count == 2 else {
+                throw FerccError("Gemm takes 2-D inputs, got \(inputs[0]) and \(inputs[1])")
+            }
             let (m, k) = g.transA ? (a[1], a[0]) : (a[0], a[1])
             let (k2, n) = g.transB ? (b[1], b[0]) : (b[0], b[1])
             guard k == k2 else { throw FerccError("Gemm: inner dimensions \(k) and \(k2) differ") }
@@ -124,7 +139,9 @@ public enum ShapeInference {
 
         case .softmax(let axis, _):
             try need(1...1)
-            guard axis >= 0, axis < inputs[0].rank else { throw FerccError("Softmax axis \(axis) out of range for \(inputs[0])") }
+            guard axis >= 0, axis < inputs[0].rank else {
+                throw FerccError("Softmax axis \(axis) out of range for \(inputs[0])")
+            }
             return [inputs[0]]
 
         case .reshape(let shape):
@@ -149,7 +166,8 @@ public enum ShapeInference {
             out[axis] = 0
             for t in inputs {
                 guard t.rank == r, t.dtype == inputs[0].dtype,
-                      (0..<r).allSatisfy({ $0 == axis || t.shape[$0] == inputs[0].shape[$0] }) else {
+                    (0..<r).allSatisfy({ $0 == axis || t.shape[$0] == inputs[0].shape[$0] })
+                else {
                     throw FerccError("Concat: \(t) does not match \(inputs[0]) off axis \(axis)")
                 }
                 out[axis] += t.shape[axis]
@@ -159,11 +177,15 @@ public enum ShapeInference {
         case .split(let axis, let sizes):
             try need(1...1)
             let x = inputs[0].shape
-            guard axis >= 0, axis < x.count else { throw FerccError("Split axis \(axis) out of range for \(inputs[0])") }
+            guard axis >= 0, axis < x.count else {
+                throw FerccError("Split axis \(axis) out of range for \(inputs[0])")
+            }
             guard sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == x[axis] else {
                 throw FerccError("Split sizes \(sizes) do not add up to \(x[axis])")
             }
-            return sizes.map { s in var o = x; o[axis] = s; return TensorType(inputs[0].dtype, o) }
+            return sizes.map { s in
+                var o = x; o[axis] = s; return TensorType(inputs[0].dtype, o)
+            }
 
         case .slice(let s):
             try need(1...1)
@@ -216,12 +238,15 @@ public enum ShapeInference {
         case .depthwisePointwise(let dw, let pw, _):
             try need(5...5)
             let mid = try infer(.conv2D(dw), inputs: Array(inputs[0...2]))[0]
-            guard pw.kernelH == 1, pw.kernelW == 1, pw.groups == 1 else { throw FerccError("the pointwise part must be a 1x1 convolution") }
+            guard pw.kernelH == 1, pw.kernelW == 1, pw.groups == 1 else {
+                throw FerccError("the pointwise part must be a 1x1 convolution")
+            }
             return try infer(.conv2D(pw), inputs: [mid, inputs[3], inputs[4]])
 
         case .expandDepthwisePointwise(let ex, let dw, let pw):
             try need(7...7)
-            guard ex.kernelH == 1, ex.kernelW == 1, ex.groups == 1, pw.kernelH == 1, pw.kernelW == 1, pw.groups == 1 else {
+            guard ex.kernelH == 1, ex.kernelW == 1, ex.groups == 1, pw.kernelH == 1, pw.kernelW == 1, pw.groups == 1
+            else {
                 throw FerccError("the expansion and projection must be 1x1 convolutions")
             }
             let expanded = try infer(.conv2D(ex), inputs: Array(inputs[0...2]))[0]
@@ -257,7 +282,9 @@ public enum ShapeInference {
     }
 
     /// Pool output size; with ceil mode the last window must start inside the input or the begin padding.
-    public static func poolCount(_ size: Int, _ k: Int, _ s: Int, _ d: Int, _ padBegin: Int, _ padEnd: Int, ceil: Bool) -> Int {
+    public static func poolCount(_ size: Int, _ k: Int, _ s: Int, _ d: Int, _ padBegin: Int, _ padEnd: Int, ceil: Bool)
+        -> Int
+    {
         let span = (k - 1) * d + 1
         let avail = size + padBegin + padEnd - span
         guard avail >= 0 else { return 0 }

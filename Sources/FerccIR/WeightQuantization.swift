@@ -16,16 +16,30 @@ public enum WeightQuantization {
             scales.append(s)
             for i in range { values[i] = Int8(min(max((w[i] / s).rounded(), -127), 127)) }
         }
-        return (values, Quantization(scales: scales, zeroPoints: [Int32](repeating: 0, count: scales.count), axis: scales.count > 1 ? 0 : nil))
+        return (
+            values,
+            Quantization(
+                scales: scales, zeroPoints: [Int32](repeating: 0, count: scales.count), axis: scales.count > 1 ? 0 : nil
+            )
+        )
     }
 
     /// int32 bias at input scale x weight scale (per output channel, or one weight scale for all),
     /// rounded and clamped to +-(2^31 - 1), with those scales as its quantization.
-    public static func bias(_ b: [Float], inputScale: Float, weightScales: [Float]) -> (values: [Int32], quantization: Quantization) {
-        let scales = b.indices.map { Double(inputScale) * Double(weightScales.count == 1 ? weightScales[0] : weightScales[$0]) }
+    public static func bias(_ b: [Float], inputScale: Float, weightScales: [Float]) -> (
+        values: [Int32], quantization: Quantization
+    ) {
+        let scales = b.indices.map {
+            Double(inputScale) * Double(weightScales.count == 1 ? weightScales[0] : weightScales[$0])
+        }
         let values = b.indices.map { i -> Int32 in
             Int32(min(max((Double(b[i]) / scales[i]).rounded(), -2_147_483_647), 2_147_483_647))
         }
-        return (values, Quantization(scales: scales.map { Float($0) }, zeroPoints: [Int32](repeating: 0, count: b.count), axis: b.count > 1 ? 0 : nil))
+        return (
+            values,
+            Quantization(
+                scales: scales.map { Float($0) }, zeroPoints: [Int32](repeating: 0, count: b.count),
+                axis: b.count > 1 ? 0 : nil)
+        )
     }
 }

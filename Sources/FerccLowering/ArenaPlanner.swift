@@ -40,13 +40,17 @@ public enum ArenaPlanner {
             let t = graph.values[v]!.type
             return (t.count * t.dtype.byteSize + alignment - 1) / alignment * alignment
         }
-        let buffers = first.keys.sorted { size($0) != size($1) ? size($0) > size($1) : (first[$0]!, $0) < (first[$1]!, $1) }
+        let buffers = first.keys.sorted {
+            size($0) != size($1) ? size($0) > size($1) : (first[$0]!, $0) < (first[$1]!, $1)
+        }
         var placed: [(name: String, offset: Int, size: Int)] = []
         var offsets: [String: Int] = [:]
         var arena = 0
         for b in buffers {
             let s = size(b)
-            let conflicts = placed.filter { !(last[$0.name]! < first[b]! || last[b]! < first[$0.name]!) }.sorted { $0.offset < $1.offset }
+            let conflicts = placed.filter { !(last[$0.name]! < first[b]! || last[b]! < first[$0.name]!) }.sorted {
+                $0.offset < $1.offset
+            }
             var offset = 0
             for c in conflicts {
                 if offset + s <= c.offset { break }

@@ -66,7 +66,10 @@ public struct ExecutionPlan {
 
     let constantOffsets: [String: Int]
 
-    init(graph: Graph, target: Target, steps: [PlannedStep], arena: ArenaPlan, weights: [UInt8], constantOffsets: [String: Int]) {
+    init(
+        graph: Graph, target: Target, steps: [PlannedStep], arena: ArenaPlan, weights: [UInt8],
+        constantOffsets: [String: Int]
+    ) {
         self.graph = graph
         self.target = target
         self.steps = steps

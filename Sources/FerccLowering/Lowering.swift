@@ -20,14 +20,16 @@ public enum Lowering {
         }
         // Graph outputs that are constants are read from the weights.
         for name in graph.outputs where graph.values[name]?.isConstant == true { _ = try ctx.buffer(name) }
-        return ExecutionPlan(graph: graph, target: target, steps: steps, arena: ctx.arena, weights: ctx.blob,
-                             constantOffsets: ctx.constantOffsets)
+        return ExecutionPlan(
+            graph: graph, target: target, steps: steps, arena: ctx.arena, weights: ctx.blob,
+            constantOffsets: ctx.constantOffsets)
     }
 
     /// Throws what lowering `node` would throw: whether the kernels take it as it is (its element
     /// types and quantization parameters), without planning the graph.
     public static func check(_ node: Node, in graph: Graph, target: Target = .build) throws {
-        let ctx = LoweringContext(graph: graph, target: target, arena: ArenaPlan(offsets: [:], bytes: 0, totalBytes: 0), checking: true)
+        let ctx = LoweringContext(
+            graph: graph, target: target, arena: ArenaPlan(offsets: [:], bytes: 0, totalBytes: 0), checking: true)
         _ = try lower(node, ctx)
     }
 
@@ -38,8 +40,10 @@ public enum Lowering {
         }
         switch node.op {
         case .conv2D(let c): return try ConvLowering.conv(node, c, ctx)
-        case .depthwisePointwise(let dw, let pw, let q): return try ConvLowering.depthwisePointwise(node, dw, pw, q, ctx)
-        case .expandDepthwisePointwise(let ex, let dw, let pw): return try ConvLowering.expandDepthwisePointwise(node, ex, dw, pw, ctx)
+        case .depthwisePointwise(let dw, let pw, let q):
+            return try ConvLowering.depthwisePointwise(node, dw, pw, q, ctx)
+        case .expandDepthwisePointwise(let ex, let dw, let pw):
+            return try ConvLowering.expandDepthwisePointwise(node, ex, dw, pw, ctx)
         case .maxPool2D(let p): return try PoolLowering.pool(node, p, average: nil, ctx)
         case .averagePool2D(let p, let includePad): return try PoolLowering.pool(node, p, average: includePad, ctx)
         case .gemm(let g): return try GemmLowering.gemm(node, g, ctx)
@@ -47,13 +51,15 @@ public enum Lowering {
         case .binary(let op, let a): return try ElementwiseLowering.binary(node, op, a, ctx)
         case .unary(let a): return try ElementwiseLowering.unary(node, a, ctx)
         case .prelu: return try ElementwiseLowering.prelu(node, ctx)
-        case .batchNorm(let axis, let epsilon): return try ElementwiseLowering.batchNorm(node, axis: axis, epsilon: epsilon, ctx)
+        case .batchNorm(let axis, let epsilon):
+            return try ElementwiseLowering.batchNorm(node, axis: axis, epsilon: epsilon, ctx)
         case .reduce(let kind, let axes, _): return try ReduceLowering.reduce(node, kind, axes: axes, ctx)
         case .softmax(let axis, let beta): return try ReduceLowering.softmax(node, axis: axis, beta: beta, ctx)
         case .resize2D(let r): return try ResizeLowering.resize(node, r, ctx)
         case .reshape: return try DataMovementLowering.reshape(node, ctx)
         case .transpose(let perm): return try DataMovementLowering.transpose(node, perm: perm, ctx)
-        case .channelShuffle(let groups, let axis): return try DataMovementLowering.channelShuffle(node, groups: groups, axis: axis, ctx)
+        case .channelShuffle(let groups, let axis):
+            return try DataMovementLowering.channelShuffle(node, groups: groups, axis: axis, ctx)
         case .slice(let s): return try DataMovementLowering.slice(node, s, ctx)
         case .split(let axis, _): return try DataMovementLowering.split(node, axis: axis, ctx)
         case .concat(let axis): return try DataMovementLowering.concat(node, axis: axis, ctx)

@@ -5,8 +5,12 @@ import FerccKernels
 /// points, constant int8 weights and int32 biases, and the clamp range of a fused activation.
 enum Quantized {
     static func quant(_ t: TensorType, _ what: String) throws -> Quantization {
-        guard let q = t.quantization, !q.scales.isEmpty else { throw FerccError("\(what) is \(t.dtype.rawValue) without quantization parameters") }
-        guard q.scales.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw FerccError("\(what) has a scale that is not positive and finite") }
+        guard let q = t.quantization, !q.scales.isEmpty else {
+            throw FerccError("\(what) is \(t.dtype.rawValue) without quantization parameters")
+        }
+        guard q.scales.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+            throw FerccError("\(what) has a scale that is not positive and finite")
+        }
         return q
     }
 
@@ -14,9 +18,12 @@ enum Quantized {
     static func clampRange(_ t: TensorType, _ activation: Activation) throws -> (Int32, Int32) {
         let q = try quant(t, "the output")
         let r = t.dtype.integerRange!
-        guard let a = activation.range else { throw FerccError("the fused activation \(activation.name) has no int8 form") }
-        return QuantizedMath.activationRange((a.lowerBound, a.upperBound), scale: q.scale, zeroPoint: q.zeroPoint, qmin: r.lowerBound,
-                                             qmax: r.upperBound)
+        guard let a = activation.range else {
+            throw FerccError("the fused activation \(activation.name) has no int8 form")
+        }
+        return QuantizedMath.activationRange(
+            (a.lowerBound, a.upperBound), scale: q.scale, zeroPoint: q.zeroPoint, qmin: r.lowerBound,
+            qmax: r.upperBound)
     }
 
     /// Whether `node` runs on int8 (its first input or output is quantized).
@@ -39,23 +46,30 @@ enum Quantized {
     }
 
     static func weights(_ node: Node, _ i: Int, _ ctx: LoweringContext) throws -> ([Int8], Quantization) {
-        guard case .int8(let w)? = ctx.constant(node.inputs[i]) else { throw FerccError("\(node.op.name) needs constant int8 weights") }
+        guard case .int8(let w)? = ctx.constant(node.inputs[i]) else {
+            throw FerccError("\(node.op.name) needs constant int8 weights")
+        }
         return (w, try quant(ctx.type(node.inputs[i]), "the weights"))
     }
 
     static func bias(_ node: Node, _ i: Int, _ ctx: LoweringContext) throws -> [Int32]? {
         guard node.inputs.count > i else { return nil }
-        guard case .int32(let b)? = ctx.constant(node.inputs[i]) else { throw FerccError("\(node.op.name) needs a constant int32 bias") }
+        guard case .int32(let b)? = ctx.constant(node.inputs[i]) else {
+            throw FerccError("\(node.op.name) needs a constant int32 bias")
+        }
         return b
     }
 
     /// Per output channel: input scale x weight scale / output scale, requantized TFLite's way.
-    static func requantization(_ node: Node, channels: Int, weights qw: Quantization, activation: Activation,
-                               _ ctx: LoweringContext) throws -> Requantization {
+    static func requantization(
+        _ node: Node, channels: Int, weights qw: Quantization, activation: Activation,
+        _ ctx: LoweringContext
+    ) throws -> Requantization {
         guard qw.scales.count == 1 || qw.scales.count == channels else {
             throw FerccError("per-channel weight scales do not match \(channels) output channels")
         }
-        let qin = try quant(ctx.type(node.inputs[0]), "the input"), qout = try quant(ctx.type(node.outputs[0]), "the output")
+        let qin = try quant(ctx.type(node.inputs[0]), "the input"),
+            qout = try quant(ctx.type(node.outputs[0]), "the output")
         let scales = (0..<channels).map { c in
             Double(qin.scale) * Double(qw.scales.count == 1 ? qw.scales[0] : qw.scales[c]) / Double(qout.scale)
         }
@@ -80,15 +94,18 @@ struct StoredRequantization {
     /// The stored requantization read back (what generated code reads).
     func read(_ m: PlanMemory) -> Requantization {
         let n = requantization.multipliers.count
-        return Requantization(multipliers: Array(UnsafeBufferPointer(start: m.weights(multipliers, Int32.self), count: n)),
-                              shifts: UnsafeBufferPointer(start: m.weights(shifts, Int8.self), count: n).map { Int($0) },
-                              outputZeroPoint: requantization.outputZeroPoint, min: requantization.min, max: requantization.max)
+        return Requantization(
+            multipliers: Array(UnsafeBufferPointer(start: m.weights(multipliers, Int32.self), count: n)),
+            shifts: UnsafeBufferPointer(start: m.weights(shifts, Int8.self), count: n).map { Int($0) },
+            outputZeroPoint: requantization.outputZeroPoint, min: requantization.min, max: requantization.max)
     }
 
     /// The arguments of the kernels' pointer-taking initializers.
     var arguments: String {
         let r = requantization
-        return "multipliers: i32(weights + \(multipliers)), shifts: i8(weights + \(shifts)), channels: \(r.multipliers.count), "
+        return
+            "multipliers: i32(weights + \(multipliers)), shifts: i8(weights + \(shifts)), channels: "
+            + "\(r.multipliers.count), "
             + "outputZeroPoint: \(r.outputZeroPoint), min: \(r.min), max: \(r.max)"
     }
 }

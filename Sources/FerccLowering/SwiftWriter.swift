@@ -35,7 +35,8 @@ public struct SwiftWriter {
 
     /// The expression of the scratch bytes the initializer allocates.
     public var scratchSize: String {
-        scratchExpressions.isEmpty ? "\(scratchBytes)" : "max(\(([String(scratchBytes)] + scratchExpressions).joined(separator: ", ")))"
+        scratchExpressions.isEmpty
+            ? "\(scratchBytes)" : "max(\(([String(scratchBytes)] + scratchExpressions).joined(separator: ", ")))"
     }
 
     /// A statement of `run()`.
@@ -83,7 +84,8 @@ public struct SwiftWriter {
 
     /// The compact geometry initializer, naming only what differs from its defaults.
     public static func geometry(_ g: Conv2DGeometry) -> String {
-        var text = "Kernels.Conv2DGeometry(input: (\(g.batch), \(g.inH), \(g.inW), \(g.inC)), "
+        var text =
+            "Kernels.Conv2DGeometry(input: (\(g.batch), \(g.inH), \(g.inW), \(g.inC)), "
             + "output: (\(g.outH), \(g.outW), \(g.outC)), kernel: (\(g.kernelH), \(g.kernelW))"
         if g.strideH != 1 || g.strideW != 1 { text += ", stride: (\(g.strideH), \(g.strideW))" }
         if g.dilationH != 1 || g.dilationW != 1 { text += ", dilation: (\(g.dilationH), \(g.dilationW))" }

@@ -54,7 +54,8 @@ public enum Target: String, CaseIterable, Sendable {
     public var swiftcFlags: [String] {
         switch self {
         case .x86_64_avx2: return ["-Xcc", "-march=x86-64-v3", "-D", "FERCC_AVX2"]
-        case .x86_64_avx512: return ["-Xcc", "-march=x86-64-v4", "-Xcc", "-mavx512vnni", "-D", "FERCC_AVX2", "-D", "FERCC_AVX512"]
+        case .x86_64_avx512:
+            return ["-Xcc", "-march=x86-64-v4", "-Xcc", "-mavx512vnni", "-D", "FERCC_AVX2", "-D", "FERCC_AVX512"]
         case .arm64, .portable: return []
         case .host: return Target.build.swiftcFlags
         }
@@ -65,7 +66,8 @@ public enum Target: String, CaseIterable, Sendable {
         switch self {
         case .x86_64_avx2: return #"[.define("FERCC_AVX2"), .unsafeFlags(["-Xcc", "-march=x86-64-v3"])]"#
         case .x86_64_avx512:
-            return #"[.define("FERCC_AVX2"), .define("FERCC_AVX512"), .unsafeFlags(["-Xcc", "-march=x86-64-v4", "-Xcc", "-mavx512vnni"])]"#
+            return #"[.define("FERCC_AVX2"), .define("FERCC_AVX512"), "#
+                + #".unsafeFlags(["-Xcc", "-march=x86-64-v4", "-Xcc", "-mavx512vnni"])]"#
         case .arm64, .portable: return nil
         case .host: return Target.build.swiftSettings
         }

@@ -17,7 +17,9 @@ let activationImporters: [String: ONNXImporter.OpImporter] = [
         if ctx.opset >= 11 {
             for (i, isMin) in [(1, true), (2, false)] {
                 guard let name = node.input(i) else { continue }
-                guard let c = ctx.constant(name), c.count == 1 else { throw FerccError("Clip \(isMin ? "min" : "max") must be a constant scalar") }
+                guard let c = ctx.constant(name), c.count == 1 else {
+                    throw FerccError("Clip \(isMin ? "min" : "max") must be a constant scalar")
+                }
                 if isMin { lo = c.floats[0] } else { hi = c.floats[0] }
             }
         } else {
@@ -49,10 +51,11 @@ let activationImporters: [String: ONNXImporter.OpImporter] = [
             return
         }
         let flat = ctx.fresh("\(node.outputs[0])#2d"), soft = ctx.fresh("\(node.outputs[0])#softmax2d")
-        try ctx.emit(.reshape(shape: [shape[..<axis].reduce(1, *), shape[axis...].reduce(1, *)]), inputs: [x], outputs: [flat])
+        try ctx.emit(
+            .reshape(shape: [shape[..<axis].reduce(1, *), shape[axis...].reduce(1, *)]), inputs: [x], outputs: [flat])
         try ctx.emit(.softmax(axis: 1), inputs: [flat], outputs: [soft])
         try ctx.emit(.reshape(shape: shape), inputs: [soft], outputs: [node.outputs[0]])
-    },
+    }
 ]
 
 func unary(_ node: ONNXNode, _ ctx: ONNXImportContext, _ op: Activation) throws {
@@ -62,10 +65,12 @@ func unary(_ node: ONNXNode, _ ctx: ONNXImportContext, _ op: Activation) throws 
 
 /// Notes for the supported-op table (docs/ops.md).
 let activationNotes: [String: String] = [
-    "Clip": "min/max as attributes (opset < 11) or constant inputs (>= 11); min > max gives max everywhere, as the spec says",
+    "Clip":
+        "min/max as attributes (opset < 11) or constant inputs (>= 11); min > max gives max everywhere, as the spec "
+        + "says",
     "Erf": "float, and int8 as a lookup table",
     "HardSigmoid": "alpha, beta",
     "LeakyRelu": "alpha",
     "PRelu": "slope broadcast to the input",
-    "Softmax": "axis semantics before opset 13 (2-D coercion) and from 13",
+    "Softmax": "axis semantics before opset 13 (2-D coercion) and from 13"
 ]

@@ -12,11 +12,13 @@ let convImporters: [String: ONNXImporter.OpImporter] = [
         if let k = try node.ints("kernel_shape"), k != [w.shape[2], w.shape[3]] {
             throw FerccError("kernel_shape \(k) does not match the weights \(w)")
         }
-        let window = try SpatialAttributes(node, inputH: x.shape[2], inputW: x.shape[3], kernelH: w.shape[2], kernelW: w.shape[3])
-        let conv = Conv2D(kernelH: w.shape[2], kernelW: w.shape[3], strideH: window.strides[0], strideW: window.strides[1],
-                          dilationH: window.dilations[0], dilationW: window.dilations[1],
-                          padTop: window.pads[0], padLeft: window.pads[1], padBottom: window.pads[2], padRight: window.pads[3],
-                          groups: try node.int("group", 1))
+        let window = try SpatialAttributes(
+            node, inputH: x.shape[2], inputW: x.shape[3], kernelH: w.shape[2], kernelW: w.shape[3])
+        let conv = Conv2D(
+            kernelH: w.shape[2], kernelW: w.shape[3], strideH: window.strides[0], strideW: window.strides[1],
+            dilationH: window.dilations[0], dilationW: window.dilations[1],
+            padTop: window.pads[0], padLeft: window.pads[1], padBottom: window.pads[2], padRight: window.pads[3],
+            groups: try node.int("group", 1))
         var inputs = [try ctx.nhwc(xName)]
         if let c = ctx.constant(wName) {
             let s = w.shape
@@ -28,7 +30,7 @@ let convImporters: [String: ONNXImporter.OpImporter] = [
         }
         if let b = node.input(2) { inputs.append(try ctx.value(b)) }
         try ctx.emitNHWC(.conv2D(conv), inputs: inputs, output: node.outputs[0])
-    },
+    }
 ]
 
 /// strides, dilations and pads of a 2-D window op, with auto_pad resolved to explicit pads.
@@ -41,7 +43,9 @@ struct SpatialAttributes {
     init(_ node: ONNXNode, inputH: Int, inputW: Int, kernelH: Int, kernelW: Int) throws {
         strides = try node.ints("strides") ?? [1, 1]
         dilations = try node.ints("dilations") ?? [1, 1]
-        guard strides.count == 2, dilations.count == 2 else { throw FerccError("strides and dilations must have 2 values") }
+        guard strides.count == 2, dilations.count == 2 else {
+            throw FerccError("strides and dilations must have 2 values")
+        }
         guard strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }) else {
             throw FerccError("strides and dilations must be positive")
         }
@@ -70,5 +74,5 @@ struct SpatialAttributes {
 
 /// Notes for the supported-op table (docs/ops.md).
 let convNotes: [String: String] = [
-    "Conv": "2-D; group (depthwise included), pads, auto_pad SAME_UPPER/SAME_LOWER/VALID, strides, dilations",
+    "Conv": "2-D; group (depthwise included), pads, auto_pad SAME_UPPER/SAME_LOWER/VALID, strides, dilations"
 ]

@@ -27,8 +27,11 @@ public enum ONNXImporter {
     /// Each supported op's notes for the supported-op table (docs/ops.md), kept beside its importer.
     public static let notes: [String: String] = {
         var m: [String: String] = [:]
-        for table in [convNotes, poolNotes, activationNotes, elementwiseNotes, matrixNotes, normalizationNotes, reduceNotes, shapeNotes,
-                      quantizationNotes] {
+        for table in [
+            convNotes, poolNotes, activationNotes, elementwiseNotes, matrixNotes, normalizationNotes, reduceNotes,
+            shapeNotes,
+            quantizationNotes
+        ] {
             for (k, v) in table { m[k] = v }
         }
         return m
@@ -55,13 +58,17 @@ public enum ONNXImporter {
             throw FerccError("the model imports no ai.onnx opset")
         }
         guard supportedOpsets.contains(opset) else {
-            throw FerccError("opset \(opset) is not supported (fercc reads opsets \(supportedOpsets.lowerBound) to \(supportedOpsets.upperBound))")
+            throw FerccError(
+                "opset \(opset) is not supported (fercc reads opsets \(supportedOpsets.lowerBound) to "
+                    + "\(supportedOpsets.upperBound))"
+            )
         }
         let g = model.graph
         try checkSupported(g.nodes)
 
-        let ctx = ONNXImportContext(path: path, opset: opset,
-                                    source: GraphSource(format: "onnx", producer: model.producer, opset: opset))
+        let ctx = ONNXImportContext(
+            path: path, opset: opset,
+            source: GraphSource(format: "onnx", producer: model.producer, opset: opset))
         for t in g.initializers {
             let data = try t.data.get()
             ctx.addConstant(t.name, data, shape: t.dims)
@@ -76,7 +83,9 @@ public enum ONNXImporter {
             ctx.currentNode = node
             do {
                 // Every op importer writes at least output 0: a node without one is malformed.
-                guard let first = node.outputs.first, !first.isEmpty else { throw FerccError("\(node.opType) has no output") }
+                guard let first = node.outputs.first, !first.isEmpty else {
+                    throw FerccError("\(node.opType) has no output")
+                }
                 if try ShapeFolding.fold(node, ctx) { continue }
                 guard let importer = importers[node.opType] else {
                     throw FerccError("unsupported op \(node.opType)")
@@ -97,7 +106,8 @@ public enum ONNXImporter {
             }
             let resolved = ctx.resolve(output.name)
             if resolved != output.name || ctx.isConstant(output.name) {
-                try ctx.emit(.unary(.identity), inputs: [resolved], outputs: [output.name], name: "\(output.name)#output")
+                try ctx.emit(
+                    .unary(.identity), inputs: [resolved], outputs: [output.name], name: "\(output.name)#output")
             }
             ctx.graph.outputs.append(output.name)
         }
@@ -115,7 +125,9 @@ public enum ONNXImporter {
         for n in nodes {
             let standard = n.domain.isEmpty || n.domain == "ai.onnx"
             let key = standard ? n.opType : "\(n.domain).\(n.opType)"
-            if (!standard || (importers[n.opType] == nil && !ShapeFolding.foldable.contains(n.opType))) && seen.insert(key).inserted {
+            if (!standard || (importers[n.opType] == nil && !ShapeFolding.foldable.contains(n.opType)))
+                && seen.insert(key).inserted
+            {
                 missing.append((key, n.displayName))
             }
         }
@@ -138,7 +150,10 @@ public enum ONNXImporter {
                 // A symbolic batch dimension is the common export; fercc compiles batch 1.
                 shape.append(1)
             } else if case .symbol(let s) = d {
-                throw FerccError("graph input '\(v.name)' has the symbolic dimension '\(s)' on axis \(axis); fercc needs static shapes")
+                throw FerccError(
+                    "graph input '\(v.name)' has the symbolic dimension '\(s)' on axis \(axis); fercc needs static "
+                        + "shapes"
+                )
             } else {
                 throw FerccError("graph input '\(v.name)' has no size on axis \(axis); fercc needs static shapes")
             }

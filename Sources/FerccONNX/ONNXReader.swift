@@ -46,15 +46,18 @@ public enum ONNXReader {
                 guard let a else { continue }
                 attributes[string(a.pointee.name)] = attribute(a.pointee)
             }
-            nodes.append(ONNXNode(name: name, opType: opType, domain: string(n.domain),
-                                  inputs: buffer(n.input, n.n_input).map(string),
-                                  outputs: buffer(n.output, n.n_output).map(string),
-                                  attributes: attributes,
-                                  displayName: name.isEmpty ? "\(opType) node #\(i)" : name))
+            nodes.append(
+                ONNXNode(
+                    name: name, opType: opType, domain: string(n.domain),
+                    inputs: buffer(n.input, n.n_input).map(string),
+                    outputs: buffer(n.output, n.n_output).map(string),
+                    attributes: attributes,
+                    displayName: name.isEmpty ? "\(opType) node #\(i)" : name))
         }
         return ONNXModel(
             irVersion: m.has_ir_version != 0 ? Int(m.ir_version) : 0,
-            producer: [string(m.producer_name), string(m.producer_version)].filter { !$0.isEmpty }.joined(separator: " "),
+            producer: [string(m.producer_name), string(m.producer_version)].filter { !$0.isEmpty }.joined(
+                separator: " "),
             opsets: opsets,
             graph: ONNXGraph(
                 name: string(g.name),
@@ -114,7 +117,8 @@ public enum ONNXReader {
                     guard let d else { return .unknown }
                     switch d.pointee.value_case {
                     case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE: return .value(Int(d.pointee.dim_value))
-                    case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM: return .symbol(string(d.pointee.dim_param))
+                    case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM:
+                        return .symbol(string(d.pointee.dim_param))
                     default: return .unknown
                     }
                 }
@@ -139,33 +143,48 @@ public enum ONNXReader {
     }
 
     static func decode(_ t: Onnx__TensorProto, name: String, dims: [Int], dataType: Int) throws -> TensorData {
-        guard dims.allSatisfy({ $0 >= 0 }) else { throw FerccError("tensor '\(name)' has a negative dimension \(dims)") }
+        guard dims.allSatisfy({ $0 >= 0 }) else {
+            throw FerccError("tensor '\(name)' has a negative dimension \(dims)")
+        }
         var count = 1
         for d in dims {
             let (p, overflow) = count.multipliedReportingOverflow(by: d)
             guard !overflow, p <= 1 << 34 else { throw FerccError("tensor '\(name)' is impossibly large \(dims)") }
             count = p
         }
-        if t.has_data_location != 0 && t.data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL || t.n_external_data > 0 {
-            throw FerccError("tensor '\(name)' keeps its data in an external file, which fercc does not read; save the model with all tensors inside it (onnx.save(..., save_as_external_data=False))")
+        if t.has_data_location != 0 && t.data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL
+            || t.n_external_data > 0
+        {
+            throw FerccError(
+                "tensor '\(name)' keeps its data in an external file, which fercc does not read; save the model "
+                    + "with all tensors inside it (onnx.save(..., save_as_external_data=False))"
+            )
         }
         let raw: [UInt8]? = t.has_raw_data != 0 ? bytes(t.raw_data) : nil
         func fromRaw<T>(_ type: T.Type, _ convert: (T) -> Float) throws -> [Float] {
             let size = MemoryLayout<T>.size
             guard raw!.count == count * size else {
-                throw FerccError("tensor '\(name)' holds \(raw!.count) bytes of raw data, its shape \(dims) needs \(count * size)")
+                throw FerccError(
+                    "tensor '\(name)' holds \(raw!.count) bytes of raw data, its shape \(dims) needs \(count * size)")
             }
-            return raw!.withUnsafeBytes { r in (0..<count).map { convert(r.loadUnaligned(fromByteOffset: $0 * size, as: T.self)) } }
+            return raw!.withUnsafeBytes { r in
+                (0..<count).map { convert(r.loadUnaligned(fromByteOffset: $0 * size, as: T.self)) }
+            }
         }
         func fromRawInt<T: BinaryInteger>(_ type: T.Type) throws -> [Int64] {
             let size = MemoryLayout<T>.size
             guard raw!.count == count * size else {
-                throw FerccError("tensor '\(name)' holds \(raw!.count) bytes of raw data, its shape \(dims) needs \(count * size)")
+                throw FerccError(
+                    "tensor '\(name)' holds \(raw!.count) bytes of raw data, its shape \(dims) needs \(count * size)")
             }
-            return raw!.withUnsafeBytes { r in (0..<count).map { Int64(r.loadUnaligned(fromByteOffset: $0 * size, as: T.self)) } }
+            return raw!.withUnsafeBytes { r in
+                (0..<count).map { Int64(r.loadUnaligned(fromByteOffset: $0 * size, as: T.self)) }
+            }
         }
         func checked<T>(_ v: [T]) throws -> [T] {
-            guard v.count == count else { throw FerccError("tensor '\(name)' holds \(v.count) values, its shape \(dims) needs \(count)") }
+            guard v.count == count else {
+                throw FerccError("tensor '\(name)' holds \(v.count) values, its shape \(dims) needs \(count)")
+            }
             return v
         }
         switch dataType {
@@ -177,7 +196,8 @@ public enum ONNXReader {
             return .float(try checked(buffer(t.double_data, t.n_double_data).map { Float($0) }))
         case 10:
             if raw != nil { return .float(try fromRaw(UInt16.self, halfToFloat)) }
-            return .float(try checked(buffer(t.int32_data, t.n_int32_data).map { halfToFloat(UInt16(truncatingIfNeeded: $0)) }))
+            return .float(
+                try checked(buffer(t.int32_data, t.n_int32_data).map { halfToFloat(UInt16(truncatingIfNeeded: $0)) }))
         case 7:
             if raw != nil { return .int64(try fromRawInt(Int64.self)) }
             return .int64(try checked(Array(buffer(t.int64_data, t.n_int64_data))))
@@ -194,7 +214,8 @@ public enum ONNXReader {
             if raw != nil { return .int8(try fromRawInt(Int8.self).map { Int8($0) }) }
             return .int8(try checked(buffer(t.int32_data, t.n_int32_data).map { Int8(truncatingIfNeeded: $0) }))
         default:
-            throw FerccError("tensor '\(name)' has element type \(ONNXDataType.name(dataType)), which fercc does not read")
+            throw FerccError(
+                "tensor '\(name)' has element type \(ONNXDataType.name(dataType)), which fercc does not read")
         }
     }
 }

@@ -9,22 +9,28 @@ let poolImporters: [String: ONNXImporter.OpImporter] = [
     "MaxPool": { node, ctx in try importPool(node, ctx, max: true) },
     "AveragePool": { node, ctx in try importPool(node, ctx, max: false) },
     "GlobalAveragePool": { node, ctx in try importGlobalPool(node, ctx, .mean) },
-    "GlobalMaxPool": { node, ctx in try importGlobalPool(node, ctx, .max) },
+    "GlobalMaxPool": { node, ctx in try importGlobalPool(node, ctx, .max) }
 ]
 
 func importPool(_ node: ONNXNode, _ ctx: ONNXImportContext, max: Bool) throws {
     let xName = try ShapeFolding.requireInput(node, 0)
     let x = try ctx.type(xName)
     guard x.rank == 4 else { throw FerccError("only 2-D pooling is supported (input \(x))") }
-    if node.outputs.count > 1, !node.outputs[1].isEmpty { throw FerccError("MaxPool's Indices output is not supported") }
-    guard let k = try node.ints("kernel_shape"), k.count == 2 else { throw FerccError("kernel_shape must have 2 values") }
+    if node.outputs.count > 1, !node.outputs[1].isEmpty {
+        throw FerccError("MaxPool's Indices output is not supported")
+    }
+    guard let k = try node.ints("kernel_shape"), k.count == 2 else {
+        throw FerccError("kernel_shape must have 2 values")
+    }
     guard k.allSatisfy({ $0 > 0 }) else { throw FerccError("kernel_shape must be positive") }
     let w = try SpatialAttributes(node, inputH: x.shape[2], inputW: x.shape[3], kernelH: k[0], kernelW: k[1])
-    let pool = Pool2D(kernelH: k[0], kernelW: k[1], strideH: w.strides[0], strideW: w.strides[1],
-                      dilationH: w.dilations[0], dilationW: w.dilations[1],
-                      padTop: w.pads[0], padLeft: w.pads[1], padBottom: w.pads[2], padRight: w.pads[3],
-                      ceilMode: try node.int("ceil_mode", 0) != 0)
-    let op: Op = max ? .maxPool2D(pool) : .averagePool2D(pool, countIncludePad: try node.int("count_include_pad", 0) != 0)
+    let pool = Pool2D(
+        kernelH: k[0], kernelW: k[1], strideH: w.strides[0], strideW: w.strides[1],
+        dilationH: w.dilations[0], dilationW: w.dilations[1],
+        padTop: w.pads[0], padLeft: w.pads[1], padBottom: w.pads[2], padRight: w.pads[3],
+        ceilMode: try node.int("ceil_mode", 0) != 0)
+    let op: Op =
+        max ? .maxPool2D(pool) : .averagePool2D(pool, countIncludePad: try node.int("count_include_pad", 0) != 0)
     try ctx.emitNHWC(op, inputs: [try ctx.nhwc(xName)], output: node.outputs[0])
 }
 
@@ -63,12 +69,19 @@ func importResize(_ node: ONNXNode, _ ctx: ONNXImportContext) throws {
     } else {
         throw FerccError("\(node.opType) needs constant scales or sizes")
     }
-    guard out[0] == x.shape[0], out[1] == x.shape[1] else { throw FerccError("\(node.opType) of the batch or channel axis is not supported") }
-    guard out[2] > 0, out[3] > 0, out[2] < 1 << 20, out[3] < 1 << 20 else { throw FerccError("\(node.opType) to \(out[2])x\(out[3]) is not supported") }
+    guard out[0] == x.shape[0], out[1] == x.shape[1] else {
+        throw FerccError("\(node.opType) of the batch or channel axis is not supported")
+    }
+    guard out[2] > 0, out[3] > 0, out[2] < 1 << 20, out[3] < 1 << 20 else {
+        throw FerccError("\(node.opType) to \(out[2])x\(out[3]) is not supported")
+    }
     if let scales {
         // ONNX maps coordinates with the given scale; the IR with length ratios: equal only when they are.
         for a in 2...3 where Float(out[a]) / Float(x.shape[a]) != scales[a] {
-            throw FerccError("\(node.opType) scale \(scales[a]) of a length \(x.shape[a]) does not give a whole length; give sizes instead")
+            throw FerccError(
+                "\(node.opType) scale \(scales[a]) of a length \(x.shape[a]) does not give a whole length; give "
+                    + "sizes instead"
+            )
         }
     }
     guard try node.int("antialias", 0) == 0 else { throw FerccError("Resize with antialias is not supported") }
@@ -79,15 +92,17 @@ func importResize(_ node: ONNXNode, _ ctx: ONNXImportContext) throws {
     var r = Resize2D(outH: out[2], outW: out[3], bilinear: false, alignCorners: false, halfPixelCenters: false)
     switch (mode, transform, nearestMode) {
     case ("linear", "half_pixel", _), ("bilinear", "half_pixel", _): r.bilinear = true; r.halfPixelCenters = true
-    case ("linear", "pytorch_half_pixel", _) where out[2] > 1 && out[3] > 1: r.bilinear = true; r.halfPixelCenters = true
+    case ("linear", "pytorch_half_pixel", _) where out[2] > 1 && out[3] > 1:
+        r.bilinear = true; r.halfPixelCenters = true
     case ("linear", "align_corners", _), ("bilinear", "align_corners", _): r.bilinear = true; r.alignCorners = true
     case ("linear", "asymmetric", _), ("bilinear", "asymmetric", _): r.bilinear = true
     case ("nearest", "asymmetric", "floor"): break
     case ("nearest", "align_corners", "round_prefer_ceil"): r.alignCorners = true
     case ("nearest", "tf_half_pixel_for_nn", "floor"): r.halfPixelCenters = true
     default:
-        throw FerccError("\(node.opType) mode \(mode) with coordinate_transformation_mode \(transform)"
-            + (mode == "nearest" ? " and nearest_mode \(nearestMode)" : "") + " is not supported")
+        throw FerccError(
+            "\(node.opType) mode \(mode) with coordinate_transformation_mode \(transform)"
+                + (mode == "nearest" ? " and nearest_mode \(nearestMode)" : "") + " is not supported")
     }
     try ctx.emitNHWC(.resize2D(r), inputs: [try ctx.nhwc(xName)], output: node.outputs[0])
 }
@@ -98,6 +113,9 @@ let poolNotes: [String: String] = [
     "GlobalAveragePool": "any rank >= 3",
     "GlobalMaxPool": "any rank >= 3",
     "MaxPool": "2-D; pads, auto_pad, strides, dilations, ceil_mode; no Indices output",
-    "Resize": "H and W of NCHW; linear (half_pixel, pytorch_half_pixel, align_corners, asymmetric), nearest (asymmetric + floor, align_corners + round_prefer_ceil, tf_half_pixel_for_nn + floor); constant scales giving whole lengths or sizes; no cubic, antialias or axes",
-    "Upsample": "opset 9: nearest and linear, constant scales giving whole lengths",
+    "Resize":
+        "H and W of NCHW; linear (half_pixel, pytorch_half_pixel, align_corners, asymmetric), nearest (asymmetric + "
+        + "floor, align_corners + round_prefer_ceil, tf_half_pixel_for_nn + floor); constant scales giving whole "
+        + "lengths or sizes; no cubic, antialias or axes",
+    "Upsample": "opset 9: nearest and linear, constant scales giving whole lengths"
 ]

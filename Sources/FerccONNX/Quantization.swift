@@ -10,7 +10,9 @@ let quantizationImporters: [String: ONNXImporter.OpImporter] = [
         let x = try ctx.value(try ShapeFolding.requireInput(node, 0))
         let (scales, zeroPoints, dtype) = try qdqParameters(node, ctx)
         guard scales.count == 1 else { throw FerccError("per-axis QuantizeLinear of activations is not supported") }
-        guard try ctx.type(x).dtype == .float32 else { throw FerccError("QuantizeLinear of \(try ctx.type(x).dtype.rawValue)") }
+        guard try ctx.type(x).dtype == .float32 else {
+            throw FerccError("QuantizeLinear of \(try ctx.type(x).dtype.rawValue)")
+        }
         let q = Quantization(scale: scales[0], zeroPoint: dtype == .uint8 ? zeroPoints[0] - 128 : zeroPoints[0])
         try ctx.emit(.quantize(to: .int8), inputs: [x], outputs: [node.outputs[0]])
         ctx.graph.values[node.outputs[0]]!.type.quantization = q
@@ -44,20 +46,27 @@ let quantizationImporters: [String: ONNXImporter.OpImporter] = [
         let x = try ctx.value(xName)
         let t = try ctx.type(x)
         guard t.dtype == .int8, let q = t.quantization else {
-            throw FerccError("DequantizeLinear of '\(xName)' (\(t.dtype.rawValue)): only tensors made by QuantizeLinear are supported")
+            throw FerccError(
+                "DequantizeLinear of '\(xName)' (\(t.dtype.rawValue)): only tensors made by QuantizeLinear are "
+                    + "supported"
+            )
         }
         guard scales.count == 1, abs(scales[0] - q.scale) <= 1e-6 * q.scale else {
             throw FerccError("DequantizeLinear scale \(scales) differs from its QuantizeLinear's \(q.scale)")
         }
         try ctx.emit(.dequantize, inputs: [x], outputs: [node.outputs[0]])
-    },
+    }
 ]
 
 /// Scales, zero points (int32) and the quantized type of a Q/DQ node's constant inputs 1 and 2.
 func qdqParameters(_ node: ONNXNode, _ ctx: ONNXImportContext) throws -> ([Float], [Int32], DType) {
-    guard let s = node.input(1), let scale = ctx.constant(s) else { throw FerccError("\(node.opType) needs a constant scale") }
+    guard let s = node.input(1), let scale = ctx.constant(s) else {
+        throw FerccError("\(node.opType) needs a constant scale")
+    }
     let scales = scale.floats
-    guard !scales.isEmpty, scales.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw FerccError("\(node.opType) scale must be positive and finite") }
+    guard !scales.isEmpty, scales.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+        throw FerccError("\(node.opType) scale must be positive and finite")
+    }
     var zeroPoints = [Int32](repeating: 0, count: scales.count)
     var dtype = DType.uint8  // ONNX's default when the zero point is absent
     if let z = node.input(2) {
@@ -67,11 +76,15 @@ func qdqParameters(_ node: ONNXNode, _ ctx: ONNXImportContext) throws -> ([Float
         case .uint8(let v): zeroPoints = v.map { Int32($0) }; dtype = .uint8
         case .int32(let v): zeroPoints = v; dtype = .int32
         case .int64(let v):
-            guard v.allSatisfy({ abs($0) < 1 << 31 }) else { throw FerccError("\(node.opType) zero point out of range") }
+            guard v.allSatisfy({ abs($0) < 1 << 31 }) else {
+                throw FerccError("\(node.opType) zero point out of range")
+            }
             zeroPoints = v.map { Int32($0) }; dtype = .int32
         default: throw FerccError("\(node.opType) zero point of type \(zp.dtype.rawValue) is not supported")
         }
-        guard zeroPoints.count == scales.count else { throw FerccError("\(node.opType) has \(scales.count) scales and \(zeroPoints.count) zero points") }
+        guard zeroPoints.count == scales.count else {
+            throw FerccError("\(node.opType) has \(scales.count) scales and \(zeroPoints.count) zero points")
+        }
     }
     return (scales, zeroPoints, dtype)
 }
@@ -79,5 +92,6 @@ func qdqParameters(_ node: ONNXNode, _ ctx: ONNXImportContext) throws -> ([Float
 /// Notes for the supported-op table (docs/ops.md).
 let quantizationNotes: [String: String] = [
     "DequantizeLinear": "of QuantizeLinear outputs, or of int8/uint8/int32 constants (per axis)",
-    "QuantizeLinear": "QDQ models: int8 or uint8 (as int8, zero point - 128), per tensor; fold-qdq makes the wrapped ops int8",
+    "QuantizeLinear":
+        "QDQ models: int8 or uint8 (as int8, zero point - 128), per tensor; fold-qdq makes the wrapped ops int8"
 ]

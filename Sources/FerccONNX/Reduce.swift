@@ -3,7 +3,7 @@ import FerccIR
 /// ReduceMean and ReduceMax, with axes as an attribute (before opset 18) or an input (from 18).
 let reduceImporters: [String: ONNXImporter.OpImporter] = [
     "ReduceMean": { node, ctx in try importReduce(node, ctx, .mean) },
-    "ReduceMax": { node, ctx in try importReduce(node, ctx, .max) },
+    "ReduceMax": { node, ctx in try importReduce(node, ctx, .max) }
 ]
 
 func importReduce(_ node: ONNXNode, _ ctx: ONNXImportContext, _ kind: ReduceKind) throws {
@@ -27,11 +27,13 @@ func importReduce(_ node: ONNXNode, _ ctx: ONNXImportContext, _ kind: ReduceKind
     }
     let normalized = try axes!.map { try ShapeImport.normalizeAxis($0, rank: rank) }.sorted()
     guard Set(normalized).count == normalized.count else { throw FerccError("\(node.opType) axes repeat") }
-    try ctx.emit(.reduce(kind, axes: normalized, keepDims: try node.int("keepdims", 1) != 0), inputs: [x], outputs: [node.outputs[0]])
+    try ctx.emit(
+        .reduce(kind, axes: normalized, keepDims: try node.int("keepdims", 1) != 0), inputs: [x],
+        outputs: [node.outputs[0]])
 }
 
 /// Notes for the supported-op table (docs/ops.md).
 let reduceNotes: [String: String] = [
     "ReduceMax": "axes as attribute (< 18) or constant input (>= 18), keepdims",
-    "ReduceMean": "axes as attribute (< 18) or constant input (>= 18), keepdims, noop_with_empty_axes",
+    "ReduceMean": "axes as attribute (< 18) or constant input (>= 18), keepdims, noop_with_empty_axes"
 ]

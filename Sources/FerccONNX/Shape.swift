@@ -48,7 +48,9 @@ let shapeImporters: [String: ONNXImporter.OpImporter] = [
         let constants = try (0..<node.inputs.count).map { i -> TensorData in
             guard let name = node.input(i) else { return .int64([]) }
             if i == 0 { return .int64([]) }
-            guard let c = ctx.constant(name) else { throw FerccError("Slice parameters must be constant (input \(i) is computed)") }
+            guard let c = ctx.constant(name) else {
+                throw FerccError("Slice parameters must be constant (input \(i) is computed)")
+            }
             return c
         }
         let s = try ShapeImport.sliceParameters(node, ctx, inputShape: shape, constants: constants)
@@ -62,7 +64,9 @@ let shapeImporters: [String: ONNXImporter.OpImporter] = [
         var pads: [Int]
         var value: Float = 0
         if ctx.opset >= 11 {
-            guard let p = node.input(1).flatMap({ ctx.constant($0)?.int64s }) else { throw FerccError("Pad pads must be a constant input") }
+            guard let p = node.input(1).flatMap({ ctx.constant($0)?.int64s }) else {
+                throw FerccError("Pad pads must be a constant input")
+            }
             pads = p.map { Int($0) }
             if let v = node.input(2) {
                 guard let c = ctx.constant(v) else { throw FerccError("Pad constant_value must be constant") }
@@ -70,7 +74,9 @@ let shapeImporters: [String: ONNXImporter.OpImporter] = [
             }
             if let a = node.input(3) {
                 guard let axes = ctx.constant(a)?.int64s else { throw FerccError("Pad axes must be constant") }
-                guard pads.count == 2 * axes.count else { throw FerccError("Pad: \(pads.count) pads for \(axes.count) axes") }
+                guard pads.count == 2 * axes.count else {
+                    throw FerccError("Pad: \(pads.count) pads for \(axes.count) axes")
+                }
                 var full = [Int](repeating: 0, count: 2 * rank)
                 for (i, ax) in axes.enumerated() {
                     let axis = try ShapeImport.normalizeAxis(Int(ax), rank: rank)
@@ -102,14 +108,18 @@ let shapeImporters: [String: ONNXImporter.OpImporter] = [
             return j
         }
         let step = indices.count > 1 ? indices[1] - indices[0] : 1
-        guard !indices.isEmpty, step != 0, indices.enumerated().allSatisfy({ $0.element == indices[0] + $0.offset * step }) else {
+        guard !indices.isEmpty, step != 0,
+            indices.enumerated().allSatisfy({ $0.element == indices[0] + $0.offset * step })
+        else {
             throw FerccError("Gather with indices that are not evenly spaced is not supported")
         }
-        var starts = [Int](repeating: 0, count: shape.count), steps = [Int](repeating: 1, count: shape.count), sizes = shape
+        var starts = [Int](repeating: 0, count: shape.count), steps = [Int](repeating: 1, count: shape.count),
+            sizes = shape
         starts[axis] = indices[0]; steps[axis] = step; sizes[axis] = indices.count
         let outShape = Array(shape[..<axis]) + idxShape + Array(shape[(axis + 1)...])
         if outShape == sizes {
-            try ctx.emit(.slice(Slice(starts: starts, steps: steps, sizes: sizes)), inputs: [x], outputs: [node.outputs[0]])
+            try ctx.emit(
+                .slice(Slice(starts: starts, steps: steps, sizes: sizes)), inputs: [x], outputs: [node.outputs[0]])
         } else {
             let mid = ctx.fresh("\(node.outputs[0])#slice")
             try ctx.emit(.slice(Slice(starts: starts, steps: steps, sizes: sizes)), inputs: [x], outputs: [mid])
@@ -119,10 +129,12 @@ let shapeImporters: [String: ONNXImporter.OpImporter] = [
     "Identity": { node, ctx in ctx.alias(node.outputs[0], to: try ctx.value(try ShapeFolding.requireInput(node, 0))) },
     "Dropout": { node, ctx in
         // Inference: Dropout forwards its input. A mask output cannot be honoured.
-        if node.outputs.count > 1, !node.outputs[1].isEmpty { throw FerccError("Dropout's mask output is not supported") }
+        if node.outputs.count > 1, !node.outputs[1].isEmpty {
+            throw FerccError("Dropout's mask output is not supported")
+        }
         ctx.alias(node.outputs[0], to: try ctx.value(try ShapeFolding.requireInput(node, 0)))
     },
-    "Constant": { _, _ in },
+    "Constant": { _, _ in }
 ]
 
 func importReshapeLike(_ node: ONNXNode, _ ctx: ONNXImportContext) throws {
@@ -130,7 +142,9 @@ func importReshapeLike(_ node: ONNXNode, _ ctx: ONNXImportContext) throws {
     let shape = try ctx.type(x).shape
     let constants = try (0..<node.inputs.count).map { i -> TensorData in
         guard i > 0, let name = node.input(i) else { return .int64([]) }
-        guard let c = ctx.constant(name) else { throw FerccError("\(node.opType)'s input \(i) must be constant (fercc needs static shapes)") }
+        guard let c = ctx.constant(name) else {
+            throw FerccError("\(node.opType)'s input \(i) must be constant (fercc needs static shapes)")
+        }
         return c
     }
     let target = try ShapeImport.reshapeTarget(node, ctx, inputShape: shape, constants: constants)
@@ -145,17 +159,23 @@ enum ShapeImport {
     }
 
     /// Axes from the attribute (older opsets) or the second input (newer ones).
-    static func axes(_ node: ONNXNode, _ ctx: ONNXImportContext, inputFrom opset: Int, constants: [TensorData]) throws -> [Int]? {
+    static func axes(_ node: ONNXNode, _ ctx: ONNXImportContext, inputFrom opset: Int, constants: [TensorData]) throws
+        -> [Int]?
+    {
         if ctx.opset >= opset {
             guard node.input(1) != nil else { return nil }
-            guard constants.count > 1, let v = constants[1].int64s else { throw FerccError("\(node.opType) axes must be constant") }
+            guard constants.count > 1, let v = constants[1].int64s else {
+                throw FerccError("\(node.opType) axes must be constant")
+            }
             return v.map { Int($0) }
         }
         return try node.ints("axes")
     }
 
     /// The output shape of Reshape, Flatten, Squeeze and Unsqueeze.
-    static func reshapeTarget(_ node: ONNXNode, _ ctx: ONNXImportContext, inputShape: [Int], constants: [TensorData]) throws -> [Int] {
+    static func reshapeTarget(_ node: ONNXNode, _ ctx: ONNXImportContext, inputShape: [Int], constants: [TensorData])
+        throws -> [Int]
+    {
         let rank = inputShape.count
         let count = inputShape.reduce(1, *)
         switch node.opType {
@@ -174,7 +194,9 @@ enum ShapeImport {
             }
             return inputShape.filter { $0 != 1 }
         case "Unsqueeze":
-            guard let axes = try axes(node, ctx, inputFrom: 13, constants: constants) else { throw FerccError("Unsqueeze has no axes") }
+            guard let axes = try axes(node, ctx, inputFrom: 13, constants: constants) else {
+                throw FerccError("Unsqueeze has no axes")
+            }
             let outRank = rank + axes.count
             let normalized = try axes.map { try normalizeAxis($0, rank: outRank) }
             guard Set(normalized).count == normalized.count else { throw FerccError("Unsqueeze axes repeat") }
@@ -182,8 +204,10 @@ enum ShapeImport {
             var it = inputShape.makeIterator()
             for a in 0..<outRank { out.append(normalized.contains(a) ? 1 : it.next()!) }
             return out
-        default: // Reshape
-            guard constants.count > 1, let spec = constants[1].int64s else { throw FerccError("Reshape needs a constant shape") }
+        default:  // Reshape
+            guard constants.count > 1, let spec = constants[1].int64s else {
+                throw FerccError("Reshape needs a constant shape")
+            }
             let allowZero = try node.int("allowzero", 0) != 0
             var out: [Int] = []
             var inferAt: Int?
@@ -193,7 +217,9 @@ enum ShapeImport {
                     inferAt = i
                     out.append(1)
                 } else if d == 0 && !allowZero {
-                    guard i < rank else { throw FerccError("Reshape shape \(spec) copies axis \(i) the input does not have") }
+                    guard i < rank else {
+                        throw FerccError("Reshape shape \(spec) copies axis \(i) the input does not have")
+                    }
                     out.append(inputShape[i])
                 } else if d >= 0 {
                     out.append(Int(d))
@@ -203,29 +229,39 @@ enum ShapeImport {
             }
             if let i = inferAt {
                 let known = out.reduce(1, *)
-                guard known > 0, count % known == 0 else { throw FerccError("Reshape of \(inputShape) to \(spec) does not divide") }
+                guard known > 0, count % known == 0 else {
+                    throw FerccError("Reshape of \(inputShape) to \(spec) does not divide")
+                }
                 out[i] = count / known
             }
-            guard out.reduce(1, *) == count else { throw FerccError("Reshape of \(inputShape) to \(spec): element counts differ") }
+            guard out.reduce(1, *) == count else {
+                throw FerccError("Reshape of \(inputShape) to \(spec): element counts differ")
+            }
             return out
         }
     }
 
     /// Normalized slice over all axes, from inputs (opset >= 10) or attributes (older), with the
     /// clamping rules of the ONNX specification.
-    static func sliceParameters(_ node: ONNXNode, _ ctx: ONNXImportContext, inputShape: [Int], constants: [TensorData]) throws -> Slice {
+    static func sliceParameters(_ node: ONNXNode, _ ctx: ONNXImportContext, inputShape: [Int], constants: [TensorData])
+        throws -> Slice
+    {
         let rank = inputShape.count
         var starts: [Int], ends: [Int], axes: [Int]?, steps: [Int]?
         if ctx.opset >= 10 {
             func param(_ i: Int) throws -> [Int]? {
                 guard node.input(i) != nil else { return nil }
-                guard i < constants.count, let v = constants[i].int64s else { throw FerccError("Slice input \(i) must be constant integers") }
+                guard i < constants.count, let v = constants[i].int64s else {
+                    throw FerccError("Slice input \(i) must be constant integers")
+                }
                 return v.map { Int(clamping: $0) }
             }
             guard let s = try param(1), let e = try param(2) else { throw FerccError("Slice needs starts and ends") }
             starts = s; ends = e; axes = try param(3); steps = try param(4)
         } else {
-            guard let s = try node.ints("starts"), let e = try node.ints("ends") else { throw FerccError("Slice needs starts and ends") }
+            guard let s = try node.ints("starts"), let e = try node.ints("ends") else {
+                throw FerccError("Slice needs starts and ends")
+            }
             starts = s; ends = e; axes = try node.ints("axes")
         }
         let ax = try (axes ?? Array(0..<starts.count)).map { try normalizeAxis($0, rank: rank) }
@@ -234,7 +270,8 @@ enum ShapeImport {
             throw FerccError("Slice starts, ends, axes and steps differ in length")
         }
         guard Set(ax).count == ax.count else { throw FerccError("Slice axes repeat") }
-        var result = Slice(starts: [Int](repeating: 0, count: rank), steps: [Int](repeating: 1, count: rank), sizes: inputShape)
+        var result = Slice(
+            starts: [Int](repeating: 0, count: rank), steps: [Int](repeating: 1, count: rank), sizes: inputShape)
         for (i, a) in ax.enumerated() {
             let dim = inputShape[a], step = st[i]
             guard step != 0 else { throw FerccError("Slice step is 0") }
@@ -266,13 +303,17 @@ func importExpand(_ node: ONNXNode, _ ctx: ONNXImportContext) throws {
     guard let name = node.input(1), let target = ctx.constant(name)?.int64s else {
         throw FerccError("Expand needs a constant shape (computed at import from static shapes)")
     }
-    guard target.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else { throw FerccError("Expand shape \(target) has a negative or huge dimension") }
+    guard target.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else {
+        throw FerccError("Expand shape \(target) has a negative or huge dimension")
+    }
     let rank = max(xs.count, target.count)
     let from = [Int](repeating: 1, count: rank - xs.count) + xs
     let to = [Int](repeating: 1, count: rank - target.count) + target.map { Int($0) }
     var out: [Int] = []
     for (a, b) in zip(from, to) {
-        guard a == b || a == 1 || b == 1 else { throw FerccError("Expand shape \(target) does not broadcast with the input's \(xs)") }
+        guard a == b || a == 1 || b == 1 else {
+            throw FerccError("Expand shape \(target) does not broadcast with the input's \(xs)")
+        }
         out.append(a == 1 ? b : a)
     }
     var v = x
@@ -284,7 +325,8 @@ func importExpand(_ node: ONNXNode, _ ctx: ONNXImportContext) throws {
         try ctx.emit(.reshape(shape: out), inputs: [v], outputs: [node.outputs[0]])
         return
     }
-    let slice = Slice(starts: [Int](repeating: 0, count: rank), steps: zip(from, out).map { $0 == $1 ? 1 : 0 }, sizes: out)
+    let slice = Slice(
+        starts: [Int](repeating: 0, count: rank), steps: zip(from, out).map { $0 == $1 ? 1 : 0 }, sizes: out)
     try ctx.emit(.slice(slice), inputs: [v], outputs: [node.outputs[0]])
 }
 
@@ -300,5 +342,5 @@ let shapeNotes: [String: String] = [
     "Slice": "starts/ends/axes as attributes (< 10) or constant inputs with steps (>= 10)",
     "Split": "split as attribute (< 13), constant input (>= 13), num_outputs (>= 18), or equal parts",
     "Squeeze": "axes as attribute (< 13) or constant input (>= 13)",
-    "Unsqueeze": "axes as attribute (< 13) or constant input (>= 13)",
+    "Unsqueeze": "axes as attribute (< 13) or constant input (>= 13)"
 ]

@@ -6,7 +6,7 @@ import FerccIR
 enum ShapeFolding {
     static let foldable: Set<String> = [
         "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Add", "Sub", "Mul", "Div",
-        "Cast", "Reshape", "Identity", "Flatten", "ConstantOfShape", "Constant", "Size",
+        "Cast", "Reshape", "Identity", "Flatten", "ConstantOfShape", "Constant", "Size"
     ]
 
     /// Ops that exist only to be folded: not in the importer table, but handled when foldable.
@@ -40,7 +40,9 @@ enum ShapeFolding {
                 throw FerccError("ConstantOfShape needs a constant shape")
             }
             let shape = shapeData.map { Int($0) }
-            guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) <= 1 << 26 else { throw FerccError("bad shape \(shape)") }
+            guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) <= 1 << 26 else {
+                throw FerccError("bad shape \(shape)")
+            }
             var fill = TensorData.float([0])
             if let a = node.attributes["value"], case .tensor(let t) = a { fill = try t.data.get() }
             let n = shape.reduce(1, *)
@@ -73,7 +75,9 @@ enum ShapeFolding {
 
     static func define(_ node: ONNXNode, _ ctx: ONNXImportContext, _ data: TensorData, _ shape: [Int]) throws {
         guard let out = node.outputs.first, !out.isEmpty else { throw FerccError("\(node.opType) has no output") }
-        guard data.count == shape.reduce(1, *) else { throw FerccError("folded \(node.opType) gives \(data.count) values for \(shape)") }
+        guard data.count == shape.reduce(1, *) else {
+            throw FerccError("folded \(node.opType) gives \(data.count) values for \(shape)")
+        }
         ctx.addConstant(out, data, shape: shape)
     }
 
@@ -90,7 +94,9 @@ enum ShapeFolding {
         throw FerccError("Constant has no value fercc reads (sparse and string constants are not supported)")
     }
 
-    static func evaluate(_ node: ONNXNode, _ ctx: ONNXImportContext, _ inputs: [(TensorData, [Int])]) throws -> (TensorData, [Int]) {
+    static func evaluate(_ node: ONNXNode, _ ctx: ONNXImportContext, _ inputs: [(TensorData, [Int])]) throws -> (
+        TensorData, [Int]
+    ) {
         let (x, shape) = inputs[0]
         switch node.opType {
         case "Identity":
@@ -101,7 +107,8 @@ enum ShapeFolding {
             case 1, 10, 11: return (.float(x.floats), shape)
             case 6, 7, 9, 2, 3, 5, 4, 12, 13:
                 switch x {
-                case .float(let v): return (.int64(v.map { $0.isFinite ? Int64(clamping: Int($0.rounded(.towardZero))) : 0 }), shape)
+                case .float(let v):
+                    return (.int64(v.map { $0.isFinite ? Int64(clamping: Int($0.rounded(.towardZero))) : 0 }), shape)
                 default: return (.int64(x.int64s ?? []), shape)
                 }
             default: throw FerccError("Cast to \(ONNXDataType.name(to)) is not supported")
@@ -132,7 +139,9 @@ enum ShapeFolding {
             }
             return (concatData(parts), outShape)
         case "Gather":
-            guard inputs.count == 2, let idx = inputs[1].0.int64s else { throw FerccError("Gather needs integer indices") }
+            guard inputs.count == 2, let idx = inputs[1].0.int64s else {
+                throw FerccError("Gather needs integer indices")
+            }
             let rank = shape.count
             var axis = try node.int("axis", 0)
             if axis < 0 { axis += rank }
@@ -140,7 +149,9 @@ enum ShapeFolding {
             let dim = shape[axis]
             let indices = try idx.map { i -> Int in
                 let j = i < 0 ? Int(i) + dim : Int(i)
-                guard j >= 0, j < dim else { throw FerccError("Gather index \(i) out of range for axis of size \(dim)") }
+                guard j >= 0, j < dim else {
+                    throw FerccError("Gather index \(i) out of range for axis of size \(dim)")
+                }
                 return j
             }
             let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)

@@ -1,7 +1,8 @@
 import FerccIR
 
 /// Folds BatchNorm into the weights and bias of the Conv2D (regular, grouped, depthwise), Gemm
-/// or 2-D MatMul by constant weights before it; a BatchNorm with nothing to fold into becomes a per-channel Mul and Add; and a
+/// or 2-D MatMul by constant weights before it; a BatchNorm with nothing to fold into becomes a per-channel Mul and
+/// Add; and a
 /// per-channel Mul or Add by a constant right after a Conv2D/Gemm (what TF exporters leave for
 /// BatchNorm, and what the previous rule makes) is folded the same way.
 struct FoldBatchNorm: GraphPass {
@@ -29,7 +30,9 @@ struct FoldBatchNorm: GraphPass {
             case .batchNorm(let axis, let eps):
                 guard let (scale, shift) = Self.affine(g, node, epsilon: eps) else { continue }
                 let x = node.inputs[0]
-                if let pi = producers[x], g.soleConsumer(of: x) == i, try foldAffine(&g, producer: pi, channelAxis: axis, scale: scale, shift: shift) {
+                if let pi = producers[x], g.soleConsumer(of: x) == i,
+                    try foldAffine(&g, producer: pi, channelAxis: axis, scale: scale, shift: shift)
+                {
                     g.removeNode(i, forwardingOutputTo: pi)
                     return true
                 }
@@ -42,19 +45,25 @@ struct FoldBatchNorm: GraphPass {
                 let mid = g.freshName("\(node.outputs[0])#scaled")
                 let out = node.outputs[0]
                 g.nodes.remove(at: i)
-                try g.insert(Node(name: "\(node.name)#mul", op: .binary(.mul), inputs: [x, sName], outputs: [mid]), at: i)
-                try g.insert(Node(name: "\(node.name)#add", op: .binary(.add), inputs: [mid, tName], outputs: [out]), at: i + 1)
+                try g.insert(
+                    Node(name: "\(node.name)#mul", op: .binary(.mul), inputs: [x, sName], outputs: [mid]), at: i)
+                try g.insert(
+                    Node(name: "\(node.name)#add", op: .binary(.add), inputs: [mid, tName], outputs: [out]), at: i + 1)
                 return true
             case .binary(let op, .identity) where op == .mul || op == .add:
-                let (x, c) = g.values[node.inputs[1]]!.isConstant ? (node.inputs[0], node.inputs[1]) : (node.inputs[1], node.inputs[0])
+                let (x, c) =
+                    g.values[node.inputs[1]]!.isConstant
+                    ? (node.inputs[0], node.inputs[1]) : (node.inputs[1], node.inputs[0])
                 guard let cv = g.values[c], let data = cv.constant, !g.values[x]!.isConstant,
-                      let pi = producers[x], g.soleConsumer(of: x) == i else { continue }
+                    let pi = producers[x], g.soleConsumer(of: x) == i
+                else { continue }
                 let xt = g.values[x]!.type
                 // The constant must vary along the last axis only (NHWC channels / Gemm columns).
                 let channels = xt.shape.last ?? 1
                 guard cv.type.count == channels || cv.type.count == 1,
-                      cv.type.shape.dropLast().allSatisfy({ $0 == 1 }), cv.type.rank <= xt.rank,
-                      g.values[node.outputs[0]]!.type.shape == xt.shape else { continue }
+                    cv.type.shape.dropLast().allSatisfy({ $0 == 1 }), cv.type.rank <= xt.rank,
+                    g.values[node.outputs[0]]!.type.shape == xt.shape
+                else { continue }
                 let values = data.floats.map { Double($0) }
                 let per = cv.type.count == 1 ? [Double](repeating: values[0], count: channels) : values
                 let scale = op == .mul ? per : [Double](repeating: 1, count: channels)
@@ -72,7 +81,9 @@ struct FoldBatchNorm: GraphPass {
 
     /// Folds y = x * scale[c] + shift[c] into the op at `producer` when it is a float Conv2D or
     /// Gemm with constant weights, no fused activation, and channels on `channelAxis`.
-    func foldAffine(_ g: inout Graph, producer pi: Int, channelAxis: Int, scale: [Double], shift: [Double]) throws -> Bool {
+    func foldAffine(_ g: inout Graph, producer pi: Int, channelAxis: Int, scale: [Double], shift: [Double]) throws
+        -> Bool
+    {
         let p = g.nodes[pi]
         switch p.op {
         case .conv2D(let conv) where conv.activation == .identity:
@@ -100,7 +111,9 @@ struct FoldBatchNorm: GraphPass {
             }
             var c = [Float](repeating: 0, count: n)
             if p.inputs.count > 2 {
-                guard let cv = g.values[p.inputs[2]], let cd = cv.constant?.floats, cv.type.count == n || cv.type.count == 1 else { return false }
+                guard let cv = g.values[p.inputs[2]], let cd = cv.constant?.floats,
+                    cv.type.count == n || cv.type.count == 1
+                else { return false }
                 c = cv.type.count == 1 ? [Float](repeating: cd[0], count: n) : cd
                 c = c.map { $0 * gm.beta }
             }
@@ -112,8 +125,10 @@ struct FoldBatchNorm: GraphPass {
             return true
         case .matMul:
             // A 2-D MatMul by constant weights is a Gemm without bias: fold into a Gemm with one.
-            guard channelAxis == 1, g.values[p.inputs[0]]!.type.rank == 2, let bv = g.values[p.inputs[1]], bv.type.rank == 2,
-                  let w = bv.constant?.floats, scale.count == bv.type.shape[1] else { return false }
+            guard channelAxis == 1, g.values[p.inputs[0]]!.type.rank == 2, let bv = g.values[p.inputs[1]],
+                bv.type.rank == 2,
+                let w = bv.constant?.floats, scale.count == bv.type.shape[1]
+            else { return false }
             let n = bv.type.shape[1]
             let nw = (0..<w.count).map { Float(Double(w[$0]) * scale[$0 % n]) }
             g.nodes[pi].op = .gemm(Gemm())

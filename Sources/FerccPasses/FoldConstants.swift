@@ -11,7 +11,9 @@ struct FoldConstants: GraphPass {
         var i = 0
         while i < graph.nodes.count {
             let node = graph.nodes[i]
-            guard !node.inputs.isEmpty, node.inputs.allSatisfy({ graph.values[$0]?.isConstant == true }) else { i += 1; continue }
+            guard !node.inputs.isEmpty, node.inputs.allSatisfy({ graph.values[$0]?.isConstant == true }) else {
+                i += 1; continue
+            }
             var mini = Graph(source: graph.source)
             for input in node.inputs { mini.values[input] = graph.values[input] }
             for output in node.outputs { mini.values[output] = graph.values[output] }

@@ -13,10 +13,12 @@ struct FoldPad: GraphPass {
         while i < graph.nodes.count {
             defer { i += 1 }
             guard case .pad(let pads, let value) = graph.nodes[i].op, value == 0, pads.count == 8,
-                  pads[0] == 0, pads[3] == 0, pads[4] == 0, pads[7] == 0, pads.allSatisfy({ $0 >= 0 }) else { continue }
+                pads[0] == 0, pads[3] == 0, pads[4] == 0, pads[7] == 0, pads.allSatisfy({ $0 >= 0 })
+            else { continue }
             let padded = graph.nodes[i].outputs[0]
             guard let ci = graph.soleConsumer(of: padded), case .conv2D(var conv) = graph.nodes[ci].op,
-                  graph.nodes[ci].inputs[0] == padded else { continue }
+                graph.nodes[ci].inputs[0] == padded
+            else { continue }
             conv.padTop += pads[1]; conv.padBottom += pads[5]
             conv.padLeft += pads[2]; conv.padRight += pads[6]
             graph.nodes[ci].op = .conv2D(conv)

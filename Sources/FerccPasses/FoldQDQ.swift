@@ -1,5 +1,5 @@
-import FerccLowering
 import FerccIR
+import FerccLowering
 import FerccRuntime
 
 /// QDQ models (onnxruntime's quantize_static) compute every quantized op in float between a
@@ -27,7 +27,8 @@ struct FoldQDQ: GraphPass {
             for input in node.inputs {
                 if graph.values[input]?.isConstant == true { int8Inputs.append(input); continue }
                 guard let p = producers[input], case .dequantize = graph.nodes[p].op,
-                      graph.values[graph.nodes[p].inputs[0]]?.type.dtype == .int8 else { ok = false; break }
+                    graph.values[graph.nodes[p].inputs[0]]?.type.dtype == .int8
+                else { ok = false; break }
                 int8Inputs.append(graph.nodes[p].inputs[0])
             }
             guard ok else { continue }
@@ -35,8 +36,12 @@ struct FoldQDQ: GraphPass {
             let out = node.outputs[0]
             guard !graph.outputs.contains(out) else { continue }
             let readers = graph.nodes.indices.filter { graph.nodes[$0].inputs.contains(out) }
-            guard !readers.isEmpty, readers.allSatisfy({ if case .quantize(.int8) = graph.nodes[$0].op { return true } else { return false } }),
-                  readers.allSatisfy({ !graph.outputs.contains(graph.nodes[$0].outputs[0]) }) else { continue }
+            guard !readers.isEmpty,
+                readers.allSatisfy({
+                    if case .quantize(.int8) = graph.nodes[$0].op { return true } else { return false }
+                }),
+                readers.allSatisfy({ !graph.outputs.contains(graph.nodes[$0].outputs[0]) })
+            else { continue }
             let qs = readers.map { graph.values[graph.nodes[$0].outputs[0]]!.type.quantization }
             guard let q = qs[0], qs.allSatisfy({ $0 == q }) else { continue }
 
@@ -45,7 +50,12 @@ struct FoldQDQ: GraphPass {
             var inputs = int8Inputs
             switch node.op {
             case .conv2D, .gemm:
-                guard let xq = candidate.values[inputs[0]]?.type.quantization, let w = constant(candidate, node.inputs[1]) else { reasons["weights computed at run time"] = (reasons["weights computed at run time"] ?? 0) + 1; continue }
+                guard let xq = candidate.values[inputs[0]]?.type.quantization,
+                    let w = constant(candidate, node.inputs[1])
+                else {
+                    reasons["weights computed at run time"] = (reasons["weights computed at run time"] ?? 0) + 1;
+                    continue
+                }
                 var weights = w
                 var wShape = candidate.values[node.inputs[1]]!.type.shape
                 var op = node.op
@@ -74,26 +84,36 @@ struct FoldQDQ: GraphPass {
                 candidate.nodes[i] = Node(name: node.name, op: op, inputs: inputs, outputs: [newOut])
             case .reshape, .transpose, .slice, .channelShuffle, .pad:
                 // Element moves only when the parameters do not change.
-                guard candidate.values[inputs[0]]?.type.quantization == q else { reasons["element move changing parameters"] = (reasons["element move changing parameters"] ?? 0) + 1; continue }
+                guard candidate.values[inputs[0]]?.type.quantization == q else {
+                    reasons["element move changing parameters"] =
+                        (reasons["element move changing parameters"] ?? 0) + 1;
+                    continue
+                }
                 candidate.nodes[i] = Node(name: node.name, op: node.op, inputs: inputs, outputs: [newOut])
             default:
                 guard inputs.allSatisfy({ candidate.values[$0]?.isConstant == false }) else { continue }
                 candidate.nodes[i] = Node(name: node.name, op: node.op, inputs: inputs, outputs: [newOut])
             }
             let inTypes = candidate.nodes[i].inputs.map { candidate.values[$0]!.type }
-            guard var t = try? ShapeInference.infer(candidate.nodes[i].op, inputs: inTypes, constants: candidate.nodes[i].inputs.map { candidate.values[$0]?.constant })[0] else { continue }
+            guard
+                var t = try? ShapeInference.infer(
+                    candidate.nodes[i].op, inputs: inTypes,
+                    constants: candidate.nodes[i].inputs.map { candidate.values[$0]?.constant })[0]
+            else { continue }
             t.quantization = q
             candidate.values[newOut] = Value(name: newOut, type: t)
             // Only if the int8 kernels take it (pooling needs equal parameters, softmax 1/256, ...);
             // element moves run on any element type.
-            if !isElementMove(node.op) { do {
-                try Lowering.check(candidate.nodes[i], in: candidate)
-            } catch let e as FerccError {
-                reasons["\(node.op.name): \(e.reason)", default: 0] += 1
-                continue
-            } catch {
-                continue
-            } }
+            if !isElementMove(node.op) {
+                do {
+                    try Lowering.check(candidate.nodes[i], in: candidate)
+                } catch let e as FerccError {
+                    reasons["\(node.op.name): \(e.reason)", default: 0] += 1
+                    continue
+                } catch {
+                    continue
+                }
+            }
             // The quantize nodes become the int8 value itself.
             for r in readers.sorted(by: >) {
                 candidate.replaceUses(of: candidate.nodes[r].outputs[0], with: newOut)
@@ -119,16 +139,24 @@ struct FoldQDQ: GraphPass {
             guard isElementMove(move.op), move.outputs.count == 1 else { continue }
             if case .pad = move.op { continue }  // the fill value would need requantizing
             guard let di = graph.producers()[move.inputs[0]], case .dequantize = graph.nodes[di].op,
-                  let xq = graph.values[graph.nodes[di].inputs[0]]?.type, xq.dtype == .int8,
-                  move.inputs.dropFirst().allSatisfy({ graph.values[$0]?.isConstant == true }) else { continue }
+                let xq = graph.values[graph.nodes[di].inputs[0]]?.type, xq.dtype == .int8,
+                move.inputs.dropFirst().allSatisfy({ graph.values[$0]?.isConstant == true })
+            else { continue }
             let dq = graph.nodes[di]
             let moved = graph.freshName(move.outputs[0] + "#int8")
             let inTypes = [xq] + move.inputs.dropFirst().map { graph.values[$0]!.type }
-            guard var t = try? ShapeInference.infer(move.op, inputs: inTypes, constants: [nil] + move.inputs.dropFirst().map { graph.values[$0]?.constant })[0] else { continue }
+            guard
+                var t = try? ShapeInference.infer(
+                    move.op, inputs: inTypes,
+                    constants: [nil] + move.inputs.dropFirst().map { graph.values[$0]?.constant })[0]
+            else { continue }
             t.quantization = xq.quantization
             graph.values[moved] = Value(name: moved, type: t)
-            graph.nodes[mi] = Node(name: move.name, op: move.op, inputs: [dq.inputs[0]] + move.inputs.dropFirst(), outputs: [moved])
-            graph.nodes.insert(Node(name: dq.name + "#" + move.name, op: .dequantize, inputs: [moved], outputs: move.outputs), at: mi + 1)
+            graph.nodes[mi] = Node(
+                name: move.name, op: move.op, inputs: [dq.inputs[0]] + move.inputs.dropFirst(), outputs: [moved])
+            graph.nodes.insert(
+                Node(name: dq.name + "#" + move.name, op: .dequantize, inputs: [moved], outputs: move.outputs),
+                at: mi + 1)
             changes += 1
         }
         if changes > 0 { graph.removeDeadCode() }
@@ -137,8 +165,10 @@ struct FoldQDQ: GraphPass {
 
     func isCandidate(_ op: Op) -> Bool {
         switch op {
-        case .conv2D, .gemm, .binary(.add, _), .binary(.sub, _), .binary(.mul, _), .maxPool2D, .averagePool2D, .reduce(.mean, _, _), .concat,
-             .softmax, .unary(.sigmoid), .unary(.tanh), .unary(.hardSwish), .reshape, .transpose, .slice, .channelShuffle, .pad:
+        case .conv2D, .gemm, .binary(.add, _), .binary(.sub, _), .binary(.mul, _), .maxPool2D, .averagePool2D,
+            .reduce(.mean, _, _), .concat,
+            .softmax, .unary(.sigmoid), .unary(.tanh), .unary(.hardSwish), .reshape, .transpose, .slice,
+            .channelShuffle, .pad:
             return true
         default:
             return false

@@ -18,7 +18,7 @@ public struct PassResult: Codable, Equatable {
 public enum PassManager {
     public static let passes: [GraphPass] = [
         RecognizeChannelShuffle(), ToNHWC(), FoldBatchNorm(), FoldConstants(), FoldPad(), FuseActivation(),
-        FoldQDQ(), FuseDepthwisePointwise(), FuseExpandDepthwisePointwise(), EliminateDeadCode(),
+        FoldQDQ(), FuseDepthwisePointwise(), FuseExpandDepthwisePointwise(), EliminateDeadCode()
     ]
 
     public static var defaultPipeline: [String] { passes.map(\.name) }
@@ -41,7 +41,9 @@ public enum PassManager {
     public static func run(_ graph: inout Graph, pipeline: [String]) throws -> [PassResult] {
         var results: [PassResult] = []
         for name in pipeline {
-            guard let pass = passes.first(where: { $0.name == name }) else { throw FerccError("unknown pass '\(name)'") }
+            guard let pass = passes.first(where: { $0.name == name }) else {
+                throw FerccError("unknown pass '\(name)'")
+            }
             var notes: [String] = []
             let changes = try pass.run(&graph, notes: &notes)
             do {
@@ -59,7 +61,8 @@ extension Graph {
     /// Inserts `node` at `index`, typing its outputs from its inputs; quantization copied from `like`.
     mutating func insert(_ node: Node, at index: Int, quantizationLike like: [String?] = []) throws {
         let inTypes = node.inputs.map { values[$0]!.type }
-        let types = try ShapeInference.infer(node.op, inputs: inTypes, constants: node.inputs.map { values[$0]?.constant })
+        let types = try ShapeInference.infer(
+            node.op, inputs: inTypes, constants: node.inputs.map { values[$0]?.constant })
         for (i, (name, t)) in zip(node.outputs, types).enumerated() {
             var typed = t
             if i < like.count, let l = like[i] { typed.quantization = values[l]?.type.quantization }
@@ -76,7 +79,10 @@ extension Graph {
         if node.inputs.count > 2 { return node.inputs[2] }
         let channels = values[node.inputs[1]]!.type.shape[0]
         let name = freshName("\(node.name)#zero_bias")
-        addConstant(name, int32 ? .int32([Int32](repeating: 0, count: channels)) : .float([Float](repeating: 0, count: channels)), shape: [channels])
+        addConstant(
+            name,
+            int32 ? .int32([Int32](repeating: 0, count: channels)) : .float([Float](repeating: 0, count: channels)),
+            shape: [channels])
         return name
     }
 
@@ -97,8 +103,9 @@ extension Graph {
         let removed = nodes[index]
         let old = nodes[producer].outputs[0]
         nodes[producer].outputs[0] = removed.outputs[0]
-        values[removed.outputs[0]]!.type = TensorType(values[old]!.type.dtype, values[removed.outputs[0]]!.type.shape,
-                                                      quantization: values[removed.outputs[0]]!.type.quantization)
+        values[removed.outputs[0]]!.type = TensorType(
+            values[old]!.type.dtype, values[removed.outputs[0]]!.type.shape,
+            quantization: values[removed.outputs[0]]!.type.quantization)
         values[old] = nil
         nodes.remove(at: index)
     }

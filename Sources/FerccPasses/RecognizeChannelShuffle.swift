@@ -15,10 +15,11 @@ struct RecognizeChannelShuffle: GraphPass {
             let x = graph.nodes[i].inputs[0]
             let xs = graph.values[x]!.type.shape
             guard split.count == xs.count + 1,
-                  let t = graph.soleConsumer(of: graph.nodes[i].outputs[0]),
-                  case .transpose(let perm) = graph.nodes[t].op,
-                  let r = graph.soleConsumer(of: graph.nodes[t].outputs[0]),
-                  case .reshape(let merged) = graph.nodes[r].op, merged == xs else { continue }
+                let t = graph.soleConsumer(of: graph.nodes[i].outputs[0]),
+                case .transpose(let perm) = graph.nodes[t].op,
+                let r = graph.soleConsumer(of: graph.nodes[t].outputs[0]),
+                case .reshape(let merged) = graph.nodes[r].op, merged == xs
+            else { continue }
             // The split axis a: xs[a] = split[a] * split[a+1], all other axes equal.
             func splitsAxis(_ a: Int) -> Bool {
                 let product: Int = split[a] * split[a + 1]
@@ -31,7 +32,8 @@ struct RecognizeChannelShuffle: GraphPass {
             swap.swapAt(a, a + 1)
             guard perm == swap else { continue }
             let out = graph.nodes[r].outputs[0]
-            graph.nodes[r] = Node(name: graph.nodes[r].name, op: .channelShuffle(groups: split[a], axis: a), inputs: [x], outputs: [out])
+            graph.nodes[r] = Node(
+                name: graph.nodes[r].name, op: .channelShuffle(groups: split[a], axis: a), inputs: [x], outputs: [out])
             changes += 1
         }
         graph.removeDeadCode()

@@ -144,8 +144,9 @@ struct ToNHWC: GraphPass {
             if v.type.count == 1 && v.type.rank <= 1 { continue }
             let aligned = [Int](repeating: 1, count: rank - v.type.rank) + v.type.shape
             let name = g.freshName("\(input)#permuted")
-            g.values[name] = Value(name: name, type: TensorType(v.type.dtype, inv.map { aligned[$0] }, quantization: v.type.quantization),
-                                   constant: v.constant!.permuted(shape: aligned, perm: inv))
+            g.values[name] = Value(
+                name: name, type: TensorType(v.type.dtype, inv.map { aligned[$0] }, quantization: v.type.quantization),
+                constant: v.constant!.permuted(shape: aligned, perm: inv))
             newInputs[k] = name
         }
         // Replace c by the op on the sources, followed by one transpose per output.
@@ -153,8 +154,9 @@ struct ToNHWC: GraphPass {
         g.nodes.remove(at: ci)
         try g.insert(Node(name: c.name, op: op, inputs: newInputs, outputs: temps), at: ci, quantizationLike: c.outputs)
         for (k, (t, out)) in zip(temps, c.outputs).enumerated() {
-            try g.insert(Node(name: "\(out)#transpose", op: .transpose(perm: outPerm), inputs: [t], outputs: [out]),
-                         at: ci + 1 + k, quantizationLike: [out])
+            try g.insert(
+                Node(name: "\(out)#transpose", op: .transpose(perm: outPerm), inputs: [t], outputs: [out]),
+                at: ci + 1 + k, quantizationLike: [out])
         }
         return true
     }

@@ -1,6 +1,6 @@
-import Foundation
 import FerccIR
 import FerccRuntime
+import Foundation
 
 /// int8 against float on held-out samples: per-layer SQNR, output agreement and errors.
 public struct AccuracyReport: Codable, Sendable {
@@ -39,8 +39,10 @@ public struct AccuracyReport: Codable, Sendable {
     }
 
     /// Runs both graphs on `samples` and compares every float value with its int8 version ("#q").
-    public static func measure(float: Graph, int8: Graph, floatNodes: [String], samples: [[Float]], evaluatedOn: String,
-                               method: String, perChannel: Bool) throws -> AccuracyReport {
+    public static func measure(
+        float: Graph, int8: Graph, floatNodes: [String], samples: [[Float]], evaluatedOn: String,
+        method: String, perChannel: Bool
+    ) throws -> AccuracyReport {
         let f = try Interpreter(graph: float), q = try Interpreter(graph: int8)
         let input = float.inputs[0], output = float.outputs[0]
         var signal: [String: Double] = [:], noise: [String: Double] = [:]
@@ -50,7 +52,9 @@ public struct AccuracyReport: Codable, Sendable {
             let fv = try f.run(tensors: [input: .float(s)], keepingAll: true)
             let qv = try q.run(tensors: [int8.inputs[0]: .float(s)], keepingAll: true)
             for (name, t) in fv {
-                guard case .float(let ref) = t, let qt = qv[name + "#q"], let qq = int8.values[name + "#q"]?.type.quantization else { continue }
+                guard case .float(let ref) = t, let qt = qv[name + "#q"],
+                    let qq = int8.values[name + "#q"]?.type.quantization
+                else { continue }
                 let deq = qt.dequantized(qq)
                 var sig = 0.0, err = 0.0
                 for (a, b) in zip(ref, deq) { sig += Double(a) * Double(a); err += Double(a - b) * Double(a - b) }
@@ -81,15 +85,19 @@ public struct AccuracyReport: Codable, Sendable {
             layers.append(Layer(node: float.nodes[p].name, op: float.nodes[p].op.name, sqnr_db: db))
         }
         layers.sort { $0.sqnr_db != $1.sqnr_db ? $0.sqnr_db < $1.sqnr_db : $0.node < $1.node }
-        var report = AccuracyReport(samples: samples.count, evaluated_on: evaluatedOn,
-                                    top1_agreement: samples.isEmpty ? 0 : Double(agree) / Double(samples.count),
-                                    mean_abs_error: count == 0 ? 0 : absSum / Double(count), max_abs_error: absMax,
-                                    output_range: lo <= hi ? [lo, hi] : [], layers: layers, float_nodes: floatNodes,
-                                    weight_bytes_fp32: parameterBytes(float), weight_bytes_int8: parameterBytes(int8),
-                                    method: method, per_channel: perChannel)
+        var report = AccuracyReport(
+            samples: samples.count, evaluated_on: evaluatedOn,
+            top1_agreement: samples.isEmpty ? 0 : Double(agree) / Double(samples.count),
+            mean_abs_error: count == 0 ? 0 : absSum / Double(count), max_abs_error: absMax,
+            output_range: lo <= hi ? [lo, hi] : [], layers: layers, float_nodes: floatNodes,
+            weight_bytes_fp32: parameterBytes(float), weight_bytes_int8: parameterBytes(int8),
+            method: method, per_channel: perChannel)
         if samples.count < meaningfulSamples {
-            report.warning = "measured on only \(samples.count) \(evaluatedOn) sample\(samples.count == 1 ? "" : "s"): too few for these "
-                + "numbers to mean much (give at least \(meaningfulSamples) held-out samples: more data, or a larger --holdout)"
+            report.warning =
+                "measured on only \(samples.count) \(evaluatedOn) sample\(samples.count == 1 ? "" : "s"): too few "
+                + "for these "
+                + "numbers to mean much (give at least \(meaningfulSamples) held-out samples: more data, or a "
+                + "larger --holdout)"
         }
         return report
     }
@@ -98,10 +106,19 @@ public struct AccuracyReport: Codable, Sendable {
     public func text(worst: Int = 10) -> String {
         var lines: [String] = []
         if let warning { lines.append("warning: \(warning)") }
-        lines.append("accuracy  int8 vs fp32 on \(samples) \(evaluated_on) samples (calibration: \(method), weights \(per_channel ? "per channel" : "per tensor"), bias correction \(bias_correction))")
-        lines.append(String(format: "  top-1 agreement %.1f%%, mean |error| %.6g, max |error| %.6g (fp32 outputs in [%@])",
-                            top1_agreement * 100, mean_abs_error, max_abs_error, output_range.map { String($0) }.joined(separator: ", ")))
-        lines.append("  weights \(weight_bytes_int8) bytes int8 vs \(weight_bytes_fp32) fp32 (\(String(format: "%.3f", Double(weight_bytes_int8) / Double(max(weight_bytes_fp32, 1)))))")
+        lines.append(
+            "accuracy  int8 vs fp32 on \(samples) \(evaluated_on) samples (calibration: \(method), weights "
+                + "\(per_channel ? "per channel" : "per tensor"), bias correction \(bias_correction))"
+        )
+        lines.append(
+            String(
+                format: "  top-1 agreement %.1f%%, mean |error| %.6g, max |error| %.6g (fp32 outputs in [%@])",
+                top1_agreement * 100, mean_abs_error, max_abs_error,
+                output_range.map { String($0) }.joined(separator: ", ")))
+        lines.append(
+            "  weights \(weight_bytes_int8) bytes int8 vs \(weight_bytes_fp32) fp32 "
+                + "(\(String(format: "%.3f", Double(weight_bytes_int8) / Double(max(weight_bytes_fp32, 1)))))"
+        )
         lines.append("  float nodes: \(float_nodes.isEmpty ? "none" : float_nodes.joined(separator: ", "))")
         lines.append("  lowest per-layer SQNR (dB):")
         for l in layers.prefix(worst) { lines.append(String(format: "    %7.1f  %@ %@", l.sqnr_db, l.op, l.node)) }

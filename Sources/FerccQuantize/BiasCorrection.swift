@@ -11,7 +11,9 @@ public enum BiasCorrection {
     public static func apply(float: Graph, int8: Graph, statistics: [String: ActivationStatistics]) -> Graph {
         let floatNodes = Dictionary(float.nodes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let targets = int8.nodes.filter { n in
-            guard n.inputs.count > 2, int8.values[n.outputs[0]]?.type.dtype == .int8, let f = floatNodes[n.name] else { return false }
+            guard n.inputs.count > 2, int8.values[n.outputs[0]]?.type.dtype == .int8, let f = floatNodes[n.name] else {
+                return false
+            }
             switch (n.op, f.op) {
             case (.conv2D, .conv2D): return true
             case (.gemm, .gemm(let g)): return !g.transA && float.values[f.inputs[0]]?.type.rank == 2
@@ -22,9 +24,12 @@ public enum BiasCorrection {
         for n in targets {
             let fn = floatNodes[n.name]!
             guard let mean = statistics[fn.inputs[0]]?.channelMeans, !mean.isEmpty,
-                  case .int8(let wq)? = g.values[n.inputs[1]]?.constant, let wqq = g.values[n.inputs[1]]?.type.quantization,
-                  var w = float.values[fn.inputs[1]]?.constant?.floats,
-                  case .int32(var bias)? = g.values[n.inputs[2]]?.constant, let bq = g.values[n.inputs[2]]?.type.quantization else { continue }
+                case .int8(let wq)? = g.values[n.inputs[1]]?.constant,
+                let wqq = g.values[n.inputs[1]]?.type.quantization,
+                var w = float.values[fn.inputs[1]]?.constant?.floats,
+                case .int32(var bias)? = g.values[n.inputs[2]]?.constant,
+                let bq = g.values[n.inputs[2]]?.type.quantization
+            else { continue }
             let outC = g.values[n.inputs[1]]!.type.shape[0]
             let per = wq.count / max(outC, 1)
             var groups = 1

@@ -1,6 +1,6 @@
-import Foundation
 import FerccIR
 import FerccRuntime
+import Foundation
 
 /// How activation ranges are chosen from what calibration saw.
 public enum CalibrationMethod: String, CaseIterable, Sendable {
@@ -142,8 +142,10 @@ public struct ActivationStatistics: Sendable {
 /// Runs the float model over calibration samples and collects statistics for every float
 /// activation (graph inputs included).
 public enum Calibrator {
-    public static func collect(_ graph: Graph, samples: [[Float]], method: CalibrationMethod,
-                               progress: ((Int) -> Void)? = nil) throws -> [String: ActivationStatistics] {
+    public static func collect(
+        _ graph: Graph, samples: [[Float]], method: CalibrationMethod,
+        progress: ((Int) -> Void)? = nil
+    ) throws -> [String: ActivationStatistics] {
         let interpreter = try Interpreter(graph: graph)
         let input = graph.inputs[0]
         var stats: [String: ActivationStatistics] = [:]
@@ -154,7 +156,8 @@ public enum Calibrator {
                 for (name, t) in values {
                     guard case .float(let v) = t, graph.values[name]?.isConstant == false else { continue }
                     if pass == 0 {
-                        stats[name, default: ActivationStatistics()].observeRange(v, channels: graph.values[name]!.type.shape.last ?? 1)
+                        stats[name, default: ActivationStatistics()].observeRange(
+                            v, channels: graph.values[name]!.type.shape.last ?? 1)
                     } else {
                         stats[name]?.observeHistogram(v)
                     }

@@ -34,7 +34,9 @@ public struct Quantizer {
     var floatAvailable: Set<String> = []
     public private(set) var floatNodes: [String] = []
 
-    public static func quantize(_ g: Graph, ranges: [String: (lo: Float, hi: Float)], options: QuantizeOptions) throws -> (graph: Graph, floatNodes: [String]) {
+    public static func quantize(_ g: Graph, ranges: [String: (lo: Float, hi: Float)], options: QuantizeOptions) throws
+        -> (graph: Graph, floatNodes: [String])
+    {
         var q = Quantizer(source: g, ranges: ranges, options: options, graph: Graph(source: g.source))
         try q.run()
         return (q.graph, q.floatNodes)
@@ -120,8 +122,9 @@ public struct Quantizer {
             graph.values[q]!.type.quantization = qz
         } else {
             let f = try floatValue(name)
-            try graph.addNode(Node(name: q, op: .quantize(to: .int8), inputs: [f], outputs: [q]),
-                              quantization: [Self.activationQuantization(try range(name))])
+            try graph.addNode(
+                Node(name: q, op: .quantize(to: .int8), inputs: [f], outputs: [q]),
+                quantization: [Self.activationQuantization(try range(name))])
         }
         int8Version[name] = q
         return q
@@ -153,7 +156,8 @@ public struct Quantizer {
     /// Adds an int8 node producing the int8 versions of `node`'s outputs with `quantization`.
     mutating func addInt8(_ node: Node, op: Op? = nil, inputs: [String], quantization: [Quantization]) throws {
         let outs = node.outputs.map { $0 + "#q" }
-        try graph.addNode(Node(name: node.name, op: op ?? node.op, inputs: inputs, outputs: outs), quantization: quantization)
+        try graph.addNode(
+            Node(name: node.name, op: op ?? node.op, inputs: inputs, outputs: outs), quantization: quantization)
         for (o, q) in zip(node.outputs, outs) { int8Version[o] = q }
     }
 
@@ -183,14 +187,19 @@ public struct Quantizer {
         func outputQ() throws -> Quantization { Self.activationQuantization(try range(out)) }
         switch node.op {
         case .conv2D(let c):
-            guard node.inputs.count >= 2, let w = constant(node.inputs[1]), c.activation.range != nil else { return false }
+            guard node.inputs.count >= 2, let w = constant(node.inputs[1]), c.activation.range != nil else {
+                return false
+            }
             if node.inputs.count > 2, constant(node.inputs[2]) == nil { return false }
             let x = try int8Value(node.inputs[0])
             let qin = graph.values[x]!.type.quantization!
             let shape = source.values[node.inputs[1]]!.type.shape
             let (wq, scales) = addWeights(node.inputs[1], w, shape: shape)
             var inputs = [x, wq]
-            if node.inputs.count > 2 { inputs.append(addBias(node.inputs[2], constant(node.inputs[2])!, inputScale: qin.scale, weightScales: scales)) }
+            if node.inputs.count > 2 {
+                inputs.append(
+                    addBias(node.inputs[2], constant(node.inputs[2])!, inputScale: qin.scale, weightScales: scales))
+            }
             try addInt8(node, inputs: inputs, quantization: [try outputQ()])
             return true
 
@@ -210,8 +219,15 @@ public struct Quantizer {
             let qin = graph.values[x]!.type.quantization!
             let (wq, scales) = addWeights(graph.freshName(node.inputs[1] + "#nk"), b, shape: [n, k])
             var inputs = [x, wq]
-            if let bias { inputs.append(addBias(node.inputs.count > 2 ? node.inputs[2] : node.name + "#bias", bias, inputScale: qin.scale, weightScales: scales)) }
-            try addInt8(node, op: .gemm(Gemm(transB: true, activation: g.activation)), inputs: inputs, quantization: [try outputQ()])
+            if let bias {
+                inputs.append(
+                    addBias(
+                        node.inputs.count > 2 ? node.inputs[2] : node.name + "#bias", bias, inputScale: qin.scale,
+                        weightScales: scales))
+            }
+            try addInt8(
+                node, op: .gemm(Gemm(transB: true, activation: g.activation)), inputs: inputs,
+                quantization: [try outputQ()])
             return true
 
         case .binary(let op, let activation):
@@ -224,7 +240,11 @@ public struct Quantizer {
 
         case .maxPool2D(let p), .averagePool2D(let p, _):
             guard p.activation == .identity || p.activation.range != nil else { return false }
-            if case .averagePool2D(_, let includePad) = node.op, includePad, p.padTop + p.padLeft + p.padBottom + p.padRight > 0 { return false }
+            if case .averagePool2D(_, let includePad) = node.op, includePad,
+                p.padTop + p.padLeft + p.padBottom + p.padRight > 0
+            {
+                return false
+            }
             let x = try int8Value(node.inputs[0])
             // The int8 pooling kernels keep the input's quantization.
             try addInt8(node, inputs: [x], quantization: [graph.values[x]!.type.quantization!])

@@ -24,7 +24,9 @@ public final class Interpreter {
         keepsAll = keepingAll
         plan = try Lowering.plan(graph, target: .build, reuseArena: !keepingAll)
         let weights = UnsafeMutableRawPointer.allocate(byteCount: max(plan.weights.count, 64), alignment: 64)
-        plan.weights.withUnsafeBytes { if let base = $0.baseAddress { weights.copyMemory(from: base, byteCount: $0.count) } }
+        plan.weights.withUnsafeBytes {
+            if let base = $0.baseAddress { weights.copyMemory(from: base, byteCount: $0.count) }
+        }
         let arena = UnsafeMutableRawPointer.allocate(byteCount: max(plan.arena.bytes, 64), alignment: 64)
         arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(plan.arena.bytes, 64))
         self.weights = weights
@@ -75,7 +77,8 @@ public final class Interpreter {
 
     /// Runs one inference; each input must have its graph input's element type and size.
     /// With `keepingAll`, returns every value computed (for debugging a conversion), not only the outputs.
-    public func run(tensors inputs: [String: RuntimeTensor], keepingAll: Bool = false) throws -> [String: RuntimeTensor] {
+    public func run(tensors inputs: [String: RuntimeTensor], keepingAll: Bool = false) throws -> [String: RuntimeTensor]
+    {
         if keepingAll && !keepsAll {
             if keepingAllInterpreter == nil { keepingAllInterpreter = try Interpreter(graph: graph, keepingAll: true) }
             return try keepingAllInterpreter!.run(tensors: inputs, keepingAll: true)
@@ -128,10 +131,13 @@ extension RuntimeTensor {
     /// `count` elements of `dtype` read from `p` (nil for int64, which never reaches run time).
     init?(reading p: UnsafeRawPointer, dtype: DType, count: Int) {
         switch dtype {
-        case .float32: self = .float(Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: Float.self), count: count)))
+        case .float32:
+            self = .float(Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: Float.self), count: count)))
         case .int8: self = .int8(Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: Int8.self), count: count)))
-        case .uint8: self = .uint8(Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: count)))
-        case .int32: self = .int32(Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: Int32.self), count: count)))
+        case .uint8:
+            self = .uint8(Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: count)))
+        case .int32:
+            self = .int32(Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: Int32.self), count: count)))
         case .int64: return nil
         }
     }

@@ -62,8 +62,10 @@ public enum RuntimeTensor: Equatable, Sendable {
     /// QUANTIZE op rounds half away from zero (the default); at the API boundary fercc rounds half
     /// to even, as numpy does for the callers who quantize their inputs themselves (and as the
     /// reference outputs of LiteRT's own Python tooling were made).
-    public static func quantize(_ x: [Float], _ q: Quantization, as dtype: DType,
-                                rounding: FloatingPointRoundingRule = .toNearestOrAwayFromZero) -> RuntimeTensor {
+    public static func quantize(
+        _ x: [Float], _ q: Quantization, as dtype: DType,
+        rounding: FloatingPointRoundingRule = .toNearestOrAwayFromZero
+    ) -> RuntimeTensor {
         let range = dtype.integerRange ?? -128...127
         let values = x.map { v -> Int32 in
             let r = (v / q.scale).rounded(rounding)

@@ -9,17 +9,21 @@ let activationImporters: [String: (TFLiteImporter.OpImporter, Int)] = [
     "RELU_N1_TO_1": ({ ctx in try unary(ctx, .clip(min: -1, max: 1)) }, 1),
     "LEAKY_RELU": ({ ctx in try unary(ctx, .leakyRelu(alpha: ctx.options.alpha)) }, 2),
     "HARD_SWISH": ({ ctx in try unary(ctx, .hardSwish) }, 1),
-    "PRELU": ({ ctx in
-        let x = try ctx.value(0)
-        let slope = try ctx.weightValue(1, floatOp: ctx.type(x).dtype == .float32)
-        try ctx.emit(.prelu, inputs: [x, slope], output: ctx.op.outputs[0])
-    }, 1),
-    "SOFTMAX": ({ ctx in
-        let x = try ctx.value(0)
-        let rank = ctx.type(x).rank
-        guard rank >= 1 else { throw FerccError("SOFTMAX of a scalar") }
-        try ctx.emit(.softmax(axis: rank - 1, beta: ctx.options.beta), inputs: [x], output: ctx.op.outputs[0])
-    }, 3),
+    "PRELU": (
+        { ctx in
+            let x = try ctx.value(0)
+            let slope = try ctx.weightValue(1, floatOp: ctx.type(x).dtype == .float32)
+            try ctx.emit(.prelu, inputs: [x, slope], output: ctx.op.outputs[0])
+        }, 1
+    ),
+    "SOFTMAX": (
+        { ctx in
+            let x = try ctx.value(0)
+            let rank = ctx.type(x).rank
+            guard rank >= 1 else { throw FerccError("SOFTMAX of a scalar") }
+            try ctx.emit(.softmax(axis: rank - 1, beta: ctx.options.beta), inputs: [x], output: ctx.op.outputs[0])
+        }, 3
+    )
 ]
 
 func unary(_ ctx: TFLiteImportContext, _ op: Activation) throws {
@@ -37,5 +41,5 @@ let activationNotes: [String: (int8: String, note: String)] = [
     "RELU6": (int8: "no", note: ""),
     "RELU_N1_TO_1": (int8: "no", note: ""),
     "SOFTMAX": (int8: "yes", note: "beta, last axis"),
-    "TANH": (int8: "yes", note: "lookup table"),
+    "TANH": (int8: "yes", note: "lookup table")
 ]

@@ -5,7 +5,7 @@ let elementwiseImporters: [String: (TFLiteImporter.OpImporter, Int)] = [
     "ADD": ({ ctx in try binary(ctx, .add) }, 5),
     "SUB": ({ ctx in try binary(ctx, .sub) }, 5),
     "MUL": ({ ctx in try binary(ctx, .mul) }, 7),
-    "DIV": ({ ctx in try binary(ctx, .div) }, 2),
+    "DIV": ({ ctx in try binary(ctx, .div) }, 2)
 ]
 
 func binary(_ ctx: TFLiteImportContext, _ op: BinaryOp) throws {
@@ -20,5 +20,5 @@ let elementwiseNotes: [String: (int8: String, note: String)] = [
     "ADD": (int8: "yes", note: "broadcasting, fused activation"),
     "DIV": (int8: "no", note: "broadcasting, fused activation"),
     "MUL": (int8: "yes", note: "broadcasting, fused activation"),
-    "SUB": (int8: "yes", note: "broadcasting, fused activation"),
+    "SUB": (int8: "yes", note: "broadcasting, fused activation")
 ]

@@ -84,9 +84,12 @@ final class TFLiteImportContext {
         guard t.scales.allSatisfy({ $0.isFinite && $0 > 0 }) else {
             throw FerccError("tensor '\(t.name)' has a quantization scale that is not positive and finite")
         }
-        let range: ClosedRange<Int64> = t.type == TFLiteTensorType.uint8 ? 0...255 : t.type == TFLiteTensorType.int8 ? -128...127 : -(1 << 31)...((1 << 31) - 1)
+        let range: ClosedRange<Int64> =
+            t.type == TFLiteTensorType.uint8
+            ? 0...255 : t.type == TFLiteTensorType.int8 ? -128...127 : -(1 << 31)...((1 << 31) - 1)
         guard zps.count == t.scales.count || zps.count == 1, zps.allSatisfy(range.contains) else {
-            throw FerccError("tensor '\(t.name)' has zero points \(zps.prefix(4)) outside its type's range or not one per scale")
+            throw FerccError(
+                "tensor '\(t.name)' has zero points \(zps.prefix(4)) outside its type's range or not one per scale")
         }
         if t.scales.count > 1 {
             let d = t.quantizedDimension
@@ -95,14 +98,17 @@ final class TFLiteImportContext {
             }
         }
         let z = zps.count == 1 && t.scales.count > 1 ? [Int64](repeating: zps[0], count: t.scales.count) : zps
-        return Quantization(scales: t.scales, zeroPoints: z.map { Int32($0) }, axis: t.scales.count > 1 ? t.quantizedDimension : nil)
+        return Quantization(
+            scales: t.scales, zeroPoints: z.map { Int32($0) }, axis: t.scales.count > 1 ? t.quantizedDimension : nil)
     }
 
     func type(of index: Int) throws -> TensorType {
         let t = tensor(index)
         guard !t.isSparse else { throw FerccError("tensor '\(t.name)' is sparse, which fercc does not read") }
         guard !t.hasCustomQuantization else { throw FerccError("tensor '\(t.name)' uses custom quantization") }
-        guard t.shape.allSatisfy({ $0 >= 0 }) else { throw FerccError("tensor '\(t.name)' has a dynamic shape \(t.shape)") }
+        guard t.shape.allSatisfy({ $0 >= 0 }) else {
+            throw FerccError("tensor '\(t.name)' has a dynamic shape \(t.shape)")
+        }
         try checkSize(t.shape, t.name)
         let dtype: DType
         switch t.type {
@@ -111,7 +117,9 @@ final class TFLiteImportContext {
         case TFLiteTensorType.uint8: dtype = .uint8
         case TFLiteTensorType.int32: dtype = t.data != nil && t.scales.isEmpty ? .int64 : .int32
         case TFLiteTensorType.int64, TFLiteTensorType.bool: dtype = .int64
-        default: throw FerccError("tensor '\(t.name)' has type \(TFLiteTensorType.name(t.type)), which fercc does not support")
+        default:
+            throw FerccError(
+                "tensor '\(t.name)' has type \(TFLiteTensorType.name(t.type)), which fercc does not support")
         }
         let q = dtype.isQuantized || dtype == .int32 ? try quantization(t) : nil
         if dtype.isQuantized && q == nil && t.data == nil {
@@ -124,16 +132,21 @@ final class TFLiteImportContext {
     func constantData(_ index: Int) throws -> TensorData? {
         let t = tensor(index)
         guard let bytes = t.data else { return nil }
-        guard t.shape.allSatisfy({ $0 >= 0 }) else { throw FerccError("tensor '\(t.name)' has a negative dimension \(t.shape)") }
+        guard t.shape.allSatisfy({ $0 >= 0 }) else {
+            throw FerccError("tensor '\(t.name)' has a negative dimension \(t.shape)")
+        }
         try checkSize(t.shape, t.name)
         let count = t.shape.reduce(1, *)
         func check(_ size: Int) throws {
             guard bytes.count == count * size else {
-                throw FerccError("tensor '\(t.name)' holds \(bytes.count) bytes, its shape \(t.shape) needs \(count * size)")
+                throw FerccError(
+                    "tensor '\(t.name)' holds \(bytes.count) bytes, its shape \(t.shape) needs \(count * size)")
             }
         }
         func load<T>(_ type: T.Type) -> [T] {
-            bytes.withUnsafeBytes { r in (0..<count).map { r.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self) } }
+            bytes.withUnsafeBytes { r in
+                (0..<count).map { r.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self) }
+            }
         }
         switch t.type {
         case TFLiteTensorType.float32: try check(4); return .float(load(Float.self))
@@ -147,7 +160,9 @@ final class TFLiteImportContext {
             return t.scales.isEmpty ? .int64(v.map { Int64($0) }) : .int32(v)
         case TFLiteTensorType.int64: try check(8); return .int64(load(Int64.self))
         case TFLiteTensorType.bool: try check(1); return .int64(load(UInt8.self).map { $0 != 0 ? 1 : 0 })
-        default: throw FerccError("constant tensor '\(t.name)' has type \(TFLiteTensorType.name(t.type)), which fercc does not read")
+        default:
+            throw FerccError(
+                "constant tensor '\(t.name)' has type \(TFLiteTensorType.name(t.type)), which fercc does not read")
         }
     }
 
@@ -160,20 +175,26 @@ final class TFLiteImportContext {
     func emit(_ op: Op, inputs: [String], outputs: [Int]) throws {
         let names = outputs.map { name($0) }
         let quant = try outputs.map { try type(of: $0).quantization }
-        let types = try graph.addNode(Node(name: names.first ?? opName, op: op, inputs: inputs, outputs: names), quantization: quant)
+        let types = try graph.addNode(
+            Node(name: names.first ?? opName, op: op, inputs: inputs, outputs: names), quantization: quant)
         for (t, idx) in zip(types, outputs) {
             let declared = try type(of: idx)
             guard t.shape == declared.shape || declared.shape.isEmpty else {
-                throw FerccError("output '\(tensor(idx).name)' is declared \(declared.shape), fercc computes \(t.shape)")
+                throw FerccError(
+                    "output '\(tensor(idx).name)' is declared \(declared.shape), fercc computes \(t.shape)")
             }
             guard t.dtype == declared.dtype else {
-                throw FerccError("output '\(tensor(idx).name)' is declared \(declared.dtype.rawValue), fercc computes \(t.dtype.rawValue)")
+                throw FerccError(
+                    "output '\(tensor(idx).name)' is declared \(declared.dtype.rawValue), fercc computes "
+                        + "\(t.dtype.rawValue)"
+                )
             }
         }
     }
 
     /// Emits an intermediate node whose output is not a TFLite tensor.
-    func emitIntermediate(_ op: Op, inputs: [String], base: String, quantization: Quantization? = nil) throws -> String {
+    func emitIntermediate(_ op: Op, inputs: [String], base: String, quantization: Quantization? = nil) throws -> String
+    {
         let n = fresh(base)
         try graph.addNode(Node(name: n, op: op, inputs: inputs, outputs: [n]), quantization: [quantization])
         return n

@@ -8,8 +8,10 @@ public enum TFLiteImporter {
     /// Builtin op name -> (importer, highest op version fercc knows).
     static let importers: [String: (importer: OpImporter, maxVersion: Int)] = {
         var m: [String: (OpImporter, Int)] = [:]
-        for table in [convImporters, fullyConnectedImporters, elementwiseImporters, poolImporters, reduceImporters,
-                      activationImporters, shapeImporters, quantizationImporters, resizeImporters] {
+        for table in [
+            convImporters, fullyConnectedImporters, elementwiseImporters, poolImporters, reduceImporters,
+            activationImporters, shapeImporters, quantizationImporters, resizeImporters
+        ] {
             for (k, v) in table { m[k] = v }
         }
         return m.mapValues { (importer: $0.0, maxVersion: $0.1) }
@@ -20,8 +22,10 @@ public enum TFLiteImporter {
     /// Each supported op's int8 support and notes, for the supported-op table (docs/ops.md).
     public static let notes: [String: (int8: String, note: String)] = {
         var m: [String: (int8: String, note: String)] = [:]
-        for table in [convNotes, fullyConnectedNotes, elementwiseNotes, poolNotes, reduceNotes, activationNotes, shapeNotes,
-                      quantizationNotes, resizeNotes] {
+        for table in [
+            convNotes, fullyConnectedNotes, elementwiseNotes, poolNotes, reduceNotes, activationNotes, shapeNotes,
+            quantizationNotes, resizeNotes
+        ] {
             for (k, v) in table { m[k] = v }
         }
         return m
@@ -41,7 +45,10 @@ public enum TFLiteImporter {
 
     public static func importModel(_ model: TFLiteModel) throws -> Graph {
         guard model.subgraphCount == 1 else {
-            throw FerccError("the model has \(model.subgraphCount) subgraphs (control flow or signatures with their own graphs); fercc reads single-subgraph models")
+            throw FerccError(
+                "the model has \(model.subgraphCount) subgraphs (control flow or signatures with their own graphs); "
+                    + "fercc reads single-subgraph models"
+            )
         }
         try checkSupported(model)
         let ctx = TFLiteImportContext(model: model)
@@ -49,7 +56,10 @@ public enum TFLiteImporter {
             let t = try ctx.type(of: idx)
             guard model.tensors[idx].data == nil else { continue }
             guard t.dtype == .float32 || t.dtype.isQuantized else {
-                throw FerccError("graph input '\(model.tensors[idx].name)' is \(t.dtype.rawValue); fercc takes float32, int8 or uint8 inputs")
+                throw FerccError(
+                    "graph input '\(model.tensors[idx].name)' is \(t.dtype.rawValue); fercc takes float32, int8 or "
+                        + "uint8 inputs"
+                )
             }
             var shape = t.shape
             if shape.first == 0 { shape[0] = 1 }
@@ -91,8 +101,9 @@ public enum TFLiteImporter {
             let outName = op.outputs.first.map { model.tensors[$0].name } ?? ""
             if let entry = importers[name], op.customCode == nil {
                 if op.version > entry.maxVersion {
-                    throw FerccError(node: "\(name) #\(op.index) '\(outName)'",
-                                     "\(name) version \(op.version) is newer than fercc knows (up to \(entry.maxVersion))")
+                    throw FerccError(
+                        node: "\(name) #\(op.index) '\(outName)'",
+                        "\(name) version \(op.version) is newer than fercc knows (up to \(entry.maxVersion))")
                 }
                 continue
             }
@@ -111,15 +122,22 @@ extension TFLiteImportContext {
         case 1: return .relu
         case 2: return .reluN1To1
         case 3: return .relu6
-        default: throw FerccError("fused activation \(options.fusedActivation == 4 ? "TANH" : "SIGN_BIT") is not supported")
+        default:
+            throw FerccError("fused activation \(options.fusedActivation == 4 ? "TANH" : "SIGN_BIT") is not supported")
         }
     }
 
     /// SAME padding as TFLite computes it (the odd pixel goes to the end), or none for VALID.
-    func padding(inH: Int, inW: Int, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, dilationH: Int, dilationW: Int) throws
-        -> (top: Int, left: Int, bottom: Int, right: Int) {
+    func padding(
+        inH: Int, inW: Int, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, dilationH: Int, dilationW: Int
+    ) throws
+        -> (top: Int, left: Int, bottom: Int, right: Int)
+    {
         guard strideH > 0, strideW > 0, dilationH > 0, dilationW > 0, kernelH > 0, kernelW > 0 else {
-            throw FerccError("strides \(strideH)x\(strideW), dilations \(dilationH)x\(dilationW) and kernel \(kernelH)x\(kernelW) must be positive")
+            throw FerccError(
+                "strides \(strideH)x\(strideW), dilations \(dilationH)x\(dilationW) and kernel "
+                    + "\(kernelH)x\(kernelW) must be positive"
+            )
         }
         guard options.padding == 0 else { return (0, 0, 0, 0) }
         func axis(_ size: Int, _ k: Int, _ s: Int, _ d: Int) -> (Int, Int) {
@@ -138,7 +156,8 @@ extension TFLiteImportContext {
         let v = graph.values[name]!
         guard floatOp, v.type.dtype.isQuantized || v.type.dtype == .int32, let c = v.constant else { return name }
         guard let q = v.type.quantization else {
-            throw FerccError("\(opName) input \(i) is \(v.type.dtype.rawValue) without quantization parameters in a float op")
+            throw FerccError(
+                "\(opName) input \(i) is \(v.type.dtype.rawValue) without quantization parameters in a float op")
         }
         let values = c.floats
         let axis = q.axis ?? 0

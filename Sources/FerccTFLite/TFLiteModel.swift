@@ -68,8 +68,10 @@ enum TFLiteTensorType {
     static let float32 = 0, float16 = 1, int32 = 2, uint8 = 3, int64 = 4, bool = 6, int16 = 7, int8 = 9, float64 = 10
 
     static func name(_ t: Int) -> String {
-        let names = ["float32", "float16", "int32", "uint8", "int64", "string", "bool", "int16", "complex64", "int8",
-                     "float64", "complex128", "uint64", "resource", "variant", "uint32", "uint16", "int4"]
+        let names = [
+            "float32", "float16", "int32", "uint8", "int64", "string", "bool", "int16", "complex64", "int8",
+            "float64", "complex128", "uint64", "resource", "variant", "uint32", "uint16", "int4"
+        ]
         return t >= 0 && t < names.count ? names[t] : "type \(t)"
     }
 }

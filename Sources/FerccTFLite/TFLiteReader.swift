@@ -7,7 +7,9 @@ import Foundation
 public enum TFLiteReader {
     public static func read(path: String) throws -> TFLiteModel {
         guard FileManager.default.fileExists(atPath: path) else { throw FerccError(file: path, "no such file") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw FerccError(file: path, "cannot read the file") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw FerccError(file: path, "cannot read the file")
+        }
         do {
             return try read(bytes: [UInt8](data))
         } catch let e as FerccError {
@@ -46,14 +48,17 @@ public enum TFLiteReader {
                 }
                 if let p, size > 0 { data = Array(UnsafeBufferPointer(start: p, count: size)) }
             }
-            tensors.append(TFLiteTensor(
-                index: i, name: name, type: Int(t.type),
-                shape: ints(t.shape, t.shape_count),
-                data: data,
-                scales: t.scale.map { Array(UnsafeBufferPointer(start: $0, count: t.scale_count)) } ?? [],
-                zeroPoints: t.zero_point.map { Array(UnsafeBufferPointer(start: $0, count: t.zero_point_count)) } ?? [],
-                quantizedDimension: Int(t.quantized_dimension),
-                isSparse: t.is_sparse != 0, hasCustomQuantization: t.has_custom_quantization != 0, isVariable: t.is_variable != 0))
+            tensors.append(
+                TFLiteTensor(
+                    index: i, name: name, type: Int(t.type),
+                    shape: ints(t.shape, t.shape_count),
+                    data: data,
+                    scales: t.scale.map { Array(UnsafeBufferPointer(start: $0, count: t.scale_count)) } ?? [],
+                    zeroPoints: t.zero_point.map { Array(UnsafeBufferPointer(start: $0, count: t.zero_point_count)) }
+                        ?? [],
+                    quantizedDimension: Int(t.quantized_dimension),
+                    isSparse: t.is_sparse != 0, hasCustomQuantization: t.has_custom_quantization != 0,
+                    isVariable: t.is_variable != 0))
         }
 
         func checkedTensorIndices(_ list: [Int], _ what: String, allowOmitted: Bool) throws -> [Int] {
@@ -96,12 +101,15 @@ public enum TFLiteReader {
             options.alignCorners = o.align_corners != 0; options.halfPixelCenters = o.half_pixel_centers != 0
             options.newShape = o.has_new_shape != 0 ? ints(o.new_shape, o.new_shape_count) : nil
             options.squeezeDims = ints(o.squeeze_dims, o.squeeze_dims_count)
-            operators.append(TFLiteOperator(
-                index: i, builtinCode: Int(code.builtin_code), version: Int(code.version),
-                customCode: code.custom_code.map { String(cString: $0) },
-                inputs: try checkedTensorIndices(ints(o.inputs, o.input_count), "operator \(i)", allowOmitted: true),
-                outputs: try checkedTensorIndices(ints(o.outputs, o.output_count), "operator \(i)", allowOmitted: false),
-                options: options))
+            operators.append(
+                TFLiteOperator(
+                    index: i, builtinCode: Int(code.builtin_code), version: Int(code.version),
+                    customCode: code.custom_code.map { String(cString: $0) },
+                    inputs: try checkedTensorIndices(
+                        ints(o.inputs, o.input_count), "operator \(i)", allowOmitted: true),
+                    outputs: try checkedTensorIndices(
+                        ints(o.outputs, o.output_count), "operator \(i)", allowOmitted: false),
+                    options: options))
         }
         var n = 0
         let ins = ints(fercc_tflite_subgraph_io(handle, 0, 0, &n), n)

@@ -34,7 +34,9 @@ for file in args[3...].sorted() {
         // "// fercc-kernel requires: a b" or "// fercc-kernel requires(avx2): a b"
         let rest = line.dropFirst(marker.count)
         var isa = ""
-        if rest.hasPrefix("("), let close = rest.firstIndex(of: ")") { isa = String(rest[rest.index(after: rest.startIndex)..<close]) }
+        if rest.hasPrefix("("), let close = rest.firstIndex(of: ")") {
+            isa = String(rest[rest.index(after: rest.startIndex)..<close])
+        }
         guard let colon = rest.firstIndex(of: ":") else { continue }
         requires[isa, default: []] += rest[rest.index(after: colon)...].split(separator: " ").map(String.init)
     }
@@ -77,8 +79,12 @@ var out = """
 
     """
 for e in entries {
-    let requires = e.requires.sorted { $0.key < $1.key }.map { "\"\($0.key)\": [\($0.value.map { "\"\($0)\"" }.joined(separator: ", "))]" }
-    out += "        \"\(e.path)\": (\n\(literal(e.text)),\n            [\(requires.isEmpty ? ":" : requires.joined(separator: ", "))]),\n"
+    let requires = e.requires.sorted { $0.key < $1.key }.map {
+        "\"\($0.key)\": [\($0.value.map { "\"\($0)\"" }.joined(separator: ", "))]"
+    }
+    out +=
+        "        \"\(e.path)\": (\n\(literal(e.text)),\n            "
+        + "[\(requires.isEmpty ? ":" : requires.joined(separator: ", "))]),\n"
 }
 out += "    ]\n}\n"
 let data = Data(out.utf8)

@@ -37,13 +37,16 @@ struct FerccCLI: ParsableCommand {
 /// Comma-separated class names, trimmed; none may be empty.
 func parseLabels(_ s: String?) throws -> [String]? {
     guard let s else { return nil }
-    let names = s.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    let names = s.split(separator: ",", omittingEmptySubsequences: false).map {
+        $0.trimmingCharacters(in: .whitespaces)
+    }
     guard !names.contains(where: \.isEmpty) else { throw FerccError("--labels has an empty class name in '\(s)'") }
     return names
 }
 
 /// An option value matched case-insensitively against its choices.
-func choice<T: RawRepresentable>(_ value: String, _ option: String, _ choices: [T]) throws -> T where T.RawValue == String {
+func choice<T: RawRepresentable>(_ value: String, _ option: String, _ choices: [T]) throws -> T
+where T.RawValue == String {
     guard let c = choices.first(where: { $0.rawValue.lowercased() == value.lowercased() }) else {
         throw FerccError("\(option) must be one of \(choices.map(\.rawValue).joined(separator: ", ")), not '\(value)'")
     }
@@ -59,10 +62,12 @@ func fail(_ error: Error) -> Never {
 }
 
 struct Inspect: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print every node with its shapes, parameters and MACs, and totals.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print every node with its shapes, parameters and MACs, and totals.")
 
     @Argument(help: "The model file (.onnx or .tflite).") var model: String
-    @Flag(help: "Print JSON (an object with 'nodes' and 'summary'; with --optimized also 'passes' and 'before').") var json = false
+    @Flag(help: "Print JSON (an object with 'nodes' and 'summary'; with --optimized also 'passes' and 'before').")
+    var json = false
     @Flag(help: "Show the graph after the default pass pipeline, with a before/after summary.") var optimized = false
     @Option(help: "With --optimized: 'default', 'none' or a comma list of passes.") var passes = "default"
 
@@ -87,39 +92,60 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the model with fercc's interpreter on .npy inputs.")
 
     @Argument(help: "The model file (.onnx or .tflite).") var model: String
-    @Option(name: .long, help: "Input .npy (float32, the model's own layout and shape): PATH, or NAME=PATH for each of several inputs.")
+    @Option(
+        name: .long,
+        help: "Input .npy (float32, the model's own layout and shape): PATH, or NAME=PATH for each of several inputs.")
     var input: [String] = []
     @Option(name: .long, help: "Where to write an output .npy: PATH, or NAME=PATH. Without it, outputs are printed.")
     var output: [String] = []
-    @Option(help: "Graph passes before running: 'default', 'none' or a comma list (fercc inspect --optimized shows them).")
+    @Option(
+        help: "Graph passes before running: 'default', 'none' or a comma list (fercc inspect --optimized shows them).")
     var passes = "default"
-    @Option(help: "Write every value the model computes into this directory as .npy (with index.tsv), to compare a conversion layer by layer.")
+    @Option(
+        help:
+            ArgumentHelp(
+                "Write every value the model computes into this directory as .npy (with index.tsv), to compare a "
+                    + "conversion layer by layer.")
+    )
     var dump: String?
     @Flag(help: "Exchange the integer tensors of a quantized model as they are (int8/uint8 .npy) instead of float.")
     var raw = false
-    @Option(name: .long, help: "Class names, comma-separated (e.g. angry,disgust,fear,happy,sad,surprise,neutral): print outputs with that many scores as a ranking.")
+    @Option(
+        name: .long,
+        help:
+            ArgumentHelp(
+                "Class names, comma-separated (e.g. angry,disgust,fear,happy,sad,surprise,neutral): print outputs with "
+                    + "that many scores as a ranking.")
+    )
     var labels: String?
 
     func run() throws {
         do {
-            let results = try RunCommand.run(model: model, inputs: input.map(RunCommand.Binding.init),
-                                             outputs: output.map(RunCommand.Binding.init), raw: raw, dumpDirectory: dump,
-                                             pipeline: try PassManager.pipeline(passes))
+            let results = try RunCommand.run(
+                model: model, inputs: input.map(RunCommand.Binding.init),
+                outputs: output.map(RunCommand.Binding.init), raw: raw, dumpDirectory: dump,
+                pipeline: try PassManager.pipeline(passes))
             let names = try parseLabels(labels)
             if let names, !results.contains(where: { $0.array.data.count == names.count }) {
-                throw FerccError(file: model, "--labels names \(names.count) classes, but no output has \(names.count) values")
+                throw FerccError(
+                    file: model, "--labels names \(names.count) classes, but no output has \(names.count) values")
             }
             if output.isEmpty {
                 for r in results {
                     if let names, r.array.data.count == names.count {
                         print("\(r.name):")
+                        let width = max(names.map(\.count).max()!, 1)
                         for (label, score) in zip(names, r.array.data).sorted(by: { $0.1 > $1.1 }) {
-                            print("  \(label.padding(toLength: max(names.map(\.count).max()!, 1), withPad: " ", startingAt: 0))  \(String(format: "%.4f", score))")
+                            let padded = label.padding(toLength: width, withPad: " ", startingAt: 0)
+                            print("  \(padded)  \(String(format: "%.4f", score))")
                         }
                         continue
                     }
                     let shown = r.array.data.prefix(32).map { String(format: "%.6g", $0) }.joined(separator: " ")
-                    print("\(r.name) [\(r.array.shape.map(String.init).joined(separator: "x"))]: \(shown)\(r.array.data.count > 32 ? " ..." : "")")
+                    print(
+                        "\(r.name) [\(r.array.shape.map(String.init).joined(separator: "x"))]: "
+                            + "\(shown)\(r.array.data.count > 32 ? " ..." : "")"
+                    )
                 }
             }
         } catch {
@@ -129,7 +155,8 @@ struct Run: ParsableCommand {
 }
 
 struct Ops: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the supported-op table (docs/ops.md is this output).")
+    static let configuration = CommandConfiguration(
+        abstract: "Print the supported-op table (docs/ops.md is this output).")
 
     func run() throws {
         print(SupportedOps.markdown())
@@ -137,17 +164,22 @@ struct Ops: ParsableCommand {
 }
 
 struct Convert: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Compile a model into a self-contained Swift inference class, with size and latency reports.")
+    static let configuration = CommandConfiguration(
+        abstract: "Compile a model into a self-contained Swift inference class, with size and latency reports.")
 
     @Argument(help: "The model file (.onnx or .tflite).") var model: String
     @Option(name: .shortAndLong, help: "Output directory (written atomically).") var output: String
     @Option(help: "Swift type name of the generated class.") var name: String?
-    @Option(help: "embedded (a base64 string literal in Name+Weights.swift) or file (Name.weights, handed to init(weights:)).")
+    @Option(
+        help:
+            "embedded (a base64 string literal in Name+Weights.swift) or file (Name.weights, handed to init(weights:))."
+    )
     var weights = "embedded"
     @Option(help: "host, x86-64-avx2, x86-64-avx512, arm64 or portable: the compiler flags the generated code needs.")
     var target = "host"
     @Option(help: "Class names, comma-separated, for classify(_:).") var labels: String?
-    @Option(help: "Layout of the generated API's 4-D input: source (the model's own), nhwc or nchw.") var inputLayout = "source"
+    @Option(help: "Layout of the generated API's 4-D input: source (the model's own), nhwc or nchw.") var inputLayout =
+        "source"
     @Flag(help: "Skip compiling and timing the generated code.") var noBench = false
 
     func run() throws {
@@ -158,9 +190,11 @@ struct Convert: ParsableCommand {
             let base = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
             let typeName = name ?? SwiftNames.typeName(fromFileName: base)
             let options = CodegenOptions(name: typeName, weights: w, target: t, labels: try parseLabels(labels))
-            let report = try ConvertCommand.convert(model: model, outputDirectory: output, options: options, bench: !noBench, inputLayout: layout)
+            let report = try ConvertCommand.convert(
+                model: model, outputDirectory: output, options: options, bench: !noBench, inputLayout: layout)
             print(ReportRenderer.text(report))
-            print("wrote \(output)/\(typeName).swift\(w == .embedded ? ", \(typeName)+Weights.swift" : ", \(typeName).weights"), report.json, report.html")
+            let weightsFile = w == .embedded ? "\(typeName)+Weights.swift" : "\(typeName).weights"
+            print("wrote \(output)/\(typeName).swift, \(weightsFile), report.json, report.html")
         } catch {
             fail(error)
         }
@@ -173,24 +207,38 @@ struct Quantize: ParsableCommand {
         abstract: "Calibrate a float model, quantize it to int8 and compile it like convert, with an accuracy report.")
 
     @Argument(help: "The float model (.onnx or .tflite).") var model: String
-    @Option(help: "Calibration data: a directory (recursive) or glob of PNG/JPEG/PGM/PPM images, preprocessed .npy tensors, or a FER2013 .csv.")
+    @Option(
+        help:
+            ArgumentHelp(
+                "Calibration data: a directory (recursive) or glob of PNG/JPEG/PGM/PPM images, preprocessed .npy "
+                    + "tensors, or a FER2013 .csv.")
+    )
     var calib: String
     @Option(name: .shortAndLong, help: "Output directory (written atomically).") var output: String
     @Option(help: "Swift type name of the generated class.") var name: String?
     @Option(help: "Activation ranges: minmax, percentile, entropy or mse.") var method = "minmax"
     @Option(help: "With --method percentile: the percentile kept (50-100; default 99.99).") var percentile: Double?
     @Flag(help: "One weight scale per tensor instead of per output channel.") var perTensor = false
-    @Flag(inversion: .prefixedNo, help: "Correct each layer's bias for the mean shift its rounded weights cause, from the calibration data's means (on by default).")
+    @Flag(
+        inversion: .prefixedNo,
+        help:
+            ArgumentHelp(
+                "Correct each layer's bias for the mean shift its rounded weights cause, from the calibration data's "
+                    + "means (on by default).")
+    )
     var biasCorrection = true
-    @Option(help: "Nodes kept in float32, comma-separated (names as fercc inspect --optimized prints them).") var exclude: String?
-    @Option(help: "Keep in float32 every layer whose SQNR on the held-out samples is below this many dB.") var fallbackSqnr: Double?
+    @Option(help: "Nodes kept in float32, comma-separated (names as fercc inspect --optimized prints them).")
+    var exclude: String?
+    @Option(help: "Keep in float32 every layer whose SQNR on the held-out samples is below this many dB.")
+    var fallbackSqnr: Double?
     @Option(help: "Use at most this many samples.") var limit: Int?
     @Option(help: "Fraction of the samples held out from calibration to measure accuracy on.") var holdout = 0.2
     @OptionGroup var preprocessing: PreprocessingOptions
     @Option(help: "embedded or file (see convert).") var weights = "embedded"
     @Option(help: "host, x86-64-avx2, x86-64-avx512, arm64 or portable.") var target = "host"
     @Option(help: "Class names, comma-separated, for classify(_:).") var labels: String?
-    @Option(help: "Layout of the generated API's 4-D input: source (the model's own), nhwc or nchw.") var inputLayout = "source"
+    @Option(help: "Layout of the generated API's 4-D input: source (the model's own), nhwc or nchw.") var inputLayout =
+        "source"
     @Flag(help: "Skip compiling and timing the generated code.") var noBench = false
 
     func run() throws {
@@ -210,7 +258,10 @@ struct Quantize: ParsableCommand {
             if let percentile { options.quantize.percentile = percentile }
             options.inputLayout = layout
             options.quantize.perTensor = perTensor
-            options.quantize.exclude = Set((exclude ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+            options.quantize.exclude = Set(
+                (exclude ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter {
+                    !$0.isEmpty
+                })
             options.biasCorrection = biasCorrection
             options.fallbackSQNR = fallbackSqnr
             options.limit = limit
@@ -221,11 +272,13 @@ struct Quantize: ParsableCommand {
             let base = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
             let typeName = name ?? SwiftNames.typeName(fromFileName: base + "_int8")
             let codegen = CodegenOptions(name: typeName, weights: w, target: t, labels: try parseLabels(labels))
-            let result = try QuantizeCommand.run(model: model, calibration: calib, outputDirectory: output, codegen: codegen,
-                                                 bench: !noBench, options: options)
+            let result = try QuantizeCommand.run(
+                model: model, calibration: calib, outputDirectory: output, codegen: codegen,
+                bench: !noBench, options: options)
             print(ReportRenderer.text(result.report))
             print(result.accuracy.text())
-            print("wrote \(output)/\(typeName).swift\(w == .embedded ? ", \(typeName)+Weights.swift" : ", \(typeName).weights"), report.json, report.html, accuracy.json, accuracy.txt, accuracy.html")
+            let weightsFile = w == .embedded ? "\(typeName)+Weights.swift" : "\(typeName).weights"
+            print("wrote \(output)/\(typeName).swift, \(weightsFile), report.json, report.html, accuracy.json/txt/html")
         } catch {
             fail(error)
         }
@@ -234,12 +287,19 @@ struct Quantize: ParsableCommand {
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Top-1 accuracy and confusion matrix on labelled data, of the float model and of an int8 kernel from fercc quantize.")
+        abstract:
+            "Top-1 accuracy and confusion matrix on labelled data, of the float model and of an int8 kernel from "
+            + "fercc quantize."
+    )
 
     @Argument(help: "The float model (.onnx or .tflite).") var model: String
-    @Option(help: "Labelled data: an ImageFolder directory (one subfolder per class name) or a FER2013 .csv.") var data: String
-    @Option(help: "Class names in output order, comma-separated (default for 7 outputs: the FER2013 order).") var labels: String?
-    @Option(help: "An output directory of fercc quantize (or convert): its generated kernel is compiled and evaluated too.") var quantized: String?
+    @Option(help: "Labelled data: an ImageFolder directory (one subfolder per class name) or a FER2013 .csv.") var data:
+        String
+    @Option(help: "Class names in output order, comma-separated (default for 7 outputs: the FER2013 order).")
+    var labels: String?
+    @Option(
+        help: "An output directory of fercc quantize (or convert): its generated kernel is compiled and evaluated too.")
+    var quantized: String?
     @Option(help: "Use at most this many samples.") var limit: Int?
     @OptionGroup var preprocessing: PreprocessingOptions
     @Flag(help: "Print JSON.") var json = false
@@ -248,7 +308,8 @@ struct Evaluate: ParsableCommand {
         do {
             let p = try preprocessing.make()
             let names = try parseLabels(labels)
-            let r = try EvaluateCommand.run(model: model, data: data, labels: names, quantized: quantized, preprocessing: p, limit: limit)
+            let r = try EvaluateCommand.run(
+                model: model, data: data, labels: names, quantized: quantized, preprocessing: p, limit: limit)
             if json {
                 let e = JSONEncoder()
                 e.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -266,16 +327,20 @@ struct Evaluate: ParsableCommand {
 struct PreprocessingOptions: ParsableArguments {
     @Flag(help: "Images to one gray channel (ITU-R 601 luma).") var gray = false
     @Flag(help: "Images to RGB.") var rgb = false
-    @Option(help: "Subtracted after scaling pixels to [0, 1]: one value or one per channel, comma-separated.") var mean: String?
+    @Option(help: "Subtracted after scaling pixels to [0, 1]: one value or one per channel, comma-separated.") var mean:
+        String?
     @Option(help: "Divided by after the mean: one value or one per channel.") var std: String?
-    @Option(help: "FER2013 CSV rows whose Usage column equals this (Training, PublicTest, PrivateTest).") var usage: String?
+    @Option(help: "FER2013 CSV rows whose Usage column equals this (Training, PublicTest, PrivateTest).") var usage:
+        String?
 
     func make() throws -> CalibrationData.Preprocessing {
         guard !(gray && rgb) else { throw FerccError("--gray and --rgb exclude each other") }
         func floats(_ s: String?, _ flag: String) throws -> [Float]? {
             guard let s else { return nil }
             let v = s.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
-            guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { throw FerccError("\(flag) takes numbers separated by commas, not '\(s)'") }
+            guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else {
+                throw FerccError("\(flag) takes numbers separated by commas, not '\(s)'")
+            }
             return v.map { $0! }
         }
         var p = CalibrationData.Preprocessing()

@@ -3,8 +3,8 @@ import FerccCodegen
 import FerccIR
 import FerccPasses
 import FerccQuantize
-import Foundation
 import FerccTestSupport
+import Foundation
 import XCTest
 
 /// What a new user tripped over (issue 20): files lost or refused on `-o`/`--output`/`--dump`,
@@ -25,16 +25,24 @@ final class NewUserTests: XCTestCase {
         try FileManager.default.createDirectory(at: app, withIntermediateDirectories: true)
         try Data("print(1)\n".utf8).write(to: app.appendingPathComponent("main.swift"))
         try Data("notes\n".utf8).write(to: app.appendingPathComponent("Notes.md"))
-        _ = try ConvertCommand.convert(model: Self.fer, outputDirectory: app.path, options: CodegenOptions(name: "FER"), bench: false)
-        XCTAssertEqual(try files(app), ["FER+Weights.swift", "FER.swift", "Notes.md", "main.swift", "report.html", "report.json"])
+        _ = try ConvertCommand.convert(
+            model: Self.fer, outputDirectory: app.path, options: CodegenOptions(name: "FER"), bench: false)
+        XCTAssertEqual(
+            try files(app), ["FER+Weights.swift", "FER.swift", "Notes.md", "main.swift", "report.html", "report.json"])
         XCTAssertEqual(try String(contentsOf: app.appendingPathComponent("main.swift"), encoding: .utf8), "print(1)\n")
         // Again with a weights file: the embedded form of the same class goes, nothing else.
-        _ = try ConvertCommand.convert(model: Self.fer, outputDirectory: app.path, options: CodegenOptions(name: "FER", weights: .file), bench: false)
-        XCTAssertEqual(try files(app), ["FER.swift", "FER.weights", "Notes.md", "main.swift", "report.html", "report.json"])
+        _ = try ConvertCommand.convert(
+            model: Self.fer, outputDirectory: app.path, options: CodegenOptions(name: "FER", weights: .file),
+            bench: false)
+        XCTAssertEqual(
+            try files(app), ["FER.swift", "FER.weights", "Notes.md", "main.swift", "report.html", "report.json"])
 
         let file = dir.appendingPathComponent("afile")
         try Data("keep me\n".utf8).write(to: file)
-        XCTAssertThrowsError(try ConvertCommand.convert(model: Self.fer, outputDirectory: file.path, options: CodegenOptions(name: "FER"), bench: false)) {
+        XCTAssertThrowsError(
+            try ConvertCommand.convert(
+                model: Self.fer, outputDirectory: file.path, options: CodegenOptions(name: "FER"), bench: false)
+        ) {
             XCTAssertTrue("\($0)".contains("is a file, not a directory"), "\($0)")
         }
         XCTAssertEqual(try String(contentsOf: file, encoding: .utf8), "keep me\n")
@@ -42,12 +50,16 @@ final class NewUserTests: XCTestCase {
         // quantize -o: the same rules.
         var options = QuantizeCommand.Options()
         options.holdout = 0
-        _ = try QuantizeCommand.run(model: Self.fer, calibration: Self.faces, outputDirectory: app.path, codegen: CodegenOptions(name: "FERInt8"),
-                                    bench: false, options: options)
+        _ = try QuantizeCommand.run(
+            model: Self.fer, calibration: Self.faces, outputDirectory: app.path,
+            codegen: CodegenOptions(name: "FERInt8"),
+            bench: false, options: options)
         XCTAssertTrue(try files(app).contains("main.swift"))
         XCTAssertTrue(try files(app).contains("FERInt8.swift"))
-        XCTAssertThrowsError(try QuantizeCommand.run(model: Self.fer, calibration: Self.faces, outputDirectory: file.path,
-                                                     codegen: CodegenOptions(name: "Q"), bench: false, options: options))
+        XCTAssertThrowsError(
+            try QuantizeCommand.run(
+                model: Self.fer, calibration: Self.faces, outputDirectory: file.path,
+                codegen: CodegenOptions(name: "Q"), bench: false, options: options))
 
         // -o . through the CLI, from a directory with a file of its own.
         let cwd = dir.appendingPathComponent("here")
@@ -55,7 +67,8 @@ final class NewUserTests: XCTestCase {
         try Data("mine\n".utf8).write(to: cwd.appendingPathComponent("Package.swift"))
         let r = try FerccProcess.run(["convert", Self.fer, "-o", ".", "--name", "FER", "--no-bench"], in: cwd)
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(try files(cwd), ["FER+Weights.swift", "FER.swift", "Package.swift", "report.html", "report.json"])
+        XCTAssertEqual(
+            try files(cwd), ["FER+Weights.swift", "FER.swift", "Package.swift", "report.html", "report.json"])
         XCTAssertFalse(try files(dir).contains { $0.contains(".tmp-") }, "no temporary file left")
     }
 
@@ -66,14 +79,19 @@ final class NewUserTests: XCTestCase {
         let out = dir.appendingPathComponent("y.npy").path
         let dump = dir.appendingPathComponent("dump/nested").path
         for _ in 0..<2 {
-            _ = try RunCommand.run(model: Repo.fixtures + "/relu.onnx", inputs: [.init(Repo.fixtures + "/relu.in0.npy")], outputs: [.init(out)],
-                                   dumpDirectory: dump)
+            _ = try RunCommand.run(
+                model: Repo.fixtures + "/relu.onnx", inputs: [.init(Repo.fixtures + "/relu.in0.npy")],
+                outputs: [.init(out)],
+                dumpDirectory: dump)
         }
         XCTAssertEqual(try NPY.read(path: out), try NPY.read(path: Repo.fixtures + "/relu.out0.npy"))
         XCTAssertTrue(try files(URL(fileURLWithPath: dump)).contains("index.tsv"))
         XCTAssertEqual(try files(dir), ["dump", "y.npy"])
-        XCTAssertThrowsError(try RunCommand.run(model: Repo.fixtures + "/relu.onnx", inputs: [.init(Repo.fixtures + "/relu.in0.npy")],
-                                                outputs: [.init(dir.path)])) {
+        XCTAssertThrowsError(
+            try RunCommand.run(
+                model: Repo.fixtures + "/relu.onnx", inputs: [.init(Repo.fixtures + "/relu.in0.npy")],
+                outputs: [.init(dir.path)])
+        ) {
             XCTAssertTrue("\($0)".contains("is a directory"), "\($0)")
         }
     }
@@ -92,7 +110,9 @@ final class NewUserTests: XCTestCase {
         // Wait until a compiler works on the benchmark in fercc's work directory.
         func compilers() -> [String] {
             let ps = (try? shell(["ps", "-eo", "stat=,args="]).1) ?? ""
-            return ps.split(separator: "\n").map(String.init).filter { $0.contains(tmp.path) && !$0.hasPrefix("Z") && !$0.contains(" ps ") }
+            return ps.split(separator: "\n").map(String.init).filter {
+                $0.contains(tmp.path) && !$0.hasPrefix("Z") && !$0.contains(" ps ")
+            }
         }
         let deadline = Date().addingTimeInterval(120)
         while compilers().isEmpty && p.isRunning && Date() < deadline { usleep(100_000) }
@@ -114,17 +134,23 @@ final class NewUserTests: XCTestCase {
     func testNamesAndLabels() throws {
         let dir = try temporaryDirectory()
         for bad in ["class", "Float", "Int8", "self", "9lives", "a-b", "Kernels", ""] {
-            XCTAssertThrowsError(try ConvertCommand.convert(model: Self.fer, outputDirectory: dir.appendingPathComponent("x").path,
-                                                            options: CodegenOptions(name: bad), bench: false), bad)
+            XCTAssertThrowsError(
+                try ConvertCommand.convert(
+                    model: Self.fer, outputDirectory: dir.appendingPathComponent("x").path,
+                    options: CodegenOptions(name: bad), bench: false), bad)
         }
         XCTAssertEqual(SwiftNames.typeName(fromFileName: "self"), "SelfModel")
         XCTAssertEqual(SwiftNames.typeName(fromFileName: "float"), "FloatModel")
         XCTAssertEqual(SwiftNames.typeName(fromFileName: "mobilenet_v2.opset13"), "MobilenetV2Opset13")
         XCTAssertEqual(SwiftNames.typeName(fromFileName: "7up"), "Model7up")
         XCTAssertEqual(SwiftNames.stringLiteral("a\"b\\c\nd\u{1}"), #""a\"b\\c\nd\u{1}""#)
-        XCTAssertThrowsError(try ConvertCommand.convert(model: Self.fer, outputDirectory: dir.appendingPathComponent("x").path,
-                                                        options: CodegenOptions(name: "FER", labels: ["a", "b"]), bench: false)) {
-            XCTAssertTrue("\($0)".contains("--labels names 2 classes, but the output 'expression' has 7 values"), "\($0)")
+        XCTAssertThrowsError(
+            try ConvertCommand.convert(
+                model: Self.fer, outputDirectory: dir.appendingPathComponent("x").path,
+                options: CodegenOptions(name: "FER", labels: ["a", "b"]), bench: false)
+        ) {
+            XCTAssertTrue(
+                "\($0)".contains("--labels names 2 classes, but the output 'expression' has 7 values"), "\($0)")
         }
         XCTAssertEqual(try files(dir), [], "nothing half-written")
 
@@ -133,24 +159,29 @@ final class NewUserTests: XCTestCase {
         let model = dir.appendingPathComponent("self.onnx")
         try FileManager.default.copyItem(atPath: Self.fer, toPath: model.path)
         let labels = ["a\"b", "c\\d", "new\nline", "t\tab", "#\"raw\"#", "ünï", "😀"]
-        let r = try FerccProcess.run(["convert", model.path, "-o", dir.appendingPathComponent("gen").path, "--no-bench",
-                                      "--labels", labels.joined(separator: ",")])
+        let r = try FerccProcess.run([
+            "convert", model.path, "-o", dir.appendingPathComponent("gen").path, "--no-bench",
+            "--labels", labels.joined(separator: ",")
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
         let out = dir.appendingPathComponent("gen").path
+        let literals = labels.map(SwiftNames.stringLiteral).joined(separator: ", ")
         let main = """
-        let model = SelfModel()
-        print(SelfModel.labels == [\(labels.map(SwiftNames.stringLiteral).joined(separator: ", "))] ? "same" : "different")
-        print(model.classify([Float](repeating: 0.5, count: 48 * 48)).label.utf8.count > 0)
-        """
-        let printed = try compileAndRun(sources: ["\(out)/SelfModel.swift", "\(out)/SelfModel+Weights.swift"], main: main, in: dir,
-                                        flags: ["-O", "-Xcc", "-march=native"])
+            let model = SelfModel()
+            print(SelfModel.labels == [\(literals)] ? "same" : "different")
+            print(model.classify([Float](repeating: 0.5, count: 48 * 48)).label.utf8.count > 0)
+            """
+        let printed = try compileAndRun(
+            sources: ["\(out)/SelfModel.swift", "\(out)/SelfModel+Weights.swift"], main: main, in: dir,
+            flags: ["-O", "-Xcc", "-march=native"])
         XCTAssertEqual(printed, "same\ntrue\n")
     }
 
     /// 10. A directory given as the model is a one-line error, not a trap.
     func testDirectoryAsModel() throws {
         for args in [["inspect", "."], ["run", ".", "--input", "x.npy"], ["convert", ".", "-o", "out"]] {
-            FerccProcess.assertOneLineError(try FerccProcess.run(args, in: try temporaryDirectory()), contains: "is a directory, not a model file")
+            FerccProcess.assertOneLineError(
+                try FerccProcess.run(args, in: try temporaryDirectory()), contains: "is a directory, not a model file")
         }
     }
 
@@ -162,28 +193,36 @@ final class NewUserTests: XCTestCase {
         try Data(text.replacingOccurrences(of: "\n", with: "\r\n").utf8).write(to: crlf)
         XCTAssertEqual(try FER2013.read(crlf.path, usage: nil, limit: nil).count, 6)
         XCTAssertEqual(try FER2013.read(crlf.path, usage: "publictest", limit: nil).count, 3)
-        XCTAssertEqual(try FER2013.read(crlf.path, usage: "TRAINING", limit: nil).map(\.label), ["happy", "sad", "neutral"])
+        XCTAssertEqual(
+            try FER2013.read(crlf.path, usage: "TRAINING", limit: nil).map(\.label), ["happy", "sad", "neutral"])
     }
 
     /// 12. `--exclude` takes the fused names `inspect --optimized` prints; text `inspect` prints
     /// names whole.
     func testExcludeTakesFusedNamesAndInspectPrintsNamesWhole() throws {
         let (optimized, _) = try ModelLoader.load(path: Self.fer, pipeline: PassManager.defaultPipeline)
-        guard let fused = optimized.nodes.first(where: { if case .depthwisePointwise = $0.op { return true } else { return false } }) else {
+        guard
+            let fused = optimized.nodes.first(where: {
+                if case .depthwisePointwise = $0.op { return true } else { return false }
+            })
+        else {
             return XCTFail("the FER model has no fused depthwise+pointwise node")
         }
         var options = QuantizeCommand.Options()
         options.holdout = 0
         options.quantize.exclude = [fused.name]
         let dir = try temporaryDirectory()
-        let r = try QuantizeCommand.run(model: Self.fer, calibration: Self.faces, outputDirectory: dir.appendingPathComponent("q").path,
-                                        codegen: CodegenOptions(name: "Q"), bench: false, options: options)
+        let r = try QuantizeCommand.run(
+            model: Self.fer, calibration: Self.faces, outputDirectory: dir.appendingPathComponent("q").path,
+            codegen: CodegenOptions(name: "Q"), bench: false, options: options)
         let parts = Set(fused.name.split(separator: "+").map(String.init))
         XCTAssertEqual(parts.count, 2)
         XCTAssertTrue(parts.isSubset(of: r.accuracy.float_nodes), "\(parts) not in \(r.accuracy.float_nodes)")
         options.quantize.exclude = [fused.name + "+nonsense"]
-        XCTAssertThrowsError(try QuantizeCommand.run(model: Self.fer, calibration: Self.faces, outputDirectory: dir.appendingPathComponent("e").path,
-                                                     codegen: CodegenOptions(name: "Q"), bench: false, options: options))
+        XCTAssertThrowsError(
+            try QuantizeCommand.run(
+                model: Self.fer, calibration: Self.faces, outputDirectory: dir.appendingPathComponent("e").path,
+                codegen: CodegenOptions(name: "Q"), bench: false, options: options))
         let text = InspectReport(graph: optimized, model: Self.fer).text()
         for node in optimized.nodes { XCTAssertTrue(text.contains("  \(node.name)  "), node.name) }
     }
@@ -193,15 +232,21 @@ final class NewUserTests: XCTestCase {
     func testEvaluateChecksTheGeneratedModel() throws {
         let dir = try temporaryDirectory()
         let other = dir.appendingPathComponent("other").path
-        _ = try ConvertCommand.convert(model: Repo.fixtures + "/relu.onnx", outputDirectory: other, options: CodegenOptions(name: "Other"), bench: false)
+        _ = try ConvertCommand.convert(
+            model: Repo.fixtures + "/relu.onnx", outputDirectory: other, options: CodegenOptions(name: "Other"),
+            bench: false)
         let start = Date()
-        XCTAssertThrowsError(try EvaluateCommand.run(model: Self.fer, data: Repo.path("fixtures/images/fer2013_sample.csv"), labels: nil,
-                                                     quantized: other, preprocessing: .init(), limit: nil)) {
+        XCTAssertThrowsError(
+            try EvaluateCommand.run(
+                model: Self.fer, data: Repo.path("fixtures/images/fer2013_sample.csv"), labels: nil,
+                quantized: other, preprocessing: .init(), limit: nil)
+        ) {
             XCTAssertTrue("\($0)".contains("was generated from another model"), "\($0)")
         }
         XCTAssertLessThan(Date().timeIntervalSince(start), 5, "refused before compiling anything")
         let float = dir.appendingPathComponent("float").path
-        let report = try ConvertCommand.convert(model: Self.fer, outputDirectory: float, options: CodegenOptions(name: "F"), bench: false)
+        let report = try ConvertCommand.convert(
+            model: Self.fer, outputDirectory: float, options: CodegenOptions(name: "F"), bench: false)
         XCTAssertEqual(report.precision, "fp32")
         XCTAssertEqual(report.model_sha256?.count, 64)
     }
@@ -211,19 +256,32 @@ final class NewUserTests: XCTestCase {
     func testOptionsAreCheckedAndUsageErrorsAreOneLine() throws {
         let out = try temporaryDirectory().appendingPathComponent("q").path
         for (value, expected) in [("101", "from 50 to 100"), ("-5", "from 50 to 100"), ("nan", "from 50 to 100")] {
-            FerccProcess.assertOneLineError(try FerccProcess.run(["quantize", Self.fer, "--calib", Self.faces, "-o", out, "--method", "percentile",
-                                                  "--percentile=\(value)", "--no-bench"]), contains: expected)
+            FerccProcess.assertOneLineError(
+                try FerccProcess.run([
+                    "quantize", Self.fer, "--calib", Self.faces, "-o", out, "--method", "percentile",
+                    "--percentile=\(value)", "--no-bench"
+                ]), contains: expected)
         }
-        FerccProcess.assertOneLineError(try FerccProcess.run(["quantize", Self.fer, "--calib", Self.faces, "-o", out, "--percentile", "99", "--no-bench"]),
-                               contains: "--percentile applies only with --method percentile")
-        FerccProcess.assertOneLineError(try FerccProcess.run(["convert", Self.fer, "-o", out, "--weights", "banana"]), contains: "--weights must be one of")
-        FerccProcess.assertOneLineError(try FerccProcess.run(["convert"]), contains: "Missing expected argument '<model>'")
-        FerccProcess.assertOneLineError(try FerccProcess.run(["no-such-command"]), contains: "Unexpected argument 'no-such-command'")
-        FerccProcess.assertOneLineError(try FerccProcess.run(["convert", Self.fer, "-o", out, "--no-such-flag"]), contains: "--no-such-flag")
+        FerccProcess.assertOneLineError(
+            try FerccProcess.run([
+                "quantize", Self.fer, "--calib", Self.faces, "-o", out, "--percentile", "99", "--no-bench"
+            ]),
+            contains: "--percentile applies only with --method percentile")
+        FerccProcess.assertOneLineError(
+            try FerccProcess.run(["convert", Self.fer, "-o", out, "--weights", "banana"]),
+            contains: "--weights must be one of")
+        FerccProcess.assertOneLineError(
+            try FerccProcess.run(["convert"]), contains: "Missing expected argument '<model>'")
+        FerccProcess.assertOneLineError(
+            try FerccProcess.run(["no-such-command"]), contains: "Unexpected argument 'no-such-command'")
+        FerccProcess.assertOneLineError(
+            try FerccProcess.run(["convert", Self.fer, "-o", out, "--no-such-flag"]), contains: "--no-such-flag")
         XCTAssertEqual(try FerccProcess.run(["convert", "--help"]).status, 0)
         // Case does not matter in option values; quantize takes --input-layout.
-        let q = try FerccProcess.run(["quantize", Self.fer, "--calib", Self.faces, "-o", out, "--input-layout", "NHWC", "--method", "MinMax",
-                               "--no-bench", "--name", "Q"])
+        let q = try FerccProcess.run([
+            "quantize", Self.fer, "--calib", Self.faces, "-o", out, "--input-layout", "NHWC", "--method", "MinMax",
+            "--no-bench", "--name", "Q"
+        ])
         XCTAssertEqual(q.status, 0, q.stderr)
         let source = try String(contentsOfFile: out + "/Q.swift", encoding: .utf8)
         XCTAssertTrue(source.contains("inputShape: [Int] = [1, 48, 48, 1]"), "NHWC input")
@@ -241,8 +299,10 @@ final class NewUserTests: XCTestCase {
     func testAccuracyOnFewSamplesSaysSo() throws {
         var options = QuantizeCommand.Options()
         options.holdout = 0.25
-        let r = try QuantizeCommand.run(model: Self.fer, calibration: Self.faces, outputDirectory: try temporaryDirectory().appendingPathComponent("q").path,
-                                        codegen: CodegenOptions(name: "Q"), bench: false, options: options)
+        let r = try QuantizeCommand.run(
+            model: Self.fer, calibration: Self.faces,
+            outputDirectory: try temporaryDirectory().appendingPathComponent("q").path,
+            codegen: CodegenOptions(name: "Q"), bench: false, options: options)
         XCTAssertTrue(r.accuracy.text().hasPrefix("warning: measured on only 3 held-out samples"), r.accuracy.text())
     }
 }

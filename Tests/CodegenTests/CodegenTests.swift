@@ -1,11 +1,12 @@
 import Fercc
-@testable import FerccCodegen
 import FerccIR
 import FerccLowering
 import FerccPasses
 import FerccTestSupport
 import Foundation
 import XCTest
+
+@testable import FerccCodegen
 
 /// fercc convert: generated Swift that compiles (with no flags at all, with the header's flags,
 /// under Embedded Swift), runs, and matches the references; the arena plan is sound.
@@ -15,11 +16,14 @@ final class CodegenTests: XCTestCase {
 
     /// Converts for the machine's target, compiles with a caller's own main.swift and the
     /// header's flags, runs on `input`, returns the outputs.
-    func convertAndRun(_ model: String, input: [Float], weights: CodegenOptions.Weights, noCopy: Bool = false) throws -> [Float] {
+    func convertAndRun(_ model: String, input: [Float], weights: CodegenOptions.Weights, noCopy: Bool = false) throws
+        -> [Float]
+    {
         let dir = try temporaryDirectory()
         let out = dir.appendingPathComponent("gen").path
-        let report = try ConvertCommand.convert(model: model, outputDirectory: out, options: CodegenOptions(name: "FER", weights: weights, target: .host),
-                                                bench: false)
+        let report = try ConvertCommand.convert(
+            model: model, outputDirectory: out, options: CodegenOptions(name: "FER", weights: weights, target: .host),
+            bench: false)
         XCTAssertLessThanOrEqual(report.arena_bytes, report.activations_sum_bytes)
         let path = "\(out)/FER.weights"
         let make: String
@@ -40,7 +44,8 @@ final class CodegenTests: XCTestCase {
         let main = """
             import Foundation
             let model = \(make)
-            let input = FileHandle.standardInput.readDataToEndOfFile().withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            let bytes = FileHandle.standardInput.readDataToEndOfFile()
+            let input = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
             print(model.predict(input).map { String($0.bitPattern) }.joined(separator: " "))
             """
         try Data(main.utf8).write(to: dir.appendingPathComponent("main.swift"))
@@ -51,7 +56,9 @@ final class CodegenTests: XCTestCase {
         XCTAssertEqual(status, 0, log)
         let (runStatus, printed) = try shell([binary], stdin: input.withUnsafeBytes { Data($0) })
         XCTAssertEqual(runStatus, 0, printed)
-        return printed.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { UInt32($0) }.map { Float(bitPattern: $0) }
+        return printed.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { UInt32($0) }.map {
+            Float(bitPattern: $0)
+        }
     }
 
     func testGeneratedFERModelMatchesOnnxRuntime() throws {
@@ -68,7 +75,8 @@ final class CodegenTests: XCTestCase {
         let input = try NPY.read(path: Repo.fixtures + "/shufflenet_unit.in0.npy").data
         let ref = try NPY.read(path: Repo.fixtures + "/shufflenet_unit.out0.npy").data
         for noCopy in [false, true] {
-            let got = try convertAndRun(Repo.fixtures + "/shufflenet_unit.onnx", input: input, weights: .file, noCopy: noCopy)
+            let got = try convertAndRun(
+                Repo.fixtures + "/shufflenet_unit.onnx", input: input, weights: .file, noCopy: noCopy)
             XCTAssertLessThanOrEqual(relativeError(got, ref), 1e-5, "no copy: \(noCopy)")
         }
     }
@@ -81,7 +89,9 @@ final class CodegenTests: XCTestCase {
     func testGeneratedInt8CodeMatchesTFLiteReferenceKernels() throws {
         let host = HostCPU.current.resolve(.host)
         try checkGeneratedInt8Code(target: host, flags: host.swiftcFlags)
-        if host == .x86_64_avx512 { try checkGeneratedInt8Code(target: .x86_64_avx2, flags: Target.x86_64_avx2.swiftcFlags) }
+        if host == .x86_64_avx512 {
+            try checkGeneratedInt8Code(target: .x86_64_avx2, flags: Target.x86_64_avx2.swiftcFlags)
+        }
         try checkGeneratedInt8Code(target: .portable, flags: [])
     }
 
@@ -95,20 +105,32 @@ final class CodegenTests: XCTestCase {
             let input = try NPY.read(path: fixtures + "/" + c.inputs[0].file).tensor
             let ref = try NPY.read(path: fixtures + "/" + c.outputs[0].file).tensor
             let out = dir.appendingPathComponent(name).path
-            _ = try ConvertCommand.convert(model: fixtures + "/" + c.model, outputDirectory: out, options: CodegenOptions(name: name, target: target),
-                                           bench: false)
+            _ = try ConvertCommand.convert(
+                model: fixtures + "/" + c.model, outputDirectory: out,
+                options: CodegenOptions(name: name, target: target),
+                bench: false)
             sources += ["\(out)/\(name).swift", "\(out)/\(name)+Weights.swift"]
             switch (input, ref) {
             case (.int8(let x), .int8(let y)):
-                calls.append("""
-                    do { let m = \(name)(); var y = [Int8](repeating: 0, count: \(y.count)); let x: [Int8] = \(x)
-                         m.predictQuantized(x, into: &y); print("\(c.name)", y.map(String.init).joined(separator: " ")) }
+                calls.append(
+                    """
+                    do {
+                        let m = \(name)()
+                        var y = [Int8](repeating: 0, count: \(y.count))
+                        let x: [Int8] = \(x)
+                        m.predictQuantized(x, into: &y)
+                        print("\(c.name)", y.map(String.init).joined(separator: " "))
+                    }
                     """)
                 expected.append("\(c.name) " + y.map(String.init).joined(separator: " "))
             case (.float(let x), .float(let y)):
-                calls.append("""
-                    do { let m = \(name)(); let x: [Float] = [\(x.map { "Float(bitPattern: \($0.bitPattern))" }.joined(separator: ", "))]
-                         print("\(c.name)", m.predict(x).map { String($0.bitPattern) }.joined(separator: " ")) }
+                calls.append(
+                    """
+                    do {
+                        let m = \(name)()
+                        let x: [Float] = [\(x.map { "Float(bitPattern: \($0.bitPattern))" }.joined(separator: ", "))]
+                        print("\(c.name)", m.predict(x).map { String($0.bitPattern) }.joined(separator: " "))
+                    }
                     """)
                 expected.append("\(c.name) " + y.map { String($0.bitPattern) }.joined(separator: " "))
             default:
@@ -116,23 +138,33 @@ final class CodegenTests: XCTestCase {
             }
         }
         XCTAssertGreaterThanOrEqual(calls.count, 12)
-        let printed = try compileAndRun(sources: sources, main: calls.joined(separator: "\n"), in: dir, flags: ["-O", "-wmo"] + flags)
+        let printed = try compileAndRun(
+            sources: sources, main: calls.joined(separator: "\n"), in: dir, flags: ["-O", "-wmo"] + flags)
         XCTAssertEqual(printed.split(separator: "\n").map(String.init), expected, "target \(target.rawValue)")
     }
 
     func testGeneratedCodeCompilesUnderEmbeddedSwift() throws {
         let dir = try temporaryDirectory()
         let out = dir.appendingPathComponent("gen").path
-        _ = try ConvertCommand.convert(model: Self.fer, outputDirectory: out, options: CodegenOptions(name: "FER", target: .host, labels: Self.ferLabels),
-                                       bench: false)
+        _ = try ConvertCommand.convert(
+            model: Self.fer, outputDirectory: out,
+            options: CodegenOptions(name: "FER", target: .host, labels: Self.ferLabels),
+            bench: false)
         let source = try String(contentsOfFile: "\(out)/FER.swift", encoding: .utf8)
         // Standard library only; on x86-64 AVX2 targets also the compiler's own intrinsics module (no package).
-        XCTAssertEqual(source.split(separator: "\n").filter { $0.hasPrefix("import ") && $0 != "import _Builtin_intrinsics.intel" }, [],
-                       "standard library only")
+        XCTAssertEqual(
+            source.split(separator: "\n").filter {
+                $0.hasPrefix("import ") && $0 != "import _Builtin_intrinsics.intel"
+            }, [],
+            "standard library only")
         XCTAssertTrue(source.contains("public func classify("))
         for flags in [[], hostTargetFlags] {
-            let (status, log) = try shell(["swiftc", "-enable-experimental-feature", "Embedded", "-wmo", "-O", "-parse-as-library"] + flags
-                + ["-c", "\(out)/FER.swift", "\(out)/FER+Weights.swift", "-o", dir.appendingPathComponent("fer.o").path])
+            let (status, log) = try shell(
+                ["swiftc", "-enable-experimental-feature", "Embedded", "-wmo", "-O", "-parse-as-library"] + flags
+                    + [
+                        "-c", "\(out)/FER.swift", "\(out)/FER+Weights.swift", "-o",
+                        dir.appendingPathComponent("fer.o").path
+                    ])
             XCTAssertEqual(status, 0, log)
         }
     }
@@ -146,19 +178,27 @@ final class CodegenTests: XCTestCase {
         let package = dir.appendingPathComponent("App")
         let sources = package.appendingPathComponent("Sources/App")
         try FileManager.default.createDirectory(at: sources, withIntermediateDirectories: true)
-        try Data("""
+        try Data(
+            """
             // swift-tools-version:5.9
             import PackageDescription
             let package = Package(name: "App", targets: [.executableTarget(name: "App")])
-            """.utf8).write(to: package.appendingPathComponent("Package.swift"))
-        let float = try ConvertCommand.convert(model: Self.fer, outputDirectory: sources.path, options: CodegenOptions(name: "FER", target: .host),
-                                               bench: false)
+            """.utf8
+        ).write(to: package.appendingPathComponent("Package.swift"))
+        let float = try ConvertCommand.convert(
+            model: Self.fer, outputDirectory: sources.path, options: CodegenOptions(name: "FER", target: .host),
+            bench: false)
         let int8Model = TFLiteFixtureIndex.directory + "/int8_conv_per_channel_relu6.tflite"
-        _ = try ConvertCommand.convert(model: int8Model, outputDirectory: sources.path, options: CodegenOptions(name: "Int8Net", target: .host),
-                                       bench: false)
-        let header = try String(contentsOfFile: sources.appendingPathComponent("FER.swift").path, encoding: .utf8).split(separator: "\n").prefix(6)
+        _ = try ConvertCommand.convert(
+            model: int8Model, outputDirectory: sources.path, options: CodegenOptions(name: "Int8Net", target: .host),
+            bench: false)
+        let header = try String(contentsOfFile: sources.appendingPathComponent("FER.swift").path, encoding: .utf8)
+            .split(separator: "\n").prefix(6)
         if let settings = Target(rawValue: float.target)?.swiftSettings {
-            XCTAssertTrue(header.contains { $0.contains("swiftc -O -wmo " + Target(rawValue: float.target)!.swiftcFlags.joined(separator: " ")) })
+            XCTAssertTrue(
+                header.contains {
+                    $0.contains("swiftc -O -wmo " + Target(rawValue: float.target)!.swiftcFlags.joined(separator: " "))
+                })
             XCTAssertTrue(header.contains { $0.contains("swiftSettings: \(settings)") })
         }
         let face = try NPY.read(path: Repo.path("fixtures/fer/face.npy")).data
@@ -167,7 +207,8 @@ final class CodegenTests: XCTestCase {
         let x = try NPY.read(path: TFLiteFixtureIndex.directory + "/" + int8Case.inputs[0].file).tensor
         let y = try NPY.read(path: TFLiteFixtureIndex.directory + "/" + int8Case.outputs[0].file).tensor
         guard case .int8(let qx) = x, case .int8(let qy) = y else { return XCTFail("int8 fixture") }
-        try Data("""
+        try Data(
+            """
             let fer = FER()
             let face: [Float] = [\(face.map { "Float(bitPattern: \($0.bitPattern))" }.joined(separator: ", "))]
             print(fer.predict(face).map { String($0.bitPattern) }.joined(separator: " "))
@@ -175,7 +216,8 @@ final class CodegenTests: XCTestCase {
             var y = [Int8](repeating: 0, count: \(qy.count))
             q.predictQuantized(\(qx), into: &y)
             print(y.map(String.init).joined(separator: " "))
-            """.utf8).write(to: sources.appendingPathComponent("main.swift"))
+            """.utf8
+        ).write(to: sources.appendingPathComponent("main.swift"))
         let ref = try NPY.read(path: Repo.path("fixtures/fer/expression.npy")).data
         for configuration in ["debug", "release"] {
             let (status, log) = try shell(["swift", "build", "--package-path", package.path, "-c", configuration])
@@ -196,15 +238,20 @@ final class CodegenTests: XCTestCase {
     func testCrossTargetsSkipTheBenchmark() throws {
         let dir = try temporaryDirectory()
         let model = Repo.fixtures + "/relu.onnx"
-        let arm = try ConvertCommand.convert(model: model, outputDirectory: dir.appendingPathComponent("a").path,
-                                             options: CodegenOptions(name: "A", target: .arm64), bench: true)
+        let arm = try ConvertCommand.convert(
+            model: model, outputDirectory: dir.appendingPathComponent("a").path,
+            options: CodegenOptions(name: "A", target: .arm64), bench: true)
         XCTAssertNil(arm.latency)
         XCTAssertEqual(arm.latency_note, "not measured: the arm64 code cannot run on this x86_64 machine")
-        let avx2Only = HostCPU(architecture: .x86_64, flags: ["avx", "avx2", "fma", "bmi1", "bmi2", "f16c", "movbe", "popcnt"])
-        let wide = try ConvertCommand.convert(model: model, outputDirectory: dir.appendingPathComponent("b").path,
-                                              options: CodegenOptions(name: "B", target: .x86_64_avx512), bench: true, host: avx2Only)
+        let avx2Only = HostCPU(
+            architecture: .x86_64, flags: ["avx", "avx2", "fma", "bmi1", "bmi2", "f16c", "movbe", "popcnt"])
+        let wide = try ConvertCommand.convert(
+            model: model, outputDirectory: dir.appendingPathComponent("b").path,
+            options: CodegenOptions(name: "B", target: .x86_64_avx512), bench: true, host: avx2Only)
         XCTAssertNil(wide.latency)
-        XCTAssertTrue(wide.latency_note?.contains("cannot run on this CPU (no avx512_vnni, avx512bw") == true, "\(wide.latency_note ?? "")")
+        XCTAssertTrue(
+            wide.latency_note?.contains("cannot run on this CPU (no avx512_vnni, avx512bw") == true,
+            "\(wide.latency_note ?? "")")
         XCTAssertTrue(ReportRenderer.text(wide).contains("not measured"))
         XCTAssertEqual(avx2Only.resolve(.host), .x86_64_avx2)
         // The headers of arm64 and portable code say that they need no flags.
@@ -228,24 +275,28 @@ final class CodegenTests: XCTestCase {
                 let defined = graph.inputs.contains(v) ? -1 : (graph.nodes.firstIndex { $0.outputs.contains(v) } ?? -1)
                 return defined <= i && (last[v] ?? -1) >= i
             }
-            for a in live { for b in live where a < b {
-                if case .reshape = n.op, n.inputs.contains(a) || n.inputs.contains(b) { continue }  // aliases
-                let (oa, ob) = (plan.offsets[a]!, plan.offsets[b]!)
-                let ta = graph.values[a]!.type, tb = graph.values[b]!.type
-                let (sa, sb) = (ta.count * ta.dtype.byteSize, tb.count * tb.dtype.byteSize)
-                if oa == ob && sa == sb { continue }  // a reshape alias
-                XCTAssertTrue(oa + sa <= ob || ob + sb <= oa, "\(a) and \(b) overlap at node \(i)")
-            } }
+            for a in live {
+                for b in live where a < b {
+                    if case .reshape = n.op, n.inputs.contains(a) || n.inputs.contains(b) { continue }  // aliases
+                    let (oa, ob) = (plan.offsets[a]!, plan.offsets[b]!)
+                    let ta = graph.values[a]!.type, tb = graph.values[b]!.type
+                    let (sa, sb) = (ta.count * ta.dtype.byteSize, tb.count * tb.dtype.byteSize)
+                    if oa == ob && sa == sb { continue }  // a reshape alias
+                    XCTAssertTrue(oa + sa <= ob || ob + sb <= oa, "\(a) and \(b) overlap at node \(i)")
+                }
+            }
         }
     }
 
     func testInputLayoutNHWCRemovesTheInputTranspose() throws {
         let dir = try temporaryDirectory()
         let model = Repo.fixtures + "/inverted_residual_block.onnx"
-        let source = try ConvertCommand.convert(model: model, outputDirectory: dir.appendingPathComponent("a").path, options: CodegenOptions(name: "A"),
-                                                bench: false)
-        let nhwc = try ConvertCommand.convert(model: model, outputDirectory: dir.appendingPathComponent("b").path, options: CodegenOptions(name: "B"),
-                                              bench: false, inputLayout: .nhwc)
+        let source = try ConvertCommand.convert(
+            model: model, outputDirectory: dir.appendingPathComponent("a").path, options: CodegenOptions(name: "A"),
+            bench: false)
+        let nhwc = try ConvertCommand.convert(
+            model: model, outputDirectory: dir.appendingPathComponent("b").path, options: CodegenOptions(name: "B"),
+            bench: false, inputLayout: .nhwc)
         XCTAssertEqual(source.layers.filter { $0.op == "Transpose" }.count, 2, "input and output layout conversions")
         XCTAssertEqual(nhwc.layers.filter { $0.op == "Transpose" }.count, 1, "only the output's remains")
         let code = try String(contentsOfFile: dir.appendingPathComponent("b/B.swift").path, encoding: .utf8)
@@ -256,8 +307,9 @@ final class CodegenTests: XCTestCase {
     /// class stays small (issue: all kernels made it 254 KB and slow to compile).
     func testGeneratedCodeCarriesOnlyTheKernelsItUses() throws {
         let dir = try temporaryDirectory()
-        let report = try ConvertCommand.convert(model: Self.fer, outputDirectory: dir.path, options: CodegenOptions(name: "FER", target: .x86_64_avx512),
-                                                bench: false)
+        let report = try ConvertCommand.convert(
+            model: Self.fer, outputDirectory: dir.path, options: CodegenOptions(name: "FER", target: .x86_64_avx512),
+            bench: false)
         let source = try String(contentsOfFile: dir.appendingPathComponent("FER.swift").path, encoding: .utf8)
         XCTAssertFalse(source.contains("QuantizedDenseConv"), "a float model has no int8 kernels")
         XCTAssertFalse(source.contains("MARK: - Float/Gemm.swift"), "no Gemm in the model")
@@ -277,7 +329,8 @@ final class CodegenTests: XCTestCase {
             for (i, name) in KernelSources.files.keys.sorted().enumerated() {
                 let flat = name.replacingOccurrences(of: "/", with: "-").replacingOccurrences(of: "+", with: "-")
                 let path = dir.appendingPathComponent("\(target.rawValue)-\(flat)").path
-                let text = "enum Closure\(i) { enum Kernels {} }\nprivate typealias Kernels = Closure\(i).Kernels\n"
+                let text =
+                    "enum Closure\(i) { enum Kernels {} }\nprivate typealias Kernels = Closure\(i).Kernels\n"
                     + (try KernelSourceIndex.text(for: [name], target: target))
                 try Data(text.utf8).write(to: URL(fileURLWithPath: path))
                 files.append(path)
@@ -285,7 +338,9 @@ final class CodegenTests: XCTestCase {
             commands.append(["swiftc", "-typecheck", "-parse-as-library"] + target.swiftcFlags + files)
         }
         let results = LockedResults(count: commands.count)
-        DispatchQueue.concurrentPerform(iterations: commands.count) { i in results.set(i, Result { try shell(commands[i]) }) }
+        DispatchQueue.concurrentPerform(iterations: commands.count) { i in
+            results.set(i, Result { try shell(commands[i]) })
+        }
         for (target, result) in zip(targets, results.values) {
             let (status, log) = try result.get()
             XCTAssertEqual(status, 0, "\(target.rawValue): \(log.prefix(3000))")
@@ -294,15 +349,24 @@ final class CodegenTests: XCTestCase {
 
     func testConvertErrors() throws {
         let dir = try temporaryDirectory()
-        XCTAssertThrowsError(try ConvertCommand.convert(model: Repo.path("fixtures/tflite/int8_sub.tflite"), outputDirectory: dir.appendingPathComponent("q").path,
-                                                        options: CodegenOptions(name: "Q"), bench: false)) {
+        XCTAssertThrowsError(
+            try ConvertCommand.convert(
+                model: Repo.path("fixtures/tflite/int8_sub.tflite"),
+                outputDirectory: dir.appendingPathComponent("q").path,
+                options: CodegenOptions(name: "Q"), bench: false)
+        ) {
             XCTAssertNotNil(($0 as? FerccError)?.reason.range(of: "one input and one output"), "\($0)")
         }
         let file = dir.appendingPathComponent("file")
         try Data().write(to: file)
-        XCTAssertThrowsError(try ConvertCommand.convert(model: Self.fer, outputDirectory: file.path + "/out", options: CodegenOptions(name: "FER"), bench: false))
-        XCTAssertThrowsError(try ConvertCommand.convert(model: Self.fer, outputDirectory: dir.appendingPathComponent("x").path,
-                                                        options: CodegenOptions(name: "9lives"), bench: false))
+        XCTAssertThrowsError(
+            try ConvertCommand.convert(
+                model: Self.fer, outputDirectory: file.path + "/out", options: CodegenOptions(name: "FER"), bench: false
+            ))
+        XCTAssertThrowsError(
+            try ConvertCommand.convert(
+                model: Self.fer, outputDirectory: dir.appendingPathComponent("x").path,
+                options: CodegenOptions(name: "9lives"), bench: false))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["file"], "nothing half-written")
     }
 }

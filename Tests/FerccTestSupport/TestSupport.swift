@@ -71,8 +71,10 @@ public func shell(_ args: [String], stdin: Data? = nil) throws -> (Int32, String
 /// The swiftc flags of the code generator's target for this machine, as `fercc convert` states
 /// them in the generated header (what the tests compile generated code with).
 public var hostTargetFlags: [String] {
-    let flags = " " + ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
-        .first { $0.hasPrefix("flags") }.map(String.init) ?? "") + " "
+    let flags =
+        " "
+        + ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
+            .first { $0.hasPrefix("flags") }.map(String.init) ?? "") + " "
     let has = { (f: String) in flags.contains(" \(f) ") }
     if ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd", "avx512_vnni", "avx2", "fma"].allSatisfy(has) {
         return ["-Xcc", "-march=x86-64-v4", "-Xcc", "-mavx512vnni", "-D", "FERCC_AVX2", "-D", "FERCC_AVX512"]
@@ -82,8 +84,10 @@ public var hostTargetFlags: [String] {
 }
 
 /// Compiles `sources` with a `main.swift` of `main` and returns what the program prints.
-public func compileAndRun(sources: [String], main: String, in dir: URL, flags: [String] = ["-O", "-wmo"],
-                          file: StaticString = #filePath, line: UInt = #line) throws -> String {
+public func compileAndRun(
+    sources: [String], main: String, in dir: URL, flags: [String] = ["-O", "-wmo"],
+    file: StaticString = #filePath, line: UInt = #line
+) throws -> String {
     let mainDir = dir.appendingPathComponent("main-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: mainDir, withIntermediateDirectories: true)
     let mainPath = mainDir.appendingPathComponent("main.swift").path
@@ -98,16 +102,21 @@ public func compileAndRun(sources: [String], main: String, in dir: URL, flags: [
 
 /// Compiles generated code in `generated` (class `name`, embedded weights) with a main that calls
 /// `predict` on `input`, runs it, and returns the outputs bit for bit.
-public func compileAndPredict(generated: String, name: String, input: [Float], in dir: URL,
-                              flags: [String] = ["-O", "-wmo"] + hostTargetFlags) throws -> [Float] {
+public func compileAndPredict(
+    generated: String, name: String, input: [Float], in dir: URL,
+    flags: [String] = ["-O", "-wmo"] + hostTargetFlags
+) throws -> [Float] {
     let main = """
         let model = \(name)()
         let x: [Float] = [\(input.map { "Float(bitPattern: \($0.bitPattern))" }.joined(separator: ", "))]
         print(model.predict(x).map { String($0.bitPattern) }.joined(separator: " "))
         """
-    let printed = try compileAndRun(sources: ["\(generated)/\(name).swift", "\(generated)/\(name)+Weights.swift"], main: main,
-                                    in: dir, flags: flags)
-    return printed.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { UInt32($0) }.map { Float(bitPattern: $0) }
+    let printed = try compileAndRun(
+        sources: ["\(generated)/\(name).swift", "\(generated)/\(name)+Weights.swift"], main: main,
+        in: dir, flags: flags)
+    return printed.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { UInt32($0) }.map {
+        Float(bitPattern: $0)
+    }
 }
 
 /// The fercc executable: runs it, and checks the one-line `error:` contract (exit status 1).
@@ -135,7 +144,8 @@ public enum FerccProcess {
     }
 
     /// A fercc process, not started yet.
-    public static func start(_ args: [String], in directory: URL? = nil, environment: [String: String] = [:]) -> Process {
+    public static func start(_ args: [String], in directory: URL? = nil, environment: [String: String] = [:]) -> Process
+    {
         let p = Process()
         p.executableURL = executable
         p.arguments = args
@@ -144,8 +154,10 @@ public enum FerccProcess {
         return p
     }
 
-    public static func assertOneLineError(_ r: (status: Int32, stdout: String, stderr: String), contains text: String,
-                                          file: StaticString = #filePath, line: UInt = #line) {
+    public static func assertOneLineError(
+        _ r: (status: Int32, stdout: String, stderr: String), contains text: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertEqual(r.status, 1, "exit status", file: file, line: line)
         let lines = r.stderr.split(separator: "\n")
         XCTAssertEqual(lines.count, 1, "stderr: \(r.stderr)", file: file, line: line)
@@ -169,6 +181,7 @@ public struct TFLiteFixtureIndex: Decodable {
     public static let directory = Repo.path("fixtures/tflite")
 
     public static func load() throws -> TFLiteFixtureIndex {
-        try JSONDecoder().decode(TFLiteFixtureIndex.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/index.json")))
+        try JSONDecoder().decode(
+            TFLiteFixtureIndex.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/index.json")))
     }
 }

@@ -14,7 +14,8 @@ final class IRTests: XCTestCase {
     func testConvShapeInference() throws {
         var g = graph()
         g.addConstant("w", .float([Float](repeating: 0, count: 16 * 27)), shape: [16, 3, 3, 3])
-        let conv = Conv2D(kernelH: 3, kernelW: 3, strideH: 2, strideW: 2, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)
+        let conv = Conv2D(
+            kernelH: 3, kernelW: 3, strideH: 2, strideW: 2, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)
         let t = try g.addNode(Node(name: "c", op: .conv2D(conv), inputs: ["x", "w"], outputs: ["y"]))
         XCTAssertEqual(t, [TensorType(.float32, [1, 4, 4, 16])])
         g.outputs = ["y"]
@@ -38,10 +39,13 @@ final class IRTests: XCTestCase {
     }
 
     func testShapeErrors() {
-        XCTAssertThrowsError(try ShapeInference.infer(.binary(.add), inputs: [TensorType(.float32, [2, 3]), TensorType(.float32, [4])]))
+        XCTAssertThrowsError(
+            try ShapeInference.infer(.binary(.add), inputs: [TensorType(.float32, [2, 3]), TensorType(.float32, [4])]))
         XCTAssertThrowsError(try ShapeInference.infer(.reshape(shape: [5]), inputs: [TensorType(.float32, [2, 3])]))
         XCTAssertThrowsError(try ShapeInference.infer(.transpose(perm: [0, 0]), inputs: [TensorType(.float32, [2, 3])]))
-        XCTAssertThrowsError(try ShapeInference.infer(.gemm(Gemm()), inputs: [TensorType(.float32, [2, 3]), TensorType(.float32, [4, 5])]))
+        XCTAssertThrowsError(
+            try ShapeInference.infer(
+                .gemm(Gemm()), inputs: [TensorType(.float32, [2, 3]), TensorType(.float32, [4, 5])]))
         XCTAssertEqual(ShapeInference.broadcastShapes([2, 1, 4], [3, 1]), [2, 3, 4])
         XCTAssertEqual(ShapeInference.poolCount(8, 3, 2, 1, 0, 0, ceil: true), 4)
         XCTAssertEqual(ShapeInference.poolCount(8, 3, 2, 1, 0, 0, ceil: false), 3)

@@ -3,8 +3,8 @@ import FerccIR
 import FerccONNX
 import FerccPasses
 import FerccRuntime
-import Foundation
 import FerccTestSupport
+import Foundation
 import XCTest
 
 /// Bad input of every kind gives one error naming the file (and node), never a crash.
@@ -55,7 +55,9 @@ final class ErrorTests: XCTestCase {
         var rng = SeededRandom(7)
         let dir = try temporaryDirectory()
         var ran = 0
-        for model in ["inverted_residual_block", "shufflenet_unit", "conv_auto_pad_same_upper", "avgpool_ceil_include_pad"] {
+        for model in [
+            "inverted_residual_block", "shufflenet_unit", "conv_auto_pad_same_upper", "avgpool_ceil_include_pad"
+        ] {
             let full = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Repo.fixtures + "/\(model).onnx")))
             for trial in 0..<60 {
                 var bytes = full
@@ -69,7 +71,9 @@ final class ErrorTests: XCTestCase {
                     // A corrupted model that still imports (a flip in weight data, say) must run.
                     let (graph, _) = try ModelLoader.load(path: path, pipeline: PassManager.defaultPipeline)
                     var feeds: [String: [Float]] = [:]
-                    for input in graph.inputs { feeds[input] = [Float](repeating: 0.25, count: graph.values[input]!.type.count) }
+                    for input in graph.inputs {
+                        feeds[input] = [Float](repeating: 0.25, count: graph.values[input]!.type.count)
+                    }
                     _ = try Interpreter(graph: graph).run(feeds)
                     ran += 1
                 } catch let e as FerccError {
@@ -88,7 +92,8 @@ final class ErrorTests: XCTestCase {
 
     func testUnsupportedOpsAreAllListedOnce() {
         let e = loadError(errorsDir("unsupported_ops.onnx"))
-        XCTAssertEqual(e?.reason, "unsupported ops: Hardmax (first at node 'first_hardmax'), Det (first at node 'the_det')")
+        XCTAssertEqual(
+            e?.reason, "unsupported ops: Hardmax (first at node 'first_hardmax'), Det (first at node 'the_det')")
     }
 
     /// A Resize whose ONNX coordinate rules have no exact IR form is refused by name, not approximated.
@@ -138,9 +143,12 @@ final class ErrorTests: XCTestCase {
 
     // MARK: fercc run bindings and .npy files
 
-    func runError(inputs: [String], outputs: [String] = [], model: String = Repo.fixtures + "/relu.onnx") -> FerccError? {
+    func runError(inputs: [String], outputs: [String] = [], model: String = Repo.fixtures + "/relu.onnx") -> FerccError?
+    {
         do {
-            _ = try RunCommand.run(model: model, inputs: inputs.map(RunCommand.Binding.init), outputs: outputs.map(RunCommand.Binding.init))
+            _ = try RunCommand.run(
+                model: model, inputs: inputs.map(RunCommand.Binding.init), outputs: outputs.map(RunCommand.Binding.init)
+            )
             XCTFail("expected an error")
             return nil
         } catch let e as FerccError {
@@ -166,7 +174,8 @@ final class ErrorTests: XCTestCase {
         let path = dir.appendingPathComponent("x.npy").path
         var header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 4, 8, 8), }"
         header += String(repeating: " ", count: 117 - header.count) + "\n"
-        var bytes: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8)
+        var bytes: [UInt8] =
+            [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8)
         bytes += [UInt8](repeating: 0, count: 256 * 8)
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let e = runError(inputs: [path])
@@ -191,22 +200,28 @@ final class ErrorTests: XCTestCase {
         XCTAssertNotNil(runError(inputs: ["nope=\(input)"])?.reason.range(of: "'nope' is not an input"))
         let dir = try temporaryDirectory()
         let out = dir.appendingPathComponent("o.npy").path
-        XCTAssertNotNil(runError(inputs: [input], outputs: ["ghost=\(out)"])?.reason.range(of: "'ghost' is not an output"))
+        XCTAssertNotNil(
+            runError(inputs: [input], outputs: ["ghost=\(out)"])?.reason.range(of: "'ghost' is not an output"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing written on error")
     }
 
     func testSeveralInputsNeedNames() {
         let model = Repo.fixtures + "/mul_both_broadcast.onnx"
-        XCTAssertNotNil(runError(inputs: [Repo.fixtures + "/mul_both_broadcast.in0.npy"], model: model)?.reason.range(of: "NAME=PATH"))
+        XCTAssertNotNil(
+            runError(inputs: [Repo.fixtures + "/mul_both_broadcast.in0.npy"], model: model)?.reason.range(
+                of: "NAME=PATH"))
     }
 
     func testOutputsAreWrittenAtomically() throws {
         let dir = try temporaryDirectory()
         let out = dir.appendingPathComponent("y.npy").path
-        _ = try RunCommand.run(model: Repo.fixtures + "/relu.onnx", inputs: [.init(Repo.fixtures + "/relu.in0.npy")], outputs: [.init(out)])
+        _ = try RunCommand.run(
+            model: Repo.fixtures + "/relu.onnx", inputs: [.init(Repo.fixtures + "/relu.in0.npy")], outputs: [.init(out)]
+        )
         let written = try NPY.read(path: out)
         XCTAssertEqual(written, try NPY.read(path: Repo.fixtures + "/relu.out0.npy"))
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["y.npy"], "no temporary file left")
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: dir.path), ["y.npy"], "no temporary file left")
         XCTAssertThrowsError(try NPY.write(written, to: dir.appendingPathComponent("missing/dir/y.npy").path))
     }
 }

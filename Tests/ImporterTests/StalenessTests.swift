@@ -1,12 +1,15 @@
 import Fercc
-import Foundation
 import FerccTestSupport
+import Foundation
 import XCTest
 
 /// Committed generated files must equal what their generators write now.
 final class StalenessTests: XCTestCase {
     /// Runs a generator script into a fresh directory and compares each output with the committed file.
-    func assertFresh(script: String, outputs: [(generated: String, committed: String)], file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertFresh(
+        script: String, outputs: [(generated: String, committed: String)], file: StaticString = #filePath,
+        line: UInt = #line
+    ) throws {
         let dir = try temporaryDirectory()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -22,12 +25,18 @@ final class StalenessTests: XCTestCase {
     }
 
     func testCommittedProtobufCCodeIsFresh() throws {
-        try assertFresh(script: "scripts/generate-onnx-c", outputs: [("onnx.pb-c.c", "Sources/CONNX/onnx.pb-c.c"),
-                                                                   ("include/onnx.pb-c.h", "Sources/CONNX/include/onnx.pb-c.h")])
+        try assertFresh(
+            script: "scripts/generate-onnx-c",
+            outputs: [
+                ("onnx.pb-c.c", "Sources/CONNX/onnx.pb-c.c"),
+                ("include/onnx.pb-c.h", "Sources/CONNX/include/onnx.pb-c.h")
+            ])
     }
 
     func testCommittedFlatbuffersHeaderIsFresh() throws {
-        try assertFresh(script: "scripts/generate-tflite-cpp", outputs: [("tflite_generated.h", "Sources/CTFLite/tflite_generated.h")])
+        try assertFresh(
+            script: "scripts/generate-tflite-cpp",
+            outputs: [("tflite_generated.h", "Sources/CTFLite/tflite_generated.h")])
     }
 
     func testOpsTableIsFresh() throws {

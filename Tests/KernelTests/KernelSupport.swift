@@ -17,13 +17,16 @@ final class PinnedWeights {
 
     /// OHWI weights packed for the convolution kernel of `g`'s kind (depthwise or not).
     func packed(_ g: Kernels.Conv2DGeometry, _ weights: [Float]) -> UnsafePointer<Float> {
-        floats(weights.withUnsafeBufferPointer {
-            Kernels.packConvolutionWeights(geometry: g, weights: $0)
-        })
+        floats(
+            weights.withUnsafeBufferPointer {
+                Kernels.packConvolutionWeights(geometry: g, weights: $0)
+            })
     }
 
     /// The fp32 convolution of `g` (depthwise or not) as a function of input, output and scratch.
-    func convolution(_ g: Kernels.Conv2DGeometry, weights: [Float], bias: [Float], activation: Kernels.Activation = .identity)
+    func convolution(
+        _ g: Kernels.Conv2DGeometry, weights: [Float], bias: [Float], activation: Kernels.Activation = .identity
+    )
         -> (UnsafePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
     {
         let w = packed(g, weights), b = floats(bias)

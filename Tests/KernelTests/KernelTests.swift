@@ -19,50 +19,71 @@ final class KernelTests: XCTestCase {
     func naiveConv(_ x: [Float], _ w: [Float], _ b: [Float], _ g: Conv2DGeometry) -> [Float] {
         var y = [Float](repeating: 0, count: g.batch * g.outH * g.outW * g.outC)
         let cig = g.inputChannelsPerGroup, cog = g.outputChannelsPerGroup
-        for n in 0..<g.batch { for oh in 0..<g.outH { for ow in 0..<g.outW { for o in 0..<g.outC {
-            let grp = o / cog
-            var acc = Double(b[o])
-            for kh in 0..<g.kernelH { for kw in 0..<g.kernelW {
-                let ih = oh * g.strideH - g.padTop + kh * g.dilationH, iw = ow * g.strideW - g.padLeft + kw * g.dilationW
-                guard ih >= 0, ih < g.inH, iw >= 0, iw < g.inW else { continue }
-                for ci in 0..<cig {
-                    acc += Double(x[((n * g.inH + ih) * g.inW + iw) * g.inC + grp * cig + ci]) * Double(w[((o * g.kernelH + kh) * g.kernelW + kw) * cig + ci])
+        for n in 0..<g.batch {
+            for oh in 0..<g.outH {
+                for ow in 0..<g.outW {
+                    for o in 0..<g.outC {
+                        let grp = o / cog
+                        var acc = Double(b[o])
+                        for kh in 0..<g.kernelH {
+                            for kw in 0..<g.kernelW {
+                                let ih = oh * g.strideH - g.padTop + kh * g.dilationH,
+                                    iw = ow * g.strideW - g.padLeft + kw * g.dilationW
+                                guard ih >= 0, ih < g.inH, iw >= 0, iw < g.inW else { continue }
+                                for ci in 0..<cig {
+                                    acc +=
+                                        Double(x[((n * g.inH + ih) * g.inW + iw) * g.inC + grp * cig + ci])
+                                        * Double(w[((o * g.kernelH + kh) * g.kernelW + kw) * cig + ci])
+                                }
+                            }
+                        }
+                        y[((n * g.outH + oh) * g.outW + ow) * g.outC + o] = Float(acc)
+                    }
                 }
-            } }
-            y[((n * g.outH + oh) * g.outW + ow) * g.outC + o] = Float(acc)
-        } } } }
+            }
+        }
         return y
     }
 
-    func geometry(_ n: Int, _ h: Int, _ w: Int, _ c: Int, _ oc: Int, k: Int, s: Int, d: Int, p: (Int, Int, Int, Int), groups: Int) -> Conv2DGeometry {
+    func geometry(
+        _ n: Int, _ h: Int, _ w: Int, _ c: Int, _ oc: Int, k: Int, s: Int, d: Int, p: (Int, Int, Int, Int), groups: Int
+    ) -> Conv2DGeometry {
         let oh = (h + p.0 + p.2 - (k - 1) * d - 1) / s + 1, ow = (w + p.1 + p.3 - (k - 1) * d - 1) / s + 1
-        return Conv2DGeometry(input: (n, h, w, c), output: (oh, ow, oc), kernel: (k, k),
-                              stride: (s, s), dilation: (d, d), pads: (p.0, p.1, p.2, p.3), groups: groups)
+        return Conv2DGeometry(
+            input: (n, h, w, c), output: (oh, ow, oc), kernel: (k, k),
+            stride: (s, s), dilation: (d, d), pads: (p.0, p.1, p.2, p.3), groups: groups)
     }
 
     func testConvolutionsAgainstNaiveLoops() {
         var rng = SeededRandom(1)
         let cases: [Conv2DGeometry] = [
-            geometry(1, 7, 9, 3, 33, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 1),   // stem-like, channel tail
+            geometry(1, 7, 9, 3, 33, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 1),  // stem-like, channel tail
             geometry(2, 5, 6, 19, 16, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1),  // pointwise, exact block
-            geometry(1, 6, 5, 8, 12, k: 3, s: 1, d: 2, p: (2, 0, 1, 2), groups: 4),   // grouped, asymmetric pads, dilation
-            geometry(1, 9, 11, 37, 37, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 37), // depthwise, vector tail
+            // grouped, asymmetric pads, dilation
+            geometry(1, 6, 5, 8, 12, k: 3, s: 1, d: 2, p: (2, 0, 1, 2), groups: 4),
+            geometry(1, 9, 11, 37, 37, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 37),  // depthwise, vector tail
             geometry(1, 8, 8, 32, 32, k: 5, s: 2, d: 1, p: (2, 2, 2, 2), groups: 32),  // depthwise 5x5 stride 2
-            geometry(1, 5, 5, 4, 8, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 4),    // depth multiplier 2
-            geometry(1, 4, 23, 12, 40, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1), // rows of 23: 6 + 6 + 6 + 4 + 1 pixels
-            geometry(2, 6, 19, 24, 17, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1), // pointwise, 6-pixel blocks, channel tail
-            geometry(1, 9, 23, 40, 40, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 40), // 3x3 depthwise fast path + tail, stride 2
-            geometry(1, 11, 17, 48, 48, k: 3, s: 1, d: 2, p: (2, 2, 2, 2), groups: 48), // 3x3 depthwise, dilation 2
-            geometry(2, 6, 7, 16, 80, k: 3, s: 1, d: 2, p: (2, 1, 2, 1), groups: 2),  // groups of 40: a pair of blocks (AVX-512) + 8, dilated
-            geometry(1, 6, 9, 8, 8, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 8),     // 3x3 depthwise on 8 channels: the 8-lane fast path
-            geometry(1, 5, 7, 27, 27, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 27),  // 16 + 8 + 3 channels
+            geometry(1, 5, 5, 4, 8, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 4),  // depth multiplier 2
+            // rows of 23: 6 + 6 + 6 + 4 + 1 pixels
+            geometry(1, 4, 23, 12, 40, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1),
+            // pointwise, 6-pixel blocks, channel tail
+            geometry(2, 6, 19, 24, 17, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1),
+            // 3x3 depthwise fast path + tail, stride 2
+            geometry(1, 9, 23, 40, 40, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 40),
+            geometry(1, 11, 17, 48, 48, k: 3, s: 1, d: 2, p: (2, 2, 2, 2), groups: 48),  // 3x3 depthwise, dilation 2
+            // groups of 40: a pair of blocks (AVX-512) + 8, dilated
+            geometry(2, 6, 7, 16, 80, k: 3, s: 1, d: 2, p: (2, 1, 2, 1), groups: 2),
+            // 3x3 depthwise on 8 channels: the 8-lane fast path
+            geometry(1, 6, 9, 8, 8, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 8),
+            geometry(1, 5, 7, 27, 27, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 27)  // 16 + 8 + 3 channels
         ]
         for g in cases {
             let x = rng.floats(g.batch * g.inH * g.inW * g.inC)
             let w = rng.floats(g.outC * g.kernelH * g.kernelW * g.inputChannelsPerGroup)
             let b = rng.floats(g.outC)
             var y = [Float](repeating: .nan, count: g.batch * g.outH * g.outW * g.outC)
-            var scratch = [Float](repeating: .nan, count: max(g.paddedInputCount, 1))  // garbage: padding must be written
+            // garbage: padding must be written
+            var scratch = [Float](repeating: .nan, count: max(g.paddedInputCount, 1))
             pinned.convolution(g, weights: w, bias: b)(x, &y, &scratch)
             XCTAssertLessThanOrEqual(relativeError(y, naiveConv(x, w, b, g)), 1e-5, "\(g)")
         }
@@ -74,12 +95,16 @@ final class KernelTests: XCTestCase {
     func testConvolutionActivationsEqualTheActivationAfterwards() {
         var rng = SeededRandom(7)
         let cases: [Conv2DGeometry] = [
-            geometry(1, 4, 23, 12, 40, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1),  // 6 + 4 + 1 pixel tiles, channel tail
-            geometry(2, 3, 13, 19, 8, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1),   // pointwise, a partial block only
-            geometry(1, 9, 23, 40, 40, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 40), // 3x3 depthwise fast path + scalar tail
-            geometry(1, 8, 8, 20, 20, k: 5, s: 1, d: 1, p: (2, 2, 2, 2), groups: 20),  // general depthwise + scalar tail
+            // 6 + 4 + 1 pixel tiles, channel tail
+            geometry(1, 4, 23, 12, 40, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1),
+            geometry(2, 3, 13, 19, 8, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1),  // pointwise, a partial block only
+            // 3x3 depthwise fast path + scalar tail
+            geometry(1, 9, 23, 40, 40, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 40),
+            geometry(1, 8, 8, 20, 20, k: 5, s: 1, d: 1, p: (2, 2, 2, 2), groups: 20)  // general depthwise + scalar tail
         ]
-        let activations: [Activation] = [.relu, .clip(min: 0, max: 6), .clip(min: 0.5, max: -0.5), .leakyRelu(alpha: 0.1), .hardSwish]
+        let activations: [Activation] = [
+            .relu, .clip(min: 0, max: 6), .clip(min: 0.5, max: -0.5), .leakyRelu(alpha: 0.1), .hardSwish
+        ]
         func same(_ a: [Float], _ b: [Float]) -> Bool { zip(a, b).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) } }
         for g in cases {
             var x = rng.floats(g.batch * g.inH * g.inW * g.inC).map { $0 * 8 }
@@ -93,7 +118,8 @@ final class KernelTests: XCTestCase {
                 return y
             }
             let plain = run(.identity)
-            XCTAssertTrue(plain.contains { $0.isNaN } && plain.contains { $0 < -1 } && plain.contains { $0 > 6 }, "\(g)")
+            XCTAssertTrue(
+                plain.contains { $0.isNaN } && plain.contains { $0 < -1 } && plain.contains { $0 > 6 }, "\(g)")
             for a in activations {
                 var expected = plain
                 expected.withUnsafeMutableBufferPointer { a.run($0.baseAddress!, $0.baseAddress!, count: $0.count) }
@@ -102,7 +128,9 @@ final class KernelTests: XCTestCase {
         }
         // clip with min > max gives max everywhere (ONNX Clip)
         var v: [Float] = [-3, 0, 3, .infinity]
-        v.withUnsafeMutableBufferPointer { Activation.clip(min: 1, max: -1).run($0.baseAddress!, $0.baseAddress!, count: 4) }
+        v.withUnsafeMutableBufferPointer {
+            Activation.clip(min: 1, max: -1).run($0.baseAddress!, $0.baseAddress!, count: 4)
+        }
         XCTAssertEqual(v, [-1, -1, -1, -1])
     }
 
@@ -111,16 +139,18 @@ final class KernelTests: XCTestCase {
     /// stride 2, 5x5 with dilation, asymmetric padding and a batch of 2.
     func testExpandDepthwisePointwiseEqualsTheThreeConvolutions() {
         var rng = SeededRandom(11)
-        let cases: [(Int, Int, Int, Int, Int, Conv2DGeometry)] = [  // batch, h, w, in, out, depthwise geometry over the expansion
+        // batch, h, w, in, out, depthwise geometry over the expansion
+        let cases: [(Int, Int, Int, Int, Int, Conv2DGeometry)] = [
             (1, 9, 11, 5, 7, geometry(1, 9, 11, 24, 24, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 24)),
             (2, 10, 7, 8, 16, geometry(2, 10, 7, 20, 20, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 20)),
-            (1, 12, 10, 3, 9, geometry(1, 12, 10, 17, 17, k: 5, s: 1, d: 2, p: (4, 3, 2, 4), groups: 17)),
+            (1, 12, 10, 3, 9, geometry(1, 12, 10, 17, 17, k: 5, s: 1, d: 2, p: (4, 3, 2, 4), groups: 17))
         ]
         for (batch, h, w, c, out, dg) in cases {
             let e = dg.inC
             let eg = geometry(batch, h, w, c, e, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1)
             let x = rng.floats(batch * h * w * c).map { $0 * 4 }
-            let ew = rng.floats(e * c), eb = rng.floats(e), dw = rng.floats(e * dg.kernelH * dg.kernelW), db = rng.floats(e)
+            let ew = rng.floats(e * c), eb = rng.floats(e), dw = rng.floats(e * dg.kernelH * dg.kernelW),
+                db = rng.floats(e)
             let pw = rng.floats(out * e), pb = rng.floats(out)
             let relu6 = Activation.clip(min: 0, max: 6)
             var expanded = [Float](repeating: 0, count: batch * h * w * e)
@@ -133,16 +163,22 @@ final class KernelTests: XCTestCase {
             pinned.convolution(pg, weights: pw, bias: pb, activation: .leakyRelu(alpha: 0.1))(mid, &expected, &scratch)
             for blockBytes in [1, 4096, 1 << 20] {  // one-row bands, a few rows, the whole image
                 let expandGeometry = Kernels.ExpandDepthwisePointwiseKernel.expandGeometry(depthwise: dg, inChannels: c)
-                let pointwiseGeometry = Kernels.DepthwisePointwiseKernel.pointwiseGeometry(dg, rows: 1, outChannels: out)
+                let pointwiseGeometry = Kernels.DepthwisePointwiseKernel.pointwiseGeometry(
+                    dg, rows: 1, outChannels: out)
                 let k = Kernels.ExpandDepthwisePointwiseKernel(
-                    expandChannelsFrom: c, packedExpand: pinned.packed(expandGeometry, ew), expandBias: pinned.floats(eb), expandActivation: relu6,
-                    depthwise: dg, packedDepthwise: pinned.packed(dg, dw), depthwiseBias: pinned.floats(db), depthwiseActivation: relu6,
-                    packedPointwise: pinned.packed(pointwiseGeometry, pw), pointwiseBias: pinned.floats(pb), outChannels: out,
+                    expandChannelsFrom: c, packedExpand: pinned.packed(expandGeometry, ew),
+                    expandBias: pinned.floats(eb), expandActivation: relu6,
+                    depthwise: dg, packedDepthwise: pinned.packed(dg, dw), depthwiseBias: pinned.floats(db),
+                    depthwiseActivation: relu6,
+                    packedPointwise: pinned.packed(pointwiseGeometry, pw), pointwiseBias: pinned.floats(pb),
+                    outChannels: out,
                     pointwiseActivation: .leakyRelu(alpha: 0.1), blockBytes: blockBytes)
                 var y = [Float](repeating: .nan, count: expected.count)
-                var s = [Float](repeating: .nan, count: k.scratchCount)  // garbage in the scratch must not leak into the result
+                // garbage in the scratch must not leak into the result
+                var s = [Float](repeating: .nan, count: k.scratchCount)
                 k.run(input: x, output: &y, scratch: &s)
-                XCTAssertEqual(zip(y, expected).filter { $0 != $1 }.count, 0, "elements differing, \(dg) block \(blockBytes)")
+                XCTAssertEqual(
+                    zip(y, expected).filter { $0 != $1 }.count, 0, "elements differing, \(dg) block \(blockBytes)")
             }
         }
     }
@@ -152,66 +188,96 @@ final class KernelTests: XCTestCase {
     /// naively: equal outputs, bit for bit.
     func testInt8ConvolutionPathsAgainstNaiveReference() {
         var rng = SeededRandom(11)
-        func check(inC: Int, outC: Int, k: Int, stride: Int, pad: Int, groups: Int, big: Bool, gain: Double = 1, dilation d: Int = 1,
-                   hugeBias: Bool = false, powerOfTwoScales: Int? = nil) {
+        func check(
+            inC: Int, outC: Int, k: Int, stride: Int, pad: Int, groups: Int, big: Bool, gain: Double = 1,
+            dilation d: Int = 1,
+            hugeBias: Bool = false, powerOfTwoScales: Int? = nil
+        ) {
             let h = 9, w = 7
             let outH = (h + 2 * pad - d * (k - 1) - 1) / stride + 1, outW = (w + 2 * pad - d * (k - 1) - 1) / stride + 1
-            let g = Conv2DGeometry(input: (1, h, w, inC), output: (outH, outW, outC), kernel: (k, k),
-                                   stride: (stride, stride), dilation: (d, d), pads: (pad, pad, pad, pad), groups: groups)
+            let g = Conv2DGeometry(
+                input: (1, h, w, inC), output: (outH, outW, outC), kernel: (k, k),
+                stride: (stride, stride), dilation: (d, d), pads: (pad, pad, pad, pad), groups: groups)
             let cig = inC / groups
-            let weights = (0..<(outC * k * k * cig)).map { _ in Int8(big ? (rng.next() > 0 ? 127 : -127) : Int((rng.next() * 40).rounded())) }
+            let weights = (0..<(outC * k * k * cig)).map { _ in
+                Int8(big ? (rng.next() > 0 ? 127 : -127) : Int((rng.next() * 40).rounded()))
+            }
             // hugeBias: channels 0 and 1 with accumulators that could reach 2^31, which sends the
             // whole kernel to the AVX-512 requantization's general rounding path.
-            let bias = (0..<outC).map { oc in Int32(rng.next() * 5000) + (hugeBias && oc < 2 ? (oc == 0 ? 1 : -1) * (Int32.max - 300_000) : 0) }
+            let bias = (0..<outC).map { oc in
+                Int32(rng.next() * 5000) + (hugeBias && oc < 2 ? (oc == 0 ? 1 : -1) * (Int32.max - 300_000) : 0)
+            }
             let input = (0..<(h * w * inC)).map { _ in Int8(max(-128, min(127, Int((rng.next() * 128).rounded())))) }
             var scales = (0..<outC).map { _ in Double(0.0005 + 0.0004 * abs(rng.next())) / (big ? 40 : 1) * gain }
             // Scales of 2^-e: many sums fall exactly halfway between two outputs (rounding ties).
             if let e = powerOfTwoScales { scales = (0..<outC).map { oc in 1 / Double(1 << (e + oc % 4)) } }
             let rq = Requantization(scales: scales, outputZeroPoint: -3, min: -128, max: 127)
-            let kernel = Int8Convolution(Kernels.QuantizedConvParameters(geometry: g, weights: weights, bias: bias, inputZeroPoint: 7,
-                                                                         requantization: rq))
+            let kernel = Int8Convolution(
+                Kernels.QuantizedConvParameters(
+                    geometry: g, weights: weights, bias: bias, inputZeroPoint: 7,
+                    requantization: rq))
             // 64 guard bytes after the output: no kernel path may write past it.
             var guarded = [Int8](repeating: 0x5A, count: outH * outW * outC + 64)
             let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(kernel.scratchBytes, 1), alignment: 64)
             defer { scratch.deallocate() }
-            input.withUnsafeBufferPointer { x in guarded.withUnsafeMutableBufferPointer { y in kernel.run(input: x.baseAddress!, output: y.baseAddress!, scratch: scratch) } }
+            input.withUnsafeBufferPointer { x in
+                guarded.withUnsafeMutableBufferPointer { y in
+                    kernel.run(input: x.baseAddress!, output: y.baseAddress!, scratch: scratch)
+                }
+            }
             XCTAssertEqual(Array(guarded.suffix(64)), [Int8](repeating: 0x5A, count: 64), "written past the output")
             let got = Array(guarded.prefix(outH * outW * outC))
             var want = [Int8](repeating: 0, count: got.count)
-            for oy in 0..<outH { for ox in 0..<outW { for oc in 0..<outC {
-                var acc: Int32 = 0
-                let grp = oc / (outC / groups)
-                for ky in 0..<k { for kx in 0..<k {
-                    let y = oy * stride - pad + ky * d, x = ox * stride - pad + kx * d
-                    guard y >= 0, y < h, x >= 0, x < w else { continue }
-                    for ci in 0..<cig {
-                        acc += Int32(weights[((oc * k + ky) * k + kx) * cig + ci]) * (Int32(input[(y * w + x) * inC + grp * cig + ci]) - 7)
+            for oy in 0..<outH {
+                for ox in 0..<outW {
+                    for oc in 0..<outC {
+                        var acc: Int32 = 0
+                        let grp = oc / (outC / groups)
+                        for ky in 0..<k {
+                            for kx in 0..<k {
+                                let y = oy * stride - pad + ky * d, x = ox * stride - pad + kx * d
+                                guard y >= 0, y < h, x >= 0, x < w else { continue }
+                                for ci in 0..<cig {
+                                    acc +=
+                                        Int32(weights[((oc * k + ky) * k + kx) * cig + ci])
+                                        * (Int32(input[(y * w + x) * inC + grp * cig + ci]) - 7)
+                                }
+                            }
+                        }
+                        want[(oy * outW + ox) * outC + oc] = Int8(rq.apply(acc + bias[oc], channel: oc))
                     }
-                } }
-                want[(oy * outW + ox) * outC + oc] = Int8(rq.apply(acc + bias[oc], channel: oc))
-            } } }
-            XCTAssertEqual(got, want, "inC \(inC) outC \(outC) k \(k) stride \(stride) groups \(groups) big \(big) dilation \(d)")
+                }
+            }
+            XCTAssertEqual(
+                got, want, "inC \(inC) outC \(outC) k \(k) stride \(stride) groups \(groups) big \(big) dilation \(d)")
         }
-        check(inC: 20, outC: 37, k: 3, stride: 2, pad: 1, groups: 1, big: false)    // exact float path
+        check(inC: 20, outC: 37, k: 3, stride: 2, pad: 1, groups: 1, big: false)  // exact float path
         check(inC: 20, outC: 37, k: 1, stride: 1, pad: 0, groups: 1, big: false)
-        check(inC: 700, outC: 19, k: 1, stride: 1, pad: 0, groups: 1, big: true)   // sums past 2^24: int32 path
+        check(inC: 700, outC: 19, k: 1, stride: 1, pad: 0, groups: 1, big: true)  // sums past 2^24: int32 path
         check(inC: 90, outC: 21, k: 3, stride: 1, pad: 1, groups: 1, big: true)
         check(inC: 24, outC: 24, k: 3, stride: 2, pad: 1, groups: 24, big: false)  // depthwise
-        check(inC: 12, outC: 24, k: 3, stride: 1, pad: 1, groups: 4, big: false)   // grouped: reference loop
-        check(inC: 5, outC: 33, k: 3, stride: 1, pad: 1, groups: 1, big: false)    // odd channel count (AVX2: a zero pair half)
+        check(inC: 12, outC: 24, k: 3, stride: 1, pad: 1, groups: 4, big: false)  // grouped: reference loop
+        // odd channel count (AVX2: a zero pair half)
+        check(inC: 5, outC: 33, k: 3, stride: 1, pad: 1, groups: 1, big: false)
         check(inC: 37, outC: 37, k: 5, stride: 1, pad: 2, groups: 37, big: false)  // odd tap count, partial block
         check(inC: 16, outC: 16, k: 3, stride: 1, pad: 0, groups: 16, big: false)  // no padding copy
-        check(inC: 8, outC: 20, k: 1, stride: 1, pad: 0, groups: 1, big: false, gain: 3000)   // multipliers above 1: left shifts
+        // multipliers above 1: left shifts
+        check(inC: 8, outC: 20, k: 1, stride: 1, pad: 0, groups: 1, big: false, gain: 3000)
         check(inC: 20, outC: 20, k: 3, stride: 2, pad: 1, groups: 20, big: false, gain: 3000)
-        check(inC: 8, outC: 20, k: 1, stride: 1, pad: 0, groups: 1, big: false, gain: 1000)   // multipliers in [0.5, 1): no shift at all
+        // multipliers in [0.5, 1): no shift at all
+        check(inC: 8, outC: 20, k: 1, stride: 1, pad: 0, groups: 1, big: false, gain: 1000)
         check(inC: 20, outC: 20, k: 3, stride: 2, pad: 1, groups: 20, big: false, gain: 1000)
-        check(inC: 24, outC: 16, k: 1, stride: 1, pad: 0, groups: 1, big: false)   // one whole block: 4 adjacent pixels per store (AVX-512)
-        check(inC: 10, outC: 24, k: 3, stride: 2, pad: 0, groups: 1, big: false)   // 12 pixels: 6-pixel tiles end the output, partial second block
-        check(inC: 6, outC: 40, k: 2, stride: 1, pad: 0, groups: 1, big: false)    // 48 pixels: 8-pixel tiles end it on a partial single block
-        check(inC: 1, outC: 8, k: 3, stride: 1, pad: 1, groups: 1, big: false)     // gray stem (VNNI: one channel in a quad)
-        check(inC: 3, outC: 24, k: 3, stride: 2, pad: 1, groups: 1, big: true)     // RGB stem, a block of 16 and one of 8
+        // one whole block: 4 adjacent pixels per store (AVX-512)
+        check(inC: 24, outC: 16, k: 1, stride: 1, pad: 0, groups: 1, big: false)
+        // 12 pixels: 6-pixel tiles end the output, partial second block
+        check(inC: 10, outC: 24, k: 3, stride: 2, pad: 0, groups: 1, big: false)
+        // 48 pixels: 8-pixel tiles end it on a partial single block
+        check(inC: 6, outC: 40, k: 2, stride: 1, pad: 0, groups: 1, big: false)
+        // gray stem (VNNI: one channel in a quad)
+        check(inC: 1, outC: 8, k: 3, stride: 1, pad: 1, groups: 1, big: false)
+        check(inC: 3, outC: 24, k: 3, stride: 2, pad: 1, groups: 1, big: true)  // RGB stem, a block of 16 and one of 8
         check(inC: 6, outC: 17, k: 3, stride: 1, pad: 2, groups: 1, big: false, dilation: 2)  // a run per tap
-        check(inC: 8, outC: 8, k: 3, stride: 1, pad: 2, groups: 8, big: false, dilation: 2)   // depthwise, dilated
+        check(inC: 8, outC: 8, k: 3, stride: 1, pad: 2, groups: 8, big: false, dilation: 2)  // depthwise, dilated
         check(inC: 20, outC: 37, k: 3, stride: 1, pad: 1, groups: 1, big: false, gain: 0.00001, hugeBias: true)
         check(inC: 20, outC: 37, k: 3, stride: 1, pad: 1, groups: 1, big: false, powerOfTwoScales: 6)
         check(inC: 40, outC: 40, k: 3, stride: 1, pad: 1, groups: 40, big: false, powerOfTwoScales: 3)
@@ -224,22 +290,35 @@ final class KernelTests: XCTestCase {
     /// row counts that do not divide into bands, odd channel counts, stride 2).
     func testInt8DepthwisePointwiseEqualsTheTwoConvolutions() {
         var rng = SeededRandom(23)
-        func int8s(_ n: Int, _ r: Float) -> [Int8] { (0..<n).map { _ in Int8(max(-128, min(127, Int((rng.next() * r).rounded())))) } }
+        func int8s(_ n: Int, _ r: Float) -> [Int8] {
+            (0..<n).map { _ in Int8(max(-128, min(127, Int((rng.next() * r).rounded())))) }
+        }
         for (h, w, c, co, s) in [(23, 9, 37, 19, 1), (40, 40, 16, 24, 2), (7, 7, 96, 160, 1)] {
             let oh = (h + 2 - 3) / s + 1, ow = (w + 2 - 3) / s + 1
-            let dg = Conv2DGeometry(input: (1, h, w, c), output: (oh, ow, c), kernel: (3, 3),
-                                    stride: (s, s), pads: (1, 1, 1, 1), groups: c)
+            let dg = Conv2DGeometry(
+                input: (1, h, w, c), output: (oh, ow, c), kernel: (3, 3),
+                stride: (s, s), pads: (1, 1, 1, 1), groups: c)
             let pg = Conv2DGeometry(input: (1, oh, ow, c), output: (oh, ow, co), kernel: (1, 1))
-            let dk = Kernels.QuantizedDepthwiseConv2DKernel(Kernels.QuantizedConvParameters(
-                geometry: dg, weights: int8s(c * 9, 60), bias: (0..<c).map { _ in Int32(rng.next() * 500) }, inputZeroPoint: 4,
-                requantization: Requantization(scales: (0..<c).map { _ in Double(0.01 + 0.005 * rng.next()) }, outputZeroPoint: -9, min: -9, max: 127)))
-            let pk = Kernels.QuantizedDenseConv2DKernel(Kernels.QuantizedConvParameters(
-                geometry: pg, weights: int8s(c * co, 60), bias: (0..<co).map { _ in Int32(rng.next() * 500) }, inputZeroPoint: -9,
-                requantization: Requantization(scales: (0..<co).map { _ in Double(0.004 + 0.002 * rng.next()) }, outputZeroPoint: 2, min: -128, max: 127)))
+            let dk = Kernels.QuantizedDepthwiseConv2DKernel(
+                Kernels.QuantizedConvParameters(
+                    geometry: dg, weights: int8s(c * 9, 60), bias: (0..<c).map { _ in Int32(rng.next() * 500) },
+                    inputZeroPoint: 4,
+                    requantization: Requantization(
+                        scales: (0..<c).map { _ in Double(0.01 + 0.005 * rng.next()) }, outputZeroPoint: -9, min: -9,
+                        max: 127)))
+            let pk = Kernels.QuantizedDenseConv2DKernel(
+                Kernels.QuantizedConvParameters(
+                    geometry: pg, weights: int8s(c * co, 60), bias: (0..<co).map { _ in Int32(rng.next() * 500) },
+                    inputZeroPoint: -9,
+                    requantization: Requantization(
+                        scales: (0..<co).map { _ in Double(0.004 + 0.002 * rng.next()) }, outputZeroPoint: 2, min: -128,
+                        max: 127)))
             let fused = Kernels.QuantizedDepthwisePointwiseKernel(depthwise: dk, pointwise: pk)
             let x = int8s(h * w * c, 128)
-            var mid = [Int8](repeating: 0, count: oh * ow * c), want = [Int8](repeating: 0, count: oh * ow * co), got = want
-            let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(fused.scratchBytes, dk.scratchBytes, pk.scratchBytes, 1), alignment: 64)
+            var mid = [Int8](repeating: 0, count: oh * ow * c), want = [Int8](repeating: 0, count: oh * ow * co),
+                got = want
+            let scratch = UnsafeMutableRawPointer.allocate(
+                byteCount: max(fused.scratchBytes, dk.scratchBytes, pk.scratchBytes, 1), alignment: 64)
             defer { scratch.deallocate() }
             dk.run(input: x, output: &mid, scratch: scratch)
             pk.run(input: mid, output: &want, scratch: scratch)
@@ -254,7 +333,8 @@ final class KernelTests: XCTestCase {
     func testInt8QuantizeAndAddAgainstScalarDefinitions() {
         var rng = SeededRandom(5)
         var xs = (0..<1043).map { _ in rng.next() * 300 }
-        for i in stride(from: 0, to: 1000, by: 7) { xs[i] = Float(Int(rng.next() * 400)) * 0.5 * 0.0625 }  // exact halves after / 0.0625
+        // exact halves after / 0.0625
+        for i in stride(from: 0, to: 1000, by: 7) { xs[i] = Float(Int(rng.next() * 400)) * 0.5 * 0.0625 }
         xs[5] = .nan; xs[6] = .infinity; xs[7] = -.infinity; xs[8] = 1e30; xs[9] = -0.0
         for halfToEven in [false, true] {
             for (scale, zp) in [(Float(0.0625), Int32(3)), (Float(0.7), Int32(-128)), (Float(2.5), Int32(127))] {
@@ -269,21 +349,32 @@ final class KernelTests: XCTestCase {
             }
         }
         let q = (0..<1039).map { _ in Int8(max(-128, min(127, Int(rng.next() * 128)))) }
-        for (scale, bias, zp) in [(Float(0.5), Float(0.25), Int32(-3)), (Float(1.37), Float(-20.5), Int32(100)), (Float(0.01), Float(0), Int32(0))] {
+        for (scale, bias, zp) in [
+            (Float(0.5), Float(0.25), Int32(-3)), (Float(1.37), Float(-20.5), Int32(100)),
+            (Float(0.01), Float(0), Int32(0))
+        ] {
             var y = [Int8](repeating: 0, count: q.count)
             Kernels.rescaleInt8(q, &y, count: q.count, scale: scale, bias: bias, outputZeroPoint: zp)
-            XCTAssertEqual(y, q.map { v in
-                Int8(max(min((Float(v) * scale + bias).rounded(.toNearestOrAwayFromZero) + Float(zp), 127), -128))
-            }, "rescale \(scale) \(bias) \(zp)")
+            XCTAssertEqual(
+                y,
+                q.map { v in
+                    Int8(max(min((Float(v) * scale + bias).rounded(.toNearestOrAwayFromZero) + Float(zp), 127), -128))
+                }, "rescale \(scale) \(bias) \(zp)")
         }
         for kind in [QuantizedBinaryKernel.Kind.add, .sub] {
-            let k = QuantizedBinaryKernel(kind: kind, scale1: 0.031, zeroPoint1: -7, scale2: 0.047, zeroPoint2: 12, outputScale: 0.06,
-                                          outputZeroPoint: -3, min: -100, max: 127)
+            let k = QuantizedBinaryKernel(
+                kind: kind, scale1: 0.031, zeroPoint1: -7, scale2: 0.047, zeroPoint2: 12, outputScale: 0.06,
+                outputZeroPoint: -3, min: -100, max: 127)
             let a = (0..<1037).map { _ in Int8(max(-128, min(127, Int(rng.next() * 128)))) }
             let b = (0..<1037).map { _ in Int8(max(-128, min(127, Int(rng.next() * 128)))) }
             var y = [Int8](repeating: 0, count: a.count)
-            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in y.withUnsafeMutableBufferPointer { yp in
-                k.run(ap.baseAddress!, [a.count], bp.baseAddress!, [b.count], yp.baseAddress!, [a.count]) } } }
+            a.withUnsafeBufferPointer { ap in
+                b.withUnsafeBufferPointer { bp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        k.run(ap.baseAddress!, [a.count], bp.baseAddress!, [b.count], yp.baseAddress!, [a.count])
+                    }
+                }
+            }
             XCTAssertEqual(y, zip(a, b).map { k.apply($0, $1) }, "\(kind)")
         }
     }
@@ -293,27 +384,40 @@ final class KernelTests: XCTestCase {
     func testInt8MaxPoolAgainstDefinition() {
         var rng = SeededRandom(31)
         let c = 37, h = 9, w = 8
-        let g = Conv2DGeometry(input: (2, h, w, c), output: (5, 4, c), kernel: (3, 3),
-                               stride: (2, 2), pads: (1, 1, 1, 0))
+        let g = Conv2DGeometry(
+            input: (2, h, w, c), output: (5, 4, c), kernel: (3, 3),
+            stride: (2, 2), pads: (1, 1, 1, 0))
         let x = (0..<(2 * h * w * c)).map { _ in Int8(max(-128, min(127, Int((rng.next() * 128).rounded())))) }
         var got = [Int8](repeating: 0, count: 2 * 5 * 4 * c), portable = got
-        x.withUnsafeBufferPointer { xp in got.withUnsafeMutableBufferPointer { yp in
-            Kernels.quantizedPool(g, average: false, min: -20, max: 100, xp.baseAddress!, yp.baseAddress!)
-        } }
-        x.withUnsafeBufferPointer { xp in portable.withUnsafeMutableBufferPointer { yp in
-            Kernels.quantizedPoolPortable(g, average: false, min: -20, max: 100, xp.baseAddress!, yp.baseAddress!)
-        } }
+        x.withUnsafeBufferPointer { xp in
+            got.withUnsafeMutableBufferPointer { yp in
+                Kernels.quantizedPool(g, average: false, min: -20, max: 100, xp.baseAddress!, yp.baseAddress!)
+            }
+        }
+        x.withUnsafeBufferPointer { xp in
+            portable.withUnsafeMutableBufferPointer { yp in
+                Kernels.quantizedPoolPortable(g, average: false, min: -20, max: 100, xp.baseAddress!, yp.baseAddress!)
+            }
+        }
         XCTAssertEqual(portable, got, "portable path")
         var want = got
-        for n in 0..<2 { for oy in 0..<5 { for ox in 0..<4 { for ch in 0..<c {
-            var m = -128
-            for ky in 0..<3 { for kx in 0..<3 {
-                let y = oy * 2 - 1 + ky, xx = ox * 2 - 1 + kx
-                guard y >= 0, y < h, xx >= 0, xx < w else { continue }
-                m = max(m, Int(x[((n * h + y) * w + xx) * c + ch]))
-            } }
-            want[((n * 5 + oy) * 4 + ox) * c + ch] = Int8(min(max(m, -20), 100))
-        } } } }
+        for n in 0..<2 {
+            for oy in 0..<5 {
+                for ox in 0..<4 {
+                    for ch in 0..<c {
+                        var m = -128
+                        for ky in 0..<3 {
+                            for kx in 0..<3 {
+                                let y = oy * 2 - 1 + ky, xx = ox * 2 - 1 + kx
+                                guard y >= 0, y < h, xx >= 0, xx < w else { continue }
+                                m = max(m, Int(x[((n * h + y) * w + xx) * c + ch]))
+                            }
+                        }
+                        want[((n * 5 + oy) * 4 + ox) * c + ch] = Int8(min(max(m, -20), 100))
+                    }
+                }
+            }
+        }
         XCTAssertEqual(got, want)
     }
 
@@ -323,30 +427,41 @@ final class KernelTests: XCTestCase {
         var rng = SeededRandom(41)
         for c in [24, 37, 16, 5] {
             let h = 9, w = 8, oh = 5, ow = 4
-            let g = Conv2DGeometry(input: (2, h, w, c), output: (oh, ow, c), kernel: (3, 3),
-                                   stride: (2, 2), pads: (1, 1, 1, 0))
+            let g = Conv2DGeometry(
+                input: (2, h, w, c), output: (oh, ow, c), kernel: (3, 3),
+                stride: (2, 2), pads: (1, 1, 1, 0))
             let x = rng.floats(2 * h * w * c)
             for kind in [Pool2DKernel.Kind.max, .average(countIncludePad: false), .average(countIncludePad: true)] {
                 var got = [Float](repeating: .nan, count: 2 * oh * ow * c + 16)  // guard lanes after the output
                 Pool2DKernel(geometry: g, kind: kind).run(input: x, output: &got)
                 var want = got
                 for i in (2 * oh * ow * c)..<want.count { want[i] = .nan }
-                for n in 0..<2 { for oy in 0..<oh { for ox in 0..<ow { for ch in 0..<c {
-                    var m = -Float.infinity, sum: Float = 0, inside = 0, padded = 0
-                    for ky in 0..<3 { for kx in 0..<3 {
-                        let y = oy * 2 - 1 + ky, xx = ox * 2 - 1 + kx
-                        if y < h + 1, xx < w + 0 { padded += 1 }
-                        guard y >= 0, y < h, xx >= 0, xx < w else { continue }
-                        let v = x[((n * h + y) * w + xx) * c + ch]
-                        m = max(m, v); sum += v; inside += 1
-                    } }
-                    let o = ((n * oh + oy) * ow + ox) * c + ch
-                    switch kind {
-                    case .max: want[o] = m
-                    case .average(let inc): want[o] = sum * (1 / Float(inc ? padded : inside))
+                for n in 0..<2 {
+                    for oy in 0..<oh {
+                        for ox in 0..<ow {
+                            for ch in 0..<c {
+                                var m = -Float.infinity, sum: Float = 0, inside = 0, padded = 0
+                                for ky in 0..<3 {
+                                    for kx in 0..<3 {
+                                        let y = oy * 2 - 1 + ky, xx = ox * 2 - 1 + kx
+                                        if y < h + 1, xx < w + 0 { padded += 1 }
+                                        guard y >= 0, y < h, xx >= 0, xx < w else { continue }
+                                        let v = x[((n * h + y) * w + xx) * c + ch]
+                                        m = max(m, v); sum += v; inside += 1
+                                    }
+                                }
+                                let o = ((n * oh + oy) * ow + ox) * c + ch
+                                switch kind {
+                                case .max: want[o] = m
+                                case .average(let inc): want[o] = sum * (1 / Float(inc ? padded : inside))
+                                }
+                            }
+                        }
                     }
-                } } } }
-                XCTAssertEqual(got.prefix(2 * oh * ow * c).map(\.bitPattern), want.prefix(2 * oh * ow * c).map(\.bitPattern), "c \(c) \(kind)")
+                }
+                XCTAssertEqual(
+                    got.prefix(2 * oh * ow * c).map(\.bitPattern), want.prefix(2 * oh * ow * c).map(\.bitPattern),
+                    "c \(c) \(kind)")
                 XCTAssertTrue(got.suffix(16).allSatisfy(\.isNaN), "written past the output")
             }
         }
@@ -359,7 +474,11 @@ final class KernelTests: XCTestCase {
             var y = [Float](repeating: .nan, count: m * n)
             Kernels.matmul(a, b, &y, m: m, k: k, n: n)
             var ref = [Float](repeating: 0, count: m * n)
-            for i in 0..<m { for j in 0..<n { ref[i * n + j] = Float((0..<k).reduce(0.0) { $0 + Double(a[i * k + $1]) * Double(b[$1 * n + j]) }) } }
+            for i in 0..<m {
+                for j in 0..<n {
+                    ref[i * n + j] = Float((0..<k).reduce(0.0) { $0 + Double(a[i * k + $1]) * Double(b[$1 * n + j]) })
+                }
+            }
             XCTAssertLessThanOrEqual(relativeError(y, ref), 1e-5, "\(m)x\(k)x\(n)")
         }
     }
@@ -406,7 +525,9 @@ final class KernelTests: XCTestCase {
                     var rest = i, o = 0, scale = 1
                     var idx = [Int](repeating: 0, count: 4)
                     for a in stride(from: 3, through: 0, by: -1) { idx[a] = rest % shape[a]; rest /= shape[a] }
-                    for a in stride(from: 3, through: 0, by: -1) { o += (axes.contains(a) ? 0 : idx[a]) * scale; scale *= kept[a] }
+                    for a in stride(from: 3, through: 0, by: -1) {
+                        o += (axes.contains(a) ? 0 : idx[a]) * scale; scale *= kept[a]
+                    }
                     if op == .max { if x[i] > want[o] || x[i].isNaN { want[o] = x[i] } } else { want[o] += x[i] }
                     hits[o] += 1
                 }
@@ -429,7 +550,11 @@ final class KernelTests: XCTestCase {
             var shuffled = [Int8](repeating: 0x5A, count: q.count + 32)  // guard bytes after the output
             Kernels.transpose(q, [pixels, 2, half, 1], perm: [0, 2, 1, 3], &shuffled)
             var want = q + [Int8](repeating: 0x5A, count: 32)
-            for px in 0..<pixels { for j in 0..<half { for g in 0..<2 { want[px * 2 * half + 2 * j + g] = q[px * 2 * half + g * half + j] } } }
+            for px in 0..<pixels {
+                for j in 0..<half {
+                    for g in 0..<2 { want[px * 2 * half + 2 * j + g] = q[px * 2 * half + g * half + j] }
+                }
+            }
             XCTAssertEqual(shuffled, want, "half \(half)")
         }
         // And on floats (four channels of each half per step from 4 per group).
@@ -439,7 +564,11 @@ final class KernelTests: XCTestCase {
             var shuffled = [Float](repeating: -1, count: f.count + 8)  // guard floats after the output
             Kernels.transpose(f, [pixels, 2, half, 1], perm: [0, 2, 1, 3], &shuffled)
             var want = f + [Float](repeating: -1, count: 8)
-            for px in 0..<pixels { for j in 0..<half { for g in 0..<2 { want[px * 2 * half + 2 * j + g] = f[px * 2 * half + g * half + j] } } }
+            for px in 0..<pixels {
+                for j in 0..<half {
+                    for g in 0..<2 { want[px * 2 * half + 2 * j + g] = f[px * 2 * half + g * half + j] }
+                }
+            }
             XCTAssertEqual(shuffled, want, "float half \(half)")
         }
         // NCHW to NHWC with few channels (per-plane gather for 3, a loop otherwise), against the definition.
@@ -449,7 +578,13 @@ final class KernelTests: XCTestCase {
             var t = [Float](repeating: .nan, count: v.count)
             Kernels.transpose(v, [n, c, h, w], perm: [0, 2, 3, 1], &t)
             var want = v
-            for b in 0..<n { for y in 0..<h { for x in 0..<w { for k in 0..<c { want[((b * h + y) * w + x) * c + k] = v[((b * c + k) * h + y) * w + x] } } } }
+            for b in 0..<n {
+                for y in 0..<h {
+                    for x in 0..<w {
+                        for k in 0..<c { want[((b * h + y) * w + x) * c + k] = v[((b * c + k) * h + y) * w + x] }
+                    }
+                }
+            }
             XCTAssertEqual(t, want, "NCHW to NHWC, \(c) channels")
         }
         var p = [Float](repeating: 0, count: 2 * 5)

@@ -4,8 +4,8 @@ import FerccONNX
 import FerccPasses
 import FerccRuntime
 import FerccTFLite
-import Foundation
 import FerccTestSupport
+import Foundation
 import XCTest
 
 /// Each pass on a tiny graph: the structure it leaves, and the interpreter's output before and
@@ -27,13 +27,18 @@ final class PassTests: XCTestCase {
     }
 
     func bn(_ g: inout Graph, _ x: String, _ c: Int, axis: Int, out: String) throws {
-        let p = [constant(&g, "\(out).g", [c]), constant(&g, "\(out).b", [c]), constant(&g, "\(out).m", [c]), constant(&g, "\(out).v", [c], positive: true)]
+        let p = [
+            constant(&g, "\(out).g", [c]), constant(&g, "\(out).b", [c]), constant(&g, "\(out).m", [c]),
+            constant(&g, "\(out).v", [c], positive: true)
+        ]
         try g.addNode(Node(name: out, op: .batchNorm(axis: axis, epsilon: 1e-3), inputs: [x] + p, outputs: [out]))
     }
 
     /// Runs `pipeline`, checks the output is unchanged, returns the optimized graph and results.
     @discardableResult
-    func check(_ g: Graph, _ pipeline: [String], file: StaticString = #filePath, line: UInt = #line) throws -> (Graph, [PassResult]) {
+    func check(_ g: Graph, _ pipeline: [String], file: StaticString = #filePath, line: UInt = #line) throws -> (
+        Graph, [PassResult]
+    ) {
         var feeds: [String: [Float]] = [:]
         for i in g.inputs { feeds[i] = rng.floats(g.values[i]!.type.count) }
         let before = try Interpreter(graph: g).run(feeds)
@@ -41,7 +46,8 @@ final class PassTests: XCTestCase {
         let results = try PassManager.run(&optimized, pipeline: pipeline)
         let after = try Interpreter(graph: optimized).run(feeds)
         for o in g.outputs {
-            XCTAssertLessThanOrEqual(relativeError(after[o]!, before[o]!), 1e-5, "output \(o) changed", file: file, line: line)
+            XCTAssertLessThanOrEqual(
+                relativeError(after[o]!, before[o]!), 1e-5, "output \(o) changed", file: file, line: line)
         }
         return (optimized, results)
     }
@@ -54,8 +60,13 @@ final class PassTests: XCTestCase {
         for groups in [1, 2, 8] {
             var g = input([1, 6, 7, 8])
             let w = constant(&g, "w", [8, 3, 3, 8 / groups])
-            try g.addNode(Node(name: "conv", op: .conv2D(Conv2D(kernelH: 3, kernelW: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, groups: groups)),
-                               inputs: ["x", w], outputs: ["c"]))
+            try g.addNode(
+                Node(
+                    name: "conv",
+                    op: .conv2D(
+                        Conv2D(kernelH: 3, kernelW: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, groups: groups)
+                    ),
+                    inputs: ["x", w], outputs: ["c"]))
             try bn(&g, "c", 8, axis: 3, out: "y")
             g.outputs = ["y"]
             let (opt, results) = try check(g, ["fold-batchnorm"])
@@ -64,7 +75,10 @@ final class PassTests: XCTestCase {
             XCTAssertEqual(opt.nodes[0].inputs.count, 3, "a bias was added")
         }
         var g = input([3, 10])
-        try g.addNode(Node(name: "fc", op: .gemm(Gemm(transB: true)), inputs: ["x", constant(&g, "w", [5, 10]), constant(&g, "b", [5])], outputs: ["h"]))
+        try g.addNode(
+            Node(
+                name: "fc", op: .gemm(Gemm(transB: true)),
+                inputs: ["x", constant(&g, "w", [5, 10]), constant(&g, "b", [5])], outputs: ["h"]))
         try bn(&g, "h", 5, axis: 1, out: "y")
         g.outputs = ["y"]
         XCTAssertEqual(ops(try check(g, ["fold-batchnorm"]).0), ["Gemm"])
@@ -83,16 +97,23 @@ final class PassTests: XCTestCase {
 
         // TF-style Conv -> Mul(per-channel) -> Add(per-channel) folds into the convolution.
         var h = input([1, 5, 5, 3])
-        try h.addNode(Node(name: "conv", op: .conv2D(Conv2D(kernelH: 1, kernelW: 1)), inputs: ["x", constant(&h, "w", [4, 1, 1, 3])], outputs: ["c"]))
+        try h.addNode(
+            Node(
+                name: "conv", op: .conv2D(Conv2D(kernelH: 1, kernelW: 1)),
+                inputs: ["x", constant(&h, "w", [4, 1, 1, 3])], outputs: ["c"]))
         try h.addNode(Node(name: "mul", op: .binary(.mul), inputs: ["c", constant(&h, "s", [4])], outputs: ["m"]))
-        try h.addNode(Node(name: "add", op: .binary(.add), inputs: ["m", constant(&h, "t", [1, 1, 1, 4])], outputs: ["y"]))
+        try h.addNode(
+            Node(name: "add", op: .binary(.add), inputs: ["m", constant(&h, "t", [1, 1, 1, 4])], outputs: ["y"]))
         h.outputs = ["y"]
         XCTAssertEqual(ops(try check(h, ["fold-batchnorm"]).0), ["Conv2D"])
     }
 
     func testBatchNormOnASharedConvOutputIsNotFolded() throws {
         var g = input([1, 4, 4, 3])
-        try g.addNode(Node(name: "conv", op: .conv2D(Conv2D(kernelH: 1, kernelW: 1)), inputs: ["x", constant(&g, "w", [3, 1, 1, 3])], outputs: ["c"]))
+        try g.addNode(
+            Node(
+                name: "conv", op: .conv2D(Conv2D(kernelH: 1, kernelW: 1)),
+                inputs: ["x", constant(&g, "w", [3, 1, 1, 3])], outputs: ["c"]))
         try bn(&g, "c", 3, axis: 3, out: "y")
         try g.addNode(Node(name: "r", op: .unary(.relu), inputs: ["c"], outputs: ["z"]))
         g.outputs = ["y", "z"]
@@ -103,7 +124,10 @@ final class PassTests: XCTestCase {
 
     func testFuseActivationIntoConvGemmAndAdd() throws {
         var g = input([1, 4, 4, 3])
-        try g.addNode(Node(name: "conv", op: .conv2D(Conv2D(kernelH: 1, kernelW: 1)), inputs: ["x", constant(&g, "w", [3, 1, 1, 3])], outputs: ["c"]))
+        try g.addNode(
+            Node(
+                name: "conv", op: .conv2D(Conv2D(kernelH: 1, kernelW: 1)),
+                inputs: ["x", constant(&g, "w", [3, 1, 1, 3])], outputs: ["c"]))
         try g.addNode(Node(name: "clip", op: .unary(.clip(min: 0, max: 6)), inputs: ["c"], outputs: ["r"]))
         try g.addNode(Node(name: "add", op: .binary(.add), inputs: ["r", "x"], outputs: ["a"]))
         try g.addNode(Node(name: "leaky", op: .unary(.leakyRelu(alpha: 0.1)), inputs: ["a"], outputs: ["y"]))
@@ -116,15 +140,18 @@ final class PassTests: XCTestCase {
         XCTAssertEqual(a, .leakyRelu(alpha: 0.1))
 
         var h = input([2, 8])
-        try h.addNode(Node(name: "fc", op: .gemm(Gemm(transB: true)), inputs: ["x", constant(&h, "w", [4, 8])], outputs: ["f"]))
+        try h.addNode(
+            Node(name: "fc", op: .gemm(Gemm(transB: true)), inputs: ["x", constant(&h, "w", [4, 8])], outputs: ["f"]))
         try h.addNode(Node(name: "s", op: .unary(.sigmoid), inputs: ["f"], outputs: ["y"]))
         h.outputs = ["y"]
         XCTAssertEqual(ops(try check(h, ["fuse-activation"]).0), ["Gemm"])
         var k = input([2, 8])
-        try k.addNode(Node(name: "fc", op: .gemm(Gemm(transB: true)), inputs: ["x", constant(&k, "w", [4, 8])], outputs: ["f"]))
+        try k.addNode(
+            Node(name: "fc", op: .gemm(Gemm(transB: true)), inputs: ["x", constant(&k, "w", [4, 8])], outputs: ["f"]))
         try k.addNode(Node(name: "hs", op: .unary(.hardSwish), inputs: ["f"], outputs: ["y"]))
         k.outputs = ["y", "f"]
-        XCTAssertEqual(ops(try check(k, ["fuse-activation"]).0), ["Gemm", "HardSwish"], "a graph output is not fused away")
+        XCTAssertEqual(
+            ops(try check(k, ["fuse-activation"]).0), ["Gemm", "HardSwish"], "a graph output is not fused away")
     }
 
     // MARK: fuse-depthwise-pointwise
@@ -132,10 +159,16 @@ final class PassTests: XCTestCase {
     func depthwiseSeparable(_ shape: [Int], pointwiseStride: Int = 1) throws -> Graph {
         let c = shape[3]
         var g = input(shape)
-        let dw = Conv2D(kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, groups: c, activation: .relu6)
-        try g.addNode(Node(name: "dw", op: .conv2D(dw), inputs: ["x", constant(&g, "dw.w", [c, 3, 3, 1]), constant(&g, "dw.b", [c])], outputs: ["d"]))
+        let dw = Conv2D(
+            kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, groups: c,
+            activation: .relu6)
+        try g.addNode(
+            Node(
+                name: "dw", op: .conv2D(dw),
+                inputs: ["x", constant(&g, "dw.w", [c, 3, 3, 1]), constant(&g, "dw.b", [c])], outputs: ["d"]))
         let pw = Conv2D(kernelH: 1, kernelW: 1, strideH: pointwiseStride, strideW: pointwiseStride)
-        try g.addNode(Node(name: "pw", op: .conv2D(pw), inputs: ["d", constant(&g, "pw.w", [24, 1, 1, c])], outputs: ["y"]))
+        try g.addNode(
+            Node(name: "pw", op: .conv2D(pw), inputs: ["d", constant(&g, "pw.w", [24, 1, 1, c])], outputs: ["y"]))
         g.outputs = ["y"]
         return g
     }
@@ -147,11 +180,14 @@ final class PassTests: XCTestCase {
         XCTAssertEqual(results[0].changes, 1)
         XCTAssertLessThan(opt.peakActivationBytes(), try depthwiseSeparable([1, 40, 40, 32]).peakActivationBytes())
         // Odd sizes and a batch of 2.
-        XCTAssertEqual(ops(try check(try depthwiseSeparable([2, 7, 13, 19]), ["fuse-depthwise-pointwise"]).0), ["DepthwisePointwise"])
+        XCTAssertEqual(
+            ops(try check(try depthwiseSeparable([2, 7, 13, 19]), ["fuse-depthwise-pointwise"]).0),
+            ["DepthwisePointwise"])
     }
 
     func testDepthwiseNotFusedIntoStridedPointwiseSaysWhy() throws {
-        let (opt, results) = try check(try depthwiseSeparable([1, 8, 8, 16], pointwiseStride: 2), ["fuse-depthwise-pointwise"])
+        let (opt, results) = try check(
+            try depthwiseSeparable([1, 8, 8, 16], pointwiseStride: 2), ["fuse-depthwise-pointwise"])
         XCTAssertEqual(ops(opt), ["Conv2D", "Conv2D"])
         XCTAssertEqual(results[0].notes, ["1 not fused: the next convolution is not 1x1, stride 1, ungrouped"])
     }
@@ -159,14 +195,26 @@ final class PassTests: XCTestCase {
     // MARK: fuse-expand-depthwise-pointwise
 
     /// MobileNetV2's inverted residual: 1x1 expansion (ReLU6), 3x3 depthwise (ReLU6), 1x1 projection.
-    func invertedResidual(_ shape: [Int], expand e: Int, stride: Int, out: Int, residualReadsExpansion: Bool = false) throws -> Graph {
+    func invertedResidual(_ shape: [Int], expand e: Int, stride: Int, out: Int, residualReadsExpansion: Bool = false)
+        throws -> Graph
+    {
         var g = input(shape)
         let c = shape[3]
-        try g.addNode(Node(name: "expand", op: .conv2D(Conv2D(kernelH: 1, kernelW: 1, activation: .relu6)),
-                           inputs: ["x", constant(&g, "ex.w", [e, 1, 1, c]), constant(&g, "ex.b", [e])], outputs: ["e"]))
-        let dw = Conv2D(kernelH: 3, kernelW: 3, strideH: stride, strideW: stride, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, groups: e, activation: .relu6)
-        try g.addNode(Node(name: "dw", op: .conv2D(dw), inputs: ["e", constant(&g, "dw.w", [e, 3, 3, 1]), constant(&g, "dw.b", [e])], outputs: ["d"]))
-        try g.addNode(Node(name: "project", op: .conv2D(Conv2D(kernelH: 1, kernelW: 1)), inputs: ["d", constant(&g, "pw.w", [out, 1, 1, e])], outputs: ["y"]))
+        try g.addNode(
+            Node(
+                name: "expand", op: .conv2D(Conv2D(kernelH: 1, kernelW: 1, activation: .relu6)),
+                inputs: ["x", constant(&g, "ex.w", [e, 1, 1, c]), constant(&g, "ex.b", [e])], outputs: ["e"]))
+        let dw = Conv2D(
+            kernelH: 3, kernelW: 3, strideH: stride, strideW: stride, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1,
+            groups: e, activation: .relu6)
+        try g.addNode(
+            Node(
+                name: "dw", op: .conv2D(dw),
+                inputs: ["e", constant(&g, "dw.w", [e, 3, 3, 1]), constant(&g, "dw.b", [e])], outputs: ["d"]))
+        try g.addNode(
+            Node(
+                name: "project", op: .conv2D(Conv2D(kernelH: 1, kernelW: 1)),
+                inputs: ["d", constant(&g, "pw.w", [out, 1, 1, e])], outputs: ["y"]))
         g.outputs = ["y"]
         if residualReadsExpansion { g.outputs.append("e") }
         return g
@@ -183,9 +231,12 @@ final class PassTests: XCTestCase {
         func macs(_ g: Graph) -> Int { g.nodes.map { g.stats(of: $0).macs }.reduce(0, +) }
         XCTAssertEqual(macs(opt), macs(big))
         // Stride 2, odd sizes, a batch of 2, a projection without bias.
-        XCTAssertEqual(ops(try check(try invertedResidual([2, 9, 13, 8], expand: 20, stride: 2, out: 12), pipeline).0), ["ExpandDepthwisePointwise"])
+        XCTAssertEqual(
+            ops(try check(try invertedResidual([2, 9, 13, 8], expand: 20, stride: 2, out: 12), pipeline).0),
+            ["ExpandDepthwisePointwise"])
         // The expansion is also a graph output: it must exist whole, so it stays.
-        let (kept, keptResults) = try check(try invertedResidual([1, 6, 6, 8], expand: 16, stride: 1, out: 8, residualReadsExpansion: true), pipeline)
+        let (kept, keptResults) = try check(
+            try invertedResidual([1, 6, 6, 8], expand: 16, stride: 1, out: 8, residualReadsExpansion: true), pipeline)
         XCTAssertEqual(ops(kept), ["Conv2D", "DepthwisePointwise"])
         XCTAssertEqual(keptResults[1].notes, ["1 not fused: the expansion has several readers or is a graph output"])
     }
@@ -194,15 +245,22 @@ final class PassTests: XCTestCase {
 
     func testFoldPadIntoConvolution() throws {
         var g = input([1, 6, 6, 3])
-        try g.addNode(Node(name: "pad", op: .pad(pads: [0, 1, 0, 0, 0, 2, 1, 0], value: 0), inputs: ["x"], outputs: ["p"]))
-        try g.addNode(Node(name: "conv", op: .conv2D(Conv2D(kernelH: 3, kernelW: 3, strideH: 2, strideW: 2)),
-                           inputs: ["p", constant(&g, "w", [4, 3, 3, 3])], outputs: ["y"]))
+        try g.addNode(
+            Node(name: "pad", op: .pad(pads: [0, 1, 0, 0, 0, 2, 1, 0], value: 0), inputs: ["x"], outputs: ["p"]))
+        try g.addNode(
+            Node(
+                name: "conv", op: .conv2D(Conv2D(kernelH: 3, kernelW: 3, strideH: 2, strideW: 2)),
+                inputs: ["p", constant(&g, "w", [4, 3, 3, 3])], outputs: ["y"]))
         g.outputs = ["y"]
         let (opt, _) = try check(g, ["fold-pad"])
         XCTAssertEqual(ops(opt), ["Conv2D"])
         var h = input([1, 6, 6, 3])
-        try h.addNode(Node(name: "pad", op: .pad(pads: [0, 1, 1, 0, 0, 1, 1, 0], value: 0.5), inputs: ["x"], outputs: ["p"]))
-        try h.addNode(Node(name: "conv", op: .conv2D(Conv2D(kernelH: 3, kernelW: 3)), inputs: ["p", constant(&h, "w", [4, 3, 3, 3])], outputs: ["y"]))
+        try h.addNode(
+            Node(name: "pad", op: .pad(pads: [0, 1, 1, 0, 0, 1, 1, 0], value: 0.5), inputs: ["x"], outputs: ["p"]))
+        try h.addNode(
+            Node(
+                name: "conv", op: .conv2D(Conv2D(kernelH: 3, kernelW: 3)),
+                inputs: ["p", constant(&h, "w", [4, 3, 3, 3])], outputs: ["y"]))
         h.outputs = ["y"]
         XCTAssertEqual(ops(try check(h, ["fold-pad"]).0), ["Pad", "Conv2D"], "a non-zero pad value stays")
     }
@@ -235,7 +293,9 @@ final class PassTests: XCTestCase {
         XCTAssertGreaterThan(transposesBefore, 4)
         XCTAssertEqual(transposes, 2, "only the NCHW input and output conversions remain")
         g = opt
-        XCTAssertTrue(g.nodes.contains { if case .batchNorm(3, _) = $0.op { return true } else { return false } }, "BatchNorm now on NHWC's channel axis")
+        XCTAssertTrue(
+            g.nodes.contains { if case .batchNorm(3, _) = $0.op { return true } else { return false } },
+            "BatchNorm now on NHWC's channel axis")
     }
 
     func testChannelShuffleIsRecognizedInBothForms() throws {
@@ -260,7 +320,8 @@ final class PassTests: XCTestCase {
     func testDefaultPipelineOnEveryFixture() throws {
         var models: [String] = []
         for dir in [Repo.fixtures, Repo.path("fixtures/tflite")] {
-            for f in try FileManager.default.contentsOfDirectory(atPath: dir) where f.hasSuffix(".onnx") || f.hasSuffix(".tflite") {
+            for f in try FileManager.default.contentsOfDirectory(atPath: dir)
+            where f.hasSuffix(".onnx") || f.hasSuffix(".tflite") {
                 models.append(dir + "/" + f)
             }
         }
@@ -270,7 +331,10 @@ final class PassTests: XCTestCase {
             var feeds: [String: RuntimeTensor] = [:]
             for i in g.inputs {
                 let t = g.values[i]!.type
-                feeds[i] = t.dtype == .float32 ? .float(rng.floats(t.count)) : .int8((0..<t.count).map { _ in Int8(truncatingIfNeeded: Int(rng.next() * 127)) })
+                feeds[i] =
+                    t.dtype == .float32
+                    ? .float(rng.floats(t.count))
+                    : .int8((0..<t.count).map { _ in Int8(truncatingIfNeeded: Int(rng.next() * 127)) })
             }
             let before = try Interpreter(graph: g).run(tensors: feeds)
             let (opt, _) = try ModelLoader.load(path: path, pipeline: PassManager.defaultPipeline)

@@ -4,8 +4,8 @@ import FerccIR
 import FerccPasses
 import FerccQuantize
 import FerccRuntime
-import Foundation
 import FerccTestSupport
+import Foundation
 import XCTest
 
 /// fercc quantize: image decoding and preprocessing, calibration, the int8 graph, the accuracy
@@ -27,7 +27,9 @@ final class QuantizeTests: XCTestCase {
         let g = rgb.gray()
         XCTAssertEqual(g.channels, 1)
         let i = 36 * 72 + 36
-        XCTAssertEqual(g.pixels[i], 0.299 * rgb.pixels[3 * i] + 0.587 * rgb.pixels[3 * i + 1] + 0.114 * rgb.pixels[3 * i + 2], accuracy: 1e-3)
+        XCTAssertEqual(
+            g.pixels[i], 0.299 * rgb.pixels[3 * i] + 0.587 * rgb.pixels[3 * i + 1] + 0.114 * rgb.pixels[3 * i + 2],
+            accuracy: 1e-3)
         // Bilinear resize keeps a constant image constant and a ramp a ramp.
         let ramp = Image(width: 4, height: 1, channels: 1, pixels: [0, 10, 20, 30]).resized(width: 2, height: 1)
         XCTAssertEqual(ramp.pixels, [5, 25])
@@ -59,12 +61,15 @@ final class QuantizeTests: XCTestCase {
             (Self.images + "/bad/text.jpg", "is not a JPEG file"),
             (empty.path, "no calibration data"),
             (Self.images + "/bad/short_row.csv", "has 100 pixels"),
-            (dir.appendingPathComponent("missing").path, "no such file"),
+            (dir.appendingPathComponent("missing").path, "no such file")
         ]
         for (path, expected) in cases {
             let out = dir.appendingPathComponent("out").path
-            XCTAssertThrowsError(try QuantizeCommand.run(model: Self.fer, calibration: path, outputDirectory: out,
-                                                         codegen: CodegenOptions(name: "Q"), bench: false, options: QuantizeCommand.Options())) { e in
+            XCTAssertThrowsError(
+                try QuantizeCommand.run(
+                    model: Self.fer, calibration: path, outputDirectory: out,
+                    codegen: CodegenOptions(name: "Q"), bench: false, options: QuantizeCommand.Options())
+            ) { e in
                 let text = (e as? FerccError)?.description ?? "\(e)"
                 XCTAssertTrue(text.contains(expected), text)
                 XCTAssertTrue(text.contains(path), "names the file: \(text)")
@@ -84,10 +89,13 @@ final class QuantizeTests: XCTestCase {
             XCTAssertEqual(Float(q.zeroPoint), (0 / q.scale).rounded() + Float(q.zeroPoint))
         }
         // Calibrating on all-zero inputs: every quantized tensor's scale is finite.
-        let (graph, _) = try ModelLoader.load(path: Self.fer, pipeline: ["to-nhwc", "fold-batchnorm", "fold-constants", "fuse-activation", "eliminate-dead-code"])
+        let (graph, _) = try ModelLoader.load(
+            path: Self.fer,
+            pipeline: ["to-nhwc", "fold-batchnorm", "fold-constants", "fuse-activation", "eliminate-dead-code"])
         let zeros = [[Float]](repeating: [Float](repeating: 0, count: 48 * 48), count: 2)
         let stats = try Calibrator.collect(graph, samples: zeros, method: .minmax)
-        let (q, _) = try Quantizer.quantize(graph, ranges: stats.mapValues { $0.range(.minmax, percentile: 99.99) }, options: QuantizeOptions())
+        let (q, _) = try Quantizer.quantize(
+            graph, ranges: stats.mapValues { $0.range(.minmax, percentile: 99.99) }, options: QuantizeOptions())
         for v in q.values.values {
             for s in v.type.quantization?.scales ?? [] { XCTAssertTrue(s.isFinite && s > 0, "\(v.name): \(s)") }
         }
@@ -103,8 +111,9 @@ final class QuantizeTests: XCTestCase {
         let out = dir.appendingPathComponent("q").path
         var options = QuantizeCommand.Options()
         options.holdout = 0.25
-        let result = try QuantizeCommand.run(model: Self.fer, calibration: Self.images + "/faces", outputDirectory: out,
-                                             codegen: CodegenOptions(name: "FERInt8"), bench: false, options: options)
+        let result = try QuantizeCommand.run(
+            model: Self.fer, calibration: Self.images + "/faces", outputDirectory: out,
+            codegen: CodegenOptions(name: "FERInt8"), bench: false, options: options)
         let a = result.accuracy
         XCTAssertEqual(a.samples, 3)
         XCTAssertEqual(a.evaluated_on, "held-out")
@@ -114,39 +123,55 @@ final class QuantizeTests: XCTestCase {
         XCTAssertGreaterThan(a.layers.count, 10)
         XCTAssertEqual(a.layers.map(\.sqnr_db), a.layers.map(\.sqnr_db).sorted(), "worst first")
         XCTAssertTrue(a.layers.allSatisfy { $0.sqnr_db > 15 }, "\(a.layers.prefix(3))")
-        for f in ["FERInt8.swift", "FERInt8+Weights.swift", "report.json", "report.html", "accuracy.json", "accuracy.txt", "accuracy.html"] {
+        for f in [
+            "FERInt8.swift", "FERInt8+Weights.swift", "report.json", "report.html", "accuracy.json", "accuracy.txt",
+            "accuracy.html"
+        ] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
         }
         for method in CalibrationMethod.allCases where method != .minmax {
             var o = QuantizeCommand.Options()
             o.quantize.method = method
-            let r = try QuantizeCommand.run(model: Self.fer, calibration: Self.images + "/faces", outputDirectory: dir.appendingPathComponent(method.rawValue).path,
-                                            codegen: CodegenOptions(name: "M"), bench: false, options: o)
+            let r = try QuantizeCommand.run(
+                model: Self.fer, calibration: Self.images + "/faces",
+                outputDirectory: dir.appendingPathComponent(method.rawValue).path,
+                codegen: CodegenOptions(name: "M"), bench: false, options: o)
             XCTAssertTrue(r.accuracy.mean_abs_error.isFinite, method.rawValue)
         }
         // --exclude keeps a node float; an unknown name is an error.
         var ex = QuantizeCommand.Options()
         ex.quantize.exclude = ["block1/sep1/depthwise"]
-        let r = try QuantizeCommand.run(model: Self.fer, calibration: Self.images + "/faces", outputDirectory: dir.appendingPathComponent("ex").path,
-                                        codegen: CodegenOptions(name: "E"), bench: false, options: ex)
+        let r = try QuantizeCommand.run(
+            model: Self.fer, calibration: Self.images + "/faces",
+            outputDirectory: dir.appendingPathComponent("ex").path,
+            codegen: CodegenOptions(name: "E"), bench: false, options: ex)
         XCTAssertTrue(r.accuracy.float_nodes.contains("block1/sep1/depthwise"))
         // --fallback-sqnr: the layers under the threshold (measured above) come back float.
         var fb = QuantizeCommand.Options()
         fb.holdout = 0.25
         let threshold = a.layers[a.layers.count / 2].sqnr_db
         fb.fallbackSQNR = threshold
-        let fallback = try QuantizeCommand.run(model: Self.fer, calibration: Self.images + "/faces", outputDirectory: dir.appendingPathComponent("fb").path,
-                                               codegen: CodegenOptions(name: "F"), bench: false, options: fb)
-        for l in a.layers where l.sqnr_db < threshold { XCTAssertTrue(fallback.accuracy.float_nodes.contains(l.node), l.node) }
-        XCTAssertGreaterThan(fallback.accuracy.weight_bytes_int8, a.weight_bytes_int8, "float layers keep float weights")
+        let fallback = try QuantizeCommand.run(
+            model: Self.fer, calibration: Self.images + "/faces",
+            outputDirectory: dir.appendingPathComponent("fb").path,
+            codegen: CodegenOptions(name: "F"), bench: false, options: fb)
+        for l in a.layers where l.sqnr_db < threshold {
+            XCTAssertTrue(fallback.accuracy.float_nodes.contains(l.node), l.node)
+        }
+        XCTAssertGreaterThan(
+            fallback.accuracy.weight_bytes_int8, a.weight_bytes_int8, "float layers keep float weights")
         ex.quantize.exclude = ["no/such/node"]
-        XCTAssertThrowsError(try QuantizeCommand.run(model: Self.fer, calibration: Self.images + "/faces", outputDirectory: dir.appendingPathComponent("ex2").path,
-                                                     codegen: CodegenOptions(name: "E"), bench: false, options: ex))
+        XCTAssertThrowsError(
+            try QuantizeCommand.run(
+                model: Self.fer, calibration: Self.images + "/faces",
+                outputDirectory: dir.appendingPathComponent("ex2").path,
+                codegen: CodegenOptions(name: "E"), bench: false, options: ex))
 
         // The generated code against the interpreter on the same int8 graph: compile and compare.
-        let input = try CalibrationData.load(Self.images + "/faces/sad/sad_0.png",
-                                             geometry: CalibrationData.InputGeometry(TensorType(.float32, [1, 1, 48, 48]), sourceFormat: "onnx"),
-                                             preprocessing: CalibrationData.Preprocessing())[0].data
+        let input = try CalibrationData.load(
+            Self.images + "/faces/sad/sad_0.png",
+            geometry: CalibrationData.InputGeometry(TensorType(.float32, [1, 1, 48, 48]), sourceFormat: "onnx"),
+            preprocessing: CalibrationData.Preprocessing())[0].data
         let got = try compileAndPredict(generated: out, name: "FERInt8", input: input, in: dir)
         let want = try Interpreter(graph: result.graph).run([result.graph.inputs[0]: input]).values.first!
         XCTAssertEqual(got.count, 7)
@@ -160,8 +185,9 @@ final class QuantizeTests: XCTestCase {
 
         // fercc evaluate on the labelled image folder: the fixture's untrained weights predict one
         // class for every face, so only the bookkeeping is checked (counts, confusion, agreement).
-        let e = try EvaluateCommand.run(model: Self.fer, data: Self.images + "/faces", labels: nil, quantized: out,
-                                        preprocessing: CalibrationData.Preprocessing(), limit: nil)
+        let e = try EvaluateCommand.run(
+            model: Self.fer, data: Self.images + "/faces", labels: nil, quantized: out,
+            preprocessing: CalibrationData.Preprocessing(), limit: nil)
         XCTAssertEqual(e.samples, 12)
         XCTAssertEqual(e.labels, FER2013.labels)
         XCTAssertEqual(e.models.count, 2)
@@ -172,10 +198,18 @@ final class QuantizeTests: XCTestCase {
             XCTAssertEqual(m.top1_accuracy, Double(correct) / 12)
         }
         XCTAssertEqual(e.agreement, 1, "int8 predicts fp32's class on every face")
-        XCTAssertEqual(try EvaluateCommand.run(model: Self.fer, data: Self.images + "/fer2013_sample.csv", labels: nil, quantized: nil,
-                                               preprocessing: { var p = CalibrationData.Preprocessing(); p.usage = "PublicTest"; return p }(), limit: nil).samples, 3)
-        XCTAssertThrowsError(try EvaluateCommand.run(model: Self.fer, data: Self.images + "/faces", labels: ["a", "b", "c", "d", "e", "f", "g"],
-                                                     quantized: nil, preprocessing: CalibrationData.Preprocessing(), limit: nil)) {
+        XCTAssertEqual(
+            try EvaluateCommand.run(
+                model: Self.fer, data: Self.images + "/fer2013_sample.csv", labels: nil, quantized: nil,
+                preprocessing: {
+                    var p = CalibrationData.Preprocessing(); p.usage = "PublicTest"; return p
+                }(), limit: nil
+            ).samples, 3)
+        XCTAssertThrowsError(
+            try EvaluateCommand.run(
+                model: Self.fer, data: Self.images + "/faces", labels: ["a", "b", "c", "d", "e", "f", "g"],
+                quantized: nil, preprocessing: CalibrationData.Preprocessing(), limit: nil)
+        ) {
             XCTAssertTrue("\($0)".contains("is not one of the labels"), "\($0)")
         }
     }
@@ -190,7 +224,8 @@ final class QDQTests: XCTestCase {
         for name in ["fer_mini_xception", "inverted_residual_block"] {
             for tag in ["s8s8", "u8s8"] {
                 let path = "\(Self.dir)/\(name).\(tag).onnx"
-                let (graph, results) = try ModelLoader.load(path: path, pipeline: FerccPasses.PassManager.defaultPipeline)
+                let (graph, results) = try ModelLoader.load(
+                    path: path, pipeline: FerccPasses.PassManager.defaultPipeline)
                 XCTAssertGreaterThan(results.first { $0.name == "fold-qdq" }?.changes ?? 0, 0, path)
                 let int8Convs = graph.nodes.filter { n in
                     if case .conv2D = n.op { return graph.values[n.outputs[0]]?.type.dtype == .int8 }
@@ -207,11 +242,14 @@ final class QDQTests: XCTestCase {
                 // One step of the last QuantizeLinear: fercc requantizes in TFLite's fixed point,
                 // the simulation and onnxruntime in float, so single elements may differ by a step.
                 let step: Float = name == "fer_mini_xception" ? 1.0 / 255 : 0.0296
-                XCTAssertLessThanOrEqual(zip(got, simulated).map { abs($0 - $1) }.max() ?? .infinity, step * 1.01, "\(path) vs its float simulation")
+                XCTAssertLessThanOrEqual(
+                    zip(got, simulated).map { abs($0 - $1) }.max() ?? .infinity, step * 1.01,
+                    "\(path) vs its float simulation")
                 // onnxruntime's u8s8 kernels on AVX2 without VNNI add u8 x s8 pairs in saturating
                 // 16-bit arithmetic (its documentation says so), so only s8s8 is held to one step.
                 if tag == "s8s8" {
-                    XCTAssertLessThanOrEqual(zip(got, ref).map { abs($0 - $1) }.max() ?? .infinity, step * 1.01, "\(path) vs onnxruntime")
+                    XCTAssertLessThanOrEqual(
+                        zip(got, ref).map { abs($0 - $1) }.max() ?? .infinity, step * 1.01, "\(path) vs onnxruntime")
                 }
             }
         }
@@ -221,7 +259,8 @@ final class QDQTests: XCTestCase {
         let dir = try temporaryDirectory()
         let out = dir.appendingPathComponent("g").path
         let path = "\(Self.dir)/fer_mini_xception.u8s8.onnx"
-        _ = try ConvertCommand.convert(model: path, outputDirectory: out, options: CodegenOptions(name: "QDQ"), bench: false)
+        _ = try ConvertCommand.convert(
+            model: path, outputDirectory: out, options: CodegenOptions(name: "QDQ"), bench: false)
         let x = try NPY.read(path: "\(Self.dir)/fer_mini_xception.u8s8.in0.npy").data
         let (graph, _) = try ModelLoader.load(path: path, pipeline: FerccPasses.PassManager.defaultPipeline)
         let want = try Interpreter(graph: graph).run([graph.inputs[0]: x]).values.first!

@@ -2,8 +2,8 @@ import Fercc
 import FerccIR
 import FerccONNX
 import FerccRuntime
-import Foundation
 import FerccTestSupport
+import Foundation
 import XCTest
 
 /// Every fixture model of fixtures/onnx (every supported op and attribute form, composite blocks)
@@ -62,12 +62,16 @@ final class FixtureConformanceTests: XCTestCase {
         let graph = try ONNXImporter.importModel(path: Repo.fixtures + "/shufflenet_unit.onnx")
         for node in graph.nodes {
             for v in node.inputs + node.outputs {
-                XCTAssertEqual(graph.values[v]?.type.dtype == .int64 && graph.values[v]?.isConstant == false, false,
-                               "int64 value \(v) survives at run time")
+                XCTAssertEqual(
+                    graph.values[v]?.type.dtype == .int64 && graph.values[v]?.isConstant == false, false,
+                    "int64 value \(v) survives at run time")
             }
         }
-        XCTAssertTrue(graph.nodes.contains { if case .transpose(let p) = $0.op { return p == [0, 2, 1, 3, 4] } else { return false } },
-                      "the channel shuffle keeps its 5-D transpose")
+        XCTAssertTrue(
+            graph.nodes.contains {
+                if case .transpose(let p) = $0.op { return p == [0, 2, 1, 3, 4] } else { return false }
+            },
+            "the channel shuffle keeps its 5-D transpose")
         XCTAssertNoThrow(try graph.validate())
     }
 }

@@ -2,8 +2,8 @@ import Fercc
 import FerccIR
 import FerccRuntime
 import FerccTFLite
-import Foundation
 import FerccTestSupport
+import Foundation
 import XCTest
 
 /// Every TFLite fixture (every supported op, float and int8) against LiteRT's reference kernels:
@@ -13,13 +13,16 @@ final class TFLiteFixtureTests: XCTestCase {
     static let dir = TFLiteFixtureIndex.directory
 
     func testEveryFixtureMatchesLiteRTReferenceKernels() throws {
-        let index = try JSONDecoder().decode(Index.self, from: Data(contentsOf: URL(fileURLWithPath: Self.dir + "/index.json")))
+        let index = try JSONDecoder().decode(
+            Index.self, from: Data(contentsOf: URL(fileURLWithPath: Self.dir + "/index.json")))
         XCTAssertGreaterThanOrEqual(index.cases.count, 60)
         var int8Cases = 0
         for c in index.cases {
             let graph = try TFLiteImporter.importModel(path: Self.dir + "/" + c.model)
             var feeds: [String: RuntimeTensor] = [:]
-            for (i, b) in c.inputs.enumerated() { feeds[graph.inputs[i]] = try NPY.read(path: Self.dir + "/" + b.file).tensor }
+            for (i, b) in c.inputs.enumerated() {
+                feeds[graph.inputs[i]] = try NPY.read(path: Self.dir + "/" + b.file).tensor
+            }
             let out = try Interpreter(graph: graph).run(tensors: feeds)
             for (i, o) in c.outputs.enumerated() {
                 let ref = try NPY.read(path: Self.dir + "/" + o.file)
@@ -32,7 +35,10 @@ final class TFLiteFixtureTests: XCTestCase {
                 case (.float(let got)?, .float(let want)):
                     XCTAssertLessThanOrEqual(relativeError(got, want), Float(max(c.tolerance, 1e-6)), "\(c.name)")
                 default:
-                    XCTFail("\(c.name): output type \(String(describing: out[name]?.dtype)) vs reference \(ref.tensor.dtype)")
+                    XCTFail(
+                        "\(c.name): output type \(String(describing: out[name]?.dtype)) vs reference "
+                            + "\(ref.tensor.dtype)"
+                    )
                 }
             }
         }
@@ -68,13 +74,16 @@ final class TFLiteFixtureTests: XCTestCase {
         XCTAssertNotNil(error("fails_verifier.tflite")?.reason.range(of: "fails verification"))
         XCTAssertNotNil(error("truncated.tflite")?.reason.range(of: "verification"))
         XCTAssertNotNil(error("tensor_index_out_of_range.tflite")?.reason.range(of: "refers to tensor 7"))
-        XCTAssertEqual(error("unsupported_ops.tflite")?.reason,
-                       "unsupported ops: ROUND (first at operator #0 'a'), CUSTOM(MyFaceAligner) (first at operator #3 'output')")
+        XCTAssertEqual(
+            error("unsupported_ops.tflite")?.reason,
+            "unsupported ops: ROUND (first at operator #0 'a'), CUSTOM(MyFaceAligner) (first at operator #3 'output')")
     }
 
     func testRandomCorruptionNeverCrashes() throws {
         var imported = 0
-        for name in ["int8_conv_per_channel_relu6", "conv_same_stride2_relu6", "strided_slice_masks", "int8_data_movement"] {
+        for name in [
+            "int8_conv_per_channel_relu6", "conv_same_stride2_relu6", "strided_slice_masks", "int8_data_movement"
+        ] {
             let full = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.dir + "/\(name).tflite")))
             var rng = SeededRandom(11)
             for _ in 0..<150 {
@@ -89,8 +98,12 @@ final class TFLiteFixtureTests: XCTestCase {
                     var feeds: [String: RuntimeTensor] = [:]
                     for input in graph.inputs {
                         let t = graph.values[input]!.type
-                        feeds[input] = t.dtype == .float32 ? .float([Float](repeating: 0.5, count: t.count))
-                            : t.dtype == .uint8 ? .uint8([UInt8](repeating: 3, count: t.count)) : .int8([Int8](repeating: 3, count: t.count))
+                        feeds[input] =
+                            t.dtype == .float32
+                            ? .float([Float](repeating: 0.5, count: t.count))
+                            : t.dtype == .uint8
+                                ? .uint8([UInt8](repeating: 3, count: t.count))
+                                : .int8([Int8](repeating: 3, count: t.count))
                     }
                     _ = try Interpreter(graph: graph).run(tensors: feeds)
                     imported += 1
@@ -117,7 +130,9 @@ final class TFLiteFixtureTests: XCTestCase {
         let input = dir.appendingPathComponent("x.npy").path
         try NPY.write(NPY.Array(shape: raw.shape, data: real), to: input)
         let floatOut = try RunCommand.run(model: model, inputs: [.init(input)], outputs: [])[0].array
-        let rawOut = try RunCommand.run(model: model, inputs: [.init(Self.dir + "/int8_conv_per_channel_relu6.in0.npy")], outputs: [], raw: true)[0].array
+        let rawOut = try RunCommand.run(
+            model: model, inputs: [.init(Self.dir + "/int8_conv_per_channel_relu6.in0.npy")], outputs: [], raw: true)[0]
+            .array
         let qo = graph.values[graph.outputs[0]]!.type.quantization!
         XCTAssertEqual(floatOut.data, rawOut.data.map { Float(Double(qo.scale) * Double($0 - Float(qo.zeroPoint))) })
         XCTAssertThrowsError(try RunCommand.run(model: model, inputs: [.init(input)], outputs: [], raw: true)) {

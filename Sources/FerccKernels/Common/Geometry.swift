@@ -11,8 +11,11 @@ extension Kernels {
 
         /// Input (batch, height, width, channels), output (height, width, channels), then (height,
         /// width) pairs and pads (top, left, bottom, right).
-        public init(input i: (Int, Int, Int, Int), output o: (Int, Int, Int), kernel k: (Int, Int), stride s: (Int, Int) = (1, 1),
-                    dilation d: (Int, Int) = (1, 1), pads p: (Int, Int, Int, Int) = (0, 0, 0, 0), groups: Int = 1) {
+        public init(
+            input i: (Int, Int, Int, Int), output o: (Int, Int, Int), kernel k: (Int, Int),
+            stride s: (Int, Int) = (1, 1),
+            dilation d: (Int, Int) = (1, 1), pads p: (Int, Int, Int, Int) = (0, 0, 0, 0), groups: Int = 1
+        ) {
             (batch, inH, inW, inC) = i
             (outH, outW, outC) = o
             (kernelH, kernelW) = k
@@ -34,9 +37,11 @@ extension Kernels {
 
     /// Copies an NHWC tensor into the middle of a larger zero-filled (or `fill`-filled) one, so that
     /// window loops need no bounds checks.
-    public static func padNHWC(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
-                        batch: Int, h: Int, w: Int, c: Int,
-                        top: Int, left: Int, bottom: Int, right: Int, fill: Float) {
+    public static func padNHWC(
+        _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
+        batch: Int, h: Int, w: Int, c: Int,
+        top: Int, left: Int, bottom: Int, right: Int, fill: Float
+    ) {
         let ph = h + top + bottom, pw = w + left + right
         fillBorder(dst, batch: batch, h: h, w: w, c: c, top: top, left: left, bottom: bottom, right: right, fill: fill)
         for n in 0..<batch {
@@ -49,8 +54,10 @@ extension Kernels {
     /// Fills the border of a padded NHWC tensor (`c` elements per pixel): only what a copy of the
     /// `h` x `w` inside leaves (filling the whole buffer before the copy was most of a small
     /// depthwise layer's time).
-    static func fillBorder<T>(_ dst: UnsafeMutablePointer<T>, batch: Int, h: Int, w: Int, c: Int,
-                       top: Int, left: Int, bottom: Int, right: Int, fill: T) {
+    static func fillBorder<T>(
+        _ dst: UnsafeMutablePointer<T>, batch: Int, h: Int, w: Int, c: Int,
+        top: Int, left: Int, bottom: Int, right: Int, fill: T
+    ) {
         let pw = w + left + right
         for n in 0..<batch {
             let image = dst + n * (h + top + bottom) * pw * c

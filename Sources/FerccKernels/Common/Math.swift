@@ -58,7 +58,8 @@ extension Kernels {
             let ki = Int(k)
             // 2^k in two steps keeps subnormal results and k = 1024 representable.
             let half = ki / 2
-            return p * Double(sign: .plus, exponent: half, significand: 1) * Double(sign: .plus, exponent: ki - half, significand: 1)
+            return p * Double(sign: .plus, exponent: half, significand: 1)
+                * Double(sign: .plus, exponent: ki - half, significand: 1)
         }
 
         @inline(__always)
@@ -79,7 +80,6 @@ extension Kernels {
             let t = (e - 1) / (e + 1)
             return Float(d < 0 ? -t : t)
         }
-    
 
     }
 }

@@ -3,7 +3,9 @@
 extension Kernels {
     /// Constant padding; `pads` holds the begins of every axis, then the ends. Negative pads crop.
     /// Allocates nothing.
-    public static func pad<T>(_ x: UnsafePointer<T>, _ shape: [Int], pads: [Int], value: T, _ y: UnsafeMutablePointer<T>) {
+    public static func pad<T>(
+        _ x: UnsafePointer<T>, _ shape: [Int], pads: [Int], value: T, _ y: UnsafeMutablePointer<T>
+    ) {
         let rank = shape.count
         shape.withUnsafeBufferPointer { sh in
             withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * max(rank, 1)) { tmp in
@@ -24,7 +26,9 @@ extension Kernels {
                     srcOff += cropBegin * si[a]
                     dstOff += max(pads[a], 0) * so[a]
                 }
-                stridedCopy(x + srcOff, UnsafeBufferPointer(si), y + dstOff, UnsafeBufferPointer(so), UnsafeBufferPointer(region))
+                stridedCopy(
+                    x + srcOff, UnsafeBufferPointer(si), y + dstOff, UnsafeBufferPointer(so),
+                    UnsafeBufferPointer(region))
             }
         }
     }

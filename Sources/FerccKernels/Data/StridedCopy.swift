@@ -2,15 +2,23 @@ extension Kernels {
     /// Copies `shape` elements from `src` read with `srcStrides` to `dst` written with `dstStrides`:
     /// the one loop behind transpose, slice, concat, split and pad. Its odometer lives on the stack,
     /// so it allocates nothing.
-    public static func stridedCopy<T>(_ src: UnsafePointer<T>, _ srcStrides: [Int],
-                               _ dst: UnsafeMutablePointer<T>, _ dstStrides: [Int], _ shape: [Int]) {
-        srcStrides.withUnsafeBufferPointer { ss in dstStrides.withUnsafeBufferPointer { ds in shape.withUnsafeBufferPointer { sh in
-            stridedCopy(src, ss, dst, ds, sh)
-        } } }
+    public static func stridedCopy<T>(
+        _ src: UnsafePointer<T>, _ srcStrides: [Int],
+        _ dst: UnsafeMutablePointer<T>, _ dstStrides: [Int], _ shape: [Int]
+    ) {
+        srcStrides.withUnsafeBufferPointer { ss in
+            dstStrides.withUnsafeBufferPointer { ds in
+                shape.withUnsafeBufferPointer { sh in
+                    stridedCopy(src, ss, dst, ds, sh)
+                }
+            }
+        }
     }
 
-    public static func stridedCopy<T>(_ src: UnsafePointer<T>, _ srcStrides: UnsafeBufferPointer<Int>,
-                               _ dst: UnsafeMutablePointer<T>, _ dstStrides: UnsafeBufferPointer<Int>, _ shape: UnsafeBufferPointer<Int>) {
+    public static func stridedCopy<T>(
+        _ src: UnsafePointer<T>, _ srcStrides: UnsafeBufferPointer<Int>,
+        _ dst: UnsafeMutablePointer<T>, _ dstStrides: UnsafeBufferPointer<Int>, _ shape: UnsafeBufferPointer<Int>
+    ) {
         if shape.isEmpty { dst[0] = src[0]; return }
         for d in shape where d == 0 { return }
         // Simplify the loop nest first (any order visits the same pairs of elements): drop axes of
@@ -22,7 +30,9 @@ extension Kernels {
             let n = tmp.baseAddress!, ss = n + shape.count, ds = ss + shape.count
             var rank = 0
             for axis in 0..<shape.count where shape[axis] != 1 {
-                if rank > 0, ss[rank - 1] == srcStrides[axis] * shape[axis], ds[rank - 1] == dstStrides[axis] * shape[axis] {
+                if rank > 0, ss[rank - 1] == srcStrides[axis] * shape[axis],
+                    ds[rank - 1] == dstStrides[axis] * shape[axis]
+                {
                     n[rank - 1] *= shape[axis]; ss[rank - 1] = srcStrides[axis]; ds[rank - 1] = dstStrides[axis]
                 } else {
                     n[rank] = shape[axis]; ss[rank] = srcStrides[axis]; ds[rank] = dstStrides[axis]
@@ -45,8 +55,10 @@ extension Kernels {
     }
 
     @inline(__always)
-    static func stridedCopyLoops<T>(_ src: UnsafePointer<T>, _ srcStrides: UnsafeMutablePointer<Int>, _ dst: UnsafeMutablePointer<T>,
-                             _ dstStrides: UnsafeMutablePointer<Int>, _ shape: UnsafeMutablePointer<Int>, _ rank: Int) {
+    static func stridedCopyLoops<T>(
+        _ src: UnsafePointer<T>, _ srcStrides: UnsafeMutablePointer<Int>, _ dst: UnsafeMutablePointer<T>,
+        _ dstStrides: UnsafeMutablePointer<Int>, _ shape: UnsafeMutablePointer<Int>, _ rank: Int
+    ) {
         let inner = shape[rank - 1], si = srcStrides[rank - 1], di = dstStrides[rank - 1]
         withUnsafeTemporaryAllocation(of: Int.self, capacity: rank) { index in
             index.initialize(repeating: 0)

@@ -17,14 +17,17 @@ extension Kernels {
         // four before it.
         if T.self == Float.self, rank == 4, perm == [0, 2, 1, 3], shape[1] == 2, shape[3] == 1, shape[2] >= 4 {
             let h = shape[2]
-            let xf = UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), yf = UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self)
+            let xf = UnsafeRawPointer(x).assumingMemoryBound(to: Float.self),
+                yf = UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self)
             for p in 0..<shape[0] {
                 let a = xf + p * 2 * h, b = a + h, out = yf + p * 2 * h
                 var j = 0
                 while j < h {
                     let at = min(j, h - 4)
-                    let va = UnsafeRawPointer(a + at).loadUnaligned(as: SIMD4<Float>.self), vb = UnsafeRawPointer(b + at).loadUnaligned(as: SIMD4<Float>.self)
-                    UnsafeMutableRawPointer(out + 2 * at).storeBytes(of: SIMD8(va[0], vb[0], va[1], vb[1], va[2], vb[2], va[3], vb[3]), as: SIMD8<Float>.self)
+                    let va = UnsafeRawPointer(a + at).loadUnaligned(as: SIMD4<Float>.self),
+                        vb = UnsafeRawPointer(b + at).loadUnaligned(as: SIMD4<Float>.self)
+                    UnsafeMutableRawPointer(out + 2 * at).storeBytes(
+                        of: SIMD8(va[0], vb[0], va[1], vb[1], va[2], vb[2], va[3], vb[3]), as: SIMD8<Float>.self)
                     j += 4
                 }
             }
@@ -45,17 +48,21 @@ extension Kernels {
             }
             return
         }
-        shape.withUnsafeBufferPointer { sh in perm.withUnsafeBufferPointer { pm in
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * max(rank, 1)) { tmp in
-                let inStrides = UnsafeMutableBufferPointer(rebasing: tmp[0..<rank])
-                let outShape = UnsafeMutableBufferPointer(rebasing: tmp[rank..<(2 * rank)])
-                let outStrides = UnsafeMutableBufferPointer(rebasing: tmp[(2 * rank)..<(3 * rank)])
-                let readStrides = UnsafeMutableBufferPointer(rebasing: tmp[(3 * rank)..<(4 * rank)])
-                writeStrides(sh, inStrides)
-                for i in 0..<rank { outShape[i] = sh[pm[i]]; readStrides[i] = inStrides[pm[i]] }
-                writeStrides(UnsafeBufferPointer(outShape), outStrides)
-                stridedCopy(x, UnsafeBufferPointer(readStrides), y, UnsafeBufferPointer(outStrides), UnsafeBufferPointer(outShape))
+        shape.withUnsafeBufferPointer { sh in
+            perm.withUnsafeBufferPointer { pm in
+                withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * max(rank, 1)) { tmp in
+                    let inStrides = UnsafeMutableBufferPointer(rebasing: tmp[0..<rank])
+                    let outShape = UnsafeMutableBufferPointer(rebasing: tmp[rank..<(2 * rank)])
+                    let outStrides = UnsafeMutableBufferPointer(rebasing: tmp[(2 * rank)..<(3 * rank)])
+                    let readStrides = UnsafeMutableBufferPointer(rebasing: tmp[(3 * rank)..<(4 * rank)])
+                    writeStrides(sh, inStrides)
+                    for i in 0..<rank { outShape[i] = sh[pm[i]]; readStrides[i] = inStrides[pm[i]] }
+                    writeStrides(UnsafeBufferPointer(outShape), outStrides)
+                    stridedCopy(
+                        x, UnsafeBufferPointer(readStrides), y, UnsafeBufferPointer(outStrides),
+                        UnsafeBufferPointer(outShape))
+                }
             }
-        } }
+        }
     }
 }

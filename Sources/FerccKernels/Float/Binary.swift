@@ -13,10 +13,12 @@ extension Kernels {
         }
     }
 
-    public static func binaryBroadcast(_ kind: BinaryKind,
-                                _ a: UnsafePointer<Float>, _ aShape: [Int],
-                                _ b: UnsafePointer<Float>, _ bShape: [Int],
-                                _ out: UnsafeMutablePointer<Float>, _ outShape: [Int]) {
+    public static func binaryBroadcast(
+        _ kind: BinaryKind,
+        _ a: UnsafePointer<Float>, _ aShape: [Int],
+        _ b: UnsafePointer<Float>, _ bShape: [Int],
+        _ out: UnsafeMutablePointer<Float>, _ outShape: [Int]
+    ) {
         var total = 1
         for d in outShape { total *= d }
         if total == 0 { return }

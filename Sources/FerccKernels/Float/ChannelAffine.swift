@@ -1,8 +1,10 @@
 extension Kernels {
     /// y = x * scale[c] + shift[c] with c the index on the channel axis: [outer, channels, inner].
-    public static func channelAffine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                              scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
-                              outer: Int, channels: Int, inner: Int) {
+    public static func channelAffine(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+        scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+        outer: Int, channels: Int, inner: Int
+    ) {
         if inner == 1 {
             for o in 0..<outer {
                 let px = x + o * channels, py = y + o * channels

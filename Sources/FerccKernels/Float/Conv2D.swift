@@ -28,7 +28,10 @@ extension Kernels {
         /// From weights in the packed layout (`pack`) and `outC` biases, both read in place (the
         /// memory must outlive the kernel): generated code points into its weights.
         @inline(never)
-        public init(geometry g: Conv2DGeometry, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>, activation: Activation = .identity) {
+        public init(
+            geometry g: Conv2DGeometry, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+            activation: Activation = .identity
+        ) {
             geometry = g
             blocksPerGroup = (g.outputChannelsPerGroup + Self.lanes - 1) / Self.lanes
             self.packed = packed
@@ -46,13 +49,16 @@ extension Kernels {
         public var scratchCount: Int { geometry.paddedInputCount }
 
         /// `run` with the kernel's clamp as a type argument (`NoClamp` when it has none).
-        public func run<C: VectorClamp>(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                                        clamp: C) {
+        public func run<C: VectorClamp>(
+            input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+            clamp: C
+        ) {
             let g = geometry
             var src = input
             if g.hasPadding {
-                padNHWC(input, scratch, batch: g.batch, h: g.inH, w: g.inW, c: g.inC,
-                        top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: 0)
+                padNHWC(
+                    input, scratch, batch: g.batch, h: g.inH, w: g.inW, c: g.inC,
+                    top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: 0)
                 src = UnsafePointer(scratch)
             }
             compute(src, output, clamp)
@@ -78,7 +84,9 @@ extension Kernels {
         /// pixel is summed in the same order (bias, then kernel rows, columns and input channels) in
         /// every tile width, so a pixel's value does not depend on the tile it fell in: the fused
         /// kernels, which run this over bands of rows, give the unfused kernels' bits.
-        private func compute<C: VectorClamp>(_ src: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ clamp: C) {
+        private func compute<C: VectorClamp>(
+            _ src: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ clamp: C
+        ) {
             let g = geometry
             let cig = g.inputChannelsPerGroup, cog = g.outputChannelsPerGroup
             let blockFloats = g.kernelH * g.kernelW * cig * Self.lanes
@@ -97,10 +105,16 @@ extension Kernels {
                             let groupImage = image + grp * cig, out = outImage + grp * cog + co0
                             #if FERCC_AVX512
                             if cog - co0 >= 2 * Self.lanes {
-                                let first = pairTiles(pixels: start..<end, weights: w, blockFloats: blockFloats, bias: b, image: groupImage, out: out, clamp)
-                                blockTiles(FloatVector.self, pixels: first..<end, valid: Self.lanes, weights: w, bias: b, image: groupImage, out: out, clamp)
-                                blockTiles(FloatVector.self, pixels: first..<end, valid: Self.lanes, weights: w + blockFloats, bias: b + Self.lanes,
-                                           image: groupImage, out: out + Self.lanes, clamp)
+                                let first = pairTiles(
+                                    pixels: start..<end, weights: w, blockFloats: blockFloats, bias: b,
+                                    image: groupImage, out: out, clamp)
+                                blockTiles(
+                                    FloatVector.self, pixels: first..<end, valid: Self.lanes, weights: w, bias: b,
+                                    image: groupImage, out: out, clamp)
+                                blockTiles(
+                                    FloatVector.self, pixels: first..<end, valid: Self.lanes, weights: w + blockFloats,
+                                    bias: b + Self.lanes,
+                                    image: groupImage, out: out + Self.lanes, clamp)
                                 blk += 2
                                 continue
                             }
@@ -108,14 +122,20 @@ extension Kernels {
                             let valid = min(Self.lanes, cog - co0)
                             if valid <= 8 {
                                 // Blocks of at most 8 channels (8-channel layers, the last 8 of 24): 8-lane vectors.
-                                blockTiles(Lanes8.self, pixels: start..<end, valid: valid, weights: w, bias: b, image: groupImage, out: out, clamp)
+                                blockTiles(
+                                    Lanes8.self, pixels: start..<end, valid: valid, weights: w, bias: b,
+                                    image: groupImage, out: out, clamp)
                             } else {
-                                blockTiles(FloatVector.self, pixels: start..<end, valid: valid, weights: w, bias: b, image: groupImage, out: out, clamp)
+                                blockTiles(
+                                    FloatVector.self, pixels: start..<end, valid: valid, weights: w, bias: b,
+                                    image: groupImage, out: out, clamp)
                             }
                             blk += 1
                         }
                     }
-                    if let a = rowActivation { a.run(outImage + start * g.outC, outImage + start * g.outC, count: (end - start) * g.outC) }
+                    if let a = rowActivation {
+                        a.run(outImage + start * g.outC, outImage + start * g.outC, count: (end - start) * g.outC)
+                    }
                     start = end
                 }
             }
@@ -138,8 +158,10 @@ extension Kernels {
         /// each broadcast input feeds two multiply-adds (6 x 16 left the 512-bit FMA units waiting on
         /// their latency: 85 GMAC/s on 3x3 layers). Returns the first pixel left for `blockTiles`.
         @inline(__always)
-        func pairTiles<C: VectorClamp>(pixels: Range<Int>, weights: UnsafePointer<Float>, blockFloats: Int, bias b: UnsafePointer<Float>,
-                                       image: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, _ clamp: C) -> Int {
+        func pairTiles<C: VectorClamp>(
+            pixels: Range<Int>, weights: UnsafePointer<Float>, blockFloats: Int, bias b: UnsafePointer<Float>,
+            image: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, _ clamp: C
+        ) -> Int {
             let outC = geometry.outC, l = Self.lanes
             let biasA = FloatVector.load(b), biasB = FloatVector.load(b + l)
             var p = pixels.lowerBound
@@ -157,22 +179,40 @@ extension Kernels {
                             let wv = FloatVector.load(wp), wu = FloatVector.load(wq)
                             wp += l
                             wq += l
-                            let v0 = FloatVector.splat(y0[ci]); a0 = a0.adding(v0, times: wv); c0 = c0.adding(v0, times: wu)
-                            let v1 = FloatVector.splat(y1[ci]); a1 = a1.adding(v1, times: wv); c1 = c1.adding(v1, times: wu)
-                            let v2 = FloatVector.splat(y2[ci]); a2 = a2.adding(v2, times: wv); c2 = c2.adding(v2, times: wu)
-                            let v3 = FloatVector.splat(y3[ci]); a3 = a3.adding(v3, times: wv); c3 = c3.adding(v3, times: wu)
-                            let v4 = FloatVector.splat(y4[ci]); a4 = a4.adding(v4, times: wv); c4 = c4.adding(v4, times: wu)
-                            let v5 = FloatVector.splat(y5[ci]); a5 = a5.adding(v5, times: wv); c5 = c5.adding(v5, times: wu)
+                            let v0 = FloatVector.splat(y0[ci])
+                            a0 = a0.adding(v0, times: wv)
+                            c0 = c0.adding(v0, times: wu)
+                            let v1 = FloatVector.splat(y1[ci])
+                            a1 = a1.adding(v1, times: wv)
+                            c1 = c1.adding(v1, times: wu)
+                            let v2 = FloatVector.splat(y2[ci])
+                            a2 = a2.adding(v2, times: wv)
+                            c2 = c2.adding(v2, times: wu)
+                            let v3 = FloatVector.splat(y3[ci])
+                            a3 = a3.adding(v3, times: wv)
+                            c3 = c3.adding(v3, times: wu)
+                            let v4 = FloatVector.splat(y4[ci])
+                            a4 = a4.adding(v4, times: wv)
+                            c4 = c4.adding(v4, times: wu)
+                            let v5 = FloatVector.splat(y5[ci])
+                            a5 = a5.adding(v5, times: wv)
+                            c5 = c5.adding(v5, times: wu)
                         }
                     }
                 }
                 let o = out + p &* outC
-                clamp.apply(a0).store(o); clamp.apply(c0).store(o + l)
-                clamp.apply(a1).store(o + outC); clamp.apply(c1).store(o + (outC &+ l))
-                clamp.apply(a2).store(o + 2 &* outC); clamp.apply(c2).store(o + (2 &* outC &+ l))
-                clamp.apply(a3).store(o + 3 &* outC); clamp.apply(c3).store(o + (3 &* outC &+ l))
-                clamp.apply(a4).store(o + 4 &* outC); clamp.apply(c4).store(o + (4 &* outC &+ l))
-                clamp.apply(a5).store(o + 5 &* outC); clamp.apply(c5).store(o + (5 &* outC &+ l))
+                clamp.apply(a0).store(o)
+                clamp.apply(c0).store(o + l)
+                clamp.apply(a1).store(o + outC)
+                clamp.apply(c1).store(o + (outC &+ l))
+                clamp.apply(a2).store(o + 2 &* outC)
+                clamp.apply(c2).store(o + (2 &* outC &+ l))
+                clamp.apply(a3).store(o + 3 &* outC)
+                clamp.apply(c3).store(o + (3 &* outC &+ l))
+                clamp.apply(a4).store(o + 4 &* outC)
+                clamp.apply(c4).store(o + (4 &* outC &+ l))
+                clamp.apply(a5).store(o + 5 &* outC)
+                clamp.apply(c5).store(o + (5 &* outC &+ l))
                 p &+= 6
             }
             return p
@@ -186,9 +226,11 @@ extension Kernels {
         /// does not depend on the tile it fell in: the fused kernels, which run this over bands of
         /// rows, give the unfused kernels' bits.
         @inline(__always)
-        func blockTiles<V: FloatLanes, C: VectorClamp>(_: V.Type, pixels: Range<Int>, valid: Int, weights w: UnsafePointer<Float>,
-                                                      bias b: UnsafePointer<Float>, image: UnsafePointer<Float>,
-                                                      out: UnsafeMutablePointer<Float>, _ clamp: C) {
+        func blockTiles<V: FloatLanes, C: VectorClamp>(
+            _: V.Type, pixels: Range<Int>, valid: Int, weights w: UnsafePointer<Float>,
+            bias b: UnsafePointer<Float>, image: UnsafePointer<Float>,
+            out: UnsafeMutablePointer<Float>, _ clamp: C
+        ) {
             let outC = geometry.outC, kernelH = geometry.kernelH
             let bias = V.load(b, count: valid)
             @inline(__always) func window(_ p: Int) -> UnsafePointer<Float> { self.window(image, p) }
@@ -203,7 +245,8 @@ extension Kernels {
                 for kh in 0..<kernelH {
                     for kw in 0..<columns {
                         let off = kh &* rowStep &+ kw &* columnStep
-                        let y0 = x0 + off, y1 = x1 + off, y2 = x2 + off, y3 = x3 + off, y4 = x4 + off, y5 = x5 + off, y6 = x6 + off, y7 = x7 + off
+                        let y0 = x0 + off, y1 = x1 + off, y2 = x2 + off, y3 = x3 + off, y4 = x4 + off, y5 = x5 + off,
+                            y6 = x6 + off, y7 = x7 + off
                         for ci in 0..<rowTaps {
                             let wv = V.load(wp)
                             wp += Self.lanes
@@ -232,7 +275,8 @@ extension Kernels {
             // Six-pixel tiles for 16 lanes; 8-lane blocks go from 8 to 4 (their chunks' tails, each
             // under 8 pixels, measured the same, and each tile width is compile time).
             while V.lanes == 16 && p &+ 6 <= pixels.upperBound {
-                let x0 = window(p), x1 = window(p &+ 1), x2 = window(p &+ 2), x3 = window(p &+ 3), x4 = window(p &+ 4), x5 = window(p &+ 5)
+                let x0 = window(p), x1 = window(p &+ 1), x2 = window(p &+ 2), x3 = window(p &+ 3), x4 = window(p &+ 4),
+                    x5 = window(p &+ 5)
                 var a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias
                 var wp = w
                 for kh in 0..<kernelH {

@@ -15,7 +15,10 @@ extension Kernels {
         /// From weights in the packed layout (`pack`) and `C` biases, both read in place (the
         /// memory must outlive the kernel).
         @inline(never)
-        public init(geometry g: Conv2DGeometry, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>, activation: Activation = .identity) {
+        public init(
+            geometry g: Conv2DGeometry, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+            activation: Activation = .identity
+        ) {
             geometry = g
             self.packed = packed
             self.bias = bias
@@ -26,23 +29,30 @@ extension Kernels {
         public var scratchCount: Int { geometry.paddedInputCount }
 
         /// `run` with the kernel's clamp as a type argument (`NoClamp` when it has none).
-        public func run<C: VectorClamp>(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                                        clamp: C) {
+        public func run<C: VectorClamp>(
+            input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+            clamp: C
+        ) {
             let g = geometry
             let src = padded(input, scratch: scratch)
             for n in 0..<g.batch {
-                computeRows(src + n * g.paddedH * g.paddedW * g.inC, 0, 0..<g.outH, output + n * g.outH * g.outW * g.outC, clamp)
+                computeRows(
+                    src + n * g.paddedH * g.paddedW * g.inC, 0, 0..<g.outH, output + n * g.outH * g.outW * g.outC, clamp
+                )
             }
         }
 
         /// Padded input rows the output rows `rows` read: [first, end) in padded coordinates.
         public func paddedRows(for rows: Range<Int>) -> Range<Int> {
             let g = geometry
-            return (rows.lowerBound * g.strideH)..<((rows.upperBound - 1) * g.strideH + (g.kernelH - 1) * g.dilationH + 1)
+            return
+                (rows.lowerBound * g.strideH)..<((rows.upperBound - 1) * g.strideH + (g.kernelH - 1) * g.dilationH + 1)
         }
 
         /// Writes padded rows `padded` of image `n` of the unpadded `input` into `block` (zeros outside the image).
-        public func padRows(_ input: UnsafePointer<Float>, image n: Int, padded: Range<Int>, into block: UnsafeMutablePointer<Float>) {
+        public func padRows(
+            _ input: UnsafePointer<Float>, image n: Int, padded: Range<Int>, into block: UnsafeMutablePointer<Float>
+        ) {
             let g = geometry
             let rowFloats = g.paddedW * g.inC
             for (i, p) in padded.enumerated() {
@@ -59,26 +69,32 @@ extension Kernels {
         }
 
         /// The input with its padding materialized (in `scratch` when there is padding).
-        public func padded(_ input: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        public func padded(_ input: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float>
+        {
             let g = geometry
             guard g.hasPadding else { return input }
-            padNHWC(input, scratch, batch: g.batch, h: g.inH, w: g.inW, c: g.inC,
-                    top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: 0)
+            padNHWC(
+                input, scratch, batch: g.batch, h: g.inH, w: g.inW, c: g.inC,
+                top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: 0)
             return UnsafePointer(scratch)
         }
 
         /// Output rows `rows`, written to `output` from its start (row rows.lowerBound first), reading
         /// `block`, which holds the padded input of one image from padded row `blockFirstRow` on.
         /// With the kernel's clamp as a type argument (`NoClamp` when it has none).
-        public func computeRows<C: VectorClamp>(block src: UnsafePointer<Float>, blockFirstRow: Int, rows: Range<Int>,
-                                                output: UnsafeMutablePointer<Float>, clamp: C) {
+        public func computeRows<C: VectorClamp>(
+            block src: UnsafePointer<Float>, blockFirstRow: Int, rows: Range<Int>,
+            output: UnsafeMutablePointer<Float>, clamp: C
+        ) {
             computeRows(src, blockFirstRow, rows, output, clamp)
         }
 
         /// computeRows specialized for each kind of clamp: 16 channels at a time, then 8 (8-channel
         /// layers, the last 8 of 24), then single channels.
-        func computeRows<C: VectorClamp>(_ src: UnsafePointer<Float>, _ blockFirstRow: Int, _ rows: Range<Int>,
-                                         _ output: UnsafeMutablePointer<Float>, _ clamp: C) {
+        func computeRows<C: VectorClamp>(
+            _ src: UnsafePointer<Float>, _ blockFirstRow: Int, _ rows: Range<Int>,
+            _ output: UnsafeMutablePointer<Float>, _ clamp: C
+        ) {
             let g = geometry
             let pw = g.paddedW, c = g.inC
             let rowActivation: Activation? = self.clamp == nil && activation != .identity ? activation : nil
@@ -101,7 +117,9 @@ extension Kernels {
                         var acc = bias[ch]
                         for kh in 0..<g.kernelH {
                             for kw in 0..<g.kernelW {
-                                acc += corner[(kh * g.dilationH * pw + kw * g.dilationW) * c] * packed[(kh * g.kernelW + kw) * c + ch]
+                                acc +=
+                                    corner[(kh * g.dilationH * pw + kw * g.dilationW) * c]
+                                    * packed[(kh * g.kernelW + kw) * c + ch]
                             }
                         }
                         outRow[ow * c + ch] = scalarActivation.apply(acc)
@@ -115,8 +133,10 @@ extension Kernels {
         /// Channels `ch..<ch + V.lanes` of one output row (`outRow`), from the padded input row its
         /// windows start on (`inRow`). Each output sums the bias, then the taps in kernel order.
         @inline(__always)
-        func channelRow<V: FloatLanes, C: VectorClamp>(_: V.Type, _ ch: Int, _ inRow: UnsafePointer<Float>,
-                                                      _ outRow: UnsafeMutablePointer<Float>, _ clamp: C) {
+        func channelRow<V: FloatLanes, C: VectorClamp>(
+            _: V.Type, _ ch: Int, _ inRow: UnsafePointer<Float>,
+            _ outRow: UnsafeMutablePointer<Float>, _ clamp: C
+        ) {
             let g = geometry, c = g.inC
             let dy = g.dilationH * g.paddedW * c, dx = g.dilationW * c, sx = g.strideW * c
             let bv = V.load(bias + ch)
@@ -146,8 +166,10 @@ extension Kernels {
             if sx == c && dx == c {
                 // Stride and dilation 1, 32 vector registers: four pixels at once share their input
                 // loads (6 per kernel row, not 12).
-                @inline(__always) func kernelRow(_ p: UnsafePointer<Float>, _ ka: V, _ kb: V, _ kc: V,
-                                                 _ a0: inout V, _ a1: inout V, _ a2: inout V, _ a3: inout V) {
+                @inline(__always) func kernelRow(
+                    _ p: UnsafePointer<Float>, _ ka: V, _ kb: V, _ kc: V,
+                    _ a0: inout V, _ a1: inout V, _ a2: inout V, _ a3: inout V
+                ) {
                     let v0 = V.load(p), v1 = V.load(p + c), v2 = V.load(p + 2 &* c)
                     let v3 = V.load(p + 3 &* c), v4 = V.load(p + 4 &* c), v5 = V.load(p + 5 &* c)
                     a0 = a0.adding(v0, times: ka).adding(v1, times: kb).adding(v2, times: kc)

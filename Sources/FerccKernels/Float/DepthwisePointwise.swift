@@ -16,32 +16,47 @@ extension Kernels {
         /// From weights already packed (packConvolutionWeights of the depthwise geometry and of
         /// `pointwiseGeometry`) and the biases, all read in place.
         @inline(never)
-        public init(depthwise g: Conv2DGeometry, packedDepthwise: UnsafePointer<Float>, depthwiseBias: UnsafePointer<Float>,
-                    depthwiseActivation: Activation = .identity, packedPointwise: UnsafePointer<Float>, pointwiseBias: UnsafePointer<Float>,
-                    outChannels: Int, pointwiseActivation: Activation = .identity, bandBytes: Int = 96 * 1024) {
-            depthwise = DepthwiseConv2DKernel(geometry: g, packed: packedDepthwise, bias: depthwiseBias, activation: depthwiseActivation)
+        public init(
+            depthwise g: Conv2DGeometry, packedDepthwise: UnsafePointer<Float>, depthwiseBias: UnsafePointer<Float>,
+            depthwiseActivation: Activation = .identity, packedPointwise: UnsafePointer<Float>,
+            pointwiseBias: UnsafePointer<Float>,
+            outChannels: Int, pointwiseActivation: Activation = .identity, bandBytes: Int = 96 * 1024
+        ) {
+            depthwise = DepthwiseConv2DKernel(
+                geometry: g, packed: packedDepthwise, bias: depthwiseBias, activation: depthwiseActivation)
             self.outChannels = outChannels
             let rows = max(1, min(g.outH, bandBytes / max(1, g.outW * g.outC * 4)))
             bandRows = rows
-            fullBand = Conv2DKernel(geometry: Self.pointwiseGeometry(g, rows: rows, outChannels: outChannels), packed: packedPointwise, bias: pointwiseBias, activation: pointwiseActivation)
+            fullBand = Conv2DKernel(
+                geometry: Self.pointwiseGeometry(g, rows: rows, outChannels: outChannels), packed: packedPointwise,
+                bias: pointwiseBias, activation: pointwiseActivation)
             let tail = g.outH % rows
-            tailBand = tail > 0 ? Conv2DKernel(geometry: Self.pointwiseGeometry(g, rows: tail, outChannels: outChannels), packed: packedPointwise, bias: pointwiseBias, activation: pointwiseActivation) : nil
+            tailBand =
+                tail > 0
+                ? Conv2DKernel(
+                    geometry: Self.pointwiseGeometry(g, rows: tail, outChannels: outChannels), packed: packedPointwise,
+                    bias: pointwiseBias, activation: pointwiseActivation) : nil
         }
 
         /// The 1x1 convolution over a band of `rows` depthwise output rows, as one long row of pixels.
         public static func pointwiseGeometry(_ g: Conv2DGeometry, rows: Int, outChannels: Int) -> Conv2DGeometry {
-            Conv2DGeometry(input: (1, 1, rows * g.outW, g.outC), output: (1, rows * g.outW, outChannels), kernel: (1, 1))
+            Conv2DGeometry(
+                input: (1, 1, rows * g.outW, g.outC), output: (1, rows * g.outW, outChannels), kernel: (1, 1))
         }
 
         /// Floats of padded input one band reads.
-        var blockFloats: Int { depthwise.paddedRows(for: 0..<bandRows).count * depthwise.geometry.paddedW * depthwise.geometry.inC }
+        var blockFloats: Int {
+            depthwise.paddedRows(for: 0..<bandRows).count * depthwise.geometry.paddedW * depthwise.geometry.inC
+        }
 
         /// Scratch floats: the padded input rows of one band plus one band of depthwise output.
         public var scratchCount: Int { blockFloats + bandRows * depthwise.geometry.outW * depthwise.geometry.outC }
 
         /// `run` with the two convolutions' clamps as type arguments (`NoClamp` for none).
-        public func run<D: VectorClamp, P: VectorClamp>(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-                                                        scratch: UnsafeMutablePointer<Float>, depthwiseClamp: D, pointwiseClamp: P) {
+        public func run<D: VectorClamp, P: VectorClamp>(
+            input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+            scratch: UnsafeMutablePointer<Float>, depthwiseClamp: D, pointwiseClamp: P
+        ) {
             let g = depthwise.geometry
             let block = scratch
             let band = scratch + blockFloats
@@ -52,8 +67,9 @@ extension Kernels {
                     // Only the padded input rows this band reads, built next to it in cache.
                     let padded = depthwise.paddedRows(for: r0..<(r0 + rows))
                     depthwise.padRows(input, image: n, padded: padded, into: block)
-                    runBand(block: block, blockFirstRow: padded.lowerBound, rows: r0..<(r0 + rows), band: band,
-                            output: output + ((n * g.outH + r0) * g.outW) * outChannels, depthwiseClamp, pointwiseClamp)
+                    runBand(
+                        block: block, blockFirstRow: padded.lowerBound, rows: r0..<(r0 + rows), band: band,
+                        output: output + ((n * g.outH + r0) * g.outW) * outChannels, depthwiseClamp, pointwiseClamp)
                     r0 += rows
                 }
             }
@@ -61,8 +77,10 @@ extension Kernels {
 
         /// Output rows `rows` (at most bandRows) of one image, from `block` (its padded input from
         /// padded row `blockFirstRow` on) through `band` (scratch for the depthwise rows) to `output`.
-        func runBand<D: VectorClamp, P: VectorClamp>(block: UnsafePointer<Float>, blockFirstRow: Int, rows: Range<Int>,
-                                                     band: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, _ d: D, _ p: P) {
+        func runBand<D: VectorClamp, P: VectorClamp>(
+            block: UnsafePointer<Float>, blockFirstRow: Int, rows: Range<Int>,
+            band: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, _ d: D, _ p: P
+        ) {
             depthwise.computeRows(block: block, blockFirstRow: blockFirstRow, rows: rows, output: band, clamp: d)
             let kernel = rows.count == bandRows ? fullBand : tailBand!
             kernel.run(input: band, output: output, scratch: band, clamp: p)

@@ -17,18 +17,27 @@ extension Kernels {
         /// two as for DepthwisePointwiseKernel. `depthwise` is the depthwise geometry (its input is
         /// the expanded tensor).
         @inline(never)
-        public init(expandChannelsFrom inC: Int, packedExpand: UnsafePointer<Float>, expandBias: UnsafePointer<Float>, expandActivation: Activation = .identity,
-                    depthwise g: Conv2DGeometry, packedDepthwise: UnsafePointer<Float>, depthwiseBias: UnsafePointer<Float>, depthwiseActivation: Activation = .identity,
-                    packedPointwise: UnsafePointer<Float>, pointwiseBias: UnsafePointer<Float>, outChannels: Int, pointwiseActivation: Activation = .identity,
-                    blockBytes: Int = 384 * 1024) {
-            expandRow = Conv2DKernel(geometry: Self.expandGeometry(depthwise: g, inChannels: inC), packed: packedExpand, bias: expandBias, activation: expandActivation)
+        public init(
+            expandChannelsFrom inC: Int, packedExpand: UnsafePointer<Float>, expandBias: UnsafePointer<Float>,
+            expandActivation: Activation = .identity,
+            depthwise g: Conv2DGeometry, packedDepthwise: UnsafePointer<Float>, depthwiseBias: UnsafePointer<Float>,
+            depthwiseActivation: Activation = .identity,
+            packedPointwise: UnsafePointer<Float>, pointwiseBias: UnsafePointer<Float>, outChannels: Int,
+            pointwiseActivation: Activation = .identity,
+            blockBytes: Int = 384 * 1024
+        ) {
+            expandRow = Conv2DKernel(
+                geometry: Self.expandGeometry(depthwise: g, inChannels: inC), packed: packedExpand, bias: expandBias,
+                activation: expandActivation)
             // Output rows per band: as many as keep the padded block of expanded rows near blockBytes.
             let rowBytes = g.paddedW * g.inC * 4
             let window = (g.kernelH - 1) * g.dilationH + 1
             let rows = max(1, min(g.outH, (max(1, blockBytes / rowBytes) - window) / g.strideH + 1))
-            inner = DepthwisePointwiseKernel(depthwise: g, packedDepthwise: packedDepthwise, depthwiseBias: depthwiseBias, depthwiseActivation: depthwiseActivation,
-                                             packedPointwise: packedPointwise, pointwiseBias: pointwiseBias, outChannels: outChannels,
-                                             pointwiseActivation: pointwiseActivation, bandBytes: rows * g.outW * g.outC * 4)
+            inner = DepthwisePointwiseKernel(
+                depthwise: g, packedDepthwise: packedDepthwise, depthwiseBias: depthwiseBias,
+                depthwiseActivation: depthwiseActivation,
+                packedPointwise: packedPointwise, pointwiseBias: pointwiseBias, outChannels: outChannels,
+                pointwiseActivation: pointwiseActivation, bandBytes: rows * g.outW * g.outC * 4)
             blockRows = inner.depthwise.paddedRows(for: 0..<inner.bandRows).count
         }
 
@@ -40,7 +49,9 @@ extension Kernels {
         var blockFloats: Int { blockRows * inner.depthwise.geometry.paddedW * inner.depthwise.geometry.inC }
 
         /// Scratch floats: the padded block of expanded rows plus one band of depthwise output.
-        public var scratchCount: Int { blockFloats + inner.bandRows * inner.depthwise.geometry.outW * inner.depthwise.geometry.outC }
+        public var scratchCount: Int {
+            blockFloats + inner.bandRows * inner.depthwise.geometry.outW * inner.depthwise.geometry.outC
+        }
 
         /// `run` with the three convolutions' clamps as type arguments (`NoClamp` for none).
         public func run<E: VectorClamp, D: VectorClamp, P: VectorClamp>(
@@ -73,12 +84,16 @@ extension Kernels {
                             continue
                         }
                         dst.update(repeating: 0, count: g.padLeft * e)
-                        expandRow.run(input: input + ((n * g.inH + y) * g.inW) * inC, output: dst + g.padLeft * e, scratch: dst, clamp: expandClamp)
+                        expandRow.run(
+                            input: input + ((n * g.inH + y) * g.inW) * inC, output: dst + g.padLeft * e, scratch: dst,
+                            clamp: expandClamp)
                         (dst + (g.padLeft + g.inW) * e).update(repeating: 0, count: g.padRight * e)
                     }
                     have = need
-                    inner.runBand(block: block, blockFirstRow: need.lowerBound, rows: r0..<(r0 + rows), band: band,
-                                  output: output + ((n * g.outH + r0) * g.outW) * inner.outChannels, depthwiseClamp, pointwiseClamp)
+                    inner.runBand(
+                        block: block, blockFirstRow: need.lowerBound, rows: r0..<(r0 + rows), band: band,
+                        output: output + ((n * g.outH + r0) * g.outW) * inner.outChannels, depthwiseClamp,
+                        pointwiseClamp)
                     r0 += rows
                 }
             }

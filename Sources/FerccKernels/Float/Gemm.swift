@@ -3,8 +3,10 @@
 extension Kernels {
     /// out[M,N] = a[M,K] * b[K,N] (+ bias broadcast by the caller's choice), row-major, vectorized over N
     /// with 4 rows x 16 columns held in registers.
-    public static func matmul(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-                       m: Int, k: Int, n: Int) {
+    public static func matmul(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+        m: Int, k: Int, n: Int
+    ) {
         let lanes = FloatVector.lanes
         var col = 0
         while col < n {

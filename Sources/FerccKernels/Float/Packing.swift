@@ -7,7 +7,9 @@ extension Kernels {
     /// OHWI fp32 weights in the layout of the kernel that runs `g`: DepthwiseConv2DKernel's
     /// [kh][kw][C] for a depthwise convolution, Conv2DKernel's [group][block of 16 output
     /// channels][kh][kw][ci][16] for any other.
-    public static func packConvolutionWeights(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>) -> [Float] {
+    public static func packConvolutionWeights(geometry g: Conv2DGeometry, weights: UnsafeBufferPointer<Float>)
+        -> [Float]
+    {
         g.isDepthwise ? packDepthwise(g, weights) : packDense(g, weights)
     }
 

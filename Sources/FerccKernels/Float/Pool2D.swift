@@ -17,8 +17,11 @@ extension Kernels {
 
         /// Taps of one window axis: (first valid tap, end tap, count for the divisor).
         @inline(__always)
-        static func taps(_ o: Int, stride: Int, dilation: Int, kernel: Int, padBegin: Int, padEnd: Int, size: Int, includePad: Bool)
-            -> (first: Int, end: Int, count: Int) {
+        static func taps(
+            _ o: Int, stride: Int, dilation: Int, kernel: Int, padBegin: Int, padEnd: Int, size: Int, includePad: Bool
+        )
+            -> (first: Int, end: Int, count: Int)
+        {
             let start = o * stride - padBegin
             var first = 0, end = kernel, padded = 0
             for i in 0..<kernel {
@@ -39,11 +42,13 @@ extension Kernels {
             for n in 0..<g.batch {
                 let image = input + n * g.inH * g.inW * c
                 for oh in 0..<g.outH {
-                    let th = Self.taps(oh, stride: g.strideH, dilation: g.dilationH, kernel: g.kernelH,
-                                       padBegin: g.padTop, padEnd: g.padBottom, size: g.inH, includePad: includePad)
+                    let th = Self.taps(
+                        oh, stride: g.strideH, dilation: g.dilationH, kernel: g.kernelH,
+                        padBegin: g.padTop, padEnd: g.padBottom, size: g.inH, includePad: includePad)
                     for ow in 0..<g.outW {
-                        let tw = Self.taps(ow, stride: g.strideW, dilation: g.dilationW, kernel: g.kernelW,
-                                           padBegin: g.padLeft, padEnd: g.padRight, size: g.inW, includePad: includePad)
+                        let tw = Self.taps(
+                            ow, stride: g.strideW, dilation: g.dilationW, kernel: g.kernelW,
+                            padBegin: g.padLeft, padEnd: g.padRight, size: g.inW, includePad: includePad)
                         let o = output + ((n * g.outH + oh) * g.outW + ow) * c
                         let h0 = oh * g.strideH - g.padTop, w0 = ow * g.strideW - g.padLeft
                         let count = th.count * tw.count

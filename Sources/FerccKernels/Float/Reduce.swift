@@ -3,7 +3,10 @@ extension Kernels {
     public enum ReduceOperation: Sendable { case mean, max, sum }
 
     /// Allocates nothing.
-    public static func reduce(_ x: UnsafePointer<Float>, _ shape: [Int], axes: [Int], _ operation: ReduceOperation, _ y: UnsafeMutablePointer<Float>) {
+    public static func reduce(
+        _ x: UnsafePointer<Float>, _ shape: [Int], axes: [Int], _ operation: ReduceOperation,
+        _ y: UnsafeMutablePointer<Float>
+    ) {
         let rank = shape.count
         let isMax = operation == .max
         var total = 1, outCount = 1

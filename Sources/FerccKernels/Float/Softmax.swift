@@ -3,7 +3,9 @@
 extension Kernels {
 
     /// Softmax of beta * x along the middle axis of [outer, axis, inner], max-subtracted, exp in double precision.
-    public static func softmax(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, outer: Int, axis: Int, inner: Int, beta: Float = 1) {
+    public static func softmax(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, outer: Int, axis: Int, inner: Int, beta: Float = 1
+    ) {
         for o in 0..<outer {
             for i in 0..<inner {
                 let base = o * axis * inner + i

@@ -16,8 +16,10 @@ extension Kernels {
         let avx2Tables: [Int32]
 
         @inline(never)
-        public init(kind: Kind, scale1: Float, zeroPoint1: Int32, scale2: Float, zeroPoint2: Int32,
-                    outputScale: Float, outputZeroPoint: Int32, min: Int32, max: Int32) {
+        public init(
+            kind: Kind, scale1: Float, zeroPoint1: Int32, scale2: Float, zeroPoint2: Int32,
+            outputScale: Float, outputZeroPoint: Int32, min: Int32, max: Int32
+        ) {
             self.kind = kind
             offset1 = -zeroPoint1
             offset2 = -zeroPoint2
@@ -34,7 +36,9 @@ extension Kernels {
                 var q2 = QuantizedMath.quantizeMultiplier(Double(scale2) / twiceMax)
                 if kind == .sub { q2.multiplier = -q2.multiplier }
                 let qo = QuantizedMath.quantizeMultiplier(twiceMax / Double(Float(1 << Self.leftShift) * outputScale))
-                (m1, s1, m2, s2, mOut, sOut) = (q1.multiplier, q1.shift, q2.multiplier, q2.shift, qo.multiplier, qo.shift)
+                (m1, s1, m2, s2, mOut, sOut) = (
+                    q1.multiplier, q1.shift, q2.multiplier, q2.shift, qo.multiplier, qo.shift
+                )
             }
             #if arch(x86_64) && FERCC_AVX2
             avx2Tables = binaryTablesAVX2(m1: m1, s1: s1, m2: m2, s2: s2, mOut: mOut, sOut: sOut)
@@ -50,16 +54,22 @@ extension Kernels {
             if kind == .mul {
                 raw = QuantizedMath.multiplyByQuantizedMultiplier(x &* y, mOut, sOut) &+ outputZeroPoint
             } else {
-                let sx = QuantizedMath.roundingDivideByPOT(QuantizedMath.saturatingRoundingDoublingHighMul(x &* (1 << Self.leftShift), m1), -s1)
-                let sy = QuantizedMath.roundingDivideByPOT(QuantizedMath.saturatingRoundingDoublingHighMul(y &* (1 << Self.leftShift), m2), -s2)
-                raw = QuantizedMath.roundingDivideByPOT(QuantizedMath.saturatingRoundingDoublingHighMul(sx &+ sy, mOut), -sOut) &+ outputZeroPoint
+                let sx = QuantizedMath.roundingDivideByPOT(
+                    QuantizedMath.saturatingRoundingDoublingHighMul(x &* (1 << Self.leftShift), m1), -s1)
+                let sy = QuantizedMath.roundingDivideByPOT(
+                    QuantizedMath.saturatingRoundingDoublingHighMul(y &* (1 << Self.leftShift), m2), -s2)
+                raw =
+                    QuantizedMath.roundingDivideByPOT(
+                        QuantizedMath.saturatingRoundingDoublingHighMul(sx &+ sy, mOut), -sOut) &+ outputZeroPoint
             }
             return Int8(truncatingIfNeeded: Swift.min(Swift.max(raw, min), max))
         }
 
         /// Applies the kernel to two tensors broadcast to `outShape` (numpy rules; shapes of equal rank).
-        public func run(_ a: UnsafePointer<Int8>, _ aShape: [Int], _ b: UnsafePointer<Int8>, _ bShape: [Int],
-                        _ y: UnsafeMutablePointer<Int8>, _ outShape: [Int]) {
+        public func run(
+            _ a: UnsafePointer<Int8>, _ aShape: [Int], _ b: UnsafePointer<Int8>, _ bShape: [Int],
+            _ y: UnsafeMutablePointer<Int8>, _ outShape: [Int]
+        ) {
             let count = outShape.reduce(1, *)
             if aShape == bShape {
                 var i = 0
@@ -67,11 +77,14 @@ extension Kernels {
                 if kind != .mul, s1 <= 0, s2 <= 0, sOut <= 0 {
                     i = avx2Tables.withUnsafeBufferPointer { t in
                         #if FERCC_AVX512
-                        binaryAddAVX512(a, b, y, count: count, offset1: offset1, offset2: offset2, leftShift: Self.leftShift,
-                                        tables: t.baseAddress!, zeroPoint: outputZeroPoint, min: min, max: max)
+                        binaryAddAVX512(
+                            a, b, y, count: count, offset1: offset1, offset2: offset2, leftShift: Self.leftShift,
+                            tables: t.baseAddress!, zeroPoint: outputZeroPoint, min: min, max: max)
                         #else
-                        binaryAddAVX2(a, b, y, count: count, offset1: offset1, offset2: offset2, leftShift: Self.leftShift, tables: t.baseAddress!,
-                                      AVX2Output(zeroPoint: outputZeroPoint, min: min, max: max, leftShift: false))
+                        binaryAddAVX2(
+                            a, b, y, count: count, offset1: offset1, offset2: offset2, leftShift: Self.leftShift,
+                            tables: t.baseAddress!,
+                            AVX2Output(zeroPoint: outputZeroPoint, min: min, max: max, leftShift: false))
                         #endif
                     }
                 }
@@ -80,14 +93,23 @@ extension Kernels {
                     // 16 lanes at a time, the same integer steps as `apply`.
                     let zero = Int32Vector(repeating: 0)
                     while i + 16 <= count {
-                        let x = widen(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Int8>.self)) &+ Int32Vector(repeating: offset1)
-                        let z = widen(UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Int8>.self)) &+ Int32Vector(repeating: offset2)
-                        let sx = multiplyByQuantizedMultiplier(x &<< Self.leftShift, Int32Vector(repeating: m1), leftShift: zero,
-                                                               rightShift: Int32Vector(repeating: Int32(-s1)))
-                        let sz = multiplyByQuantizedMultiplier(z &<< Self.leftShift, Int32Vector(repeating: m2), leftShift: zero,
-                                                               rightShift: Int32Vector(repeating: Int32(-s2)))
-                        let raw = multiplyByQuantizedMultiplier(sx &+ sz, Int32Vector(repeating: mOut), leftShift: zero,
-                                                                rightShift: Int32Vector(repeating: Int32(-sOut))) &+ Int32Vector(repeating: outputZeroPoint)
+                        let x =
+                            widen(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Int8>.self))
+                            &+ Int32Vector(repeating: offset1)
+                        let z =
+                            widen(UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Int8>.self))
+                            &+ Int32Vector(repeating: offset2)
+                        let sx = multiplyByQuantizedMultiplier(
+                            x &<< Self.leftShift, Int32Vector(repeating: m1), leftShift: zero,
+                            rightShift: Int32Vector(repeating: Int32(-s1)))
+                        let sz = multiplyByQuantizedMultiplier(
+                            z &<< Self.leftShift, Int32Vector(repeating: m2), leftShift: zero,
+                            rightShift: Int32Vector(repeating: Int32(-s2)))
+                        let raw =
+                            multiplyByQuantizedMultiplier(
+                                sx &+ sz, Int32Vector(repeating: mOut), leftShift: zero,
+                                rightShift: Int32Vector(repeating: Int32(-sOut)))
+                            &+ Int32Vector(repeating: outputZeroPoint)
                         for l in 0..<16 { y[i + l] = Int8(truncatingIfNeeded: Swift.min(Swift.max(raw[l], min), max)) }
                         i += 16
                     }

@@ -20,8 +20,10 @@ extension Kernels {
         let folded: [Int32]
         var blocks: Int { (geometry.outC + 15) / 16 }
 
-        public init(geometry g: Conv2DGeometry, weights: [Int8], bias: [Int32]?, inputZeroPoint: Int32,
-                    requantization: Requantization) {
+        public init(
+            geometry g: Conv2DGeometry, weights: [Int8], bias: [Int32]?, inputZeroPoint: Int32,
+            requantization: Requantization
+        ) {
             geometry = g
             self.weights = weights
             let b = bias ?? [Int32](repeating: 0, count: g.outC)
@@ -44,15 +46,20 @@ extension Kernels {
         /// From parameters in memory, as generated code stores them with the weights: OHWI
         /// weights, an optional bias, and per-channel (or one) multipliers and shifts.
         @inline(never)
-        public init(geometry g: Conv2DGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, inputZeroPoint: Int32,
-                    multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int8>, channels: Int, outputZeroPoint: Int32,
-                    min: Int32, max: Int32) {
+        public init(
+            geometry g: Conv2DGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?,
+            inputZeroPoint: Int32,
+            multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int8>, channels: Int, outputZeroPoint: Int32,
+            min: Int32, max: Int32
+        ) {
             let taps = g.kernelH * g.kernelW * g.inputChannelsPerGroup
-            self.init(geometry: g, weights: Array(UnsafeBufferPointer(start: weights, count: g.outC * taps)),
-                      bias: bias.map { Array(UnsafeBufferPointer(start: $0, count: g.outC)) }, inputZeroPoint: inputZeroPoint,
-                      requantization: Requantization(multipliers: Array(UnsafeBufferPointer(start: multipliers, count: channels)),
-                                                     shifts: UnsafeBufferPointer(start: shifts, count: channels).map { Int($0) },
-                                                     outputZeroPoint: outputZeroPoint, min: min, max: max))
+            self.init(
+                geometry: g, weights: Array(UnsafeBufferPointer(start: weights, count: g.outC * taps)),
+                bias: bias.map { Array(UnsafeBufferPointer(start: $0, count: g.outC)) }, inputZeroPoint: inputZeroPoint,
+                requantization: Requantization(
+                    multipliers: Array(UnsafeBufferPointer(start: multipliers, count: channels)),
+                    shifts: UnsafeBufferPointer(start: shifts, count: channels).map { Int($0) },
+                    outputZeroPoint: outputZeroPoint, min: min, max: max))
         }
 
         /// The largest |accumulator| of output channel `oc` (|input - zero point| <= 255).

@@ -1,4 +1,5 @@
-// fercc-kernel requires: Int8/Requantization.swift Int8/QuantizedPadding.swift Float/Conv2D.swift Float/Packing.swift Int8/QuantizedConvParameters.swift
+// fercc-kernel requires: Int8/Requantization.swift Int8/QuantizedPadding.swift Float/Conv2D.swift Float/Packing.swift
+// fercc-kernel requires: Int8/QuantizedConvParameters.swift
 
 extension Kernels {
     /// Portable int8 regular convolution on 16-lane int32 vectors over output channels: weights
@@ -16,7 +17,8 @@ extension Kernels {
             for oc in 0..<g.outC {
                 for t in 0..<taps {
                     for c in 0..<ci {
-                        packed[(((oc / 16) * taps + t) * ci + c) * 16 + oc % 16] = Int16(p.weights[(oc * taps + t) * ci + c])
+                        packed[(((oc / 16) * taps + t) * ci + c) * 16 + oc % 16] = Int16(
+                            p.weights[(oc * taps + t) * ci + c])
                     }
                 }
             }
@@ -31,7 +33,8 @@ extension Kernels {
 
         func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer?) {
             let g = p.geometry
-            let (x, ph, pw) = zeroPointPadded(input, g, channelStride: g.inC, copy: g.hasPadding, zeroPoint: p.inputZeroPoint, scratch)
+            let (x, ph, pw) = zeroPointPadded(
+                input, g, channelStride: g.inC, copy: g.hasPadding, zeroPoint: p.inputZeroPoint, scratch)
             let c = g.inC, taps = g.kernelH * g.kernelW, blocks = p.blocks
             let step = g.strideW * c
             packed.withUnsafeBufferPointer { pb in
@@ -51,7 +54,9 @@ extension Kernels {
                                     var w = wp + b * taps * c * 16
                                     for kh in 0..<g.kernelH {
                                         for kw in 0..<g.kernelW {
-                                            let px = rowBase + (kh * g.dilationH * pw + ow * g.strideW + kw * g.dilationW) * c
+                                            let px =
+                                                rowBase + (kh * g.dilationH * pw + ow * g.strideW + kw * g.dilationW)
+                                                * c
                                             for ci in 0..<c {
                                                 let wv = loadWeights16(w)
                                                 a0 &+= wv &* Int32Vector(repeating: Int32(px[ci]))
@@ -76,7 +81,9 @@ extension Kernels {
                                     var w = wp + b * taps * c * 16
                                     for kh in 0..<g.kernelH {
                                         for kw in 0..<g.kernelW {
-                                            let px = rowBase + (kh * g.dilationH * pw + ow * g.strideW + kw * g.dilationW) * c
+                                            let px =
+                                                rowBase + (kh * g.dilationH * pw + ow * g.strideW + kw * g.dilationW)
+                                                * c
                                             for ci in 0..<c {
                                                 a0 &+= loadWeights16(w) &* Int32Vector(repeating: Int32(px[ci]))
                                                 w += 16
@@ -111,7 +118,9 @@ extension Kernels {
 
         init(_ p: QuantizedConvParameters) {
             self.p = p
-            packed = p.weights.map { Float($0) }.withUnsafeBufferPointer { packConvolutionWeights(geometry: p.geometry, weights: $0) }
+            packed = p.weights.map { Float($0) }.withUnsafeBufferPointer {
+                packConvolutionWeights(geometry: p.geometry, weights: $0)
+            }
             zeros = [Float](repeating: 0, count: p.geometry.outC)
             table = p.table(bias: p.bias)
         }
@@ -136,7 +145,8 @@ extension Kernels {
             (y + outputCount).initialize(repeating: 0, count: Self.rounded16(outputCount) + 16 - outputCount)
             packed.withUnsafeBufferPointer { w in
                 zeros.withUnsafeBufferPointer { z in
-                    Conv2DKernel(geometry: p.geometry, packed: w.baseAddress!, bias: z.baseAddress!).run(input: f, output: y, scratch: ks, clamp: NoClamp())
+                    Conv2DKernel(geometry: p.geometry, packed: w.baseAddress!, bias: z.baseAddress!).run(
+                        input: f, output: y, scratch: ks, clamp: NoClamp())
                 }
             }
             let c = p.geometry.outC

@@ -32,7 +32,9 @@ extension Kernels {
             #elseif arch(x86_64) && FERCC_AVX2
             variant = .avx2(QuantizedDenseConvAVX2(p))
             #else
-            variant = QuantizedDenseConvExact.applies(p) ? .exact(QuantizedDenseConvExact(p)) : .portable(QuantizedDenseConv(p))
+            variant =
+                QuantizedDenseConvExact.applies(p)
+                ? .exact(QuantizedDenseConvExact(p)) : .portable(QuantizedDenseConv(p))
             #endif
         }
 
@@ -51,7 +53,9 @@ extension Kernels {
         }
 
         /// Convolves `input` into `output`; `scratch` holds at least `scratchBytes` bytes.
-        public func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer?) {
+        public func run(
+            input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer?
+        ) {
             switch variant {
             case .portable(let k): k.run(input: input, output: output, scratch: scratch)
             case .exact(let k): k.run(input: input, output: output, scratch: scratch!)

@@ -30,8 +30,9 @@ extension Kernels {
 
         func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer?) {
             let g = p.geometry
-            let (x, ph, pw) = zeroPointPadded(input, g, channelStride: channelStride, copy: needsPaddedCopy,
-                                              zeroPoint: p.inputZeroPoint, scratch)
+            let (x, ph, pw) = zeroPointPadded(
+                input, g, channelStride: channelStride, copy: needsPaddedCopy,
+                zeroPoint: p.inputZeroPoint, scratch)
             let cs = channelStride
             packed.withUnsafeBufferPointer { pb in
                 table.withUnsafeBufferPointer { tb in

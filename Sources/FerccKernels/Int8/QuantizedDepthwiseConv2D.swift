@@ -25,7 +25,8 @@ extension Kernels {
             precondition(p.geometry.isDepthwise, "a depthwise convolution has one channel per group")
             geometry = p.geometry
             #if arch(x86_64) && FERCC_AVX512
-            variant = p.geometry.outC > 16 ? .avx512(QuantizedDepthwiseConvAVX512(p)) : .avx2(QuantizedDepthwiseConvAVX2(p))
+            variant =
+                p.geometry.outC > 16 ? .avx512(QuantizedDepthwiseConvAVX512(p)) : .avx2(QuantizedDepthwiseConvAVX2(p))
             #elseif arch(x86_64) && FERCC_AVX2
             variant = .avx2(QuantizedDepthwiseConvAVX2(p))
             #else
@@ -45,7 +46,9 @@ extension Kernels {
             }
         }
 
-        public func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer?) {
+        public func run(
+            input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer?
+        ) {
             switch variant {
             case .portable(let k): k.run(input: input, output: output, scratch: scratch)
             #if arch(x86_64) && FERCC_AVX2

@@ -16,7 +16,8 @@ extension Kernels {
             self.pointwise = pointwise
             let g = depthwise.geometry
             // About 16 KB of intermediate per band, but at least 64 pixels (the pointwise kernel's chunk).
-            bandRows = Swift.max(1, Swift.min(g.outH, Swift.max((64 + g.outW - 1) / g.outW, 16384 / Swift.max(1, g.outW * g.outC))))
+            bandRows = Swift.max(
+                1, Swift.min(g.outH, Swift.max((64 + g.outW - 1) / g.outW, 16384 / Swift.max(1, g.outW * g.outC))))
         }
 
         static func rounded64(_ n: Int) -> Int { (n + 63) / 64 * 64 }
@@ -28,7 +29,9 @@ extension Kernels {
         /// builds unsigned bytes with channels rounded up to quads.
         var wideBytes: Int {
             let pixels = bandRows * depthwise.geometry.outW
-            return Swift.max(DenseRunsAVX2(pointwise.geometry).copyCount(pixels: pixels) * 2, pixels * ((pointwise.geometry.inC + 3) / 4 * 4))
+            return Swift.max(
+                DenseRunsAVX2(pointwise.geometry).copyCount(pixels: pixels) * 2,
+                pixels * ((pointwise.geometry.inC + 3) / 4 * 4))
         }
 
         /// Bytes of scratch `run` needs.
@@ -38,10 +41,13 @@ extension Kernels {
                 let band = bandRows * g.outW * g.outC
                 return Self.rounded64(depthwise.scratchBytes) + Self.rounded64(band) + wideBytes
             }
-            return Self.rounded64(depthwise.scratchBytes) + Self.rounded64(g.batch * g.outH * g.outW * g.outC) + pointwise.scratchBytes
+            return Self.rounded64(depthwise.scratchBytes) + Self.rounded64(g.batch * g.outH * g.outW * g.outC)
+                + pointwise.scratchBytes
         }
 
-        public func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer) {
+        public func run(
+            input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer
+        ) {
             let g = depthwise.geometry
             let midOffset = Self.rounded64(depthwise.scratchBytes)
             #if arch(x86_64) && FERCC_AVX2
@@ -52,11 +58,14 @@ extension Kernels {
             #endif
             let mid = (scratch + midOffset).bindMemory(to: Int8.self, capacity: g.batch * g.outH * g.outW * g.outC)
             depthwise.run(input: input, output: mid, scratch: scratch)
-            pointwise.run(input: mid, output: output, scratch: scratch + midOffset + Self.rounded64(g.batch * g.outH * g.outW * g.outC))
+            pointwise.run(
+                input: mid, output: output,
+                scratch: scratch + midOffset + Self.rounded64(g.batch * g.outH * g.outW * g.outC))
         }
 
         #if arch(x86_64) && FERCC_AVX2
-        func runBands(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer) {
+        func runBands(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer)
+        {
             let g = depthwise.geometry
             // The depthwise input, padded once for all bands.
             let x: UnsafePointer<Int8>, ph: Int, pw: Int
@@ -89,12 +98,15 @@ extension Kernels {
                 case .vnni(let k):
                     let c4 = (g.outC + 3) / 4 * 4
                     let flipped = wide.bindMemory(to: UInt8.self, capacity: bandRows * g.outW * c4)
-                    flipPaddedVNNI(band, pg, channelStride: c4, fill: UInt8(truncatingIfNeeded: pointwise.inputZeroPoint) ^ 0x80, flipped)
+                    flipPaddedVNNI(
+                        band, pg, channelStride: c4, fill: UInt8(truncatingIfNeeded: pointwise.inputZeroPoint) ^ 0x80,
+                        flipped)
                     k.runFlipped(flipped, paddedH: rows, paddedW: pg.inW, pg, output: out)
                 #endif
                 case .avx2(let k):
                     let x16 = wide.bindMemory(to: Int16.self, capacity: wideBytes / 2)
-                    widenPaddedAVX2(band, pg, channelStride: DenseRunsAVX2(pg).stride, fill: Int16(pointwise.inputZeroPoint), x16)
+                    widenPaddedAVX2(
+                        band, pg, channelStride: DenseRunsAVX2(pg).stride, fill: Int16(pointwise.inputZeroPoint), x16)
                     k.runPadded(x16, paddedH: rows, paddedW: pg.inW, pg, output: out)
                 default: break
                 }

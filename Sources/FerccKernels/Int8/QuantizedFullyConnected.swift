@@ -12,7 +12,10 @@ extension Kernels {
         let requant: Requantization
 
         @inline(never)
-        public init(weights: [Int8], bias: [Int32]?, outputs: Int, depth: Int, inputZeroPoint: Int32, requantization: Requantization) {
+        public init(
+            weights: [Int8], bias: [Int32]?, outputs: Int, depth: Int, inputZeroPoint: Int32,
+            requantization: Requantization
+        ) {
             self.weights = weights
             self.bias = bias ?? [Int32](repeating: 0, count: outputs)
             self.outputs = outputs
@@ -23,14 +26,20 @@ extension Kernels {
 
         /// The kernel from parameters in memory (see `QuantizedConvParameters`).
         @inline(never)
-        public init(weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, outputs: Int, depth: Int, inputZeroPoint: Int32,
-                    multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int8>, channels: Int, outputZeroPoint: Int32, min: Int32, max: Int32) {
-            self.init(weights: Array(UnsafeBufferPointer(start: weights, count: outputs * depth)),
-                      bias: bias.map { Array(UnsafeBufferPointer(start: $0, count: outputs)) }, outputs: outputs, depth: depth,
-                      inputZeroPoint: inputZeroPoint,
-                      requantization: Requantization(multipliers: Array(UnsafeBufferPointer(start: multipliers, count: channels)),
-                                                     shifts: UnsafeBufferPointer(start: shifts, count: channels).map { Int($0) },
-                                                     outputZeroPoint: outputZeroPoint, min: min, max: max))
+        public init(
+            weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, outputs: Int, depth: Int, inputZeroPoint: Int32,
+            multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int8>, channels: Int, outputZeroPoint: Int32,
+            min: Int32, max: Int32
+        ) {
+            self.init(
+                weights: Array(UnsafeBufferPointer(start: weights, count: outputs * depth)),
+                bias: bias.map { Array(UnsafeBufferPointer(start: $0, count: outputs)) }, outputs: outputs,
+                depth: depth,
+                inputZeroPoint: inputZeroPoint,
+                requantization: Requantization(
+                    multipliers: Array(UnsafeBufferPointer(start: multipliers, count: channels)),
+                    shifts: UnsafeBufferPointer(start: shifts, count: channels).map { Int($0) },
+                    outputZeroPoint: outputZeroPoint, min: min, max: max))
         }
 
         public func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, batch: Int) {

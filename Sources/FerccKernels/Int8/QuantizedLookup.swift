@@ -15,12 +15,20 @@ extension Kernels {
         }
 
         /// The table of `activation`.
-        public init(_ activation: Activation, inputScale: Float, inputZeroPoint: Int32, outputScale: Float, outputZeroPoint: Int32) {
-            self.init(inputScale: inputScale, inputZeroPoint: inputZeroPoint, outputScale: outputScale, outputZeroPoint: outputZeroPoint,
-                      Self.function(activation))
+        public init(
+            _ activation: Activation, inputScale: Float, inputZeroPoint: Int32, outputScale: Float,
+            outputZeroPoint: Int32
+        ) {
+            self.init(
+                inputScale: inputScale, inputZeroPoint: inputZeroPoint, outputScale: outputScale,
+                outputZeroPoint: outputZeroPoint,
+                Self.function(activation))
         }
 
-        public init(inputScale: Float, inputZeroPoint: Int32, outputScale: Float, outputZeroPoint: Int32, _ transform: (Float) -> Float) {
+        public init(
+            inputScale: Float, inputZeroPoint: Int32, outputScale: Float, outputZeroPoint: Int32,
+            _ transform: (Float) -> Float
+        ) {
             let inverse = 1 / outputScale
             table = (-128...127).map { v in
                 let x = inputScale * Float(Int32(v) - inputZeroPoint)
@@ -39,7 +47,6 @@ extension Kernels {
             }
         }
     }
-
 
     /// int8 hard-swish with TFLite's 16-bit fixed-point arithmetic: x on a 2^7 finer input scale,
     /// a "reluish" factor in [0, 1] for relu6(x + 3) / 6, their product rescaled to the output.

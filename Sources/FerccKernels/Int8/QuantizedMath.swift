@@ -61,8 +61,10 @@ extension Kernels {
         }
 
         /// The int8/uint8 clamp range of a fused activation, from the output's quantization.
-        public static func activationRange(_ activation: (lower: Float, upper: Float), scale: Float, zeroPoint: Int32,
-                                           qmin: Int32, qmax: Int32) -> (Int32, Int32) {
+        public static func activationRange(
+            _ activation: (lower: Float, upper: Float), scale: Float, zeroPoint: Int32,
+            qmin: Int32, qmax: Int32
+        ) -> (Int32, Int32) {
             func quantize(_ f: Float) -> Int32 {
                 let q = Double(KernelMath.round((f / scale), .toNearestOrAwayFromZero)) + Double(zeroPoint)
                 return Int32(max(min(q, Double(Int32.max)), Double(Int32.min)))
@@ -83,7 +85,8 @@ extension Kernels {
             let x3 = saturatingRoundingDoublingHighMul(x2, x)
             let x4 = saturatingRoundingDoublingHighMul(x2, x2)
             let x4Over4 = saturatingRoundingMultiplyByPOT(x4, -2)
-            let inner = saturatingRoundingMultiplyByPOT(saturatingRoundingDoublingHighMul(x4Over4 &+ x3, oneThird) &+ x2, -1)
+            let inner = saturatingRoundingMultiplyByPOT(
+                saturatingRoundingDoublingHighMul(x4Over4 &+ x3, oneThird) &+ x2, -1)
             return constantTerm &+ saturatingRoundingDoublingHighMul(constantTerm, x &+ inner)
         }
 
@@ -117,7 +120,7 @@ extension Kernels {
             // half_denominator = (a + 1) / 2 rounded, with One() = Int32.max in Q0.31.
             let sum = Int64(a) + Int64(Int32.max)
             let halfDenominator = Int32((sum + (sum >= 0 ? 1 : -1)) / 2)
-            let c48Over17: Int32 = 1_515_870_810      // Q2.29
+            let c48Over17: Int32 = 1_515_870_810  // Q2.29
             let cNeg32Over17: Int32 = -1_010_580_540  // Q2.29
             var x = c48Over17 &+ saturatingRoundingDoublingHighMul(halfDenominator, cNeg32Over17)
             let oneQ2: Int32 = 1 << 29

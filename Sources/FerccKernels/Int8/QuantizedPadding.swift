@@ -9,12 +9,16 @@ extension Kernels {
             y.initialize(repeating: fill, count: g.batch * g.paddedH * g.paddedW * cs)
             return
         }
-        fillBorder(y, batch: g.batch, h: g.inH, w: g.inW, c: cs, top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: fill)
+        fillBorder(
+            y, batch: g.batch, h: g.inH, w: g.inW, c: cs, top: g.padTop, left: g.padLeft, bottom: g.padBottom,
+            right: g.padRight, fill: fill)
     }
 
     /// Copies an int8 NHWC tensor into the middle of a larger one filled with `fill`, with
     /// `channelStride` >= channels bytes per pixel (the extra lanes hold `fill` too).
-    static func padInt8(_ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride: Int, fill: Int8, _ y: UnsafeMutablePointer<Int8>) {
+    static func padInt8(
+        _ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride: Int, fill: Int8, _ y: UnsafeMutablePointer<Int8>
+    ) {
         let ph = g.paddedH, pw = g.paddedW, c = g.inC
         fillPadding(y, g, channelStride: channelStride, fill: fill)
         for n in 0..<g.batch {
@@ -33,8 +37,10 @@ extension Kernels {
     /// The int8 input a convolution loop reads, with its padded height and width: the input
     /// itself, or its zero-point-padded copy (channels padded to `channelStride`) at the start of
     /// `scratch`.
-    static func zeroPointPadded(_ input: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride: Int, copy: Bool,
-                                zeroPoint: Int32, _ scratch: UnsafeMutableRawPointer?) -> (UnsafePointer<Int8>, Int, Int) {
+    static func zeroPointPadded(
+        _ input: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride: Int, copy: Bool,
+        zeroPoint: Int32, _ scratch: UnsafeMutableRawPointer?
+    ) -> (UnsafePointer<Int8>, Int, Int) {
         guard copy else { return (input, g.inH, g.inW) }
         let padded = scratch!.bindMemory(to: Int8.self, capacity: g.batch * g.paddedH * g.paddedW * channelStride)
         padInt8(input, g, channelStride: channelStride, fill: Int8(truncatingIfNeeded: zeroPoint), padded)

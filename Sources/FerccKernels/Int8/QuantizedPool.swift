@@ -5,8 +5,10 @@ extension Kernels {
 
     /// int8 max and average pooling over NHWC, as TFLite's reference kernels: the average sums the
     /// raw values of the taps inside the input and divides with rounding half away from zero.
-    public static func quantizedPool(_ g: Conv2DGeometry, average: Bool, min: Int32, max: Int32,
-                              _ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>) {
+    public static func quantizedPool(
+        _ g: Conv2DGeometry, average: Bool, min: Int32, max: Int32,
+        _ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>
+    ) {
         #if arch(x86_64) && FERCC_AVX2
         if !average && g.inC >= 16 {
             maxPoolAVX2(g, min: min, max: max, input, output)
@@ -19,15 +21,19 @@ extension Kernels {
     /// One axis of a pooling window: its first input position, and the range of its taps that lie
     /// inside the input (empty when none do).
     @inline(__always)
-    static func poolWindow(_ o: Int, stride: Int, padBegin: Int, kernel: Int, size: Int) -> (origin: Int, taps: Range<Int>) {
+    static func poolWindow(_ o: Int, stride: Int, padBegin: Int, kernel: Int, size: Int) -> (
+        origin: Int, taps: Range<Int>
+    ) {
         let origin = o * stride - padBegin
         let first = Swift.max(0, -origin)
         return (origin, first..<Swift.max(Swift.min(kernel, size - origin), first))
     }
 
     /// `quantizedPool` without the x86 vector path (public so that tests on x86 check it too).
-    public static func quantizedPoolPortable(_ g: Conv2DGeometry, average: Bool, min: Int32, max: Int32,
-                                      _ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>) {
+    public static func quantizedPoolPortable(
+        _ g: Conv2DGeometry, average: Bool, min: Int32, max: Int32,
+        _ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>
+    ) {
         let c = g.inC
         // Taps outside, channels inside: each inner loop runs over contiguous channels and vectorizes.
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: Swift.max(c, 1)) { acc in
@@ -36,7 +42,8 @@ extension Kernels {
                     let (y0, ys) = poolWindow(oh, stride: g.strideH, padBegin: g.padTop, kernel: g.kernelH, size: g.inH)
                     let yStart = ys.lowerBound, yEnd = ys.upperBound
                     for ow in 0..<g.outW {
-                        let (x0, xs) = poolWindow(ow, stride: g.strideW, padBegin: g.padLeft, kernel: g.kernelW, size: g.inW)
+                        let (x0, xs) = poolWindow(
+                            ow, stride: g.strideW, padBegin: g.padLeft, kernel: g.kernelW, size: g.inW)
                         let xStart = xs.lowerBound, xEnd = xs.upperBound
                         let out = output + ((n * g.outH + oh) * g.outW + ow) * c
                         let count = Int32((yEnd - yStart) * (xEnd - xStart))
@@ -93,7 +100,6 @@ extension Kernels {
             }
         }
     }
-
 
     /// int8 max/average pooling with the same quantization in and out (see `quantizedPool`).
     public struct QuantizedPoolKernel: Sendable {

@@ -10,11 +10,15 @@ extension Kernels {
 
         public init(beta: Float, inputScale: Float) {
             let scaledDiffIntegerBits = 5
-            let real = Swift.min(Double(beta) * Double(inputScale) * Double(1 << (31 - scaledDiffIntegerBits)), Double((Int64(1) << 31) - 1))
+            let real = Swift.min(
+                Double(beta) * Double(inputScale) * Double(1 << (31 - scaledDiffIntegerBits)),
+                Double((Int64(1) << 31) - 1))
             let q = QuantizedMath.quantizeMultiplier(real)
             multiplier = q.multiplier
             leftShift = q.shift
-            let maxInputRescaled = Double((1 << scaledDiffIntegerBits) - 1) * Double(Int64(1) << (31 - scaledDiffIntegerBits)) / Double(Int64(1) << leftShift)
+            let maxInputRescaled =
+                Double((1 << scaledDiffIntegerBits) - 1) * Double(Int64(1) << (31 - scaledDiffIntegerBits))
+                / Double(Int64(1) << leftShift)
             diffMin = -Int32(KernelMath.round(maxInputRescaled, .down))
         }
 
@@ -22,7 +26,8 @@ extension Kernels {
         /// element rather than stored, so that the kernel allocates nothing).
         @inline(__always)
         func exp(_ diff: Int32) -> Int32 {
-            QuantizedMath.expOnNegativeValues(QuantizedMath.saturatingRoundingDoublingHighMul(diff &* (1 << Int32(leftShift)), multiplier))
+            QuantizedMath.expOnNegativeValues(
+                QuantizedMath.saturatingRoundingDoublingHighMul(diff &* (1 << Int32(leftShift)), multiplier))
         }
 
         public func run(_ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>, outer: Int, depth: Int) {
@@ -40,7 +45,8 @@ extension Kernels {
                 for c in 0..<depth {
                     let diff = Int32(x[c]) - maxIn
                     if diff >= diffMin {
-                        let unsat = QuantizedMath.roundingDivideByPOT(QuantizedMath.saturatingRoundingDoublingHighMul(scale, exp(diff)), exponent)
+                        let unsat = QuantizedMath.roundingDivideByPOT(
+                            QuantizedMath.saturatingRoundingDoublingHighMul(scale, exp(diff)), exponent)
                         y[c] = Int8(truncatingIfNeeded: Swift.min(Swift.max(unsat - 128, -128), 127))
                     } else {
                         y[c] = -128

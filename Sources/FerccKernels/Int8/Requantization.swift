@@ -76,8 +76,10 @@ extension Kernels {
     /// the same bits as `QuantizedMath.multiplyByQuantizedMultiplier` lane by lane (multipliers are
     /// non-negative, so the one saturating case of the doubling high multiply cannot occur).
     @inline(__always)
-    static func multiplyByQuantizedMultiplier(_ x: Int32Vector, _ multiplier: Int32Vector,
-                                       leftShift: Int32Vector, rightShift: Int32Vector) -> Int32Vector {
+    static func multiplyByQuantizedMultiplier(
+        _ x: Int32Vector, _ multiplier: Int32Vector,
+        leftShift: Int32Vector, rightShift: Int32Vector
+    ) -> Int32Vector {
         let a = x &<< leftShift
         @inline(__always)
         func doublingHighMul(_ a: SIMD8<Int32>, _ b: SIMD8<Int32>) -> SIMD8<Int32> {
@@ -88,8 +90,9 @@ extension Kernels {
             // Division by 2^31 truncating toward zero, as the scalar code's Int64 division.
             return narrow((s &+ ((s &>> 63) & ((1 << 31) - 1))) &>> 31)
         }
-        let h = Int32Vector(lowHalf: doublingHighMul(a.lowHalf, multiplier.lowHalf),
-                            highHalf: doublingHighMul(a.highHalf, multiplier.highHalf))
+        let h = Int32Vector(
+            lowHalf: doublingHighMul(a.lowHalf, multiplier.lowHalf),
+            highHalf: doublingHighMul(a.highHalf, multiplier.highHalf))
         let mask = (Int32Vector(repeating: 1) &<< rightShift) &- 1
         let remainder = h & mask
         let threshold = (mask &>> 1) &- (h &>> 31)  // + 1 when h < 0
@@ -101,13 +104,16 @@ extension Kernels {
     /// that exist. `table` holds, per block, 16 lanes each of (folded) bias, multiplier, left shift
     /// and right shift.
     @inline(__always)
-    static func requantizeBlock(_ acc: Int32Vector, block b: Int, _ table: UnsafePointer<Int32>, _ requant: Requantization,
-                                channels: Int, _ out: UnsafeMutablePointer<Int8>) {
+    static func requantizeBlock(
+        _ acc: Int32Vector, block b: Int, _ table: UnsafePointer<Int32>, _ requant: Requantization,
+        channels: Int, _ out: UnsafeMutablePointer<Int8>
+    ) {
         let t = UnsafeRawPointer(table + b * 64)
-        let v = multiplyByQuantizedMultiplier(acc &+ t.loadUnaligned(as: Int32Vector.self),
-                                              t.loadUnaligned(fromByteOffset: 64, as: Int32Vector.self),
-                                              leftShift: t.loadUnaligned(fromByteOffset: 128, as: Int32Vector.self),
-                                              rightShift: t.loadUnaligned(fromByteOffset: 192, as: Int32Vector.self))
+        let v = multiplyByQuantizedMultiplier(
+            acc &+ t.loadUnaligned(as: Int32Vector.self),
+            t.loadUnaligned(fromByteOffset: 64, as: Int32Vector.self),
+            leftShift: t.loadUnaligned(fromByteOffset: 128, as: Int32Vector.self),
+            rightShift: t.loadUnaligned(fromByteOffset: 192, as: Int32Vector.self))
         let z = v &+ Int32Vector(repeating: requant.outputZeroPoint)
         let lo = requant.min, hi = requant.max
         var q = Int32Vector()

@@ -10,25 +10,33 @@ enum ConvLowering {
         if Quantized.isQuantized(node, ctx) {
             try Quantized.requireInt8(node, ctx)
             let (w, qw) = try Quantized.weights(node, 1, ctx)
-            let r = try Quantized.requantization(node, channels: geometry.outC, weights: qw, activation: c.activation, ctx)
+            let r = try Quantized.requantization(
+                node, channels: geometry.outC, weights: qw, activation: c.activation, ctx)
             let qin = try Quantized.quant(ctx.type(x), "the input")
-            let conv = Int8Conv(geometry: geometry, weights: ctx.add(w), bias: try Quantized.bias(node, 2, ctx).map(ctx.add),
-                                inputZeroPoint: qin.zeroPoint, requantization: StoredRequantization(r, ctx))
+            let conv = Int8Conv(
+                geometry: geometry, weights: ctx.add(w), bias: try Quantized.bias(node, 2, ctx).map(ctx.add),
+                inputZeroPoint: qin.zeroPoint, requantization: StoredRequantization(r, ctx))
             return [Int8ConvCall(conv: conv, input: try ctx.buffer(x), output: try ctx.buffer(y))]
         }
         try Quantized.requireFloat(node, ctx)
         let biasName = node.inputs.count > 2 ? node.inputs[2] : nil
         guard let weights = ctx.floats(node.inputs[1]), biasName.map(ctx.isConstant) ?? true else {
-            return [FloatConvRuntimeWeightsCall(geometry: geometry, activation: c.activation, input: try ctx.buffer(x),
-                                                weights: try ctx.buffer(node.inputs[1]), bias: try biasName.map(ctx.buffer),
-                                                output: try ctx.buffer(y))]
+            return [
+                FloatConvRuntimeWeightsCall(
+                    geometry: geometry, activation: c.activation, input: try ctx.buffer(x),
+                    weights: try ctx.buffer(node.inputs[1]), bias: try biasName.map(ctx.buffer),
+                    output: try ctx.buffer(y))
+            ]
         }
-        let conv = try FloatConv(geometry, weights: weights, bias: biasName.flatMap(ctx.floats), activation: c.activation, ctx)
+        let conv = try FloatConv(
+            geometry, weights: weights, bias: biasName.flatMap(ctx.floats), activation: c.activation, ctx)
         return [FloatConvCall(conv: conv, input: try ctx.buffer(x), output: try ctx.buffer(y))]
     }
 
-    static func depthwisePointwise(_ node: Node, _ dw: Conv2D, _ pw: Conv2D, _ intermediate: Quantization?,
-                                   _ ctx: LoweringContext) throws -> [any KernelCall] {
+    static func depthwisePointwise(
+        _ node: Node, _ dw: Conv2D, _ pw: Conv2D, _ intermediate: Quantization?,
+        _ ctx: LoweringContext
+    ) throws -> [any KernelCall] {
         let x = node.inputs[0], y = node.outputs[0]
         let mid = try ShapeInference.infer(.conv2D(dw), inputs: Array(node.inputs[0...2]).map(ctx.type))[0].shape
         let dwGeometry = dw.geometry(input: ctx.shape(x), output: mid)
@@ -37,63 +45,98 @@ enum ConvLowering {
         guard pwGeometry.groups == 1 else { throw FerccError("DepthwisePointwise needs a dense second convolution") }
         if Quantized.isQuantized(node, ctx) {
             try Quantized.requireInt8(node, ctx)
-            guard let q = intermediate else { throw FerccError("int8 DepthwisePointwise without the intermediate's quantization") }
+            guard let q = intermediate else {
+                throw FerccError("int8 DepthwisePointwise without the intermediate's quantization")
+            }
             let qin = try Quantized.quant(ctx.type(x), "the input")
             let qmid = try Quantized.quant(TensorType(.int8, mid, quantization: q), "the intermediate")
             let (dww, dwq) = try Quantized.weights(node, 1, ctx), (pww, pwq) = try Quantized.weights(node, 3, ctx)
             // The two convolutions' requantizations, through the intermediate's parameters.
-            func requantization(_ qw: Quantization, channels: Int, from: Quantization, to output: TensorType, _ a: Activation) throws
-                -> Requantization {
+            func requantization(
+                _ qw: Quantization, channels: Int, from: Quantization, to output: TensorType, _ a: Activation
+            ) throws
+                -> Requantization
+            {
                 guard qw.scales.count == 1 || qw.scales.count == channels else {
                     throw FerccError("per-channel weight scales do not match \(channels) output channels")
                 }
                 let qout = try Quantized.quant(output, "the output")
-                let scales = (0..<channels).map { Double(from.scale) * Double(qw.scales.count == 1 ? qw.scales[0] : qw.scales[$0]) / Double(qout.scale) }
+                let scales = (0..<channels).map {
+                    Double(from.scale) * Double(qw.scales.count == 1 ? qw.scales[0] : qw.scales[$0])
+                        / Double(qout.scale)
+                }
                 let (lo, hi) = try Quantized.clampRange(output, a)
                 return Requantization(scales: scales, outputZeroPoint: qout.zeroPoint, min: lo, max: hi)
             }
             let midType = TensorType(.int8, mid, quantization: q)
-            let first = Int8Conv(geometry: dwGeometry, weights: ctx.add(dww), bias: try Quantized.bias(node, 2, ctx).map(ctx.add),
-                                 inputZeroPoint: qin.zeroPoint,
-                                 requantization: StoredRequantization(try requantization(dwq, channels: dwGeometry.outC, from: qin, to: midType,
-                                                                                         dw.activation), ctx))
-            let second = Int8Conv(geometry: pwGeometry, weights: ctx.add(pww), bias: try Quantized.bias(node, 4, ctx).map(ctx.add),
-                                  inputZeroPoint: qmid.zeroPoint,
-                                  requantization: StoredRequantization(try requantization(pwq, channels: pwGeometry.outC, from: qmid,
-                                                                                          to: ctx.type(y), pw.activation), ctx))
-            return [Int8DepthwisePointwiseCall(depthwise: first, pointwise: second, input: try ctx.buffer(x), output: try ctx.buffer(y))]
+            let first = Int8Conv(
+                geometry: dwGeometry, weights: ctx.add(dww), bias: try Quantized.bias(node, 2, ctx).map(ctx.add),
+                inputZeroPoint: qin.zeroPoint,
+                requantization: StoredRequantization(
+                    try requantization(
+                        dwq, channels: dwGeometry.outC, from: qin, to: midType,
+                        dw.activation), ctx))
+            let second = Int8Conv(
+                geometry: pwGeometry, weights: ctx.add(pww), bias: try Quantized.bias(node, 4, ctx).map(ctx.add),
+                inputZeroPoint: qmid.zeroPoint,
+                requantization: StoredRequantization(
+                    try requantization(
+                        pwq, channels: pwGeometry.outC, from: qmid,
+                        to: ctx.type(y), pw.activation), ctx))
+            return [
+                Int8DepthwisePointwiseCall(
+                    depthwise: first, pointwise: second, input: try ctx.buffer(x), output: try ctx.buffer(y))
+            ]
         }
         try Quantized.requireFloat(node, ctx)
         let p = try node.inputs[1...].map { name -> [Float] in
-            guard let v = ctx.floats(name) else { throw FerccError("DepthwisePointwise needs constant weights and biases") }
+            guard let v = ctx.floats(name) else {
+                throw FerccError("DepthwisePointwise needs constant weights and biases")
+            }
             return v
         }
         let first = try FloatConv(dwGeometry, weights: p[0], bias: p[1], activation: dw.activation, ctx)
-        let pointwise = Kernels.DepthwisePointwiseKernel.pointwiseGeometry(dwGeometry, rows: 1, outChannels: pwGeometry.outC)
+        let pointwise = Kernels.DepthwisePointwiseKernel.pointwiseGeometry(
+            dwGeometry, rows: 1, outChannels: pwGeometry.outC)
         let second = try FloatConv(pointwise, weights: p[2], bias: p[3], activation: pw.activation, ctx)
-        return [FloatDepthwisePointwiseCall(depthwise: first, pointwise: second, input: try ctx.buffer(x), output: try ctx.buffer(y))]
+        return [
+            FloatDepthwisePointwiseCall(
+                depthwise: first, pointwise: second, input: try ctx.buffer(x), output: try ctx.buffer(y))
+        ]
     }
 
-    static func expandDepthwisePointwise(_ node: Node, _ ex: Conv2D, _ dw: Conv2D, _ pw: Conv2D, _ ctx: LoweringContext) throws
-        -> [any KernelCall] {
+    static func expandDepthwisePointwise(_ node: Node, _ ex: Conv2D, _ dw: Conv2D, _ pw: Conv2D, _ ctx: LoweringContext)
+        throws
+        -> [any KernelCall]
+    {
         try Quantized.requireFloat(node, ctx)
         let x = node.inputs[0], y = node.outputs[0]
         let p = try node.inputs[1...].map { name -> [Float] in
-            guard let v = ctx.floats(name) else { throw FerccError("ExpandDepthwisePointwise needs constant weights and biases") }
+            guard let v = ctx.floats(name) else {
+                throw FerccError("ExpandDepthwisePointwise needs constant weights and biases")
+            }
             return v
         }
         let expanded = try ShapeInference.infer(.conv2D(ex), inputs: Array(node.inputs[0...2]).map(ctx.type))[0]
-        let mid = try ShapeInference.infer(.conv2D(dw), inputs: [expanded, ctx.type(node.inputs[3]), ctx.type(node.inputs[4])])[0].shape
+        let mid = try ShapeInference.infer(
+            .conv2D(dw), inputs: [expanded, ctx.type(node.inputs[3]), ctx.type(node.inputs[4])])[0].shape
         let dwGeometry = dw.geometry(input: expanded.shape, output: mid)
-        guard dwGeometry.isDepthwise else { throw FerccError("ExpandDepthwisePointwise needs a depthwise middle convolution") }
+        guard dwGeometry.isDepthwise else {
+            throw FerccError("ExpandDepthwisePointwise needs a depthwise middle convolution")
+        }
         let inC = ctx.shape(x)[3], outC = ctx.shape(y)[3]
-        let expand = try FloatConv(Kernels.ExpandDepthwisePointwiseKernel.expandGeometry(depthwise: dwGeometry, inChannels: inC),
-                                   weights: p[0], bias: p[1], activation: ex.activation, ctx)
+        let expand = try FloatConv(
+            Kernels.ExpandDepthwisePointwiseKernel.expandGeometry(depthwise: dwGeometry, inChannels: inC),
+            weights: p[0], bias: p[1], activation: ex.activation, ctx)
         let depthwise = try FloatConv(dwGeometry, weights: p[2], bias: p[3], activation: dw.activation, ctx)
-        let pointwise = try FloatConv(Kernels.DepthwisePointwiseKernel.pointwiseGeometry(dwGeometry, rows: 1, outChannels: outC),
-                                      weights: p[4], bias: p[5], activation: pw.activation, ctx)
-        return [FloatExpandDepthwisePointwiseCall(expand: expand, depthwise: depthwise, pointwise: pointwise,
-                                                  input: try ctx.buffer(x), output: try ctx.buffer(y))]
+        let pointwise = try FloatConv(
+            Kernels.DepthwisePointwiseKernel.pointwiseGeometry(dwGeometry, rows: 1, outChannels: outC),
+            weights: p[4], bias: p[5], activation: pw.activation, ctx)
+        return [
+            FloatExpandDepthwisePointwiseCall(
+                expand: expand, depthwise: depthwise, pointwise: pointwise,
+                input: try ctx.buffer(x), output: try ctx.buffer(y))
+        ]
     }
 }
 
@@ -109,8 +152,12 @@ struct FloatConv {
 
     init(_ g: Conv2DGeometry, weights: [Float], bias: [Float]?, activation: Activation, _ ctx: LoweringContext) throws {
         let taps = g.kernelH * g.kernelW * g.inputChannelsPerGroup
-        guard weights.count == g.outC * taps else { throw FerccError("the weights have \(weights.count) values, the convolution needs \(g.outC * taps)") }
-        guard bias.map({ $0.count == g.outC }) ?? true else { throw FerccError("the bias does not have \(g.outC) values") }
+        guard weights.count == g.outC * taps else {
+            throw FerccError("the weights have \(weights.count) values, the convolution needs \(g.outC * taps)")
+        }
+        guard bias.map({ $0.count == g.outC }) ?? true else {
+            throw FerccError("the bias does not have \(g.outC) values")
+        }
         geometry = g
         self.activation = activation
         let packed = weights.withUnsafeBufferPointer {
@@ -121,11 +168,13 @@ struct FloatConv {
     }
 
     func conv(_ m: PlanMemory) -> Kernels.Conv2DKernel {
-        Kernels.Conv2DKernel(geometry: geometry, packed: m.weights(packed), bias: m.weights(bias), activation: activation)
+        Kernels.Conv2DKernel(
+            geometry: geometry, packed: m.weights(packed), bias: m.weights(bias), activation: activation)
     }
 
     func depthwiseConv(_ m: PlanMemory) -> Kernels.DepthwiseConv2DKernel {
-        Kernels.DepthwiseConv2DKernel(geometry: geometry, packed: m.weights(packed), bias: m.weights(bias), activation: activation)
+        Kernels.DepthwiseConv2DKernel(
+            geometry: geometry, packed: m.weights(packed), bias: m.weights(bias), activation: activation)
     }
 
     /// The arguments of its kernel's initializer, as generated code writes them.
@@ -146,19 +195,27 @@ struct FloatConvCall: KernelCall {
         let scratch = conv.geometry.paddedInputCount * 4
         if conv.depthwise {
             let k = conv.depthwiseConv(m)
-            return PreparedCall(scratchBytes: scratch) { k.run(input: x, output: y, scratch: $0.assumingMemoryBound(to: Float.self)) }
+            return PreparedCall(scratchBytes: scratch) {
+                k.run(input: x, output: y, scratch: $0.assumingMemoryBound(to: Float.self))
+            }
         }
         let k = conv.conv(m)
-        return PreparedCall(scratchBytes: scratch) { k.run(input: x, output: y, scratch: $0.assumingMemoryBound(to: Float.self)) }
+        return PreparedCall(scratchBytes: scratch) {
+            k.run(input: x, output: y, scratch: $0.assumingMemoryBound(to: Float.self))
+        }
     }
 
     func emit(_ w: inout SwiftWriter) {
         let type = "Kernels.\(conv.kernelType)"
-        let k = w.kernel("conv", type, "\(type)(geometry: \(SwiftWriter.geometry(conv.geometry)), \(conv.arguments)"
-            + "\(SwiftWriter.activation("activation", conv.activation)))")
+        let k = w.kernel(
+            "conv", type,
+            "\(type)(geometry: \(SwiftWriter.geometry(conv.geometry)), \(conv.arguments)"
+                + "\(SwiftWriter.activation("activation", conv.activation)))")
         w.scratch(bytes: conv.geometry.paddedInputCount * 4)
-        w.line("\(k).run(input: \(w.pointer(input, .float32)), output: \(w.pointer(output, .float32)), scratch: \(w.scratch(.float32)), "
-            + "clamp: \(SwiftWriter.clamp(conv.activation)))")
+        w.line(
+            "\(k).run(input: \(w.pointer(input, .float32)), output: \(w.pointer(output, .float32)), scratch: "
+                + "\(w.scratch(.float32)), "
+                + "clamp: \(SwiftWriter.clamp(conv.activation)))")
     }
 }
 
@@ -174,7 +231,9 @@ struct FloatConvRuntimeWeightsCall: KernelCall {
     func prepare(_ m: PlanMemory) -> PreparedCall {
         let g = geometry, activation = activation
         let x = m.pointer(input, Float.self), y = m.pointer(output, Float.self)
-        let w = UnsafeBufferPointer(start: UnsafePointer(m.pointer(weights, Float.self)), count: g.outC * g.kernelH * g.kernelW * g.inputChannelsPerGroup)
+        let w = UnsafeBufferPointer(
+            start: UnsafePointer(m.pointer(weights, Float.self)),
+            count: g.outC * g.kernelH * g.kernelW * g.inputChannelsPerGroup)
         let b = bias.map { UnsafePointer(m.pointer($0, Float.self)) }
         return PreparedCall(scratchBytes: g.paddedInputCount * 4) { s in
             let packed = Kernels.packConvolutionWeights(geometry: g, weights: w)
@@ -183,8 +242,10 @@ struct FloatConvRuntimeWeightsCall: KernelCall {
                 zeros.withUnsafeBufferPointer { z in
                     let bias = b ?? z.baseAddress!
                     if g.isDepthwise {
-                        Kernels.DepthwiseConv2DKernel(geometry: g, packed: p.baseAddress!, bias: bias, activation: activation)
-                            .run(input: x, output: y, scratch: s.assumingMemoryBound(to: Float.self))
+                        Kernels.DepthwiseConv2DKernel(
+                            geometry: g, packed: p.baseAddress!, bias: bias, activation: activation
+                        )
+                        .run(input: x, output: y, scratch: s.assumingMemoryBound(to: Float.self))
                     } else {
                         Kernels.Conv2DKernel(geometry: g, packed: p.baseAddress!, bias: bias, activation: activation)
                             .run(input: x, output: y, scratch: s.assumingMemoryBound(to: Float.self))
@@ -204,31 +265,44 @@ struct FloatDepthwisePointwiseCall: KernelCall {
     let input: Buffer, output: Buffer
 
     var kernels: [String] { ["Float/DepthwisePointwise.swift"] }
-    var summary: String { "DepthwisePointwiseKernel \(depthwise.geometry.summary), 1x1 -> \(pointwise.geometry.outC) \(input) -> \(output)" }
+    var summary: String {
+        "DepthwisePointwiseKernel \(depthwise.geometry.summary), 1x1 -> \(pointwise.geometry.outC) \(input) -> "
+            + "\(output)"
+    }
 
     func kernel(_ m: PlanMemory) -> Kernels.DepthwisePointwiseKernel {
-        Kernels.DepthwisePointwiseKernel(depthwise: depthwise.geometry, packedDepthwise: m.weights(depthwise.packed),
-                                         depthwiseBias: m.weights(depthwise.bias), depthwiseActivation: depthwise.activation,
-                                         packedPointwise: m.weights(pointwise.packed), pointwiseBias: m.weights(pointwise.bias),
-                                         outChannels: pointwise.geometry.outC, pointwiseActivation: pointwise.activation)
+        Kernels.DepthwisePointwiseKernel(
+            depthwise: depthwise.geometry, packedDepthwise: m.weights(depthwise.packed),
+            depthwiseBias: m.weights(depthwise.bias), depthwiseActivation: depthwise.activation,
+            packedPointwise: m.weights(pointwise.packed), pointwiseBias: m.weights(pointwise.bias),
+            outChannels: pointwise.geometry.outC, pointwiseActivation: pointwise.activation)
     }
 
     func prepare(_ m: PlanMemory) -> PreparedCall {
         let k = kernel(m)
         let x = m.pointer(input, Float.self), y = m.pointer(output, Float.self)
-        return PreparedCall(scratchBytes: k.scratchCount * 4) { k.run(input: x, output: y, scratch: $0.assumingMemoryBound(to: Float.self)) }
+        return PreparedCall(scratchBytes: k.scratchCount * 4) {
+            k.run(input: x, output: y, scratch: $0.assumingMemoryBound(to: Float.self))
+        }
     }
 
     func emit(_ w: inout SwiftWriter) {
         let type = "Kernels.DepthwisePointwiseKernel"
-        let k = w.kernel("fused", type, "\(type)(depthwise: \(SwiftWriter.geometry(depthwise.geometry)), "
-            + "packedDepthwise: f32(weights + \(depthwise.packed)), depthwiseBias: f32(weights + \(depthwise.bias))"
-            + "\(SwiftWriter.activation("depthwiseActivation", depthwise.activation)), packedPointwise: f32(weights + \(pointwise.packed)), "
-            + "pointwiseBias: f32(weights + \(pointwise.bias)), outChannels: \(pointwise.geometry.outC)"
-            + "\(SwiftWriter.activation("pointwiseActivation", pointwise.activation)))")
+        let k = w.kernel(
+            "fused", type,
+            "\(type)(depthwise: \(SwiftWriter.geometry(depthwise.geometry)), "
+                + "packedDepthwise: f32(weights + \(depthwise.packed)), depthwiseBias: f32(weights + \(depthwise.bias))"
+                + "\(SwiftWriter.activation("depthwiseActivation", depthwise.activation)), packedPointwise: "
+                + "f32(weights + \(pointwise.packed)), "
+                + "pointwiseBias: f32(weights + \(pointwise.bias)), outChannels: \(pointwise.geometry.outC)"
+                + "\(SwiftWriter.activation("pointwiseActivation", pointwise.activation)))")
         w.scratch(expression: "\(k).scratchCount * 4")
-        w.line("\(k).run(input: \(w.pointer(input, .float32)), output: \(w.pointer(output, .float32)), scratch: \(w.scratch(.float32)), "
-            + "depthwiseClamp: \(SwiftWriter.clamp(depthwise.activation)), pointwiseClamp: \(SwiftWriter.clamp(pointwise.activation)))")
+        w.line(
+            "\(k).run(input: \(w.pointer(input, .float32)), output: \(w.pointer(output, .float32)), scratch: "
+                + "\(w.scratch(.float32)), "
+                + "depthwiseClamp: \(SwiftWriter.clamp(depthwise.activation)), pointwiseClamp: "
+                + "\(SwiftWriter.clamp(pointwise.activation)))"
+        )
     }
 }
 
@@ -238,32 +312,50 @@ struct FloatExpandDepthwisePointwiseCall: KernelCall {
 
     var kernels: [String] { ["Float/ExpandDepthwisePointwise.swift"] }
     var summary: String {
-        "ExpandDepthwisePointwiseKernel 1x1 \(expand.geometry.inC) -> \(expand.geometry.outC), \(depthwise.geometry.summary), "
+        "ExpandDepthwisePointwiseKernel 1x1 \(expand.geometry.inC) -> \(expand.geometry.outC), "
+            + "\(depthwise.geometry.summary), "
             + "1x1 -> \(pointwise.geometry.outC) \(input) -> \(output)"
     }
 
     func prepare(_ m: PlanMemory) -> PreparedCall {
         let k = Kernels.ExpandDepthwisePointwiseKernel(
-            expandChannelsFrom: expand.geometry.inC, packedExpand: m.weights(expand.packed), expandBias: m.weights(expand.bias),
-            expandActivation: expand.activation, depthwise: depthwise.geometry, packedDepthwise: m.weights(depthwise.packed),
-            depthwiseBias: m.weights(depthwise.bias), depthwiseActivation: depthwise.activation, packedPointwise: m.weights(pointwise.packed),
-            pointwiseBias: m.weights(pointwise.bias), outChannels: pointwise.geometry.outC, pointwiseActivation: pointwise.activation)
+            expandChannelsFrom: expand.geometry.inC, packedExpand: m.weights(expand.packed),
+            expandBias: m.weights(expand.bias),
+            expandActivation: expand.activation, depthwise: depthwise.geometry,
+            packedDepthwise: m.weights(depthwise.packed),
+            depthwiseBias: m.weights(depthwise.bias), depthwiseActivation: depthwise.activation,
+            packedPointwise: m.weights(pointwise.packed),
+            pointwiseBias: m.weights(pointwise.bias), outChannels: pointwise.geometry.outC,
+            pointwiseActivation: pointwise.activation)
         let x = m.pointer(input, Float.self), y = m.pointer(output, Float.self)
-        return PreparedCall(scratchBytes: k.scratchCount * 4) { k.run(input: x, output: y, scratch: $0.assumingMemoryBound(to: Float.self)) }
+        return PreparedCall(scratchBytes: k.scratchCount * 4) {
+            k.run(input: x, output: y, scratch: $0.assumingMemoryBound(to: Float.self))
+        }
     }
 
     func emit(_ w: inout SwiftWriter) {
         let type = "Kernels.ExpandDepthwisePointwiseKernel"
-        let k = w.kernel("fused", type, "\(type)(expandChannelsFrom: \(expand.geometry.inC), packedExpand: f32(weights + \(expand.packed)), "
-            + "expandBias: f32(weights + \(expand.bias))\(SwiftWriter.activation("expandActivation", expand.activation)), "
-            + "depthwise: \(SwiftWriter.geometry(depthwise.geometry)), packedDepthwise: f32(weights + \(depthwise.packed)), "
-            + "depthwiseBias: f32(weights + \(depthwise.bias))\(SwiftWriter.activation("depthwiseActivation", depthwise.activation)), "
-            + "packedPointwise: f32(weights + \(pointwise.packed)), pointwiseBias: f32(weights + \(pointwise.bias)), "
-            + "outChannels: \(pointwise.geometry.outC)\(SwiftWriter.activation("pointwiseActivation", pointwise.activation)))")
+        let k = w.kernel(
+            "fused", type,
+            "\(type)(expandChannelsFrom: \(expand.geometry.inC), packedExpand: f32(weights + \(expand.packed)), "
+                + "expandBias: f32(weights + "
+                + "\(expand.bias))\(SwiftWriter.activation("expandActivation", expand.activation)), "
+                + "depthwise: \(SwiftWriter.geometry(depthwise.geometry)), packedDepthwise: f32(weights + "
+                + "\(depthwise.packed)), "
+                + "depthwiseBias: f32(weights + "
+                + "\(depthwise.bias))\(SwiftWriter.activation("depthwiseActivation", depthwise.activation)), "
+                + "packedPointwise: f32(weights + \(pointwise.packed)), pointwiseBias: f32(weights + "
+                + "\(pointwise.bias)), "
+                + "outChannels: "
+                + "\(pointwise.geometry.outC)\(SwiftWriter.activation("pointwiseActivation", pointwise.activation)))"
+        )
         w.scratch(expression: "\(k).scratchCount * 4")
-        w.line("\(k).run(input: \(w.pointer(input, .float32)), output: \(w.pointer(output, .float32)), scratch: \(w.scratch(.float32)), "
-            + "expandClamp: \(SwiftWriter.clamp(expand.activation)), depthwiseClamp: \(SwiftWriter.clamp(depthwise.activation)), "
-            + "pointwiseClamp: \(SwiftWriter.clamp(pointwise.activation)))")
+        w.line(
+            "\(k).run(input: \(w.pointer(input, .float32)), output: \(w.pointer(output, .float32)), scratch: "
+                + "\(w.scratch(.float32)), "
+                + "expandClamp: \(SwiftWriter.clamp(expand.activation)), depthwiseClamp: "
+                + "\(SwiftWriter.clamp(depthwise.activation)), "
+                + "pointwiseClamp: \(SwiftWriter.clamp(pointwise.activation)))")
     }
 }
 
@@ -278,13 +370,16 @@ struct Int8Conv {
 
     /// The kernel of its kind: dense (one group), depthwise, or grouped.
     var kernelType: String {
-        geometry.groups == 1 ? "QuantizedDenseConv2DKernel" : (geometry.isDepthwise ? "QuantizedDepthwiseConv2DKernel" : "QuantizedGroupedConv2DKernel")
+        geometry.groups == 1
+            ? "QuantizedDenseConv2DKernel"
+            : (geometry.isDepthwise ? "QuantizedDepthwiseConv2DKernel" : "QuantizedGroupedConv2DKernel")
     }
     var kernelFile: String { "Int8/\(kernelType.replacing("Kernel", with: "")).swift" }
 
     func parameters(_ m: PlanMemory) -> Kernels.QuantizedConvParameters {
         Kernels.QuantizedConvParameters(
-            geometry: geometry, weights: Array(UnsafeBufferPointer(start: m.weights(weights, Int8.self), count: geometry.outC * taps)),
+            geometry: geometry,
+            weights: Array(UnsafeBufferPointer(start: m.weights(weights, Int8.self), count: geometry.outC * taps)),
             bias: bias.map { Array(UnsafeBufferPointer(start: m.weights($0, Int32.self), count: geometry.outC)) },
             inputZeroPoint: inputZeroPoint, requantization: requantization.read(m))
     }
@@ -293,8 +388,10 @@ struct Int8Conv {
 
     /// `Kernels.QuantizedConvParameters(...)` over the stored values, as generated code writes it.
     var parametersExpression: String {
-        "Kernels.QuantizedConvParameters(geometry: \(SwiftWriter.geometry(geometry)), weights: i8(weights + \(weights)), "
-            + "bias: \(bias.map { "i32(weights + \($0))" } ?? "nil"), inputZeroPoint: \(inputZeroPoint), \(requantization.arguments))"
+        "Kernels.QuantizedConvParameters(geometry: \(SwiftWriter.geometry(geometry)), weights: i8(weights + "
+            + "\(weights)), "
+            + "bias: \(bias.map { "i32(weights + \($0))" } ?? "nil"), inputZeroPoint: \(inputZeroPoint), "
+            + "\(requantization.arguments))"
     }
 }
 
@@ -338,20 +435,24 @@ struct Int8DepthwisePointwiseCall: KernelCall {
 
     var kernels: [String] { ["Int8/QuantizedDepthwisePointwise.swift"] }
     var summary: String {
-        "QuantizedDepthwisePointwiseKernel \(depthwise.geometry.summary), 1x1 -> \(pointwise.geometry.outC) \(input) -> \(output)"
+        "QuantizedDepthwisePointwiseKernel \(depthwise.geometry.summary), 1x1 -> \(pointwise.geometry.outC) "
+            + "\(input) -> \(output)"
     }
 
     func prepare(_ m: PlanMemory) -> PreparedCall {
-        let k = Kernels.QuantizedDepthwisePointwiseKernel(depthwise: Kernels.QuantizedDepthwiseConv2DKernel(depthwise.parameters(m)),
-                                                          pointwise: Kernels.QuantizedDenseConv2DKernel(pointwise.parameters(m)))
+        let k = Kernels.QuantizedDepthwisePointwiseKernel(
+            depthwise: Kernels.QuantizedDepthwiseConv2DKernel(depthwise.parameters(m)),
+            pointwise: Kernels.QuantizedDenseConv2DKernel(pointwise.parameters(m)))
         let x = m.pointer(input, Int8.self), y = m.pointer(output, Int8.self)
         return PreparedCall(scratchBytes: k.scratchBytes) { k.run(input: x, output: y, scratch: $0) }
     }
 
     func emit(_ w: inout SwiftWriter) {
         let type = "Kernels.QuantizedDepthwisePointwiseKernel"
-        let k = w.kernel("qfused", type, "\(type)(depthwise: Kernels.QuantizedDepthwiseConv2DKernel(\(depthwise.parametersExpression)), "
-            + "pointwise: Kernels.QuantizedDenseConv2DKernel(\(pointwise.parametersExpression)))")
+        let k = w.kernel(
+            "qfused", type,
+            "\(type)(depthwise: Kernels.QuantizedDepthwiseConv2DKernel(\(depthwise.parametersExpression)), "
+                + "pointwise: Kernels.QuantizedDenseConv2DKernel(\(pointwise.parametersExpression)))")
         w.scratch(expression: "\(k).scratchBytes")
         w.line("\(k).run(input: \(w.pointer(input, .int8)), output: \(w.pointer(output, .int8)), scratch: scratch)")
     }

@@ -9,21 +9,30 @@ enum DataMovementLowering {
         let x = node.inputs[0], y = node.outputs[0]
         // The planner gives a reshape its input's bytes; only a constant input is copied.
         guard ctx.isConstant(x) else { return [] }
-        return [CopyCall(dtype: ctx.type(x).dtype, count: ctx.count(y), input: try ctx.buffer(x), output: try ctx.buffer(y))]
+        return [
+            CopyCall(dtype: ctx.type(x).dtype, count: ctx.count(y), input: try ctx.buffer(x), output: try ctx.buffer(y))
+        ]
     }
 
     static func transpose(_ node: Node, perm: [Int], _ ctx: LoweringContext) throws -> [any KernelCall] {
         let x = node.inputs[0]
-        return [TransposeCall(dtype: ctx.type(x).dtype, shape: ctx.shape(x), perm: perm, input: try ctx.buffer(x),
-                              output: try ctx.buffer(node.outputs[0]))]
+        return [
+            TransposeCall(
+                dtype: ctx.type(x).dtype, shape: ctx.shape(x), perm: perm, input: try ctx.buffer(x),
+                output: try ctx.buffer(node.outputs[0]))
+        ]
     }
 
     /// ShuffleNet's channel shuffle: the axis viewed as [groups, n / groups], the two swapped.
-    static func channelShuffle(_ node: Node, groups: Int, axis: Int, _ ctx: LoweringContext) throws -> [any KernelCall] {
+    static func channelShuffle(_ node: Node, groups: Int, axis: Int, _ ctx: LoweringContext) throws -> [any KernelCall]
+    {
         let x = node.inputs[0], s = ctx.shape(x)
         let view = [s[..<axis].reduce(1, *), groups, s[axis] / groups, s[(axis + 1)...].reduce(1, *)]
-        return [TransposeCall(dtype: ctx.type(x).dtype, shape: view, perm: [0, 2, 1, 3], input: try ctx.buffer(x),
-                              output: try ctx.buffer(node.outputs[0]))]
+        return [
+            TransposeCall(
+                dtype: ctx.type(x).dtype, shape: view, perm: [0, 2, 1, 3], input: try ctx.buffer(x),
+                output: try ctx.buffer(node.outputs[0]))
+        ]
     }
 
     static func slice(_ node: Node, _ s: Slice, _ ctx: LoweringContext) throws -> [any KernelCall] {
@@ -31,9 +40,12 @@ enum DataMovementLowering {
         guard s.sizes.reduce(1, *) > 0 else { return [] }
         let inStrides = Kernels.contiguousStrides(ctx.shape(x))
         let base = zip(s.starts, inStrides).reduce(0) { $0 + $1.0 * $1.1 }
-        return [StridedCopyCall(dtype: ctx.type(x).dtype, source: .buffer(try ctx.buffer(x)), sourceOffset: base,
-                                sourceStrides: zip(s.steps, inStrides).map { $0 * $1 }, output: try ctx.buffer(node.outputs[0]),
-                                outputOffset: 0, outputStrides: Kernels.contiguousStrides(s.sizes), shape: s.sizes)]
+        return [
+            StridedCopyCall(
+                dtype: ctx.type(x).dtype, source: .buffer(try ctx.buffer(x)), sourceOffset: base,
+                sourceStrides: zip(s.steps, inStrides).map { $0 * $1 }, output: try ctx.buffer(node.outputs[0]),
+                outputOffset: 0, outputStrides: Kernels.contiguousStrides(s.sizes), shape: s.sizes)
+        ]
     }
 
     static func split(_ node: Node, axis: Int, _ ctx: LoweringContext) throws -> [any KernelCall] {
@@ -44,9 +56,12 @@ enum DataMovementLowering {
         for o in node.outputs {
             let s = ctx.shape(o)
             if s.reduce(1, *) > 0 {
-                calls.append(StridedCopyCall(dtype: ctx.type(x).dtype, source: .buffer(try ctx.buffer(x)), sourceOffset: offset * inStrides[axis],
-                                             sourceStrides: inStrides, output: try ctx.buffer(o), outputOffset: 0,
-                                             outputStrides: Kernels.contiguousStrides(s), shape: s))
+                calls.append(
+                    StridedCopyCall(
+                        dtype: ctx.type(x).dtype, source: .buffer(try ctx.buffer(x)),
+                        sourceOffset: offset * inStrides[axis],
+                        sourceStrides: inStrides, output: try ctx.buffer(o), outputOffset: 0,
+                        outputStrides: Kernels.contiguousStrides(s), shape: s))
             }
             offset += s[axis]
         }
@@ -76,14 +91,20 @@ enum DataMovementLowering {
             let s = ctx.shape(input)
             var source = StridedCopyCall.Source.buffer(try ctx.buffer(input))
             if let r {
-                calls.append(RescaleCall(scale: r.scale, bias: r.bias, outputZeroPoint: outType.quantization!.zeroPoint, count: ctx.count(input),
-                                         input: try ctx.buffer(input)))
+                calls.append(
+                    RescaleCall(
+                        scale: r.scale, bias: r.bias, outputZeroPoint: outType.quantization!.zeroPoint,
+                        count: ctx.count(input),
+                        input: try ctx.buffer(input)))
                 source = .scratch
             }
             if s.reduce(1, *) > 0 {
-                calls.append(StridedCopyCall(dtype: outType.dtype, source: source, sourceOffset: 0, sourceStrides: Kernels.contiguousStrides(s),
-                                             output: try ctx.buffer(y), outputOffset: offset * outStrides[axis], outputStrides: outStrides,
-                                             shape: s))
+                calls.append(
+                    StridedCopyCall(
+                        dtype: outType.dtype, source: source, sourceOffset: 0,
+                        sourceStrides: Kernels.contiguousStrides(s),
+                        output: try ctx.buffer(y), outputOffset: offset * outStrides[axis], outputStrides: outStrides,
+                        shape: s))
             }
             offset += s[axis]
         }
@@ -97,9 +118,16 @@ enum DataMovementLowering {
         if t.dtype.isQuantized {
             guard let q = t.quantization else { throw FerccError("quantized Pad input has no quantization") }
             let range = t.dtype.integerRange!
-            fill = Double(min(max(Int32((value / q.scale).rounded(.toNearestOrAwayFromZero)) + q.zeroPoint, range.lowerBound), range.upperBound))
+            fill = Double(
+                min(
+                    max(Int32((value / q.scale).rounded(.toNearestOrAwayFromZero)) + q.zeroPoint, range.lowerBound),
+                    range.upperBound))
         }
-        return [PadCall(dtype: t.dtype, shape: t.shape, pads: pads, fill: fill, input: try ctx.buffer(x), output: try ctx.buffer(node.outputs[0]))]
+        return [
+            PadCall(
+                dtype: t.dtype, shape: t.shape, pads: pads, fill: fill, input: try ctx.buffer(x),
+                output: try ctx.buffer(node.outputs[0]))
+        ]
     }
 }
 
@@ -146,7 +174,9 @@ struct TransposeCall: ElementMoveCall {
     let input: Buffer, output: Buffer?
 
     var kernels: [String] { ["Data/Transpose.swift"] }
-    var summary: String { "transpose \(dtype.rawValue) \(shape) perm \(perm) \(input) -> \(output.map { "\($0)" } ?? "scratch")" }
+    var summary: String {
+        "transpose \(dtype.rawValue) \(shape) perm \(perm) \(input) -> \(output.map { "\($0)" } ?? "scratch")"
+    }
 
     func move<T>(_ m: PlanMemory, _: T.Type) -> PreparedCall {
         let (s, p) = (shape, perm)
@@ -199,7 +229,8 @@ struct StridedCopyCall: ElementMoveCall {
         }
         if sourceOffset != 0 { x += " + \(sourceOffset)" }
         let y = w.pointer(output, dtype) + (outputOffset != 0 ? " + \(outputOffset)" : "")
-        w.line("Kernels.stridedCopy(\(x), \(w.array(sourceStrides)), \(y), \(w.array(outputStrides)), \(w.array(shape)))")
+        w.line(
+            "Kernels.stridedCopy(\(x), \(w.array(sourceStrides)), \(y), \(w.array(outputStrides)), \(w.array(shape)))")
     }
 }
 
@@ -216,13 +247,18 @@ struct RescaleCall: KernelCall {
     func prepare(_ m: PlanMemory) -> PreparedCall {
         let (s, b, z, n) = (scale, bias, outputZeroPoint, count)
         let x = m.pointer(input, Int8.self)
-        return PreparedCall(scratchBytes: count) { Kernels.rescaleInt8(x, $0.assumingMemoryBound(to: Int8.self), count: n, scale: s, bias: b, outputZeroPoint: z) }
+        return PreparedCall(scratchBytes: count) {
+            Kernels.rescaleInt8(
+                x, $0.assumingMemoryBound(to: Int8.self), count: n, scale: s, bias: b, outputZeroPoint: z)
+        }
     }
 
     func emit(_ w: inout SwiftWriter) {
         w.scratch(bytes: count)
-        w.line("Kernels.rescaleInt8(\(w.pointer(input, .int8)), \(w.scratch(.int8)), count: \(count), scale: \(SwiftWriter.float(scale)), "
-            + "bias: \(SwiftWriter.float(bias)), outputZeroPoint: \(outputZeroPoint))")
+        w.line(
+            "Kernels.rescaleInt8(\(w.pointer(input, .int8)), \(w.scratch(.int8)), count: \(count), scale: "
+                + "\(SwiftWriter.float(scale)), "
+                + "bias: \(SwiftWriter.float(bias)), outputZeroPoint: \(outputZeroPoint))")
     }
 }
 
@@ -259,6 +295,9 @@ struct PadCall: ElementMoveCall {
         case .int32: value = "Int32(\(Int(fill)))"
         case .int64: value = "Int64(\(Int(fill)))"
         }
-        w.line("Kernels.pad(\(w.pointer(input, dtype)), \(w.array(shape)), pads: \(w.array(pads)), value: \(value), \(w.pointer(output, dtype)))")
+        w.line(
+            "Kernels.pad(\(w.pointer(input, dtype)), \(w.array(shape)), pads: \(w.array(pads)), value: \(value), "
+                + "\(w.pointer(output, dtype)))"
+        )
     }
 }

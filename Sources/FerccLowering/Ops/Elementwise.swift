@@ -4,12 +4,16 @@ import FerccKernels
 /// Add, Sub, Mul, Div (numpy broadcasting; int8 add, sub and mul with TFLite's rescaling),
 /// unary activations (int8: tables, and HardSwish in 16-bit fixed point), PRelu, BatchNorm.
 enum ElementwiseLowering {
-    static func binary(_ node: Node, _ op: BinaryOp, _ activation: Activation, _ ctx: LoweringContext) throws -> [any KernelCall] {
+    static func binary(_ node: Node, _ op: BinaryOp, _ activation: Activation, _ ctx: LoweringContext) throws
+        -> [any KernelCall]
+    {
         let a = node.inputs[0], b = node.inputs[1], y = node.outputs[0]
         let out = try ctx.buffer(y)
         if Quantized.isQuantized(node, ctx) {
             try Quantized.requireInt8(node, ctx)
-            guard ctx.type(b).dtype == .int8 else { throw FerccError("\(op.rawValue) of int8 and \(ctx.type(b).dtype.rawValue)") }
+            guard ctx.type(b).dtype == .int8 else {
+                throw FerccError("\(op.rawValue) of int8 and \(ctx.type(b).dtype.rawValue)")
+            }
             let kind: Kernels.QuantizedBinaryKernel.Kind
             switch op {
             case .add: kind = .add
@@ -20,10 +24,13 @@ enum ElementwiseLowering {
             let q1 = try Quantized.quant(ctx.type(a), "input 1"), q2 = try Quantized.quant(ctx.type(b), "input 2")
             let qo = try Quantized.quant(ctx.type(y), "the output")
             let (lo, hi) = try Quantized.clampRange(ctx.type(y), activation)
-            return [Int8BinaryCall(kind: kind, scale1: q1.scale, zeroPoint1: q1.zeroPoint, scale2: q2.scale, zeroPoint2: q2.zeroPoint,
-                                   outputScale: qo.scale, outputZeroPoint: qo.zeroPoint, min: lo, max: hi,
-                                   a: try ctx.buffer(a), aShape: ctx.shape(a), b: try ctx.buffer(b), bShape: ctx.shape(b),
-                                   output: out, outShape: ctx.shape(y))]
+            return [
+                Int8BinaryCall(
+                    kind: kind, scale1: q1.scale, zeroPoint1: q1.zeroPoint, scale2: q2.scale, zeroPoint2: q2.zeroPoint,
+                    outputScale: qo.scale, outputZeroPoint: qo.zeroPoint, min: lo, max: hi,
+                    a: try ctx.buffer(a), aShape: ctx.shape(a), b: try ctx.buffer(b), bShape: ctx.shape(b),
+                    output: out, outShape: ctx.shape(y))
+            ]
         }
         try Quantized.requireFloat(node, ctx)
         let kind: Kernels.BinaryKind
@@ -33,9 +40,14 @@ enum ElementwiseLowering {
         case .mul: kind = .mul
         case .div: kind = .div
         }
-        var calls: [any KernelCall] = [FloatBinaryCall(kind: kind, a: try ctx.buffer(a), aShape: ctx.shape(a), b: try ctx.buffer(b),
-                                                       bShape: ctx.shape(b), output: out, outShape: ctx.shape(y))]
-        if activation != .identity { calls.append(ActivationCall(activation: activation, count: ctx.count(y), input: out, output: out)) }
+        var calls: [any KernelCall] = [
+            FloatBinaryCall(
+                kind: kind, a: try ctx.buffer(a), aShape: ctx.shape(a), b: try ctx.buffer(b),
+                bShape: ctx.shape(b), output: out, outShape: ctx.shape(y))
+        ]
+        if activation != .identity {
+            calls.append(ActivationCall(activation: activation, count: ctx.count(y), input: out, output: out))
+        }
         return calls
     }
 
@@ -43,20 +55,32 @@ enum ElementwiseLowering {
         let x = node.inputs[0], y = node.outputs[0]
         if Quantized.isQuantized(node, ctx) {
             try Quantized.requireInt8(node, ctx)
-            let qin = try Quantized.quant(ctx.type(x), "the input"), qout = try Quantized.quant(ctx.type(y), "the output")
-            let table = Int8TableCall.Parameters(inputScale: qin.scale, inputZeroPoint: qin.zeroPoint, outputScale: qout.scale,
-                                                 outputZeroPoint: qout.zeroPoint)
-            return [Int8TableCall(activation: activation, parameters: table, count: ctx.count(y), input: try ctx.buffer(x),
-                                  output: try ctx.buffer(y))]
+            let qin = try Quantized.quant(ctx.type(x), "the input"),
+                qout = try Quantized.quant(ctx.type(y), "the output")
+            let table = Int8TableCall.Parameters(
+                inputScale: qin.scale, inputZeroPoint: qin.zeroPoint, outputScale: qout.scale,
+                outputZeroPoint: qout.zeroPoint)
+            return [
+                Int8TableCall(
+                    activation: activation, parameters: table, count: ctx.count(y), input: try ctx.buffer(x),
+                    output: try ctx.buffer(y))
+            ]
         }
         try Quantized.requireFloat(node, ctx)
-        return [ActivationCall(activation: activation, count: ctx.count(y), input: try ctx.buffer(x), output: try ctx.buffer(y))]
+        return [
+            ActivationCall(
+                activation: activation, count: ctx.count(y), input: try ctx.buffer(x), output: try ctx.buffer(y))
+        ]
     }
 
     static func prelu(_ node: Node, _ ctx: LoweringContext) throws -> [any KernelCall] {
         try Quantized.requireFloat(node, ctx)
-        return [PReluCall(x: try ctx.buffer(node.inputs[0]), xShape: ctx.shape(node.inputs[0]), slope: try ctx.buffer(node.inputs[1]),
-                          slopeShape: ctx.shape(node.inputs[1]), output: try ctx.buffer(node.outputs[0]))]
+        return [
+            PReluCall(
+                x: try ctx.buffer(node.inputs[0]), xShape: ctx.shape(node.inputs[0]),
+                slope: try ctx.buffer(node.inputs[1]),
+                slopeShape: ctx.shape(node.inputs[1]), output: try ctx.buffer(node.outputs[0]))
+        ]
     }
 
     static func batchNorm(_ node: Node, axis: Int, epsilon: Float, _ ctx: LoweringContext) throws -> [any KernelCall] {
@@ -67,9 +91,12 @@ enum ElementwiseLowering {
         }
         let a = batchNormScaleShift(gamma: p[0], beta: p[1], mean: p[2], variance: p[3], epsilon: epsilon)
         let xs = ctx.shape(node.inputs[0])
-        return [ChannelAffineCall(scale: ctx.add(a.scale.map { Float($0) }), shift: ctx.add(a.shift.map { Float($0) }),
-                                  outer: xs[..<axis].reduce(1, *), channels: xs[axis], inner: xs[(axis + 1)...].reduce(1, *),
-                                  input: try ctx.buffer(node.inputs[0]), output: try ctx.buffer(node.outputs[0]))]
+        return [
+            ChannelAffineCall(
+                scale: ctx.add(a.scale.map { Float($0) }), shift: ctx.add(a.shift.map { Float($0) }),
+                outer: xs[..<axis].reduce(1, *), channels: xs[axis], inner: xs[(axis + 1)...].reduce(1, *),
+                input: try ctx.buffer(node.inputs[0]), output: try ctx.buffer(node.outputs[0]))
+        ]
     }
 }
 
@@ -88,8 +115,10 @@ struct ActivationCall: KernelCall {
     }
 
     func emit(_ w: inout SwiftWriter) {
-        w.line("Kernels.Activation\(SwiftWriter.activation(activation)).run(\(w.pointer(input, .float32)), \(w.pointer(output, .float32)), "
-            + "count: \(count))")
+        w.line(
+            "Kernels.Activation\(SwiftWriter.activation(activation)).run(\(w.pointer(input, .float32)), "
+                + "\(w.pointer(output, .float32)), "
+                + "count: \(count))")
     }
 }
 
@@ -109,8 +138,10 @@ struct FloatBinaryCall: KernelCall {
     }
 
     func emit(_ w: inout SwiftWriter) {
-        w.line("Kernels.binaryBroadcast(.\(kind), \(w.pointer(a, .float32)), \(w.array(aShape)), \(w.pointer(b, .float32)), "
-            + "\(w.array(bShape)), \(w.pointer(output, .float32)), \(w.array(outShape)))")
+        w.line(
+            "Kernels.binaryBroadcast(.\(kind), \(w.pointer(a, .float32)), \(w.array(aShape)), "
+                + "\(w.pointer(b, .float32)), "
+                + "\(w.array(bShape)), \(w.pointer(output, .float32)), \(w.array(outShape)))")
     }
 }
 
@@ -126,8 +157,9 @@ struct Int8BinaryCall: KernelCall {
     var summary: String { "QuantizedBinaryKernel \(kind) \(aShape) \(a), \(bShape) \(b) -> \(output)" }
 
     func prepare(_ m: PlanMemory) -> PreparedCall {
-        let k = Kernels.QuantizedBinaryKernel(kind: kind, scale1: scale1, zeroPoint1: zeroPoint1, scale2: scale2, zeroPoint2: zeroPoint2,
-                                              outputScale: outputScale, outputZeroPoint: outputZeroPoint, min: min, max: max)
+        let k = Kernels.QuantizedBinaryKernel(
+            kind: kind, scale1: scale1, zeroPoint1: zeroPoint1, scale2: scale2, zeroPoint2: zeroPoint2,
+            outputScale: outputScale, outputZeroPoint: outputZeroPoint, min: min, max: max)
         let (sa, sb, so) = (aShape, bShape, outShape)
         let x = m.pointer(a, Int8.self), z = m.pointer(b, Int8.self), y = m.pointer(output, Int8.self)
         return PreparedCall { _ in k.run(x, sa, z, sb, y, so) }
@@ -136,10 +168,15 @@ struct Int8BinaryCall: KernelCall {
     func emit(_ w: inout SwiftWriter) {
         let type = "Kernels.QuantizedBinaryKernel"
         let f = SwiftWriter.float
-        let k = w.kernel("qbinary", type, "\(type)(kind: .\(kind), scale1: \(f(scale1)), zeroPoint1: \(zeroPoint1), scale2: \(f(scale2)), "
-            + "zeroPoint2: \(zeroPoint2), outputScale: \(f(outputScale)), outputZeroPoint: \(outputZeroPoint), min: \(min), max: \(max))")
-        w.line("\(k).run(\(w.pointer(a, .int8)), \(w.array(aShape)), \(w.pointer(b, .int8)), \(w.array(bShape)), "
-            + "\(w.pointer(output, .int8)), \(w.array(outShape)))")
+        let k = w.kernel(
+            "qbinary", type,
+            "\(type)(kind: .\(kind), scale1: \(f(scale1)), zeroPoint1: \(zeroPoint1), scale2: \(f(scale2)), "
+                + "zeroPoint2: \(zeroPoint2), outputScale: \(f(outputScale)), outputZeroPoint: \(outputZeroPoint), "
+                + "min: \(min), max: \(max))"
+        )
+        w.line(
+            "\(k).run(\(w.pointer(a, .int8)), \(w.array(aShape)), \(w.pointer(b, .int8)), \(w.array(bShape)), "
+                + "\(w.pointer(output, .int8)), \(w.array(outShape)))")
     }
 }
 
@@ -149,7 +186,8 @@ struct Int8TableCall: KernelCall {
     struct Parameters {
         var inputScale: Float, inputZeroPoint: Int32, outputScale: Float, outputZeroPoint: Int32
         var arguments: String {
-            "inputScale: \(SwiftWriter.float(inputScale)), inputZeroPoint: \(inputZeroPoint), outputScale: \(SwiftWriter.float(outputScale)), "
+            "inputScale: \(SwiftWriter.float(inputScale)), inputZeroPoint: \(inputZeroPoint), outputScale: "
+                + "\(SwiftWriter.float(outputScale)), "
                 + "outputZeroPoint: \(outputZeroPoint)"
         }
     }
@@ -159,28 +197,36 @@ struct Int8TableCall: KernelCall {
     let input: Buffer, output: Buffer
 
     var kernels: [String] { ["Int8/QuantizedLookup.swift"] }
-    var summary: String { "\(activation == .hardSwish ? "QuantizedHardSwishKernel" : "QuantizedLookupTable \(activation.name)") x\(count) \(input) -> \(output)" }
+    var summary: String {
+        "\(activation == .hardSwish ? "QuantizedHardSwishKernel" : "QuantizedLookupTable \(activation.name)") "
+            + "x\(count) \(input) -> \(output)"
+    }
 
     func prepare(_ m: PlanMemory) -> PreparedCall {
         let p = parameters, n = count
         let x = m.pointer(input, Int8.self), y = m.pointer(output, Int8.self)
         if activation == .hardSwish {
-            let k = Kernels.QuantizedHardSwishKernel(inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint, outputScale: p.outputScale,
-                                                     outputZeroPoint: p.outputZeroPoint)
+            let k = Kernels.QuantizedHardSwishKernel(
+                inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint, outputScale: p.outputScale,
+                outputZeroPoint: p.outputZeroPoint)
             return PreparedCall { _ in k.run(x, y, count: n) }
         }
-        let k = Kernels.QuantizedLookupTable(activation, inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint, outputScale: p.outputScale,
-                                             outputZeroPoint: p.outputZeroPoint)
+        let k = Kernels.QuantizedLookupTable(
+            activation, inputScale: p.inputScale, inputZeroPoint: p.inputZeroPoint, outputScale: p.outputScale,
+            outputZeroPoint: p.outputZeroPoint)
         return PreparedCall { _ in k.run(x, y, count: n) }
     }
 
     func emit(_ w: inout SwiftWriter) {
         let k: String
         if activation == .hardSwish {
-            k = w.kernel("qhardswish", "Kernels.QuantizedHardSwishKernel", "Kernels.QuantizedHardSwishKernel(\(parameters.arguments))")
+            k = w.kernel(
+                "qhardswish", "Kernels.QuantizedHardSwishKernel",
+                "Kernels.QuantizedHardSwishKernel(\(parameters.arguments))")
         } else {
-            k = w.kernel("qtable", "Kernels.QuantizedLookupTable",
-                         "Kernels.QuantizedLookupTable(\(SwiftWriter.activation(activation)), \(parameters.arguments))")
+            k = w.kernel(
+                "qtable", "Kernels.QuantizedLookupTable",
+                "Kernels.QuantizedLookupTable(\(SwiftWriter.activation(activation)), \(parameters.arguments))")
         }
         w.line("\(k).run(\(w.pointer(input, .int8)), \(w.pointer(output, .int8)), count: \(count))")
     }
@@ -201,8 +247,10 @@ struct PReluCall: KernelCall {
     }
 
     func emit(_ w: inout SwiftWriter) {
-        w.line("Kernels.prelu(\(w.pointer(x, .float32)), \(w.array(xShape)), \(w.pointer(slope, .float32)), \(w.array(slopeShape)), "
-            + "\(w.pointer(output, .float32)))")
+        w.line(
+            "Kernels.prelu(\(w.pointer(x, .float32)), \(w.array(xShape)), \(w.pointer(slope, .float32)), "
+                + "\(w.array(slopeShape)), "
+                + "\(w.pointer(output, .float32)))")
     }
 }
 
@@ -223,7 +271,9 @@ struct ChannelAffineCall: KernelCall {
     }
 
     func emit(_ w: inout SwiftWriter) {
-        w.line("Kernels.channelAffine(\(w.pointer(input, .float32)), \(w.pointer(output, .float32)), scale: f32(weights + \(scale)), "
-            + "shift: f32(weights + \(shift)), outer: \(outer), channels: \(channels), inner: \(inner))")
+        w.line(
+            "Kernels.channelAffine(\(w.pointer(input, .float32)), \(w.pointer(output, .float32)), scale: "
+                + "f32(weights + \(scale)), "
+                + "shift: f32(weights + \(shift)), outer: \(outer), channels: \(channels), inner: \(inner))")
     }
 }

@@ -10,7 +10,8 @@ enum PoolLowering {
         let input = try ctx.buffer(x), output = try ctx.buffer(y)
         if Quantized.isQuantized(node, ctx) {
             try Quantized.requireInt8(node, ctx)
-            let qin = try Quantized.quant(ctx.type(x), "the input"), qout = try Quantized.quant(ctx.type(y), "the output")
+            let qin = try Quantized.quant(ctx.type(x), "the input"),
+                qout = try Quantized.quant(ctx.type(y), "the output")
             guard qin.scale == qout.scale, qin.zeroPoint == qout.zeroPoint else {
                 throw FerccError("quantized pooling needs the same input and output quantization")
             }
@@ -18,10 +19,15 @@ enum PoolLowering {
                 throw FerccError("quantized average pooling that counts padding is not supported")
             }
             let (lo, hi) = try Quantized.clampRange(ctx.type(y), p.activation)
-            return [Int8PoolCall(geometry: geometry, average: average != nil, min: lo, max: hi, input: input, output: output)]
+            return [
+                Int8PoolCall(
+                    geometry: geometry, average: average != nil, min: lo, max: hi, input: input, output: output)
+            ]
         }
         try Quantized.requireFloat(node, ctx)
-        var calls: [any KernelCall] = [FloatPoolCall(geometry: geometry, countIncludePad: average, input: input, output: output)]
+        var calls: [any KernelCall] = [
+            FloatPoolCall(geometry: geometry, countIncludePad: average, input: input, output: output)
+        ]
         if p.activation != .identity {
             calls.append(ActivationCall(activation: p.activation, count: ctx.count(y), input: output, output: output))
         }
@@ -36,7 +42,9 @@ struct FloatPoolCall: KernelCall {
     let input: Buffer, output: Buffer
 
     var kernels: [String] { ["Float/Pool2D.swift"] }
-    var summary: String { "Pool2DKernel \(countIncludePad == nil ? "max" : "average") \(geometry.summary) \(input) -> \(output)" }
+    var summary: String {
+        "Pool2DKernel \(countIncludePad == nil ? "max" : "average") \(geometry.summary) \(input) -> \(output)"
+    }
     var kind: Kernels.Pool2DKernel.Kind { countIncludePad.map { .average(countIncludePad: $0) } ?? .max }
 
     func prepare(_ m: PlanMemory) -> PreparedCall {
@@ -47,7 +55,9 @@ struct FloatPoolCall: KernelCall {
 
     func emit(_ w: inout SwiftWriter) {
         let kind = countIncludePad.map { ".average(countIncludePad: \($0))" } ?? ".max"
-        let k = w.kernel("pool", "Kernels.Pool2DKernel", "Kernels.Pool2DKernel(geometry: \(SwiftWriter.geometry(geometry)), kind: \(kind))")
+        let k = w.kernel(
+            "pool", "Kernels.Pool2DKernel",
+            "Kernels.Pool2DKernel(geometry: \(SwiftWriter.geometry(geometry)), kind: \(kind))")
         w.line("\(k).run(input: \(w.pointer(input, .float32)), output: \(w.pointer(output, .float32)))")
     }
 }
@@ -59,7 +69,9 @@ struct Int8PoolCall: KernelCall {
     let input: Buffer, output: Buffer
 
     var kernels: [String] { ["Int8/QuantizedPool.swift"] }
-    var summary: String { "QuantizedPoolKernel \(average ? "average" : "max") \(geometry.summary) \(input) -> \(output)" }
+    var summary: String {
+        "QuantizedPoolKernel \(average ? "average" : "max") \(geometry.summary) \(input) -> \(output)"
+    }
 
     func prepare(_ m: PlanMemory) -> PreparedCall {
         let k = Kernels.QuantizedPoolKernel(geometry: geometry, average: average, min: min, max: max)
@@ -68,8 +80,10 @@ struct Int8PoolCall: KernelCall {
     }
 
     func emit(_ w: inout SwiftWriter) {
-        let k = w.kernel("qpool", "Kernels.QuantizedPoolKernel", "Kernels.QuantizedPoolKernel(geometry: \(SwiftWriter.geometry(geometry)), "
-            + "average: \(average), min: \(min), max: \(max))")
+        let k = w.kernel(
+            "qpool", "Kernels.QuantizedPoolKernel",
+            "Kernels.QuantizedPoolKernel(geometry: \(SwiftWriter.geometry(geometry)), "
+                + "average: \(average), min: \(min), max: \(max))")
         w.line("\(k).run(input: \(w.pointer(input, .int8)), output: \(w.pointer(output, .int8)))")
     }
 }

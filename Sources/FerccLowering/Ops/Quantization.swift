@@ -10,23 +10,36 @@ enum QuantizationLowering {
         let from = ctx.type(x).dtype
         guard dtype.isQuantized else { throw FerccError("Quantize to \(dtype.rawValue)") }
         if from == .float32 {
-            return [QuantizeCall(to: dtype, scale: qout.scale, zeroPoint: qout.zeroPoint, count: ctx.count(y), input: try ctx.buffer(x),
-                                 output: try ctx.buffer(y))]
+            return [
+                QuantizeCall(
+                    to: dtype, scale: qout.scale, zeroPoint: qout.zeroPoint, count: ctx.count(y),
+                    input: try ctx.buffer(x),
+                    output: try ctx.buffer(y))
+            ]
         }
         guard from.isQuantized else { throw FerccError("Quantize of \(from.rawValue)") }
         let qin = try Quantized.quant(ctx.type(x), "the input")
         let m = QuantizedMath.quantizeMultiplier(Double(qin.scale) / Double(qout.scale))
-        return [RequantizeCall(from: from, to: dtype, multiplier: m.multiplier, shift: m.shift, inputZeroPoint: qin.zeroPoint,
-                               outputZeroPoint: qout.zeroPoint, count: ctx.count(y), input: try ctx.buffer(x), output: try ctx.buffer(y))]
+        return [
+            RequantizeCall(
+                from: from, to: dtype, multiplier: m.multiplier, shift: m.shift, inputZeroPoint: qin.zeroPoint,
+                outputZeroPoint: qout.zeroPoint, count: ctx.count(y), input: try ctx.buffer(x),
+                output: try ctx.buffer(y))
+        ]
     }
 
     static func dequantize(_ node: Node, _ ctx: LoweringContext) throws -> [any KernelCall] {
         let x = node.inputs[0], y = node.outputs[0]
         let q = try Quantized.quant(ctx.type(x), "the input")
         let from = ctx.type(x).dtype
-        guard from.isQuantized, ctx.type(y).dtype == .float32 else { throw FerccError("Dequantize of \(from.rawValue)") }
-        return [DequantizeCall(from: from, scale: q.scale, zeroPoint: q.zeroPoint, count: ctx.count(y), input: try ctx.buffer(x),
-                               output: try ctx.buffer(y))]
+        guard from.isQuantized, ctx.type(y).dtype == .float32 else {
+            throw FerccError("Dequantize of \(from.rawValue)")
+        }
+        return [
+            DequantizeCall(
+                from: from, scale: q.scale, zeroPoint: q.zeroPoint, count: ctx.count(y), input: try ctx.buffer(x),
+                output: try ctx.buffer(y))
+        ]
     }
 }
 
@@ -52,8 +65,9 @@ struct QuantizeCall: KernelCall {
 
     func emit(_ w: inout SwiftWriter) {
         let function = to == .uint8 ? "quantizeUInt8" : "quantizeInt8"
-        w.line("Kernels.\(function)(\(w.pointer(input, .float32)), \(w.pointer(output, to)), count: \(count), "
-            + "scale: \(SwiftWriter.float(scale)), zeroPoint: \(zeroPoint))")
+        w.line(
+            "Kernels.\(function)(\(w.pointer(input, .float32)), \(w.pointer(output, to)), count: \(count), "
+                + "scale: \(SwiftWriter.float(scale)), zeroPoint: \(zeroPoint))")
     }
 }
 
@@ -72,24 +86,36 @@ struct RequantizeCall: KernelCall {
         case (.int8, .int8):
             let x = m.pointer(input, Int8.self), y = m.pointer(output, Int8.self)
             return PreparedCall { _ in
-                Kernels.requantizeInt8(x, y, count: n, multiplier: mm, shift: s, inputZeroPoint: zi, outputZeroPoint: zo)
+                Kernels.requantizeInt8(
+                    x, y, count: n, multiplier: mm, shift: s, inputZeroPoint: zi, outputZeroPoint: zo)
             }
         case (.int8, _):
             let x = m.pointer(input, Int8.self), y = m.pointer(output, UInt8.self)
-            return PreparedCall { _ in Kernels.requantizeInteger(x, y, count: n, multiplier: mm, shift: s, inputZeroPoint: zi, outputZeroPoint: zo) }
+            return PreparedCall { _ in
+                Kernels.requantizeInteger(
+                    x, y, count: n, multiplier: mm, shift: s, inputZeroPoint: zi, outputZeroPoint: zo)
+            }
         case (_, .int8):
             let x = m.pointer(input, UInt8.self), y = m.pointer(output, Int8.self)
-            return PreparedCall { _ in Kernels.requantizeInteger(x, y, count: n, multiplier: mm, shift: s, inputZeroPoint: zi, outputZeroPoint: zo) }
+            return PreparedCall { _ in
+                Kernels.requantizeInteger(
+                    x, y, count: n, multiplier: mm, shift: s, inputZeroPoint: zi, outputZeroPoint: zo)
+            }
         default:
             let x = m.pointer(input, UInt8.self), y = m.pointer(output, UInt8.self)
-            return PreparedCall { _ in Kernels.requantizeInteger(x, y, count: n, multiplier: mm, shift: s, inputZeroPoint: zi, outputZeroPoint: zo) }
+            return PreparedCall { _ in
+                Kernels.requantizeInteger(
+                    x, y, count: n, multiplier: mm, shift: s, inputZeroPoint: zi, outputZeroPoint: zo)
+            }
         }
     }
 
     func emit(_ w: inout SwiftWriter) {
         let function = from == .int8 && to == .int8 ? "requantizeInt8" : "requantizeInteger"
-        w.line("Kernels.\(function)(\(w.pointer(input, from)), \(w.pointer(output, to)), count: \(count), multiplier: \(multiplier), "
-            + "shift: \(shift), inputZeroPoint: \(inputZeroPoint), outputZeroPoint: \(outputZeroPoint))")
+        w.line(
+            "Kernels.\(function)(\(w.pointer(input, from)), \(w.pointer(output, to)), count: \(count), multiplier: "
+                + "\(multiplier), "
+                + "shift: \(shift), inputZeroPoint: \(inputZeroPoint), outputZeroPoint: \(outputZeroPoint))")
     }
 }
 
@@ -115,7 +141,8 @@ struct DequantizeCall: KernelCall {
 
     func emit(_ w: inout SwiftWriter) {
         let function = from == .uint8 ? "dequantizeUInt8" : "dequantizeInt8"
-        w.line("Kernels.\(function)(\(w.pointer(input, from)), \(w.pointer(output, .float32)), count: \(count), "
-            + "scale: \(SwiftWriter.float(scale)), zeroPoint: \(zeroPoint))")
+        w.line(
+            "Kernels.\(function)(\(w.pointer(input, from)), \(w.pointer(output, .float32)), count: \(count), "
+                + "scale: \(SwiftWriter.float(scale)), zeroPoint: \(zeroPoint))")
     }
 }

@@ -4,16 +4,22 @@ import FerccKernels
 /// ReduceMean, ReduceMax, ReduceSum (int8: mean, as LiteRT's reference kernel) and Softmax
 /// (int8: TFLite's fixed-point softmax along the last axis).
 enum ReduceLowering {
-    static func reduce(_ node: Node, _ kind: ReduceKind, axes: [Int], _ ctx: LoweringContext) throws -> [any KernelCall] {
+    static func reduce(_ node: Node, _ kind: ReduceKind, axes: [Int], _ ctx: LoweringContext) throws -> [any KernelCall]
+    {
         let x = node.inputs[0], y = node.outputs[0]
         let shape = ctx.shape(x)
         if Quantized.isQuantized(node, ctx) {
             try Quantized.requireInt8(node, ctx)
             guard kind == .mean else { throw FerccError("\(kind.rawValue) on quantized tensors is not supported") }
-            let qin = try Quantized.quant(ctx.type(x), "the input"), qout = try Quantized.quant(ctx.type(y), "the output")
-            return [Int8MeanCall(inputScale: qin.scale, inputZeroPoint: qin.zeroPoint, outputScale: qout.scale, outputZeroPoint: qout.zeroPoint,
-                                 count: axes.reduce(1) { $0 * shape[$1] }, shape: shape, axes: axes, input: try ctx.buffer(x),
-                                 output: try ctx.buffer(y))]
+            let qin = try Quantized.quant(ctx.type(x), "the input"),
+                qout = try Quantized.quant(ctx.type(y), "the output")
+            return [
+                Int8MeanCall(
+                    inputScale: qin.scale, inputZeroPoint: qin.zeroPoint, outputScale: qout.scale,
+                    outputZeroPoint: qout.zeroPoint,
+                    count: axes.reduce(1) { $0 * shape[$1] }, shape: shape, axes: axes, input: try ctx.buffer(x),
+                    output: try ctx.buffer(y))
+            ]
         }
         try Quantized.requireFloat(node, ctx)
         let operation: Kernels.ReduceOperation
@@ -22,7 +28,10 @@ enum ReduceLowering {
         case .max: operation = .max
         case .sum: operation = .sum
         }
-        return [ReduceCall(operation: operation, shape: shape, axes: axes, input: try ctx.buffer(x), output: try ctx.buffer(y))]
+        return [
+            ReduceCall(
+                operation: operation, shape: shape, axes: axes, input: try ctx.buffer(x), output: try ctx.buffer(y))
+        ]
     }
 
     static func softmax(_ node: Node, axis: Int, beta: Float, _ ctx: LoweringContext) throws -> [any KernelCall] {
@@ -31,17 +40,25 @@ enum ReduceLowering {
         if Quantized.isQuantized(node, ctx) {
             try Quantized.requireInt8(node, ctx)
             guard axis == shape.count - 1 else { throw FerccError("quantized Softmax only along the last axis") }
-            let qin = try Quantized.quant(ctx.type(x), "the input"), qout = try Quantized.quant(ctx.type(y), "the output")
+            let qin = try Quantized.quant(ctx.type(x), "the input"),
+                qout = try Quantized.quant(ctx.type(y), "the output")
             guard abs(qout.scale - 1.0 / 256) < 1e-9, qout.zeroPoint == -128 else {
                 throw FerccError("int8 Softmax output must have scale 1/256 and zero point -128")
             }
             let depth = shape.last!
-            return [Int8SoftmaxCall(beta: beta, inputScale: qin.scale, outer: ctx.count(y) / max(depth, 1), depth: depth,
-                                    input: try ctx.buffer(x), output: try ctx.buffer(y))]
+            return [
+                Int8SoftmaxCall(
+                    beta: beta, inputScale: qin.scale, outer: ctx.count(y) / max(depth, 1), depth: depth,
+                    input: try ctx.buffer(x), output: try ctx.buffer(y))
+            ]
         }
         try Quantized.requireFloat(node, ctx)
-        return [SoftmaxCall(outer: shape[..<axis].reduce(1, *), axis: shape[axis], inner: shape[(axis + 1)...].reduce(1, *), beta: beta,
-                            input: try ctx.buffer(x), output: try ctx.buffer(y))]
+        return [
+            SoftmaxCall(
+                outer: shape[..<axis].reduce(1, *), axis: shape[axis], inner: shape[(axis + 1)...].reduce(1, *),
+                beta: beta,
+                input: try ctx.buffer(x), output: try ctx.buffer(y))
+        ]
     }
 }
 
@@ -60,8 +77,9 @@ struct ReduceCall: KernelCall {
     }
 
     func emit(_ w: inout SwiftWriter) {
-        w.line("Kernels.reduce(\(w.pointer(input, .float32)), \(w.array(shape)), axes: \(w.array(axes)), .\(operation), "
-            + "\(w.pointer(output, .float32)))")
+        w.line(
+            "Kernels.reduce(\(w.pointer(input, .float32)), \(w.array(shape)), axes: \(w.array(axes)), .\(operation), "
+                + "\(w.pointer(output, .float32)))")
     }
 }
 
@@ -74,18 +92,25 @@ struct Int8MeanCall: KernelCall {
     var summary: String { "QuantizedMeanKernel \(shape) axes \(axes) \(input) -> \(output)" }
 
     func prepare(_ m: PlanMemory) -> PreparedCall {
-        let k = Kernels.QuantizedMeanKernel(inputScale: inputScale, inputZeroPoint: inputZeroPoint, outputScale: outputScale,
-                                            outputZeroPoint: outputZeroPoint, count: count)
+        let k = Kernels.QuantizedMeanKernel(
+            inputScale: inputScale, inputZeroPoint: inputZeroPoint, outputScale: outputScale,
+            outputZeroPoint: outputZeroPoint, count: count)
         let (s, a) = (shape, axes)
         let x = m.pointer(input, Int8.self), y = m.pointer(output, Int8.self)
         return PreparedCall { _ in k.run(x, s, axes: a, y) }
     }
 
     func emit(_ w: inout SwiftWriter) {
-        let k = w.kernel("qmean", "Kernels.QuantizedMeanKernel", "Kernels.QuantizedMeanKernel(inputScale: \(SwiftWriter.float(inputScale)), "
-            + "inputZeroPoint: \(inputZeroPoint), outputScale: \(SwiftWriter.float(outputScale)), outputZeroPoint: \(outputZeroPoint), "
-            + "count: \(count))")
-        w.line("\(k).run(\(w.pointer(input, .int8)), \(w.array(shape)), axes: \(w.array(axes)), \(w.pointer(output, .int8)))")
+        let k = w.kernel(
+            "qmean", "Kernels.QuantizedMeanKernel",
+            "Kernels.QuantizedMeanKernel(inputScale: \(SwiftWriter.float(inputScale)), "
+                + "inputZeroPoint: \(inputZeroPoint), outputScale: \(SwiftWriter.float(outputScale)), "
+                + "outputZeroPoint: \(outputZeroPoint), "
+                + "count: \(count))")
+        w.line(
+            "\(k).run(\(w.pointer(input, .int8)), \(w.array(shape)), axes: \(w.array(axes)), "
+                + "\(w.pointer(output, .int8)))"
+        )
     }
 }
 
@@ -104,8 +129,10 @@ struct SoftmaxCall: KernelCall {
     }
 
     func emit(_ w: inout SwiftWriter) {
-        w.line("Kernels.softmax(\(w.pointer(input, .float32)), \(w.pointer(output, .float32)), outer: \(outer), axis: \(axis), "
-            + "inner: \(inner), beta: \(SwiftWriter.float(beta)))")
+        w.line(
+            "Kernels.softmax(\(w.pointer(input, .float32)), \(w.pointer(output, .float32)), outer: \(outer), axis: "
+                + "\(axis), "
+                + "inner: \(inner), beta: \(SwiftWriter.float(beta)))")
     }
 }
 
@@ -125,8 +152,11 @@ struct Int8SoftmaxCall: KernelCall {
     }
 
     func emit(_ w: inout SwiftWriter) {
-        let k = w.kernel("qsoftmax", "Kernels.QuantizedSoftmaxKernel",
-                         "Kernels.QuantizedSoftmaxKernel(beta: \(SwiftWriter.float(beta)), inputScale: \(SwiftWriter.float(inputScale)))")
+        let k = w.kernel(
+            "qsoftmax", "Kernels.QuantizedSoftmaxKernel",
+            "Kernels.QuantizedSoftmaxKernel(beta: \(SwiftWriter.float(beta)), inputScale: "
+                + "\(SwiftWriter.float(inputScale)))"
+        )
         w.line("\(k).run(\(w.pointer(input, .int8)), \(w.pointer(output, .int8)), outer: \(outer), depth: \(depth))")
     }
 }

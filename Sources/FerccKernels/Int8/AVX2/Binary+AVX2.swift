@@ -10,26 +10,32 @@ extension Kernels {
     /// common 2^-20 fixed point, then the sum to the output), as one-block tables.
     static func binaryTablesAVX2(m1: Int32, s1: Int, m2: Int32, s2: Int, mOut: Int32, sOut: Int) -> [Int32] {
         [(m1, s1), (m2, s2), (mOut, sOut)].flatMap { m, s in
-            AVX2Table.make(blocks: 1, channelOfLane: { _ in 0 }, bias: [0],
-                           Requantization(multipliers: [m], shifts: [s], outputZeroPoint: 0, min: -128, max: 127))
+            AVX2Table.make(
+                blocks: 1, channelOfLane: { _ in 0 }, bias: [0],
+                Requantization(multipliers: [m], shifts: [s], outputZeroPoint: 0, min: -128, max: 127))
         }
     }
 
     /// `QuantizedBinaryKernel.apply` (add or subtract, no left shifts beyond the common 2^20) on
     /// `count` elements of two same-shape tensors, 16 at a time; the rest is left to the caller.
     /// Returns how many elements it wrote.
-    static func binaryAddAVX2(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int,
-                       offset1: Int32, offset2: Int32, leftShift: Int32, tables: UnsafePointer<Int32>, _ o: AVX2Output) -> Int {
+    static func binaryAddAVX2(
+        _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int,
+        offset1: Int32, offset2: Int32, leftShift: Int32, tables: UnsafePointer<Int32>, _ o: AVX2Output
+    ) -> Int {
         let off1 = _mm256_set1_epi32(offset1), off2 = _mm256_set1_epi32(offset2)
         let t1 = tables, t2 = tables + AVX2Table.stride, tOut = tables + 2 * AVX2Table.stride
         @inline(__always) func half(_ x: __m128i, _ z: __m128i) -> __m256i {
-            let sx = multiplyByQuantizedMultiplierAVX2(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtepi8_epi32(x), off1), leftShift), t1, leftShift: false)
-            let sz = multiplyByQuantizedMultiplierAVX2(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtepi8_epi32(z), off2), leftShift), t2, leftShift: false)
+            let sx = multiplyByQuantizedMultiplierAVX2(
+                _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtepi8_epi32(x), off1), leftShift), t1, leftShift: false)
+            let sz = multiplyByQuantizedMultiplierAVX2(
+                _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtepi8_epi32(z), off2), leftShift), t2, leftShift: false)
             return _mm256_add_epi32(sx, sz)
         }
         var i = 0
         while i + 16 <= count {
-            let x = UnsafeRawPointer(a + i).loadUnaligned(as: __m128i.self), z = UnsafeRawPointer(b + i).loadUnaligned(as: __m128i.self)
+            let x = UnsafeRawPointer(a + i).loadUnaligned(as: __m128i.self),
+                z = UnsafeRawPointer(b + i).loadUnaligned(as: __m128i.self)
             let s0 = half(x, z), s1 = half(_mm_unpackhi_epi64(x, x), _mm_unpackhi_epi64(z, z))
             store16(requantize16AVX2(s0, s1, table: tOut, o), y + i, valid: 16)
             i += 16

@@ -9,7 +9,10 @@ extension Kernels {
     /// Sign-extends int8 `x` to int16 into a copy padded with the zero point `fill`, with
     /// `channelStride` >= channels int16 per pixel (the extra ones hold `fill` too; their weights
     /// are zero).
-    static func widenPaddedAVX2(_ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride cs: Int, fill: Int16, _ y: UnsafeMutablePointer<Int16>) {
+    static func widenPaddedAVX2(
+        _ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride cs: Int, fill: Int16,
+        _ y: UnsafeMutablePointer<Int16>
+    ) {
         let ph = g.paddedH, pw = g.paddedW, c = g.inC
         if g.hasPadding || cs != c { fillPadding(y, g, channelStride: cs, fill: fill) }
         @inline(__always) func widen(_ src: UnsafePointer<Int8>, _ dst: UnsafeMutablePointer<Int16>, _ count: Int) {
@@ -41,8 +44,12 @@ extension Kernels {
     /// images), which stays in cache while every block of weights passes over it. Calls `body` per
     /// chunk with its pixel range, the run count, the runs' offsets and the pixels' offsets.
     @inline(__always)
-    static func forEachPixelChunk(_ g: Conv2DGeometry, paddedH ph: Int, paddedW pw: Int, channels cs: Int,
-                           _ body: (_ start: Int, _ end: Int, _ runs: Int, _ tapOffsets: UnsafePointer<Int>, _ pixelOffsets: UnsafePointer<Int>) -> Void) {
+    static func forEachPixelChunk(
+        _ g: Conv2DGeometry, paddedH ph: Int, paddedW pw: Int, channels cs: Int,
+        _ body: (
+            _ start: Int, _ end: Int, _ runs: Int, _ tapOffsets: UnsafePointer<Int>, _ pixelOffsets: UnsafePointer<Int>
+        ) -> Void
+    ) {
         let rowRuns = g.dilationW == 1
         let runs = rowRuns ? g.kernelH : g.kernelH * g.kernelW
         let pixels = g.batch * g.outH * g.outW
@@ -53,7 +60,9 @@ extension Kernels {
                 if rowRuns {
                     tapOffsets[kh] = kh * g.dilationH * pw * cs
                 } else {
-                    for kw in 0..<g.kernelW { tapOffsets[kh * g.kernelW + kw] = (kh * g.dilationH * pw + kw * g.dilationW) * cs }
+                    for kw in 0..<g.kernelW {
+                        tapOffsets[kh * g.kernelW + kw] = (kh * g.dilationH * pw + kw * g.dilationW) * cs
+                    }
                 }
             }
             var start = 0
@@ -77,88 +86,101 @@ extension Kernels {
     /// output pixels by 16 output channels, over chunks of pixels that stay in cache while every
     /// block of weights passes over them. Sums are exact in int32 (each pair adds at most 2 * 2^14)
     /// as in the portable kernel, and start from the same folded bias.
-    static func denseConvAVX2(_ x: UnsafePointer<Int16>, paddedH ph: Int, paddedW pw: Int, _ g: Conv2DGeometry,
-                       weights: UnsafePointer<Int16>, blocks: Int, table: UnsafePointer<Int32>,
-                       requant r: Requantization, foldedRounding: Bool, output: UnsafeMutablePointer<Int8>) {
+    static func denseConvAVX2(
+        _ x: UnsafePointer<Int16>, paddedH ph: Int, paddedW pw: Int, _ g: Conv2DGeometry,
+        weights: UnsafePointer<Int16>, blocks: Int, table: UnsafePointer<Int32>,
+        requant r: Requantization, foldedRounding: Bool, output: UnsafeMutablePointer<Int8>
+    ) {
         let o = AVX2Output(r, folded: foldedRounding)
         let layout = DenseRunsAVX2(g)
         let blockStride = layout.runs * layout.pairs * 32
         let pairs = layout.pairs
-        forEachPixelChunk(g, paddedH: ph, paddedW: pw, channels: layout.stride) { start, end, runs, tapOffsets, pixelOffsets in
-                for b in 0..<blocks {
-                    let valid = min(g.outC - b * 16, 16)
-                    let t = table + b * AVX2Table.stride
-                    let wb = weights + b * blockStride
-                    let bias0 = loadM256(UnsafeRawPointer(t)), bias1 = loadM256(UnsafeRawPointer(t + 8))
-                    var p = start
-                    // A block with at most 8 channels (a last partial block, or a layer of 8) needs
-                    // only the first vector of weights: half the multiply-adds.
-                    while valid <= 8 && p + 4 <= end {
-                        let x0 = x + pixelOffsets[p - start], x1 = x + pixelOffsets[p - start + 1]
-                        let x2 = x + pixelOffsets[p - start + 2], x3 = x + pixelOffsets[p - start + 3]
-                        var a0 = bias0, a1 = bias0, a2 = bias0, a3 = bias0
-                        var w = wb
-                        for run in 0..<runs {
-                            let off = tapOffsets[run]
-                            let p0 = x0 + off, p1 = x1 + off, p2 = x2 + off, p3 = x3 + off
-                            for k in 0..<pairs {
-                                let w0 = loadM256(UnsafeRawPointer(w))
-                                a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(broadcastPair(p0 + 2 * k), w0))
-                                a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(broadcastPair(p1 + 2 * k), w0))
-                                a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(broadcastPair(p2 + 2 * k), w0))
-                                a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(broadcastPair(p3 + 2 * k), w0))
-                                w += 32
-                            }
+        forEachPixelChunk(g, paddedH: ph, paddedW: pw, channels: layout.stride) {
+            start, end, runs, tapOffsets, pixelOffsets in
+            for b in 0..<blocks {
+                let valid = min(g.outC - b * 16, 16)
+                let t = table + b * AVX2Table.stride
+                let wb = weights + b * blockStride
+                let bias0 = loadM256(UnsafeRawPointer(t)), bias1 = loadM256(UnsafeRawPointer(t + 8))
+                var p = start
+                // A block with at most 8 channels (a last partial block, or a layer of 8) needs
+                // only the first vector of weights: half the multiply-adds.
+                while valid <= 8 && p + 4 <= end {
+                    let x0 = x + pixelOffsets[p - start], x1 = x + pixelOffsets[p - start + 1]
+                    let x2 = x + pixelOffsets[p - start + 2], x3 = x + pixelOffsets[p - start + 3]
+                    var a0 = bias0, a1 = bias0, a2 = bias0, a3 = bias0
+                    var w = wb
+                    for run in 0..<runs {
+                        let off = tapOffsets[run]
+                        let p0 = x0 + off, p1 = x1 + off, p2 = x2 + off, p3 = x3 + off
+                        for k in 0..<pairs {
+                            let w0 = loadM256(UnsafeRawPointer(w))
+                            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(broadcastPair(p0 + 2 * k), w0))
+                            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(broadcastPair(p1 + 2 * k), w0))
+                            a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(broadcastPair(p2 + 2 * k), w0))
+                            a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(broadcastPair(p3 + 2 * k), w0))
+                            w += 32
                         }
-                        let out = output + p * g.outC + b * 16
-                        requantizePairAVX2(a0, bias1, a1, bias1, table: t, o, order: pairChannelOrder, out, next: g.outC, valid: valid)
-                        requantizePairAVX2(a2, bias1, a3, bias1, table: t, o, order: pairChannelOrder, out + 2 * g.outC, next: g.outC, valid: valid)
-                        p += 4
                     }
-                    while p + 4 <= end {
-                        let x0 = x + pixelOffsets[p - start], x1 = x + pixelOffsets[p - start + 1]
-                        let x2 = x + pixelOffsets[p - start + 2], x3 = x + pixelOffsets[p - start + 3]
-                        var a00 = bias0, a01 = bias1, a10 = bias0, a11 = bias1
-                        var a20 = bias0, a21 = bias1, a30 = bias0, a31 = bias1
-                        var w = wb
-                        for run in 0..<runs {
-                            let off = tapOffsets[run]
-                            let p0 = x0 + off, p1 = x1 + off, p2 = x2 + off, p3 = x3 + off
-                            for k in 0..<pairs {
-                                let w0 = loadM256(UnsafeRawPointer(w)), w1 = loadM256(UnsafeRawPointer(w + 16))
-                                let v0 = broadcastPair(p0 + 2 * k)
-                                a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(v0, w0)); a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(v0, w1))
-                                let v1 = broadcastPair(p1 + 2 * k)
-                                a10 = _mm256_add_epi32(a10, _mm256_madd_epi16(v1, w0)); a11 = _mm256_add_epi32(a11, _mm256_madd_epi16(v1, w1))
-                                let v2 = broadcastPair(p2 + 2 * k)
-                                a20 = _mm256_add_epi32(a20, _mm256_madd_epi16(v2, w0)); a21 = _mm256_add_epi32(a21, _mm256_madd_epi16(v2, w1))
-                                let v3 = broadcastPair(p3 + 2 * k)
-                                a30 = _mm256_add_epi32(a30, _mm256_madd_epi16(v3, w0)); a31 = _mm256_add_epi32(a31, _mm256_madd_epi16(v3, w1))
-                                w += 32
-                            }
-                        }
-                        let out = output + p * g.outC + b * 16
-                        requantizePairAVX2(a00, a01, a10, a11, table: t, o, order: pairChannelOrder, out, next: g.outC, valid: valid)
-                        requantizePairAVX2(a20, a21, a30, a31, table: t, o, order: pairChannelOrder, out + 2 * g.outC, next: g.outC, valid: valid)
-                        p += 4
-                    }
-                    while p < end {
-                        let x0 = x + pixelOffsets[p - start]
-                        var a00 = bias0, a01 = bias1
-                        var w = wb
-                        for run in 0..<runs {
-                            let p0 = x0 + tapOffsets[run]
-                            for k in 0..<pairs {
-                                let v0 = broadcastPair(p0 + 2 * k)
-                                a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(v0, loadM256(UnsafeRawPointer(w))))
-                                a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(v0, loadM256(UnsafeRawPointer(w + 16))))
-                                w += 32
-                            }
-                        }
-                        store16(requantize16AVX2(a00, a01, table: t, o), output + p * g.outC + b * 16, valid: valid)
-                        p += 1
-                    }
+                    let out = output + p * g.outC + b * 16
+                    requantizePairAVX2(
+                        a0, bias1, a1, bias1, table: t, o, order: pairChannelOrder, out, next: g.outC, valid: valid)
+                    requantizePairAVX2(
+                        a2, bias1, a3, bias1, table: t, o, order: pairChannelOrder, out + 2 * g.outC, next: g.outC,
+                        valid: valid)
+                    p += 4
                 }
+                while p + 4 <= end {
+                    let x0 = x + pixelOffsets[p - start], x1 = x + pixelOffsets[p - start + 1]
+                    let x2 = x + pixelOffsets[p - start + 2], x3 = x + pixelOffsets[p - start + 3]
+                    var a00 = bias0, a01 = bias1, a10 = bias0, a11 = bias1
+                    var a20 = bias0, a21 = bias1, a30 = bias0, a31 = bias1
+                    var w = wb
+                    for run in 0..<runs {
+                        let off = tapOffsets[run]
+                        let p0 = x0 + off, p1 = x1 + off, p2 = x2 + off, p3 = x3 + off
+                        for k in 0..<pairs {
+                            let w0 = loadM256(UnsafeRawPointer(w)), w1 = loadM256(UnsafeRawPointer(w + 16))
+                            let v0 = broadcastPair(p0 + 2 * k)
+                            a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(v0, w0));
+                            a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(v0, w1))
+                            let v1 = broadcastPair(p1 + 2 * k)
+                            a10 = _mm256_add_epi32(a10, _mm256_madd_epi16(v1, w0));
+                            a11 = _mm256_add_epi32(a11, _mm256_madd_epi16(v1, w1))
+                            let v2 = broadcastPair(p2 + 2 * k)
+                            a20 = _mm256_add_epi32(a20, _mm256_madd_epi16(v2, w0));
+                            a21 = _mm256_add_epi32(a21, _mm256_madd_epi16(v2, w1))
+                            let v3 = broadcastPair(p3 + 2 * k)
+                            a30 = _mm256_add_epi32(a30, _mm256_madd_epi16(v3, w0));
+                            a31 = _mm256_add_epi32(a31, _mm256_madd_epi16(v3, w1))
+                            w += 32
+                        }
+                    }
+                    let out = output + p * g.outC + b * 16
+                    requantizePairAVX2(
+                        a00, a01, a10, a11, table: t, o, order: pairChannelOrder, out, next: g.outC, valid: valid)
+                    requantizePairAVX2(
+                        a20, a21, a30, a31, table: t, o, order: pairChannelOrder, out + 2 * g.outC, next: g.outC,
+                        valid: valid)
+                    p += 4
+                }
+                while p < end {
+                    let x0 = x + pixelOffsets[p - start]
+                    var a00 = bias0, a01 = bias1
+                    var w = wb
+                    for run in 0..<runs {
+                        let p0 = x0 + tapOffsets[run]
+                        for k in 0..<pairs {
+                            let v0 = broadcastPair(p0 + 2 * k)
+                            a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(v0, loadM256(UnsafeRawPointer(w))))
+                            a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(v0, loadM256(UnsafeRawPointer(w + 16))))
+                            w += 32
+                        }
+                    }
+                    store16(requantize16AVX2(a00, a01, table: t, o), output + p * g.outC + b * 16, valid: valid)
+                    p += 1
+                }
+            }
         }
     }
 
@@ -190,7 +212,8 @@ extension Kernels {
                 }
             }
             self.packed = packed
-            table = AVX2Table.make(blocks: p.blocks, channelOfLane: { $0 < g.outC ? $0 : nil }, bias: p.folded, p.requant)
+            table = AVX2Table.make(
+                blocks: p.blocks, channelOfLane: { $0 < g.outC ? $0 : nil }, bias: p.folded, p.requant)
         }
 
         var scratchBytes: Int {
@@ -206,11 +229,15 @@ extension Kernels {
         }
 
         /// The convolution of an int16 copy already made (`g` may be a band of the layer's rows).
-        func runPadded(_ x: UnsafePointer<Int16>, paddedH: Int, paddedW: Int, _ g: Conv2DGeometry, output: UnsafeMutablePointer<Int8>) {
+        func runPadded(
+            _ x: UnsafePointer<Int16>, paddedH: Int, paddedW: Int, _ g: Conv2DGeometry,
+            output: UnsafeMutablePointer<Int8>
+        ) {
             packed.withUnsafeBufferPointer { w in
                 table.withUnsafeBufferPointer { t in
-                    denseConvAVX2(x, paddedH: paddedH, paddedW: paddedW, g, weights: w.baseAddress!, blocks: p.blocks,
-                                  table: t.baseAddress!, requant: p.requant, foldedRounding: foldedRounding, output: output)
+                    denseConvAVX2(
+                        x, paddedH: paddedH, paddedW: paddedW, g, weights: w.baseAddress!, blocks: p.blocks,
+                        table: t.baseAddress!, requant: p.requant, foldedRounding: foldedRounding, output: output)
                 }
             }
         }

@@ -13,9 +13,11 @@ extension Kernels {
     /// `x` holds `channelStride` (a multiple of 16) bytes per pixel, padded with the zero point
     /// (an int16 copy measured no faster: the sign extension is not the bottleneck).
     /// With `rows` (batch 1 only) it computes those output rows into `output` as rows 0, 1, ...
-    static func depthwiseConvAVX2(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
-                           weights: UnsafePointer<Int16>, blocks: Int, table: UnsafePointer<Int32>,
-                           requant r: Requantization, foldedRounding: Bool, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil) {
+    static func depthwiseConvAVX2(
+        _ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
+        weights: UnsafePointer<Int16>, blocks: Int, table: UnsafePointer<Int32>,
+        requant r: Requantization, foldedRounding: Bool, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil
+    ) {
         let outRows = rows ?? 0..<g.outH, firstRow = rows?.lowerBound ?? 0
         let taps = g.kernelH * g.kernelW
         let tapPairs = (taps + 1) / 2
@@ -38,10 +40,14 @@ extension Kernels {
                         let outRow = output + (n * g.outH + oh - firstRow) * g.outW * g.outC + b * 16
                         /// Tap pair j of the pixel at `px` (16 channels of two taps, interleaved) into
                         /// its accumulators, against the pair's weights `w0`, `w1`.
-                        @inline(__always) func addTapPair(_ px: UnsafePointer<Int8>, _ j: Int, _ w0: __m256i, _ w1: __m256i,
-                                                          _ lo: inout __m256i, _ hi: inout __m256i) {
-                            let xa = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j]).loadUnaligned(as: __m128i.self))
-                            let xb = _mm256_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j + 1]).loadUnaligned(as: __m128i.self))
+                        @inline(__always) func addTapPair(
+                            _ px: UnsafePointer<Int8>, _ j: Int, _ w0: __m256i, _ w1: __m256i,
+                            _ lo: inout __m256i, _ hi: inout __m256i
+                        ) {
+                            let xa = _mm256_cvtepi8_epi16(
+                                UnsafeRawPointer(px + tapOffsets[2 * j]).loadUnaligned(as: __m128i.self))
+                            let xb = _mm256_cvtepi8_epi16(
+                                UnsafeRawPointer(px + tapOffsets[2 * j + 1]).loadUnaligned(as: __m128i.self))
                             lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), w0))
                             hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), w1))
                         }
@@ -57,8 +63,9 @@ extension Kernels {
                                 addTapPair(px, j, w0, w1, &accLo, &accHi)
                                 addTapPair(px + pixelStep, j, w0, w1, &bccLo, &bccHi)
                             }
-                            requantizePairAVX2(accLo, accHi, bccLo, bccHi, table: t, o, order: pairInterleavedOrder,
-                                               outRow + ow * g.outC, next: g.outC, valid: valid)
+                            requantizePairAVX2(
+                                accLo, accHi, bccLo, bccHi, table: t, o, order: pairInterleavedOrder,
+                                outRow + ow * g.outC, next: g.outC, valid: valid)
                             ow += 2
                         }
                         if ow < g.outW {
@@ -68,7 +75,9 @@ extension Kernels {
                                 let w = UnsafeRawPointer(wb + j * 32)
                                 addTapPair(px, j, loadM256(w), loadM256(w + 32), &accLo, &accHi)
                             }
-                            store16(requantize16AVX2(accLo, accHi, table: t, o, order: interleavedOrder), outRow + ow * g.outC, valid: valid)
+                            store16(
+                                requantize16AVX2(accLo, accHi, table: t, o, order: interleavedOrder),
+                                outRow + ow * g.outC, valid: valid)
                         }
                     }
                 }
@@ -110,10 +119,12 @@ extension Kernels {
                 }
             }
             self.packed = packed
-            table = AVX2Table.make(blocks: p.blocks, channelOfLane: { lane in
-                let c = (lane / 16) * 16 + Self.interleavedChannel(lane % 16)
-                return c < g.outC ? c : nil
-            }, bias: p.folded, p.requant)
+            table = AVX2Table.make(
+                blocks: p.blocks,
+                channelOfLane: { lane in
+                    let c = (lane / 16) * 16 + Self.interleavedChannel(lane % 16)
+                    return c < g.outC ? c : nil
+                }, bias: p.folded, p.requant)
             channelStride = p.blocks * 16
         }
 
@@ -122,8 +133,12 @@ extension Kernels {
             return needsPaddedCopy ? g.batch * g.paddedH * g.paddedW * channelStride : 0
         }
 
-        func padded(_ input: UnsafePointer<Int8>, _ scratch: UnsafeMutableRawPointer?) -> (UnsafePointer<Int8>, Int, Int) {
-            zeroPointPadded(input, p.geometry, channelStride: channelStride, copy: needsPaddedCopy, zeroPoint: p.inputZeroPoint, scratch)
+        func padded(_ input: UnsafePointer<Int8>, _ scratch: UnsafeMutableRawPointer?) -> (
+            UnsafePointer<Int8>, Int, Int
+        ) {
+            zeroPointPadded(
+                input, p.geometry, channelStride: channelStride, copy: needsPaddedCopy, zeroPoint: p.inputZeroPoint,
+                scratch)
         }
 
         func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer?) {
@@ -132,12 +147,16 @@ extension Kernels {
         }
 
         /// Output rows `rows` (all when nil; batch 1 only otherwise) of the padded input `x`.
-        func runPadded(_ x: UnsafePointer<Int8>, paddedH: Int, paddedW: Int, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil) {
+        func runPadded(
+            _ x: UnsafePointer<Int8>, paddedH: Int, paddedW: Int, output: UnsafeMutablePointer<Int8>,
+            rows: Range<Int>? = nil
+        ) {
             packed.withUnsafeBufferPointer { w in
                 table.withUnsafeBufferPointer { t in
-                    depthwiseConvAVX2(x, paddedH: paddedH, paddedW: paddedW, channelStride: channelStride, p.geometry,
-                                      weights: w.baseAddress!, blocks: p.blocks, table: t.baseAddress!, requant: p.requant,
-                                      foldedRounding: foldedRounding, output: output, rows: rows)
+                    depthwiseConvAVX2(
+                        x, paddedH: paddedH, paddedW: paddedW, channelStride: channelStride, p.geometry,
+                        weights: w.baseAddress!, blocks: p.blocks, table: t.baseAddress!, requant: p.requant,
+                        foldedRounding: foldedRounding, output: output, rows: rows)
                 }
             }
         }

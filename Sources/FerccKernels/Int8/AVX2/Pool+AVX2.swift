@@ -9,16 +9,21 @@ extension Kernels {
     /// int8 max pooling for layers of at least 16 channels (`quantizedPool`'s definition): per output
     /// pixel and 16 channels, the maximum over the window's taps inside the input, then the clamp; a
     /// partial last block is the last 16 channels, overlapping the block before.
-    static func maxPoolAVX2(_ g: Conv2DGeometry, min: Int32, max: Int32, _ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>) {
+    static func maxPoolAVX2(
+        _ g: Conv2DGeometry, min: Int32, max: Int32, _ input: UnsafePointer<Int8>, _ output: UnsafeMutablePointer<Int8>
+    ) {
         let c = g.inC
-        let lo = _mm_set1_epi8(Int8(truncatingIfNeeded: Swift.max(min, -128))), hi = _mm_set1_epi8(Int8(truncatingIfNeeded: Swift.min(max, 127)))
+        let lo = _mm_set1_epi8(Int8(truncatingIfNeeded: Swift.max(min, -128))),
+            hi = _mm_set1_epi8(Int8(truncatingIfNeeded: Swift.min(max, 127)))
         let blocks = (c + 15) / 16, rowStride = g.inW * c
         for n in 0..<g.batch {
             for oh in 0..<g.outH {
                 let (y0, ys) = poolWindow(oh, stride: g.strideH, padBegin: g.padTop, kernel: g.kernelH, size: g.inH)
                 for ow in 0..<g.outW {
-                    let (x0, xs) = poolWindow(ow, stride: g.strideW, padBegin: g.padLeft, kernel: g.kernelW, size: g.inW)
-                    let corner = UnsafeRawPointer(input + ((n * g.inH + y0 + ys.lowerBound) * g.inW + x0 + xs.lowerBound) * c)
+                    let (x0, xs) = poolWindow(
+                        ow, stride: g.strideW, padBegin: g.padLeft, kernel: g.kernelW, size: g.inW)
+                    let corner = UnsafeRawPointer(
+                        input + ((n * g.inH + y0 + ys.lowerBound) * g.inW + x0 + xs.lowerBound) * c)
                     let out = UnsafeMutableRawPointer(output + ((n * g.outH + oh) * g.outW + ow) * c)
                     for b in 0..<blocks {
                         let first = Swift.min(b * 16, c - 16)

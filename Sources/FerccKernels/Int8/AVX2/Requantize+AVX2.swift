@@ -12,7 +12,8 @@ extension Kernels {
     /// The AVX2 kernels' requantization table: per block of 16 output channels, parts of 16 int32
     /// lanes (in the accumulators' lane order) at these offsets.
     enum AVX2Table {
-        static let bias = 0, multiplier = 16, multiplierOdd = 32, rightShift = 48, mask = 64, threshold = 80, leftShift = 96, half = 112
+        static let bias = 0, multiplier = 16, multiplierOdd = 32, rightShift = 48, mask = 64, threshold = 80,
+            leftShift = 96, half = 112
         /// For `requantizeFoldedAVX2`: per lane the 64-bit constant 2^30 + (2^(shift-1) + zero point *
         /// 2^shift) * 2^31, for the even lanes of each 8 and the odd ones (4 int64 per 8 lanes each),
         /// and the bound under which an accumulator counts as negative.
@@ -21,7 +22,9 @@ extension Kernels {
 
         /// The table from the channel each lane holds (nil past the last channel), the folded
         /// biases by channel and the requantization.
-        static func make(blocks: Int, channelOfLane: (Int) -> Int?, bias folded: [Int32], _ r: Requantization) -> [Int32] {
+        static func make(blocks: Int, channelOfLane: (Int) -> Int?, bias folded: [Int32], _ r: Requantization)
+            -> [Int32]
+        {
             var t = [Int32](repeating: 0, count: blocks * stride)
             for lane in 0..<(blocks * 16) {
                 guard let c = channelOfLane(lane) else { continue }
@@ -36,7 +39,9 @@ extension Kernels {
                 t[base + threshold + l] = Int32(truncatingIfNeeded: ((Int64(1) << right) - 1) >> 1)
                 t[base + half + l] = right > 0 ? Int32(truncatingIfNeeded: Int64(1) << (right - 1)) : 0
                 // (Wrapping: the constants are only used where `foldedRoundingAVX2` holds, and then fit.)
-                let round = (Int64(1) << 30) &+ foldedRoundingOffset(right: right, zeroPoint: r.outputZeroPoint) &* (Int64(1) << 31)
+                let round =
+                    (Int64(1) << 30) &+ foldedRoundingOffset(right: right, zeroPoint: r.outputZeroPoint)
+                    &* (Int64(1) << 31)
                 let at = base + (l % 2 == 0 ? roundEven : roundOdd) + (l / 8) * 8 + (l % 8) / 2 * 2
                 t[at] = Int32(truncatingIfNeeded: round)
                 t[at + 1] = Int32(truncatingIfNeeded: round >> 32)
@@ -46,7 +51,9 @@ extension Kernels {
             }
             // The odd lanes' multipliers where the 32x32->64-bit multiply reads them (even positions).
             for b in 0..<blocks {
-                for l in Swift.stride(from: 0, to: 16, by: 2) { t[b * stride + multiplierOdd + l] = t[b * stride + multiplier + l + 1] }
+                for l in Swift.stride(from: 0, to: 16, by: 2) {
+                    t[b * stride + multiplierOdd + l] = t[b * stride + multiplier + l + 1]
+                }
             }
             return t
         }
@@ -71,8 +78,9 @@ extension Kernels {
         let remainder = _mm256_and_si256(h, part(AVX2Table.mask))
         let threshold = _mm256_sub_epi32(part(AVX2Table.threshold), _mm256_srai_epi32(h, 31))  // + 1 when h < 0
         // + 1 when remainder > threshold (both in [0, mask], so the difference cannot overflow).
-        return _mm256_sub_epi32(_mm256_srav_epi32(h, part(AVX2Table.rightShift)),
-                                _mm256_srai_epi32(_mm256_sub_epi32(threshold, remainder), 31))
+        return _mm256_sub_epi32(
+            _mm256_srav_epi32(h, part(AVX2Table.rightShift)),
+            _mm256_srai_epi32(_mm256_sub_epi32(threshold, remainder), 31))
     }
 
     /// Whether `requantizeFoldedAVX2` gives TFLite's requantization plus the zero point for every
@@ -84,7 +92,8 @@ extension Kernels {
             let q = r.multipliers.count > 1 ? c : 0
             let right = -r.shifts[q]
             guard right >= 0 && right <= 30 && r.multipliers[q] >= 0 else { return false }
-            return accumulatorBound(c) + 2 + abs(foldedRoundingOffset(right: right, zeroPoint: r.outputZeroPoint)) < Int64(1) << 31
+            return accumulatorBound(c) + 2 + abs(foldedRoundingOffset(right: right, zeroPoint: r.outputZeroPoint))
+                < Int64(1) << 31
         }
     }
 
@@ -106,7 +115,8 @@ extension Kernels {
     static func requantizeFoldedAVX2(_ a: __m256i, _ t: UnsafePointer<Int32>) -> __m256i {
         @inline(__always) func part(_ i: Int) -> __m256i { loadM256(UnsafeRawPointer(t + i)) }
         let even = _mm256_add_epi64(_mm256_mul_epi32(a, part(AVX2Table.multiplier)), part(AVX2Table.roundEven))
-        let odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), part(AVX2Table.multiplierOdd)), part(AVX2Table.roundOdd))
+        let odd = _mm256_add_epi64(
+            _mm256_mul_epi32(_mm256_srli_epi64(a, 32), part(AVX2Table.multiplierOdd)), part(AVX2Table.roundOdd))
         let oddMask = _mm256_set1_epi64x(Int64(bitPattern: 0xFFFF_FFFF_0000_0000))
         let h = _mm256_blendv_epi8(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), oddMask)
         let negative = _mm256_cmpgt_epi32(part(AVX2Table.negativeBelow), a)  // -1 where a < 0 (and a right shift)
@@ -127,7 +137,9 @@ extension Kernels {
         /// Whether the table's channels take `requantizeFoldedAVX2` (`foldedRoundingAVX2`).
         let folded: Bool
         init(_ r: Requantization, folded: Bool = false) {
-            self.init(zeroPoint: r.outputZeroPoint, min: r.min, max: r.max, leftShift: r.shifts.contains { $0 > 0 }, folded: folded)
+            self.init(
+                zeroPoint: r.outputZeroPoint, min: r.min, max: r.max, leftShift: r.shifts.contains { $0 > 0 },
+                folded: folded)
         }
         init(zeroPoint: Int32, min: Int32, max: Int32, leftShift: Bool, folded: Bool = false) {
             self.zeroPoint = _mm256_set1_epi16(Int16(truncatingIfNeeded: zeroPoint))
@@ -142,10 +154,14 @@ extension Kernels {
     /// zero point, saturated to int16 lanes [a0 0-3, a1 0-3 | a0 4-7, a1 4-7]: folded or general
     /// rounding as `o` says.
     @inline(__always)
-    static func requantizedWordsAVX2(_ a0: __m256i, _ a1: __m256i, _ t: UnsafePointer<Int32>, _ o: AVX2Output) -> __m256i {
+    static func requantizedWordsAVX2(_ a0: __m256i, _ a1: __m256i, _ t: UnsafePointer<Int32>, _ o: AVX2Output)
+        -> __m256i
+    {
         if o.folded { return _mm256_packs_epi32(requantizeFoldedAVX2(a0, t), requantizeFoldedAVX2(a1, t + 8)) }
-        return _mm256_adds_epi16(_mm256_packs_epi32(multiplyByQuantizedMultiplierAVX2(a0, t, leftShift: o.leftShift),
-                                                    multiplyByQuantizedMultiplierAVX2(a1, t + 8, leftShift: o.leftShift)), o.zeroPoint)
+        return _mm256_adds_epi16(
+            _mm256_packs_epi32(
+                multiplyByQuantizedMultiplierAVX2(a0, t, leftShift: o.leftShift),
+                multiplyByQuantizedMultiplierAVX2(a1, t + 8, leftShift: o.leftShift)), o.zeroPoint)
     }
 
     /// Requantizes 16 accumulators that already hold the bias (two vectors of 8, lanes as in the
@@ -153,10 +169,13 @@ extension Kernels {
     /// The saturating packs give the int32 clamp's result: a value past int16 saturates at +-32767,
     /// which the zero point (within int8) cannot bring back into int8.
     @inline(__always)
-    static func requantize16AVX2(_ a0: __m256i, _ a1: __m256i, table t: UnsafePointer<Int32>, _ o: AVX2Output,
-                          order: __m256i = channelOrder) -> __m128i {
+    static func requantize16AVX2(
+        _ a0: __m256i, _ a1: __m256i, table t: UnsafePointer<Int32>, _ o: AVX2Output,
+        order: __m256i = channelOrder
+    ) -> __m128i {
         // Bytes [words' low 8, 8 zeros | words' high 8, 8 zeros].
-        let bytes = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(requantizedWordsAVX2(a0, a1, t, o), _mm256_setzero_si256()), o.lo), o.hi)
+        let bytes = _mm256_min_epi8(
+            _mm256_max_epi8(_mm256_packs_epi16(requantizedWordsAVX2(a0, a1, t, o), _mm256_setzero_si256()), o.lo), o.hi)
         return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(bytes, order))
     }
 
@@ -164,10 +183,14 @@ extension Kernels {
     /// the second's), sharing the narrowing steps, and stores their first `valid` bytes at `out` and
     /// `out + next`. `order`: the dword order of `pairChannelOrder` or `pairInterleavedOrder`.
     @inline(__always)
-    static func requantizePairAVX2(_ a0: __m256i, _ a1: __m256i, _ b0: __m256i, _ b1: __m256i, table t: UnsafePointer<Int32>, _ o: AVX2Output,
-                            order: __m256i, _ out: UnsafeMutablePointer<Int8>, next: Int, valid: Int) {
+    static func requantizePairAVX2(
+        _ a0: __m256i, _ a1: __m256i, _ b0: __m256i, _ b1: __m256i, table t: UnsafePointer<Int32>, _ o: AVX2Output,
+        order: __m256i, _ out: UnsafeMutablePointer<Int8>, next: Int, valid: Int
+    ) {
         // dwords [a0 0-3, a1 0-3, b0 0-3, b1 0-3 | a0 4-7, a1 4-7, b0 4-7, b1 4-7]
-        let bytes = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(requantizedWordsAVX2(a0, a1, t, o), requantizedWordsAVX2(b0, b1, t, o)), o.lo), o.hi)
+        let bytes = _mm256_min_epi8(
+            _mm256_max_epi8(
+                _mm256_packs_epi16(requantizedWordsAVX2(a0, a1, t, o), requantizedWordsAVX2(b0, b1, t, o)), o.lo), o.hi)
         let halves = unsafeBitCast(_mm256_permutevar8x32_epi32(bytes, order), to: (__m128i, __m128i).self)
         store16(halves.0, out, valid: valid)
         store16(halves.1, out + next, valid: valid)
@@ -177,7 +200,6 @@ extension Kernels {
     /// and in the depthwise kernel's interleaved order (`interleavedOrder`).
     static var pairChannelOrder: __m256i { _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7) }
     static var pairInterleavedOrder: __m256i { _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7) }
-
 
     /// Stores the first `valid` (1...16) of 16 bytes: one byte-masked store in AVX-512 builds; an
     /// 8-byte store and single bytes otherwise.
@@ -192,7 +214,8 @@ extension Kernels {
             let v = unsafeBitCast(bytes, to: SIMD16<Int8>.self)
             var i = 0
             if valid >= 8 {
-                UnsafeMutableRawPointer(out).storeBytes(of: unsafeBitCast(bytes, to: SIMD2<UInt64>.self)[0], as: UInt64.self)
+                UnsafeMutableRawPointer(out).storeBytes(
+                    of: unsafeBitCast(bytes, to: SIMD2<UInt64>.self)[0], as: UInt64.self)
                 i = 8
             }
             while i < valid { out[i] = v[i]; i += 1 }

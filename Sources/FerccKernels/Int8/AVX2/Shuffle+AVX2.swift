@@ -14,7 +14,8 @@ extension Kernels {
             var j = 0
             while j < h {
                 let at = Swift.min(j, h - 16)
-                let va = a.loadUnaligned(fromByteOffset: at, as: __m128i.self), vb = b.loadUnaligned(fromByteOffset: at, as: __m128i.self)
+                let va = a.loadUnaligned(fromByteOffset: at, as: __m128i.self),
+                    vb = b.loadUnaligned(fromByteOffset: at, as: __m128i.self)
                 out.storeBytes(of: _mm_unpacklo_epi8(va, vb), toByteOffset: 2 * at, as: __m128i.self)
                 out.storeBytes(of: _mm_unpackhi_epi8(va, vb), toByteOffset: 2 * at + 16, as: __m128i.self)
                 j += 16

@@ -10,13 +10,16 @@ extension Kernels {
     /// output, all three TFLite's requantization on 512-bit lanes (the general rounding: the input
     /// with the larger scale always has multiplier 2^30 and shift 0). Returns how many elements it
     /// wrote.
-    static func binaryAddAVX512(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int,
-                         offset1: Int32, offset2: Int32, leftShift: Int32, tables: UnsafePointer<Int32>,
-                         zeroPoint: Int32, min: Int32, max: Int32) -> Int {
+    static func binaryAddAVX512(
+        _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int,
+        offset1: Int32, offset2: Int32, leftShift: Int32, tables: UnsafePointer<Int32>,
+        zeroPoint: Int32, min: Int32, max: Int32
+    ) -> Int {
         let off1 = _mm512_set1_epi32(offset1), off2 = _mm512_set1_epi32(offset2)
         let o = AVX512Output(zeroPoint: zeroPoint, min: min, max: max, leftShift: false, simpleRounding: false)
         let t1 = tables, t2 = tables + AVX2Table.stride, tOut = tables + 2 * AVX2Table.stride
-        @inline(__always) func scaled(_ x: UnsafePointer<Int8>, _ offset: __m512i, _ t: UnsafePointer<Int32>) -> __m512i {
+        @inline(__always) func scaled(_ x: UnsafePointer<Int8>, _ offset: __m512i, _ t: UnsafePointer<Int32>) -> __m512i
+        {
             let v = _mm512_cvtepi8_epi32(UnsafeRawPointer(x).loadUnaligned(as: __m128i.self))
             return o.multiply(_mm512_slli_epi32(_mm512_add_epi32(v, offset), UInt32(leftShift)), table: t)
         }

@@ -1,6 +1,7 @@
 // AVX-512 paths of the int8 kernels (F, BW, VL and VNNI), compiled where the build defines
 // FERCC_AVX512 (with FERCC_AVX2, and -march=x86-64-v4 -mavx512vnni or newer). Same bits as the portable kernels.
-// fercc-kernel requires: Int8/AVX512/Requantize+AVX512.swift Int8/QuantizedPadding.swift Int8/QuantizedConvParameters.swift Int8/AVX2/DenseConv+AVX2.swift
+// fercc-kernel requires: Int8/AVX512/Requantize+AVX512.swift Int8/QuantizedPadding.swift
+// fercc-kernel requires: Int8/QuantizedConvParameters.swift Int8/AVX2/DenseConv+AVX2.swift
 
 #if arch(x86_64) && FERCC_AVX512
 import _Builtin_intrinsics.intel
@@ -15,7 +16,10 @@ extension Kernels {
     /// Copies int8 `x` with its sign bit flipped (x + 128 as unsigned) into a buffer padded with
     /// `fill` (the input zero point, flipped), `channelStride` >= channels bytes per pixel (the
     /// extra ones hold `fill` too; their weights are zero).
-    static func flipPaddedVNNI(_ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride cs: Int, fill: UInt8, _ y: UnsafeMutablePointer<UInt8>) {
+    static func flipPaddedVNNI(
+        _ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, channelStride cs: Int, fill: UInt8,
+        _ y: UnsafeMutablePointer<UInt8>
+    ) {
         let ph = g.paddedH, pw = g.paddedW, c = g.inC
         if g.hasPadding || cs != c { y.initialize(repeating: fill, count: g.batch * ph * pw * cs) }
         let sign = _mm512_set1_epi8(-128)
@@ -61,7 +65,8 @@ extension Kernels {
         for oc in 0..<g.outC {
             for t in 0..<taps {
                 for ci in 0..<g.inC {
-                    packed[(((oc / 16) * taps + t) * quads + ci / 4) * 64 + (oc % 16) * 4 + ci % 4] = weights[(oc * taps + t) * g.inC + ci]
+                    packed[(((oc / 16) * taps + t) * quads + ci / 4) * 64 + (oc % 16) * 4 + ci % 4] =
+                        weights[(oc * taps + t) * g.inC + ci]
                 }
             }
         }
@@ -73,15 +78,19 @@ extension Kernels {
     /// each. Tiles of 6 output pixels by 32 output channels (two blocks; 8 x 16 for a last single
     /// block), over chunks of pixels that stay in cache while every block of weights
     /// passes over them; accumulators start from the table's bias (folded, less the offset's sum).
-    static func denseConvVNNI(_ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, channels4 c4: Int, _ g: Conv2DGeometry,
-                       weights: UnsafePointer<Int8>, blocks: Int, table: UnsafePointer<Int32>,
-                       requant r: Requantization, simpleRounding: Bool, output: UnsafeMutablePointer<Int8>) {
+    static func denseConvVNNI(
+        _ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, channels4 c4: Int, _ g: Conv2DGeometry,
+        weights: UnsafePointer<Int8>, blocks: Int, table: UnsafePointer<Int32>,
+        requant r: Requantization, simpleRounding: Bool, output: UnsafeMutablePointer<Int8>
+    ) {
         let taps = g.kernelH * g.kernelW
         let o = AVX512Output(r, simpleRounding: simpleRounding)
         let blockStride = taps * c4 * 16
         // With no horizontal dilation a kernel row's taps are adjacent pixels: one run per kernel row.
         let quads = (g.dilationW == 1 ? g.kernelW * c4 : c4) / 4
-        @inline(__always) func finish(_ acc: __m512i, _ t: UnsafePointer<Int32>, _ out: UnsafeMutablePointer<Int8>, _ valid: Int) {
+        @inline(__always) func finish(
+            _ acc: __m512i, _ t: UnsafePointer<Int32>, _ out: UnsafeMutablePointer<Int8>, _ valid: Int
+        ) {
             store16(requantize16AVX512(acc, table: t, o), out, valid: valid)
         }
         @inline(__always) func mbqm(_ x: __m512i, _ t: UnsafePointer<Int32>) -> __m512i { o.multiply(x, table: t) }
@@ -93,7 +102,9 @@ extension Kernels {
         // (one 64-byte store when the pixels are adjacent and whole). Layers of at least 16
         // channels only: pixel k's store starts at out + k * (outC - 16), never before `out`.
         let quadOrder = dwordsAVX512([0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15])
-        @inline(__always) func quad(_ v0: __m512i, _ v1: __m512i, _ v2: __m512i, _ v3: __m512i, _ out: UnsafeMutablePointer<Int8>, _ valid: Int) {
+        @inline(__always) func quad(
+            _ v0: __m512i, _ v1: __m512i, _ v2: __m512i, _ v3: __m512i, _ out: UnsafeMutablePointer<Int8>, _ valid: Int
+        ) {
             let b = _mm512_permutexvar_epi32(quadOrder, packBytesAVX512(v0, v1, v2, v3, o))
             if g.outC == 16 {
                 UnsafeMutableRawPointer(out).storeBytes(of: b, as: __m512i.self)
@@ -103,54 +114,64 @@ extension Kernels {
             }
         }
         forEachPixelChunk(g, paddedH: ph, paddedW: pw, channels: c4) { start, end, runs, tapOffsets, pixelOffsets in
-                var b0 = 0
-                while b0 < blocks {
-                    // Two blocks (32 channels) per tile when both exist: 6 pixels x 2 accumulators,
-                    // each broadcast quad feeding two vpdpbusd.
-                    var first = start
-                    var bEnd = b0 + 1
-                    if b0 + 1 < blocks {
-                        bEnd = b0 + 2
-                        let tA = table + b0 * AVX2Table.stride, tB = tA + AVX2Table.stride
-                        let wA = weights + b0 * blockStride, wB = wA + blockStride
-                        let biasA = loadM512(UnsafeRawPointer(tA)), biasB = loadM512(UnsafeRawPointer(tB))
-                        let validB = min(g.outC - (b0 + 1) * 16, 16)
-                        var p = start
-                        while p + 6 <= end {
-                            let q = pixelOffsets + (p - start)
-                            let x0 = x + q[0], x1 = x + q[1], x2 = x + q[2], x3 = x + q[3], x4 = x + q[4], x5 = x + q[5]
-                            var a0 = biasA, a1 = biasA, a2 = biasA, a3 = biasA, a4 = biasA, a5 = biasA
-                            var c0 = biasB, c1 = biasB, c2 = biasB, c3 = biasB, c4 = biasB, c5 = biasB
-                            var w = wA, u = wB
-                            for run in 0..<runs {
-                                let off = tapOffsets[run]
-                                let p0 = x0 + off, p1 = x1 + off, p2 = x2 + off, p3 = x3 + off, p4 = x4 + off, p5 = x5 + off
-                                for k in 0..<quads {
-                                    let wv = loadM512(UnsafeRawPointer(w)), uv = loadM512(UnsafeRawPointer(u))
-                                    let v0 = broadcastQuad(p0 + 4 * k); a0 = _mm512_dpbusd_epi32(a0, v0, wv); c0 = _mm512_dpbusd_epi32(c0, v0, uv)
-                                    let v1 = broadcastQuad(p1 + 4 * k); a1 = _mm512_dpbusd_epi32(a1, v1, wv); c1 = _mm512_dpbusd_epi32(c1, v1, uv)
-                                    let v2 = broadcastQuad(p2 + 4 * k); a2 = _mm512_dpbusd_epi32(a2, v2, wv); c2 = _mm512_dpbusd_epi32(c2, v2, uv)
-                                    let v3 = broadcastQuad(p3 + 4 * k); a3 = _mm512_dpbusd_epi32(a3, v3, wv); c3 = _mm512_dpbusd_epi32(c3, v3, uv)
-                                    let v4 = broadcastQuad(p4 + 4 * k); a4 = _mm512_dpbusd_epi32(a4, v4, wv); c4 = _mm512_dpbusd_epi32(c4, v4, uv)
-                                    let v5 = broadcastQuad(p5 + 4 * k); a5 = _mm512_dpbusd_epi32(a5, v5, wv); c5 = _mm512_dpbusd_epi32(c5, v5, uv)
-                                    w += 64; u += 64
-                                }
+            var b0 = 0
+            while b0 < blocks {
+                // Two blocks (32 channels) per tile when both exist: 6 pixels x 2 accumulators,
+                // each broadcast quad feeding two vpdpbusd.
+                var first = start
+                var bEnd = b0 + 1
+                if b0 + 1 < blocks {
+                    bEnd = b0 + 2
+                    let tA = table + b0 * AVX2Table.stride, tB = tA + AVX2Table.stride
+                    let wA = weights + b0 * blockStride, wB = wA + blockStride
+                    let biasA = loadM512(UnsafeRawPointer(tA)), biasB = loadM512(UnsafeRawPointer(tB))
+                    let validB = min(g.outC - (b0 + 1) * 16, 16)
+                    var p = start
+                    while p + 6 <= end {
+                        let q = pixelOffsets + (p - start)
+                        let x0 = x + q[0], x1 = x + q[1], x2 = x + q[2], x3 = x + q[3], x4 = x + q[4], x5 = x + q[5]
+                        var a0 = biasA, a1 = biasA, a2 = biasA, a3 = biasA, a4 = biasA, a5 = biasA
+                        var c0 = biasB, c1 = biasB, c2 = biasB, c3 = biasB, c4 = biasB, c5 = biasB
+                        var w = wA, u = wB
+                        for run in 0..<runs {
+                            let off = tapOffsets[run]
+                            let p0 = x0 + off, p1 = x1 + off, p2 = x2 + off, p3 = x3 + off, p4 = x4 + off, p5 = x5 + off
+                            for k in 0..<quads {
+                                let wv = loadM512(UnsafeRawPointer(w)), uv = loadM512(UnsafeRawPointer(u))
+                                let v0 = broadcastQuad(p0 + 4 * k); a0 = _mm512_dpbusd_epi32(a0, v0, wv);
+                                c0 = _mm512_dpbusd_epi32(c0, v0, uv)
+                                let v1 = broadcastQuad(p1 + 4 * k); a1 = _mm512_dpbusd_epi32(a1, v1, wv);
+                                c1 = _mm512_dpbusd_epi32(c1, v1, uv)
+                                let v2 = broadcastQuad(p2 + 4 * k); a2 = _mm512_dpbusd_epi32(a2, v2, wv);
+                                c2 = _mm512_dpbusd_epi32(c2, v2, uv)
+                                let v3 = broadcastQuad(p3 + 4 * k); a3 = _mm512_dpbusd_epi32(a3, v3, wv);
+                                c3 = _mm512_dpbusd_epi32(c3, v3, uv)
+                                let v4 = broadcastQuad(p4 + 4 * k); a4 = _mm512_dpbusd_epi32(a4, v4, wv);
+                                c4 = _mm512_dpbusd_epi32(c4, v4, uv)
+                                let v5 = broadcastQuad(p5 + 4 * k); a5 = _mm512_dpbusd_epi32(a5, v5, wv);
+                                c5 = _mm512_dpbusd_epi32(c5, v5, uv)
+                                w += 64; u += 64
                             }
-                            let out = output + p * g.outC + b0 * 16
-                            // Two pixels of 32 channels per narrowing (a byte mask when the second
-                            // block is partial).
-                            @inline(__always) func pair(_ ap: __m512i, _ cp: __m512i, _ aq: __m512i, _ cq: __m512i, _ at: UnsafeMutablePointer<Int8>) {
-                                let (bp, bq) = narrowPairsAVX512(mbqm(ap, tA), mbqm(cp, tB), mbqm(aq, tA), mbqm(cq, tB), o, orderP: orderP, orderQ: orderQ)
-                                storePairAVX512(bp, bq, at, next: g.outC, valid: 16 + validB)
-                            }
-                            pair(a0, c0, a1, c1, out)
-                            pair(a2, c2, a3, c3, out + 2 * g.outC)
-                            pair(a4, c4, a5, c5, out + 4 * g.outC)
-                            p += 6
                         }
-                        first = p
+                        let out = output + p * g.outC + b0 * 16
+                        // Two pixels of 32 channels per narrowing (a byte mask when the second
+                        // block is partial).
+                        @inline(__always) func pair(
+                            _ ap: __m512i, _ cp: __m512i, _ aq: __m512i, _ cq: __m512i, _ at: UnsafeMutablePointer<Int8>
+                        ) {
+                            let (bp, bq) = narrowPairsAVX512(
+                                mbqm(ap, tA), mbqm(cp, tB), mbqm(aq, tA), mbqm(cq, tB), o, orderP: orderP,
+                                orderQ: orderQ)
+                            storePairAVX512(bp, bq, at, next: g.outC, valid: 16 + validB)
+                        }
+                        pair(a0, c0, a1, c1, out)
+                        pair(a2, c2, a3, c3, out + 2 * g.outC)
+                        pair(a4, c4, a5, c5, out + 4 * g.outC)
+                        p += 6
                     }
-                    for b in b0..<bEnd {
+                    first = p
+                }
+                for b in b0..<bEnd {
                     let valid = min(g.outC - b * 16, 16)
                     let t = table + b * AVX2Table.stride
                     let wb = weights + b * blockStride
@@ -205,9 +226,9 @@ extension Kernels {
                         finish(a0, t, output + p * g.outC + b * 16, valid)
                         p += 1
                     }
-                    }
-                    b0 = bEnd
                 }
+                b0 = bEnd
+            }
         }
     }
 
@@ -226,8 +247,9 @@ extension Kernels {
             let g = p.geometry
             simpleRounding = p.simpleRounding
             packed = packDenseVNNI(g, p.weights)
-            table = AVX2Table.make(blocks: p.blocks, channelOfLane: { $0 < g.outC ? $0 : nil },
-                                   bias: (0..<g.outC).map { p.folded[$0] &- 128 &* p.sums[$0] }, p.requant)
+            table = AVX2Table.make(
+                blocks: p.blocks, channelOfLane: { $0 < g.outC ? $0 : nil },
+                bias: (0..<g.outC).map { p.folded[$0] &- 128 &* p.sums[$0] }, p.requant)
         }
 
         var scratchBytes: Int {
@@ -244,11 +266,17 @@ extension Kernels {
         }
 
         /// The convolution of a flipped copy already made (`g` may be a band of the layer's rows).
-        func runFlipped(_ x: UnsafePointer<UInt8>, paddedH: Int, paddedW: Int, _ g: Conv2DGeometry, output: UnsafeMutablePointer<Int8>) {
+        func runFlipped(
+            _ x: UnsafePointer<UInt8>, paddedH: Int, paddedW: Int, _ g: Conv2DGeometry,
+            output: UnsafeMutablePointer<Int8>
+        ) {
             packed.withUnsafeBufferPointer { w in
                 table.withUnsafeBufferPointer { t in
-                    denseConvVNNI(x, paddedH: paddedH, paddedW: paddedW, channels4: (g.inC + 3) / 4 * 4, g, weights: w.baseAddress!,
-                                  blocks: p.blocks, table: t.baseAddress!, requant: p.requant, simpleRounding: simpleRounding, output: output)
+                    denseConvVNNI(
+                        x, paddedH: paddedH, paddedW: paddedW, channels4: (g.inC + 3) / 4 * 4, g,
+                        weights: w.baseAddress!,
+                        blocks: p.blocks, table: t.baseAddress!, requant: p.requant, simpleRounding: simpleRounding,
+                        output: output)
                 }
             }
         }

@@ -1,6 +1,7 @@
 // AVX-512 paths of the int8 kernels (F, BW, VL and VNNI), compiled where the build defines
 // FERCC_AVX512 (with FERCC_AVX2, and -march=x86-64-v4 -mavx512vnni or newer). Same bits as the portable kernels.
-// fercc-kernel requires: Int8/AVX512/Requantize+AVX512.swift Int8/AVX2/DepthwiseConv+AVX2.swift Int8/QuantizedConvParameters.swift
+// fercc-kernel requires: Int8/AVX512/Requantize+AVX512.swift Int8/AVX2/DepthwiseConv+AVX2.swift
+// fercc-kernel requires: Int8/QuantizedConvParameters.swift
 
 #if arch(x86_64) && FERCC_AVX512
 import _Builtin_intrinsics.intel
@@ -27,7 +28,9 @@ extension Kernels {
     /// per block of 32 and kernel column k, four vectors of 16 lanes x 2 taps: rows 0 and 1 of
     /// column k for the first accumulator's lanes, the same for the second's, then row 2 (with a
     /// zero) for each.
-    static func packDepthwiseAVX512(_ g: Conv2DGeometry, _ weights: [Int8], folded: [Int32], _ r: Requantization) -> ([Int16], [Int32]) {
+    static func packDepthwiseAVX512(_ g: Conv2DGeometry, _ weights: [Int8], folded: [Int32], _ r: Requantization) -> (
+        [Int16], [Int32]
+    ) {
         let taps = g.kernelH * g.kernelW, tapPairs = (taps + 1) / 2
         let blocks = (g.outC + 31) / 32
         let columns = slidesColumnsAVX512(g) ? blocks * 3 * 128 : 0
@@ -37,7 +40,9 @@ extension Kernels {
             for lane in 0..<32 {
                 let c = b * 32 + depthwiseChannelAVX512(lane)
                 guard c < g.outC else { continue }
-                for t in 0..<taps { packed[(b * tapPairs + t / 2) * 64 + lane * 2 + t % 2] = Int16(weights[c * taps + t]) }
+                for t in 0..<taps {
+                    packed[(b * tapPairs + t / 2) * 64 + lane * 2 + t % 2] = Int16(weights[c * taps + t])
+                }
                 if columns > 0 {
                     let half = lane / 16, l = lane % 16
                     for k in 0..<3 {
@@ -49,10 +54,12 @@ extension Kernels {
                 }
             }
         }
-        let table = AVX2Table.make(blocks: blocks * 2, channelOfLane: { lane in
-            let c = (lane / 32) * 32 + depthwiseChannelAVX512(lane % 32)
-            return c < g.outC ? c : nil
-        }, bias: folded, r)
+        let table = AVX2Table.make(
+            blocks: blocks * 2,
+            channelOfLane: { lane in
+                let c = (lane / 32) * 32 + depthwiseChannelAVX512(lane % 32)
+                return c < g.outC ? c : nil
+            }, bias: folded, r)
         return (packed, table)
     }
 
@@ -61,17 +68,20 @@ extension Kernels {
     /// accumulators of 16 channels. `x` holds `channelStride` (a multiple of 32) bytes per pixel,
     /// padded with the zero point. With `rows` (batch 1 only) it computes those output rows into
     /// `output` as rows 0, 1, ...
-    static func depthwiseConvAVX512(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
-                             weights: UnsafePointer<Int16>, table: UnsafePointer<Int32>,
-                             requant r: Requantization, simpleRounding: Bool, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil) {
+    static func depthwiseConvAVX512(
+        _ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
+        weights: UnsafePointer<Int16>, table: UnsafePointer<Int32>,
+        requant r: Requantization, simpleRounding: Bool, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil
+    ) {
         let outRows = rows ?? 0..<g.outH, firstRow = rows?.lowerBound ?? 0
         let taps = g.kernelH * g.kernelW
         let tapPairs = (taps + 1) / 2
         let blocks = (g.outC + 31) / 32
         let o = AVX512Output(r, simpleRounding: simpleRounding)
         if slidesColumnsAVX512(g) {
-            depthwiseColumnsAVX512(x, paddedH: ph, paddedW: pw, channelStride: cs, g, weights: weights, table: table, o,
-                                   output: output, rows: outRows, firstRow: firstRow)
+            depthwiseColumnsAVX512(
+                x, paddedH: ph, paddedW: pw, channelStride: cs, g, weights: weights, table: table, o,
+                output: output, rows: outRows, firstRow: firstRow)
             return
         }
         withUnsafeTemporaryAllocation(of: Int.self, capacity: tapPairs * 2) { tapOffsets in
@@ -92,11 +102,15 @@ extension Kernels {
                             let px = row + ow * g.strideW * cs
                             var acc0 = bias0, acc1 = bias1
                             for j in 0..<tapPairs {
-                                let xa = _mm512_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j]).loadUnaligned(as: __m256i.self))
-                                let xb = _mm512_cvtepi8_epi16(UnsafeRawPointer(px + tapOffsets[2 * j + 1]).loadUnaligned(as: __m256i.self))
+                                let xa = _mm512_cvtepi8_epi16(
+                                    UnsafeRawPointer(px + tapOffsets[2 * j]).loadUnaligned(as: __m256i.self))
+                                let xb = _mm512_cvtepi8_epi16(
+                                    UnsafeRawPointer(px + tapOffsets[2 * j + 1]).loadUnaligned(as: __m256i.self))
                                 let w = UnsafeRawPointer(wb + j * 64)
-                                acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(_mm512_unpacklo_epi16(xa, xb), loadM512(w)))
-                                acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(_mm512_unpackhi_epi16(xa, xb), loadM512(w + 64)))
+                                acc0 = _mm512_add_epi32(
+                                    acc0, _mm512_madd_epi16(_mm512_unpacklo_epi16(xa, xb), loadM512(w)))
+                                acc1 = _mm512_add_epi32(
+                                    acc1, _mm512_madd_epi16(_mm512_unpackhi_epi16(xa, xb), loadM512(w + 64)))
                             }
                             let q0 = requantize16AVX512(acc0, table: t0, o), q1 = requantize16AVX512(acc1, table: t1, o)
                             // Dwords of q0 hold channels 0-3, 8-11, ..., of q1 4-7, 12-15, ...: interleaved back.
@@ -115,9 +129,11 @@ extension Kernels {
     /// together, row 2 with zeros) and serves every output pixel whose window holds it (three at
     /// stride 1); the same sums, so the same bytes.
     @inline(never)
-    static func depthwiseColumnsAVX512(_ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
-                                weights: UnsafePointer<Int16>, table: UnsafePointer<Int32>, _ o: AVX512Output,
-                                output: UnsafeMutablePointer<Int8>, rows outRows: Range<Int>, firstRow: Int) {
+    static func depthwiseColumnsAVX512(
+        _ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
+        weights: UnsafePointer<Int16>, table: UnsafePointer<Int32>, _ o: AVX512Output,
+        output: UnsafeMutablePointer<Int8>, rows outRows: Range<Int>, firstRow: Int
+    ) {
         let blocks = (g.outC + 31) / 32
         let columnWeights = weights + blocks * 5 * 64
         let zero = _mm512_setzero_si512()
@@ -139,7 +155,10 @@ extension Kernels {
                         let a = _mm512_cvtepi8_epi16(UnsafeRawPointer(r0 + c * cs).loadUnaligned(as: __m256i.self))
                         let e = _mm512_cvtepi8_epi16(UnsafeRawPointer(r1 + c * cs).loadUnaligned(as: __m256i.self))
                         let f = _mm512_cvtepi8_epi16(UnsafeRawPointer(r2 + c * cs).loadUnaligned(as: __m256i.self))
-                        return (_mm512_unpacklo_epi16(a, e), _mm512_unpackhi_epi16(a, e), _mm512_unpacklo_epi16(f, zero), _mm512_unpackhi_epi16(f, zero))
+                        return (
+                            _mm512_unpacklo_epi16(a, e), _mm512_unpackhi_epi16(a, e), _mm512_unpacklo_epi16(f, zero),
+                            _mm512_unpackhi_epi16(f, zero)
+                        )
                     }
                     @inline(__always) func madd(_ acc: __m512i, _ v: __m512i, _ k: Int, _ i: Int) -> __m512i {
                         _mm512_add_epi32(acc, _mm512_madd_epi16(v, w(k, i)))
@@ -149,8 +168,10 @@ extension Kernels {
                     @inline(__always) func sums(_ c0: Column, _ c1: Column, _ c2: Column) -> (__m512i, __m512i) {
                         let acc0 = madd(madd(madd(madd(bias0, c0.0, 0, 0), c0.2, 0, 2), c1.0, 1, 0), c1.2, 1, 2)
                         let acc1 = madd(madd(madd(madd(bias1, c0.1, 0, 1), c0.3, 0, 3), c1.1, 1, 1), c1.3, 1, 3)
-                        return (_mm512_add_epi32(acc0, madd(_mm512_madd_epi16(c2.0, w(2, 0)), c2.2, 2, 2)),
-                                _mm512_add_epi32(acc1, madd(_mm512_madd_epi16(c2.1, w(2, 1)), c2.3, 2, 3)))
+                        return (
+                            _mm512_add_epi32(acc0, madd(_mm512_madd_epi16(c2.0, w(2, 0)), c2.2, 2, 2)),
+                            _mm512_add_epi32(acc1, madd(_mm512_madd_epi16(c2.1, w(2, 1)), c2.3, 2, 3))
+                        )
                     }
                     @inline(__always) func single(_ ow: Int, _ acc: (__m512i, __m512i)) {
                         let q0 = requantize16AVX512(acc.0, table: t0, o), q1 = requantize16AVX512(acc.1, table: t1, o)
@@ -161,8 +182,9 @@ extension Kernels {
                     }
                     // Pixels ow and ow + 1 narrowed together (`narrowPairsAVX512`).
                     @inline(__always) func pair(_ ow: Int, _ p: (__m512i, __m512i), _ q: (__m512i, __m512i)) {
-                        let (bp, bq) = narrowPairsAVX512(o.multiply(p.0, table: t0), o.multiply(p.1, table: t1),
-                                                         o.multiply(q.0, table: t0), o.multiply(q.1, table: t1), o, orderP: orderP, orderQ: orderQ)
+                        let (bp, bq) = narrowPairsAVX512(
+                            o.multiply(p.0, table: t0), o.multiply(p.1, table: t1),
+                            o.multiply(q.0, table: t0), o.multiply(q.1, table: t1), o, orderP: orderP, orderQ: orderQ)
                         storePairAVX512(bp, bq, outRow + ow * g.outC, next: g.outC, valid: valid)
                     }
                     var ow = 0
@@ -215,8 +237,12 @@ extension Kernels {
             return needsPaddedCopy ? g.batch * g.paddedH * g.paddedW * channelStride : 0
         }
 
-        func padded(_ input: UnsafePointer<Int8>, _ scratch: UnsafeMutableRawPointer?) -> (UnsafePointer<Int8>, Int, Int) {
-            zeroPointPadded(input, p.geometry, channelStride: channelStride, copy: needsPaddedCopy, zeroPoint: p.inputZeroPoint, scratch)
+        func padded(_ input: UnsafePointer<Int8>, _ scratch: UnsafeMutableRawPointer?) -> (
+            UnsafePointer<Int8>, Int, Int
+        ) {
+            zeroPointPadded(
+                input, p.geometry, channelStride: channelStride, copy: needsPaddedCopy, zeroPoint: p.inputZeroPoint,
+                scratch)
         }
 
         func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer?) {
@@ -224,12 +250,16 @@ extension Kernels {
             runPadded(x, paddedH: ph, paddedW: pw, output: output)
         }
 
-        func runPadded(_ x: UnsafePointer<Int8>, paddedH: Int, paddedW: Int, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil) {
+        func runPadded(
+            _ x: UnsafePointer<Int8>, paddedH: Int, paddedW: Int, output: UnsafeMutablePointer<Int8>,
+            rows: Range<Int>? = nil
+        ) {
             packed.withUnsafeBufferPointer { w in
                 table.withUnsafeBufferPointer { t in
-                    depthwiseConvAVX512(x, paddedH: paddedH, paddedW: paddedW, channelStride: channelStride, p.geometry,
-                                        weights: w.baseAddress!, table: t.baseAddress!, requant: p.requant,
-                                        simpleRounding: simpleRounding, output: output, rows: rows)
+                    depthwiseConvAVX512(
+                        x, paddedH: paddedH, paddedW: paddedW, channelStride: channelStride, p.geometry,
+                        weights: w.baseAddress!, table: t.baseAddress!, requant: p.requant,
+                        simpleRounding: simpleRounding, output: output, rows: rows)
                 }
             }
         }

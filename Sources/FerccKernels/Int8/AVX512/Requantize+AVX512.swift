@@ -20,7 +20,9 @@ extension Kernels {
         /// See `QuantizedConvParameters.simpleRounding`.
         let simpleRounding: Bool
         init(_ r: Requantization, simpleRounding: Bool) {
-            self.init(zeroPoint: r.outputZeroPoint, min: r.min, max: r.max, leftShift: r.shifts.contains { $0 > 0 }, simpleRounding: simpleRounding)
+            self.init(
+                zeroPoint: r.outputZeroPoint, min: r.min, max: r.max, leftShift: r.shifts.contains { $0 > 0 },
+                simpleRounding: simpleRounding)
         }
         init(zeroPoint: Int32, min: Int32, max: Int32, leftShift: Bool, simpleRounding: Bool) {
             self.simpleRounding = simpleRounding
@@ -52,7 +54,9 @@ extension Kernels {
     /// turn, for the caller to put in order. The result is the int32 clamp's: a value past int16
     /// saturates at +-32767, which the zero point (within int8) cannot bring back into int8.
     @inline(__always)
-    static func packBytesAVX512(_ v0: __m512i, _ v1: __m512i, _ v2: __m512i, _ v3: __m512i, _ o: AVX512Output) -> __m512i {
+    static func packBytesAVX512(_ v0: __m512i, _ v1: __m512i, _ v2: __m512i, _ v3: __m512i, _ o: AVX512Output)
+        -> __m512i
+    {
         let w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), o.zeroPoint16)
         let w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), o.zeroPoint16)
         let b = _mm512_packs_epi16(w01, w23)
@@ -63,15 +67,21 @@ extension Kernels {
     /// `q1` the second's) as bytes (`packBytesAVX512`), put in order by `orderP` / `orderQ` (dword
     /// indices): the first pixel's 32 bytes and the second's, each in the low half.
     @inline(__always)
-    static func narrowPairsAVX512(_ p0: __m512i, _ p1: __m512i, _ q0: __m512i, _ q1: __m512i, _ o: AVX512Output,
-                           orderP: __m512i, orderQ: __m512i) -> (__m256i, __m256i) {
+    static func narrowPairsAVX512(
+        _ p0: __m512i, _ p1: __m512i, _ q0: __m512i, _ q1: __m512i, _ o: AVX512Output,
+        orderP: __m512i, orderQ: __m512i
+    ) -> (__m256i, __m256i) {
         let b = packBytesAVX512(p0, p1, q0, q1, o)
-        return (_mm512_castsi512_si256(_mm512_permutexvar_epi32(orderP, b)), _mm512_castsi512_si256(_mm512_permutexvar_epi32(orderQ, b)))
+        return (
+            _mm512_castsi512_si256(_mm512_permutexvar_epi32(orderP, b)),
+            _mm512_castsi512_si256(_mm512_permutexvar_epi32(orderQ, b))
+        )
     }
 
     /// Stores the first `valid` (1...32) bytes of each of two pixels' 32, at `out` and `out + next`.
     @inline(__always)
-    static func storePairAVX512(_ bp: __m256i, _ bq: __m256i, _ out: UnsafeMutablePointer<Int8>, next: Int, valid: Int) {
+    static func storePairAVX512(_ bp: __m256i, _ bq: __m256i, _ out: UnsafeMutablePointer<Int8>, next: Int, valid: Int)
+    {
         if valid == 32 {
             UnsafeMutableRawPointer(out).storeBytes(of: bp, as: __m256i.self)
             UnsafeMutableRawPointer(out + next).storeBytes(of: bq, as: __m256i.self)
@@ -85,7 +95,9 @@ extension Kernels {
     /// `multiplyByQuantizedMultiplierAVX2` on 16 lanes at once (the same table, whose parts are 16
     /// lanes wide). `simpleRounding`: see `QuantizedConvParameters.simpleRounding`.
     @inline(__always)
-    static func multiplyByQuantizedMultiplierAVX512(_ x: __m512i, table t: UnsafePointer<Int32>, leftShift: Bool, simpleRounding: Bool) -> __m512i {
+    static func multiplyByQuantizedMultiplierAVX512(
+        _ x: __m512i, table t: UnsafePointer<Int32>, leftShift: Bool, simpleRounding: Bool
+    ) -> __m512i {
         @inline(__always) func part(_ i: Int) -> __m512i { loadM512(UnsafeRawPointer(t + i)) }
         let a = leftShift ? _mm512_sllv_epi32(x, part(AVX2Table.leftShift)) : x
         let half = _mm512_set1_epi64(1 << 30)
@@ -96,13 +108,15 @@ extension Kernels {
         if simpleRounding {
             // (h + 2^(shift-1) - [h < 0]) >> shift: the same rounding in four instructions, when
             // every shift is at least 1 and the sum cannot overflow (checked from the weights).
-            return _mm512_srav_epi32(_mm512_add_epi32(_mm512_add_epi32(h, part(AVX2Table.half)), _mm512_srai_epi32(h, 31)),
-                                     part(AVX2Table.rightShift))
+            return _mm512_srav_epi32(
+                _mm512_add_epi32(_mm512_add_epi32(h, part(AVX2Table.half)), _mm512_srai_epi32(h, 31)),
+                part(AVX2Table.rightShift))
         }
         let remainder = _mm512_and_si512(h, part(AVX2Table.mask))
         let threshold = _mm512_sub_epi32(part(AVX2Table.threshold), _mm512_srai_epi32(h, 31))  // + 1 when h < 0
-        return _mm512_sub_epi32(_mm512_srav_epi32(h, part(AVX2Table.rightShift)),
-                                _mm512_srai_epi32(_mm512_sub_epi32(threshold, remainder), 31))
+        return _mm512_sub_epi32(
+            _mm512_srav_epi32(h, part(AVX2Table.rightShift)),
+            _mm512_srai_epi32(_mm512_sub_epi32(threshold, remainder), 31))
     }
 
     /// `multiplyByQuantizedMultiplierAVX512`, then the zero point and the clamp in int32 as the
