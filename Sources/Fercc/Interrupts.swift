@@ -33,6 +33,13 @@ public enum Interrupts {
         }
     }
 
+    /// Called before fercc exits on its own: while an interruption is being handled, it waits for
+    /// the handler to end the process by the signal, so the exit status says "interrupted".
+    public static func beforeExit() {
+        lock.lock()
+        lock.unlock()
+    }
+
     /// Runs `body` with `path` registered for removal on interruption.
     public static func removing<T>(_ path: String, _ body: () throws -> T) rethrows -> T {
         register(path: path)
@@ -77,7 +84,8 @@ public enum Interrupts {
         for g in groups { kill(-g, SIGKILL) }
         for v in victims { kill(v, SIGKILL) }
         for p in paths { try? FileManager.default.removeItem(atPath: p) }
-        lock.unlock()
+        // The lock stays held until the process is gone: the main thread, seeing its killed
+        // compiler fail, must not report that failure and exit 1 first (`beforeExit()` waits).
         // Die of the same signal, as the shell expects (exit status 128 + signal).
         signal(sig, SIG_DFL)
         kill(getpid(), sig)

@@ -23,6 +23,7 @@ struct FerccCLI: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+            Interrupts.beforeExit()
         } catch let e as FerccError {
             fail(e)
         } catch {
@@ -55,6 +56,7 @@ where T.RawValue == String {
 
 /// Prints `error: ...` on one line and exits non-zero: the contract for every failure.
 func fail(_ error: Error) -> Never {
+    Interrupts.beforeExit()
     let text: String
     if let e = error as? FerccError { text = e.description } else { text = String(describing: error) }
     FileHandle.standardError.write(Data("error: \(text)\n".utf8))
