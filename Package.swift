@@ -10,7 +10,10 @@ let package = Package(
     name: "fercc",
     products: [
         .executable(name: "fercc", targets: ["fercc"]),
-        .library(name: "Fercc", targets: ["Fercc"])
+        .library(name: "Fercc", targets: ["Fercc"]),
+        // Compiles a target's .onnx/.tflite models (each described in a fercc.json beside it) into
+        // Swift classes at build time.
+        .plugin(name: "FerccPlugin", targets: ["FerccPlugin"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -69,6 +72,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]
         ),
+        .plugin(name: "FerccPlugin", capability: .buildTool(), dependencies: ["fercc"]),
         // Tests, one target per layer; FerccTestSupport holds what they share (paths, a seeded
         // generator, running processes and the fercc binary).
         .target(name: "FerccTestSupport", path: "Tests/FerccTestSupport"),
@@ -95,7 +99,7 @@ let package = Package(
         .testTarget(
             name: "QuantizeTests",
             dependencies: [
-                "Fercc", "FerccIR", "FerccLowering", "FerccPasses", "FerccQuantize", "FerccRuntime",
+                "Fercc", "FerccIR", "FerccKernels", "FerccLowering", "FerccPasses", "FerccQuantize", "FerccRuntime",
                 "FerccCodegen", "FerccTestSupport"
             ]),
         .testTarget(
@@ -108,7 +112,7 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: [
-                "Fercc", "FerccIR", "FerccLowering", "FerccCodegen", "FerccPasses", "FerccQuantize",
+                "Fercc", "FerccIR", "FerccLowering", "FerccCodegen", "FerccPasses", "FerccQuantize", "FerccRuntime",
                 "FerccTestSupport", "fercc"
             ])
     ],

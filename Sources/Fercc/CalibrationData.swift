@@ -1,4 +1,5 @@
 import FerccIR
+import FerccKernels
 import FerccRuntime
 import Foundation
 
@@ -46,6 +47,11 @@ public enum CalibrationData {
     static let imageExtensions: Set<String> = ["png", "jpg", "jpeg", "pgm", "ppm", "pnm"]
     static let extensions: Set<String> = imageExtensions.union(["npy", "csv"])
 
+    /// Whether `path` names images or a FER2013 CSV (data the pixel API can take), not .npy tensors.
+    public static func isImageData(_ path: String) throws -> Bool {
+        try files(path).allSatisfy { !$0.lowercased().hasSuffix(".npy") }
+    }
+
     /// The files `path` names, sorted.
     public static func files(_ path: String) throws -> [String] {
         let fm = FileManager.default
@@ -72,7 +78,11 @@ public enum CalibrationData {
             throw FerccError(file: path, "no such file or directory")
         }
         if !isDir.boolValue { return [path] }
-        guard let e = fm.enumerator(atPath: path) else { throw FerccError(file: path, "cannot list the directory") }
+        // A symbolic link to a directory is listed as the directory (Foundation would list nothing).
+        let listed = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        guard let e = fm.enumerator(atPath: listed) else {
+            throw FerccError(file: path, "cannot list the directory")
+        }
         var out: [String] = []
         while let rel = e.nextObject() as? String {
             let full = path + "/" + rel
@@ -144,10 +154,28 @@ public enum CalibrationData {
         return rel.count >= 2 ? String(rel[0]) : nil
     }
 
-    /// Image -> model input: color conversion, bilinear resize, [0, 1], mean/std, layout.
+    /// Image -> model input: color conversion, bilinear resize, [0, 1], mean/std, layout; the
+    /// kernels' `ImageInput`, which generated code's `predict(pixels:...)` runs too.
     public static func prepare(
         _ image: Image, geometry g: InputGeometry, preprocessing p: Preprocessing, source: String
     ) throws -> [Float] {
+        let input = try imageInput(geometry: g, preprocessing: p, source: source)
+        var out = [Float](repeating: 0, count: input.channels * input.width * input.height)
+        image.pixels.withUnsafeBufferPointer { px in
+            out.withUnsafeMutableBufferPointer { o in
+                input.write(
+                    pixels: px.baseAddress!, width: image.width, height: image.height,
+                    bytesPerRow: image.width * image.channels, format: image.channels == 1 ? .gray8 : .rgb8,
+                    into: o.baseAddress!)
+            }
+        }
+        return out
+    }
+
+    /// The preprocessing of images for a model input of geometry `g`, checked.
+    public static func imageInput(geometry g: InputGeometry, preprocessing p: Preprocessing, source: String) throws
+        -> Kernels.ImageInput
+    {
         guard g.shape.count == 4, g.shape[0] == 1 else {
             throw FerccError(
                 file: source, "images need a model input of shape [1, H, W, C] or [1, C, H, W], not \(g.shape)")
@@ -156,78 +184,32 @@ public enum CalibrationData {
         guard c == 1 || c == 3 else {
             throw FerccError(file: source, "images need 1 or 3 input channels, the model has \(c)")
         }
-        var color = p.color
-        if color == .auto { color = c == 1 ? .gray : .rgb }
+        let color = p.color == .auto ? (c == 1 ? .gray : .rgb) : p.color
         guard (color == .gray ? 1 : 3) == c else {
             throw FerccError(
                 file: source, "--\(color.rawValue) gives \(color == .gray ? 1 : 3) channels, the model takes \(c)")
         }
-        let src = color == .gray ? image.gray() : image.rgb()
-        let resized = src.resized(width: g.width, height: g.height)
         let mean = p.mean.count == 1 ? [Float](repeating: p.mean[0], count: c) : p.mean
         let std = p.std.count == 1 ? [Float](repeating: p.std[0], count: c) : p.std
         guard mean.count == c, std.count == c else {
             throw FerccError("--mean and --std take one value or one per channel (the model has \(c))")
         }
+        guard mean.allSatisfy(\.isFinite) else { throw FerccError("--mean values must be finite") }
         guard std.allSatisfy({ $0 != 0 && $0.isFinite }) else { throw FerccError("--std values must be non-zero") }
-        var out = [Float](repeating: 0, count: c * g.width * g.height)
-        for y in 0..<g.height {
-            for x in 0..<g.width {
-                for ch in 0..<c {
-                    let v = (resized.pixels[(y * g.width + x) * c + ch] / 255 - mean[ch]) / std[ch]
-                    out[g.nchw ? (ch * g.height + y) * g.width + x : (y * g.width + x) * c + ch] = v
-                }
-            }
-        }
-        return out
+        return Kernels.ImageInput(width: g.width, height: g.height, channels: c, nchw: g.nchw, mean: mean, std: std)
     }
 }
 
-/// An 8-bit image as floats in [0, 255], interleaved channels (1 gray, 3 RGB).
+/// An 8-bit image: `channels` interleaved bytes per pixel (1 gray, 3 RGB), rows packed.
 public struct Image: Sendable {
     public var width: Int, height: Int, channels: Int
-    public var pixels: [Float]
+    public var pixels: [UInt8]
 
-    public init(width: Int, height: Int, channels: Int, pixels: [Float]) {
-        self.width = width; self.height = height; self.channels = channels; self.pixels = pixels
-    }
-
-    /// ITU-R BT.601 luma for RGB input.
-    public func gray() -> Image {
-        guard channels == 3 else { return self }
-        var p = [Float](repeating: 0, count: width * height)
-        for i in 0..<(width * height) {
-            p[i] = 0.299 * pixels[3 * i] + 0.587 * pixels[3 * i + 1] + 0.114 * pixels[3 * i + 2]
-        }
-        return Image(width: width, height: height, channels: 1, pixels: p)
-    }
-
-    public func rgb() -> Image {
-        guard channels == 1 else { return self }
-        var p = [Float](repeating: 0, count: width * height * 3)
-        for i in 0..<(width * height) { p[3 * i] = pixels[i]; p[3 * i + 1] = pixels[i]; p[3 * i + 2] = pixels[i] }
-        return Image(width: width, height: height, channels: 3, pixels: p)
-    }
-
-    /// Bilinear resize with half-pixel centers (as PIL and OpenCV's INTER_LINEAR).
-    public func resized(width w: Int, height h: Int) -> Image {
-        if w == width && h == height { return self }
-        var p = [Float](repeating: 0, count: w * h * channels)
-        let sx = Float(width) / Float(w), sy = Float(height) / Float(h)
-        for y in 0..<h {
-            let fy = max((Float(y) + 0.5) * sy - 0.5, 0)
-            let y0 = min(Int(fy), height - 1), y1 = min(y0 + 1, height - 1), dy = fy - Float(y0)
-            for x in 0..<w {
-                let fx = max((Float(x) + 0.5) * sx - 0.5, 0)
-                let x0 = min(Int(fx), width - 1), x1 = min(x0 + 1, width - 1), dx = fx - Float(x0)
-                for c in 0..<channels {
-                    let a = pixels[(y0 * width + x0) * channels + c], b = pixels[(y0 * width + x1) * channels + c]
-                    let d = pixels[(y1 * width + x0) * channels + c], e = pixels[(y1 * width + x1) * channels + c]
-                    p[(y * w + x) * channels + c] = (a * (1 - dx) + b * dx) * (1 - dy) + (d * (1 - dx) + e * dx) * dy
-                }
-            }
-        }
-        return Image(width: w, height: h, channels: channels, pixels: p)
+    public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
+        self.width = width
+        self.height = height
+        self.channels = channels
+        self.pixels = pixels
     }
 }
 
@@ -282,10 +264,10 @@ public enum FER2013 {
             guard values.count == 48 * 48 else {
                 throw FerccError(file: where_, "has \(values.count) pixels, a FER2013 row has 2304 (48x48)")
             }
-            var pixels = [Float](repeating: 0, count: 48 * 48)
+            var pixels = [UInt8](repeating: 0, count: 48 * 48)
             for (k, v) in values.enumerated() {
                 guard let p = UInt8(v) else { throw FerccError(file: where_, "pixel \(k + 1) is '\(v)', not 0-255") }
-                pixels[k] = Float(p)
+                pixels[k] = p
             }
             rows.append(
                 Row(

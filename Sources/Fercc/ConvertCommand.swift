@@ -1,5 +1,6 @@
 import FerccCodegen
 import FerccIR
+import FerccKernels
 import FerccLowering
 import FerccPasses
 import Foundation
@@ -61,15 +62,20 @@ public enum ConvertCommand {
     /// The layout the generated API takes its 4-D input in.
     public enum InputLayout: String, CaseIterable { case source, nhwc, nchw }
 
+    /// `pixels`: the preprocessing of `predict(pixels:...)` (no pixel API when nil).
     public static func convert(
         model: String, outputDirectory: String, options: CodegenOptions, bench: Bool,
-        inputLayout: InputLayout = .source, host: HostCPU = .current
+        inputLayout: InputLayout = .source, pixels: CalibrationData.Preprocessing? = nil, host: HostCPU = .current
     ) throws -> Report {
         try checkName(options)
         var (graph, passes) = try ModelLoader.load(path: model, pipeline: PassManager.defaultPipeline)
         if inputLayout != .source {
             try changeInputLayout(&graph, to: inputLayout, model: model)
             passes += try PassManager.run(&graph, pipeline: ["to-nhwc", "eliminate-dead-code"])
+        }
+        var options = options
+        if let pixels {
+            options.imageInput = try imageInput(graph, layout: inputLayout, preprocessing: pixels, model: model)
         }
         return try emit(
             graph, passes: passes, model: model, outputDirectory: outputDirectory, options: options, bench: bench,
@@ -122,6 +128,19 @@ public enum ConvertCommand {
         try directory.write(files, removing: ["\(name)+Weights.swift", "\(name).weights"])
         return report
     }
+}
+
+/// The pixel API's preprocessing for the graph's (single, 4-D image) input, in the layout the
+/// generated API takes it in.
+func imageInput(
+    _ graph: Graph, layout: ConvertCommand.InputLayout, preprocessing: CalibrationData.Preprocessing, model: String
+) throws -> Kernels.ImageInput {
+    guard graph.inputs.count == 1 else {
+        throw FerccError(file: model, "the pixel API needs a model with one input (this one has \(graph.inputs.count))")
+    }
+    var geometry = CalibrationData.InputGeometry(graph.values[graph.inputs[0]]!.type, sourceFormat: graph.source.format)
+    if layout != .source { geometry.nchw = layout == .nchw }
+    return try CalibrationData.imageInput(geometry: geometry, preprocessing: preprocessing, source: model)
 }
 
 /// SHA-256 of a model file (nil when it cannot be read).

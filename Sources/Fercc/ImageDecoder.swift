@@ -41,8 +41,7 @@ public enum ImageDecoder {
         }
         let n = Int(img.width) * Int(img.height) * Int(img.channels)
         guard n > 0, let p = img.pixels else { throw FerccError(file: source, "empty image") }
-        var pixels = [Float](repeating: 0, count: n)
-        for i in 0..<n { pixels[i] = Float(p[i]) }
+        let pixels = Array(UnsafeBufferPointer(start: p, count: n))
         return Image(width: Int(img.width), height: Int(img.height), channels: Int(img.channels), pixels: pixels)
     }
 
@@ -77,7 +76,10 @@ public enum ImageDecoder {
         guard b.count - i >= n else {
             throw FerccError(file: source, "truncated PNM: \(max(b.count - i, 0)) of \(n) pixel bytes")
         }
-        let scale = 255 / Float(maxval)
-        return Image(width: w, height: h, channels: channels, pixels: (0..<n).map { Float(b[i + $0]) * scale })
+        // Samples of a smaller maxval are scaled to 8 bits (rounded): the pixel API reads bytes.
+        let pixels = (0..<n).map { k in
+            maxval == 255 ? b[i + k] : UInt8((Float(min(Int(b[i + k]), maxval)) * 255 / Float(maxval)).rounded())
+        }
+        return Image(width: w, height: h, channels: channels, pixels: pixels)
     }
 }

@@ -20,6 +20,9 @@ public enum QuantizeCommand {
         public var progress = false
         /// The layout the generated API takes its 4-D input in (calibration data stays in the model's own).
         public var inputLayout = ConvertCommand.InputLayout.source
+        /// Whether the generated class gets `predict(pixels:...)` with the calibration images'
+        /// preprocessing; nil: when the calibration data are images (or a FER2013 CSV).
+        public var pixels: Bool?
         public init() {}
     }
 
@@ -120,6 +123,12 @@ public enum QuantizeCommand {
             layout = try PassManager.run(&emitted, pipeline: ["to-nhwc", "eliminate-dead-code"])
         }
         let fusion = try PassManager.run(&emitted, pipeline: fusions)
+        var codegen = codegen
+        if try options.pixels ?? CalibrationData.isImageData(calibration) {
+            // What was calibrated is what is deployed: the same preprocessing, run by the same kernel.
+            codegen.imageInput = try imageInput(
+                emitted, layout: options.inputLayout, preprocessing: options.preprocessing, model: model)
+        }
         let report = try ConvertCommand.emit(
             emitted, passes: passes + layout + fusion, model: model, outputDirectory: outputDirectory, options: codegen,
             bench: bench, extraFiles: extra)

@@ -1,4 +1,5 @@
 import FerccIR
+import FerccKernels
 import FerccLowering
 
 /// Options of `fercc convert` that shape the generated code.
@@ -10,9 +11,18 @@ public struct CodegenOptions {
     /// A concrete target (`Target.host` is resolved to one before emitting).
     public var target: Target
     public var labels: [String]?
+    /// The preprocessing `predict(pixels:...)` applies; no pixel API when nil.
+    public var imageInput: Kernels.ImageInput?
 
-    public init(name: String, weights: Weights = .embedded, target: Target = .host, labels: [String]? = nil) {
-        self.name = name; self.weights = weights; self.target = target; self.labels = labels
+    public init(
+        name: String, weights: Weights = .embedded, target: Target = .host, labels: [String]? = nil,
+        imageInput: Kernels.ImageInput? = nil
+    ) {
+        self.name = name
+        self.weights = weights
+        self.target = target
+        self.labels = labels
+        self.imageInput = imageInput
     }
 }
 

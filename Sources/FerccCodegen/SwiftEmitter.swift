@@ -10,12 +10,6 @@ public enum SwiftEmitter {
         guard options.target != .host else {
             throw FerccError("resolve --target host to a concrete target before emitting")
         }
-        guard graph.inputs.count == 1, graph.outputs.count == 1 else {
-            throw FerccError(
-                "the code generator handles one input and one output (the model has \(graph.inputs.count) and "
-                    + "\(graph.outputs.count))"
-            )
-        }
         for name in graph.inputs + graph.outputs {
             let t = graph.values[name]!.type
             guard t.dtype == .float32 || t.dtype == .int8 else {
@@ -24,15 +18,39 @@ public enum SwiftEmitter {
             }
         }
         if let labels = options.labels {
+            guard graph.outputs.count == 1 else {
+                throw FerccError(
+                    "--labels needs a model with one output (this one has \(graph.outputs.count)): classify(_:) "
+                        + "ranks it")
+            }
             let count = graph.values[graph.outputs[0]]!.type.count
             guard labels.count == count else {
                 throw FerccError(
                     "--labels names \(labels.count) classes, but the output '\(graph.outputs[0])' has \(count) values")
             }
         }
+        if let image = options.imageInput {
+            guard graph.inputs.count == 1 else {
+                throw FerccError("the pixel API needs a model with one input (this one has \(graph.inputs.count))")
+            }
+            let count = graph.values[graph.inputs[0]]!.type.count
+            guard image.width * image.height * image.channels == count else {
+                throw FerccError(
+                    "the pixel API's \(image.width)x\(image.height)x\(image.channels) image does not fill the input "
+                        + "'\(graph.inputs[0])' of \(count) values")
+            }
+        }
         let plan = try Lowering.plan(graph, target: options.target)
-        guard case .arena? = plan.buffer(of: graph.inputs[0]), plan.buffer(of: graph.outputs[0]) != nil else {
-            throw FerccError("the model's output is its input or a constant: nothing to compile")
+        for name in graph.inputs {
+            guard case .arena? = plan.buffer(of: name) else {
+                throw FerccError("the input '\(name)' is not used by the model: nothing to compile for it")
+            }
+        }
+        for name in graph.outputs where plan.buffer(of: name) == nil {
+            throw FerccError("the output '\(name)' has no value in the plan")
+        }
+        guard Set(graph.outputs).isDisjoint(with: graph.inputs) else {
+            throw FerccError("the model's output is its input: nothing to compile")
         }
         var w = SwiftWriter()
         var layers: [LayerReport] = []
@@ -54,9 +72,11 @@ public enum SwiftEmitter {
                     macs: s.macs))
         }
         var kernels = plan.kernelFiles
-        let inType = graph.values[graph.inputs[0]]!.type, outType = graph.values[graph.outputs[0]]!.type
-        if inType.dtype == .int8 || outType.dtype == .int8 { kernels.insert("Int8/Quantize.swift") }
+        if (graph.inputs + graph.outputs).contains(where: { graph.values[$0]!.type.dtype == .int8 }) {
+            kernels.insert("Int8/Quantize.swift")
+        }
         if options.labels != nil { kernels.insert("Common/Math.swift") }
+        if options.imageInput != nil { kernels.insert("Data/ImageInput.swift") }
         let file = GeneratedFile(
             graph: graph, plan: plan, options: options, writer: w,
             kernelText: try KernelSourceIndex.text(for: kernels, target: options.target))

@@ -55,6 +55,28 @@ public enum SwiftNames {
         return name
     }
 
+    /// lowerCamelCase Swift identifiers for model tensor names (input_1 -> input1, "classificators"
+    /// stays), ASCII letters and digits only, distinct from each other and from `reserved`.
+    public static func propertyNames(for names: [String], reserved: Set<String>, fallback: String) -> [String] {
+        var used = reserved
+        return names.map { name in
+            let parts = name.split(whereSeparator: { !($0.isASCII && ($0.isLetter || $0.isNumber)) })
+            var id = parts.enumerated().map { i, p in
+                i == 0 ? p.prefix(1).lowercased() + p.dropFirst() : p.prefix(1).uppercased() + p.dropFirst()
+            }.joined()
+            if id.isEmpty { id = fallback }
+            if id.first!.isNumber { id = fallback + id }
+            if keywords.contains(id) || used.contains(id) { id += "Value" }
+            var unique = id, n = 2
+            while used.contains(unique) {
+                unique = id + String(n)
+                n += 1
+            }
+            used.insert(unique)
+            return unique
+        }
+    }
+
     /// A Swift string literal (quotes included) whose value is `s`, whatever it holds.
     public static func stringLiteral(_ s: String) -> String {
         var out = "\""

@@ -182,10 +182,20 @@ struct Convert: ParsableCommand {
     @Option(help: "Class names, comma-separated, for classify(_:).") var labels: String?
     @Option(help: "Layout of the generated API's 4-D input: source (the model's own), nhwc or nchw.") var inputLayout =
         "source"
+    @Flag(
+        help: ArgumentHelp(
+            "Generate predict(pixels:width:height:bytesPerRow:format:) for 8-bit images, preprocessed with --gray/--rgb, "
+                + "--mean and --std."))
+    var pixels = false
+    @OptionGroup var preprocessing: PreprocessingOptions
     @Flag(help: "Skip compiling and timing the generated code.") var noBench = false
 
     func run() throws {
         do {
+            guard pixels || !preprocessing.given else {
+                throw FerccError("--gray, --rgb, --mean and --std describe predict(pixels:...): add --pixels")
+            }
+            guard preprocessing.usage == nil else { throw FerccError("--usage applies to quantize and evaluate") }
             let w = try choice(weights, "--weights", CodegenOptions.Weights.allCases)
             let t = try choice(target, "--target", Target.allCases)
             let layout = try choice(inputLayout, "--input-layout", ConvertCommand.InputLayout.allCases)
@@ -193,7 +203,8 @@ struct Convert: ParsableCommand {
             let typeName = name ?? SwiftNames.typeName(fromFileName: base)
             let options = CodegenOptions(name: typeName, weights: w, target: t, labels: try parseLabels(labels))
             let report = try ConvertCommand.convert(
-                model: model, outputDirectory: output, options: options, bench: !noBench, inputLayout: layout)
+                model: model, outputDirectory: output, options: options, bench: !noBench, inputLayout: layout,
+                pixels: pixels ? try preprocessing.make() : nil)
             print(ReportRenderer.text(report))
             let weightsFile = w == .embedded ? "\(typeName)+Weights.swift" : "\(typeName).weights"
             print("wrote \(output)/\(typeName).swift, \(weightsFile), report.json, report.html")
@@ -241,6 +252,12 @@ struct Quantize: ParsableCommand {
     @Option(help: "Class names, comma-separated, for classify(_:).") var labels: String?
     @Option(help: "Layout of the generated API's 4-D input: source (the model's own), nhwc or nchw.") var inputLayout =
         "source"
+    @Flag(
+        inversion: .prefixedNo,
+        help: ArgumentHelp(
+            "Generate predict(pixels:...) with the calibration images' preprocessing (default: when --calib holds "
+                + "images or a FER2013 CSV)."))
+    var pixels: Bool?
     @Flag(help: "Skip compiling and timing the generated code.") var noBench = false
 
     func run() throws {
@@ -259,6 +276,7 @@ struct Quantize: ParsableCommand {
             options.quantize.method = m
             if let percentile { options.quantize.percentile = percentile }
             options.inputLayout = layout
+            options.pixels = pixels
             options.quantize.perTensor = perTensor
             options.quantize.exclude = Set(
                 (exclude ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter {
@@ -334,6 +352,9 @@ struct PreprocessingOptions: ParsableArguments {
     @Option(help: "Divided by after the mean: one value or one per channel.") var std: String?
     @Option(help: "FER2013 CSV rows whose Usage column equals this (Training, PublicTest, PrivateTest).") var usage:
         String?
+
+    /// Whether any of --gray, --rgb, --mean, --std was given.
+    var given: Bool { gray || rgb || mean != nil || std != nil }
 
     func make() throws -> CalibrationData.Preprocessing {
         guard !(gray && rgb) else { throw FerccError("--gray and --rgb exclude each other") }

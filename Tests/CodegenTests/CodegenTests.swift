@@ -347,15 +347,153 @@ final class CodegenTests: XCTestCase {
         }
     }
 
+    /// What an app uses, in one binary compiled in Swift 6 mode with complete concurrency
+    /// checking and warnings as errors: the real face detector's two outputs (`Outputs`) equal
+    /// LiteRT's; a two-input model takes labeled inputs; the pixel API's preprocessing equals
+    /// `quantize`'s calibration preprocessing bit for bit (gray and RGB images, a crop given by
+    /// `bytesPerRow`), and `classify(pixels:)` equals `classify(_:)` on that tensor.
+    func testAppAPIsInSwift6WithSeveralInputsAndOutputsAndPixels() throws {
+        let dir = try temporaryDirectory()
+        let real = Repo.path("fixtures/real")
+        var sources: [String] = []
+        func generate(_ model: String, _ name: String, labels: [String]? = nil, pixels: Bool = false) throws {
+            var p = CalibrationData.Preprocessing()
+            p.mean = [0.5]
+            p.std = [0.5]
+            let out = dir.appendingPathComponent(name).path
+            _ = try ConvertCommand.convert(
+                model: model, outputDirectory: out, options: CodegenOptions(name: name, target: .host, labels: labels),
+                bench: false, pixels: pixels ? p : nil)
+            sources += ["\(out)/\(name).swift", "\(out)/\(name)+Weights.swift"]
+        }
+        try generate(real + "/face_detection_short_range.tflite", "FaceDetector")
+        try generate(Repo.path("fixtures/tflite/int8_sub.tflite"), "Sub")
+        try generate(real + "/fer_mini_xception.onnx", "FER", labels: Self.ferLabels, pixels: true)
+        // Every public declaration of the API (the class, before the kernels) has a doc comment.
+        for file in sources {
+            let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map(String.init)
+            let api = lines.prefix { !$0.hasPrefix("// MARK: - ") }
+            for (i, line) in api.enumerated() where line.trimmingCharacters(in: .whitespaces).hasPrefix("public ") {
+                var j = i - 1
+                while j > 0 && api[j].trimmingCharacters(in: .whitespaces).hasPrefix("@") { j -= 1 }
+                XCTAssertTrue(
+                    j >= 0 && api[j].trimmingCharacters(in: .whitespaces).hasPrefix("///"),
+                    "\(URL(fileURLWithPath: file).lastPathComponent):\(i + 1): \(line) has no doc comment")
+            }
+        }
+
+        let detectorIn = try NPY.read(path: real + "/grace_hopper.detector_in.npy").data
+        let a = try NPY.read(path: Repo.path("fixtures/tflite/int8_sub.in0.npy")).tensor
+        let b = try NPY.read(path: Repo.path("fixtures/tflite/int8_sub.in1.npy")).tensor
+        let y = try NPY.read(path: Repo.path("fixtures/tflite/int8_sub.out0.npy")).tensor
+        guard case .int8(let qa) = a, case .int8(let qb) = b, case .int8(let qy) = y else {
+            return XCTFail("int8 fixture")
+        }
+        let gray = try ImageDecoder.decode(Repo.path("fixtures/images/faces/happy/happy_0.png"))
+        let rgb = try ImageDecoder.decode(Repo.path("fixtures/images/faces/sad/sad_3.rgb.png"))
+        XCTAssertEqual([gray.channels, rgb.channels], [1, 3])
+        // Large arrays reach the program as files (as literals they would take the compiler minutes).
+        func file<T>(_ name: String, _ values: [T]) throws -> String {
+            let url = dir.appendingPathComponent(name)
+            try values.withUnsafeBytes { try Data($0).write(to: url) }
+            return url.path
+        }
+        let detectorFile = try file("detector.bin", detectorIn)
+        let grayFile = try file("gray.bin", gray.pixels)
+        let rgbFile = try file("rgb.bin", rgb.pixels)
+        let main = """
+            import Foundation
+            func bits(_ v: [Float]) -> String { v.map { String($0.bitPattern) }.joined(separator: " ") }
+            func load<T>(_ path: String, as: T.Type) -> [T] {
+                let data = FileManager.default.contents(atPath: path)!
+                return data.withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
+            }
+            func run() {
+                let detector = FaceDetector()
+                let found = detector.predict(load("\(detectorFile)", as: Float.self))
+                print(bits(found.regressors))
+                print(bits(found.classificators))
+                print(found.all.count, FaceDetector.outputNames)
+                let sub = Sub()
+                let qa: [Int8] = \(qa)
+                let qb: [Int8] = \(qb)
+                let (sa, za) = Sub.aQuantization
+                let (sb, zb) = Sub.bQuantization
+                let (sy, zy) = Sub.outputQuantization
+                let y = sub.predict(a: qa.map { Float(Int32($0) - za) * sa }, b: qb.map { Float(Int32($0) - zb) * sb })
+                print(y.map { String(Int32(($0 / sy).rounded()) + zy) }.joined(separator: " "))
+                let gray = load("\(grayFile)", as: UInt8.self)
+                let rgb = load("\(rgbFile)", as: UInt8.self)
+                var input = [Float](repeating: 0, count: 64 * 64)
+                FER.preprocess(pixels: gray, width: \(gray.width), height: \(gray.height), bytesPerRow: \(gray.width), format: .gray8, into: &input)
+                print(bits(input))
+                let fer = FER()
+                print(fer.classify(pixels: gray, width: \(gray.width), height: \(gray.height), bytesPerRow: \(gray.width), format: .gray8) == fer.classify(input))
+                FER.preprocess(pixels: rgb, width: \(rgb.width), height: \(rgb.height), bytesPerRow: \(rgb.width * 3), format: .rgb8, into: &input)
+                print(bits(input))
+                // The lower-right 40x30 pixels of the RGB image, as a crop of the whole.
+                let x0 = \(rgb.width - 40), y0 = \(rgb.height - 30)
+                rgb.withUnsafeBufferPointer {
+                    FER.preprocess(pixels: $0.baseAddress! + (y0 * \(rgb.width) + x0) * 3, width: 40, height: 30, bytesPerRow: \(rgb.width * 3), format: .rgb8, into: &input)
+                }
+                print(bits(input))
+            }
+            run()
+            """
+        let printed = try compileAndRun(
+            sources: sources, main: main, in: dir,
+            flags: ["-swift-version", "6", "-strict-concurrency=complete", "-warnings-as-errors", "-O", "-wmo"]
+                + hostTargetFlags)
+        let lines = printed.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 8, String(printed.prefix(500)))
+        guard lines.count == 8 else { return }
+        func parse(_ line: String) -> [Float] {
+            line.split(separator: " ").compactMap { UInt32($0) }.map { Float(bitPattern: $0) }
+        }
+        let regressors = try NPY.read(path: real + "/grace_hopper.regressors.npy").data
+        let classificators = try NPY.read(path: real + "/grace_hopper.classificators.npy").data
+        XCTAssertEqual(parse(lines[0]).count, 896 * 16)
+        XCTAssertLessThanOrEqual(relativeError(parse(lines[0]), regressors), 1e-4)
+        XCTAssertLessThanOrEqual(relativeError(parse(lines[1]), classificators), 1e-4)
+        XCTAssertEqual(lines[2], #"2 ["regressors", "classificators"]"#)
+        XCTAssertEqual(lines[3], qy.map(String.init).joined(separator: " "))
+        var p = CalibrationData.Preprocessing()
+        p.mean = [0.5]
+        p.std = [0.5]
+        let geometry = CalibrationData.InputGeometry(TensorType(.float32, [1, 1, 64, 64]), sourceFormat: "onnx")
+        let expected = try CalibrationData.prepare(gray, geometry: geometry, preprocessing: p, source: "gray")
+        XCTAssertEqual(parse(lines[4]).map(\.bitPattern), expected.map(\.bitPattern), "gray pixels")
+        XCTAssertEqual(lines[5], "true")
+        let expectedRGB = try CalibrationData.prepare(rgb, geometry: geometry, preprocessing: p, source: "rgb")
+        XCTAssertEqual(parse(lines[6]).map(\.bitPattern), expectedRGB.map(\.bitPattern), "RGB pixels")
+        var crop: [UInt8] = []
+        for row in (rgb.height - 30)..<rgb.height {
+            crop += rgb.pixels[(row * rgb.width + rgb.width - 40) * 3..<(row * rgb.width + rgb.width) * 3]
+        }
+        let expectedCrop = try CalibrationData.prepare(
+            Image(width: 40, height: 30, channels: 3, pixels: crop), geometry: geometry, preprocessing: p,
+            source: "crop")
+        XCTAssertEqual(parse(lines[7]).map(\.bitPattern), expectedCrop.map(\.bitPattern), "crop")
+    }
+
     func testConvertErrors() throws {
         let dir = try temporaryDirectory()
         XCTAssertThrowsError(
             try ConvertCommand.convert(
+                model: Repo.path("fixtures/real/face_detection_short_range.tflite"),
+                outputDirectory: dir.appendingPathComponent("q").path,
+                options: CodegenOptions(name: "Q", labels: ["a"]), bench: false)
+        ) {
+            XCTAssertNotNil(
+                ($0 as? FerccError)?.reason.range(of: "needs a model with one output (this one has 2)"), "\($0)")
+        }
+        XCTAssertThrowsError(
+            try ConvertCommand.convert(
                 model: Repo.path("fixtures/tflite/int8_sub.tflite"),
                 outputDirectory: dir.appendingPathComponent("q").path,
-                options: CodegenOptions(name: "Q"), bench: false)
+                options: CodegenOptions(name: "Q"), bench: false, pixels: .init())
         ) {
-            XCTAssertNotNil(($0 as? FerccError)?.reason.range(of: "one input and one output"), "\($0)")
+            XCTAssertNotNil(($0 as? FerccError)?.reason.range(of: "one input (this one has 2)"), "\($0)")
         }
         let file = dir.appendingPathComponent("file")
         try Data().write(to: file)

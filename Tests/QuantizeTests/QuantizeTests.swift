@@ -1,6 +1,7 @@
 import Fercc
 import FerccCodegen
 import FerccIR
+import FerccKernels
 import FerccPasses
 import FerccQuantize
 import FerccRuntime
@@ -23,16 +24,47 @@ final class QuantizeTests: XCTestCase {
         XCTAssertEqual([jpg.width, jpg.height, jpg.channels], [56, 56, 1])
         let pgm = try ImageDecoder.decode(Self.images + "/faces/happy/happy_2.pgm")
         XCTAssertEqual([pgm.width, pgm.height, pgm.channels], [48, 48, 1])
-        // BT.601 luma of the RGB fixture (its channels are g, 0.9g, 0.8g).
-        let g = rgb.gray()
-        XCTAssertEqual(g.channels, 1)
+        // BT.601 luma of the RGB fixture (its channels are g, 0.9g, 0.8g), at its own size.
+        func input(_ image: Image, _ w: Int, _ h: Int, channels: Int, mean: Float = 0, std: Float = 1) -> [Float] {
+            let k = Kernels.ImageInput(
+                width: w, height: h, channels: channels, nchw: true, mean: [Float](repeating: mean, count: channels),
+                std: [Float](repeating: std, count: channels))
+            var out = [Float](repeating: .nan, count: w * h * channels)
+            image.pixels.withUnsafeBufferPointer { px in
+                out.withUnsafeMutableBufferPointer { o in
+                    k.write(
+                        pixels: px.baseAddress!, width: image.width, height: image.height,
+                        bytesPerRow: image.width * image.channels, format: image.channels == 1 ? .gray8 : .rgb8,
+                        into: o.baseAddress!)
+                }
+            }
+            return out
+        }
+        let g = input(rgb, 72, 72, channels: 1)
         let i = 36 * 72 + 36
-        XCTAssertEqual(
-            g.pixels[i], 0.299 * rgb.pixels[3 * i] + 0.587 * rgb.pixels[3 * i + 1] + 0.114 * rgb.pixels[3 * i + 2],
-            accuracy: 1e-3)
-        // Bilinear resize keeps a constant image constant and a ramp a ramp.
-        let ramp = Image(width: 4, height: 1, channels: 1, pixels: [0, 10, 20, 30]).resized(width: 2, height: 1)
-        XCTAssertEqual(ramp.pixels, [5, 25])
+        let (r, gr, b) = (Float(rgb.pixels[3 * i]), Float(rgb.pixels[3 * i + 1]), Float(rgb.pixels[3 * i + 2]))
+        XCTAssertEqual(g[i], (0.299 * r + 0.587 * gr + 0.114 * b) / 255, accuracy: 1e-6)
+        // The same bytes as BGRA give the same gray values.
+        var bgra = [UInt8](repeating: 255, count: 72 * 72 * 4)
+        for p in 0..<(72 * 72) {
+            (bgra[4 * p], bgra[4 * p + 1], bgra[4 * p + 2]) = (
+                rgb.pixels[3 * p + 2], rgb.pixels[3 * p + 1], rgb.pixels[3 * p]
+            )
+        }
+        var g2 = [Float](repeating: .nan, count: 72 * 72)
+        let k = Kernels.ImageInput(width: 72, height: 72, channels: 1, nchw: true, mean: [0], std: [1])
+        bgra.withUnsafeBufferPointer { px in
+            g2.withUnsafeMutableBufferPointer {
+                k.write(
+                    pixels: px.baseAddress!, width: 72, height: 72, bytesPerRow: 72 * 4, format: .bgra8,
+                    into: $0.baseAddress!)
+            }
+        }
+        XCTAssertEqual(g2, g)
+        // Bilinear resize keeps a ramp a ramp; gray replicated for an RGB model.
+        let ramp = Image(width: 4, height: 1, channels: 1, pixels: [0, 10, 20, 30])
+        XCTAssertEqual(input(ramp, 2, 1, channels: 1).map { $0 * 255 }, [5, 25])
+        XCTAssertEqual(input(ramp, 2, 1, channels: 3).map { $0 * 255 }, [5, 25, 5, 25, 5, 25])
         // Preprocessing to the model's NCHW input: [0, 1], then mean and std.
         var p = CalibrationData.Preprocessing()
         p.mean = [0.5]
@@ -40,7 +72,7 @@ final class QuantizeTests: XCTestCase {
         let geometry = CalibrationData.InputGeometry(TensorType(.float32, [1, 1, 48, 48]), sourceFormat: "onnx")
         let x = try CalibrationData.prepare(pgm, geometry: geometry, preprocessing: p, source: "pgm")
         XCTAssertEqual(x.count, 48 * 48)
-        XCTAssertEqual(x[100], (pgm.pixels[100] / 255 - 0.5) / 0.25, accuracy: 1e-6)
+        XCTAssertEqual(x[100], (Float(pgm.pixels[100]) / 255 - 0.5) / 0.25, accuracy: 1e-6)
     }
 
     func testFER2013CSVAndUsageFilter() throws {
@@ -49,6 +81,20 @@ final class QuantizeTests: XCTestCase {
         let test = try FER2013.read(Self.images + "/fer2013_sample.csv", usage: "PublicTest", limit: nil)
         XCTAssertEqual(test.count, 3)
         XCTAssertEqual(test[0].line, 5)
+    }
+
+    /// A symbolic link to a calibration folder lists what the folder does, labels included.
+    func testCalibrationFolderThroughASymbolicLink() throws {
+        let dir = try temporaryDirectory()
+        let link = dir.appendingPathComponent("faces").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: Self.images + "/faces")
+        let direct = try CalibrationData.files(Self.images + "/faces")
+        XCTAssertEqual(direct.count, 12)
+        XCTAssertEqual(
+            try CalibrationData.files(link), direct.map { link + $0.dropFirst((Self.images + "/faces").count) })
+        let geometry = CalibrationData.InputGeometry(TensorType(.float32, [1, 1, 48, 48]), sourceFormat: "onnx")
+        let samples = try CalibrationData.load(link, geometry: geometry, preprocessing: .init())
+        XCTAssertEqual(samples.map(\.label), direct.map { $0.split(separator: "/").dropLast().last.map(String.init) })
     }
 
     /// Each bad calibration input: a one-line error naming the file, and nothing written.
