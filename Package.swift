@@ -68,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "fercc",
             dependencies: [
-                "Fercc", "FerccIR", "FerccLowering", "FerccCodegen", "FerccPasses", "FerccQuantize",
+                "Fercc", "FerccIR", "FerccLowering", "FerccCodegen", "FerccPasses", "FerccQuantize", "FerccTFLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]
         ),

@@ -195,6 +195,7 @@ int fercc_tflite_operator(const FerccTFLiteModel *m, size_t subgraph, size_t ind
       out->fused_activation = o->fused_activation_function();
       out->weights_format = o->weights_format();
       out->keep_num_dims = o->keep_num_dims();
+      out->asymmetric_quantize_inputs = o->asymmetric_quantize_inputs();
       break;
     }
     case BuiltinOptions_SoftmaxOptions: out->beta = op->builtin_options_as_SoftmaxOptions()->beta(); break;

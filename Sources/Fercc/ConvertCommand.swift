@@ -3,6 +3,7 @@ import FerccIR
 import FerccKernels
 import FerccLowering
 import FerccPasses
+import FerccTFLite
 import Foundation
 
 /// `fercc convert`: optimize, emit Swift, write the output directory atomically, and report
@@ -65,10 +66,11 @@ public enum ConvertCommand {
     /// `pixels`: the preprocessing of `predict(pixels:...)` (no pixel API when nil).
     public static func convert(
         model: String, outputDirectory: String, options: CodegenOptions, bench: Bool,
-        inputLayout: InputLayout = .source, pixels: CalibrationData.Preprocessing? = nil, host: HostCPU = .current
+        inputLayout: InputLayout = .source, pixels: CalibrationData.Preprocessing? = nil, host: HostCPU = .current,
+        hybrid: TFLiteImporter.HybridArithmetic = .litert
     ) throws -> Report {
         try checkName(options)
-        var (graph, passes) = try ModelLoader.load(path: model, pipeline: PassManager.defaultPipeline)
+        var (graph, passes) = try ModelLoader.load(path: model, pipeline: PassManager.defaultPipeline, hybrid: hybrid)
         if inputLayout != .source {
             try changeInputLayout(&graph, to: inputLayout, model: model)
             passes += try PassManager.run(&graph, pipeline: ["to-nhwc", "eliminate-dead-code"])

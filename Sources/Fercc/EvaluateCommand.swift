@@ -3,6 +3,7 @@ import FerccIR
 import FerccLowering
 import FerccQuantize
 import FerccRuntime
+import FerccTFLite
 import Foundation
 
 /// `fercc evaluate`: top-1 accuracy and confusion matrix on labelled data (an ImageFolder or a
@@ -25,9 +26,9 @@ public enum EvaluateCommand {
 
     public static func run(
         model: String, data: String, labels: [String]?, quantized: String?,
-        preprocessing: CalibrationData.Preprocessing, limit: Int?
+        preprocessing: CalibrationData.Preprocessing, limit: Int?, hybrid: TFLiteImporter.HybridArithmetic = .litert
     ) throws -> Result {
-        let graph = try ModelLoader.load(path: model)
+        let graph = try ModelLoader.load(path: model, hybrid: hybrid)
         guard graph.inputs.count == 1, graph.outputs.count == 1 else {
             throw FerccError(file: model, "evaluate handles one input and one output")
         }

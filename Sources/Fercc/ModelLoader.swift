@@ -7,8 +7,11 @@ import Foundation
 /// Opens a model file of any format fercc reads and returns its IR graph.
 public enum ModelLoader {
     /// Loads and runs `pipeline` (pass names) over the graph; returns what each pass did.
-    public static func load(path: String, pipeline: [String]) throws -> (Graph, [PassResult]) {
-        var graph = try load(path: path)
+    /// `hybrid`: how dynamic-range TFLite ops compute (LiteRT's arithmetic by default).
+    public static func load(
+        path: String, pipeline: [String], hybrid: TFLiteImporter.HybridArithmetic = .litert
+    ) throws -> (Graph, [PassResult]) {
+        var graph = try load(path: path, hybrid: hybrid)
         do {
             let results = try PassManager.run(&graph, pipeline: pipeline)
             return (graph, results)
@@ -17,7 +20,7 @@ public enum ModelLoader {
         }
     }
 
-    public static func load(path: String) throws -> Graph {
+    public static func load(path: String, hybrid: TFLiteImporter.HybridArithmetic = .litert) throws -> Graph {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw FerccError(file: path, "no such file")
@@ -28,7 +31,7 @@ public enum ModelLoader {
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw FerccError(file: path, "cannot read the file (permission denied)")
         }
-        if isTFLite(path) { return try TFLiteImporter.importModel(path: path) }
+        if isTFLite(path) { return try TFLiteImporter.importModel(path: path, hybrid: hybrid) }
         return try ONNXImporter.importModel(path: path)
     }
 

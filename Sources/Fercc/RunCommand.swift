@@ -1,6 +1,7 @@
 import FerccIR
 import FerccPasses
 import FerccRuntime
+import FerccTFLite
 import Foundation
 
 /// `fercc run`: binds `.npy` files to graph inputs, runs the interpreter, writes outputs.
@@ -51,9 +52,10 @@ public enum RunCommand {
     /// quantized outputs are dequantized; with `raw` both sides exchange the integers themselves.
     public static func run(
         model: String, inputs: [Binding], outputs: [Binding], raw: Bool = false,
-        dumpDirectory: String? = nil, pipeline: [String] = PassManager.defaultPipeline
+        dumpDirectory: String? = nil, pipeline: [String] = PassManager.defaultPipeline,
+        hybrid: TFLiteImporter.HybridArithmetic = .litert
     ) throws -> [(name: String, array: NPY.Array)] {
-        let (graph, _) = try ModelLoader.load(path: model, pipeline: pipeline)
+        let (graph, _) = try ModelLoader.load(path: model, pipeline: pipeline, hybrid: hybrid)
         let inputFiles = try assign(inputs, to: graph.inputs, kind: "input", model: model)
         let outputFiles = try assign(outputs, to: graph.outputs, kind: "output", model: model)
         var feeds: [String: RuntimeTensor] = [:]

@@ -29,8 +29,11 @@ public enum SupportedOps {
             "",
             "float32, and int8 with TFLite's reference-kernel arithmetic (bit-exact with LiteRT's `BUILTIN_REF` "
                 + "kernels on the fixtures and the corpus).",
-            "Dynamic-range models (int8 weights, float activations) are imported by dequantizing the weights; "
-                + "float16 weights behind `DEQUANTIZE` are expanded.",
+            "Dynamic-range models (float activations, int8 weights) compute CONV_2D, DEPTHWISE_CONV_2D and "
+                + "FULLY_CONNECTED as LiteRT's hybrid kernels do: the input quantized to int8 on the fly per batch "
+                + "(symmetric; asymmetric for per-channel CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED with "
+                + "`asymmetric_quantize_inputs`), within 1e-4 of LiteRT's builtin kernels; `--hybrid float` "
+                + "computes them in float instead. float16 weights behind `DEQUANTIZE` are expanded.",
             "",
             "| op | up to version | int8 | notes |",
             "|---|---|---|---|"

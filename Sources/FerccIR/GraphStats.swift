@@ -39,7 +39,7 @@ extension Graph {
             macs = node.inputs.first.flatMap { values[$0]?.type.count } ?? 0
         case .reshape, .transpose, .concat, .split, .slice, .pad:
             macs = 0
-        case .quantize, .dequantize:
+        case .quantize, .dequantize, .dynamicQuantize:
             macs = outCount
         case .resize2D(let r):
             macs = outCount * (r.bilinear ? 4 : 1)

@@ -38,6 +38,11 @@ public enum Op: Equatable, Sendable {
     case quantize(to: DType)
     /// int8/uint8 -> float32 with the input's quantization.
     case dequantize
+    /// float32 -> float32: the values LiteRT's hybrid (dynamic-range) kernels compute with when
+    /// they quantize their float input on the fly, per batch (axis 0): symmetric int8 in
+    /// [-127, 127] with scale max|x| / 127, or asymmetric int8 with a scale and zero point from
+    /// min(0, x) and max(0, x); each value becomes its quantized value times the scale.
+    case dynamicQuantize(asymmetric: Bool)
     /// Resize of an NHWC tensor's H and W.
     case resize2D(Resize2D)
     /// ShuffleNet's channel shuffle along `axis`: view the axis as [groups, n/groups], swap the two.
@@ -74,6 +79,7 @@ public enum Op: Equatable, Sendable {
         case .pad: return "Pad"
         case .quantize: return "Quantize"
         case .dequantize: return "Dequantize"
+        case .dynamicQuantize: return "DynamicQuantize"
         case .resize2D(let r): return r.bilinear ? "ResizeBilinear" : "ResizeNearest"
         case .channelShuffle: return "ChannelShuffle"
         case .depthwisePointwise: return "DepthwisePointwise"

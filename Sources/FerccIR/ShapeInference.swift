@@ -228,6 +228,13 @@ public enum ShapeInference {
             }
             return [TensorType(.float32, inputs[0].shape)]
 
+        case .dynamicQuantize:
+            try need(1...1)
+            guard inputs[0].dtype == .float32, inputs[0].rank >= 1 else {
+                throw FerccError("DynamicQuantize of \(inputs[0]): needs a float32 tensor with a batch axis")
+            }
+            return [inputs[0]]
+
         case .channelShuffle(let groups, let axis):
             try need(1...1)
             guard axis >= 0, axis < inputs[0].rank, groups > 0, inputs[0].shape[axis] % groups == 0 else {

@@ -66,6 +66,8 @@ public enum Lowering {
         case .pad(let pads, let value): return try DataMovementLowering.pad(node, pads: pads, value: value, ctx)
         case .quantize(let dtype): return try QuantizationLowering.quantize(node, to: dtype, ctx)
         case .dequantize: return try QuantizationLowering.dequantize(node, ctx)
+        case .dynamicQuantize(let asymmetric):
+            return try QuantizationLowering.dynamicQuantize(node, asymmetric: asymmetric, ctx)
         }
     }
 }

@@ -5,10 +5,14 @@ import FerccIR
 let convImporters: [String: (TFLiteImporter.OpImporter, Int)] = [
     "CONV_2D": (
         { ctx in
-            let x = try ctx.value(0)
+            var x = try ctx.value(0)
             let xt = ctx.type(x)
             let float = xt.dtype == .float32
-            let w = try ctx.weightValue(1, floatOp: float)
+            // Dynamic-range: LiteRT's per-channel hybrid kernel quantizes the input asymmetrically,
+            // the per-tensor one symmetrically.
+            let hybrid = float && ctx.isHybrid(weights: 1)
+            if hybrid { x = try ctx.hybridInput(x, asymmetric: ctx.hybridPerChannel(weights: 1)) }
+            let w = try ctx.weightValue(1, floatOp: float, hybridWeights: hybrid)
             let wt = ctx.type(w)
             guard xt.rank == 4, wt.rank == 4 else {
                 throw FerccError("CONV_2D needs 4-D input and filter, got \(xt) and \(wt)")
@@ -33,10 +37,13 @@ let convImporters: [String: (TFLiteImporter.OpImporter, Int)] = [
     ),
     "DEPTHWISE_CONV_2D": (
         { ctx in
-            let x = try ctx.value(0)
+            var x = try ctx.value(0)
             let xt = ctx.type(x)
             let float = xt.dtype == .float32
-            let w = try ctx.weightValue(1, floatOp: float)
+            // Dynamic-range: LiteRT's hybrid depthwise kernel quantizes its input asymmetrically.
+            let hybrid = float && ctx.isHybrid(weights: 1)
+            if hybrid { x = try ctx.hybridInput(x, asymmetric: true) }
+            let w = try ctx.weightValue(1, floatOp: float, hybridWeights: hybrid)
             let wv = ctx.graph.values[w]!
             guard xt.rank == 4, wv.type.rank == 4, wv.type.shape[0] == 1 else {
                 throw FerccError(

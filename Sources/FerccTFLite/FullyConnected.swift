@@ -11,7 +11,9 @@ let fullyConnectedImporters: [String: (TFLiteImporter.OpImporter, Int)] = [
             var x = try ctx.value(0)
             let xt = ctx.type(x)
             let float = xt.dtype == .float32
-            let w = try ctx.weightValue(1, floatOp: float)
+            // Dynamic-range: LiteRT quantizes each input row on the fly, as the op's option says.
+            let hybrid = float && ctx.isHybrid(weights: 1)
+            let w = try ctx.weightValue(1, floatOp: float, hybridWeights: hybrid)
             let wt = ctx.type(w)
             guard wt.rank == 2 else { throw FerccError("FULLY_CONNECTED weights must be 2-D, got \(wt)") }
             let k = wt.shape[1]
@@ -21,6 +23,7 @@ let fullyConnectedImporters: [String: (TFLiteImporter.OpImporter, Int)] = [
                 x = try ctx.emitIntermediate(
                     .reshape(shape: [rows, k]), inputs: [x], base: "\(x)#2d", quantization: xt.quantization)
             }
+            if hybrid { x = try ctx.hybridInput(x, asymmetric: ctx.options.asymmetricQuantizeInputs) }
             var inputs = [x, w]
             if ctx.inputIndex(2) != nil { inputs.append(try ctx.weightValue(2, floatOp: float)) }
             let gemm = Gemm(transB: true, activation: try ctx.fusedActivation())

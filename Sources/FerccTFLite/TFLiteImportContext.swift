@@ -9,9 +9,12 @@ final class TFLiteImportContext {
     private var used = Set<String>()
     var op: TFLiteOperator!
     var opName: String { TFLiteOp.name(op.builtinCode) }
+    /// How hybrid (dynamic-range) ops compute.
+    let hybrid: TFLiteImporter.HybridArithmetic
 
-    init(model: TFLiteModel) {
+    init(model: TFLiteModel, hybrid: TFLiteImporter.HybridArithmetic = .litert) {
         self.model = model
+        self.hybrid = hybrid
         graph = Graph(source: GraphSource(format: "tflite", producer: model.description, opset: model.schemaVersion))
     }
 

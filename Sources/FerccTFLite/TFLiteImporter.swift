@@ -34,16 +34,26 @@ public enum TFLiteImporter {
     /// The highest version of each supported op that fercc knows.
     public static var maxVersions: [String: Int] { importers.mapValues(\.maxVersion) }
 
-    public static func importModel(path: String) throws -> Graph {
+    /// How CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED with float input and int8 or uint8
+    /// weights (dynamic-range models) compute.
+    public enum HybridArithmetic: String, Sendable, CaseIterable {
+        /// As LiteRT's hybrid kernels: the input quantized to int8 on the fly (DynamicQuantize),
+        /// then the weights' int8 values times their scale.
+        case litert
+        /// The weights dequantized, everything in float.
+        case float
+    }
+
+    public static func importModel(path: String, hybrid: HybridArithmetic = .litert) throws -> Graph {
         let model = try TFLiteReader.read(path: path)
         do {
-            return try importModel(model)
+            return try importModel(model, hybrid: hybrid)
         } catch let e as FerccError {
             throw e.inFile(path)
         }
     }
 
-    public static func importModel(_ model: TFLiteModel) throws -> Graph {
+    public static func importModel(_ model: TFLiteModel, hybrid: HybridArithmetic = .litert) throws -> Graph {
         guard model.subgraphCount == 1 else {
             throw FerccError(
                 "the model has \(model.subgraphCount) subgraphs (control flow or signatures with their own graphs); "
@@ -51,7 +61,7 @@ public enum TFLiteImporter {
             )
         }
         try checkSupported(model)
-        let ctx = TFLiteImportContext(model: model)
+        let ctx = TFLiteImportContext(model: model, hybrid: hybrid)
         for idx in model.inputs {
             let t = try ctx.type(of: idx)
             guard model.tensors[idx].data == nil else { continue }
@@ -150,14 +160,29 @@ extension TFLiteImportContext {
     }
 
     /// A constant weight input; int8/uint8 weights of a float op (dynamic-range models) are
-    /// dequantized here.
-    func weightValue(_ i: Int, floatOp: Bool) throws -> String {
+    /// dequantized here. The weights of a hybrid op (`hybridWeights`) are read as LiteRT's hybrid
+    /// kernels read them: the bytes as int8 (uint8 ones reinterpreted), times the scale, the zero
+    /// point ignored.
+    func weightValue(_ i: Int, floatOp: Bool, hybridWeights: Bool = false) throws -> String {
         let name = try value(i)
         let v = graph.values[name]!
         guard floatOp, v.type.dtype.isQuantized || v.type.dtype == .int32, let c = v.constant else { return name }
         guard let q = v.type.quantization else {
             throw FerccError(
                 "\(opName) input \(i) is \(v.type.dtype.rawValue) without quantization parameters in a float op")
+        }
+        if hybridWeights, v.type.dtype.isQuantized {
+            let raw = c.floats.map { $0 >= 128 ? $0 - 256 : $0 }
+            let scales = hybridScales(q)
+            let axis = q.axis ?? 0
+            let strides = stridesOf(v.type.shape)
+            let out = raw.indices.map { k in
+                let ch = scales.count > 1 && axis < v.type.rank ? (k / strides[axis]) % v.type.shape[axis] : 0
+                return raw[k] * scales[ch]
+            }
+            let dq = fresh("\(name)#dequantized")
+            graph.addConstant(dq, .float(out), shape: v.type.shape)
+            return dq
         }
         let values = c.floats
         let axis = q.axis ?? 0
@@ -171,5 +196,38 @@ extension TFLiteImportContext {
         let dq = fresh("\(name)#dequantized")
         graph.addConstant(dq, .float(out), shape: dims)
         return dq
+    }
+
+    /// Whether this float op's weight input `i` makes it a hybrid op in LiteRT (int8 or uint8
+    /// constant weights with quantization parameters).
+    func isHybrid(weights i: Int) -> Bool {
+        guard op.inputs.count > i, op.inputs[i] >= 0, let name = try? value(i), let v = graph.values[name] else {
+            return false
+        }
+        return (v.type.dtype == .int8 || v.type.dtype == .uint8) && v.constant != nil && v.type.quantization != nil
+    }
+
+    /// Whether a hybrid CONV_2D runs LiteRT's per-channel kernel (which quantizes its input
+    /// asymmetrically): int8 weights whose scales are not all equal.
+    func hybridPerChannel(weights i: Int) -> Bool {
+        guard let name = try? value(i), let t = graph.values[name]?.type, t.dtype == .int8, let q = t.quantization
+        else {
+            return false
+        }
+        return hybridScales(q).count > 1
+    }
+
+    /// The scales LiteRT's hybrid kernels use: per channel only for int8 weights whose scales are
+    /// not all equal (conv.cc's `is_hybrid_per_channel`), otherwise the first.
+    func hybridScales(_ q: Quantization) -> [Float] {
+        q.scales.count > 1 && Set(q.scales).count > 1 ? q.scales : [q.scales[0]]
+    }
+
+    /// The float input `x` of a hybrid op as LiteRT's kernel computes with it: quantized to int8
+    /// on the fly (`asymmetric` as the op's kernel does), unless `--hybrid float`.
+    func hybridInput(_ x: String, asymmetric: Bool) throws -> String {
+        guard hybrid == .litert else { return x }
+        return try emitIntermediate(
+            .dynamicQuantize(asymmetric: asymmetric), inputs: [x], base: "\(x)#dynamic_int8", quantization: nil)
     }
 }

@@ -50,6 +50,8 @@ public struct TFLiteOptions: Sendable {
     public var fusedActivation = 0
     public var weightsFormat = 0
     public var keepNumDims = false
+    /// FULLY_CONNECTED's hybrid input quantization: asymmetric instead of symmetric.
+    public var asymmetricQuantizeInputs = false
     public var keepDims = false
     public var beta: Float = 1
     public var alpha: Float = 0.2

@@ -89,6 +89,7 @@ public enum TFLiteReader {
             options.fusedActivation = Int(o.fused_activation)
             options.weightsFormat = Int(o.weights_format)
             options.keepNumDims = o.keep_num_dims != 0
+            options.asymmetricQuantizeInputs = o.asymmetric_quantize_inputs != 0
             options.keepDims = o.keep_dims != 0
             options.beta = o.beta
             options.alpha = o.alpha

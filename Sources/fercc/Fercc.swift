@@ -5,6 +5,7 @@ import FerccIR
 import FerccLowering
 import FerccPasses
 import FerccQuantize
+import FerccTFLite
 import Foundation
 
 @main
@@ -72,16 +73,19 @@ struct Inspect: ParsableCommand {
     var json = false
     @Flag(help: "Show the graph after the default pass pipeline, with a before/after summary.") var optimized = false
     @Option(help: "With --optimized: 'default', 'none' or a comma list of passes.") var passes = "default"
+    @OptionGroup var hybrid: HybridOption
 
     func run() throws {
         do {
             let report: InspectReport
+            let h = try hybrid.make()
             if optimized {
-                let before = try ModelLoader.load(path: model)
-                let (graph, results) = try ModelLoader.load(path: model, pipeline: try PassManager.pipeline(passes))
+                let before = try ModelLoader.load(path: model, hybrid: h)
+                let (graph, results) = try ModelLoader.load(
+                    path: model, pipeline: try PassManager.pipeline(passes), hybrid: h)
                 report = InspectReport(graph: graph, model: model, passes: results, before: before)
             } else {
-                report = InspectReport(graph: try ModelLoader.load(path: model), model: model)
+                report = InspectReport(graph: try ModelLoader.load(path: model, hybrid: h), model: model)
             }
             print(json ? try report.json() : report.text())
         } catch {
@@ -120,13 +124,14 @@ struct Run: ParsableCommand {
                     + "that many scores as a ranking.")
     )
     var labels: String?
+    @OptionGroup var hybrid: HybridOption
 
     func run() throws {
         do {
             let results = try RunCommand.run(
                 model: model, inputs: input.map(RunCommand.Binding.init),
                 outputs: output.map(RunCommand.Binding.init), raw: raw, dumpDirectory: dump,
-                pipeline: try PassManager.pipeline(passes))
+                pipeline: try PassManager.pipeline(passes), hybrid: try hybrid.make())
             let names = try parseLabels(labels)
             if let names, !results.contains(where: { $0.array.data.count == names.count }) {
                 throw FerccError(
@@ -188,6 +193,7 @@ struct Convert: ParsableCommand {
                 + "--mean and --std."))
     var pixels = false
     @OptionGroup var preprocessing: PreprocessingOptions
+    @OptionGroup var hybrid: HybridOption
     @Flag(help: "Skip compiling and timing the generated code.") var noBench = false
 
     func run() throws {
@@ -204,7 +210,7 @@ struct Convert: ParsableCommand {
             let options = CodegenOptions(name: typeName, weights: w, target: t, labels: try parseLabels(labels))
             let report = try ConvertCommand.convert(
                 model: model, outputDirectory: output, options: options, bench: !noBench, inputLayout: layout,
-                pixels: pixels ? try preprocessing.make() : nil)
+                pixels: pixels ? try preprocessing.make() : nil, hybrid: try hybrid.make())
             print(ReportRenderer.text(report))
             let weightsFile = w == .embedded ? "\(typeName)+Weights.swift" : "\(typeName).weights"
             print("wrote \(output)/\(typeName).swift, \(weightsFile), report.json, report.html")
@@ -258,6 +264,7 @@ struct Quantize: ParsableCommand {
             "Generate predict(pixels:...) with the calibration images' preprocessing (default: when --calib holds "
                 + "images or a FER2013 CSV)."))
     var pixels: Bool?
+    @OptionGroup var hybrid: HybridOption
     @Flag(help: "Skip compiling and timing the generated code.") var noBench = false
 
     func run() throws {
@@ -277,6 +284,7 @@ struct Quantize: ParsableCommand {
             if let percentile { options.quantize.percentile = percentile }
             options.inputLayout = layout
             options.pixels = pixels
+            options.hybrid = try hybrid.make()
             options.quantize.perTensor = perTensor
             options.quantize.exclude = Set(
                 (exclude ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter {
@@ -322,6 +330,7 @@ struct Evaluate: ParsableCommand {
     var quantized: String?
     @Option(help: "Use at most this many samples.") var limit: Int?
     @OptionGroup var preprocessing: PreprocessingOptions
+    @OptionGroup var hybrid: HybridOption
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
@@ -329,7 +338,8 @@ struct Evaluate: ParsableCommand {
             let p = try preprocessing.make()
             let names = try parseLabels(labels)
             let r = try EvaluateCommand.run(
-                model: model, data: data, labels: names, quantized: quantized, preprocessing: p, limit: limit)
+                model: model, data: data, labels: names, quantized: quantized, preprocessing: p, limit: limit,
+                hybrid: try hybrid.make())
             if json {
                 let e = JSONEncoder()
                 e.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -340,6 +350,19 @@ struct Evaluate: ParsableCommand {
         } catch {
             fail(error)
         }
+    }
+}
+
+/// How dynamic-range TFLite ops compute (float input, int8 or uint8 weights).
+struct HybridOption: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Dynamic-range TFLite ops: litert (as LiteRT's hybrid kernels: the input quantized to int8 on the fly) "
+                + "or float (the weights dequantized, all in float)."))
+    var hybrid = "litert"
+
+    func make() throws -> TFLiteImporter.HybridArithmetic {
+        try choice(hybrid, "--hybrid", TFLiteImporter.HybridArithmetic.allCases)
     }
 }
 

@@ -143,6 +143,44 @@ final class CodegenTests: XCTestCase {
         XCTAssertEqual(printed.split(separator: "\n").map(String.init), expected, "target \(target.rawValue)")
     }
 
+    /// Dynamic-range (hybrid) TFLite fixtures compiled into one binary: the generated code
+    /// quantizes the input on the fly as LiteRT's hybrid kernels do and matches them within 1e-4.
+    func testGeneratedHybridCodeMatchesLiteRT() throws {
+        let dir = try temporaryDirectory()
+        let index = try TFLiteFixtureIndex.load()
+        let fixtures = TFLiteFixtureIndex.directory
+        var sources: [String] = [], calls: [String] = [], references: [[Float]] = []
+        for c in index.cases where c.name.hasPrefix("hybrid_") {
+            let name = "H\(calls.count)"
+            let out = dir.appendingPathComponent(name).path
+            _ = try ConvertCommand.convert(
+                model: fixtures + "/" + c.model, outputDirectory: out,
+                options: CodegenOptions(name: name, target: .host),
+                bench: false)
+            XCTAssertTrue(
+                try String(contentsOfFile: "\(out)/\(name).swift", encoding: .utf8).contains(
+                    "Kernels.dynamicQuantize("),
+                c.name)
+            sources += ["\(out)/\(name).swift", "\(out)/\(name)+Weights.swift"]
+            let x = try NPY.read(path: fixtures + "/" + c.inputs[0].file).data
+            references.append(try NPY.read(path: fixtures + "/" + c.outputs[0].file).data)
+            calls.append(
+                """
+                print(\(name)().predict([\(x.map { "Float(bitPattern: \($0.bitPattern))" }.joined(separator: ", "))])
+                    .map { String($0.bitPattern) }.joined(separator: " "))
+                """)
+        }
+        XCTAssertGreaterThanOrEqual(calls.count, 5)
+        let printed = try compileAndRun(
+            sources: sources, main: calls.joined(separator: "\n"), in: dir, flags: ["-O", "-wmo"] + hostTargetFlags)
+        let lines = printed.split(separator: "\n")
+        XCTAssertEqual(lines.count, references.count)
+        for (line, ref) in zip(lines, references) {
+            let got = line.split(separator: " ").compactMap { UInt32($0) }.map { Float(bitPattern: $0) }
+            XCTAssertLessThanOrEqual(relativeError(got, ref), 1e-4)
+        }
+    }
+
     func testGeneratedCodeCompilesUnderEmbeddedSwift() throws {
         let dir = try temporaryDirectory()
         let out = dir.appendingPathComponent("gen").path

@@ -1,5 +1,6 @@
 import Fercc
 import FerccIR
+import FerccPasses
 import FerccRuntime
 import FerccTFLite
 import FerccTestSupport
@@ -43,6 +44,36 @@ final class TFLiteFixtureTests: XCTestCase {
             }
         }
         XCTAssertGreaterThanOrEqual(int8Cases, 15)
+    }
+
+    /// Dynamic-range (hybrid) ops after the default passes: LiteRT's arithmetic by default
+    /// (within 1e-4), `--hybrid float` within 3e-2 (2.3e-2 measured: the input quantization it leaves out); the top class of every row the same either way.
+    func testHybridOpsComputeAsLiteRTOrInFloat() throws {
+        let index = try TFLiteFixtureIndex.load()
+        let cases = index.cases.filter { $0.name.hasPrefix("hybrid_") || $0.name.hasPrefix("dynamic_range") }
+        XCTAssertGreaterThanOrEqual(cases.count, 6)
+        for c in cases {
+            let x = try NPY.read(path: Self.dir + "/" + c.inputs[0].file)
+            let ref = try NPY.read(path: Self.dir + "/" + c.outputs[0].file).data
+            for (mode, tolerance) in [(TFLiteImporter.HybridArithmetic.litert, Float(1e-4)), (.float, 3e-2)] {
+                let (graph, _) = try ModelLoader.load(
+                    path: Self.dir + "/" + c.model, pipeline: PassManager.defaultPipeline, hybrid: mode)
+                XCTAssertEqual(
+                    graph.nodes.contains {
+                        $0.op == .dynamicQuantize(asymmetric: true) || $0.op == .dynamicQuantize(asymmetric: false)
+                    },
+                    mode == .litert, "\(c.name) \(mode)")
+                let got = try Interpreter(graph: graph).run([graph.inputs[0]: x.data])[graph.outputs[0]]!
+                XCTAssertLessThanOrEqual(relativeError(got, ref), tolerance, "\(c.name) \(mode)")
+                let width = ref.count / x.shape[0]
+                for row in 0..<x.shape[0] {
+                    let r = (row * width)..<((row + 1) * width)
+                    XCTAssertEqual(
+                        got[r].indices.max { got[$0] < got[$1] }, ref[r].indices.max { ref[$0] < ref[$1] },
+                        "\(c.name) \(mode): top-1 of row \(row)")
+                }
+            }
+        }
     }
 
     func testEverySupportedOpHasAFixture() throws {

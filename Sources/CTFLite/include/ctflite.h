@@ -54,6 +54,7 @@ typedef struct {
   int32_t fused_activation;
   int32_t weights_format;
   int32_t keep_num_dims;
+  int32_t asymmetric_quantize_inputs;
   int32_t keep_dims;
   float beta;
   float alpha;

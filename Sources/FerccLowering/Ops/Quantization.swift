@@ -43,6 +43,42 @@ enum QuantizationLowering {
     }
 }
 
+extension QuantizationLowering {
+    static func dynamicQuantize(_ node: Node, asymmetric: Bool, _ ctx: LoweringContext) throws -> [any KernelCall] {
+        let x = node.inputs[0], y = node.outputs[0]
+        guard ctx.type(x).dtype == .float32 else { throw FerccError("DynamicQuantize of a quantized tensor") }
+        return [
+            DynamicQuantizeCall(
+                asymmetric: asymmetric, count: ctx.count(y), batches: ctx.type(x).shape[0], input: try ctx.buffer(x),
+                output: try ctx.buffer(y))
+        ]
+    }
+}
+
+/// LiteRT's on-the-fly input quantization of a hybrid op, in float (Kernels.dynamicQuantize).
+struct DynamicQuantizeCall: KernelCall {
+    let asymmetric: Bool
+    let count: Int, batches: Int
+    let input: Buffer, output: Buffer
+
+    var kernels: [String] { ["Float/DynamicQuantize.swift"] }
+    var summary: String {
+        "dynamic \(asymmetric ? "asymmetric" : "symmetric") int8 x\(count) in \(batches) \(input) -> \(output)"
+    }
+
+    func prepare(_ m: PlanMemory) -> PreparedCall {
+        let (n, b, a) = (count, batches, asymmetric)
+        let x = m.pointer(input, Float.self), y = m.pointer(output, Float.self)
+        return PreparedCall { _ in Kernels.dynamicQuantize(x, y, count: n, batches: b, asymmetric: a) }
+    }
+
+    func emit(_ w: inout SwiftWriter) {
+        w.line(
+            "Kernels.dynamicQuantize(\(w.pointer(input, .float32)), \(w.pointer(output, .float32)), count: \(count), "
+                + "batches: \(batches), asymmetric: \(asymmetric))")
+    }
+}
+
 struct QuantizeCall: KernelCall {
     let to: DType
     let scale: Float, zeroPoint: Int32
