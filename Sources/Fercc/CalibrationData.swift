@@ -228,6 +228,11 @@ public enum FER2013 {
             throw FerccError(file: path, "cannot read the file")
         }
         guard let text = String(data: data, encoding: .utf8) else { throw FerccError(file: path, "is not UTF-8 text") }
+        return try parse(text, source: path, usage: usage, limit: limit)
+    }
+
+    /// The rows of a FER2013 CSV's text; `source` names it in errors.
+    public static func parse(_ text: String, source path: String, usage: String?, limit: Int?) throws -> [Row] {
         var rows: [Row] = []
         var emotionColumn = 0, pixelsColumn = 1, usageColumn: Int? = 2
         // Swift reads "\r\n" as one Character, so split on newline characters, not on "\n".

@@ -67,10 +67,10 @@ public enum ConvertCommand {
     public static func convert(
         model: String, outputDirectory: String, options: CodegenOptions, bench: Bool,
         inputLayout: InputLayout = .source, pixels: CalibrationData.Preprocessing? = nil, host: HostCPU = .current,
-        hybrid: TFLiteImporter.HybridArithmetic = .litert
+        loading: ModelLoader.Options = .init()
     ) throws -> Report {
         try checkName(options)
-        var (graph, passes) = try ModelLoader.load(path: model, pipeline: PassManager.defaultPipeline, hybrid: hybrid)
+        var (graph, passes) = try ModelLoader.load(path: model, pipeline: PassManager.defaultPipeline, options: loading)
         if inputLayout != .source {
             try changeInputLayout(&graph, to: inputLayout, model: model)
             passes += try PassManager.run(&graph, pipeline: ["to-nhwc", "eliminate-dead-code"])

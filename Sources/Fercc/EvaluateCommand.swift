@@ -26,9 +26,9 @@ public enum EvaluateCommand {
 
     public static func run(
         model: String, data: String, labels: [String]?, quantized: String?,
-        preprocessing: CalibrationData.Preprocessing, limit: Int?, hybrid: TFLiteImporter.HybridArithmetic = .litert
+        preprocessing: CalibrationData.Preprocessing, limit: Int?, loading: ModelLoader.Options = .init()
     ) throws -> Result {
-        let graph = try ModelLoader.load(path: model, hybrid: hybrid)
+        let graph = try ModelLoader.load(path: model, options: loading)
         guard graph.inputs.count == 1, graph.outputs.count == 1 else {
             throw FerccError(file: model, "evaluate handles one input and one output")
         }

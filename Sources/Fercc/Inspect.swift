@@ -65,7 +65,7 @@ public struct InspectReport: Codable, Equatable {
                     op: op, name: node.name, inputs: node.inputs.map(tensor), outputs: node.outputs.map(tensor),
                     parameters: s.parameters, macs: s.macs))
             counts[op, default: 0] += 1
-            totalMacs += s.macs
+            totalMacs = totalMacs.addingReportingOverflow(s.macs).overflow ? Int.max : totalMacs + s.macs
             // A constant read by two nodes is stored once.
             for input in node.inputs where graph.values[input]?.isConstant == true && counted.insert(input).inserted {
                 let v = graph.values[input]!

@@ -7,11 +7,20 @@ import Foundation
 /// Opens a model file of any format fercc reads and returns its IR graph.
 public enum ModelLoader {
     /// Loads and runs `pipeline` (pass names) over the graph; returns what each pass did.
-    /// `hybrid`: how dynamic-range TFLite ops compute (LiteRT's arithmetic by default).
+    /// How a model is read: dynamic-range arithmetic and the memory a model may need.
+    public struct Options: Sendable {
+        /// How dynamic-range TFLite ops compute (LiteRT's arithmetic by default).
+        public var hybrid = TFLiteImporter.HybridArithmetic.litert
+        /// Bytes a model may need for its weights and activations together (`--max-memory`):
+        /// a model with absurd shapes is refused at import instead of exhausting memory later.
+        public var maxMemory = 4 << 30
+        public init() {}
+    }
+
     public static func load(
-        path: String, pipeline: [String], hybrid: TFLiteImporter.HybridArithmetic = .litert
+        path: String, pipeline: [String], options: Options = .init()
     ) throws -> (Graph, [PassResult]) {
-        var graph = try load(path: path, hybrid: hybrid)
+        var graph = try load(path: path, options: options)
         do {
             let results = try PassManager.run(&graph, pipeline: pipeline)
             return (graph, results)
@@ -20,7 +29,54 @@ public enum ModelLoader {
         }
     }
 
-    public static func load(path: String, hybrid: TFLiteImporter.HybridArithmetic = .litert) throws -> Graph {
+    public static func load(path: String, options: Options = .init()) throws -> Graph {
+        let graph = try importGraph(path: path, options: options)
+        do {
+            try checkMemory(graph, limit: options.maxMemory)
+        } catch let e as FerccError {
+            throw e.inFile(path)
+        }
+        return graph
+    }
+
+    /// Every value's bytes, and weights plus all activations together, within `limit`; sizes are
+    /// computed without overflow whatever the shapes say.
+    public static func checkMemory(_ graph: Graph, limit: Int) throws {
+        var total = 0
+        for name in graph.values.keys.sorted() {
+            let t = graph.values[name]!.type
+            var bytes = t.dtype.byteSize
+            for d in t.shape {
+                let (product, overflow) = bytes.multipliedReportingOverflow(by: max(d, 0))
+                bytes = overflow ? Int.max : product
+            }
+            guard bytes <= limit else {
+                throw FerccError(
+                    "value '\(name)' \(t) needs \(describe(bytes)), more than the memory limit of \(describe(limit)) "
+                        + "(--max-memory)")
+            }
+            total = total.addingReportingOverflow(bytes).overflow ? Int.max : total + bytes
+        }
+        guard total <= limit else {
+            throw FerccError(
+                "weights and activations need \(describe(total)) together, more than the memory limit of "
+                    + "\(describe(limit)) (--max-memory)")
+        }
+    }
+
+    /// Bytes for messages, in binary units: "111.8 GiB", "3.1 MiB".
+    public static func describe(_ bytes: Int) -> String {
+        if bytes == Int.max { return "more than 8 EiB" }
+        let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+        var v = Double(bytes), u = 0
+        while v >= 1024 && u < units.count - 1 {
+            v /= 1024
+            u += 1
+        }
+        return u == 0 ? "\(bytes) bytes" : "\((v * 10).rounded() / 10) \(units[u])"
+    }
+
+    static func importGraph(path: String, options: Options) throws -> Graph {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw FerccError(file: path, "no such file")
@@ -31,7 +87,7 @@ public enum ModelLoader {
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw FerccError(file: path, "cannot read the file (permission denied)")
         }
-        if isTFLite(path) { return try TFLiteImporter.importModel(path: path, hybrid: hybrid) }
+        if isTFLite(path) { return try TFLiteImporter.importModel(path: path, hybrid: options.hybrid) }
         return try ONNXImporter.importModel(path: path)
     }
 

@@ -19,8 +19,8 @@ public enum QuantizeCommand {
         public var fallbackSQNR: Double?
         public var biasCorrection = true
         public var progress = false
-        /// How dynamic-range TFLite ops of the float model compute.
-        public var hybrid = TFLiteImporter.HybridArithmetic.litert
+        /// How the float model is read (dynamic-range arithmetic, memory limit).
+        public var loading = ModelLoader.Options()
         /// The layout the generated API takes its 4-D input in (calibration data stays in the model's own).
         public var inputLayout = ConvertCommand.InputLayout.source
         /// Whether the generated class gets `predict(pixels:...)` with the calibration images'
@@ -47,7 +47,7 @@ public enum QuantizeCommand {
         options: Options
     ) throws -> Result {
         try ConvertCommand.checkName(codegen)
-        let (graph, passes) = try ModelLoader.load(path: model, pipeline: pipeline, hybrid: options.hybrid)
+        let (graph, passes) = try ModelLoader.load(path: model, pipeline: pipeline, options: options.loading)
         guard graph.inputs.count == 1, graph.outputs.count == 1 else {
             throw FerccError(
                 file: model,

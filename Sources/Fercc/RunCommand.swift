@@ -53,9 +53,9 @@ public enum RunCommand {
     public static func run(
         model: String, inputs: [Binding], outputs: [Binding], raw: Bool = false,
         dumpDirectory: String? = nil, pipeline: [String] = PassManager.defaultPipeline,
-        hybrid: TFLiteImporter.HybridArithmetic = .litert
+        loading: ModelLoader.Options = .init()
     ) throws -> [(name: String, array: NPY.Array)] {
-        let (graph, _) = try ModelLoader.load(path: model, pipeline: pipeline, hybrid: hybrid)
+        let (graph, _) = try ModelLoader.load(path: model, pipeline: pipeline, options: loading)
         let inputFiles = try assign(inputs, to: graph.inputs, kind: "input", model: model)
         let outputFiles = try assign(outputs, to: graph.outputs, kind: "output", model: model)
         var feeds: [String: RuntimeTensor] = [:]

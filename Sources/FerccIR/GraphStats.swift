@@ -23,16 +23,16 @@ extension Graph {
         switch node.op {
         case .conv2D(let c):
             if inShapes.count > 1, inShapes[1].count == 4 {
-                macs = outCount * c.kernelH * c.kernelW * inShapes[1][3]
+                macs = saturatingProduct(outCount, c.kernelH, c.kernelW, inShapes[1][3])
             }
         case .gemm(let g):
             if inShapes.count > 1, inShapes[0].count == 2 {
-                macs = outCount * (g.transA ? inShapes[0][0] : inShapes[0][1])
+                macs = saturatingProduct(outCount, (g.transA ? inShapes[0][0] : inShapes[0][1]))
             }
         case .matMul:
-            if let a = inShapes.first, let k = a.last { macs = outCount * k }
+            if let a = inShapes.first, let k = a.last { macs = saturatingProduct(outCount, k) }
         case .maxPool2D(let p), .averagePool2D(let p, _):
-            macs = outCount * p.kernelH * p.kernelW
+            macs = saturatingProduct(outCount, p.kernelH, p.kernelW)
         case .batchNorm, .binary, .unary, .prelu, .softmax:
             macs = outCount
         case .reduce:
@@ -42,7 +42,7 @@ extension Graph {
         case .quantize, .dequantize, .dynamicQuantize:
             macs = outCount
         case .resize2D(let r):
-            macs = outCount * (r.bilinear ? 4 : 1)
+            macs = saturatingProduct(outCount, (r.bilinear ? 4 : 1))
         case .channelShuffle:
             macs = 0
         case .depthwisePointwise(let dw, _, _):
@@ -50,7 +50,9 @@ extension Graph {
                 let out = node.outputs.first.flatMap({ values[$0]?.type.shape })
             {
                 let pixels = out[0] * out[1] * out[2]
-                macs = pixels * inShapes[3][0] * inShapes[3][3] + pixels * inShapes[1][0] * dw.kernelH * dw.kernelW
+                let (sum, overflow) = saturatingProduct(pixels, inShapes[3][0], inShapes[3][3]).addingReportingOverflow(
+                    saturatingProduct(pixels, inShapes[1][0], dw.kernelH, dw.kernelW))
+                macs = overflow ? Int.max : sum
             }
         case .expandDepthwisePointwise(_, let dw, _):
             if inShapes.count == 7, inShapes[0].count == 4, inShapes[1].count == 4, inShapes[5].count == 4,
@@ -64,4 +66,15 @@ extension Graph {
         }
         return NodeStats(parameters: params, weightBytes: bytes, macs: macs)
     }
+}
+
+/// The product, or Int.max when it overflows (statistics of hostile shapes must not trap).
+func saturatingProduct(_ values: Int...) -> Int {
+    var p = 1
+    for v in values {
+        let (r, overflow) = p.multipliedReportingOverflow(by: v)
+        if overflow { return Int.max }
+        p = r
+    }
+    return p
 }

@@ -33,6 +33,9 @@ public enum ShapeInference {
                 [c.strideH, c.strideW, c.dilationH, c.dilationW, c.kernelH, c.kernelW],
                 "Conv2D kernel, strides and dilations")
             try nonNegative([c.padTop, c.padLeft, c.padBottom, c.padRight], "Conv2D pads")
+            guard windowIsSane(c.padTop, c.padLeft, c.padBottom, c.padRight) else {
+                throw FerccError("Conv2D pads \([c.padTop, c.padLeft, c.padBottom, c.padRight]) are not valid")
+            }
             let oh = try windowCount(x[1], c.kernelH, c.strideH, c.dilationH, c.padTop + c.padBottom, ceil: false)
             let ow = try windowCount(x[2], c.kernelW, c.strideW, c.dilationW, c.padLeft + c.padRight, ceil: false)
             return [TensorType(inputs[0].dtype, [x[0], oh, ow, w[0]])]
@@ -45,6 +48,13 @@ public enum ShapeInference {
                 [p.strideH, p.strideW, p.dilationH, p.dilationW, p.kernelH, p.kernelW],
                 "\(op.name) kernel, strides and dilations")
             try nonNegative([p.padTop, p.padLeft, p.padBottom, p.padRight], "\(op.name) pads")
+            guard
+                windowIsSane(p.kernelH, p.kernelW, p.strideH, p.strideW, p.padTop, p.padLeft, p.padBottom, p.padRight),
+                windowIsSane(p.dilationH, p.dilationW), p.kernelH <= (1 << 40) / p.dilationH,
+                p.kernelW <= (1 << 40) / p.dilationW
+            else {
+                throw FerccError("\(op.name): kernel, strides, dilations or pads are not valid")
+            }
             guard p.padTop < (p.kernelH - 1) * p.dilationH + 1, p.padBottom < (p.kernelH - 1) * p.dilationH + 1,
                 p.padLeft < (p.kernelW - 1) * p.dilationW + 1, p.padRight < (p.kernelW - 1) * p.dilationW + 1
             else {
@@ -281,7 +291,17 @@ public enum ShapeInference {
         return out
     }
 
+    /// Window parameters that all fit in the arithmetic below with room to spare (2^40 each).
+    static func windowIsSane(_ values: Int...) -> Bool { values.allSatisfy { $0 >= 0 && $0 < 1 << 40 } }
+
     static func windowCount(_ size: Int, _ k: Int, _ s: Int, _ d: Int, _ pads: Int, ceil: Bool) throws -> Int {
+        guard windowIsSane(size, k, s, d, pads), k >= 1, s >= 1, d >= 1 else {
+            throw FerccError(
+                "window of kernel \(k), stride \(s), dilation \(d) and padding \(pads) on \(size) is not valid")
+        }
+        guard d == 1 || k == 1 || (k - 1) <= (1 << 40) / d else {
+            throw FerccError("kernel span \(k) x dilation \(d) larger than padded input \(size + pads)")
+        }
         let span = (k - 1) * d + 1
         let avail = size + pads - span
         guard avail >= 0 else { throw FerccError("kernel span \(span) larger than padded input \(size + pads)") }
@@ -292,6 +312,9 @@ public enum ShapeInference {
     public static func poolCount(_ size: Int, _ k: Int, _ s: Int, _ d: Int, _ padBegin: Int, _ padEnd: Int, ceil: Bool)
         -> Int
     {
+        guard windowIsSane(size, k, s, d, padBegin, padEnd), k >= 1, s >= 1, d >= 1,
+            d == 1 || k == 1 || (k - 1) <= (1 << 40) / d
+        else { return 0 }
         let span = (k - 1) * d + 1
         let avail = size + padBegin + padEnd - span
         guard avail >= 0 else { return 0 }

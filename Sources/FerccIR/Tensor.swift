@@ -179,3 +179,16 @@ public func halfToFloat(_ h: UInt16) -> Float {
     if exponent == 0 { return Float(sign: sign, exponent: -24, significand: Float(mantissa)) }
     return Float(sign: sign, exponent: exponent - 15, significand: 1 + Float(mantissa) / 1024)
 }
+
+/// The product of `dims`, or nil when one is negative or the product overflows: for shapes read
+/// from untrusted files, before anything multiplies them.
+public func checkedProduct(_ dims: [Int]) -> Int? {
+    var p = 1
+    for d in dims {
+        guard d >= 0 else { return nil }
+        let (r, overflow) = p.multipliedReportingOverflow(by: d)
+        if overflow { return nil }
+        p = r
+    }
+    return p
+}

@@ -71,6 +71,17 @@ public enum ONNXImporter {
             source: GraphSource(format: "onnx", producer: model.producer, opset: opset))
         for t in g.initializers {
             let data = try t.data.get()
+            // The reader checks this for files; a model built in code must hold to it too.
+            var count = 1
+            for d in t.dims {
+                let (p, overflow) = count.multipliedReportingOverflow(by: d)
+                guard d >= 0, !overflow else { throw FerccError("initializer '\(t.name)' has shape \(t.dims)") }
+                count = p
+            }
+            guard count == data.count else {
+                throw FerccError(
+                    "initializer '\(t.name)' holds \(data.count) values, its shape \(t.dims) needs \(count)")
+            }
             ctx.addConstant(t.name, data, shape: t.dims)
         }
         for input in g.inputs where ctx.graph.values[input.name] == nil {
@@ -157,6 +168,9 @@ public enum ONNXImporter {
             } else {
                 throw FerccError("graph input '\(v.name)' has no size on axis \(axis); fercc needs static shapes")
             }
+        }
+        guard let count = checkedProduct(shape), count < 1 << 40 else {
+            throw FerccError("graph input '\(v.name)' has the impossible shape \(shape)")
         }
         return TensorType(.float32, shape)
     }

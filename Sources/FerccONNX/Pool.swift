@@ -61,11 +61,11 @@ func importResize(_ node: ONNXNode, _ ctx: ONNXImportContext) throws {
     } else if let name = node.input(scalesInput), let s = ctx.constant(name)?.floats, !s.isEmpty {
         guard s.count == 4 else { throw FerccError("\(node.opType) scales must have 4 values") }
         scales = s
-        out = zip(x.shape, s).map { Int((Float($0) * $1).rounded(.down)) }
+        out = try zip(x.shape, s).map { try scaledLength($0, $1, node) }
     } else if upsample, let s = try node.floats("scales") {
         guard s.count == 4 else { throw FerccError("Upsample scales must have 4 values") }
         scales = s
-        out = zip(x.shape, s).map { Int((Float($0) * $1).rounded(.down)) }
+        out = try zip(x.shape, s).map { try scaledLength($0, $1, node) }
     } else {
         throw FerccError("\(node.opType) needs constant scales or sizes")
     }
@@ -119,3 +119,12 @@ let poolNotes: [String: String] = [
         + "lengths or sizes; no cubic, antialias or axes",
     "Upsample": "opset 9: nearest and linear, constant scales giving whole lengths"
 ]
+
+/// floor(length * scale), refused when the scale is not finite or the length would not fit.
+private func scaledLength(_ length: Int, _ scale: Float, _ node: ONNXNode) throws -> Int {
+    let v = (Float(length) * scale).rounded(.down)
+    guard v.isFinite, v >= 0, v < Float(1 << 30) else {
+        throw FerccError("\(node.opType) scale \(scale) of a length \(length) gives no usable output length")
+    }
+    return Int(v)
+}

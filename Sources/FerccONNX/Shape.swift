@@ -32,7 +32,9 @@ let shapeImporters: [String: ONNXImporter.OpImporter] = [
             sizes = s
         } else {
             let parts = ctx.opset >= 18 ? try node.int("num_outputs", outputs.count) : outputs.count
-            guard parts > 0 else { throw FerccError("Split into 0 parts") }
+            guard parts > 0, parts == outputs.count else {
+                throw FerccError("Split into \(parts) parts for \(outputs.count) outputs")
+            }
             let chunk = (shape[axis] + parts - 1) / parts
             sizes = (0..<parts).map { min(chunk, max(shape[axis] - $0 * chunk, 0)) }
         }
@@ -228,13 +230,12 @@ enum ShapeImport {
                 }
             }
             if let i = inferAt {
-                let known = out.reduce(1, *)
-                guard known > 0, count % known == 0 else {
+                guard let known = checkedProduct(out), known > 0, count % known == 0 else {
                     throw FerccError("Reshape of \(inputShape) to \(spec) does not divide")
                 }
                 out[i] = count / known
             }
-            guard out.reduce(1, *) == count else {
+            guard checkedProduct(out) == count else {
                 throw FerccError("Reshape of \(inputShape) to \(spec): element counts differ")
             }
             return out

@@ -108,7 +108,16 @@ enum ShapeFolding {
             case 6, 7, 9, 2, 3, 5, 4, 12, 13:
                 switch x {
                 case .float(let v):
-                    return (.int64(v.map { $0.isFinite ? Int64(clamping: Int($0.rounded(.towardZero))) : 0 }), shape)
+                    // Truncated toward zero and saturated (NaN to 0), so no float value can trap.
+                    return (
+                        .int64(
+                            v.map {
+                                !$0.isFinite || abs($0) < 9.2e18
+                                    ? ($0.isNaN
+                                        ? 0 : $0.isInfinite ? ($0 < 0 ? .min : .max) : Int64($0.rounded(.towardZero)))
+                                    : ($0 < 0 ? .min : .max)
+                            }), shape
+                    )
                 default: return (.int64(x.int64s ?? []), shape)
                 }
             default: throw FerccError("Cast to \(ONNXDataType.name(to)) is not supported")

@@ -73,19 +73,19 @@ struct Inspect: ParsableCommand {
     var json = false
     @Flag(help: "Show the graph after the default pass pipeline, with a before/after summary.") var optimized = false
     @Option(help: "With --optimized: 'default', 'none' or a comma list of passes.") var passes = "default"
-    @OptionGroup var hybrid: HybridOption
+    @OptionGroup var hybrid: LoadingOptions
 
     func run() throws {
         do {
             let report: InspectReport
             let h = try hybrid.make()
             if optimized {
-                let before = try ModelLoader.load(path: model, hybrid: h)
+                let before = try ModelLoader.load(path: model, options: h)
                 let (graph, results) = try ModelLoader.load(
-                    path: model, pipeline: try PassManager.pipeline(passes), hybrid: h)
+                    path: model, pipeline: try PassManager.pipeline(passes), options: h)
                 report = InspectReport(graph: graph, model: model, passes: results, before: before)
             } else {
-                report = InspectReport(graph: try ModelLoader.load(path: model, hybrid: h), model: model)
+                report = InspectReport(graph: try ModelLoader.load(path: model, options: h), model: model)
             }
             print(json ? try report.json() : report.text())
         } catch {
@@ -124,14 +124,14 @@ struct Run: ParsableCommand {
                     + "that many scores as a ranking.")
     )
     var labels: String?
-    @OptionGroup var hybrid: HybridOption
+    @OptionGroup var hybrid: LoadingOptions
 
     func run() throws {
         do {
             let results = try RunCommand.run(
                 model: model, inputs: input.map(RunCommand.Binding.init),
                 outputs: output.map(RunCommand.Binding.init), raw: raw, dumpDirectory: dump,
-                pipeline: try PassManager.pipeline(passes), hybrid: try hybrid.make())
+                pipeline: try PassManager.pipeline(passes), loading: try hybrid.make())
             let names = try parseLabels(labels)
             if let names, !results.contains(where: { $0.array.data.count == names.count }) {
                 throw FerccError(
@@ -193,7 +193,7 @@ struct Convert: ParsableCommand {
                 + "--mean and --std."))
     var pixels = false
     @OptionGroup var preprocessing: PreprocessingOptions
-    @OptionGroup var hybrid: HybridOption
+    @OptionGroup var hybrid: LoadingOptions
     @Flag(help: "Skip compiling and timing the generated code.") var noBench = false
 
     func run() throws {
@@ -210,7 +210,7 @@ struct Convert: ParsableCommand {
             let options = CodegenOptions(name: typeName, weights: w, target: t, labels: try parseLabels(labels))
             let report = try ConvertCommand.convert(
                 model: model, outputDirectory: output, options: options, bench: !noBench, inputLayout: layout,
-                pixels: pixels ? try preprocessing.make() : nil, hybrid: try hybrid.make())
+                pixels: pixels ? try preprocessing.make() : nil, loading: try hybrid.make())
             print(ReportRenderer.text(report))
             let weightsFile = w == .embedded ? "\(typeName)+Weights.swift" : "\(typeName).weights"
             print("wrote \(output)/\(typeName).swift, \(weightsFile), report.json, report.html")
@@ -264,7 +264,7 @@ struct Quantize: ParsableCommand {
             "Generate predict(pixels:...) with the calibration images' preprocessing (default: when --calib holds "
                 + "images or a FER2013 CSV)."))
     var pixels: Bool?
-    @OptionGroup var hybrid: HybridOption
+    @OptionGroup var hybrid: LoadingOptions
     @Flag(help: "Skip compiling and timing the generated code.") var noBench = false
 
     func run() throws {
@@ -284,7 +284,7 @@ struct Quantize: ParsableCommand {
             if let percentile { options.quantize.percentile = percentile }
             options.inputLayout = layout
             options.pixels = pixels
-            options.hybrid = try hybrid.make()
+            options.loading = try hybrid.make()
             options.quantize.perTensor = perTensor
             options.quantize.exclude = Set(
                 (exclude ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter {
@@ -330,7 +330,7 @@ struct Evaluate: ParsableCommand {
     var quantized: String?
     @Option(help: "Use at most this many samples.") var limit: Int?
     @OptionGroup var preprocessing: PreprocessingOptions
-    @OptionGroup var hybrid: HybridOption
+    @OptionGroup var hybrid: LoadingOptions
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
@@ -339,7 +339,7 @@ struct Evaluate: ParsableCommand {
             let names = try parseLabels(labels)
             let r = try EvaluateCommand.run(
                 model: model, data: data, labels: names, quantized: quantized, preprocessing: p, limit: limit,
-                hybrid: try hybrid.make())
+                loading: try hybrid.make())
             if json {
                 let e = JSONEncoder()
                 e.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -353,16 +353,32 @@ struct Evaluate: ParsableCommand {
     }
 }
 
-/// How dynamic-range TFLite ops compute (float input, int8 or uint8 weights).
-struct HybridOption: ParsableArguments {
+/// How a model is read: dynamic-range arithmetic (float input, int8 weights) and a memory limit.
+struct LoadingOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
             "Dynamic-range TFLite ops: litert (as LiteRT's hybrid kernels: the input quantized to int8 on the fly) "
                 + "or float (the weights dequantized, all in float)."))
     var hybrid = "litert"
+    @Option(
+        help: ArgumentHelp(
+            "Refuse models whose weights and activations need more than this many bytes (suffix K, M or G; "
+                + "default 4G)."))
+    var maxMemory = "4G"
 
-    func make() throws -> TFLiteImporter.HybridArithmetic {
-        try choice(hybrid, "--hybrid", TFLiteImporter.HybridArithmetic.allCases)
+    func make() throws -> ModelLoader.Options {
+        var o = ModelLoader.Options()
+        o.hybrid = try choice(hybrid, "--hybrid", TFLiteImporter.HybridArithmetic.allCases)
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        let text = maxMemory.uppercased()
+        let unit = text.last.flatMap { units[$0] } ?? 1
+        let digits = units[text.last ?? " "] == nil ? text : String(text.dropLast())
+        guard let n = Int(digits), n > 0, !n.multipliedReportingOverflow(by: unit).overflow else {
+            throw FerccError(
+                "--max-memory must be a positive number of bytes with an optional K, M or G, not '\(maxMemory)'")
+        }
+        o.maxMemory = n * unit
+        return o
     }
 }
 

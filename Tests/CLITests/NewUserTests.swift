@@ -129,6 +129,42 @@ final class NewUserTests: XCTestCase {
         XCTAssertEqual(try files(dir), ["tmp"], "output or temporary files left behind")
     }
 
+    /// The same model and options give the same bytes: generated sources, weights (embedded and
+    /// as a file) and reports of `convert`, and everything `quantize` writes from the same
+    /// calibration data (without the benchmark, whose timings vary).
+    func testOutputIsReproducible() throws {
+        let dir = try temporaryDirectory()
+        func contents(_ d: URL) throws -> [String: Data] {
+            var out: [String: Data] = [:]
+            for f in try files(d) { out[f] = try Data(contentsOf: d.appendingPathComponent(f)) }
+            return out
+        }
+        for weights in CodegenOptions.Weights.allCases {
+            var runs: [[String: Data]] = []
+            for k in 0..<2 {
+                let out = dir.appendingPathComponent("convert-\(weights)-\(k)")
+                _ = try ConvertCommand.convert(
+                    model: Self.fer, outputDirectory: out.path,
+                    options: CodegenOptions(name: "FER", weights: weights, labels: FER2013.labels), bench: false)
+                runs.append(try contents(out))
+            }
+            XCTAssertGreaterThanOrEqual(runs[0].count, 4)
+            XCTAssertEqual(runs[0], runs[1], "convert, weights \(weights)")
+        }
+        var runs: [[String: Data]] = []
+        for k in 0..<2 {
+            let out = dir.appendingPathComponent("quantize-\(k)")
+            var options = QuantizeCommand.Options()
+            options.holdout = 0.25
+            _ = try QuantizeCommand.run(
+                model: Self.fer, calibration: Self.faces, outputDirectory: out.path,
+                codegen: CodegenOptions(name: "FERInt8"), bench: false, options: options)
+            runs.append(try contents(out))
+        }
+        XCTAssertGreaterThanOrEqual(runs[0].count, 7)
+        XCTAssertEqual(runs[0], runs[1], "quantize")
+    }
+
     /// 9. Class names that would not compile are refused up front; names from files are made
     /// valid; labels reach the generated code exactly; a label count unlike the output's is refused.
     func testNamesAndLabels() throws {

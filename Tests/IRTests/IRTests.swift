@@ -22,6 +22,20 @@ final class IRTests: XCTestCase {
         XCTAssertNoThrow(try g.validate())
     }
 
+    /// Window parameters from hostile files (found by FuzzMutatedModels: strides and pads near
+    /// Int64.max overflowed the output-size arithmetic) are errors, and pooling sizes 0.
+    func testAbsurdWindowParametersAreErrorsNotTraps() throws {
+        let x = TensorType(.float32, [1, 8, 8, 3]), w = TensorType(.float32, [4, 3, 3, 3])
+        for (stride, dilation, pad) in [(Int.max, 1, 0), (1, Int.max / 2, 0), (1, 1, Int.max - 4), (1 << 41, 1, 0)] {
+            let conv = Conv2D(
+                kernelH: 3, kernelW: 3, strideH: stride, strideW: 1, dilationH: dilation, dilationW: 1,
+                padTop: pad, padLeft: 0, padBottom: pad, padRight: 0)
+            XCTAssertThrowsError(
+                try ShapeInference.infer(.conv2D(conv), inputs: [x, w]), "\(stride) \(dilation) \(pad)")
+            XCTAssertEqual(ShapeInference.poolCount(8, 3, stride, dilation, pad, pad, ceil: true), 0)
+        }
+    }
+
     func testValidationFindsUseBeforeDefinitionAndBadTypes() throws {
         var g = graph()
         try g.addNode(Node(name: "r", op: .unary(.relu), inputs: ["x"], outputs: ["y"]))

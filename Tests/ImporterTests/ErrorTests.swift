@@ -90,6 +90,52 @@ final class ErrorTests: XCTestCase {
         XCTAssertNotNil(e?.node)
     }
 
+    /// Absurd sizes are one-line errors at import, not exhausted memory later: a 30 G-element
+    /// input names its size and the limit (which --max-memory moves), a 2^40 dilation names it;
+    /// a cycle, an external-data initializer and a TFLite file pointing past its end likewise.
+    func testAbsurdSizesAndHostileFilesAreOneLineErrors() throws {
+        let huge = loadError(errorsDir("huge_input.onnx"))
+        XCTAssertNotNil(
+            huge?.reason.range(of: "value 'X' float32[1x3x100000x100000] needs 111.8 GiB"),
+            "\(String(describing: huge))")
+        XCTAssertNotNil(huge?.reason.range(of: "--max-memory"))
+        var small = ModelLoader.Options()
+        small.maxMemory = 100
+        XCTAssertThrowsError(try ModelLoader.load(path: Repo.fixtures + "/relu.onnx", options: small)) {
+            XCTAssertNotNil(($0 as? FerccError)?.reason.range(of: "more than the memory limit of 100 bytes"), "\($0)")
+        }
+        XCTAssertNotNil(loadError(errorsDir("dilation_2e40.onnx"))?.reason.range(of: "dilation 1099511627776"))
+        XCTAssertNotNil(loadError(errorsDir("cycle.onnx"))?.reason.range(of: "cycle"))
+        XCTAssertNotNil(loadError(errorsDir("external_data.onnx")))
+        XCTAssertNotNil(loadError(errorsDir("fails_verifier.tflite")))
+    }
+
+    /// An ONNXModel built in code (the reader checks files) whose initializer's shape does not fit
+    /// its data is an error at import (FuzzMutatedModels found the trap this was).
+    func testInitializerShapeUnlikeItsDataIsAnError() throws {
+        var model = try ONNXReader.read(path: Repo.fixtures + "/conv_3x3_pad_bias.onnx")
+        XCTAssertFalse(model.graph.initializers.isEmpty)
+        for dims in [[-1, 2, 3, 3], [2, 3, 3, 99]] {
+            model.graph.initializers[0].dims = dims
+            XCTAssertThrowsError(try ONNXImporter.importModel(model, path: "built.onnx")) {
+                XCTAssertNotNil(($0 as? FerccError)?.reason.range(of: "initializer"), "\($0)")
+            }
+        }
+    }
+
+    /// A Split whose num_outputs (opset 18) is absurd is refused before anything is sized by it
+    /// (FuzzMutatedModels: 2^40 parts asked for 8 TB).
+    func testSplitIntoMorePartsThanOutputsIsAnError() throws {
+        var model = try ONNXReader.read(path: Repo.fixtures + "/split_equal_opset13.onnx")
+        model.opsets[""] = 18
+        let i = try XCTUnwrap(model.graph.nodes.firstIndex { $0.opType == "Split" })
+        model.graph.nodes[i].attributes["num_outputs"] = .int(1 << 40)
+        XCTAssertThrowsError(try ONNXImporter.importModel(model, path: "split.onnx")) {
+            XCTAssertNotNil(
+                ($0 as? FerccError)?.reason.range(of: "Split into 1099511627776 parts for 2 outputs"), "\($0)")
+        }
+    }
+
     func testUnsupportedOpsAreAllListedOnce() {
         let e = loadError(errorsDir("unsupported_ops.onnx"))
         XCTAssertEqual(

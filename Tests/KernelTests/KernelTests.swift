@@ -1,5 +1,6 @@
 import FerccKernels
 import FerccTestSupport
+import Foundation
 import XCTest
 
 typealias Conv2DGeometry = Kernels.Conv2DGeometry
@@ -419,6 +420,24 @@ final class KernelTests: XCTestCase {
             }
         }
         XCTAssertEqual(got, want)
+    }
+
+    /// A pooling window far larger than its input (a 2^30 kernel whose padding makes it valid,
+    /// found by FuzzMutatedModels as a hang) costs no more than the input: the taps are counted,
+    /// not looped over. Average including padding divides by the padded taps.
+    func testHugePoolingWindowIsCountedNotLooped() {
+        let k = 1 << 30
+        let g = Conv2DGeometry(
+            input: (1, 4, 4, 2), output: (1, 1, 2), kernel: (k, k), stride: (1, 1),
+            pads: (k - 4, k - 4, 0, 0))
+        let x = (0..<32).map { Float($0) }
+        var y = [Float](repeating: 0, count: 2 + 16)
+        let start = Date()
+        Pool2DKernel(geometry: g, kind: .max).run(input: x, output: &y)
+        XCTAssertEqual(Array(y[0..<2]), [30, 31])
+        Pool2DKernel(geometry: g, kind: .average(countIncludePad: false)).run(input: x, output: &y)
+        XCTAssertEqual(Array(y[0..<2]), [15, 16])
+        XCTAssertLessThan(Date().timeIntervalSince(start), 1)
     }
 
     /// fp32 max and average pooling (16-channel vectors, an overlapping last vector, a scalar

@@ -56,8 +56,10 @@ final class TFLiteFixtureTests: XCTestCase {
             let x = try NPY.read(path: Self.dir + "/" + c.inputs[0].file)
             let ref = try NPY.read(path: Self.dir + "/" + c.outputs[0].file).data
             for (mode, tolerance) in [(TFLiteImporter.HybridArithmetic.litert, Float(1e-4)), (.float, 3e-2)] {
+                var loading = ModelLoader.Options()
+                loading.hybrid = mode
                 let (graph, _) = try ModelLoader.load(
-                    path: Self.dir + "/" + c.model, pipeline: PassManager.defaultPipeline, hybrid: mode)
+                    path: Self.dir + "/" + c.model, pipeline: PassManager.defaultPipeline, options: loading)
                 XCTAssertEqual(
                     graph.nodes.contains {
                         $0.op == .dynamicQuantize(asymmetric: true) || $0.op == .dynamicQuantize(asymmetric: false)

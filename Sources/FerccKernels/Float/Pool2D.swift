@@ -22,14 +22,14 @@ extension Kernels {
         )
             -> (first: Int, end: Int, count: Int)
         {
+            // Counted, not looped over the kernel: a window far larger than the input costs nothing.
             let start = o * stride - padBegin
-            var first = 0, end = kernel, padded = 0
-            for i in 0..<kernel {
-                let p = start + i * dilation
-                if p < size + padEnd { padded += 1 }
-            }
-            while first < kernel && start + first * dilation < 0 { first += 1 }
-            while end > first && start + (end - 1) * dilation >= size { end -= 1 }
+            @inline(__always) func ceilDiv(_ a: Int, _ b: Int) -> Int { (a + b - 1) / b }
+            // Taps i with start + i * dilation inside [0, size), and below size + padEnd.
+            let first = start >= 0 ? 0 : min(kernel, ceilDiv(-start, dilation))
+            let end = max(first, size - start <= 0 ? 0 : min(kernel, ceilDiv(size - start, dilation)))
+            let limit = size + padEnd - start
+            let padded = limit <= 0 ? 0 : min(kernel, ceilDiv(limit, dilation))
             return (first, end, includePad ? padded : end - first)
         }
 

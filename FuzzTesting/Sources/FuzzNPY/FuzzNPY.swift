@@ -1,0 +1,27 @@
+import Fercc
+
+/// .npy bytes: header parsing, dtype, shape and size checks; what parses is encoded again and must
+/// parse to the same array.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzNPY(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    guard let array = try? NPY.parse(bytes) else { return 0 }
+    let again = try? NPY.parse(NPY.encode(array))
+    precondition(again?.shape == array.shape, "an .npy array does not survive encode and parse")
+    return 0
+}
+
+/// SwiftPM links an executable's entry point as `FuzzNPY_main`; hand control to libFuzzer's driver.
+@_cdecl("FuzzNPY_main")
+public func FuzzNPYMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    var count = argc
+    var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
+    return runFuzzerDriver(&count, &arguments) { data, size in fuzzNPY(data!, size) }
+}
+
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
