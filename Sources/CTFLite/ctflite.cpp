@@ -163,6 +163,8 @@ int fercc_tflite_operator(const FerccTFLiteModel *m, size_t subgraph, size_t ind
   out->beta = 1.0f;
   out->alpha = 0.2f;
   out->options_type = static_cast<int32_t>(op->builtin_options_type());
+  // A union type whose table is absent passes the Verifier: the defaults above stand, as in LiteRT.
+  if (op->builtin_options() == nullptr) return 0;
   using namespace tflite;
   switch (op->builtin_options_type()) {
     case BuiltinOptions_Conv2DOptions: {
