@@ -13,10 +13,11 @@ let fuzzers = ["FuzzONNX", "FuzzTFLite", "FuzzImage", "FuzzNPY", "FuzzFER2013", 
 let package = Package(
     name: "FuzzTesting",
     dependencies: [.package(name: "fercc", path: "..")],
-    targets: fuzzers.map {
-        .executableTarget(
-            name: $0, dependencies: [.product(name: "Fercc", package: "fercc")],
-            swiftSettings: [.unsafeFlags(["-parse-as-library"])],
-            linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address"])])
-    }
+    targets: [.target(name: "FuzzDriver")]
+        + fuzzers.map {
+            .executableTarget(
+                name: $0, dependencies: ["FuzzDriver", .product(name: "Fercc", package: "fercc")],
+                swiftSettings: [.unsafeFlags(["-parse-as-library"])],
+                linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address"])])
+        }
 )

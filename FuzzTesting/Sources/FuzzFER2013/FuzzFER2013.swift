@@ -1,4 +1,5 @@
 import Fercc
+import FuzzDriver
 
 /// FER2013 CSV text (any bytes that are UTF-8): header and row parsing, every usage filter.
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -12,17 +13,8 @@ public func fuzzFER2013(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// SwiftPM links an executable's entry point as `FuzzFER2013_main`; hand control to libFuzzer's driver.
+/// SwiftPM's entry point for this target: libFuzzer's driver (FuzzDriver).
 @_cdecl("FuzzFER2013_main")
 public func FuzzFER2013Main(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var count = argc
-    var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return runFuzzerDriver(&count, &arguments) { data, size in fuzzFER2013(data!, size) }
+    runFuzzer(argc, argv) { data, size in fuzzFER2013(data!, size) }
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt

@@ -1,4 +1,5 @@
 import Fercc
+import FuzzDriver
 
 /// PNG, JPEG and PGM/PPM bytes (the decoder picks by content), then the preprocessing of every
 /// decoded image to a 48x48 gray and a 64x64 RGB model input.
@@ -13,17 +14,8 @@ public func fuzzImage(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// SwiftPM links an executable's entry point as `FuzzImage_main`; hand control to libFuzzer's driver.
+/// SwiftPM's entry point for this target: libFuzzer's driver (FuzzDriver).
 @_cdecl("FuzzImage_main")
 public func FuzzImageMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var count = argc
-    var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return runFuzzerDriver(&count, &arguments) { data, size in fuzzImage(data!, size) }
+    runFuzzer(argc, argv) { data, size in fuzzImage(data!, size) }
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt

@@ -4,6 +4,7 @@ import FerccONNX
 import FerccPasses
 import FerccRuntime
 import Foundation
+import FuzzDriver
 
 /// Structure-aware: the fuzz input is a script of mutations applied to one of fercc's valid ONNX
 /// fixture models (attributes, shapes, initializer dimensions, node inputs, op types), after
@@ -111,17 +112,8 @@ func mutate(_ model: inout ONNXModel, op: Int, _ a: Int, _ b: Int) {
     model.graph = g
 }
 
-/// SwiftPM links an executable's entry point as `FuzzMutatedModels_main`; hand control to libFuzzer's driver.
+/// SwiftPM's entry point for this target: libFuzzer's driver (FuzzDriver).
 @_cdecl("FuzzMutatedModels_main")
 public func FuzzMutatedModelsMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var count = argc
-    var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return runFuzzerDriver(&count, &arguments) { data, size in fuzzMutatedModels(data!, size) }
+    runFuzzer(argc, argv) { data, size in fuzzMutatedModels(data!, size) }
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt

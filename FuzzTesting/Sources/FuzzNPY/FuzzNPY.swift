@@ -1,4 +1,5 @@
 import Fercc
+import FuzzDriver
 
 /// .npy bytes: header parsing, dtype, shape and size checks; what parses is encoded again and must
 /// parse to the same array.
@@ -11,17 +12,8 @@ public func fuzzNPY(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// SwiftPM links an executable's entry point as `FuzzNPY_main`; hand control to libFuzzer's driver.
+/// SwiftPM's entry point for this target: libFuzzer's driver (FuzzDriver).
 @_cdecl("FuzzNPY_main")
 public func FuzzNPYMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var count = argc
-    var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return runFuzzerDriver(&count, &arguments) { data, size in fuzzNPY(data!, size) }
+    runFuzzer(argc, argv) { data, size in fuzzNPY(data!, size) }
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt

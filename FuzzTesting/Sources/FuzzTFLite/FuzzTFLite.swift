@@ -2,6 +2,7 @@ import Fercc
 import FerccPasses
 import FerccTFLite
 import Foundation
+import FuzzDriver
 
 /// TFLite bytes: the flatbuffers Verifier, the reader, the importer, the default passes.
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -14,17 +15,8 @@ public func fuzzTFLite(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// SwiftPM links an executable's entry point as `FuzzTFLite_main`; hand control to libFuzzer's driver.
+/// SwiftPM's entry point for this target: libFuzzer's driver (FuzzDriver).
 @_cdecl("FuzzTFLite_main")
 public func FuzzTFLiteMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var count = argc
-    var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return runFuzzerDriver(&count, &arguments) { data, size in fuzzTFLite(data!, size) }
+    runFuzzer(argc, argv) { data, size in fuzzTFLite(data!, size) }
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt
