@@ -224,30 +224,63 @@ public enum FER2013 {
     }
 
     public static func read(_ path: String, usage: String?, limit: Int?) throws -> [Row] {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = readFileContents(path) else {
             throw FerccError(file: path, "cannot read the file")
         }
         guard let text = String(data: data, encoding: .utf8) else { throw FerccError(file: path, "is not UTF-8 text") }
         return try parse(text, source: path, usage: usage, limit: limit)
     }
 
-    /// The rows of a FER2013 CSV's text; `source` names it in errors.
+    /// The rows of a FER2013 CSV's text; `source` names it in errors. Works on the UTF-8 bytes
+    /// (the full FER2013 file is 290 MB): lines end at "\n", "\r\n" or "\r", fields are split at
+    /// commas and trimmed of spaces and tabs, pixels are decimal 0-255 separated by spaces.
     public static func parse(_ text: String, source path: String, usage: String?, limit: Int?) throws -> [Row] {
+        var text = text
+        return try text.withUTF8 { try parse(bytes: $0, source: path, usage: usage, limit: limit) }
+    }
+
+    static func parse(bytes b: UnsafeBufferPointer<UInt8>, source path: String, usage: String?, limit: Int?)
+        throws -> [Row]
+    {
+        let comma = UInt8(ascii: ","), space = UInt8(ascii: " "), tab = UInt8(ascii: "\t")
+        let cr = UInt8(ascii: "\r"), lf = UInt8(ascii: "\n"), zero = UInt8(ascii: "0")
         var rows: [Row] = []
         var emotionColumn = 0, pixelsColumn = 1, usageColumn: Int? = 2
-        // Swift reads "\r\n" as one Character, so split on newline characters, not on "\n".
-        for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
-            if line.isEmpty { continue }
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
-                $0.trimmingCharacters(in: .whitespaces)
+        let wantedUsage = usage.map { Array($0.lowercased().utf8) }
+        func trimmed(_ r: Range<Int>) -> Range<Int> {
+            var lo = r.lowerBound, hi = r.upperBound
+            while lo < hi, b[lo] == space || b[lo] == tab { lo += 1 }
+            while hi > lo, b[hi - 1] == space || b[hi - 1] == tab { hi -= 1 }
+            return lo..<hi
+        }
+        func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: b[r]), as: UTF8.self) }
+        func lowered(_ r: Range<Int>) -> [UInt8] {
+            b[r].map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 + 32 : $0 }
+        }
+        var lineIndex = 0, start = 0
+        var fields: [Range<Int>] = []
+        while start < b.count {
+            var end = start
+            while end < b.count, b[end] != lf, b[end] != cr { end += 1 }
+            let next = end < b.count && b[end] == cr && end + 1 < b.count && b[end + 1] == lf ? end + 2 : end + 1
+            defer { lineIndex += 1; start = next }
+            if end == start { continue }
+            let i = lineIndex
+            fields.removeAll(keepingCapacity: true)
+            var f = start
+            for k in start...end where k == end || b[k] == comma {
+                fields.append(trimmed(f..<k))
+                f = k + 1
             }
             if i == 0 {
-                let names = fields.map { $0.lowercased() }
-                guard let e = names.firstIndex(of: "emotion"), let p = names.firstIndex(of: "pixels") else {
+                let names = fields.map { lowered($0) }
+                guard let e = names.firstIndex(of: Array("emotion".utf8)),
+                    let p = names.firstIndex(of: Array("pixels".utf8))
+                else {
                     throw FerccError(
                         file: "\(path):1", "not a FER2013 CSV: the header must name 'emotion' and 'pixels' columns")
                 }
-                emotionColumn = e; pixelsColumn = p; usageColumn = names.firstIndex(of: "usage")
+                emotionColumn = e; pixelsColumn = p; usageColumn = names.firstIndex(of: Array("usage".utf8))
                 if usage != nil, usageColumn == nil {
                     throw FerccError(file: "\(path):1", "--usage: the CSV has no Usage column")
                 }
@@ -259,20 +292,34 @@ public enum FER2013 {
                 throw FerccError(
                     file: where_, "has \(fields.count) columns, expected \(max(emotionColumn, pixelsColumn) + 1)")
             }
-            if let usage, let u = usageColumn, fields.count > u, fields[u].lowercased() != usage.lowercased() {
-                continue
+            if let wantedUsage, let u = usageColumn, fields.count > u, lowered(fields[u]) != wantedUsage { continue }
+            guard let emotion = Int(text(fields[emotionColumn])), labels.indices.contains(emotion) else {
+                throw FerccError(file: where_, "emotion '\(text(fields[emotionColumn]))' is not a class index 0-6")
             }
-            guard let emotion = Int(fields[emotionColumn]), labels.indices.contains(emotion) else {
-                throw FerccError(file: where_, "emotion '\(fields[emotionColumn])' is not a class index 0-6")
+            // Pixels: runs of non-space bytes, each a decimal 0-255.
+            var tokens: [Range<Int>] = []
+            tokens.reserveCapacity(48 * 48)
+            let px = fields[pixelsColumn]
+            var k = px.lowerBound
+            while k < px.upperBound {
+                while k < px.upperBound, b[k] == space { k += 1 }
+                let t = k
+                while k < px.upperBound, b[k] != space { k += 1 }
+                if k > t { tokens.append(t..<k) }
             }
-            let values = fields[pixelsColumn].split(separator: " ")
-            guard values.count == 48 * 48 else {
-                throw FerccError(file: where_, "has \(values.count) pixels, a FER2013 row has 2304 (48x48)")
+            guard tokens.count == 48 * 48 else {
+                throw FerccError(file: where_, "has \(tokens.count) pixels, a FER2013 row has 2304 (48x48)")
             }
             var pixels = [UInt8](repeating: 0, count: 48 * 48)
-            for (k, v) in values.enumerated() {
-                guard let p = UInt8(v) else { throw FerccError(file: where_, "pixel \(k + 1) is '\(v)', not 0-255") }
-                pixels[k] = p
+            for (n, t) in tokens.enumerated() {
+                var v = 0
+                for j in t {
+                    let d = Int(b[j]) - Int(zero)
+                    guard d >= 0, d <= 9 else { v = 256; break }
+                    v = min(v * 10 + d, 256)
+                }
+                guard v <= 255 else { throw FerccError(file: where_, "pixel \(n + 1) is '\(text(t))', not 0-255") }
+                pixels[n] = UInt8(v)
             }
             rows.append(
                 Row(

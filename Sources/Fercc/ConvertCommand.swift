@@ -76,6 +76,7 @@ public enum ConvertCommand {
             passes += try PassManager.run(&graph, pipeline: ["to-nhwc", "eliminate-dead-code"])
         }
         var options = options
+        options.maxMemory = loading.maxMemory
         if let pixels {
             options.imageInput = try imageInput(graph, layout: inputLayout, preprocessing: pixels, model: model)
         }
@@ -147,7 +148,7 @@ func imageInput(
 
 /// SHA-256 of a model file (nil when it cannot be read).
 func modelDigest(_ path: String) -> String? {
-    FileManager.default.contents(atPath: path).map { SHA256.hex($0) }
+    readFileContents(path).map { SHA256.hex($0) }
 }
 
 /// fp32, int8, or int8+fp32: what the graph's compute nodes (not the boundary conversions) run in.
@@ -193,7 +194,7 @@ struct Harness {
     /// Swift that creates the model: `Name()`, or `Name(weights:)` from the weights file.
     var makeModel: String {
         weights == .embedded
-            ? "\(name)()"
+            ? "\(name)()!"
             : "\(name)(weights: [UInt8](try! Data(contentsOf: URL(fileURLWithPath: "
                 + "\"\(directory)/\(name).weights\"))))!"
     }

@@ -88,7 +88,7 @@ public enum EvaluateCommand {
     /// The report.json of a directory written by `fercc quantize` or `convert`, checked to come
     /// from `model` (the same file contents).
     static func generatedReport(directory: String, model: String) throws -> ConvertCommand.Report {
-        guard let data = FileManager.default.contents(atPath: directory + "/report.json") else {
+        guard let data = readFileContents(directory + "/report.json") else {
             throw FerccError(file: directory, "no report.json: not a directory written by fercc quantize or convert")
         }
         let report: ConvertCommand.Report

@@ -6,7 +6,7 @@ import Foundation
 /// libjpeg-turbo, binary PGM/PPM (P5/P6, 8-bit) natively. Any failure is a FerccError naming the file.
 public enum ImageDecoder {
     public static func decode(_ path: String) throws -> Image {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = readFileContents(path) else {
             throw FerccError(file: path, "cannot read the file")
         }
         return try decode([UInt8](data), source: path)

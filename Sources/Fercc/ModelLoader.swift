@@ -65,16 +65,7 @@ public enum ModelLoader {
     }
 
     /// Bytes for messages, in binary units: "111.8 GiB", "3.1 MiB".
-    public static func describe(_ bytes: Int) -> String {
-        if bytes == Int.max { return "more than 8 EiB" }
-        let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
-        var v = Double(bytes), u = 0
-        while v >= 1024 && u < units.count - 1 {
-            v /= 1024
-            u += 1
-        }
-        return u == 0 ? "\(bytes) bytes" : "\((v * 10).rounded() / 10) \(units[u])"
-    }
+    public static func describe(_ bytes: Int) -> String { describeBytes(bytes) }
 
     static func importGraph(path: String, options: Options) throws -> Graph {
         var isDir: ObjCBool = false

@@ -32,7 +32,7 @@ public enum NPY {
 
     public static func read(path: String) throws -> Array {
         guard FileManager.default.fileExists(atPath: path) else { throw FerccError(file: path, "no such file") }
-        guard let bytes = FileManager.default.contents(atPath: path) else {
+        guard let bytes = readFileContents(path) else {
             throw FerccError(file: path, "cannot read the file")
         }
         do {

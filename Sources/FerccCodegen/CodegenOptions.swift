@@ -13,6 +13,9 @@ public struct CodegenOptions {
     public var labels: [String]?
     /// The preprocessing `predict(pixels:...)` applies; no pixel API when nil.
     public var imageInput: Kernels.ImageInput?
+    /// Bytes the generated model's weights, activations and scratch may need together
+    /// (`--max-memory`, checked before anything of that size is allocated).
+    public var maxMemory = 4 << 30
 
     public init(
         name: String, weights: Weights = .embedded, target: Target = .host, labels: [String]? = nil,

@@ -123,7 +123,7 @@ struct GeneratedFile {
         }
         l.append("    /// Bytes of `\(name).weights` (or of the embedded weights).")
         l.append("    public static let weightByteCount = \(plan.weights.count)")
-        l.append("    static let arenaByteCount = \(max(plan.arena.bytes, 64))")
+        l.append("    static let arenaByteCount = \((max(plan.arena.bytes, 64) + 63) / 64 * 64)")
         l.append("")
         l.append("    private let weights: UnsafeRawPointer")
         l.append("    private let ownsWeights: Bool")
@@ -140,21 +140,25 @@ struct GeneratedFile {
         l.append("")
         l += initializers()
         l.append("")
-        l.append("    private init(weights: UnsafeRawPointer, owned: Bool) {")
+        l.append("    private init?(weights: UnsafeRawPointer, owned: Bool) {")
         l.append("        self.weights = weights")
         l.append("        ownsWeights = owned")
         for i in writer.initLines { l.append("        \(i)") }
         l.append("        let scratchNeeded = \(writer.scratchSize)")
-        l.append("        arena = .allocate(byteCount: \(name).arenaByteCount, alignment: 64)")
-        l.append("        arena.initializeMemory(as: UInt8.self, repeating: 0, count: \(name).arenaByteCount)")
-        l.append("        scratch = .allocate(byteCount: scratchNeeded, alignment: 64)")
-        l.append("        scratch.initializeMemory(as: UInt8.self, repeating: 0, count: scratchNeeded)")
+        // One allocation: the arena (a multiple of 64 bytes), then the scratch.
+        l.append(
+            "        guard let memory = Kernels.allocateZeroed(byteCount: \(name).arenaByteCount + scratchNeeded) else {"
+        )
+        l.append("            if owned { UnsafeMutableRawPointer(mutating: weights).deallocate() }")
+        l.append("            return nil")
+        l.append("        }")
+        l.append("        arena = memory")
+        l.append("        scratch = memory + \(name).arenaByteCount")
         l.append("    }")
         l.append("")
         l.append("    deinit {")
         l.append("        if ownsWeights { UnsafeMutableRawPointer(mutating: weights).deallocate() }")
         l.append("        arena.deallocate()")
-        l.append("        scratch.deallocate()")
         l.append("    }")
         l.append("")
         l += predictions()
@@ -184,26 +188,29 @@ struct GeneratedFile {
     func initializers() -> [String] {
         if options.weights == .embedded {
             return [
-                "    /// Decodes the embedded weights (once) and prepares the kernels.",
-                "    public convenience init() {",
-                "        self.init(weights: UnsafeRawPointer(\(name).decodeWeights()), owned: true)",
+                "    /// Decodes the embedded weights and prepares the kernels; nil when memory cannot be had.",
+                "    public convenience init?() {",
+                "        guard let weights = \(name).decodeWeights() else { return nil }",
+                "        self.init(weights: UnsafeRawPointer(weights), owned: true)",
                 "    }"
             ]
         }
         return [
             "    /// Prepares the model from the contents of \(name).weights, copied; nil when the byte count",
-            "    /// is not that of this model's weights.",
+            "    /// is not that of this model's weights or the memory cannot be had.",
             "    public convenience init?(weights bytes: UnsafeRawBufferPointer) {",
-            "        guard bytes.count == \(name).weightByteCount, let base = bytes.baseAddress else { return nil }",
-            "        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 64), alignment: 64)",
+            "        guard bytes.count == \(name).weightByteCount, let base = bytes.baseAddress,",
+            "            let copy = Kernels.allocateZeroed(byteCount: bytes.count)",
+            "        else { return nil }",
             "        copy.copyMemory(from: base, byteCount: bytes.count)",
             "        self.init(weights: UnsafeRawPointer(copy), owned: true)",
             "    }",
             "",
-            "    /// Prepares the model from the contents of \(name).weights, copied.",
+            "    /// Prepares the model from the contents of \(name).weights, copied (nil as above).",
             "    public convenience init?(weights bytes: [UInt8]) {",
-            "        guard bytes.count == \(name).weightByteCount else { return nil }",
-            "        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 64), alignment: 64)",
+            "        guard bytes.count == \(name).weightByteCount,",
+            "            let copy = Kernels.allocateZeroed(byteCount: bytes.count)",
+            "        else { return nil }",
             "        bytes.withUnsafeBytes { if let base = $0.baseAddress { copy.copyMemory(from: base, byteCount: "
                 + "$0.count) } }",
             "        self.init(weights: UnsafeRawPointer(copy), owned: true)",
@@ -499,9 +506,9 @@ struct GeneratedFile {
         )
         l.append("")
         l.append("extension \(name) {")
-        l.append("    static func decodeWeights() -> UnsafeMutableRawPointer {")
+        l.append("    static func decodeWeights() -> UnsafeMutableRawPointer? {")
         l.append("        let byteCount = weightByteCount")
-        l.append("        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 64), alignment: 64)")
+        l.append("        guard let raw = Kernels.allocateZeroed(byteCount: byteCount) else { return nil }")
         l.append("        let out = raw.assumingMemoryBound(to: UInt8.self)")
         l.append("        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)")
         l.append("        defer { table.deallocate() }")

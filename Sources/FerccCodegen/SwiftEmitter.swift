@@ -72,6 +72,7 @@ public enum SwiftEmitter {
                     macs: s.macs))
         }
         var kernels = plan.kernelFiles
+        kernels.insert("Common/Memory.swift")  // the initializer's allocation, which may fail softly
         if (graph.inputs + graph.outputs).contains(where: { graph.values[$0]!.type.dtype == .int8 }) {
             kernels.insert("Int8/Quantize.swift")
         }
@@ -83,15 +84,39 @@ public enum SwiftEmitter {
         return GeneratedCode(
             kernelSource: file.render(), weightsSource: options.weights == .embedded ? file.renderWeights() : nil,
             weightsFile: options.weights == .file ? plan.weights : nil, arena: plan.arena,
-            scratchBytes: try scratchBytes(plan), weightBytes: plan.weights.count, layers: layers, plan: plan)
+            scratchBytes: try checkedScratchBytes(plan, limit: options.maxMemory), weightBytes: plan.weights.count,
+            layers: layers, plan: plan)
+    }
+
+    /// The plan's scratch, after checking that its weights and arena, then all three together, fit
+    /// within `limit` (`--max-memory`): the size generated code's initializer will ask for.
+    static func checkedScratchBytes(_ plan: ExecutionPlan, limit: Int) throws -> Int {
+        func check(_ parts: [(String, Int)]) throws {
+            let total = parts.reduce(0) { $0.addingReportingOverflow($1.1).overflow ? Int.max : $0 + $1.1 }
+            guard total <= limit else {
+                throw FerccError(
+                    "the generated model needs \(describeBytes(total)) ("
+                        + parts.map { "\($0.0) \(describeBytes($0.1))" }.joined(separator: ", ")
+                        + "), more than the memory limit of \(describeBytes(limit)) (--max-memory)")
+            }
+        }
+        try check([("weights", plan.weights.count), ("activations", plan.arena.bytes)])
+        let scratch = try scratchBytes(plan)
+        try check([("weights", plan.weights.count), ("activations", plan.arena.bytes), ("scratch", scratch)])
+        return scratch
     }
 
     /// The scratch this build's kernels need for the plan (the report's number; generated code
     /// computes its own, for the paths it compiles).
     static func scratchBytes(_ plan: ExecutionPlan) throws -> Int {
-        let weights = UnsafeMutableRawPointer.allocate(byteCount: max(plan.weights.count, 64), alignment: 64)
-        let arena = UnsafeMutableRawPointer.allocate(byteCount: max(plan.arena.bytes, 64), alignment: 64)
-        defer { weights.deallocate(); arena.deallocate() }
+        guard let weights = Kernels.allocateZeroed(byteCount: plan.weights.count) else {
+            throw FerccError("cannot allocate \(describeBytes(plan.weights.count)) for the weights")
+        }
+        defer { weights.deallocate() }
+        guard let arena = Kernels.allocateZeroed(byteCount: plan.arena.bytes) else {
+            throw FerccError("cannot allocate \(describeBytes(plan.arena.bytes)) for the activations")
+        }
+        defer { arena.deallocate() }
         plan.weights.withUnsafeBytes { if let b = $0.baseAddress { weights.copyMemory(from: b, byteCount: $0.count) } }
         let memory = PlanMemory(weights: UnsafeRawPointer(weights), arena: arena)
         var bytes = 0

@@ -220,6 +220,9 @@ public enum ShapeInference {
             let x = inputs[0].shape
             guard pads.count == 2 * x.count else { throw FerccError("Pad: \(pads.count) pads for rank \(x.count)") }
             guard !value.isNaN else { throw FerccError("Pad value is NaN") }
+            if let absurd = pads.first(where: { $0.magnitude >= 1 << 40 }) {
+                throw FerccError("Pad: padding \(absurd) is beyond any tensor size")
+            }
             let out = (0..<x.count).map { x[$0] + pads[$0] + pads[$0 + x.count] }
             guard out.allSatisfy({ $0 >= 0 }) else { throw FerccError("Pad crops \(inputs[0]) below zero") }
             return [TensorType(inputs[0].dtype, out)]

@@ -192,3 +192,15 @@ public func checkedProduct(_ dims: [Int]) -> Int? {
     }
     return p
 }
+
+/// Bytes for messages, in binary units: "111.8 GiB", "3.1 MiB", "512 bytes".
+public func describeBytes(_ bytes: Int) -> String {
+    if bytes == Int.max { return "more than 8 EiB" }
+    let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+    var v = Double(bytes), u = 0
+    while v >= 1024 && u < units.count - 1 {
+        v /= 1024
+        u += 1
+    }
+    return u == 0 ? "\(bytes) bytes" : "\((v * 10).rounded() / 10) \(units[u])"
+}

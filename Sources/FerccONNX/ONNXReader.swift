@@ -9,7 +9,7 @@ public enum ONNXReader {
         guard FileManager.default.fileExists(atPath: path) else {
             throw FerccError(file: path, "no such file")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = readFileContents(path) else {
             throw FerccError(file: path, "cannot read the file")
         }
         return try read(data: data, path: path)

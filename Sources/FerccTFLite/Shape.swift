@@ -52,7 +52,7 @@ let shapeImporters: [String: (TFLiteImporter.OpImporter, Int)] = [
     ),
     "CONCATENATION": (
         { ctx in
-            let inputs = try (0..<ctx.op.inputs.count).map { try ctx.value($0) }
+            let inputs = try ctx.variadicInputs()
             let rank = ctx.type(inputs[0]).rank
             let act = try ctx.fusedActivation()
             let a = try axis(ctx.options.axis, rank)
@@ -147,7 +147,7 @@ let shapeImporters: [String: (TFLiteImporter.OpImporter, Int)] = [
     ),
     "PACK": (
         { ctx in
-            let inputs = try (0..<ctx.op.inputs.count).map { try ctx.value($0) }
+            let inputs = try ctx.variadicInputs()
             var shape = ctx.type(inputs[0]).shape
             let a = try axis(ctx.options.axis, shape.count + 1)
             shape.insert(1, at: a)

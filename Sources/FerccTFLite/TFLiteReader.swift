@@ -7,7 +7,7 @@ import Foundation
 public enum TFLiteReader {
     public static func read(path: String) throws -> TFLiteModel {
         guard FileManager.default.fileExists(atPath: path) else { throw FerccError(file: path, "no such file") }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = readFileContents(path) else {
             throw FerccError(file: path, "cannot read the file")
         }
         do {

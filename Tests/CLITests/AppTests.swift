@@ -65,7 +65,7 @@ final class AppTests: XCTestCase {
             """
             import Foundation
             let pixels = [UInt8](FileManager.default.contents(atPath: "\(pixels.path)")!)
-            let mood = Mood()
+            let mood = Mood()!
             let (label, probability) = mood.classify(pixels: pixels, width: 64, height: 64, bytesPerRow: 64, format: .gray8)
             print(label, probability.bitPattern)
             """.utf8

@@ -203,7 +203,7 @@ final class NewUserTests: XCTestCase {
         let out = dir.appendingPathComponent("gen").path
         let literals = labels.map(SwiftNames.stringLiteral).joined(separator: ", ")
         let main = """
-            let model = SelfModel()
+            let model = SelfModel()!
             print(SelfModel.labels == [\(literals)] ? "same" : "different")
             print(model.classify([Float](repeating: 0.5, count: 48 * 48)).label.utf8.count > 0)
             """

@@ -28,7 +28,7 @@ final class CodegenTests: XCTestCase {
         let path = "\(out)/FER.weights"
         let make: String
         switch (weights, noCopy) {
-        case (.embedded, _): make = "FER()"
+        case (.embedded, _): make = "FER()!"
         case (.file, false): make = "FER(weights: [UInt8](try! Data(contentsOf: URL(fileURLWithPath: \"\(path)\"))))!"
         case (.file, true):
             // The weights file mapped into memory and used in place.
@@ -115,7 +115,7 @@ final class CodegenTests: XCTestCase {
                 calls.append(
                     """
                     do {
-                        let m = \(name)()
+                        let m = \(name)()!
                         var y = [Int8](repeating: 0, count: \(y.count))
                         let x: [Int8] = \(x)
                         m.predictQuantized(x, into: &y)
@@ -127,7 +127,7 @@ final class CodegenTests: XCTestCase {
                 calls.append(
                     """
                     do {
-                        let m = \(name)()
+                        let m = \(name)()!
                         let x: [Float] = [\(x.map { "Float(bitPattern: \($0.bitPattern))" }.joined(separator: ", "))]
                         print("\(c.name)", m.predict(x).map { String($0.bitPattern) }.joined(separator: " "))
                     }
@@ -166,7 +166,7 @@ final class CodegenTests: XCTestCase {
             references.append(try NPY.read(path: fixtures + "/" + c.outputs[0].file).data)
             calls.append(
                 """
-                print(\(name)().predict([\(x.map { "Float(bitPattern: \($0.bitPattern))" }.joined(separator: ", "))])
+                print(\(name)()!.predict([\(x.map { "Float(bitPattern: \($0.bitPattern))" }.joined(separator: ", "))])
                     .map { String($0.bitPattern) }.joined(separator: " "))
                 """)
         }
@@ -247,10 +247,10 @@ final class CodegenTests: XCTestCase {
         guard case .int8(let qx) = x, case .int8(let qy) = y else { return XCTFail("int8 fixture") }
         try Data(
             """
-            let fer = FER()
+            let fer = FER()!
             let face: [Float] = [\(face.map { "Float(bitPattern: \($0.bitPattern))" }.joined(separator: ", "))]
             print(fer.predict(face).map { String($0.bitPattern) }.joined(separator: " "))
-            let q = Int8Net()
+            let q = Int8Net()!
             var y = [Int8](repeating: 0, count: \(qy.count))
             q.predictQuantized(\(qx), into: &y)
             print(y.map(String.init).joined(separator: " "))
@@ -447,12 +447,12 @@ final class CodegenTests: XCTestCase {
                 return data.withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
             }
             func run() {
-                let detector = FaceDetector()
+                let detector = FaceDetector()!
                 let found = detector.predict(load("\(detectorFile)", as: Float.self))
                 print(bits(found.regressors))
                 print(bits(found.classificators))
                 print(found.all.count, FaceDetector.outputNames)
-                let sub = Sub()
+                let sub = Sub()!
                 let qa: [Int8] = \(qa)
                 let qb: [Int8] = \(qb)
                 let (sa, za) = Sub.aQuantization
@@ -465,7 +465,7 @@ final class CodegenTests: XCTestCase {
                 var input = [Float](repeating: 0, count: 64 * 64)
                 FER.preprocess(pixels: gray, width: \(gray.width), height: \(gray.height), bytesPerRow: \(gray.width), format: .gray8, into: &input)
                 print(bits(input))
-                let fer = FER()
+                let fer = FER()!
                 print(fer.classify(pixels: gray, width: \(gray.width), height: \(gray.height), bytesPerRow: \(gray.width), format: .gray8) == fer.classify(input))
                 FER.preprocess(pixels: rgb, width: \(rgb.width), height: \(rgb.height), bytesPerRow: \(rgb.width * 3), format: .rgb8, into: &input)
                 print(bits(input))
@@ -543,7 +543,56 @@ final class CodegenTests: XCTestCase {
             try ConvertCommand.convert(
                 model: Self.fer, outputDirectory: dir.appendingPathComponent("x").path,
                 options: CodegenOptions(name: "9lives"), bench: false))
+        // The plan's weights, arena and scratch together, past the limit: the import's check (weights
+        // and every activation, 6.9 KiB) passes at 8 KiB, the plan (with 7 KiB of scratch) does not.
+        var small = ModelLoader.Options()
+        small.maxMemory = 8 << 10
+        XCTAssertThrowsError(
+            try ConvertCommand.convert(
+                model: Repo.fixtures + "/conv_depthwise_5x5_dilated.onnx",
+                outputDirectory: dir.appendingPathComponent("y").path, options: CodegenOptions(name: "Y"),
+                bench: false, loading: small)
+        ) {
+            XCTAssertNotNil(
+                ($0 as? FerccError)?.description.range(
+                    of: "conv_depthwise_5x5_dilated.onnx: the generated model needs 11.0 KiB (weights 864 bytes, "
+                        + "activations 3.1 KiB, scratch 7.0 KiB), more than the memory limit of 8.0 KiB (--max-memory)"),
+                "\($0)")
+        }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["file"], "nothing half-written")
+    }
+
+    /// The generated initializers return nil, instead of trapping, when the memory for the model
+    /// cannot be had: here an arena of 2^52 bytes (the constant edited in the generated source),
+    /// which no allocator gives; the weights-file initializer too, and a normal build still works.
+    func testInitializerReturnsNilWhenMemoryCannotBeHad() throws {
+        let dir = try temporaryDirectory()
+        for weights in CodegenOptions.Weights.allCases {
+            let out = dir.appendingPathComponent("\(weights)")
+            _ = try ConvertCommand.convert(
+                model: Repo.fixtures + "/conv_3x3_pad_bias.onnx", outputDirectory: out.path,
+                options: CodegenOptions(name: "Net", weights: weights), bench: false)
+            let source = out.appendingPathComponent("Net.swift")
+            let text = try String(contentsOf: source, encoding: .utf8)
+            let line = try XCTUnwrap(text.split(separator: "\n").first { $0.contains("static let arenaByteCount = ") })
+            let make =
+                weights == .embedded
+                ? "Net()"
+                : "Net(weights: [UInt8](try! Data(contentsOf: URL(fileURLWithPath: \"\(out.path)/Net.weights\"))))"
+            let main = "import Foundation\nprint(\(make) == nil ? \"nil\" : \"model\")"
+            var sources = [source.path]
+            if weights == .embedded { sources.append(out.appendingPathComponent("Net+Weights.swift").path) }
+            XCTAssertEqual(
+                try compileAndRun(sources: sources, main: main, in: out).trimmingCharacters(
+                    in: .whitespacesAndNewlines),
+                "model")
+            try text.replacingOccurrences(of: line, with: "    static let arenaByteCount = 1 << 52").write(
+                to: source, atomically: true, encoding: .utf8)
+            XCTAssertEqual(
+                try compileAndRun(sources: sources, main: main, in: out).trimmingCharacters(
+                    in: .whitespacesAndNewlines),
+                "nil", "\(weights)")
+        }
     }
 }
 

@@ -107,7 +107,7 @@ public func compileAndPredict(
     flags: [String] = ["-O", "-wmo"] + hostTargetFlags
 ) throws -> [Float] {
     let main = """
-        let model = \(name)()
+        let model = \(name)()!
         let x: [Float] = [\(input.map { "Float(bitPattern: \($0.bitPattern))" }.joined(separator: ", "))]
         print(model.predict(x).map { String($0.bitPattern) }.joined(separator: " "))
         """
@@ -150,7 +150,11 @@ public enum FerccProcess {
         p.executableURL = executable
         p.arguments = args
         p.currentDirectoryURL = directory
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        var env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // scripts/sanitize: the test process runs without leak checks (XCTest leaks its own test
+        // cases), each fercc it starts with them.
+        if let options = env["FERCC_CHILD_ASAN_OPTIONS"] { env["ASAN_OPTIONS"] = options }
+        p.environment = env
         return p
     }
 

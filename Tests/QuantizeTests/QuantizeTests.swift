@@ -83,6 +83,44 @@ final class QuantizeTests: XCTestCase {
         XCTAssertEqual(test[0].line, 5)
     }
 
+    /// The CSV parser's details: line ends, spaces, tabs, leading zeros, and each bad row a one-line error.
+    func testFER2013ParsingDetails() throws {
+        let pixels = (0..<2304).map { String($0 % 256) }.joined(separator: " ")
+        let text = "Emotion , PIXELS,usage\r3,\t\(pixels)  ,Training\r\n\n0, 000\(pixels.dropFirst()),PublicTest\n"
+        let rows = try FER2013.parse(text, source: "t.csv", usage: nil, limit: nil)
+        XCTAssertEqual(rows.map(\.label), ["happy", "angry"])
+        XCTAssertEqual(rows.map(\.line), [2, 4])
+        XCTAssertEqual(rows[0].image.pixels, (0..<2304).map { UInt8($0 % 256) })
+        XCTAssertEqual(rows[1].image.pixels, rows[0].image.pixels)
+        XCTAssertEqual(try FER2013.parse(text, source: "t.csv", usage: "publictest", limit: nil).map(\.line), [4])
+        XCTAssertEqual(try FER2013.parse(text, source: "t.csv", usage: nil, limit: 1).count, 1)
+        XCTAssertEqual(try FER2013.parse("", source: "t.csv", usage: nil, limit: nil).count, 0)
+        let header = "emotion,pixels\n"
+        let bad: [(String, String)] = [
+            ("x,y\n", "t.csv:1: not a FER2013 CSV"),
+            (header + "7,\(pixels)", "t.csv:2: emotion '7' is not a class index 0-6"),
+            (header + "1,\(pixels) 4", "t.csv:2: has 2305 pixels"),
+            (
+                header + "\n1,256 \(pixels.split(separator: " ").dropFirst().joined(separator: " "))",
+                "t.csv:3: pixel 1 is '256', not 0-255"
+            ),
+            (header + "1,0 -1\(pixels.dropFirst(3))", "t.csv:2: pixel 2 is '-1', not 0-255"),
+            (header + "1", "t.csv:2: has 1 columns, expected 2")
+        ]
+        for (csv, expected) in bad {
+            do {
+                _ = try FER2013.parse(csv, source: "t.csv", usage: nil, limit: nil)
+                XCTFail("no error for \(csv.prefix(40))")
+            } catch let e as FerccError {
+                XCTAssertTrue(e.description.contains(expected), e.description)
+                XCTAssertFalse(e.description.contains("\n"))
+            }
+        }
+        XCTAssertThrowsError(try FER2013.parse(header, source: "t.csv", usage: "Training", limit: nil)) {
+            XCTAssertTrue("\($0)".contains("t.csv:1: --usage: the CSV has no Usage column"), "\($0)")
+        }
+    }
+
     /// A symbolic link to a calibration folder lists what the folder does, labels included.
     func testCalibrationFolderThroughASymbolicLink() throws {
         let dir = try temporaryDirectory()

@@ -17,7 +17,7 @@ let models: [ONNXModel] = {
     let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter {
         $0.hasSuffix(".onnx")
     }.sorted()
-    return files.compactMap { try? ONNXReader.read(path: directory + "/" + $0) }
+    return keptForTheWholeRun { files.compactMap { try? ONNXReader.read(path: directory + "/" + $0) } }
 }()
 
 let interestingInts: [Int64] = [
@@ -47,9 +47,10 @@ public func fuzzMutatedModels(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt
     }
     guard var graph = try? ONNXImporter.importModel(model, path: "fuzz.onnx") else { return 0 }
     guard (try? PassManager.run(&graph, pipeline: PassManager.defaultPipeline)) != nil else { return 0 }
-    // Run what is small enough to run quickly.
+    // Run what is small enough to run quickly (an unmutated fixture of 2^20 values took 2.4 s in
+    // this AddressSanitizer debug build, over 10 s on a loaded machine: a false hang).
     let total = graph.values.values.reduce(0) { $0 + min($1.type.count, 1 << 24) }
-    guard total < 1 << 20, let interpreter = try? Interpreter(graph: graph) else { return 0 }
+    guard total < 1 << 18, let interpreter = try? Interpreter(graph: graph) else { return 0 }
     var feeds: [String: [Float]] = [:]
     for name in graph.inputs { feeds[name] = [Float](repeating: 0.5, count: graph.values[name]!.type.count) }
     _ = try? interpreter.run(feeds)

@@ -29,9 +29,10 @@ while let a = arguments.popFirst() {
 }
 if images.isEmpty { fail(usage) }
 
-let detector = FaceDetector()
-let fer = FER()
-let ferInt8 = FERInt8()
+// Each initializer returns nil when the memory for its weights and activations cannot be had.
+guard let detector = FaceDetector(), let fer = FER(), let ferInt8 = FERInt8() else {
+    fail("not enough memory for the models")
+}
 for directory in [outDirectory] + (dumpDirectory.map { [$0] } ?? []) {
     do {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
