@@ -32,8 +32,10 @@ public enum SupportedOps {
             "Dynamic-range models (float activations, int8 weights) compute CONV_2D, DEPTHWISE_CONV_2D and "
                 + "FULLY_CONNECTED as LiteRT's hybrid kernels do: the input quantized to int8 on the fly per batch "
                 + "(symmetric; asymmetric for per-channel CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED with "
-                + "`asymmetric_quantize_inputs`), within 1e-4 of LiteRT's builtin kernels; `--hybrid float` "
-                + "computes them in float instead. float16 weights behind `DEQUANTIZE` are expanded.",
+                + "`asymmetric_quantize_inputs`), within 1e-4 of LiteRT's builtin kernels; uint8 weight tensors "
+                + "are read as LiteRT reads them (bytes as int8, zero point ignored; uint8 CONV_2D per-channel "
+                + "weights with the first scale; uint8 hybrid DEPTHWISE_CONV_2D refused, as LiteRT does); "
+                + "`--hybrid float` computes them in float instead. float16 weights behind `DEQUANTIZE` are expanded.",
             "",
             "| op | up to version | int8 | notes |",
             "|---|---|---|---|"

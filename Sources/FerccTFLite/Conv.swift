@@ -40,8 +40,14 @@ let convImporters: [String: (TFLiteImporter.OpImporter, Int)] = [
             var x = try ctx.value(0)
             let xt = ctx.type(x)
             let float = xt.dtype == .float32
-            // Dynamic-range: LiteRT's hybrid depthwise kernel quantizes its input asymmetrically.
+            // Dynamic-range: LiteRT's hybrid depthwise kernel quantizes its input asymmetrically,
+            // and takes int8 weights only (depthwise_conv.cc refuses uint8 in Prepare).
             let hybrid = float && ctx.isHybrid(weights: 1)
+            if hybrid, ctx.hybrid == .litert, ctx.type(try ctx.value(1)).dtype == .uint8 {
+                throw FerccError(
+                    "uint8 weights with a float input: LiteRT's hybrid DEPTHWISE_CONV_2D takes int8 weights only and "
+                        + "refuses this model; --hybrid float computes it with the weights dequantized")
+            }
             if hybrid { x = try ctx.hybridInput(x, asymmetric: true) }
             let w = try ctx.weightValue(1, floatOp: float, hybridWeights: hybrid)
             let wv = ctx.graph.values[w]!

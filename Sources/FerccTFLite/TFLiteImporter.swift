@@ -173,7 +173,7 @@ extension TFLiteImportContext {
         }
         if hybridWeights, v.type.dtype.isQuantized {
             let raw = c.floats.map { $0 >= 128 ? $0 - 256 : $0 }
-            let scales = hybridScales(q)
+            let scales = hybridScales(q, dtype: v.type.dtype)
             let axis = q.axis ?? 0
             let strides = stridesOf(v.type.shape)
             let out = raw.indices.map { k in
@@ -214,13 +214,15 @@ extension TFLiteImportContext {
         else {
             return false
         }
-        return hybridScales(q).count > 1
+        return hybridScales(q, dtype: t.dtype).count > 1
     }
 
-    /// The scales LiteRT's hybrid kernels use: per channel only for int8 weights whose scales are
-    /// not all equal (conv.cc's `is_hybrid_per_channel`), otherwise the first.
-    func hybridScales(_ q: Quantization) -> [Float] {
-        q.scales.count > 1 && Set(q.scales).count > 1 ? q.scales : [q.scales[0]]
+    /// The scales LiteRT's hybrid kernels use: per channel when they are not all equal, otherwise
+    /// the first; CONV_2D's per-channel kernel takes int8 weights only (conv.cc's
+    /// `is_hybrid_per_channel`), so uint8 weights run its per-tensor kernel with the first scale.
+    func hybridScales(_ q: Quantization, dtype: DType) -> [Float] {
+        let perChannel = q.scales.count > 1 && Set(q.scales).count > 1 && (dtype == .int8 || opName != "CONV_2D")
+        return perChannel ? q.scales : [q.scales[0]]
     }
 
     /// The float input `x` of a hybrid op as LiteRT's kernel computes with it: quantized to int8
