@@ -18,6 +18,9 @@ public enum QuantizeCommand {
         /// Layers whose SQNR on the held-out samples is below this stay float.
         public var fallbackSQNR: Double?
         public var biasCorrection = true
+        /// Cross-layer equalization of the values between convolutions (per-channel weights only;
+        /// off by default until measured on the corpus models, docs/benchmarks.md).
+        public var equalize = false
         public var progress = false
         /// How the float model is read (dynamic-range arithmetic, memory limit).
         public var loading = ModelLoader.Options()
@@ -40,14 +43,14 @@ public enum QuantizeCommand {
     /// (calibration and the per-layer report need the intermediates; the int8 graph is fused
     /// before code generation).
     static let fusions = ["fuse-depthwise-pointwise", "fuse-expand-depthwise-pointwise"]
-    static var pipeline: [String] { PassManager.defaultPipeline.filter { !fusions.contains($0) } }
+    public static var pipeline: [String] { PassManager.defaultPipeline.filter { !fusions.contains($0) } }
 
     public static func run(
         model: String, calibration: String, outputDirectory: String, codegen: CodegenOptions, bench: Bool,
         options: Options
     ) throws -> Result {
         try ConvertCommand.checkName(codegen)
-        let (graph, passes) = try ModelLoader.load(path: model, pipeline: pipeline, options: options.loading)
+        var (graph, passes) = try ModelLoader.load(path: model, pipeline: pipeline, options: options.loading)
         guard graph.inputs.count == 1, graph.outputs.count == 1 else {
             throw FerccError(
                 file: model,
@@ -70,6 +73,16 @@ public enum QuantizeCommand {
         let calib = Array(samples[..<(samples.count - held)]).map(\.data)
         let holdout = held > 0 ? Array(samples[(samples.count - held)...]).map(\.data) : calib
         let evaluatedOn = held > 0 ? "held-out" : "calibration"
+        // Equalized before calibration: the float graph every later step (ranges, bias correction,
+        // the accuracy report) works on computes what the model did.
+        var equalized: [ChannelEqualization.Pair] = []
+        if options.equalize, !options.quantize.perTensor {
+            do {
+                equalized = try ChannelEqualization.apply(&graph, samples: calib)
+            } catch let e as FerccError {
+                throw e.inFile(model)
+            }
+        }
 
         let calBar = ProgressBar(
             enabled: options.progress, label: "calibrating",
@@ -85,6 +98,9 @@ public enum QuantizeCommand {
         let ranges = stats.mapValues { $0.range(options.quantize.method, percentile: options.quantize.percentile) }
         var qopts = options.quantize
         qopts.exclude = try excludedNodes(qopts.exclude, in: graph, model: model)
+        let equalizationText =
+            !options.equalize || options.quantize.perTensor
+            ? "off" : "\(equalized.count) pair\(equalized.count == 1 ? "" : "s")"
         /// Quantizes with `qopts`; with bias correction, keeps the corrected graph only if it lowers
         /// the mean error on the evaluation samples (it can raise it where clamped activations hide the shift).
         func build() throws -> (Graph, AccuracyReport) {
@@ -92,11 +108,13 @@ public enum QuantizeCommand {
             var report = try AccuracyReport.measure(
                 float: graph, int8: plain, floatNodes: floatNodes, samples: holdout, evaluatedOn: evaluatedOn,
                 method: qopts.method.rawValue, perChannel: !qopts.perTensor)
+            report.equalization = equalizationText
             guard options.biasCorrection else { return (plain, report) }
             let corrected = BiasCorrection.apply(float: graph, int8: plain, statistics: stats)
             var c = try AccuracyReport.measure(
                 float: graph, int8: corrected, floatNodes: floatNodes, samples: holdout, evaluatedOn: evaluatedOn,
                 method: qopts.method.rawValue, perChannel: !qopts.perTensor)
+            c.equalization = equalizationText
             c.bias_correction = "applied (mean |error| \(String(format: "%.4g", report.mean_abs_error)) without)"
             report.bias_correction = "not applied (mean |error| \(String(format: "%.4g", c.mean_abs_error)) with it)"
             return c.mean_abs_error <= report.mean_abs_error ? (corrected, c) : (plain, report)
@@ -132,6 +150,7 @@ public enum QuantizeCommand {
             codegen.imageInput = try imageInput(
                 emitted, layout: options.inputLayout, preprocessing: options.preprocessing, model: model)
         }
+        codegen.maxMemory = options.loading.maxMemory
         let report = try ConvertCommand.emit(
             emitted, passes: passes + layout + fusion, model: model, outputDirectory: outputDirectory, options: codegen,
             bench: bench, extraFiles: extra)

@@ -246,6 +246,14 @@ struct Quantize: ParsableCommand {
                     + "means (on by default).")
     )
     var biasCorrection = true
+    @Flag(
+        inversion: .prefixedNo,
+        help:
+            ArgumentHelp(
+                "Equalize the channels of each value between two convolutions before calibrating (cross-layer "
+                    + "equalization with measured ranges; per-channel weights only).")
+    )
+    var equalize = false
     @Option(help: "Nodes kept in float32, comma-separated (names as fercc inspect --optimized prints them).")
     var exclude: String?
     @Option(help: "Keep in float32 every layer whose SQNR on the held-out samples is below this many dB.")
@@ -291,6 +299,7 @@ struct Quantize: ParsableCommand {
                     !$0.isEmpty
                 })
             options.biasCorrection = biasCorrection
+            options.equalize = equalize
             options.fallbackSQNR = fallbackSqnr
             options.limit = limit
             options.holdout = holdout

@@ -75,6 +75,31 @@ final class QuantizeTests: XCTestCase {
         XCTAssertEqual(x[100], (Float(pgm.pixels[100]) / 255 - 0.5) / 0.25, accuracy: 1e-6)
     }
 
+    /// Cross-layer equalization on the trained mini-Xception with real face crops: every pair is
+    /// found and the float model computes what it did. (Its int8 effect depends on the crops: see
+    /// docs/benchmarks.md; it is an option, off by default.)
+    func testEqualizationKeepsTheFloatModel() throws {
+        let model = Repo.path("fixtures/real/fer_mini_xception.onnx")
+        let (graph, _) = try ModelLoader.load(path: model, pipeline: QuantizeCommand.pipeline)
+        let geometry = CalibrationData.InputGeometry(graph.values[graph.inputs[0]]!.type, sourceFormat: "onnx")
+        var p = CalibrationData.Preprocessing()
+        p.mean = [0.5]
+        p.std = [0.5]
+        let crops = try CalibrationData.load(
+            Repo.path("fixtures/real/calibration"), geometry: geometry, preprocessing: p)
+        let calib = stride(from: 0, to: crops.count, by: 4).map { crops[$0].data }
+        let evals = stride(from: 2, to: crops.count, by: 8).map { crops[$0].data }
+        var equalized = graph
+        let pairs = try ChannelEqualization.apply(&equalized, samples: calib)
+        XCTAssertEqual(pairs.count, 13, "\(pairs.map { "\($0.producer)->\($0.consumer)" })")
+        let before = try Interpreter(graph: graph), after = try Interpreter(graph: equalized)
+        for x in evals.prefix(4) {
+            let a = try before.run([graph.inputs[0]: x])[graph.outputs[0]]!
+            let b = try after.run([graph.inputs[0]: x])[graph.outputs[0]]!
+            XCTAssertLessThanOrEqual(relativeError(b, a), 1e-5)
+        }
+    }
+
     func testFER2013CSVAndUsageFilter() throws {
         let all = try FER2013.read(Self.images + "/fer2013_sample.csv", usage: nil, limit: nil)
         XCTAssertEqual(all.map(\.label), ["happy", "sad", "neutral", "happy", "sad", "neutral"])
