@@ -58,6 +58,12 @@ struct SpatialAttributes {
         case "VALID":
             pads = [0, 0, 0, 0]
         case "SAME_UPPER", "SAME_LOWER":
+            // Bounded before this arithmetic (FuzzMutatedModels: a stride of Int64.max overflowed
+            // it); shape inference bounds every window parameter the same way for the others.
+            guard (strides + dilations + [kernelH, kernelW]).allSatisfy({ $0 < 1 << 40 }) else {
+                throw FerccError(
+                    "strides \(strides), dilations \(dilations) or kernel \(kernelH)x\(kernelW) beyond 2^40")
+            }
             var begin = [0, 0], end = [0, 0]
             for (i, (size, k)) in [(inputH, kernelH), (inputW, kernelW)].enumerated() {
                 let out = (size + strides[i] - 1) / strides[i]

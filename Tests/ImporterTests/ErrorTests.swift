@@ -123,6 +123,17 @@ final class ErrorTests: XCTestCase {
         }
     }
 
+    /// A SAME-padded convolution with a stride of Int64.max is an error, not an overflow in the
+    /// padding arithmetic (FuzzMutatedModels found the trap this was).
+    func testAbsurdStrideWithSamePaddingIsAnError() throws {
+        var model = try ONNXReader.read(path: Repo.fixtures + "/conv_auto_pad_same_upper.onnx")
+        let i = try XCTUnwrap(model.graph.nodes.firstIndex { $0.opType == "Conv" })
+        model.graph.nodes[i].attributes["strides"] = .ints([Int64.max, 1])
+        XCTAssertThrowsError(try ONNXImporter.importModel(model, path: "conv.onnx")) {
+            XCTAssertNotNil(($0 as? FerccError)?.reason.range(of: "beyond 2^40"), "\($0)")
+        }
+    }
+
     /// A Split whose num_outputs (opset 18) is absurd is refused before anything is sized by it
     /// (FuzzMutatedModels: 2^40 parts asked for 8 TB).
     func testSplitIntoMorePartsThanOutputsIsAnError() throws {
