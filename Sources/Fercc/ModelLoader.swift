@@ -52,20 +52,17 @@ public enum ModelLoader {
             }
             guard bytes <= limit else {
                 throw FerccError(
-                    "value '\(name)' \(t) needs \(describe(bytes)), more than the memory limit of \(describe(limit)) "
-                        + "(--max-memory)")
+                    "value '\(name)' \(t) needs \(describeBytes(bytes)), more than the memory limit of "
+                        + "\(describeBytes(limit)) (--max-memory)")
             }
             total = total.addingReportingOverflow(bytes).overflow ? Int.max : total + bytes
         }
         guard total <= limit else {
             throw FerccError(
-                "weights and activations need \(describe(total)) together, more than the memory limit of "
-                    + "\(describe(limit)) (--max-memory)")
+                "weights and activations need \(describeBytes(total)) together, more than the memory limit of "
+                    + "\(describeBytes(limit)) (--max-memory)")
         }
     }
-
-    /// Bytes for messages, in binary units: "111.8 GiB", "3.1 MiB".
-    public static func describe(_ bytes: Int) -> String { describeBytes(bytes) }
 
     static func importGraph(path: String, options: Options) throws -> Graph {
         var isDir: ObjCBool = false

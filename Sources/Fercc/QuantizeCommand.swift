@@ -75,7 +75,7 @@ public enum QuantizeCommand {
         let evaluatedOn = held > 0 ? "held-out" : "calibration"
         // Equalized before calibration: the float graph every later step (ranges, bias correction,
         // the accuracy report) works on computes what the model did.
-        var equalized: [ChannelEqualization.Pair] = []
+        var equalized: [ChannelEqualization.Pair]?  // nil: not run
         if options.equalize, !options.quantize.perTensor {
             do {
                 equalized = try ChannelEqualization.apply(&graph, samples: calib)
@@ -98,9 +98,7 @@ public enum QuantizeCommand {
         let ranges = stats.mapValues { $0.range(options.quantize.method, percentile: options.quantize.percentile) }
         var qopts = options.quantize
         qopts.exclude = try excludedNodes(qopts.exclude, in: graph, model: model)
-        let equalizationText =
-            !options.equalize || options.quantize.perTensor
-            ? "off" : "\(equalized.count) pair\(equalized.count == 1 ? "" : "s")"
+        let equalizationText = equalized.map { "\($0.count) pair\($0.count == 1 ? "" : "s")" } ?? "off"
         /// Quantizes with `qopts`; with bias correction, keeps the corrected graph only if it lowers
         /// the mean error on the evaluation samples (it can raise it where clamped activations hide the shift).
         func build() throws -> (Graph, AccuracyReport) {

@@ -46,6 +46,7 @@ public enum ChannelEqualization {
             changed.append(
                 Pair(producer: c.producer.name, consumer: c.consumer.name, smallestScale: scales.min() ?? 1))
         }
+        graph.removeDeadCode()  // the constants the rescaled ones replaced
         return changed
     }
 
@@ -130,6 +131,5 @@ public enum ChannelEqualization {
             }
             return w.indices.map { w[$0] * scales[$0 % shape[3]] }
         }
-        g.removeDeadCode()
     }
 }

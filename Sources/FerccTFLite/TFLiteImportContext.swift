@@ -50,13 +50,13 @@ final class TFLiteImportContext {
         return idx
     }
 
-    /// The IR value for an input, defining constants on first use.
     /// Every input of an op that takes any number of them (CONCATENATION, PACK): at least one.
     func variadicInputs() throws -> [String] {
         guard !op.inputs.isEmpty else { throw FerccError("the operator has no inputs") }
         return try op.inputs.indices.map { try value($0) }
     }
 
+    /// The IR value for an input, defining constants on first use.
     func value(_ i: Int) throws -> String {
         let idx = try requireInput(i)
         let n = name(idx)
