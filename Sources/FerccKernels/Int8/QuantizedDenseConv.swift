@@ -118,9 +118,9 @@ extension Kernels {
 
         init(_ p: QuantizedConvParameters) {
             self.p = p
-            packed = p.weights.map { Float($0) }.withUnsafeBufferPointer {
-                packConvolutionWeights(geometry: p.geometry, weights: $0)
-            }
+            // The dense layout always: a 1-in 1-out convolution is also "depthwise" by its
+            // geometry, and packConvolutionWeights would lay it out for the depthwise kernel.
+            packed = p.weights.map { Float($0) }.withUnsafeBufferPointer { packDense(p.geometry, $0) }
             zeros = [Float](repeating: 0, count: p.geometry.outC)
             table = p.table(bias: p.bias)
         }
@@ -156,7 +156,11 @@ extension Kernels {
                     for b in 0..<p.blocks {
                         let v = UnsafeRawPointer(row + b * 16).loadUnaligned(as: SIMD16<Float>.self)
                         var acc = Int32Vector()
-                        for i in 0..<16 { acc[i] = Int32(v[i]) }  // exact integers (lanes past the row are not stored)
+                        // Exact integers in the block's channels; lanes past the last channel hold
+                        // whatever the fp32 kernel left after the output (its vector stores may
+                        // reach past it), are not stored, and are not converted (a float out of
+                        // Int32's range traps).
+                        for i in 0..<Swift.min(16, c - b * 16) { acc[i] = Int32(v[i]) }
                         requantizeBlock(acc, block: b, t.baseAddress!, p.requant, channels: c, output + pixel * c)
                     }
                 }

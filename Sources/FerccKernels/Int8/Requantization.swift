@@ -13,8 +13,8 @@ extension Kernels {
         /// `scales` are the real multipliers (input scale x weight scale / output scale) in double.
         public init(scales: [Double], outputZeroPoint: Int32, min: Int32, max: Int32) {
             let q = scales.map(QuantizedMath.quantizeMultiplier)
-            multipliers = q.map(\.multiplier)
-            shifts = q.map(\.shift)
+            multipliers = q.map { $0.multiplier }
+            shifts = q.map { $0.shift }
             self.outputZeroPoint = outputZeroPoint
             self.min = min
             self.max = max
