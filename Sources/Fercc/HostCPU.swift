@@ -37,7 +37,7 @@ public struct HostCPU: Sendable {
     public func resolve(_ target: Target) -> Target {
         guard target == .host else { return target }
         switch architecture {
-        case .arm64: return .arm64
+        case .arm64: return cannotRun(.arm64_dotprod) == nil ? .arm64_dotprod : .arm64
         case .other: return .portable
         case .x86_64:
             return [Target.x86_64_avx512, .x86_64_avx2].first { cannotRun($0) == nil } ?? .portable

@@ -4,6 +4,8 @@ import FerccKernels
 /// marked `requires(<isa>)` in their headers (see `KernelSourceIndex`).
 public enum ISA: String, CaseIterable, Sendable {
     case portable, avx2, avx512
+    /// AArch64's dot product (ARMv8.2-A `sdot`).
+    case dotprod
 }
 
 /// What generated code is built for: the instruction sets whose kernel paths it carries and the
@@ -15,11 +17,15 @@ public enum Target: String, CaseIterable, Sendable {
     case x86_64_avx2 = "x86-64-avx2"
     case x86_64_avx512 = "x86-64-avx512"
     case arm64
+    /// ARMv8.2-A with the dot product: Apple A13 and later, Cortex-A76 / Snapdragon 855 and later.
+    case arm64_dotprod = "arm64-dotprod"
     case portable
 
     /// The target fercc's own kernels were built for (what the interpreter runs).
     public static var build: Target {
-        #if arch(arm64)
+        #if arch(arm64) && FERCC_DOTPROD
+        return .arm64_dotprod
+        #elseif arch(arm64)
         return .arm64
         #else
         if Kernels.quantizedKernelsUseVNNI { return .x86_64_avx512 }
@@ -33,7 +39,7 @@ public enum Target: String, CaseIterable, Sendable {
     public var architecture: Architecture {
         switch self {
         case .x86_64_avx2, .x86_64_avx512: return .x86_64
-        case .arm64: return .arm64
+        case .arm64, .arm64_dotprod: return .arm64
         case .host, .portable: return .any
         }
     }
@@ -44,18 +50,21 @@ public enum Target: String, CaseIterable, Sendable {
         switch self {
         case .x86_64_avx512: return [.avx512, .avx2, .portable]
         case .x86_64_avx2: return [.avx2, .portable]
+        case .arm64_dotprod: return [.dotprod, .portable]
         case .arm64, .portable: return [.portable]
         case .host: return Target.build.isas
         }
     }
 
     /// swiftc flags that turn the fast paths on (`-Xcc -march=...` for the instruction set and
-    /// FMA, `-D` for the kernels' conditions); none needed on arm64 (NEON and FMA are baseline).
+    /// FMA, `-D` for the kernels' conditions); none needed on arm64 (NEON and FMA are baseline);
+    /// the dot product needs ARMv8.2-A's extension.
     public var swiftcFlags: [String] {
         switch self {
         case .x86_64_avx2: return ["-Xcc", "-march=x86-64-v3", "-D", "FERCC_AVX2"]
         case .x86_64_avx512:
             return ["-Xcc", "-march=x86-64-v4", "-Xcc", "-mavx512vnni", "-D", "FERCC_AVX2", "-D", "FERCC_AVX512"]
+        case .arm64_dotprod: return ["-Xcc", "-march=armv8.2-a+dotprod", "-D", "FERCC_DOTPROD"]
         case .arm64, .portable: return []
         case .host: return Target.build.swiftcFlags
         }
@@ -68,6 +77,7 @@ public enum Target: String, CaseIterable, Sendable {
         case .x86_64_avx512:
             return #"[.define("FERCC_AVX2"), .define("FERCC_AVX512"), "#
                 + #".unsafeFlags(["-Xcc", "-march=x86-64-v4", "-Xcc", "-mavx512vnni"])]"#
+        case .arm64_dotprod: return #"[.define("FERCC_DOTPROD"), .unsafeFlags(["-Xcc", "-march=armv8.2-a+dotprod"])]"#
         case .arm64, .portable: return nil
         case .host: return Target.build.swiftSettings
         }
@@ -80,6 +90,7 @@ public enum Target: String, CaseIterable, Sendable {
         switch self {
         case .x86_64_avx2: return v3
         case .x86_64_avx512: return v3 + ["avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl", "avx512_vnni"]
+        case .arm64_dotprod: return ["asimddp"]
         case .host, .portable, .arm64: return []
         }
     }

@@ -182,7 +182,10 @@ struct Convert: ParsableCommand {
             "embedded (a base64 string literal in Name+Weights.swift) or file (Name.weights, handed to init(weights:))."
     )
     var weights = "embedded"
-    @Option(help: "host, x86-64-avx2, x86-64-avx512, arm64 or portable: the compiler flags the generated code needs.")
+    @Option(
+        help:
+            "host, x86-64-avx2, x86-64-avx512, arm64, arm64-dotprod or portable: the compiler flags the generated code needs."
+    )
     var target = "host"
     @Option(help: "Class names, comma-separated, for classify(_:).") var labels: String?
     @Option(help: "Layout of the generated API's 4-D input: source (the model's own), nhwc or nchw.") var inputLayout =
@@ -262,7 +265,7 @@ struct Quantize: ParsableCommand {
     @Option(help: "Fraction of the samples held out from calibration to measure accuracy on.") var holdout = 0.2
     @OptionGroup var preprocessing: PreprocessingOptions
     @Option(help: "embedded or file (see convert).") var weights = "embedded"
-    @Option(help: "host, x86-64-avx2, x86-64-avx512, arm64 or portable.") var target = "host"
+    @Option(help: "host, x86-64-avx2, x86-64-avx512, arm64, arm64-dotprod or portable.") var target = "host"
     @Option(help: "Class names, comma-separated, for classify(_:).") var labels: String?
     @Option(help: "Layout of the generated API's 4-D input: source (the model's own), nhwc or nchw.") var inputLayout =
         "source"

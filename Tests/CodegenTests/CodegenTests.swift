@@ -181,7 +181,8 @@ final class CodegenTests: XCTestCase {
             let got = line.split(separator: " ").compactMap { UInt32($0) }.map { Float(bitPattern: $0) }
             XCTAssertLessThanOrEqual(relativeError(got, ref), 1e-4, "H\(k)")
             if ref.count == 7 {  // the classifiers' probabilities
-                XCTAssertEqual(got.indices.max { got[$0] < got[$1] }, ref.indices.max { ref[$0] < ref[$1] }, "H\(k): top-1")
+                XCTAssertEqual(
+                    got.indices.max { got[$0] < got[$1] }, ref.indices.max { ref[$0] < ref[$1] }, "H\(k): top-1")
             }
         }
     }

@@ -100,6 +100,38 @@ public func compileAndRun(
     return printed
 }
 
+/// AArch64 under emulation, as phones run generated code: `sources` and a `main.swift` of `main`
+/// compiled with Embedded Swift for `aarch64-none-none-elf` (the toolchain's own standard library;
+/// generated code needs nothing else), linked with Debian's AArch64 gcc and glibc (`-static-pie`:
+/// a non-PIE link fails on a copy relocation against a protected Swift symbol), and run by
+/// `qemu-aarch64 -cpu <cpu>`. Returns what the program prints. scripts/install-deps installs
+/// the cross compiler and qemu-user.
+public func compileAndRunAArch64(
+    sources: [String], main: String, in dir: URL, cpu: String = "cortex-a76", flags: [String] = [],
+    file: StaticString = #filePath, line: UInt = #line
+) throws -> String {
+    for tool in ["aarch64-linux-gnu-gcc", "qemu-aarch64"] where try shell(["which", tool]).0 != 0 {
+        XCTFail("\(tool) is missing: scripts/install-deps installs it", file: file, line: line)
+        return ""
+    }
+    let mainDir = dir.appendingPathComponent("aarch64-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: mainDir, withIntermediateDirectories: true)
+    let mainPath = mainDir.appendingPathComponent("main.swift").path
+    try Data(main.utf8).write(to: URL(fileURLWithPath: mainPath))
+    let object = mainDir.appendingPathComponent("net.o").path, binary = mainDir.appendingPathComponent("net").path
+    let (status, log) = try shell(
+        ["swiftc", "-enable-experimental-feature", "Embedded", "-target", "aarch64-none-none-elf", "-O", "-wmo"]
+            + flags + sources + [mainPath, "-c", "-o", object])
+    XCTAssertEqual(status, 0, String(log.prefix(3000)), file: file, line: line)
+    guard status == 0 else { return "" }
+    let (linkStatus, linkLog) = try shell(["aarch64-linux-gnu-gcc", "-static-pie", "-fPIE", object, "-o", binary])
+    XCTAssertEqual(linkStatus, 0, String(linkLog.prefix(3000)), file: file, line: line)
+    guard linkStatus == 0 else { return "" }
+    let (runStatus, printed) = try shell(["qemu-aarch64", "-cpu", cpu, binary])
+    XCTAssertEqual(runStatus, 0, String(printed.prefix(3000)), file: file, line: line)
+    return printed
+}
+
 /// Compiles generated code in `generated` (class `name`, embedded weights) with a main that calls
 /// `predict` on `input`, runs it, and returns the outputs bit for bit.
 public func compileAndPredict(

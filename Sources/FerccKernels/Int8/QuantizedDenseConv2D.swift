@@ -1,11 +1,12 @@
 // fercc-kernel requires: Int8/QuantizedConvParameters.swift Int8/QuantizedDenseConv.swift
 // fercc-kernel requires(avx2): Int8/AVX2/DenseConv+AVX2.swift
 // fercc-kernel requires(avx512): Int8/AVX512/DenseConv+VNNI.swift
+// fercc-kernel requires(dotprod): Int8/ARM64/DenseConv+DotProd.swift
 
 extension Kernels {
     /// An int8 regular convolution (one group) over NHWC, with TFLite's reference arithmetic. The
-    /// variant is the best the build's instruction sets allow: AVX-512 VNNI, else AVX2, else
-    /// portable (the exact fp32 detour when no partial sum can reach 2^24). All give the
+    /// variant is the best the build's instruction sets allow: AVX-512 VNNI, else AVX2 (x86-64),
+    /// the dot product (AArch64 with FERCC_DOTPROD), else portable (the exact fp32 detour when no partial sum can reach 2^24). All give the
     /// reference loop's bits (kernel tests compare them).
     public struct QuantizedDenseConv2DKernel {
         enum Variant {
@@ -16,6 +17,9 @@ extension Kernels {
             #endif
             #if arch(x86_64) && FERCC_AVX512
             case vnni(QuantizedDenseConvVNNI)
+            #endif
+            #if arch(arm64) && FERCC_DOTPROD
+            case dotprod(QuantizedDenseConvDotProd)
             #endif
         }
         let variant: Variant
@@ -31,6 +35,8 @@ extension Kernels {
             variant = .vnni(QuantizedDenseConvVNNI(p))
             #elseif arch(x86_64) && FERCC_AVX2
             variant = .avx2(QuantizedDenseConvAVX2(p))
+            #elseif arch(arm64) && FERCC_DOTPROD
+            variant = .dotprod(QuantizedDenseConvDotProd(p))
             #else
             variant =
                 QuantizedDenseConvExact.applies(p)
@@ -49,6 +55,9 @@ extension Kernels {
             #if arch(x86_64) && FERCC_AVX512
             case .vnni(let k): return k.scratchBytes
             #endif
+            #if arch(arm64) && FERCC_DOTPROD
+            case .dotprod(let k): return k.scratchBytes
+            #endif
             }
         }
 
@@ -64,6 +73,9 @@ extension Kernels {
             #endif
             #if arch(x86_64) && FERCC_AVX512
             case .vnni(let k): k.run(input: input, output: output, scratch: scratch!)
+            #endif
+            #if arch(arm64) && FERCC_DOTPROD
+            case .dotprod(let k): k.run(input: input, output: output, scratch: scratch)
             #endif
             }
         }

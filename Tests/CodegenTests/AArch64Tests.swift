@@ -1,0 +1,234 @@
+import Fercc
+import FerccIR
+import FerccLowering
+import FerccPasses
+import FerccRuntime
+import FerccTestSupport
+import Foundation
+import XCTest
+
+@testable import FerccCodegen
+
+/// Generated code for `--target arm64`, cross-compiled with Embedded Swift and run under
+/// `qemu-aarch64 -cpu cortex-a76` (see `compileAndRunAArch64`): what phones run, checked on every
+/// test run. One binary per test holds many fixture models (one class each).
+final class AArch64Tests: XCTestCase {
+    struct ONNXIndex: Decodable {
+        struct Binding: Decodable { var name: String; var file: String }
+        struct Case: Decodable { var name: String; var model: String; var inputs: [Binding]; var outputs: [Binding] }
+        var cases: [Case]
+    }
+
+    /// A model to run on AArch64: its input, and the reference its output is held to.
+    struct Check {
+        var path: String
+        var input: RuntimeTensor
+        var reference: RuntimeTensor
+        var tolerance: Float  // relative (max(1, max|ref|)); 0: bit for bit
+    }
+
+    /// Float ONNX fixtures of every op family (convolutions of each form, the fused MobileNet and
+    /// ShuffleNet blocks, pooling, Gemm/MatMul, resize, activations, element-wise, data movement)
+    /// and the small mini-Xception: within 1e-4 of onnxruntime.
+    func testFloatModelsMatchOnnxRuntimeOnAArch64() throws {
+        let names = [
+            "conv_3x3_pad_bias", "conv_stride2_asym_pads_nobias", "conv_depthwise_5x5_dilated", "conv_depth_multiplier",
+            "conv_grouped", "conv_pointwise_wide", "conv_batch2_rect_kernel", "inverted_residual_block",
+            "shufflenet_unit", "squeeze_excitation_block", "fer_mini_xception_small", "avgpool_ceil_include_pad",
+            "maxpool_3x3_s2_p1", "global_average_pool", "gemm_transB_bias", "matmul_2d",
+            "resize_linear_half_pixel", "resize_nearest_asymmetric_floor", "softmax_opset13_axis1", "hard_swish",
+            "gelu_erf", "prelu_per_channel", "leaky_relu", "div_last_axis", "expand_spatial", "pad_inputs_opset13",
+            "add_channel_broadcast",
+            "transpose_perm", "slice_steps_negative", "reduce_mean_axes_attr"
+        ]
+        let index = try JSONDecoder().decode(
+            ONNXIndex.self, from: Data(contentsOf: URL(fileURLWithPath: Repo.fixtures + "/index.json")))
+        var checks: [Check] = []
+        for name in names {
+            let c = try XCTUnwrap(index.cases.first { $0.name == name }, name)
+            XCTAssertEqual(c.inputs.count, 1, name)
+            checks.append(
+                Check(
+                    path: Repo.fixtures + "/" + c.model,
+                    input: try NPY.read(path: Repo.fixtures + "/" + c.inputs[0].file).tensor,
+                    reference: try NPY.read(path: Repo.fixtures + "/" + c.outputs[0].file).tensor, tolerance: 1e-4))
+        }
+        try run(checks)
+    }
+
+    /// Every single-input int8 TFLite fixture (raw int8 outputs equal to LiteRT's reference
+    /// kernels bit for bit, as on x86), the dynamic-range ones (within 1e-4 of LiteRT) and the
+    /// onnxruntime QDQ models (the interpreter's outputs: int8 all through, then dequantized), for
+    /// ARMv8.0 (`arm64`, portable kernels) and ARMv8.2 with the dot product (`arm64-dotprod`).
+    func testQuantizedModelsMatchOnAArch64() throws {
+        let index = try TFLiteFixtureIndex.load()
+        let dir = TFLiteFixtureIndex.directory
+        var checks: [Check] = []
+        for c in index.cases where c.inputs.count == 1 && c.outputs.count == 1 {
+            let int8 = c.name.hasPrefix("int8_")
+            guard int8 || c.name.hasPrefix("hybrid_") || c.name.hasPrefix("layers_dynamic_range") else { continue }
+            checks.append(
+                Check(
+                    path: dir + "/" + c.model, input: try NPY.read(path: dir + "/" + c.inputs[0].file).tensor,
+                    reference: try NPY.read(path: dir + "/" + c.outputs[0].file).tensor, tolerance: int8 ? 0 : 1e-4))
+        }
+        XCTAssertGreaterThanOrEqual(checks.count, 20)
+        for name in ["fer_mini_xception.s8s8", "inverted_residual_block.u8s8"] {
+            let path = Repo.path("fixtures/qdq/\(name).onnx")
+            let x = try NPY.read(path: Repo.path("fixtures/qdq/\(name).in0.npy")).data
+            let (graph, _) = try ModelLoader.load(path: path, pipeline: PassManager.defaultPipeline)
+            let want = try Interpreter(graph: graph).run([graph.inputs[0]: x])[graph.outputs[0]]!
+            // The float tail after the last int8 op (a softmax) may round differently with AArch64's
+            // fused multiply-adds: 1e-6, a hundredth of an int8 step.
+            checks.append(Check(path: path, input: .float(x), reference: .float(want), tolerance: 1e-6))
+        }
+        for target in [Target.arm64, .arm64_dotprod] { try run(checks, target: target) }
+    }
+
+    /// The int8 regular convolution kernel itself (whichever variant the build picks: portable on
+    /// `arm64`, `sdot` on `arm64-dotprod`) against TFLite's arithmetic written out naively, on 300
+    /// seeded random layers: 1 to 40 channels in and out (1-channel stems, partial blocks),
+    /// kernels 1 to 3, strides, dilation, padding, batch 2, per-tensor and per-channel multipliers
+    /// with left and right shifts, zero points, ReLU clamps, weights at +-127; and 64 guard bytes
+    /// after each output.
+    func testInt8DenseConvolutionKernelOnAArch64() throws {
+        let dir = try temporaryDirectory()
+        let kernels = Repo.path("Sources/FerccKernels")
+        let sources = try FileManager.default.subpathsOfDirectory(atPath: kernels).filter { $0.hasSuffix(".swift") }
+            .sorted().map { kernels + "/" + $0 }
+        for target in [Target.arm64, .arm64_dotprod] {
+            let printed = try compileAndRunAArch64(
+                sources: sources, main: Self.denseConvolutionCheck, in: dir, flags: target.swiftcFlags)
+            XCTAssertTrue(
+                printed.contains("int8 dense convolution: 300 cases, 0 mismatches"), "\(target.rawValue): \(printed)")
+        }
+    }
+
+    static let denseConvolutionCheck = #"""
+        var state: UInt64 = 0x1234_5678
+        func next() -> Int {  // SplitMix64
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Int(truncatingIfNeeded: (z ^ (z >> 31)) >> 1)
+        }
+        func pick(_ r: ClosedRange<Int>) -> Int { r.lowerBound + next() % (r.upperBound - r.lowerBound + 1) }
+
+        var failures = 0, cases = 0
+        for trial in 0..<300 {
+            let inC = trial == 1 ? 1 : trial % 7 == 0 ? pick(1...3) : pick(1...40), outC = trial == 1 ? 1 : pick(1...40)
+            let k = trial == 1 ? 3 : pick(1...3), s = pick(1...2), d = k > 1 && trial % 5 == 0 ? 2 : 1
+            let pad = trial % 3 == 0 ? 0 : pick(0...2)
+            let h = pick(k...9) + d * (k - 1), w = pick(1...11) + d * (k - 1), batch = trial % 11 == 0 ? 2 : 1
+            let outH = (h + 2 * pad - d * (k - 1) - 1) / s + 1, outW = (w + 2 * pad - d * (k - 1) - 1) / s + 1
+            let g = Kernels.Conv2DGeometry(
+                input: (batch, h, w, inC), output: (outH, outW, outC), kernel: (k, k), stride: (s, s),
+                dilation: (d, d), pads: (pad, pad, pad, pad))
+            let big = trial % 4 == 0
+            let weights = (0..<(outC * k * k * inC)).map { _ in
+                Int8(truncatingIfNeeded: big ? (next() % 2 == 0 ? 127 : -127) : pick(-127...127))
+            }
+            let bias = (0..<outC).map { _ in Int32(pick(-20000...20000)) }
+            let input = (0..<(batch * h * w * inC)).map { _ in Int8(truncatingIfNeeded: pick(-128...127)) }
+            let n = trial % 2 == 0 ? outC : 1
+            let multipliers = (0..<n).map { _ in Int32(pick((1 << 30)...Int(Int32.max))) }
+            let shifts = (0..<n).map { _ in trial % 9 == 0 ? pick(0...3) : pick(-14...(-4)) }
+            let zpIn = Int32(pick(-128...127)), zpOut = Int32(pick(-128...127))
+            let rq = Kernels.Requantization(
+                multipliers: multipliers, shifts: shifts, outputZeroPoint: zpOut, min: trial % 3 == 1 ? zpOut : -128,
+                max: 127)
+            let kernel = Kernels.QuantizedDenseConv2DKernel(
+                Kernels.QuantizedConvParameters(
+                    geometry: g, weights: weights, bias: bias, inputZeroPoint: zpIn, requantization: rq))
+            let count = batch * outH * outW * outC
+            var got = [Int8](repeating: 0x5A, count: count + 64)
+            let scratch = Kernels.allocateZeroed(byteCount: Swift.max(kernel.scratchBytes, 64))!
+            input.withUnsafeBufferPointer { x in
+                got.withUnsafeMutableBufferPointer { kernel.run(input: x.baseAddress!, output: $0.baseAddress!, scratch: scratch) }
+            }
+            scratch.deallocate()
+            var bad = got[count...].contains { $0 != 0x5A }
+            for b in 0..<batch { for oy in 0..<outH { for ox in 0..<outW { for oc in 0..<outC {
+                var acc: Int32 = 0
+                for ky in 0..<k { for kx in 0..<k {
+                    let y = oy * s - pad + ky * d, x = ox * s - pad + kx * d
+                    guard y >= 0, y < h, x >= 0, x < w else { continue }
+                    for ci in 0..<inC {
+                        acc &+= Int32(weights[((oc * k + ky) * k + kx) * inC + ci])
+                            &* (Int32(input[((b * h + y) * w + x) * inC + ci]) &- zpIn)
+                    }
+                } }
+                if got[((b * outH + oy) * outW + ox) * outC + oc] != Int8(rq.apply(acc &+ bias[oc], channel: oc)) { bad = true }
+            } } } }
+            cases += 1
+            if bad {
+                failures += 1
+                print("mismatch: inC \(inC) outC \(outC) k \(k) stride \(s) dilation \(d) pad \(pad) batch \(batch)")
+            }
+        }
+        print("int8 dense convolution: \(cases) cases, \(failures) mismatches")
+        """#
+
+    /// Converts each model for `target`, runs them all in one AArch64 binary and compares.
+    func run(_ checks: [Check], target: Target = .arm64, file: StaticString = #filePath, line: UInt = #line) throws {
+        let dir = try temporaryDirectory()
+        var sources: [String] = [], calls: [String] = []
+        for (k, c) in checks.enumerated() {
+            let name = "M\(k)"
+            let out = dir.appendingPathComponent(name).path
+            _ = try ConvertCommand.convert(
+                model: c.path, outputDirectory: out, options: CodegenOptions(name: name, target: target), bench: false)
+            sources += ["\(out)/\(name).swift", "\(out)/\(name)+Weights.swift"]
+            switch c.input {
+            case .int8(let x):
+                calls.append(
+                    """
+                    do {
+                        let m = \(name)()!
+                        var y = [Int8](repeating: 0, count: \(c.reference.count))
+                        let x: [Int8] = \(x)
+                        m.predictQuantized(x, into: &y)
+                        print("\(k) " + y.map { String($0) }.joined(separator: " "))
+                    }
+                    """)
+            default:
+                calls.append(
+                    """
+                    do {
+                        let m = \(name)()!
+                        let x: [Float] = [\((c.input.floats ?? []).map { "Float(bitPattern: \($0.bitPattern))" }.joined(separator: ", "))]
+                        print("\(k) " + m.predict(x).map { String($0.bitPattern) }.joined(separator: " "))
+                    }
+                    """)
+            }
+        }
+        let printed = try compileAndRunAArch64(
+            sources: sources, main: calls.joined(separator: "\n"), in: dir, flags: target.swiftcFlags, file: file,
+            line: line)
+        var lines: [Int: [Substring]] = [:]
+        for l in printed.split(separator: "\n") {
+            let parts = l.split(separator: " ")
+            if let k = parts.first.flatMap({ Int($0) }) { lines[k] = Array(parts.dropFirst()) }
+        }
+        for (k, c) in checks.enumerated() {
+            let model = URL(fileURLWithPath: c.path).lastPathComponent
+            guard let parts = lines[k] else {
+                XCTFail("\(model): no output from the \(target.rawValue) run", file: file, line: line)
+                continue
+            }
+            switch c.reference {
+            case .int8(let ref):
+                XCTAssertEqual(
+                    parts.compactMap { Int8($0) }, ref, "\(model) \(target.rawValue): int8 outputs", file: file,
+                    line: line)
+            default:
+                let got = parts.compactMap { UInt32($0) }.map { Float(bitPattern: $0) }
+                let ref = c.reference.floats ?? []
+                XCTAssertEqual(got.count, ref.count, "\(model) \(target.rawValue)", file: file, line: line)
+                XCTAssertLessThanOrEqual(
+                    relativeError(got, ref), c.tolerance, "\(model) \(target.rawValue)", file: file, line: line)
+            }
+        }
+    }
+}
