@@ -4,6 +4,8 @@ import FerccKernels
 /// marked `requires(<isa>)` in their headers (see `KernelSourceIndex`).
 public enum ISA: String, CaseIterable, Sendable {
     case portable, avx2, avx512
+    /// AArch64's NEON (its base instruction set: no flags).
+    case neon
     /// AArch64's dot product (ARMv8.2-A `sdot`).
     case dotprod
 }
@@ -50,8 +52,9 @@ public enum Target: String, CaseIterable, Sendable {
         switch self {
         case .x86_64_avx512: return [.avx512, .avx2, .portable]
         case .x86_64_avx2: return [.avx2, .portable]
-        case .arm64_dotprod: return [.dotprod, .portable]
-        case .arm64, .portable: return [.portable]
+        case .arm64_dotprod: return [.dotprod, .neon, .portable]
+        case .arm64: return [.neon, .portable]
+        case .portable: return [.portable]
         case .host: return Target.build.isas
         }
     }

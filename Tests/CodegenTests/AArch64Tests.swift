@@ -85,26 +85,28 @@ final class AArch64Tests: XCTestCase {
         for target in [Target.arm64, .arm64_dotprod] { try run(checks, target: target) }
     }
 
-    /// The int8 regular convolution kernel itself (whichever variant the build picks: portable on
-    /// `arm64`, `sdot` on `arm64-dotprod`) against TFLite's arithmetic written out naively, on 300
-    /// seeded random layers: 1 to 40 channels in and out (1-channel stems, partial blocks),
-    /// kernels 1 to 3, strides, dilation, padding, batch 2, per-tensor and per-channel multipliers
-    /// with left and right shifts, zero points, ReLU clamps, weights at +-127; and 64 guard bytes
-    /// after each output.
-    func testInt8DenseConvolutionKernelOnAArch64() throws {
+    /// The int8 regular and depthwise convolution kernels themselves (whichever variants the
+    /// build picks: `sdot` and NEON on `arm64-dotprod`, portable and NEON on `arm64`) against
+    /// TFLite's arithmetic written out naively, on 300 and 200 seeded random layers: 1 to 40
+    /// channels (1-channel stems, partial blocks, a 1-in 1-out 3x3), kernels 1 to 3, strides,
+    /// dilation, padding, batch 2, per-tensor and per-channel multipliers with left and right
+    /// shifts, zero points, ReLU clamps, weights at +-127; and 64 guard bytes after each output.
+    func testInt8ConvolutionKernelsOnAArch64() throws {
         let dir = try temporaryDirectory()
         let kernels = Repo.path("Sources/FerccKernels")
         let sources = try FileManager.default.subpathsOfDirectory(atPath: kernels).filter { $0.hasSuffix(".swift") }
             .sorted().map { kernels + "/" + $0 }
         for target in [Target.arm64, .arm64_dotprod] {
             let printed = try compileAndRunAArch64(
-                sources: sources, main: Self.denseConvolutionCheck, in: dir, flags: target.swiftcFlags)
+                sources: sources, main: Self.convolutionCheck, in: dir, flags: target.swiftcFlags)
             XCTAssertTrue(
-                printed.contains("int8 dense convolution: 300 cases, 0 mismatches"), "\(target.rawValue): \(printed)")
+                printed.contains("int8 convolutions (300 dense, 200 depthwise): 500 cases, 0 mismatches"),
+                "\(target.rawValue): \(printed)")
         }
     }
 
-    static let denseConvolutionCheck = #"""
+    static let convolutionCheck = #"""
+
         var state: UInt64 = 0x1234_5678
         func next() -> Int {  // SplitMix64
             state &+= 0x9E37_79B9_7F4A_7C15
@@ -116,17 +118,20 @@ final class AArch64Tests: XCTestCase {
         func pick(_ r: ClosedRange<Int>) -> Int { r.lowerBound + next() % (r.upperBound - r.lowerBound + 1) }
 
         var failures = 0, cases = 0
-        for trial in 0..<300 {
-            let inC = trial == 1 ? 1 : trial % 7 == 0 ? pick(1...3) : pick(1...40), outC = trial == 1 ? 1 : pick(1...40)
+        for trial in 0..<500 {
+            let depthwise = trial >= 300
+            let inC = trial == 1 ? 1 : trial % 7 == 0 ? pick(1...3) : pick(1...40)
+            let outC = depthwise ? inC : trial == 1 ? 1 : pick(1...40)
             let k = trial == 1 ? 3 : pick(1...3), s = pick(1...2), d = k > 1 && trial % 5 == 0 ? 2 : 1
             let pad = trial % 3 == 0 ? 0 : pick(0...2)
             let h = pick(k...9) + d * (k - 1), w = pick(1...11) + d * (k - 1), batch = trial % 11 == 0 ? 2 : 1
             let outH = (h + 2 * pad - d * (k - 1) - 1) / s + 1, outW = (w + 2 * pad - d * (k - 1) - 1) / s + 1
             let g = Kernels.Conv2DGeometry(
                 input: (batch, h, w, inC), output: (outH, outW, outC), kernel: (k, k), stride: (s, s),
-                dilation: (d, d), pads: (pad, pad, pad, pad))
+                dilation: (d, d), pads: (pad, pad, pad, pad), groups: depthwise ? inC : 1)
             let big = trial % 4 == 0
-            let weights = (0..<(outC * k * k * inC)).map { _ in
+            let cig = depthwise ? 1 : inC
+            let weights = (0..<(outC * k * k * cig)).map { _ in
                 Int8(truncatingIfNeeded: big ? (next() % 2 == 0 ? 127 : -127) : pick(-127...127))
             }
             let bias = (0..<outC).map { _ in Int32(pick(-20000...20000)) }
@@ -138,14 +143,18 @@ final class AArch64Tests: XCTestCase {
             let rq = Kernels.Requantization(
                 multipliers: multipliers, shifts: shifts, outputZeroPoint: zpOut, min: trial % 3 == 1 ? zpOut : -128,
                 max: 127)
-            let kernel = Kernels.QuantizedDenseConv2DKernel(
-                Kernels.QuantizedConvParameters(
-                    geometry: g, weights: weights, bias: bias, inputZeroPoint: zpIn, requantization: rq))
+            let p = Kernels.QuantizedConvParameters(geometry: g, weights: weights, bias: bias, inputZeroPoint: zpIn, requantization: rq)
+            let dense = depthwise ? nil : Kernels.QuantizedDenseConv2DKernel(p)
+            let dw = depthwise ? Kernels.QuantizedDepthwiseConv2DKernel(p) : nil
+            let scratchBytes = dense?.scratchBytes ?? dw!.scratchBytes
             let count = batch * outH * outW * outC
             var got = [Int8](repeating: 0x5A, count: count + 64)
-            let scratch = Kernels.allocateZeroed(byteCount: Swift.max(kernel.scratchBytes, 64))!
+            let scratch = Kernels.allocateZeroed(byteCount: Swift.max(scratchBytes, 64))!
             input.withUnsafeBufferPointer { x in
-                got.withUnsafeMutableBufferPointer { kernel.run(input: x.baseAddress!, output: $0.baseAddress!, scratch: scratch) }
+                got.withUnsafeMutableBufferPointer {
+                    if let dense { dense.run(input: x.baseAddress!, output: $0.baseAddress!, scratch: scratch) }
+                    else { dw!.run(input: x.baseAddress!, output: $0.baseAddress!, scratch: scratch) }
+                }
             }
             scratch.deallocate()
             var bad = got[count...].contains { $0 != 0x5A }
@@ -154,8 +163,9 @@ final class AArch64Tests: XCTestCase {
                 for ky in 0..<k { for kx in 0..<k {
                     let y = oy * s - pad + ky * d, x = ox * s - pad + kx * d
                     guard y >= 0, y < h, x >= 0, x < w else { continue }
-                    for ci in 0..<inC {
-                        acc &+= Int32(weights[((oc * k + ky) * k + kx) * inC + ci])
+                    for j in 0..<cig {
+                        let ci = depthwise ? oc : j
+                        acc &+= Int32(weights[((oc * k + ky) * k + kx) * cig + j])
                             &* (Int32(input[((b * h + y) * w + x) * inC + ci]) &- zpIn)
                     }
                 } }
@@ -164,10 +174,10 @@ final class AArch64Tests: XCTestCase {
             cases += 1
             if bad {
                 failures += 1
-                print("mismatch: inC \(inC) outC \(outC) k \(k) stride \(s) dilation \(d) pad \(pad) batch \(batch)")
+                print("mismatch: depthwise \(depthwise) inC \(inC) outC \(outC) k \(k) stride \(s) dilation \(d) pad \(pad) batch \(batch)")
             }
         }
-        print("int8 dense convolution: \(cases) cases, \(failures) mismatches")
+        print("int8 convolutions (300 dense, 200 depthwise): \(cases) cases, \(failures) mismatches")
         """#
 
     /// Converts each model for `target`, runs them all in one AArch64 binary and compares.

@@ -46,7 +46,8 @@ extension Kernels {
         fillBorder(dst, batch: batch, h: h, w: w, c: c, top: top, left: left, bottom: bottom, right: right, fill: fill)
         for n in 0..<batch {
             for y in 0..<h {
-                (dst + ((n * ph + y + top) * pw + left) * c).update(from: src + ((n * h + y) * w) * c, count: w * c)
+                UnsafeMutableRawPointer(dst + ((n * ph + y + top) * pw + left) * c).copyMemory(
+                    from: src + ((n * h + y) * w) * c, byteCount: w * c * MemoryLayout<Float>.stride)
             }
         }
     }

@@ -66,7 +66,7 @@ extension Kernels {
             while true {
                 let ps = src + offS, pd = dst + offD
                 if si == 1 && di == 1 {
-                    pd.update(from: ps, count: inner)
+                    UnsafeMutableRawPointer(pd).copyMemory(from: ps, byteCount: inner * MemoryLayout<T>.stride)
                 } else {
                     for i in 0..<inner { pd[i * di] = ps[i * si] }
                 }

@@ -63,7 +63,9 @@ extension Kernels {
                     continue
                 }
                 dst.update(repeating: 0, count: g.padLeft * g.inC)
-                (dst + g.padLeft * g.inC).update(from: input + ((n * g.inH + y) * g.inW) * g.inC, count: g.inW * g.inC)
+                UnsafeMutableRawPointer(dst + g.padLeft * g.inC).copyMemory(
+                    from: input + ((n * g.inH + y) * g.inW) * g.inC,
+                    byteCount: g.inW * g.inC * MemoryLayout<Float>.stride)
                 (dst + (g.padLeft + g.inW) * g.inC).update(repeating: 0, count: g.padRight * g.inC)
             }
         }

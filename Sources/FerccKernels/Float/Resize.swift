@@ -41,7 +41,9 @@ extension Kernels {
                                 : KernelMath.round(((Float(ox) + offset) * sw), .down))
                         iy = min(max(iy, 0), inH - 1)
                         ix = min(max(ix, 0), inW - 1)
-                        (out).update(from: x + ((n * inH + iy) * inW + ix) * channels, count: channels)
+                        UnsafeMutableRawPointer(out).copyMemory(
+                            from: x + ((n * inH + iy) * inW + ix) * channels,
+                            byteCount: channels * MemoryLayout<Float>.stride)
                     }
                 }
             }

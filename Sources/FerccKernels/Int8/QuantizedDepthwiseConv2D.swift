@@ -1,12 +1,14 @@
 // fercc-kernel requires: Int8/QuantizedConvParameters.swift Int8/QuantizedDepthwiseConv.swift
 // fercc-kernel requires(avx2): Int8/AVX2/DepthwiseConv+AVX2.swift
 // fercc-kernel requires(avx512): Int8/AVX512/DepthwiseConv+AVX512.swift
+// fercc-kernel requires(neon): Int8/ARM64/DepthwiseConv+NEON.swift
 
 extension Kernels {
     /// An int8 depthwise convolution (one input and one output channel per group) over NHWC,
     /// with TFLite's reference arithmetic: AVX-512 above 16 channels on VNNI builds (8- and
     /// 16-channel layers keep the 16-channel AVX2 kernel, which wastes no lanes on them:
-    /// mini-Xception's 8-channel layer does 3x less work), else AVX2, else portable.
+    /// mini-Xception's 8-channel layer does 3x less work), else AVX2; NEON on AArch64; else
+    /// portable.
     public struct QuantizedDepthwiseConv2DKernel {
         enum Variant {
             case portable(QuantizedDepthwiseConv)
@@ -15,6 +17,9 @@ extension Kernels {
             #endif
             #if arch(x86_64) && FERCC_AVX512
             case avx512(QuantizedDepthwiseConvAVX512)
+            #endif
+            #if arch(arm64)
+            case neon(QuantizedDepthwiseConvNEON)
             #endif
         }
         let variant: Variant
@@ -29,6 +34,8 @@ extension Kernels {
                 p.geometry.outC > 16 ? .avx512(QuantizedDepthwiseConvAVX512(p)) : .avx2(QuantizedDepthwiseConvAVX2(p))
             #elseif arch(x86_64) && FERCC_AVX2
             variant = .avx2(QuantizedDepthwiseConvAVX2(p))
+            #elseif arch(arm64)
+            variant = .neon(QuantizedDepthwiseConvNEON(p))
             #else
             variant = .portable(QuantizedDepthwiseConv(p))
             #endif
@@ -43,6 +50,9 @@ extension Kernels {
             #if arch(x86_64) && FERCC_AVX512
             case .avx512(let k): return k.scratchBytes
             #endif
+            #if arch(arm64)
+            case .neon(let k): return k.scratchBytes
+            #endif
             }
         }
 
@@ -56,6 +66,9 @@ extension Kernels {
             #endif
             #if arch(x86_64) && FERCC_AVX512
             case .avx512(let k): k.run(input: input, output: output, scratch: scratch)
+            #endif
+            #if arch(arm64)
+            case .neon(let k): k.run(input: input, output: output, scratch: scratch)
             #endif
             }
         }

@@ -1,9 +1,9 @@
 // NEON requantization of the AArch64 int8 kernels, through the compiler's own clang intrinsics
-// module (no package), compiled where the build defines FERCC_DOTPROD. Same bits as the portable
-// `multiplyByQuantizedMultiplier`.
+// module (no package), compiled on AArch64 (NEON is part of its base instruction set: no flags).
+// Same bits as the portable `multiplyByQuantizedMultiplier`.
 // fercc-kernel requires: Int8/Requantization.swift Int8/QuantizedConvParameters.swift
 
-#if arch(arm64) && FERCC_DOTPROD
+#if arch(arm64)
 import _Builtin_intrinsics.arm.neon
 
 extension Kernels {
