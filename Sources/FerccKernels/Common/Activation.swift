@@ -64,9 +64,7 @@ extension Kernels {
             // library's pointwiseMin/pointwiseMax on SIMD16<Float> stay scalar (measured 10x slower).
             switch self {
             case .identity:
-                if UnsafePointer(y) != x {
-                    UnsafeMutableRawPointer(y).copyMemory(from: x, byteCount: count * MemoryLayout<Float>.stride)
-                }
+                if UnsafePointer(y) != x { y.update(from: x, count: count) }
             case .relu:
                 for i in 0..<count { let v = x[i]; y[i] = v > 0 ? v : 0 }
             case .clip(let lo, let hi):

@@ -47,7 +47,7 @@ extension Kernels {
         for n in 0..<batch {
             for y in 0..<h {
                 UnsafeMutableRawPointer(dst + ((n * ph + y + top) * pw + left) * c).copyMemory(
-                    from: src + ((n * h + y) * w) * c, byteCount: w * c * MemoryLayout<Float>.stride)
+                    from: src + ((n * h + y) * w) * c, byteCount: w * c * 4)
             }
         }
     }

@@ -64,8 +64,7 @@ extension Kernels {
                 }
                 dst.update(repeating: 0, count: g.padLeft * g.inC)
                 UnsafeMutableRawPointer(dst + g.padLeft * g.inC).copyMemory(
-                    from: input + ((n * g.inH + y) * g.inW) * g.inC,
-                    byteCount: g.inW * g.inC * MemoryLayout<Float>.stride)
+                    from: input + ((n * g.inH + y) * g.inW) * g.inC, byteCount: g.inW * g.inC * 4)
                 (dst + (g.padLeft + g.inW) * g.inC).update(repeating: 0, count: g.padRight * g.inC)
             }
         }
