@@ -180,7 +180,9 @@ public enum ShapeInference {
                 else {
                     throw FerccError("Concat: \(t) does not match \(inputs[0]) off axis \(axis)")
                 }
-                out[axis] += t.shape[axis]
+                let (sum, overflow) = out[axis].addingReportingOverflow(t.shape[axis])
+                guard !overflow else { throw FerccError("Concat: the sizes along axis \(axis) overflow") }
+                out[axis] = sum
             }
             return [TensorType(inputs[0].dtype, out)]
 
@@ -190,9 +192,14 @@ public enum ShapeInference {
             guard axis >= 0, axis < x.count else {
                 throw FerccError("Split axis \(axis) out of range for \(inputs[0])")
             }
-            guard sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == x[axis] else {
-                throw FerccError("Split sizes \(sizes) do not add up to \(x[axis])")
+            // Summed with overflow checks: a hostile file's sizes may be near Int.max.
+            var total = 0
+            for size in sizes {
+                let (sum, overflow) = total.addingReportingOverflow(size)
+                guard size >= 0, !overflow else { throw FerccError("Split sizes \(sizes) do not add up to \(x[axis])") }
+                total = sum
             }
+            guard total == x[axis] else { throw FerccError("Split sizes \(sizes) do not add up to \(x[axis])") }
             return sizes.map { s in
                 var o = x; o[axis] = s; return TensorType(inputs[0].dtype, o)
             }

@@ -147,6 +147,16 @@ final class ErrorTests: XCTestCase {
         }
     }
 
+    /// FuzzMutatedModels (2026-12-04): Split sizes near Int64.max overflowed their sum (a trap).
+    func testSplitSizesThatOverflowAreAnError() throws {
+        var model = try ONNXReader.read(path: Repo.fixtures + "/split_attr_opset11.onnx")
+        let i = try XCTUnwrap(model.graph.nodes.firstIndex { $0.opType == "Split" })
+        model.graph.nodes[i].attributes["split"] = .ints([Int64.max, Int64.max])
+        XCTAssertThrowsError(try ONNXImporter.importModel(model, path: "split.onnx")) {
+            XCTAssertNotNil(($0 as? FerccError)?.reason.range(of: "do not add up"), "\($0)")
+        }
+    }
+
     func testUnsupportedOpsAreAllListedOnce() {
         let e = loadError(errorsDir("unsupported_ops.onnx"))
         XCTAssertEqual(
