@@ -38,6 +38,22 @@ extension Kernels {
         }
     }
 
+    /// Calls `body` with the offset of each kernel tap (in kernel order) from a window's first
+    /// element, in an input `pw` pixels wide with `channelStride` elements per pixel.
+    @inline(__always)
+    static func withTapOffsets<R>(
+        _ g: Conv2DGeometry, paddedW pw: Int, channelStride: Int, _ body: (UnsafeMutableBufferPointer<Int>) -> R
+    ) -> R {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: g.kernelH * g.kernelW) { offsets in
+            for kh in 0..<g.kernelH {
+                for kw in 0..<g.kernelW {
+                    offsets[kh * g.kernelW + kw] = (kh * g.dilationH * pw + kw * g.dilationW) * channelStride
+                }
+            }
+            return body(offsets)
+        }
+    }
+
     /// The int8 input a convolution loop reads, with its padded height and width: the input
     /// itself, or its zero-point-padded copy (channels padded to `channelStride`) at the start of
     /// `scratch`.

@@ -75,12 +75,7 @@ extension Kernels {
             packed.withUnsafeBufferPointer { pb in
                 table.values.withUnsafeBufferPointer { tb in
                     let wp = UnsafeRawPointer(pb.baseAddress!), t = tb.baseAddress!
-                    withUnsafeTemporaryAllocation(of: Int.self, capacity: taps) { offsets in
-                        for kh in 0..<g.kernelH {
-                            for kw in 0..<g.kernelW {
-                                offsets[kh * g.kernelW + kw] = (kh * g.dilationH * pw + kw * g.dilationW) * stride
-                            }
-                        }
+                    withTapOffsets(g, paddedW: pw, channelStride: stride) { offsets in
                         for n in 0..<g.batch {
                             for oh in 0..<g.outH {
                                 let rowBase = x + (n * ph + oh * g.strideH) * pw * stride

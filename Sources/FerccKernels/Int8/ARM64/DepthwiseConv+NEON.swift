@@ -1,7 +1,7 @@
 // NEON path of the int8 depthwise convolution on AArch64, through the compiler's own clang
 // intrinsics module (no package); NEON is part of AArch64's base instruction set, so no flags.
 // Same bits as the portable kernel.
-// fercc-kernel requires: Int8/ARM64/Requantize+NEON.swift Int8/QuantizedPadding.swift Int8/QuantizedConvParameters.swift
+// fercc-kernel requires: Int8/ARM64/Requantize+NEON.swift Int8/QuantizedPadding.swift Int8/QuantizedDepthwiseConv.swift
 
 #if arch(arm64)
 import _Builtin_intrinsics.arm.neon
@@ -9,50 +9,31 @@ import _Builtin_intrinsics.arm.neon
 extension Kernels {
     /// int8 depthwise convolution with widening multiply-adds: per output pixel and block of 16
     /// channels, each tap's 16 input bytes are widened to int16 (`sxtl`) and multiplied into 4
-    /// int32 accumulators with the tap's int16 weights (`smlal`, `smlal2`): 16 products in 9
-    /// instructions, against about 30 for the portable kernel's int32 lanes. Weights as the
-    /// portable kernel packs them ([tap][channels padded to 16]); the input through a
-    /// zero-point-padded copy when the layer pads or its channels are not a multiple of 16.
+    /// int32 accumulators with the tap's int16 weights (`smlal`, `smlal2`): 16 products in 12
+    /// instructions, against about 30 for the portable kernel's int32 lanes. The portable
+    /// kernel's packed weights ([tap][channels padded to 16]) and padded input copy, NEON
+    /// requantization.
     struct QuantizedDepthwiseConvNEON {
-        let p: QuantizedConvParameters
-        let packed: [Int16]
+        let portable: QuantizedDepthwiseConv
         let table: NEONRequantTable
-        /// Bytes per pixel of what the loop reads (channels padded to 16 in the copy).
-        let channelStride: Int
-        var needsPaddedCopy: Bool { p.geometry.hasPadding || p.geometry.inC != channelStride }
 
         init(_ p: QuantizedConvParameters) {
-            self.p = p
-            let g = p.geometry, taps = g.kernelH * g.kernelW, lanes = p.blocks * 16
-            var packed = [Int16](repeating: 0, count: taps * lanes)
-            for c in 0..<g.outC {
-                for t in 0..<taps { packed[t * lanes + c] = Int16(p.weights[c * taps + t]) }
-            }
-            self.packed = packed
+            portable = QuantizedDepthwiseConv(p)
             table = NEONRequantTable(p, bias: p.folded)
-            channelStride = lanes
         }
 
-        var scratchBytes: Int {
-            let g = p.geometry
-            return needsPaddedCopy ? g.batch * g.paddedH * g.paddedW * channelStride : 0
-        }
+        var scratchBytes: Int { portable.scratchBytes }
 
         func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer?) {
-            let g = p.geometry
+            let p = portable.p, g = p.geometry, cs = portable.channelStride
             let (x, ph, pw) = zeroPointPadded(
-                input, g, channelStride: channelStride, copy: needsPaddedCopy, zeroPoint: p.inputZeroPoint, scratch)
-            let cs = channelStride, taps = g.kernelH * g.kernelW, requant = p.requant
+                input, g, channelStride: cs, copy: portable.needsPaddedCopy, zeroPoint: p.inputZeroPoint, scratch)
+            let taps = g.kernelH * g.kernelW, requant = p.requant
             let weightStep = cs * 2  // bytes from one tap's weights to the next's
-            packed.withUnsafeBufferPointer { pb in
+            portable.packed.withUnsafeBufferPointer { pb in
                 table.values.withUnsafeBufferPointer { tb in
                     let wp = UnsafeRawPointer(pb.baseAddress!), t = tb.baseAddress!
-                    withUnsafeTemporaryAllocation(of: Int.self, capacity: taps) { offsets in
-                        for kh in 0..<g.kernelH {
-                            for kw in 0..<g.kernelW {
-                                offsets[kh * g.kernelW + kw] = (kh * g.dilationH * pw + kw * g.dilationW) * cs
-                            }
-                        }
+                    withTapOffsets(g, paddedW: pw, channelStride: cs) { offsets in
                         for n in 0..<g.batch {
                             for oh in 0..<g.outH {
                                 for ow in 0..<g.outW {
