@@ -45,11 +45,13 @@ VENV = os.path.join(ROOT, ".bench-venv")
 
 
 def ensure_venv():
-    """The Python of the benchmark venv (.bench-venv, with numpy, onnxruntime and ai-edge-litert), created on first use."""
+    """The Python of the benchmark venv (.bench-venv: numpy, onnxruntime, onnx for its quantizer,
+    ai-edge-litert, openvino; pinned), created on first use."""
     py = os.path.join(VENV, "bin", "python")
     if not os.path.exists(py):
         subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
     # Also when an earlier install was interrupted: the venv exists without its packages.
-    if subprocess.run([py, "-c", "import numpy, onnxruntime, ai_edge_litert"], capture_output=True).returncode != 0:
-        subprocess.run([py, "-m", "pip", "install", "-q", "numpy", "onnxruntime", "ai-edge-litert"], check=True)
+    if subprocess.run([py, "-c", "import numpy, onnx, onnxruntime, ai_edge_litert, openvino"], capture_output=True).returncode != 0:
+        subprocess.run([py, "-m", "pip", "install", "-q", "numpy==2.4.6", "onnx==1.23.2", "onnxruntime==1.32.0",
+                        "ai-edge-litert==2.3.0", "openvino==2026.4.1"], check=True)
     return py
