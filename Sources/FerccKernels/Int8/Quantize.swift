@@ -1,5 +1,6 @@
 // fercc-kernel requires: Int8/QuantizedMath.swift
 // fercc-kernel requires(avx2): Int8/AVX2/Quantize+AVX2.swift
+// fercc-kernel requires(neon): Int8/ARM64/Quantize+NEON.swift
 
 extension Kernels {
     /// int8 element-wise and reduction kernels over pointers, shared by the interpreter and the
@@ -13,6 +14,8 @@ extension Kernels {
     ) {
         #if arch(x86_64) && FERCC_AVX2
         let start = quantizeAVX2(x, y, count: count, scale: scale, zeroPoint: zeroPoint, halfToEven: halfToEven)
+        #elseif arch(arm64)
+        let start = quantizeNEON(x, y, count: count, scale: scale, zeroPoint: zeroPoint, halfToEven: halfToEven)
         #else
         let start = 0
         #endif
