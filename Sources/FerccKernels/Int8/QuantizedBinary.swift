@@ -1,6 +1,7 @@
 // fercc-kernel requires: Int8/Requantization.swift Float/Binary.swift Data/BroadcastStrides.swift
 // fercc-kernel requires(avx2): Int8/AVX2/Binary+AVX2.swift
 // fercc-kernel requires(avx512): Int8/AVX512/Binary+AVX512.swift
+// fercc-kernel requires(neon): Int8/ARM64/Binary+NEON.swift
 
 extension Kernels {
     /// int8 ADD/SUB (TFLite: both inputs rescaled to 2x the larger input scale with 20 bits of
@@ -87,6 +88,12 @@ extension Kernels {
                             AVX2Output(zeroPoint: outputZeroPoint, min: min, max: max, leftShift: false))
                         #endif
                     }
+                }
+                #elseif arch(arm64)
+                if kind != .mul, s1 <= 0, s2 <= 0, sOut <= 0 {
+                    i = binaryAddNEON(
+                        a, b, y, count: count, offset1: offset1, offset2: offset2, leftShift: Self.leftShift, m1: m1,
+                        s1: s1, m2: m2, s2: s2, mOut: mOut, sOut: sOut, zeroPoint: outputZeroPoint, min: min, max: max)
                 }
                 #endif
                 if kind != .mul, s1 <= 0, s2 <= 0, sOut <= 0 {
