@@ -28,39 +28,98 @@ extension Kernels {
             let p = portable.p, g = p.geometry, cs = portable.channelStride
             let (x, ph, pw) = zeroPointPadded(
                 input, g, channelStride: cs, copy: portable.needsPaddedCopy, zeroPoint: p.inputZeroPoint, scratch)
-            let taps = g.kernelH * g.kernelW, requant = p.requant
-            let weightStep = cs * 2  // bytes from one tap's weights to the next's
+            let taps = g.kernelH * g.kernelW, requant = p.requant, leftShift = table.leftShift
+            let weightStep = cs &* 2  // bytes from one tap's weights to the next's
             portable.packed.withUnsafeBufferPointer { pb in
                 table.values.withUnsafeBufferPointer { tb in
                     let wp = UnsafeRawPointer(pb.baseAddress!), t = tb.baseAddress!
                     withTapOffsets(g, paddedW: pw, channelStride: cs) { offsets in
-                        for n in 0..<g.batch {
-                            for oh in 0..<g.outH {
-                                for ow in 0..<g.outW {
-                                    let out = output + ((n * g.outH + oh) * g.outW + ow) * g.outC
-                                    let base = x + ((n * ph + oh * g.strideH) * pw + ow * g.strideW) * cs
-                                    for b in 0..<p.blocks {
-                                        var a0 = SIMD4<Int32>(), a1 = SIMD4<Int32>()
-                                        var a2 = SIMD4<Int32>(), a3 = SIMD4<Int32>()
-                                        let xb = UnsafeRawPointer(base + b * 16)
-                                        var w = wp + b * 32
+                        // Blocks outermost: a block's requantization constants stay in registers.
+                        for b in 0..<p.blocks {
+                            let rq = NEONRequant(t, block: b, requant, leftShift: leftShift)
+                            let valid = g.outC &- b &* 16
+                            let w = wp + b * 32
+                            if taps == 9 {
+                                run3x3(x, ph: ph, pw: pw, block: b, weights: w, offsets, rq, valid: valid, output)
+                                continue
+                            }
+                            for n in 0..<g.batch {
+                                for oh in 0..<g.outH {
+                                    for ow in 0..<g.outW {
+                                        let o: Int = ((n &* g.outH &+ oh) &* g.outW &+ ow) &* g.outC &+ b &* 16
+                                        let i: Int =
+                                            ((n &* ph &+ oh &* g.strideH) &* pw &+ ow &* g.strideW) &* cs &+ b &* 16
+                                        let out = output + o, xb = UnsafeRawPointer(x + i)
+                                        var a = NEONAccumulators(bias: rq.t)
                                         for tap in 0..<taps {
-                                            let xv = xb.loadUnaligned(
-                                                fromByteOffset: offsets[tap], as: SIMD16<Int8>.self)
-                                            defer { w += weightStep }
-                                            let wl = w.loadUnaligned(as: SIMD8<Int16>.self)
-                                            let wh = w.loadUnaligned(fromByteOffset: 16, as: SIMD8<Int16>.self)
-                                            let xl = vmovl_s8(vget_low_s8(xv)), xh = vmovl_high_s8(xv)
-                                            a0 = vmlal_s16(a0, vget_low_s16(xl), vget_low_s16(wl))
-                                            a1 = vmlal_high_s16(a1, xl, wl)
-                                            a2 = vmlal_s16(a2, vget_low_s16(xh), vget_low_s16(wh))
-                                            a3 = vmlal_high_s16(a3, xh, wh)
+                                            let wt = w + tap &* weightStep
+                                            Self.mac(
+                                                &a,
+                                                xb.loadUnaligned(fromByteOffset: offsets[tap], as: SIMD16<Int8>.self),
+                                                wt.loadUnaligned(as: SIMD8<Int16>.self),
+                                                wt.loadUnaligned(fromByteOffset: 16, as: SIMD8<Int16>.self))
                                         }
-                                        requantizeStoreNEON(a0, a1, a2, a3, block: b, t, requant, channels: g.outC, out)
+                                        rq.store(a, valid: valid, out)
                                     }
                                 }
                             }
                         }
+                    }
+                }
+            }
+        }
+
+        /// 16 products of one tap: the input bytes widened to int16 (`sxtl`), multiplied into the
+        /// 4 accumulators with the tap's int16 weights (`smlal`, `smlal2`).
+        @inline(__always)
+        static func mac(_ a: inout NEONAccumulators, _ xv: SIMD16<Int8>, _ wl: SIMD8<Int16>, _ wh: SIMD8<Int16>) {
+            let xl = vmovl_s8(vget_low_s8(xv)), xh = vmovl_high_s8(xv)
+            a.a0 = vmlal_s16(a.a0, vget_low_s16(xl), vget_low_s16(wl))
+            a.a1 = vmlal_high_s16(a.a1, xl, wl)
+            a.a2 = vmlal_s16(a.a2, vget_low_s16(xh), vget_low_s16(wh))
+            a.a3 = vmlal_high_s16(a.a3, xh, wh)
+        }
+
+        /// One block of a 3x3 layer: the 9 taps unrolled, their weights and offsets loaded once
+        /// for all pixels (the registers the requantization leaves).
+        func run3x3(
+            _ x: UnsafePointer<Int8>, ph: Int, pw: Int, block b: Int, weights w: UnsafeRawPointer,
+            _ offsets: UnsafeMutableBufferPointer<Int>, _ rq: NEONRequant, valid: Int,
+            _ output: UnsafeMutablePointer<Int8>
+        ) {
+            let g = portable.p.geometry, cs = portable.channelStride, step = cs &* 2
+            @inline(__always) func low(_ tap: Int) -> SIMD8<Int16> {
+                w.loadUnaligned(fromByteOffset: tap &* step, as: SIMD8<Int16>.self)
+            }
+            @inline(__always) func high(_ tap: Int) -> SIMD8<Int16> {
+                w.loadUnaligned(fromByteOffset: tap &* step &+ 16, as: SIMD8<Int16>.self)
+            }
+            let l0 = low(0), l1 = low(1), l2 = low(2), l3 = low(3), l4 = low(4)
+            let l5 = low(5), l6 = low(6), l7 = low(7), l8 = low(8)
+            let h0 = high(0), h1 = high(1), h2 = high(2), h3 = high(3), h4 = high(4)
+            let h5 = high(5), h6 = high(6), h7 = high(7), h8 = high(8)
+            let o0 = offsets[0], o1 = offsets[1], o2 = offsets[2], o3 = offsets[3], o4 = offsets[4]
+            let o5 = offsets[5], o6 = offsets[6], o7 = offsets[7], o8 = offsets[8]
+            let pixelStep = g.strideW &* cs
+            for n in 0..<g.batch {
+                for oh in 0..<g.outH {
+                    let i: Int = (n &* ph &+ oh &* g.strideH) &* pw &* cs &+ b &* 16
+                    let o: Int = (n &* g.outH &+ oh) &* g.outW &* g.outC &+ b &* 16
+                    var xb = UnsafeRawPointer(x + i), out = output + o
+                    for _ in 0..<g.outW {
+                        var a = NEONAccumulators(bias: rq.t)
+                        Self.mac(&a, xb.loadUnaligned(fromByteOffset: o0, as: SIMD16<Int8>.self), l0, h0)
+                        Self.mac(&a, xb.loadUnaligned(fromByteOffset: o1, as: SIMD16<Int8>.self), l1, h1)
+                        Self.mac(&a, xb.loadUnaligned(fromByteOffset: o2, as: SIMD16<Int8>.self), l2, h2)
+                        Self.mac(&a, xb.loadUnaligned(fromByteOffset: o3, as: SIMD16<Int8>.self), l3, h3)
+                        Self.mac(&a, xb.loadUnaligned(fromByteOffset: o4, as: SIMD16<Int8>.self), l4, h4)
+                        Self.mac(&a, xb.loadUnaligned(fromByteOffset: o5, as: SIMD16<Int8>.self), l5, h5)
+                        Self.mac(&a, xb.loadUnaligned(fromByteOffset: o6, as: SIMD16<Int8>.self), l6, h6)
+                        Self.mac(&a, xb.loadUnaligned(fromByteOffset: o7, as: SIMD16<Int8>.self), l7, h7)
+                        Self.mac(&a, xb.loadUnaligned(fromByteOffset: o8, as: SIMD16<Int8>.self), l8, h8)
+                        rq.store(a, valid: valid, out)
+                        xb += pixelStep
+                        out += g.outC
                     }
                 }
             }
