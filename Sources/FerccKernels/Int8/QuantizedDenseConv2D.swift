@@ -2,11 +2,12 @@
 // fercc-kernel requires(avx2): Int8/AVX2/DenseConv+AVX2.swift
 // fercc-kernel requires(avx512): Int8/AVX512/DenseConv+VNNI.swift
 // fercc-kernel requires(dotprod): Int8/ARM64/DenseConv+DotProd.swift
+// fercc-kernel requires(neon): Int8/ARM64/DenseConv+NEON.swift
 
 extension Kernels {
     /// An int8 regular convolution (one group) over NHWC, with TFLite's reference arithmetic. The
     /// variant is the best the build's instruction sets allow: AVX-512 VNNI, else AVX2 (x86-64),
-    /// the dot product (AArch64 with FERCC_DOTPROD), else portable (the exact fp32 detour when no partial sum can reach 2^24). All give the
+    /// the dot product (AArch64 with FERCC_DOTPROD), NEON's widening multiply-adds (other AArch64), else portable (the exact fp32 detour when no partial sum can reach 2^24). All give the
     /// reference loop's bits (kernel tests compare them).
     public struct QuantizedDenseConv2DKernel {
         enum Variant {
@@ -20,6 +21,9 @@ extension Kernels {
             #endif
             #if arch(arm64) && FERCC_DOTPROD
             case dotprod(QuantizedDenseConvDotProd)
+            #endif
+            #if arch(arm64) && !FERCC_DOTPROD
+            case neon(QuantizedDenseConvNEON)
             #endif
         }
         let variant: Variant
@@ -37,6 +41,8 @@ extension Kernels {
             variant = .avx2(QuantizedDenseConvAVX2(p))
             #elseif arch(arm64) && FERCC_DOTPROD
             variant = .dotprod(QuantizedDenseConvDotProd(p))
+            #elseif arch(arm64)
+            variant = .neon(QuantizedDenseConvNEON(p))
             #else
             variant =
                 QuantizedDenseConvExact.applies(p)
@@ -58,6 +64,9 @@ extension Kernels {
             #if arch(arm64) && FERCC_DOTPROD
             case .dotprod(let k): return k.scratchBytes
             #endif
+            #if arch(arm64) && !FERCC_DOTPROD
+            case .neon(let k): return k.scratchBytes
+            #endif
             }
         }
 
@@ -76,6 +85,9 @@ extension Kernels {
             #endif
             #if arch(arm64) && FERCC_DOTPROD
             case .dotprod(let k): k.run(input: input, output: output, scratch: scratch)
+            #endif
+            #if arch(arm64) && !FERCC_DOTPROD
+            case .neon(let k): k.run(input: input, output: output, scratch: scratch)
             #endif
             }
         }

@@ -1,0 +1,163 @@
+// ARMv8.0 NEON path of the int8 regular convolution (AArch64 without the dot product), through
+// the compiler's own clang intrinsics module (no package; NEON is part of AArch64's base
+// instruction set). Same bits as the portable kernels.
+// fercc-kernel requires: Int8/ARM64/Requantize+NEON.swift Int8/QuantizedPadding.swift Int8/QuantizedConvParameters.swift
+
+#if arch(arm64) && !FERCC_DOTPROD
+import _Builtin_intrinsics.arm.neon
+
+extension Kernels {
+    /// int8 regular convolution with widening multiply-adds by element: steps of 4 output
+    /// pixels x 16 output channels (16 accumulators of 4 lanes), over 8 input channels of a tap
+    /// at a time: each pixel's 8 input bytes loaded and widened to int16 once (`sxtl`), then per
+    /// input channel its 16 int16 weights (2 registers, shared by the 4 pixels) multiplied by
+    /// that channel's lane into the accumulators (`smlal`/`smlal2 v.4s, w, x.h[k]`): 16
+    /// products per instruction pair of 4. Weights packed as int16 [block of 16 outputs][tap]
+    /// [input channel, rounded up to 8][16 outputs], zeros past the channels. Inputs read as they
+    /// are (the zero point folded into the bias), or through a copy padded with the zero point
+    /// when the layer pads or its channels are not a multiple of 8. Blocks of 16 outputs are the
+    /// outermost loop, so that their requantization constants and biases are loaded once.
+    struct QuantizedDenseConvNEON {
+        let p: QuantizedConvParameters
+        let packed: [Int16]
+        let table: NEONRequantTable
+        /// Input channels rounded up to 8: elements per pixel of what the loop reads.
+        let stride: Int
+        var copies: Bool { p.geometry.hasPadding || stride != p.geometry.inC }
+
+        init(_ p: QuantizedConvParameters) {
+            self.p = p
+            let g = p.geometry, taps = g.kernelH * g.kernelW, c = g.inC
+            stride = (c + 7) / 8 * 8
+            var packed = [Int16](repeating: 0, count: p.blocks * taps * stride * 16)
+            for oc in 0..<g.outC {
+                for t in 0..<taps {
+                    for ci in 0..<c {
+                        packed[((oc / 16 * taps + t) * stride + ci) * 16 + oc % 16] =
+                            Int16(p.weights[(oc * taps + t) * c + ci])
+                    }
+                }
+            }
+            self.packed = packed
+            table = NEONRequantTable(p, bias: p.folded)
+        }
+
+        var scratchBytes: Int {
+            let g = p.geometry
+            return copies ? g.batch * g.paddedH * g.paddedW * stride : 0
+        }
+
+        /// One pixel's 8 input bytes as int16.
+        @inline(__always)
+        static func eight(_ p: UnsafePointer<Int8>) -> SIMD8<Int16> {
+            vmovl_s8(UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Int8>.self))
+        }
+
+        /// Input channel `k` of `x` times its 16 weights (`w`: outputs 0-7, 8-15) into `a`.
+        @inline(__always)
+        static func mac(
+            _ a: inout NEONAccumulators, _ w0: SIMD8<Int16>, _ w1: SIMD8<Int16>, _ x: SIMD8<Int16>, _ k: Int
+        ) {
+            let low = SIMD4<Int16>(repeating: x[k]), all = SIMD8<Int16>(repeating: x[k])
+            a.a0 = vmlal_s16(a.a0, vget_low_s16(w0), low)
+            a.a1 = vmlal_high_s16(a.a1, w0, all)
+            a.a2 = vmlal_s16(a.a2, vget_low_s16(w1), low)
+            a.a3 = vmlal_high_s16(a.a3, w1, all)
+        }
+
+        /// 8 input channels of up to 4 pixels (`x1`-`x3` unused past `pixels`).
+        @inline(__always)
+        static func group(
+            _ a: inout (NEONAccumulators, NEONAccumulators, NEONAccumulators, NEONAccumulators),
+            _ w: UnsafeRawPointer, _ x0: SIMD8<Int16>, _ x1: SIMD8<Int16>, _ x2: SIMD8<Int16>, _ x3: SIMD8<Int16>,
+            pixels: Int
+        ) {
+            // Unrolled by hand: as a loop, LLVM keeps the lane index a variable (an extract
+            // through memory per channel) instead of the by-element form.
+            @inline(__always) func channel(_ k: Int) {
+                let w0 = w.loadUnaligned(fromByteOffset: k &* 32, as: SIMD8<Int16>.self)
+                let w1 = w.loadUnaligned(fromByteOffset: k &* 32 &+ 16, as: SIMD8<Int16>.self)
+                mac(&a.0, w0, w1, x0, k)
+                if pixels > 1 {
+                    mac(&a.1, w0, w1, x1, k)
+                    mac(&a.2, w0, w1, x2, k)
+                    mac(&a.3, w0, w1, x3, k)
+                }
+            }
+            channel(0)
+            channel(1)
+            channel(2)
+            channel(3)
+            channel(4)
+            channel(5)
+            channel(6)
+            channel(7)
+        }
+
+        func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer?) {
+            let g = p.geometry
+            let (x, ph, pw) = zeroPointPadded(
+                input, g, channelStride: stride, copy: copies, zeroPoint: p.inputZeroPoint, scratch)
+            let taps = g.kernelH * g.kernelW, groups = stride / 8, blocks = p.blocks
+            let step = g.strideW &* stride
+            let requant = p.requant, outC = g.outC, leftShift = table.leftShift
+            // A 1x1 convolution with stride 1 and no padding reads and writes each image's pixels
+            // in order: one row of them all, so that only the image's last pixels miss a step of 4.
+            let flat = taps == 1 && g.strideH == 1 && g.strideW == 1 && !g.hasPadding && pw == g.outW
+            let rows = flat ? 1 : g.outH, cols = flat ? g.outH * g.outW : g.outW
+            packed.withUnsafeBufferPointer { pb in
+                table.values.withUnsafeBufferPointer { tb in
+                    let wp = UnsafeRawPointer(pb.baseAddress!), t = tb.baseAddress!
+                    withTapOffsets(g, paddedW: pw, channelStride: stride) { offsets in
+                        for b in 0..<blocks {
+                            let rq = NEONRequant(t, block: b, requant, leftShift: leftShift)
+                            let bias = NEONAccumulators(bias: rq.t)
+                            let valid = outC &- b &* 16
+                            let wOffset: Int = b &* taps &* stride &* 32
+                            let wb = wp + wOffset
+                            for n in 0..<g.batch {
+                                for oh in 0..<rows {
+                                    let i: Int = (n &* ph &+ oh &* g.strideH) &* pw &* stride
+                                    let o: Int = (n &* g.outH &+ oh) &* g.outW &* outC &+ b &* 16
+                                    let rowBase = x + i, outRow = output + o
+                                    var ow = 0
+                                    while ow < cols {
+                                        let pixels = Swift.min(4, cols &- ow)
+                                        let first = rowBase + ow &* step
+                                        var a = (bias, bias, bias, bias)
+                                        var w = wb
+                                        for tap in 0..<taps {
+                                            var px = first + offsets[tap]
+                                            for _ in 0..<groups {
+                                                if pixels == 4 {
+                                                    Self.group(
+                                                        &a, w, Self.eight(px), Self.eight(px + step),
+                                                        Self.eight(px + 2 &* step), Self.eight(px + 3 &* step),
+                                                        pixels: 4)
+                                                } else {
+                                                    let x0 = Self.eight(px)
+                                                    Self.group(&a, w, x0, x0, x0, x0, pixels: 1)
+                                                }
+                                                px += 8
+                                                w += 256
+                                            }
+                                        }
+                                        let out = outRow + ow &* outC
+                                        rq.store(a.0, valid: valid, out)
+                                        if pixels == 4 {
+                                            rq.store(a.1, valid: valid, out + outC)
+                                            rq.store(a.2, valid: valid, out + 2 &* outC)
+                                            rq.store(a.3, valid: valid, out + 3 &* outC)
+                                        }
+                                        ow += pixels == 4 ? 4 : 1
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
