@@ -1,7 +1,7 @@
 // ARMv8.0 NEON path of the int8 regular convolution (AArch64 without the dot product), through
 // the compiler's own clang intrinsics module (no package; NEON is part of AArch64's base
 // instruction set). Same bits as the portable kernels.
-// fercc-kernel requires: Int8/ARM64/Requantize+NEON.swift Int8/QuantizedPadding.swift Int8/QuantizedConvParameters.swift
+// fercc-kernel requires: Int8/ARM64/DenseTiles+NEON.swift
 
 #if arch(arm64) && !FERCC_DOTPROD
 import _Builtin_intrinsics.arm.neon
@@ -15,8 +15,8 @@ extension Kernels {
     /// products per instruction pair of 4. Weights packed as int16 [block of 16 outputs][tap]
     /// [input channel, rounded up to 8][16 outputs], zeros past the channels. Inputs read as they
     /// are (the zero point folded into the bias), or through a copy padded with the zero point
-    /// when the layer pads or its channels are not a multiple of 8. Blocks of 16 outputs are the
-    /// outermost loop, so that their requantization constants and biases are loaded once.
+    /// when the layer pads or its channels are not a multiple of 8. The loops around it are
+    /// `denseTilesNEON`'s.
     struct QuantizedDenseConvNEON {
         let p: QuantizedConvParameters
         let packed: [Int16]
@@ -68,7 +68,7 @@ extension Kernels {
         /// 8 input channels of up to 4 pixels (`x1`-`x3` unused past `pixels`).
         @inline(__always)
         static func group(
-            _ a: inout (NEONAccumulators, NEONAccumulators, NEONAccumulators, NEONAccumulators),
+            _ a: inout NEONPixels,
             _ w: UnsafeRawPointer, _ x0: SIMD8<Int16>, _ x1: SIMD8<Int16>, _ x2: SIMD8<Int16>, _ x3: SIMD8<Int16>,
             pixels: Int
         ) {
@@ -94,68 +94,46 @@ extension Kernels {
             channel(7)
         }
 
+        /// One step's widening multiply-adds.
+        struct Tile: NEONDenseTile {
+            let taps: Int, groups: Int, step: Int
+
+            typealias K = QuantizedDenseConvNEON
+
+            @inline(__always)
+            func tile(
+                _ a: inout NEONPixels, _ first: UnsafePointer<Int8>, _ wb: UnsafeRawPointer,
+                _ offsets: UnsafeMutableBufferPointer<Int>, pixels: Int
+            ) {
+                var w = wb
+                for tap in 0..<taps {
+                    var px = first + offsets[tap]
+                    for _ in 0..<groups {
+                        if pixels == 4 {
+                            K.group(
+                                &a, w, K.eight(px), K.eight(px + step), K.eight(px + 2 &* step),
+                                K.eight(px + 3 &* step), pixels: 4)
+                        } else {
+                            let x0 = K.eight(px)
+                            K.group(&a, w, x0, x0, x0, x0, pixels: 1)
+                        }
+                        px += 8
+                        w += 256
+                    }
+                }
+            }
+        }
+
         func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer?) {
             let g = p.geometry
             let (x, ph, pw) = zeroPointPadded(
                 input, g, channelStride: stride, copy: copies, zeroPoint: p.inputZeroPoint, scratch)
-            let taps = g.kernelH * g.kernelW, groups = stride / 8, blocks = p.blocks
-            let step = g.strideW &* stride
-            let requant = p.requant, outC = g.outC, leftShift = table.leftShift
-            // A 1x1 convolution with stride 1 and no padding reads and writes each image's pixels
-            // in order: one row of them all, so that only the image's last pixels miss a step of 4.
-            let flat = taps == 1 && g.strideH == 1 && g.strideW == 1 && !g.hasPadding && pw == g.outW
-            let rows = flat ? 1 : g.outH, cols = flat ? g.outH * g.outW : g.outW
+            let taps = g.kernelH * g.kernelW, groups = stride / 8
             packed.withUnsafeBufferPointer { pb in
-                table.values.withUnsafeBufferPointer { tb in
-                    let wp = UnsafeRawPointer(pb.baseAddress!), t = tb.baseAddress!
-                    withTapOffsets(g, paddedW: pw, channelStride: stride) { offsets in
-                        for b in 0..<blocks {
-                            let rq = NEONRequant(t, block: b, requant, leftShift: leftShift)
-                            let bias = NEONAccumulators(bias: rq.t)
-                            let valid = outC &- b &* 16
-                            let wOffset: Int = b &* taps &* stride &* 32
-                            let wb = wp + wOffset
-                            for n in 0..<g.batch {
-                                for oh in 0..<rows {
-                                    let i: Int = (n &* ph &+ oh &* g.strideH) &* pw &* stride
-                                    let o: Int = (n &* g.outH &+ oh) &* g.outW &* outC &+ b &* 16
-                                    let rowBase = x + i, outRow = output + o
-                                    var ow = 0
-                                    while ow < cols {
-                                        let pixels = Swift.min(4, cols &- ow)
-                                        let first = rowBase + ow &* step
-                                        var a = (bias, bias, bias, bias)
-                                        var w = wb
-                                        for tap in 0..<taps {
-                                            var px = first + offsets[tap]
-                                            for _ in 0..<groups {
-                                                if pixels == 4 {
-                                                    Self.group(
-                                                        &a, w, Self.eight(px), Self.eight(px + step),
-                                                        Self.eight(px + 2 &* step), Self.eight(px + 3 &* step),
-                                                        pixels: 4)
-                                                } else {
-                                                    let x0 = Self.eight(px)
-                                                    Self.group(&a, w, x0, x0, x0, x0, pixels: 1)
-                                                }
-                                                px += 8
-                                                w += 256
-                                            }
-                                        }
-                                        let out = outRow + ow &* outC
-                                        rq.store(a.0, valid: valid, out)
-                                        if pixels == 4 {
-                                            rq.store(a.1, valid: valid, out + outC)
-                                            rq.store(a.2, valid: valid, out + 2 &* outC)
-                                            rq.store(a.3, valid: valid, out + 3 &* outC)
-                                        }
-                                        ow += pixels == 4 ? 4 : 1
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+                denseTilesNEON(
+                    g, x, paddedH: ph, paddedW: pw, channelStride: stride, table, p.requant,
+                    weights: UnsafeRawPointer(pb.baseAddress!), blockBytes: taps &* stride &* 32, output,
+                    Tile(taps: taps, groups: groups, step: g.strideW &* stride))
             }
         }
     }

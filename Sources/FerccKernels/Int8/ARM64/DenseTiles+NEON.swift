@@ -1,0 +1,74 @@
+// The loops the AArch64 int8 regular convolutions (`sdot` and ARMv8.0 NEON) share.
+// fercc-kernel requires: Int8/ARM64/Requantize+NEON.swift Int8/QuantizedPadding.swift Int8/QuantizedConvParameters.swift
+
+#if arch(arm64)
+extension Kernels {
+    /// The accumulators of one step: 4 output pixels, or 1 (in `.0`) for an image's last pixels.
+    typealias NEONPixels = (NEONAccumulators, NEONAccumulators, NEONAccumulators, NEONAccumulators)
+
+    /// A kernel's products for one step (a type, not a closure: as a closure it stayed a call per
+    /// step, its accumulators through memory, at 1.25x the instructions).
+    protocol NEONDenseTile {
+        /// Adds the products of `pixels` (4 or 1) pixels from `first` (the first pixel's input)
+        /// with the block's `weights` to `a`.
+        func tile(
+            _ a: inout NEONPixels, _ first: UnsafePointer<Int8>, _ weights: UnsafeRawPointer,
+            _ offsets: UnsafeMutableBufferPointer<Int>, pixels: Int)
+    }
+
+    /// Walks an int8 regular convolution's output in steps of 16 channels x 4 pixels: blocks of 16
+    /// output channels outermost (their requantization constants and biases are loaded once),
+    /// then output rows, then steps of 4 pixels and single leftover pixels; a 1x1 stride-1
+    /// unpadded layer runs as one row of all an image's pixels, so that only its last pixels miss
+    /// a step of 4. `kernel.tile(&a, first, weights, offsets, pixels:)` adds the products of a step to
+    /// accumulators that start from the bias (`first`: the first pixel's input, `weights`: the
+    /// block's, `blockBytes` apart), which are then requantized and stored.
+    @inline(__always)
+    static func denseTilesNEON<K: NEONDenseTile>(
+        _ g: Conv2DGeometry, _ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride stride: Int,
+        _ table: NEONRequantTable, _ requant: Requantization, weights: UnsafeRawPointer, blockBytes: Int,
+        _ output: UnsafeMutablePointer<Int8>, _ kernel: K
+    ) {
+        let taps = g.kernelH * g.kernelW, outC = g.outC, step = g.strideW &* stride
+        let flat = taps == 1 && g.strideH == 1 && g.strideW == 1 && !g.hasPadding && pw == g.outW
+        let rows = flat ? 1 : g.outH, cols = flat ? g.outH * g.outW : g.outW
+        table.values.withUnsafeBufferPointer { tb in
+            let t = tb.baseAddress!
+            withTapOffsets(g, paddedW: pw, channelStride: stride) { offsets in
+                for b in 0..<((outC + 15) / 16) {
+                    let rq = NEONRequant(t, block: b, requant, leftShift: table.leftShift)
+                    let bias = NEONAccumulators(bias: rq.t)
+                    let valid = outC &- b &* 16
+                    let wOffset: Int = b &* blockBytes
+                    let wb = weights + wOffset
+                    for n in 0..<g.batch {
+                        for oh in 0..<rows {
+                            let i: Int = (n &* ph &+ oh &* g.strideH) &* pw &* stride
+                            let o: Int = (n &* g.outH &+ oh) &* g.outW &* outC &+ b &* 16
+                            let rowBase = x + i, outRow = output + o
+                            var ow = 0
+                            // Two loops, so that each inlined `tile` sees a constant pixel count.
+                            while ow + 4 <= cols {
+                                var a = (bias, bias, bias, bias)
+                                kernel.tile(&a, rowBase + ow &* step, wb, offsets, pixels: 4)
+                                let out = outRow + ow &* outC
+                                rq.store(a.0, valid: valid, out)
+                                rq.store(a.1, valid: valid, out + outC)
+                                rq.store(a.2, valid: valid, out + 2 &* outC)
+                                rq.store(a.3, valid: valid, out + 3 &* outC)
+                                ow &+= 4
+                            }
+                            while ow < cols {
+                                var a = (bias, bias, bias, bias)
+                                kernel.tile(&a, rowBase + ow &* step, wb, offsets, pixels: 1)
+                                rq.store(a.0, valid: valid, outRow + ow &* outC)
+                                ow &+= 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
