@@ -391,6 +391,86 @@ final class CodegenTests: XCTestCase {
         }
     }
 
+    /// Generated code drops the branches its architecture never takes and keeps every branch a
+    /// flag might select, directives included.
+    func testGeneratedCodeDropsOtherArchitecturesBranches() {
+        let text = """
+            a
+            #if arch(arm64)
+            import NEON
+            #endif
+              #if arch(x86_64) && FERCC_AVX2
+              avx2()
+              #elseif arch(arm64)
+                #if FERCC_DOTPROD
+                dot()
+                #endif
+              neon()
+              #else
+              portable()
+              #endif
+            #if !arch(x86_64)
+            notX86()
+            #else
+            x86OrOther()
+            #endif
+            #if (arch(x86_64) && FERCC_AVX2) || arch(arm64)
+            fma()
+            #endif
+            #if os(Linux) // a comment
+            linux()
+            #endif
+            z
+            """
+        XCTAssertEqual(
+            KernelSourceIndex.dropBranches(text, for: .x86_64),
+            """
+            a
+              #if arch(x86_64) && FERCC_AVX2
+              avx2()
+              #else
+              portable()
+              #endif
+            x86OrOther()
+            #if (arch(x86_64) && FERCC_AVX2) || arch(arm64)
+            fma()
+            #endif
+            #if os(Linux) // a comment
+            linux()
+            #endif
+            z
+            """)
+        XCTAssertEqual(
+            KernelSourceIndex.dropBranches(text, for: .arm64),
+            """
+            a
+            #if arch(arm64)
+            import NEON
+            #endif
+              #if arch(arm64)
+                #if FERCC_DOTPROD
+                dot()
+                #endif
+              neon()
+              #else
+              portable()
+              #endif
+            #if !arch(x86_64)
+            notX86()
+            #else
+            x86OrOther()
+            #endif
+            #if (arch(x86_64) && FERCC_AVX2) || arch(arm64)
+            fma()
+            #endif
+            #if os(Linux) // a comment
+            linux()
+            #endif
+            z
+            """)
+        XCTAssertEqual(KernelSourceIndex.dropBranches(text, for: .any), text)
+    }
+
     /// What an app uses, in one binary compiled in Swift 6 mode with complete concurrency
     /// checking and warnings as errors: the real face detector's two outputs (`Outputs`) equal
     /// LiteRT's; a two-input model takes labeled inputs; the pixel API's preprocessing equals
