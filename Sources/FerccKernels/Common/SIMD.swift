@@ -1,4 +1,5 @@
 // fercc-kernel requires: Common/Activation.swift
+// fercc-kernel requires(neon): Common/ARM64/SIMD+NEON.swift
 
 extension Kernels {
     /// The activations a convolution applies to its accumulators in registers, before storing them:
@@ -82,11 +83,16 @@ extension Kernels {
             return Self(v + a.v * b.v)
             #endif
         }
+        #if arch(arm64)
+        @inline(__always) public func relu() -> Self { Self(Kernels.reluNEON(v)) }
+        @inline(__always) public func clip(_ low: Float, _ high: Float) -> Self { Self(Kernels.clipNEON(v, low, high)) }
+        #else
         @inline(__always) public func relu() -> Self { Self(v.replacing(with: 0, where: .!(v .> 0))) }
         @inline(__always) public func clip(_ low: Float, _ high: Float) -> Self {
             let a = v.replacing(with: low, where: v .< low)
             return Self(a.replacing(with: high, where: a .> high))
         }
+        #endif
     }
 
     public struct Lanes8: FloatLanes {
@@ -99,11 +105,16 @@ extension Kernels {
             return Self(v + a.v * b.v)
             #endif
         }
+        #if arch(arm64)
+        @inline(__always) public func relu() -> Self { Self(Kernels.reluNEON(v)) }
+        @inline(__always) public func clip(_ low: Float, _ high: Float) -> Self { Self(Kernels.clipNEON(v, low, high)) }
+        #else
         @inline(__always) public func relu() -> Self { Self(v.replacing(with: 0, where: .!(v .> 0))) }
         @inline(__always) public func clip(_ low: Float, _ high: Float) -> Self {
             let a = v.replacing(with: low, where: v .< low)
             return Self(a.replacing(with: high, where: a .> high))
         }
+        #endif
     }
 }
 

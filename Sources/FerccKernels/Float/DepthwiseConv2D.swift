@@ -104,10 +104,18 @@ extension Kernels {
                 let outRow = output + (oh - rows.lowerBound) * g.outW * c
                 let inRow = src + (oh * g.strideH - blockFirstRow) * pw * c
                 var ch = 0
+                #if arch(arm64)
+                // Eight channels at a time: a 3x3 kernel's 16-channel weights (36 registers) spill.
+                while ch + 8 <= c {
+                    channelRow(Lanes8.self, ch, inRow, outRow, clamp)
+                    ch += 8
+                }
+                #else
                 while ch + 16 <= c {
                     channelRow(FloatVector.self, ch, inRow, outRow, clamp)
                     ch += 16
                 }
+                #endif
                 if ch + 8 <= c {
                     channelRow(Lanes8.self, ch, inRow, outRow, clamp)
                     ch += 8
