@@ -201,6 +201,30 @@ extension Kernels {
                 }
             }
             #endif
+            #if arch(arm64)
+            if sx == c && dx == c {
+                // Stride and dilation 1: two pixels share their input loads (4 per kernel row, not 6);
+                // 8 channels keep the 18 weight registers, 4 accumulators and the inputs in 32.
+                @inline(__always) func kernelRow(
+                    _ p: UnsafePointer<Float>, _ ka: V, _ kb: V, _ kc: V, _ a0: inout V, _ a1: inout V
+                ) {
+                    let v0 = V.load(p), v1 = V.load(p + c), v2 = V.load(p + 2 &* c), v3 = V.load(p + 3 &* c)
+                    a0 = a0.adding(v0, times: ka).adding(v1, times: kb).adding(v2, times: kc)
+                    a1 = a1.adding(v1, times: ka).adding(v2, times: kb).adding(v3, times: kc)
+                }
+                while ow &+ 2 <= g.outW {
+                    var a0 = bv, a1 = bv
+                    kernelRow(x, k0, k1, k2, &a0, &a1)
+                    kernelRow(x + dy, k3, k4, k5, &a0, &a1)
+                    kernelRow(x + 2 &* dy, k6, k7, k8, &a0, &a1)
+                    clamp.apply(a0).store(o)
+                    clamp.apply(a1).store(o + c)
+                    x += 2 &* c
+                    o += 2 &* c
+                    ow &+= 2
+                }
+            }
+            #endif
             let dx2 = 2 * dx, dy2 = 2 * dy, t4 = dy + dx, t5 = dy + dx2, t7 = dy2 + dx, t8 = dy2 + dx2
             while ow < g.outW {
                 var acc = bv.adding(V.load(x), times: k0)
