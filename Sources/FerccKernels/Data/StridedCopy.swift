@@ -1,3 +1,5 @@
+// fercc-kernel requires(neon): Data/ARM64/StridedCopy+NEON.swift
+
 extension Kernels {
     /// Copies `shape` elements from `src` read with `srcStrides` to `dst` written with `dstStrides`:
     /// the one loop behind transpose, slice, concat, split and pad. Its odometer lives on the stack,
@@ -59,6 +61,9 @@ extension Kernels {
         _ src: UnsafePointer<T>, _ srcStrides: UnsafeMutablePointer<Int>, _ dst: UnsafeMutablePointer<T>,
         _ dstStrides: UnsafeMutablePointer<Int>, _ shape: UnsafeMutablePointer<Int>, _ rank: Int
     ) {
+        #if arch(arm64)
+        if stridedZip2(src, srcStrides, dst, dstStrides, shape, rank) { return }
+        #endif
         let inner = shape[rank - 1], si = srcStrides[rank - 1], di = dstStrides[rank - 1]
         withUnsafeTemporaryAllocation(of: Int.self, capacity: rank) { index in
             index.initialize(repeating: 0)

@@ -1,5 +1,6 @@
 // fercc-kernel requires: Common/Geometry.swift
 // fercc-kernel requires(avx2): Int8/AVX2/Pool+AVX2.swift
+// fercc-kernel requires(neon): Int8/ARM64/Pool+NEON.swift
 
 extension Kernels {
 
@@ -12,6 +13,12 @@ extension Kernels {
         #if arch(x86_64) && FERCC_AVX2
         if !average && g.inC >= 16 {
             maxPoolAVX2(g, min: min, max: max, input, output)
+            return
+        }
+        #endif
+        #if arch(arm64)
+        if !average && g.inC >= 16 {
+            maxPoolNEON(g, min: min, max: max, input, output)
             return
         }
         #endif
