@@ -22,21 +22,19 @@ extension Kernels {
         var total = 1
         for d in outShape { total *= d }
         if total == 0 { return }
-        #if arch(arm64)
-        // Same shapes, a loop per kind: with the switch per element LLVM kept it scalar (12
-        // instructions per float; MobileNetV2's residual adds took 2.6 M per inference).
         if aShape == bShape {
+            #if arch(arm64)
+            // A loop per kind: with the switch per element LLVM kept it scalar (12 instructions
+            // per float; MobileNetV2's residual adds took 2.6 M per inference).
             switch kind {
             case .add: for i in 0..<total { out[i] = a[i] + b[i] }
             case .sub: for i in 0..<total { out[i] = a[i] - b[i] }
             case .mul: for i in 0..<total { out[i] = a[i] * b[i] }
             case .div: for i in 0..<total { out[i] = a[i] / b[i] }
             }
-            return
-        }
-        #endif
-        if aShape == bShape {
+            #else
             for i in 0..<total { out[i] = apply(kind, a[i], b[i]) }
+            #endif
             return
         }
         let rank = outShape.count

@@ -232,14 +232,15 @@ extension Kernels {
             bias b: UnsafePointer<Float>, image: UnsafePointer<Float>,
             out: UnsafeMutablePointer<Float>, _ clamp: C
         ) {
+            #if arch(arm64)
+            // AArch64 has its own tiles for every pixel (Float/ARM64/Conv2D+NEON.swift).
+            Kernels.laneTiles(
+                self, pixels: pixels, valid: valid, weights: w, bias: b, image: image, out: out, clamp)
+            #else
             let outC = geometry.outC, kernelH = geometry.kernelH
             let bias = V.load(b, count: valid)
             @inline(__always) func window(_ p: Int) -> UnsafePointer<Float> { self.window(image, p) }
             var p = pixels.lowerBound
-            #if arch(arm64)
-            p = Kernels.laneTiles(
-                self, pixels: p..<pixels.upperBound, valid: valid, weights: w, bias: b, image: image, out: out, clamp)
-            #endif
             // 8-lane vectors hold 8 pixels' accumulators in the registers 16-lane ones need for 6
             // (stems of 8 channels: 8-pixel tiles measured 9% fewer instructions than 6 + 4 + 1).
             while V.lanes == 8 && p &+ 8 <= pixels.upperBound {
@@ -350,6 +351,7 @@ extension Kernels {
                 clamp.apply(a0).store(out + p &* outC, count: valid)
                 p &+= 1
             }
+            #endif
         }
     }
 }

@@ -4,7 +4,7 @@
 #if arch(arm64)
 extension Kernels {
     /// `blockTiles` on AArch64: seven output pixels x 8 channels (half of its 16-channel block) per
-    /// step, each half in turn, then `pairTiles` for the rest of `pixels`; returns their end. Each
+    /// step, each half in turn, then `pairTiles` for the rest of `pixels`. Each
     /// pixel's next four input channels are one 128-bit load and each weight vector is multiplied
     /// by one of its lanes (`fmla v.4s, w.4s, x.s[k]`, which LLVM forms from a splat of a constant
     /// lane): per four input channels 7 input loads, 4 weight load pairs and 56 multiply-adds, where
@@ -20,13 +20,12 @@ extension Kernels {
         _ k: Conv2DKernel, pixels: Range<Int>, valid: Int, weights w: UnsafePointer<Float>,
         bias b: UnsafePointer<Float>,
         image: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, _ clamp: C
-    ) -> Int {
+    ) {
         typealias V = Lanes8
-        let outC = k.geometry.outC, kernelH = k.geometry.kernelH, columns = k.columns
+        let g = k.geometry, outC = g.outC, kernelH = g.kernelH, columns = k.columns, sx = g.strideW &* g.inC
         let rowStep = k.rowStep, columnStep = k.columnStep
         let quads = k.rowTaps &>> 2, rest = k.rowTaps & 3
         var p = pixels.lowerBound
-        let g = k.geometry, sx = g.strideW &* g.inC
         while p &+ 7 <= pixels.upperBound {
             // The windows of a tile within one output row are `sx` apart: one (unsigned) division
             // per tile instead of one per pixel, with its checks (they were a third of the setup).
@@ -134,20 +133,19 @@ extension Kernels {
             }
             p &+= 7
         }
-        return pairTiles(
+        pairTiles(
             k, pixels: p..<pixels.upperBound, valid: valid, weights: w, bias: b, image: image, out: out, clamp)
     }
 
-    /// The last pixels of `laneTiles`' range (under 6: a row's end in the fused kernels' bands), two
+    /// The last pixels of `laneTiles`' range (under 7: a row's end in the fused kernels' bands), two
     /// at a time over the whole 16-channel block (8 accumulators and 16 weight registers fit), an
-    /// odd last pixel computed twice; about the cost per pixel of the seven-pixel tile. Returns the
-    /// range's end.
+    /// odd last pixel computed twice; about the cost per pixel of the seven-pixel tile.
     @inline(__always)
     static func pairTiles<C: VectorClamp>(
         _ k: Conv2DKernel, pixels: Range<Int>, valid: Int, weights w: UnsafePointer<Float>,
         bias b: UnsafePointer<Float>,
         image: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, _ clamp: C
-    ) -> Int {
+    ) {
         typealias V = Lanes16
         let outC = k.geometry.outC, kernelH = k.geometry.kernelH, columns = k.columns
         let rowStep = k.rowStep, columnStep = k.columnStep
@@ -198,7 +196,6 @@ extension Kernels {
             }
             p &+= two ? 2 : 1
         }
-        return p
     }
 }
 #endif
