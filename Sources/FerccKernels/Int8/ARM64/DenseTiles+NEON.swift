@@ -3,9 +3,6 @@
 
 #if arch(arm64)
 extension Kernels {
-    /// The accumulators of one step: 4 output pixels, or 1 (in `.0`) for an image's last pixels.
-    typealias NEONPixels = (NEONAccumulators, NEONAccumulators, NEONAccumulators, NEONAccumulators)
-
     /// A kernel's products for one step (a type, not a closure: as a closure it stayed a call per
     /// step, its accumulators through memory, at 1.25x the instructions).
     protocol NEONDenseTile {
@@ -36,7 +33,7 @@ extension Kernels {
             let t = tb.baseAddress!
             withTapOffsets(g, paddedW: pw, channelStride: stride) { offsets in
                 for b in 0..<((outC + 15) / 16) {
-                    let rq = NEONRequant(t, block: b, requant, leftShift: table.leftShift)
+                    let rq = NEONRequant(table, t, block: b, requant)
                     let bias = NEONAccumulators(bias: rq.t)
                     let valid = outC &- b &* 16
                     let wOffset: Int = b &* blockBytes
@@ -52,10 +49,7 @@ extension Kernels {
                                 var a = (bias, bias, bias, bias)
                                 kernel.tile(&a, rowBase + ow &* step, wb, offsets, pixels: 4)
                                 let out = outRow + ow &* outC
-                                rq.store(a.0, valid: valid, out)
-                                rq.store(a.1, valid: valid, out + outC)
-                                rq.store(a.2, valid: valid, out + 2 &* outC)
-                                rq.store(a.3, valid: valid, out + 3 &* outC)
+                                rq.store(a, valid: valid, out, pixelStride: outC)
                                 ow &+= 4
                             }
                             while ow < cols {
