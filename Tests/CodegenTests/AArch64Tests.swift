@@ -102,7 +102,8 @@ final class AArch64Tests: XCTestCase {
             let printed = try compileAndRunAArch64(
                 sources: sources, main: Self.convolutionCheck, in: dir, flags: target.swiftcFlags)
             XCTAssertTrue(
-                printed.contains("int8 convolutions (300 dense, 200 depthwise): 500 cases, 0 mismatches"),
+                printed.contains("int8 convolutions (300 dense, 200 depthwise): 500 cases, 0 mismatches")
+                    && printed.contains("int8 binary: 300 cases, 0 mismatches"),
                 "\(target.rawValue): \(printed)")
         }
     }
@@ -181,6 +182,38 @@ final class AArch64Tests: XCTestCase {
             }
         }
         print("int8 convolutions (300 dense, 200 depthwise): \(cases) cases, \(failures) mismatches")
+
+        // int8 ADD/SUB/MUL on same-shape tensors (the NEON loop and its scalar tail) against the
+        // kernel's own scalar `apply`: equal input scales (both input shifts 0), one twice the
+        // other, tiny output scales (output shift 0 or left), zero points, clamps.
+        var binaryFailures = 0
+        for trial in 0..<300 {
+            let kind: Kernels.QuantizedBinaryKernel.Kind = trial % 3 == 0 ? .add : trial % 3 == 1 ? .sub : .mul
+            let scale1 = Float(pick(1...4000)) / 8192
+            let scale2 = trial % 4 == 0 ? scale1 : trial % 4 == 1 ? scale1 / 2 : Float(pick(1...4000)) / 8192
+            let outScale = trial % 5 == 0 ? Float(pick(1...100)) / 1e8 : Float(pick(1...4000)) / 4096
+            let zpOut = Int32(pick(-128...127))
+            let k = Kernels.QuantizedBinaryKernel(
+                kind: kind, scale1: scale1, zeroPoint1: Int32(pick(-128...127)), scale2: scale2,
+                zeroPoint2: Int32(pick(-128...127)), outputScale: outScale, outputZeroPoint: zpOut,
+                min: trial % 2 == 0 ? -128 : zpOut, max: 127)
+            let count = pick(1...80)
+            let a = (0..<count).map { _ in Int8(truncatingIfNeeded: pick(-128...127)) }
+            let b = (0..<count).map { _ in Int8(truncatingIfNeeded: pick(-128...127)) }
+            var y = [Int8](repeating: 0, count: count)
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    y.withUnsafeMutableBufferPointer {
+                        k.run(pa.baseAddress!, [count], pb.baseAddress!, [count], $0.baseAddress!, [count])
+                    }
+                }
+            }
+            if (0..<count).contains(where: { y[$0] != k.apply(a[$0], b[$0]) }) {
+                binaryFailures += 1
+                print("mismatch: binary \(kind) scales \(scale1) \(scale2) \(outScale) count \(count)")
+            }
+        }
+        print("int8 binary: 300 cases, \(binaryFailures) mismatches")
         """#
 
     /// Converts each model for `target`, runs them all in one AArch64 binary and compares.

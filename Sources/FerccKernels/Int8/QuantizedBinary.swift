@@ -90,7 +90,7 @@ extension Kernels {
                     }
                 }
                 #elseif arch(arm64)
-                if kind != .mul, s1 <= 0, s2 <= 0, sOut <= 0 {
+                if kind != .mul, s1 <= 0, s2 <= 0, sOut <= 0, (16...23).contains(Self.leftShift) {
                     i = binaryAddNEON(
                         a, b, y, count: count, offset1: offset1, offset2: offset2, leftShift: Self.leftShift, m1: m1,
                         s1: s1, m2: m2, s2: s2, mOut: mOut, sOut: sOut, zeroPoint: outputZeroPoint, min: min, max: max)

@@ -24,17 +24,30 @@ extension Kernels {
         /// Input channels rounded up to 4: bytes per pixel of what the loop reads.
         let stride: Int
         var copies: Bool { p.geometry.hasPadding || stride != p.geometry.inC }
+        /// A stem (at most 4 input channels, several taps) runs as a 1x1 layer over rows of its
+        /// taps' channels gathered per output pixel (im2col: `row` bytes each, channels of
+        /// consecutive taps adjacent), so that they make 16-byte loads and indexed `sdot`s
+        /// instead of a broadcast group of 4 bytes per tap, 1 to 3 of them real (MobileNetV2's
+        /// 3-channel 3x3 stem: 27 bytes in 7 groups instead of 9; a gray 3x3 stem: 3 instead of
+        /// 9). 0 for other layers.
+        let row: Int
+        var patches: Bool { row > 0 }
 
         init(_ p: QuantizedConvParameters) {
             self.p = p
             let g = p.geometry, taps = g.kernelH * g.kernelW, c = g.inC
             stride = (c + 3) / 4 * 4
-            let groups = stride / 4
-            var packed = [Int8](repeating: 0, count: p.blocks * taps * groups * 64)
+            // Each tap's 4 bytes are stored c bytes after the previous tap's: the last ends at
+            // (taps - 1) * c + 4.
+            row = c <= 4 && taps > 1 ? ((taps - 1) * c + 4 + 3) / 4 * 4 : 0
+            // Weights packed by k, the input byte's index in a tap-major row (k = t * kStep + ci).
+            let kGroups = row > 0 ? row / 4 : taps * stride / 4, kStep = row > 0 ? c : stride
+            var packed = [Int8](repeating: 0, count: p.blocks * kGroups * 64)
             for oc in 0..<g.outC {
                 for t in 0..<taps {
                     for ci in 0..<c {
-                        packed[((oc / 16 * taps + t) * groups + ci / 4) * 64 + oc % 16 * 4 + ci % 4] =
+                        let k = t * kStep + ci
+                        packed[((oc / 16) * kGroups + k / 4) * 64 + oc % 16 * 4 + k % 4] =
                             p.weights[(oc * taps + t) * c + ci]
                     }
                 }
@@ -43,9 +56,15 @@ extension Kernels {
             table = NEONRequantTable(p, bias: p.folded)
         }
 
-        var scratchBytes: Int {
+        /// Bytes of the zero-point-padded copy (at the start of the scratch), then of the rows.
+        var paddedBytes: Int {
             let g = p.geometry
             return copies ? g.batch * g.paddedH * g.paddedW * stride : 0
+        }
+
+        var scratchBytes: Int {
+            let g = p.geometry
+            return paddedBytes + g.batch * g.outH * g.outW * row
         }
 
         @inline(__always)
@@ -135,11 +154,48 @@ extension Kernels {
             let (x, ph, pw) = zeroPointPadded(
                 input, g, channelStride: stride, copy: copies, zeroPoint: p.inputZeroPoint, scratch)
             let taps = g.kernelH * g.kernelW, groups = stride / 4
+            if patches {
+                runPatches(x, paddedH: ph, paddedW: pw, output, scratch: scratch! + paddedBytes)
+                return
+            }
             packed.withUnsafeBufferPointer { pb in
                 denseTilesNEON(
                     g, x, paddedH: ph, paddedW: pw, channelStride: stride, table, p.requant,
                     weights: UnsafeRawPointer(pb.baseAddress!), blockBytes: taps &* groups &* 64, output,
                     Tile(taps: taps, groups: groups, quads: groups / 4, step: g.strideW &* stride))
+            }
+        }
+
+        func runPatches(
+            _ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, _ output: UnsafeMutablePointer<Int8>,
+            scratch: UnsafeMutableRawPointer
+        ) {
+            let g = p.geometry, taps = g.kernelH * g.kernelW, c = g.inC
+            var dst = scratch
+            withTapOffsets(g, paddedW: pw, channelStride: 4) { offsets in
+                for n in 0..<g.batch {
+                    for oh in 0..<g.outH {
+                        var src = UnsafeRawPointer(x + (n &* ph &+ oh &* g.strideH) &* pw &* 4)
+                        for _ in 0..<g.outW {
+                            for t in 0..<taps {
+                                dst.storeBytes(
+                                    of: src.loadUnaligned(fromByteOffset: offsets[t], as: UInt32.self),
+                                    toByteOffset: t &* c, as: UInt32.self)
+                            }
+                            src += g.strideW &* 4
+                            dst += row
+                        }
+                    }
+                }
+            }
+            let rows = Conv2DGeometry(
+                input: (g.batch, g.outH, g.outW, row), output: (g.outH, g.outW, g.outC), kernel: (1, 1))
+            let cols = UnsafeRawPointer(scratch).assumingMemoryBound(to: Int8.self)
+            packed.withUnsafeBufferPointer { pb in
+                denseTilesNEON(
+                    rows, cols, paddedH: g.outH, paddedW: g.outW, channelStride: row, table, p.requant,
+                    weights: UnsafeRawPointer(pb.baseAddress!), blockBytes: row &* 16, output,
+                    Tile(taps: 1, groups: row / 4, quads: row / 16, step: row))
             }
         }
     }

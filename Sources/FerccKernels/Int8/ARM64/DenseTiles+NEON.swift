@@ -33,30 +33,30 @@ extension Kernels {
             let t = tb.baseAddress!
             withTapOffsets(g, paddedW: pw, channelStride: stride) { offsets in
                 for b in 0..<((outC + 15) / 16) {
-                    let rq = NEONRequant(table, t, block: b, requant)
-                    let bias = NEONAccumulators(bias: rq.t)
-                    let valid = outC &- b &* 16
-                    let wOffset: Int = b &* blockBytes
-                    let wb = weights + wOffset
-                    for n in 0..<g.batch {
-                        for oh in 0..<rows {
-                            let i: Int = (n &* ph &+ oh &* g.strideH) &* pw &* stride
-                            let o: Int = (n &* g.outH &+ oh) &* g.outW &* outC &+ b &* 16
-                            let rowBase = x + i, outRow = output + o
-                            var ow = 0
-                            // Two loops, so that each inlined `tile` sees a constant pixel count.
-                            while ow + 4 <= cols {
-                                var a = (bias, bias, bias, bias)
-                                kernel.tile(&a, rowBase + ow &* step, wb, offsets, pixels: 4)
-                                let out = outRow + ow &* outC
-                                rq.store(a, valid: valid, out, pixelStride: outC)
-                                ow &+= 4
-                            }
-                            while ow < cols {
-                                var a = (bias, bias, bias, bias)
-                                kernel.tile(&a, rowBase + ow &* step, wb, offsets, pixels: 1)
-                                rq.store(a.0, valid: valid, outRow + ow &* outC)
-                                ow &+= 1
+                    NEONRequant.withBlock(table, t, block: b, outC: outC, requant) { rq in
+                        let bias = NEONAccumulators(bias: rq.t)
+                        let valid = outC &- b &* 16
+                        let wOffset: Int = b &* blockBytes
+                        let wb = weights + wOffset
+                        for n in 0..<g.batch {
+                            for oh in 0..<rows {
+                                let i: Int = (n &* ph &+ oh &* g.strideH) &* pw &* stride
+                                let o: Int = (n &* g.outH &+ oh) &* g.outW &* outC &+ b &* 16
+                                let rowBase = x + i, outRow = output + o
+                                var ow = 0
+                                // Two loops, so that each inlined `tile` sees a constant pixel count.
+                                while ow + 4 <= cols {
+                                    var a = (bias, bias, bias, bias)
+                                    kernel.tile(&a, rowBase + ow &* step, wb, offsets, pixels: 4)
+                                    rq.store(a, valid: valid, outRow + ow &* outC, pixelStride: outC)
+                                    ow &+= 4
+                                }
+                                while ow < cols {
+                                    var a = (bias, bias, bias, bias)
+                                    kernel.tile(&a, rowBase + ow &* step, wb, offsets, pixels: 1)
+                                    rq.store(a.0, valid: valid, outRow + ow &* outC)
+                                    ow &+= 1
+                                }
                             }
                         }
                     }

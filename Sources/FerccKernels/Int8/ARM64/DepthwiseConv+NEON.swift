@@ -50,18 +50,20 @@ extension Kernels {
                     withTapOffsets(g, paddedW: pw, channelStride: cs) { offsets in
                         // Blocks outermost: a block's requantization constants stay in registers.
                         for b in 0..<p.blocks {
-                            let rq = NEONRequant(table, t, block: b, requant)
                             let valid = g.outC &- b &* 16
-                            let w = wp + b * 32
                             if let pairs {
                                 pairs.withUnsafeBufferPointer { pb in
-                                    run3x3Pairs(
-                                        x, ph: ph, pw: pw, block: b,
-                                        weights: UnsafeRawPointer(pb.baseAddress! + b * 16),
-                                        offsets, rq, valid: valid, output)
+                                    NEONRequant.withBlock(table, t, block: b, outC: g.outC, requant) { rq in
+                                        run3x3Pairs(
+                                            x, ph: ph, pw: pw, block: b,
+                                            weights: UnsafeRawPointer(pb.baseAddress! + b * 16),
+                                            offsets, rq, valid: valid, output)
+                                    }
                                 }
                                 continue
                             }
+                            let rq = NEONRequant(table, t, block: b, requant, fast: false)
+                            let w = wp + b * 32
                             if taps == 9 {
                                 run3x3(x, ph: ph, pw: pw, block: b, weights: w, offsets, rq, valid: valid, output)
                                 continue
@@ -170,6 +172,7 @@ extension Kernels {
 
         /// One block of a 3x3 layer with its taps in pairs (`pairs`): weights `w` (16 bytes per
         /// tap, `channelStride` apart) in registers for all pixels.
+        @inline(__always)
         func run3x3Pairs(
             _ x: UnsafePointer<Int8>, ph: Int, pw: Int, block b: Int, weights w: UnsafeRawPointer,
             _ offsets: UnsafeMutableBufferPointer<Int>, _ rq: NEONRequant, valid: Int,

@@ -13,18 +13,23 @@ extension Kernels {
         let values: [Int32]
         /// Whether any channel's multiplier has a left shift (a scale of 1 or more: rare).
         let leftShift: Bool
+        /// Whether every lane shifts right by at least 1 (a scale under 0.5: the usual case), so
+        /// that the rounding fixup needs no mask.
+        let rightOnly: Bool
 
         init(_ p: QuantizedConvParameters, bias: [Int32]) {
             var t = p.table(bias: bias)
-            var left = false
+            var left = false, right = true
             for b in 0..<p.blocks {
                 for i in 0..<16 {
+                    right = right && t[b * 64 + 48 + i] > 0
                     t[b * 64 + 48 + i] = -t[b * 64 + 48 + i]
                     left = left || t[b * 64 + 32 + i] != 0
                 }
             }
             values = t
             leftShift = left
+            rightOnly = right
         }
     }
 
@@ -68,14 +73,36 @@ extension Kernels {
         let t: UnsafePointer<Int32>
         let zp: SIMD8<Int16>, lo: SIMD16<Int8>, hi: SIMD16<Int8>
         let leftShift: Bool
+        /// A full block of 16 channels that shifts only right (`NEONRequantTable.rightOnly`): no
+        /// left shift, no mask in the fixup (`h + (h >> 31)`, one `ssra`), one 16-byte store.
+        /// Loops are written twice through `withBlock`, so that it is a constant in each.
+        let fast: Bool
 
         @inline(__always)
-        init(_ table: NEONRequantTable, _ base: UnsafePointer<Int32>, block b: Int, _ requant: Requantization) {
+        init(
+            _ table: NEONRequantTable, _ base: UnsafePointer<Int32>, block b: Int, _ requant: Requantization,
+            fast: Bool
+        ) {
             t = base + b * 64
             zp = SIMD8<Int16>(repeating: Int16(truncatingIfNeeded: requant.outputZeroPoint))
             lo = SIMD16<Int8>(repeating: Int8(truncatingIfNeeded: requant.min))
             hi = SIMD16<Int8>(repeating: Int8(truncatingIfNeeded: requant.max))
-            leftShift = table.leftShift
+            leftShift = !fast && table.leftShift
+            self.fast = fast
+        }
+
+        /// Calls `body` with block `b`'s requantization, `fast` when the block can be, the call
+        /// written twice so that `fast` is a constant in each inlined copy of `body`.
+        @inline(__always)
+        static func withBlock(
+            _ table: NEONRequantTable, _ base: UnsafePointer<Int32>, block b: Int, outC: Int, _ requant: Requantization,
+            _ body: (NEONRequant) -> Void
+        ) {
+            if table.rightOnly && !table.leftShift && outC - b * 16 >= 16 {
+                body(NEONRequant(table, base, block: b, requant, fast: true))
+            } else {
+                body(NEONRequant(table, base, block: b, requant, fast: false))
+            }
         }
 
         /// Group `j` (lanes 4j..<4j+4) of the block's table row at byte `row`.
@@ -88,7 +115,7 @@ extension Kernels {
         /// the output's units (int32).
         @inline(__always)
         func scaled(_ x: SIMD4<Int32>, _ j: Int) -> SIMD4<Int32> {
-            Self.scaled(x, lanes(64, j), lanes(192, j))
+            scaled(x, lanes(64, j), lanes(192, j))
         }
 
         /// `scaled` with the group's multiplier `m` and minus its right shift `s` at hand.
@@ -96,6 +123,18 @@ extension Kernels {
         static func scaled(_ x: SIMD4<Int32>, _ m: SIMD4<Int32>, _ s: SIMD4<Int32>) -> SIMD4<Int32> {
             let h = vqrdmulhq_s32(x, m)
             return vrshlq_s32(h &+ ((h & s) &>> 31), s)
+        }
+
+        /// `scaled` for lanes that all shift right by at least 1.
+        @inline(__always)
+        static func scaledRight(_ x: SIMD4<Int32>, _ m: SIMD4<Int32>, _ s: SIMD4<Int32>) -> SIMD4<Int32> {
+            let h = vqrdmulhq_s32(x, m)
+            return vrshlq_s32(h &+ (h &>> 31), s)
+        }
+
+        @inline(__always)
+        func scaled(_ x: SIMD4<Int32>, _ m: SIMD4<Int32>, _ s: SIMD4<Int32>) -> SIMD4<Int32> {
+            fast ? Self.scaledRight(x, m, s) : Self.scaled(x, m, s)
         }
 
         /// The block's multipliers and shifts, for loops that have registers to keep them in.
@@ -117,8 +156,8 @@ extension Kernels {
             let a = leftShift ? shiftedLeft(a) : a
             narrowStore(
                 NEONAccumulators(
-                    Self.scaled(a.a0, k.m0, k.s0), Self.scaled(a.a1, k.m1, k.s1), Self.scaled(a.a2, k.m2, k.s2),
-                    Self.scaled(a.a3, k.m3, k.s3)),
+                    scaled(a.a0, k.m0, k.s0), scaled(a.a1, k.m1, k.s1), scaled(a.a2, k.m2, k.s2),
+                    scaled(a.a3, k.m3, k.s3)),
                 valid: valid, out)
         }
 
@@ -144,7 +183,7 @@ extension Kernels {
             let h1 = vqmovn_high_s32(vqmovn_s32(a.a2), a.a3)
             let bytes = vqmovn_high_s16(vqmovn_s16(vqaddq_s16(h0, zp)), vqaddq_s16(h1, zp))
             let clamped = vminq_s8(vmaxq_s8(bytes, lo), hi)
-            if valid >= 16 {
+            if fast || valid >= 16 {
                 UnsafeMutableRawPointer(out).storeBytes(of: clamped, as: SIMD16<Int8>.self)
             } else {
                 for i in 0..<valid { out[i] = clamped[i] }
