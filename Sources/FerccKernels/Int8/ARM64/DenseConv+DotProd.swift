@@ -12,11 +12,11 @@ extension Kernels {
     /// 4 output pixels x 16 output channels (16 accumulators of 4 lanes, 4 weight and 4 input
     /// registers), over 16 input channels of a tap at a time: 16 input bytes per load, each group
     /// of 4 taken by an indexed `sdot` (`sdot v.4s, w.16b, x.4b[k]`; a leftover group's 4 bytes
-    /// replicated to every lane, `ld1r`). The loops around it are `denseTilesNEON`'s. Weights packed as [block of 16 outputs][tap][group of 4
-    /// inputs][16 outputs][4 inputs], zeros past the channels. Inputs read as they are (the
-    /// zero point folded into the bias), or through a copy padded with the zero point when the
-    /// layer pads or its channels are not a multiple of 4 (rounded up to 4: the extra bytes meet
-    /// zero weights).
+    /// replicated to every lane, `ld1r`). The loops around it are `denseTilesNEON`'s. Weights
+    /// packed as [block of 16 outputs][tap][group of 4 inputs][16 outputs][4 inputs], zeros past
+    /// the channels (stems: by im2col row, see `row`). Inputs read as they are (the zero point
+    /// folded into the bias), or through a copy padded with the zero point when the layer pads or
+    /// its channels are not a multiple of 4 (rounded up to 4: the extra bytes meet zero weights).
     struct QuantizedDenseConvDotProd {
         let p: QuantizedConvParameters
         let packed: [Int8]

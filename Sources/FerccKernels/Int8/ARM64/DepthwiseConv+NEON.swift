@@ -48,15 +48,15 @@ extension Kernels {
                 table.values.withUnsafeBufferPointer { tb in
                     let wp = UnsafeRawPointer(pb.baseAddress!), t = tb.baseAddress!
                     withTapOffsets(g, paddedW: pw, channelStride: cs) { offsets in
-                        // Blocks outermost: a block's requantization constants stay in registers.
+                        // Blocks outermost: a block's weights and constants are loaded once.
                         for b in 0..<p.blocks {
                             let valid = g.outC &- b &* 16
                             if let pairs {
-                                pairs.withUnsafeBufferPointer { pb in
+                                pairs.withUnsafeBufferPointer { qb in
                                     NEONRequant.withBlock(table, t, block: b, outC: g.outC, requant) { rq in
                                         run3x3Pairs(
                                             x, ph: ph, pw: pw, block: b,
-                                            weights: UnsafeRawPointer(pb.baseAddress! + b * 16),
+                                            weights: UnsafeRawPointer(qb.baseAddress! + b * 16),
                                             offsets, rq, valid: valid, output)
                                     }
                                 }
