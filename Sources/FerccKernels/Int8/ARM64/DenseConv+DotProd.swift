@@ -170,23 +170,10 @@ extension Kernels {
             _ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, _ output: UnsafeMutablePointer<Int8>,
             scratch: UnsafeMutableRawPointer
         ) {
-            let g = p.geometry, taps = g.kernelH * g.kernelW, c = g.inC
-            var dst = scratch
+            let g = p.geometry
             withTapOffsets(g, paddedW: pw, channelStride: 4) { offsets in
-                for n in 0..<g.batch {
-                    for oh in 0..<g.outH {
-                        var src = UnsafeRawPointer(x + (n &* ph &+ oh &* g.strideH) &* pw &* 4)
-                        for _ in 0..<g.outW {
-                            for t in 0..<taps {
-                                dst.storeBytes(
-                                    of: src.loadUnaligned(fromByteOffset: offsets[t], as: UInt32.self),
-                                    toByteOffset: t &* c, as: UInt32.self)
-                            }
-                            src += g.strideW &* 4
-                            dst += row
-                        }
-                    }
-                }
+                gatherRowsNEON(
+                    x, g, paddedH: ph, paddedW: pw, channelStride: 4, row: row, scratch, offsets, UInt32.self)
             }
             let rows = Conv2DGeometry(
                 input: (g.batch, g.outH, g.outW, row), output: (g.outH, g.outW, g.outC), kernel: (1, 1))

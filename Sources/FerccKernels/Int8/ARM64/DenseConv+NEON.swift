@@ -153,30 +153,15 @@ extension Kernels {
             }
         }
 
-        /// `QuantizedDenseConvDotProd.runPatches` with 8-byte groups. (Both gather inline: as a
-        /// shared function the gathering's closure stayed a call, and the `sdot` build of
-        /// MobileNetV2 int8 took 0.8 M more instructions.)
+        /// `QuantizedDenseConvDotProd.runPatches` with 8-byte groups.
         func runPatches(
             _ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, _ output: UnsafeMutablePointer<Int8>,
             scratch: UnsafeMutableRawPointer
         ) {
-            let g = p.geometry, taps = g.kernelH * g.kernelW, c = g.inC
-            var dst = scratch
+            let g = p.geometry
             withTapOffsets(g, paddedW: pw, channelStride: stride) { offsets in
-                for n in 0..<g.batch {
-                    for oh in 0..<g.outH {
-                        var src = UnsafeRawPointer(x + (n &* ph &+ oh &* g.strideH) &* pw &* stride)
-                        for _ in 0..<g.outW {
-                            for t in 0..<taps {
-                                dst.storeBytes(
-                                    of: src.loadUnaligned(fromByteOffset: offsets[t], as: UInt64.self),
-                                    toByteOffset: t &* c, as: UInt64.self)
-                            }
-                            src += g.strideW &* stride
-                            dst += row
-                        }
-                    }
-                }
+                gatherRowsNEON(
+                    x, g, paddedH: ph, paddedW: pw, channelStride: stride, row: row, scratch, offsets, UInt64.self)
             }
             let rows = Conv2DGeometry(
                 input: (g.batch, g.outH, g.outW, row), output: (g.outH, g.outW, g.outC), kernel: (1, 1))
