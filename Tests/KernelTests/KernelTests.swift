@@ -90,6 +90,37 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// An output pixel's bits do not depend on the tile it falls in: the last tile of a run may
+    /// start early and compute again pixels the tile before it wrote (`blockTiles`), which must
+    /// then write the same values. A 1x1 layer's pixel p reads input pixel p only, so rows of 1 to
+    /// 19 pixels over the same input give every pixel the same bits, whatever the tiles: 8-lane
+    /// blocks (8 channels), 16-lane ones (16) and a pair of blocks plus 8 (40), with a clip in
+    /// registers and a NaN input.
+    func testPixelsGetTheSameBitsInEveryTile() {
+        var rng = SeededRandom(13)
+        let inC = 12, widest = 19
+        var x = rng.floats(widest * inC)
+        x[3 * inC + 1] = .nan
+        for outC in [8, 16, 40] {
+            let w = rng.floats(outC * inC), b = rng.floats(outC)
+            func run(width: Int) -> [Float] {
+                let g = geometry(1, 1, width, inC, outC, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1)
+                var y = [Float](repeating: .infinity, count: width * outC)  // every pixel must be written
+                var scratch = [Float](repeating: 0, count: 1)
+                pinned.convolution(g, weights: w, bias: b, activation: .clip(min: -0.5, max: 0.5))(
+                    Array(x.prefix(width * inC)), &y, &scratch)
+                return y
+            }
+            let full = run(width: widest)
+            XCTAssertTrue(full.contains { $0.isNaN } && !full.contains(.infinity), "outC \(outC)")
+            for width in 1..<widest {
+                XCTAssertEqual(
+                    run(width: width).map(\.bitPattern), full.prefix(width * outC).map(\.bitPattern),
+                    "outC \(outC) width \(width)")
+            }
+        }
+    }
+
     /// A convolution given an activation (ReLU and clip applied in registers, the others row by
     /// row) gives exactly what the convolution followed by `Activation.run` gives, NaN included,
     /// on every tile size, channel tail and depthwise path.

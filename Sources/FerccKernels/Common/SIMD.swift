@@ -1,5 +1,6 @@
 // fercc-kernel requires: Common/Activation.swift
 // fercc-kernel requires(neon): Common/ARM64/SIMD+NEON.swift
+// fercc-kernel requires(avx2): Common/AVX2/SIMD+AVX2.swift
 
 extension Kernels {
     /// The activations a convolution applies to its accumulators in registers, before storing them:
@@ -86,6 +87,9 @@ extension Kernels {
         #if arch(arm64)
         @inline(__always) public func relu() -> Self { Self(Kernels.reluNEON(v)) }
         @inline(__always) public func clip(_ low: Float, _ high: Float) -> Self { Self(Kernels.clipNEON(v, low, high)) }
+        #elseif arch(x86_64) && FERCC_AVX2
+        @inline(__always) public func relu() -> Self { Self(Kernels.reluAVX2(v)) }
+        @inline(__always) public func clip(_ low: Float, _ high: Float) -> Self { Self(Kernels.clipAVX2(v, low, high)) }
         #else
         @inline(__always) public func relu() -> Self { Self(v.replacing(with: 0, where: .!(v .> 0))) }
         @inline(__always) public func clip(_ low: Float, _ high: Float) -> Self {
@@ -108,6 +112,9 @@ extension Kernels {
         #if arch(arm64)
         @inline(__always) public func relu() -> Self { Self(Kernels.reluNEON(v)) }
         @inline(__always) public func clip(_ low: Float, _ high: Float) -> Self { Self(Kernels.clipNEON(v, low, high)) }
+        #elseif arch(x86_64) && FERCC_AVX2
+        @inline(__always) public func relu() -> Self { Self(Kernels.reluAVX2(v)) }
+        @inline(__always) public func clip(_ low: Float, _ high: Float) -> Self { Self(Kernels.clipAVX2(v, low, high)) }
         #else
         @inline(__always) public func relu() -> Self { Self(v.replacing(with: 0, where: .!(v .> 0))) }
         @inline(__always) public func clip(_ low: Float, _ high: Float) -> Self {

@@ -24,6 +24,8 @@ extension Kernels {
         {
             // Counted, not looped over the kernel: a window far larger than the input costs nothing.
             let start = o * stride - padBegin
+            // A window inside the input (most of them): no divisions.
+            if start >= 0 && start + (kernel - 1) * dilation < size { return (0, kernel, kernel) }
             @inline(__always) func ceilDiv(_ a: Int, _ b: Int) -> Int { (a + b - 1) / b }
             // Taps i with start + i * dilation inside [0, size), and below size + padEnd.
             let first = start >= 0 ? 0 : min(kernel, ceilDiv(-start, dilation))
@@ -52,17 +54,20 @@ extension Kernels {
                         let o = output + ((n * g.outH + oh) * g.outW + ow) * c
                         let h0 = oh * g.strideH - g.padTop, w0 = ow * g.strideW - g.padLeft
                         let count = th.count * tw.count
-                        let scale: Float = count > 0 ? 1 / Float(count) : 0
+                        let scale: Float = isMax || count == 0 ? 0 : 1 / Float(count)
                         // Vectors of 16 channels; with 16 or more channels a partial last vector is
                         // the last 16, overlapping the one before (the same results written twice).
                         let vectors = c >= lanes ? (c + lanes - 1) / lanes : 0
                         for v in 0..<vectors {
                             let ch = Swift.min(v * lanes, c - lanes)
                             var acc = SIMD16<Float>(repeating: isMax ? -.infinity : 0)
+                            // Wrapping index arithmetic: the taps are inside the input, whose
+                            // size the lowering checked (the overflow checks were a third of
+                            // max pooling's instructions).
                             for i in th.first..<th.end {
-                                let row = image + (h0 + i * g.dilationH) * g.inW * c + ch
+                                let row = image + ((h0 &+ i &* g.dilationH) &* g.inW &* c &+ ch)
                                 for j in tw.first..<tw.end {
-                                    let v = FloatVector.load(row + (w0 + j * g.dilationW) * c).v
+                                    let v = FloatVector.load(row + (w0 &+ j &* g.dilationW) &* c).v
                                     if isMax { acc.replace(with: v, where: v .> acc) } else { acc += v }
                                 }
                             }
