@@ -152,8 +152,14 @@ extension Kernels {
         /// were a third of the tiles' code.
         @inline(__always)
         func window(_ image: UnsafePointer<Float>, _ p: Int) -> UnsafePointer<Float> {
+            let oh = p / geometry.outW
+            return window(image, oh: oh, ow: p &- oh &* geometry.outW)
+        }
+
+        /// Where the window of the output pixel at row `oh`, column `ow` starts in `image`.
+        @inline(__always)
+        func window(_ image: UnsafePointer<Float>, oh: Int, ow: Int) -> UnsafePointer<Float> {
             let g = geometry
-            let oh = p / g.outW, ow = p &- oh &* g.outW
             return image + (oh &* g.strideH &* g.paddedW &+ ow &* g.strideW) &* g.inC
         }
 
@@ -171,10 +177,9 @@ extension Kernels {
         /// `window` of the cursor's pixel, then the cursor moved to the next pixel.
         @inline(__always)
         func next(_ image: UnsafePointer<Float>, _ c: inout PixelCursor) -> UnsafePointer<Float> {
-            let g = geometry
-            let x = image + (c.oh &* g.strideH &* g.paddedW &+ c.ow &* g.strideW) &* g.inC
+            let x = window(image, oh: c.oh, ow: c.ow)
             c.ow &+= 1
-            if c.ow == g.outW {
+            if c.ow == geometry.outW {
                 c.ow = 0
                 c.oh &+= 1
             }

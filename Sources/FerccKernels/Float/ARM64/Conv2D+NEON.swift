@@ -30,7 +30,7 @@ extension Kernels {
             // The windows of a tile within one output row are `sx` apart: one (unsigned) division
             // per tile instead of one per pixel, with its checks (they were a third of the setup).
             let oh = Int(bitPattern: UInt(bitPattern: p) / UInt(bitPattern: g.outW)), ow = p &- oh &* g.outW
-            let x0 = image + (oh &* g.strideH &* g.paddedW &+ ow &* g.strideW) &* g.inC
+            let x0 = k.window(image, oh: oh, ow: ow)
             let x1: UnsafePointer<Float>, x2: UnsafePointer<Float>, x3: UnsafePointer<Float>
             let x4: UnsafePointer<Float>, x5: UnsafePointer<Float>, x6: UnsafePointer<Float>
             if ow &+ 6 < g.outW {
