@@ -21,6 +21,8 @@ public enum QuantizeCommand {
         /// Cross-layer equalization of the values between convolutions (per-channel weights only;
         /// off by default until measured on the corpus models, docs/benchmarks.md).
         public var equalize = false
+        /// How weights are rounded to their int8 levels (docs/benchmarks.md measures each).
+        public var weightRounding = WeightRounding.nearest
         public var progress = false
         /// How the float model is read (dynamic-range arithmetic, memory limit).
         public var loading = ModelLoader.Options()
@@ -98,6 +100,26 @@ public enum QuantizeCommand {
         let ranges = stats.mapValues { $0.range(options.quantize.method, percentile: options.quantize.percentile) }
         var qopts = options.quantize
         qopts.exclude = try excludedNodes(qopts.exclude, in: graph, model: model)
+        var roundingText = options.weightRounding.rawValue
+        if options.weightRounding == .gptq {
+            var skip = qopts.exclude
+            if qopts.floatOutputLayer { skip.formUnion(Quantizer.outputLayers(graph)) }
+            let rounding: ErrorCompensatedRounding.Result
+            do {
+                rounding = try ErrorCompensatedRounding.round(
+                    graph, samples: calib, perTensor: qopts.perTensor, skip: skip)
+            } catch let e as FerccError {
+                throw e.inFile(model)
+            }
+            qopts.roundedWeights = rounding.weights
+            let n = rounding.weights.count
+            roundingText = "gptq (\(n) layer\(n == 1 ? "" : "s")"
+            if !rounding.nearest.isEmpty {
+                roundingText +=
+                    "; nearest for " + rounding.nearest.map { "\($0.node): \($0.reason)" }.joined(separator: ", ")
+            }
+            roundingText += ")"
+        }
         let equalizationText = equalized.map { "\($0.count) pair\($0.count == 1 ? "" : "s")" } ?? "off"
         /// Quantizes with `qopts`; with bias correction, keeps the corrected graph only if it lowers
         /// the mean error on the evaluation samples (it can raise it where clamped activations hide the shift).
@@ -107,12 +129,14 @@ public enum QuantizeCommand {
                 float: graph, int8: plain, floatNodes: floatNodes, samples: holdout, evaluatedOn: evaluatedOn,
                 method: qopts.method.rawValue, perChannel: !qopts.perTensor)
             report.equalization = equalizationText
+            report.weight_rounding = roundingText
             guard options.biasCorrection else { return (plain, report) }
             let corrected = BiasCorrection.apply(float: graph, int8: plain, statistics: stats)
             var c = try AccuracyReport.measure(
                 float: graph, int8: corrected, floatNodes: floatNodes, samples: holdout, evaluatedOn: evaluatedOn,
                 method: qopts.method.rawValue, perChannel: !qopts.perTensor)
             c.equalization = equalizationText
+            c.weight_rounding = roundingText
             c.bias_correction = "applied (mean |error| \(String(format: "%.4g", report.mean_abs_error)) without)"
             report.bias_correction = "not applied (mean |error| \(String(format: "%.4g", c.mean_abs_error)) with it)"
             return c.mean_abs_error <= report.mean_abs_error ? (corrected, c) : (plain, report)

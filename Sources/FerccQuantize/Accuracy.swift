@@ -26,6 +26,8 @@ public struct AccuracyReport: Codable, Sendable {
     public var bias_correction = "off"
     /// Cross-layer equalization: "off" or how many convolution pairs it rescaled.
     public var equalization = "off"
+    /// "nearest", or "gptq (N layers ...)" (`ErrorCompensatedRounding`).
+    public var weight_rounding = "nearest"
     /// Set when the numbers rest on too few samples to mean much.
     public var warning: String?
 
@@ -110,8 +112,8 @@ public struct AccuracyReport: Codable, Sendable {
         if let warning { lines.append("warning: \(warning)") }
         lines.append(
             "accuracy  int8 vs fp32 on \(samples) \(evaluated_on) samples (calibration: \(method), weights "
-                + "\(per_channel ? "per channel" : "per tensor"), equalization \(equalization), bias correction "
-                + "\(bias_correction))"
+                + "\(per_channel ? "per channel" : "per tensor"), rounding \(weight_rounding), equalization "
+                + "\(equalization), bias correction \(bias_correction))"
         )
         lines.append(
             String(

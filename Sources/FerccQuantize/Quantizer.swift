@@ -14,6 +14,9 @@ public struct QuantizeOptions: Sendable {
     /// tiny share of the MACs and weights, and quantizing its output to 256 levels is the largest
     /// single error of the int8 model (measured on MobileNetV2: mean |error| 0.00137 -> 0.00101).
     public var floatOutputLayer = true
+    /// int8 weights chosen before quantizing (by node name, in the layout `addWeights` quantizes:
+    /// `ErrorCompensatedRounding`), used instead of nearest rounding with the same scales.
+    public var roundedWeights: [String: [Int8]] = [:]
 
     public init() {}
 }
@@ -55,7 +58,7 @@ public struct Quantizer {
 
     /// The convolution or Gemm that computes each graph output, with the element moves, mean and
     /// softmax between it and the output (they stay float with it).
-    static func outputLayers(_ g: Graph) -> Set<String> {
+    public static func outputLayers(_ g: Graph) -> Set<String> {
         let producers = g.producers()
         var result: Set<String> = []
         for out in g.outputs {
@@ -161,8 +164,9 @@ public struct Quantizer {
         for (o, q) in zip(node.outputs, outs) { int8Version[o] = q }
     }
 
-    mutating func addWeights(_ name: String, _ w: [Float], shape: [Int]) -> (String, [Float]) {
-        let (data, q) = WeightQuantization.symmetric(w, slices: options.perTensor ? 1 : shape[0])
+    mutating func addWeights(_ name: String, _ w: [Float], shape: [Int], node: String) -> (String, [Float]) {
+        var (data, q) = WeightQuantization.symmetric(w, slices: options.perTensor ? 1 : shape[0])
+        if let rounded = options.roundedWeights[node], rounded.count == data.count { data = rounded }
         let name = name + "#q"
         if graph.values[name] == nil {
             graph.addConstant(name, .int8(data), shape: shape)
@@ -194,7 +198,7 @@ public struct Quantizer {
             let x = try int8Value(node.inputs[0])
             let qin = graph.values[x]!.type.quantization!
             let shape = source.values[node.inputs[1]]!.type.shape
-            let (wq, scales) = addWeights(node.inputs[1], w, shape: shape)
+            let (wq, scales) = addWeights(node.inputs[1], w, shape: shape, node: node.name)
             var inputs = [x, wq]
             if node.inputs.count > 2 {
                 inputs.append(
@@ -217,7 +221,7 @@ public struct Quantizer {
             guard source.values[node.inputs[0]]!.type.rank == 2 else { return false }
             let x = try int8Value(node.inputs[0])
             let qin = graph.values[x]!.type.quantization!
-            let (wq, scales) = addWeights(graph.freshName(node.inputs[1] + "#nk"), b, shape: [n, k])
+            let (wq, scales) = addWeights(graph.freshName(node.inputs[1] + "#nk"), b, shape: [n, k], node: node.name)
             var inputs = [x, wq]
             if let bias {
                 inputs.append(

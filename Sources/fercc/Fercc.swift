@@ -257,6 +257,11 @@ struct Quantize: ParsableCommand {
                     + "equalization with measured ranges; per-channel weights only).")
     )
     var equalize = false
+    @Option(
+        help: ArgumentHelp(
+            "Weight rounding: nearest, or gptq (each layer's rounding errors compensated by its other weights, "
+                + "from the calibration inputs)."))
+    var weightRounding = "nearest"
     @Option(help: "Nodes kept in float32, comma-separated (names as fercc inspect --optimized prints them).")
     var exclude: String?
     @Option(help: "Keep in float32 every layer whose SQNR on the held-out samples is below this many dB.")
@@ -303,6 +308,7 @@ struct Quantize: ParsableCommand {
                 })
             options.biasCorrection = biasCorrection
             options.equalize = equalize
+            options.weightRounding = try choice(weightRounding, "--weight-rounding", WeightRounding.allCases)
             options.fallbackSQNR = fallbackSqnr
             options.limit = limit
             options.holdout = holdout

@@ -307,6 +307,11 @@ final class NewUserTests: XCTestCase {
             try FerccProcess.run(["convert", Self.fer, "-o", out, "--weights", "banana"]),
             contains: "--weights must be one of")
         FerccProcess.assertOneLineError(
+            try FerccProcess.run([
+                "quantize", Self.fer, "--calib", Self.faces, "-o", out, "--weight-rounding", "banana", "--no-bench"
+            ]),
+            contains: "--weight-rounding must be one of nearest, gptq, not 'banana'")
+        FerccProcess.assertOneLineError(
             try FerccProcess.run(["convert"]), contains: "Missing expected argument '<model>'")
         FerccProcess.assertOneLineError(
             try FerccProcess.run(["no-such-command"]), contains: "Unexpected argument 'no-such-command'")
@@ -316,9 +321,10 @@ final class NewUserTests: XCTestCase {
         // Case does not matter in option values; quantize takes --input-layout.
         let q = try FerccProcess.run([
             "quantize", Self.fer, "--calib", Self.faces, "-o", out, "--input-layout", "NHWC", "--method", "MinMax",
-            "--no-bench", "--name", "Q"
+            "--weight-rounding", "GPTQ", "--no-bench", "--name", "Q"
         ])
         XCTAssertEqual(q.status, 0, q.stderr)
+        XCTAssertTrue(q.stdout.contains("rounding gptq ("), q.stdout)
         let source = try String(contentsOfFile: out + "/Q.swift", encoding: .utf8)
         XCTAssertTrue(source.contains("inputShape: [Int] = [1, 48, 48, 1]"), "NHWC input")
     }

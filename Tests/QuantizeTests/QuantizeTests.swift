@@ -100,6 +100,87 @@ final class QuantizeTests: XCTestCase {
         }
     }
 
+    /// GPTQ rounding (`ErrorCompensatedRounding`) on one-layer graphs: a padded strided
+    /// convolution (dense, grouped, depthwise) and a Gemm with transposed weights and alpha. Every
+    /// level is in [-127, 127] with `WeightQuantization.symmetric`'s scales, and the layer's output
+    /// error on its calibration inputs (float graph with the dequantized levels, against the float
+    /// weights) is well below nearest rounding's.
+    func testErrorCompensatedRoundingLowersTheLayersOutputError() throws {
+        var rng = SeededRandom(7)
+        /// Inputs with correlated neighbours (pixels along a row, and channels), as images and
+        /// feature maps have them: H then has off-diagonal terms for the rounding to use.
+        func samples(_ count: Int, _ n: Int, channels: Int) -> [[Float]] {
+            (0..<count).map { _ in
+                var v = rng.floats(n)
+                for i in 0..<n {
+                    if i >= channels { v[i] += 0.7 * v[i - channels] }
+                    if i % channels != 0 { v[i] += 0.4 * v[i - 1] }
+                }
+                return v
+            }
+        }
+        func layerError(_ g: Graph, _ weights: [Float], _ xs: [[Float]]) throws -> Double {
+            var q = g
+            q.values["w"]!.constant = .float(weights)
+            let a = try Interpreter(graph: g), b = try Interpreter(graph: q)
+            var e = 0.0
+            for x in xs {
+                let want = try a.run(["x": x])["y"]!, got = try b.run(["x": x])["y"]!
+                for (u, v) in zip(want, got) { e += Double(u - v) * Double(u - v) }
+            }
+            return e
+        }
+        var cases: [(String, Graph)] = []
+        for groups in [1, 2, 12] {
+            var g = Graph(source: GraphSource(format: "test"))
+            g.values["x"] = Value(name: "x", type: TensorType(.float32, [1, 9, 11, 12]))
+            g.inputs = ["x"]
+            g.addConstant("w", .float(rng.floats(12 * 3 * 3 * (12 / groups))), shape: [12, 3, 3, 12 / groups])
+            g.addConstant("b", .float(rng.floats(12)), shape: [12])
+            let c = Conv2D(
+                kernelH: 3, kernelW: 3, strideH: 2, strideW: 2, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1,
+                groups: groups)
+            try g.addNode(Node(name: "conv", op: .conv2D(c), inputs: ["x", "w", "b"], outputs: ["y"]))
+            g.outputs = ["y"]
+            cases.append(("conv groups \(groups)", g))
+        }
+        var g = Graph(source: GraphSource(format: "test"))
+        g.values["x"] = Value(name: "x", type: TensorType(.float32, [2, 40]))
+        g.inputs = ["x"]
+        g.addConstant("w", .float(rng.floats(40 * 10)), shape: [40, 10])
+        try g.addNode(Node(name: "fc", op: .gemm(Gemm(alpha: 2)), inputs: ["x", "w"], outputs: ["y"]))
+        g.outputs = ["y"]
+        cases.append(("gemm", g))
+
+        for (label, g) in cases {
+            let shape = g.values["x"]!.type.shape
+            let xs = samples(24, shape.reduce(1, *), channels: shape.count == 4 ? shape[3] : 5)
+            let node = g.nodes[0]
+            let r = try ErrorCompensatedRounding.round(g, samples: xs, perTensor: false, skip: [])
+            XCTAssertTrue(r.nearest.isEmpty, label)
+            let levels = try XCTUnwrap(r.weights[node.name], label)
+            // The layout Quantizer rounds: OHWI, or the Gemm's [outputs, depth] times alpha.
+            var w = g.values["w"]!.constant!.floats
+            var isGemm = false
+            if case .gemm = node.op { isGemm = true }
+            if isGemm { w = transposed2D(w, rows: 40, cols: 10).map { $0 * 2 } }
+            let outC = isGemm ? 10 : 12
+            let (nearest, q) = WeightQuantization.symmetric(w, slices: outC)
+            XCTAssertEqual(levels.count, nearest.count, label)
+            XCTAssertTrue(levels.allSatisfy { $0 >= -127 }, label)
+            XCTAssertNotEqual(levels, nearest, label)
+            let per = w.count / outC
+            /// The levels as the float layer's weights (the Gemm's back in [depth, outputs] over alpha).
+            func dequantized(_ v: [Int8]) -> [Float] {
+                let d = v.indices.map { Float(v[$0]) * q.scales[$0 / per] }
+                return isGemm ? transposed2D(d, rows: 10, cols: 40).map { $0 / 2 } : d
+            }
+            let compensated = try layerError(g, dequantized(levels), xs)
+            let rounded = try layerError(g, dequantized(nearest), xs)
+            XCTAssertLessThan(compensated, 0.7 * rounded, "\(label): \(compensated) vs nearest \(rounded)")
+        }
+    }
+
     func testFER2013CSVAndUsageFilter() throws {
         let all = try FER2013.read(Self.images + "/fer2013_sample.csv", usage: nil, limit: nil)
         XCTAssertEqual(all.map(\.label), ["happy", "sad", "neutral", "happy", "sad", "neutral"])
