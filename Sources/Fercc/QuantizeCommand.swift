@@ -105,12 +105,15 @@ public enum QuantizeCommand {
             var skip = qopts.exclude
             if qopts.floatOutputLayer { skip.formUnion(Quantizer.outputLayers(graph)) }
             let rounding: ErrorCompensatedRounding.Result
+            let bar = ProgressBar(
+                enabled: options.progress, label: "rounding weights (samples, then layers)", unit: "steps")
             do {
                 rounding = try ErrorCompensatedRounding.round(
-                    graph, samples: calib, perTensor: qopts.perTensor, skip: skip)
+                    graph, samples: calib, perTensor: qopts.perTensor, skip: skip, progress: bar.update)
             } catch let e as FerccError {
                 throw e.inFile(model)
             }
+            bar.finish()
             qopts.roundedWeights = rounding.weights
             let n = rounding.weights.count
             roundingText = "gptq (\(n) layer\(n == 1 ? "" : "s")"
@@ -227,12 +230,15 @@ final class ProgressBar {
     let enabled: Bool
     let label: String
     let total: Int?
+    /// What `update` counts, for the rate ("images/s").
+    let unit: String
     let start = Date()
 
-    init(enabled: Bool, label: String, total: Int? = nil) {
+    init(enabled: Bool, label: String, total: Int? = nil, unit: String = "images") {
         self.enabled = enabled && isatty(2) != 0
         self.label = label
         self.total = total
+        self.unit = unit
     }
 
     func update(_ done: Int) {
@@ -240,7 +246,7 @@ final class ProgressBar {
         let rate = Double(done) / max(Date().timeIntervalSince(start), 1e-6)
         let of = total.map { "/\($0)" } ?? ""
         FileHandle.standardError.write(
-            Data("\r\(label) \(done)\(of) (\(String(format: "%.1f", rate)) images/s)   ".utf8))
+            Data("\r\(label) \(done)\(of) (\(String(format: "%.1f", rate)) \(unit)/s)   ".utf8))
     }
 
     func finish() {

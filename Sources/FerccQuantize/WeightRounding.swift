@@ -23,7 +23,7 @@ public enum WeightRounding: String, CaseIterable, Sendable {
 /// [-127, 127]: the int8 kernels compute exactly as before, on better levels.
 ///
 /// H is measured on the float graph's inputs of each layer (the calibration samples, at most
-/// `patchesPerSample` windows of each), damped by 1% of its mean diagonal (as the paper) so that
+/// `windowsPerLayer` windows in all, evenly spaced), damped by 1% of its mean diagonal (as the paper) so that
 /// positions the samples never excite keep their nearest levels.
 public enum ErrorCompensatedRounding {
     public struct Result: Sendable {
@@ -35,16 +35,23 @@ public enum ErrorCompensatedRounding {
     }
 
     /// Windows of each layer taken from each sample (evenly spaced over its output pixels).
-    static let patchesPerSample = 4096
-    /// Largest window (K) solved: H and its factors take 3 K^2 doubles and K^3 operations.
-    static let maxDepth = 2304
+    /// Windows of each layer taken over all samples (evenly spaced over each sample's output
+    /// pixels): H costs windows x K^2 / 2 multiply-adds (ResNet18's 1152-input layers: 11 G each).
+    static let windowsPerLayer = 16384
+    /// Largest window (K) solved: H and its factors take 3 K^2 doubles and about K^3 operations
+    /// (ResNet18's 2304- and 4608-input layers took 3 of the 3.5 minutes GPTQ then cost it, and
+    /// its error did not change).
+    static let maxDepth = 1152
     /// Bytes of all layers' H together (they are accumulated in one pass over the samples).
     static let budgetBytes = 512 << 20
     static let damping = 0.01
 
     /// The layers that will be quantized to int8 (conv2D and gemm with constant float weights),
     /// but not `skip`, rounded with GPTQ on `samples` (inputs of the graph's first input).
-    public static func round(_ g: Graph, samples: [[Float]], perTensor: Bool, skip: Set<String>) throws -> Result {
+    /// `progress` gets the steps done: one per sample, then one per layer solved.
+    public static func round(
+        _ g: Graph, samples: [[Float]], perTensor: Bool, skip: Set<String>, progress: (Int) -> Void = { _ in }
+    ) throws -> Result {
         var result = Result()
         var layers: [Layer] = []
         var bytes = 0
@@ -64,14 +71,16 @@ public enum ErrorCompensatedRounding {
         }
         guard !layers.isEmpty, !samples.isEmpty else { return result }
         let interpreter = try Interpreter(graph: g, keepingAll: true)
-        for s in samples {
+        for (n, s) in samples.enumerated() {
             let computed = try interpreter.run(tensors: [g.inputs[0]: .float(s)], keepingAll: true)
             for i in layers.indices {
                 guard case .float(let x)? = computed[layers[i].node.inputs[0]] else { continue }
-                layers[i].accumulate(x)
+                layers[i].accumulate(x, windows: Swift.max(1, windowsPerLayer / samples.count))
             }
+            progress(n + 1)
         }
-        for layer in layers {
+        for (n, layer) in layers.enumerated() {
+            defer { progress(samples.count + n + 1) }
             if let q = layer.solve(perTensor: perTensor) {
                 result.weights[layer.node.name] = q
             } else {
@@ -127,8 +136,8 @@ public enum ErrorCompensatedRounding {
             hessians = [[Double]](repeating: [], count: groups)
         }
 
-        /// Adds the windows of one sample's input `x` to H (a value that is not finite counts as 0).
-        mutating func accumulate(_ x: [Float]) {
+        /// Adds about `windows` windows of one sample's input `x` to H (a value that is not finite counts as 0).
+        mutating func accumulate(_ x: [Float], windows: Int) {
             guard x.count == inShape.reduce(1, *) else { return }
             if hessians[0].isEmpty {
                 for i in hessians.indices { hessians[i] = [Double](repeating: 0, count: depth * depth) }
@@ -146,7 +155,7 @@ public enum ErrorCompensatedRounding {
             let (oh, ow) = (outShape[1], outShape[2])
             let cig = ch / groups
             let pixels = n * oh * ow
-            var step = Swift.max(1, pixels / ErrorCompensatedRounding.patchesPerSample)
+            var step = Swift.max(1, pixels / windows)
             if step > 1 && step % ow == 0 { step += 1 }  // not the same columns in every row
             var p = 0
             while p < pixels {
@@ -174,14 +183,26 @@ public enum ErrorCompensatedRounding {
 
         @inline(__always) func finite(_ v: Float) -> Double { v.isFinite ? Double(v) : 0 }
 
-        /// H += patch patch^T, upper triangle only.
+        /// H += patch patch^T, upper triangle only, four doubles at a time.
         mutating func addOuter(_ patch: [Double], group: Int) {
             let k = depth
-            hessians[group].withUnsafeMutableBufferPointer { h in
-                patch.withUnsafeBufferPointer { x in
+            hessians[group].withUnsafeMutableBufferPointer { hb in
+                patch.withUnsafeBufferPointer { xb in
+                    let h = hb.baseAddress!, x = xb.baseAddress!
                     for i in 0..<k where x[i] != 0 {
-                        let xi = x[i], row = i * k
-                        for j in i..<k { h[row + j] += xi * x[j] }
+                        let xi = x[i], row = h + i * k
+                        var j = i
+                        while j + 4 <= k {
+                            let hv = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD4<Double>.self)
+                            let xv = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD4<Double>.self)
+                            UnsafeMutableRawPointer(row + j).storeBytes(
+                                of: hv.addingProduct(xv, xi), as: SIMD4<Double>.self)
+                            j += 4
+                        }
+                        while j < k {
+                            row[j] += xi * x[j]
+                            j += 1
+                        }
                     }
                 }
             }
@@ -189,8 +210,8 @@ public enum ErrorCompensatedRounding {
 
         /// The rounded weights, or nil when a group's H cannot be factored. Positions are rounded
         /// in window order (kernel row, column, input channel); the paper's "act order" (largest
-        /// H_ii first) measured no better here (FER mini-Xception 0.00374 against 0.00367 mean
-        /// |error|, ShuffleNetV2 0.000721 against 0.000723).
+        /// H_ii first) measured no better here (FER mini-Xception over 4 splits 0.00374 against
+        /// 0.00367 mean |error|, ShuffleNetV2 0.000721 against 0.000723; before the window bounds).
         func solve(perTensor: Bool) -> [Int8]? {
             let perGroup = outC / groups, k = depth
             let tensorMax = weights.reduce(Float(0)) { Swift.max($0, abs($1)) }

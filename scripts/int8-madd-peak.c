@@ -1,0 +1,59 @@
+/* The int8 multiply-add ceilings of this x86 CPU, for the AVX2 int8 kernels' choices
+ * (docs/design.md decision 24, docs/benchmarks.md): vpmaddwd on int16 (what the AVX2 kernels
+ * use) against vpmaddubsw + vpmaddwd(ones) on u8 x s8 (what oneDNN and XNNPACK use without
+ * VNNI), with fp32 FMA as the clock reference. Eight independent accumulators per loop.
+ * Build and run: cc -O2 -mavx2 -mfma scripts/int8-madd-peak.c -o /tmp/madd && /tmp/madd */
+#include <immintrin.h>
+#include <stdio.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+int main(void) {
+    __m256i a[8], w[8];
+    __m256 f[8];
+    for (int i = 0; i < 8; i++) {
+        a[i] = _mm256_set1_epi32(i);
+        w[i] = _mm256_set1_epi16((short)(i + 1));
+        f[i] = _mm256_set1_ps((float)i);
+    }
+    __m256i v = _mm256_set1_epi16(5), ones = _mm256_set1_epi16(1);
+    __m256 fv = _mm256_set1_ps(0.999f), fw = _mm256_set1_ps(1.0001f);
+    const long n = 100000000;
+    double t = now();
+    for (long i = 0; i < n; i++) {
+        __asm__ volatile("" : "+x"(fv));
+#define FMA(k) f[k] = _mm256_fmadd_ps(fv, fw, f[k]);
+        FMA(0) FMA(1) FMA(2) FMA(3) FMA(4) FMA(5) FMA(6) FMA(7)
+    }
+    double fma = n * 8 / (now() - t);
+    t = now();
+    for (long i = 0; i < n; i++) {
+        __asm__ volatile("" : "+x"(v));
+#define MADD(k) a[k] = _mm256_add_epi32(a[k], _mm256_madd_epi16(v, w[k]));
+        MADD(0) MADD(1) MADD(2) MADD(3) MADD(4) MADD(5) MADD(6) MADD(7)
+    }
+    double madd = n * 8 / (now() - t);
+    t = now();
+    for (long i = 0; i < n; i++) {
+        __asm__ volatile("" : "+x"(v));
+#define UBS(k) a[k] = _mm256_add_epi32(a[k], _mm256_madd_epi16(_mm256_maddubs_epi16(v, w[k]), ones));
+        UBS(0) UBS(1) UBS(2) UBS(3) UBS(4) UBS(5) UBS(6) UBS(7)
+    }
+    double ubs = n * 8 / (now() - t);
+    __m256i s = a[0];
+    __m256 fs = f[0];
+    for (int k = 1; k < 8; k++) { s = _mm256_add_epi32(s, a[k]); fs = _mm256_add_ps(fs, f[k]); }
+    printf("fp32 FMA (8 lanes):               %.2f G/s = %.1f GMAC/s (2 per cycle: clock ~%.2f GHz)\n",
+           fma / 1e9, fma * 8 / 1e9, fma / 2e9);
+    printf("vpmaddwd int16 (16 MACs):         %.2f G/s = %.1f GMAC/s (%.2f per cycle)\n",
+           madd / 1e9, madd * 16 / 1e9, madd / (fma / 2));
+    printf("vpmaddubsw + vpmaddwd (32 MACs):  %.2f G/s = %.1f GMAC/s (%.2f per cycle)\n",
+           ubs / 1e9, ubs * 32 / 1e9, ubs / (fma / 2));
+    printf("(checksums %d %f)\n", _mm256_extract_epi32(s, 0), (double)fs[0]);
+    return 0;
+}
