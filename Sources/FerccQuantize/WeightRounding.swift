@@ -23,8 +23,8 @@ public enum WeightRounding: String, CaseIterable, Sendable {
 /// [-127, 127]: the int8 kernels compute exactly as before, on better levels.
 ///
 /// H is measured on the float graph's inputs of each layer (the calibration samples, at most
-/// `windowsPerLayer` windows in all, evenly spaced), damped by 1% of its mean diagonal (as the paper) so that
-/// positions the samples never excite keep their nearest levels.
+/// `windowsPerLayer` windows in all, evenly spaced), damped by 1% of its mean diagonal (as the
+/// paper) so that positions the samples never excite keep their nearest levels.
 public enum ErrorCompensatedRounding {
     public struct Result: Sendable {
         /// The rounded weights of each layer (by node name), in the layout `Quantizer` quantizes:
@@ -34,7 +34,6 @@ public enum ErrorCompensatedRounding {
         public var nearest: [(node: String, reason: String)] = []
     }
 
-    /// Windows of each layer taken from each sample (evenly spaced over its output pixels).
     /// Windows of each layer taken over all samples (evenly spaced over each sample's output
     /// pixels): H costs windows x K^2 / 2 multiply-adds (ResNet18's 1152-input layers: 11 G each).
     static let windowsPerLayer = 16384
