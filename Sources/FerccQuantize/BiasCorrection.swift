@@ -34,11 +34,7 @@ public enum BiasCorrection {
             let per = wq.count / max(outC, 1)
             var groups = 1
             if case .conv2D(let c) = fn.op { groups = c.groups }
-            if case .gemm(let gm) = fn.op {
-                let ws = float.values[fn.inputs[1]]!.type.shape
-                if !gm.transB { w = transposed2D(w, rows: ws[0], cols: ws[1]) }
-                if gm.alpha != 1 { w = w.map { $0 * gm.alpha } }
-            }
+            if case .gemm(let gm) = fn.op { w = gm.outputRows(w, shape: float.values[fn.inputs[1]]!.type.shape).rows }
             guard w.count == wq.count else { continue }
             let inPerGroup = mean.count / max(groups, 1), outPerGroup = outC / max(groups, 1)
             for c in 0..<outC {

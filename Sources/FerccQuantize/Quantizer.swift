@@ -208,11 +208,8 @@ public struct Quantizer {
             return true
 
         case .gemm(let g):
-            guard !g.transA, g.activation.range != nil, var b = constant(node.inputs[1]) else { return false }
-            let bs = source.values[node.inputs[1]]!.type.shape
-            let (k, n) = g.transB ? (bs[1], bs[0]) : (bs[0], bs[1])
-            if !g.transB { b = transposed2D(b, rows: k, cols: n) }
-            if g.alpha != 1 { b = b.map { $0 * g.alpha } }
+            guard !g.transA, g.activation.range != nil, let w = constant(node.inputs[1]) else { return false }
+            let (b, n, k) = g.outputRows(w, shape: source.values[node.inputs[1]]!.type.shape)
             var bias: [Float]? = nil
             if node.inputs.count > 2, g.beta != 0 {
                 guard let c = constant(node.inputs[2]), c.count == n || c.count == 1 else { return false }
@@ -289,5 +286,16 @@ public struct Quantizer {
         default:
             return false
         }
+    }
+}
+
+extension Gemm {
+    /// Weights `b` of shape `shape` as rows of the `n` outputs over the depth `k`, times alpha: the
+    /// layout fercc's int8 Gemm quantizes (and bias correction and GPTQ work in).
+    func outputRows(_ b: [Float], shape: [Int]) -> (rows: [Float], n: Int, k: Int) {
+        let (k, n) = transB ? (shape[1], shape[0]) : (shape[0], shape[1])
+        var rows = transB ? b : transposed2D(b, rows: k, cols: n)
+        if alpha != 1 { rows = rows.map { $0 * alpha } }
+        return (rows, n, k)
     }
 }

@@ -100,7 +100,7 @@ public enum ErrorCompensatedRounding {
         var hessians: [[Double]]
 
         init?(_ node: Node, in g: Graph) {
-            guard node.inputs.count >= 2, let wv = g.values[node.inputs[1]], case .float(var w)? = wv.constant,
+            guard node.inputs.count >= 2, let wv = g.values[node.inputs[1]], case .float(let w)? = wv.constant,
                 w.allSatisfy(\.isFinite), let inT = g.values[node.inputs[0]]?.type, inT.dtype == .float32,
                 let outT = g.values[node.outputs[0]]?.type
             else { return nil }
@@ -109,17 +109,16 @@ public enum ErrorCompensatedRounding {
                 guard wv.type.rank == 4, inT.rank == 4, outT.rank == 4, c.groups > 0,
                     wv.type.shape[3] * c.groups == inT.shape[3], wv.type.shape[0] % c.groups == 0
                 else { return nil }
+                weights = w
                 outC = wv.type.shape[0]
                 groups = c.groups
                 depth = c.kernelH * c.kernelW * wv.type.shape[3]
                 conv = c
             case .gemm(let gm):
                 guard !gm.transA, wv.type.rank == 2, inT.rank == 2 else { return nil }
-                let bs = wv.type.shape
-                let (k, n) = gm.transB ? (bs[1], bs[0]) : (bs[0], bs[1])
-                if !gm.transB { w = transposed2D(w, rows: k, cols: n) }
-                if gm.alpha != 1 { w = w.map { $0 * gm.alpha } }
+                let (rows, n, k) = gm.outputRows(w, shape: wv.type.shape)
                 guard inT.shape[1] == k else { return nil }
+                weights = rows
                 outC = n
                 groups = 1
                 depth = k
@@ -127,9 +126,8 @@ public enum ErrorCompensatedRounding {
             default:
                 return nil
             }
-            guard depth > 0, w.count == outC * depth else { return nil }
+            guard depth > 0, weights.count == outC * depth else { return nil }
             self.node = node
-            weights = w
             inShape = inT.shape
             outShape = outT.shape
             hessians = [[Double]](repeating: [], count: groups)
@@ -213,17 +211,15 @@ public enum ErrorCompensatedRounding {
         /// 0.00367 mean |error|, ShuffleNetV2 0.000721 against 0.000723; before the window bounds).
         func solve(perTensor: Bool) -> [Int8]? {
             let perGroup = outC / groups, k = depth
-            let tensorMax = weights.reduce(Float(0)) { Swift.max($0, abs($1)) }
+            // The scales nearest rounding would use (GPTQ changes only the levels).
+            let scales = WeightQuantization.symmetric(weights, slices: perTensor ? 1 : outC).quantization.scales
             var out = [Int8](repeating: 0, count: weights.count)
             for grp in 0..<groups {
                 guard hessians[grp].count == k * k, let u = ErrorCompensatedRounding.inverseFactor(hessians[grp], k)
                 else { return nil }
                 for o in (grp * perGroup)..<((grp + 1) * perGroup) {
-                    let row = weights[(o * k)..<((o + 1) * k)]
-                    let m = perTensor ? tensorMax : row.reduce(Float(0)) { Swift.max($0, abs($1)) }
-                    // The scale `WeightQuantization.symmetric` gives, in the same float arithmetic.
-                    let scale = Double(m > 0 && m.isFinite ? m / 127 : 1)
-                    var rest = row.map(Double.init)
+                    let scale = Double(scales[perTensor ? 0 : o])
+                    var rest = weights[(o * k)..<((o + 1) * k)].map(Double.init)
                     for i in 0..<k {
                         let q = Swift.min(Swift.max((rest[i] / scale).rounded(), -127), 127)
                         out[o * k + i] = Int8(q)

@@ -152,8 +152,8 @@ extension Kernels {
         /// were a third of the tiles' code.
         @inline(__always)
         func window(_ image: UnsafePointer<Float>, _ p: Int) -> UnsafePointer<Float> {
-            let oh = p / geometry.outW
-            return window(image, oh: oh, ow: p &- oh &* geometry.outW)
+            let c = PixelCursor(p, outW: geometry.outW)
+            return window(image, oh: c.oh, ow: c.ow)
         }
 
         /// Where the window of the output pixel at row `oh`, column `ow` starts in `image`.
@@ -164,12 +164,13 @@ extension Kernels {
         }
 
         /// An output pixel's row and column, stepped one pixel at a time (`next`): the x86 tiles'
-        /// windows without an integer division per pixel (`window`'s; in 1x1 layers over 16
-        /// channels the divisions took about a tenth of the time).
+        /// windows without an integer division per pixel (in 1x1 layers over 16 channels the
+        /// divisions took about a tenth of the time). Its one division, unsigned (pixels and widths
+        /// are not negative), is also `window(_:_:)`'s and the arm64 tiles'.
         struct PixelCursor {
             var oh: Int, ow: Int
             @inline(__always) init(_ p: Int, outW: Int) {
-                oh = p / outW
+                oh = Int(bitPattern: UInt(bitPattern: p) / UInt(bitPattern: outW))
                 ow = p &- oh &* outW
             }
         }

@@ -29,11 +29,11 @@ extension Kernels {
         while p &+ 7 <= pixels.upperBound {
             // The windows of a tile within one output row are `sx` apart: one (unsigned) division
             // per tile instead of one per pixel, with its checks (they were a third of the setup).
-            let oh = Int(bitPattern: UInt(bitPattern: p) / UInt(bitPattern: g.outW)), ow = p &- oh &* g.outW
-            let x0 = k.window(image, oh: oh, ow: ow)
+            let c = Conv2DKernel.PixelCursor(p, outW: g.outW)
+            let x0 = k.window(image, oh: c.oh, ow: c.ow)
             let x1: UnsafePointer<Float>, x2: UnsafePointer<Float>, x3: UnsafePointer<Float>
             let x4: UnsafePointer<Float>, x5: UnsafePointer<Float>, x6: UnsafePointer<Float>
-            if ow &+ 6 < g.outW {
+            if c.ow &+ 6 < g.outW {
                 x1 = x0 + sx
                 x2 = x1 + sx
                 x3 = x2 + sx
