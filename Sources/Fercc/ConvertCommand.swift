@@ -42,6 +42,9 @@ public enum ConvertCommand {
         public var weight_bytes: Int
         public var arena_bytes: Int
         public var scratch_bytes: Int
+        /// Memory the kernels allocate for themselves when the model is made (Winograd's
+        /// transformed 3x3 weights), besides weights, arena and scratch.
+        public var kernel_bytes: Int?
         public var activations_sum_bytes: Int
         public var source_bytes: Int
         public var weights_source_bytes: Int
@@ -113,6 +116,7 @@ public enum ConvertCommand {
             scratch_bytes: code.scratchBytes, activations_sum_bytes: code.arena.totalBytes,
             source_bytes: code.kernelSource.utf8.count, weights_source_bytes: code.weightsSource?.utf8.count ?? 0,
             macs: code.layers.reduce(0) { $0 + $1.macs }, passes: passes, layers: code.layers, latency: nil)
+        report.kernel_bytes = code.kernelBytes
         if bench {
             if let reason = host.cannotRun(options.target) {
                 report.latency_note = "not measured: \(reason)"

@@ -10,6 +10,7 @@ public enum ReportRenderer {
         lines.append(
             "weights \(megabytes(r.weight_bytes)), arena \(megabytes(r.arena_bytes)) (activations sum "
                 + "\(megabytes(r.activations_sum_bytes))), scratch \(megabytes(r.scratch_bytes))"
+                + ((r.kernel_bytes ?? 0) > 0 ? ", Winograd weights \(megabytes(r.kernel_bytes ?? 0))" : "")
         )
         lines.append(
             "generated source \(megabytes(r.source_bytes)) + weights source \(megabytes(r.weights_source_bytes)), "

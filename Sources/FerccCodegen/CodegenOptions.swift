@@ -16,6 +16,9 @@ public struct CodegenOptions {
     /// Bytes the generated model's weights, activations and scratch may need together
     /// (`--max-memory`, checked before anything of that size is allocated).
     public var maxMemory = 4 << 30
+    /// Float 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) where it applies (faster; their
+    /// transformed weights, 16/9 of theirs, allocated when the model is made).
+    public var winograd = true
 
     public init(
         name: String, weights: Weights = .embedded, target: Target = .host, labels: [String]? = nil,
@@ -48,6 +51,9 @@ public struct GeneratedCode {
     /// Scratch bytes of the kernels this fercc build compiles (the generated code computes its own).
     public var scratchBytes: Int
     public var weightBytes: Int
+    /// Bytes the kernels allocate for themselves when the model is made (Winograd's transformed
+    /// weights): memory besides the weights, arena and scratch.
+    public var kernelBytes: Int { plan.steps.reduce(0) { $0 + $1.calls.reduce(0) { $0 + $1.ownedBytes } } }
     public var layers: [LayerReport]
     public var plan: ExecutionPlan
 }

@@ -40,7 +40,7 @@ public enum SwiftEmitter {
                         + "'\(graph.inputs[0])' of \(count) values")
             }
         }
-        let plan = try Lowering.plan(graph, target: options.target)
+        let plan = try Lowering.plan(graph, target: options.target, winograd: options.winograd)
         for name in graph.inputs {
             guard case .arena? = plan.buffer(of: name) else {
                 throw FerccError("the input '\(name)' is not used by the model: nothing to compile for it")
@@ -100,9 +100,12 @@ public enum SwiftEmitter {
                         + "), more than the memory limit of \(describeBytes(limit)) (--max-memory)")
             }
         }
-        try check([("weights", plan.weights.count), ("activations", plan.arena.bytes)])
+        let kernels = plan.steps.reduce(0) { $0 + $1.calls.reduce(0) { $0 + $1.ownedBytes } }
+        var parts = [("weights", plan.weights.count), ("activations", plan.arena.bytes)]
+        if kernels > 0 { parts.append(("kernels' own", kernels)) }
+        try check(parts)
         let scratch = try scratchBytes(plan)
-        try check([("weights", plan.weights.count), ("activations", plan.arena.bytes), ("scratch", scratch)])
+        try check(parts + [("scratch", scratch)])
         return scratch
     }
 

@@ -27,6 +27,13 @@ public protocol KernelCall {
     func prepare(_ memory: PlanMemory) throws -> PreparedCall
     /// The generated code's form.
     func emit(_ w: inout SwiftWriter) throws
+    /// Bytes the call's kernel allocates for itself when it is made and keeps (besides the
+    /// weights, arena and scratch): Winograd's transformed weights.
+    var ownedBytes: Int { get }
+}
+
+extension KernelCall {
+    public var ownedBytes: Int { 0 }
 }
 
 /// A call ready to run: the scratch bytes it needs (all calls share one scratch buffer) and

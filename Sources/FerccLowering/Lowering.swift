@@ -7,9 +7,13 @@ import FerccKernels
 /// family under Ops/, float and int8 together).
 public enum Lowering {
     /// With `reuseArena` false every value keeps its own bytes, so that all of them can be read
-    /// after a run (calibration, `fercc run --dump`).
-    public static func plan(_ graph: Graph, target: Target, reuseArena: Bool = true) throws -> ExecutionPlan {
-        let ctx = LoweringContext(graph: graph, target: target, arena: ArenaPlanner.plan(graph, reuse: reuseArena))
+    /// after a run (calibration, `fercc run --dump`). With `winograd` false every float 3x3
+    /// convolution runs on the direct kernel (no transformed weights kept in memory).
+    public static func plan(_ graph: Graph, target: Target, reuseArena: Bool = true, winograd: Bool = true) throws
+        -> ExecutionPlan
+    {
+        let ctx = LoweringContext(
+            graph: graph, target: target, arena: ArenaPlanner.plan(graph, reuse: reuseArena), winograd: winograd)
         var steps: [PlannedStep] = []
         for node in graph.nodes {
             do {
@@ -79,10 +83,13 @@ final class LoweringContext {
     let arena: ArenaPlan
     /// Only checking whether nodes lower: activations get no arena slots.
     let checking: Bool
+    /// Float 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) where it applies.
+    let winograd: Bool
     private(set) var blob: [UInt8] = []
     private(set) var constantOffsets: [String: Int] = [:]
 
-    init(graph: Graph, target: Target, arena: ArenaPlan, checking: Bool = false) {
+    init(graph: Graph, target: Target, arena: ArenaPlan, checking: Bool = false, winograd: Bool = true) {
+        self.winograd = winograd
         self.graph = graph
         self.target = target
         self.arena = arena

@@ -27,6 +27,20 @@ public struct SwiftWriter {
         return name
     }
 
+    /// `kernel` for a kernel whose initializer fails (returns nil) when its memory cannot be had:
+    /// the model's initializer then fails too, as when its arena cannot be had.
+    public mutating func failableKernel(_ prefix: String, _ type: String, _ initializer: String) -> String {
+        counter += 1
+        let name = "\(prefix)\(counter)"
+        properties.append("private let \(name): \(type)")
+        initLines.append("guard let \(name)Made = \(initializer) else {")
+        initLines.append("    if owned { UnsafeMutableRawPointer(mutating: weights).deallocate() }")
+        initLines.append("    return nil")
+        initLines.append("}")
+        initLines.append("\(name) = \(name)Made")
+        return name
+    }
+
     /// Scratch the generated code must allocate: a constant, or an expression its initializer
     /// evaluates (a kernel's `scratchBytes`, which depends on the paths the build compiled).
     public mutating func scratch(bytes: Int) { scratchBytes = max(scratchBytes, bytes) }

@@ -32,7 +32,8 @@ final class AArch64Tests: XCTestCase {
     /// and the small mini-Xception: within 1e-4 of onnxruntime.
     func testFloatModelsMatchOnnxRuntimeOnAArch64() throws {
         let names = [
-            "conv_3x3_pad_bias", "conv_stride2_asym_pads_nobias", "conv_depthwise_5x5_dilated", "conv_depth_multiplier",
+            "conv_3x3_pad_bias", "conv_3x3_winograd_relu", "conv_stride2_asym_pads_nobias",
+            "conv_depthwise_5x5_dilated", "conv_depth_multiplier",
             "conv_grouped", "conv_pointwise_wide", "conv_batch2_rect_kernel", "inverted_residual_block",
             "shufflenet_unit", "squeeze_excitation_block", "fer_mini_xception_small", "avgpool_ceil_include_pad",
             "maxpool_3x3_s2_p1", "global_average_pool", "gemm_transB_bias", "matmul_2d",

@@ -81,6 +81,32 @@ final class CodegenTests: XCTestCase {
         }
     }
 
+    /// A 3x3 convolution that the lowering gives to Winograd's F(2x2, 3x3): the generated code
+    /// carries and runs that kernel (its transformed weights made by the model's initializer) and
+    /// matches onnxruntime, with embedded weights and a weights file.
+    func testGeneratedWinogradConvolutionMatchesOnnxRuntime() throws {
+        let name = Repo.fixtures + "/conv_3x3_winograd_relu"
+        let input = try NPY.read(path: name + ".in0.npy").data
+        let ref = try NPY.read(path: name + ".out0.npy").data
+        for weights in [CodegenOptions.Weights.embedded, .file] {
+            let got = try convertAndRun(name + ".onnx", input: input, weights: weights)
+            XCTAssertLessThanOrEqual(relativeError(got, ref), 1e-5, "\(weights)")
+        }
+        // The report counts the transformed weights; --no-winograd keeps the direct kernel.
+        for winograd in [true, false] {
+            let out = try temporaryDirectory().appendingPathComponent("gen").path
+            var options = CodegenOptions(name: "W", target: .host)
+            options.winograd = winograd
+            let report = try ConvertCommand.convert(
+                model: name + ".onnx", outputDirectory: out, options: options, bench: false)
+            let source = try String(contentsOfFile: "\(out)/W.swift", encoding: .utf8)
+            XCTAssertEqual(source.contains("Kernels.WinogradConv2DKernel(geometry:"), winograd)
+            XCTAssertEqual(source.contains("Kernels.Conv2DKernel(geometry:"), !winograd)
+            // 16 positions x 3 blocks of 16 outputs x 36 inputs, and 40 zeros.
+            XCTAssertEqual(report.kernel_bytes, winograd ? (16 * 3 * 16 * 36 + 40) * 4 : 0)
+        }
+    }
+
     /// Every single-input int8 TFLite fixture, converted and compiled together into one binary
     /// (one module, one model class each), run through `predictQuantized` (or `predict` for float
     /// I/O): the raw int8 outputs equal LiteRT's reference kernels' bit for bit. Once per kernel
@@ -654,31 +680,44 @@ final class CodegenTests: XCTestCase {
     /// which no allocator gives; the weights-file initializer too, and a normal build still works.
     func testInitializerReturnsNilWhenMemoryCannotBeHad() throws {
         let dir = try temporaryDirectory()
-        for weights in CodegenOptions.Weights.allCases {
-            let out = dir.appendingPathComponent("\(weights)")
-            _ = try ConvertCommand.convert(
-                model: Repo.fixtures + "/conv_3x3_pad_bias.onnx", outputDirectory: out.path,
-                options: CodegenOptions(name: "Net", weights: weights), bench: false)
-            let source = out.appendingPathComponent("Net.swift")
-            let text = try String(contentsOf: source, encoding: .utf8)
+        /// `model` converted with each kind of weights: "model" as generated, "nil" once `edit`
+        /// made an allocation impossible.
+        func check(_ model: String, _ label: String, _ edit: (String) throws -> String) throws {
+            for weights in CodegenOptions.Weights.allCases {
+                let out = dir.appendingPathComponent("\(label)-\(weights)")
+                _ = try ConvertCommand.convert(
+                    model: Repo.fixtures + "/" + model, outputDirectory: out.path,
+                    options: CodegenOptions(name: "Net", weights: weights), bench: false)
+                let source = out.appendingPathComponent("Net.swift")
+                let text = try String(contentsOf: source, encoding: .utf8)
+                let make =
+                    weights == .embedded
+                    ? "Net()"
+                    : "Net(weights: [UInt8](try! Data(contentsOf: URL(fileURLWithPath: \"\(out.path)/Net.weights\"))))"
+                let main = "import Foundation\nprint(\(make) == nil ? \"nil\" : \"model\")"
+                var sources = [source.path]
+                if weights == .embedded { sources.append(out.appendingPathComponent("Net+Weights.swift").path) }
+                XCTAssertEqual(
+                    try compileAndRun(sources: sources, main: main, in: out).trimmingCharacters(
+                        in: .whitespacesAndNewlines),
+                    "model", "\(label), \(weights)")
+                try edit(text).write(to: source, atomically: true, encoding: .utf8)
+                XCTAssertEqual(
+                    try compileAndRun(sources: sources, main: main, in: out).trimmingCharacters(
+                        in: .whitespacesAndNewlines),
+                    "nil", "\(label), \(weights)")
+            }
+        }
+        // The arena and scratch.
+        try check("conv_3x3_pad_bias.onnx", "arena") { text in
             let line = try XCTUnwrap(text.split(separator: "\n").first { $0.contains("static let arenaByteCount = ") })
-            let make =
-                weights == .embedded
-                ? "Net()"
-                : "Net(weights: [UInt8](try! Data(contentsOf: URL(fileURLWithPath: \"\(out.path)/Net.weights\"))))"
-            let main = "import Foundation\nprint(\(make) == nil ? \"nil\" : \"model\")"
-            var sources = [source.path]
-            if weights == .embedded { sources.append(out.appendingPathComponent("Net+Weights.swift").path) }
-            XCTAssertEqual(
-                try compileAndRun(sources: sources, main: main, in: out).trimmingCharacters(
-                    in: .whitespacesAndNewlines),
-                "model")
-            try text.replacingOccurrences(of: line, with: "    static let arenaByteCount = 1 << 52").write(
-                to: source, atomically: true, encoding: .utf8)
-            XCTAssertEqual(
-                try compileAndRun(sources: sources, main: main, in: out).trimmingCharacters(
-                    in: .whitespacesAndNewlines),
-                "nil", "\(weights)")
+            return text.replacingOccurrences(of: line, with: "    static let arenaByteCount = 1 << 52")
+        }
+        // A kernel that allocates for itself (Winograd's transformed weights).
+        try check("conv_3x3_winograd_relu.onnx", "winograd") { text in
+            let allocation = "allocateZeroed(byteCount: (count + zeros) * 4)"
+            XCTAssertTrue(text.contains(allocation))
+            return text.replacingOccurrences(of: allocation, with: "allocateZeroed(byteCount: 1 << 52)")
         }
     }
 }

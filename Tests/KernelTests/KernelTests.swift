@@ -90,6 +90,47 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Winograd's F(2x2, 3x3) against the naive loops: odd sizes (tiles half outside the image),
+    /// asymmetric pads, input and output channel tails, several bands (64 x 48 channels over
+    /// 16 x 16) and one (512 channels, where the transformed weights outweigh the image), a batch
+    /// of 2, and every kind of activation (in registers, and after the rows). Which convolutions
+    /// it takes: 3x3, stride 1, dense, at least 32 channels each way and 4 x 4 pixels.
+    func testWinogradConvolutionAgainstNaiveLoops() throws {
+        var rng = SeededRandom(11)
+        let cases: [(Conv2DGeometry, Activation)] = [
+            (geometry(1, 7, 7, 32, 32, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1), .identity),
+            (geometry(2, 9, 6, 33, 40, k: 3, s: 1, d: 1, p: (0, 1, 2, 1), groups: 1), .relu),
+            (geometry(1, 16, 16, 64, 48, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1), .clip(min: 0, max: 6)),
+            (geometry(1, 7, 5, 512, 36, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1), .leakyRelu(alpha: 0.1)),
+            (geometry(1, 10, 13, 40, 35, k: 3, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1), .hardSwish)
+        ]
+        for (g, a) in cases {
+            XCTAssertTrue(Kernels.WinogradConv2DKernel.applies(g), "\(g)")
+            let x = rng.floats(g.batch * g.inH * g.inW * g.inC)
+            let w = rng.floats(g.outC * 9 * g.inC)
+            let b = rng.floats(g.outC)
+            let k = try XCTUnwrap(
+                Kernels.WinogradConv2DKernel(
+                    geometry: g, weights: pinned.floats(w), bias: pinned.floats(b), activation: a))
+            var y = [Float](repeating: .nan, count: g.batch * g.outH * g.outW * g.outC)
+            var scratch = [Float](repeating: .nan, count: k.scratchCount)
+            k.run(input: x, output: &y, scratch: &scratch)
+            var expected = naiveConv(x, w, b, g)
+            expected.withUnsafeMutableBufferPointer { a.run($0.baseAddress!, $0.baseAddress!, count: $0.count) }
+            XCTAssertLessThanOrEqual(relativeError(y, expected), 1e-5, "\(a) \(g)")
+        }
+        let declined = [
+            geometry(1, 9, 9, 32, 32, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 1),  // stride 2
+            geometry(1, 9, 9, 32, 32, k: 3, s: 1, d: 2, p: (2, 2, 2, 2), groups: 1),  // dilated
+            geometry(1, 9, 9, 64, 64, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 2),  // grouped
+            geometry(1, 9, 9, 16, 64, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1),  // few input channels
+            geometry(1, 9, 9, 64, 8, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1),  // few outputs
+            geometry(1, 3, 9, 64, 64, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1),  // 3 rows
+            geometry(1, 9, 9, 64, 64, k: 5, s: 1, d: 1, p: (2, 2, 2, 2), groups: 1)  // 5x5
+        ]
+        for g in declined { XCTAssertFalse(Kernels.WinogradConv2DKernel.applies(g), "\(g)") }
+    }
+
     /// An output pixel's bits do not depend on the tile it falls in: the last tile of a run may
     /// start early and compute again pixels the tile before it wrote (`blockTiles`), which must
     /// then write the same values. A 1x1 layer's pixel p reads input pixel p only, so rows of 1 to

@@ -28,6 +28,13 @@ enum ConvLowering {
                     output: try ctx.buffer(y))
             ]
         }
+        if ctx.winograd, Kernels.WinogradConv2DKernel.applies(geometry) {
+            return [
+                try WinogradConvCall(
+                    geometry, weights: weights, bias: biasName.flatMap(ctx.floats), activation: c.activation,
+                    input: try ctx.buffer(x), output: try ctx.buffer(y), ctx)
+            ]
+        }
         let conv = try FloatConv(
             geometry, weights: weights, bias: biasName.flatMap(ctx.floats), activation: c.activation, ctx)
         return [FloatConvCall(conv: conv, input: try ctx.buffer(x), output: try ctx.buffer(y))]
@@ -219,6 +226,60 @@ struct FloatConvCall: KernelCall {
     }
 }
 
+/// A float 3x3 stride-1 convolution by Winograd's F(2x2, 3x3) (`Kernels.WinogradConv2DKernel`):
+/// the weights stay OHWI in the model, the kernel transforms them when it is made.
+struct WinogradConvCall: KernelCall {
+    let geometry: Conv2DGeometry
+    let weights: Int, bias: Int
+    let activation: Activation
+    let input: Buffer, output: Buffer
+
+    init(
+        _ g: Conv2DGeometry, weights: [Float], bias: [Float]?, activation: Activation, input: Buffer,
+        output: Buffer, _ ctx: LoweringContext
+    ) throws {
+        guard weights.count == g.outC * 9 * g.inC else {
+            throw FerccError("the weights have \(weights.count) values, the convolution needs \(g.outC * 9 * g.inC)")
+        }
+        guard bias.map({ $0.count == g.outC }) ?? true else {
+            throw FerccError("the bias does not have \(g.outC) values")
+        }
+        geometry = g
+        self.activation = activation
+        self.weights = ctx.add(weights)
+        self.bias = ctx.add(bias ?? [Float](repeating: 0, count: g.outC))
+        self.input = input
+        self.output = output
+    }
+
+    var kernels: [String] { ["Float/WinogradConv2D.swift"] }
+    var summary: String { "WinogradConv2DKernel \(geometry.summary) \(activation.name) \(input) -> \(output)" }
+
+    var ownedBytes: Int { Kernels.WinogradConv2DKernel.ownedBytes(geometry) }
+
+    func prepare(_ m: PlanMemory) throws -> PreparedCall {
+        guard
+            let k = Kernels.WinogradConv2DKernel(
+                geometry: geometry, weights: m.weights(weights), bias: m.weights(bias), activation: activation)
+        else {
+            throw FerccError("cannot allocate \(describeBytes(ownedBytes)) for a Winograd convolution's weights")
+        }
+        return PreparedCall.float(k, m, input, output)
+    }
+
+    func emit(_ w: inout SwiftWriter) {
+        let type = "Kernels.WinogradConv2DKernel"
+        let k = w.failableKernel(
+            "winograd", type,
+            "\(type)(geometry: \(SwiftWriter.geometry(geometry)), weights: f32(weights + \(weights)), "
+                + "bias: f32(weights + \(bias))\(SwiftWriter.activation("activation", activation)))")
+        w.scratch(expression: "\(k).scratchCount * 4")
+        w.line(
+            "\(k).run(input: \(w.pointer(input, .float32)), output: \(w.pointer(output, .float32)), scratch: "
+                + "\(w.scratch(.float32)), clamp: \(SwiftWriter.clamp(activation)))")
+    }
+}
+
 /// A float convolution whose weights a node computes (the interpreter packs them on every run).
 struct FloatConvRuntimeWeightsCall: KernelCall {
     let geometry: Conv2DGeometry
@@ -280,10 +341,7 @@ struct FloatDepthwisePointwiseCall: KernelCall {
 
     func prepare(_ m: PlanMemory) -> PreparedCall {
         let k = kernel(m)
-        let x = m.pointer(input, Float.self), y = m.pointer(output, Float.self)
-        return PreparedCall(scratchBytes: k.scratchCount * 4) {
-            k.run(input: x, output: y, scratch: $0.assumingMemoryBound(to: Float.self))
-        }
+        return PreparedCall.float(k, m, input, output)
     }
 
     func emit(_ w: inout SwiftWriter) {
@@ -327,10 +385,7 @@ struct FloatExpandDepthwisePointwiseCall: KernelCall {
             packedPointwise: m.weights(pointwise.packed),
             pointwiseBias: m.weights(pointwise.bias), outChannels: pointwise.geometry.outC,
             pointwiseActivation: pointwise.activation)
-        let x = m.pointer(input, Float.self), y = m.pointer(output, Float.self)
-        return PreparedCall(scratchBytes: k.scratchCount * 4) {
-            k.run(input: x, output: y, scratch: $0.assumingMemoryBound(to: Float.self))
-        }
+        return PreparedCall.float(k, m, input, output)
     }
 
     func emit(_ w: inout SwiftWriter) {
@@ -455,5 +510,26 @@ struct Int8DepthwisePointwiseCall: KernelCall {
                 + "pointwise: Kernels.QuantizedDenseConv2DKernel(\(pointwise.parametersExpression)))")
         w.scratch(expression: "\(k).scratchBytes")
         w.line("\(k).run(input: \(w.pointer(input, .int8)), output: \(w.pointer(output, .int8)), scratch: scratch)")
+    }
+}
+
+/// The float kernels that run from one buffer into another with a count of scratch floats.
+protocol FloatScratchKernel {
+    var scratchCount: Int { get }
+    func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>)
+}
+
+extension Kernels.WinogradConv2DKernel: FloatScratchKernel {}
+extension Kernels.DepthwisePointwiseKernel: FloatScratchKernel {}
+extension Kernels.ExpandDepthwisePointwiseKernel: FloatScratchKernel {}
+
+extension PreparedCall {
+    /// `k` run from `input` to `output`, with its scratch.
+    static func float(_ k: some FloatScratchKernel, _ m: PlanMemory, _ input: Buffer, _ output: Buffer) -> PreparedCall
+    {
+        let x = m.pointer(input, Float.self), y = m.pointer(output, Float.self)
+        return PreparedCall(scratchBytes: k.scratchCount * 4) {
+            k.run(input: x, output: y, scratch: $0.assumingMemoryBound(to: Float.self))
+        }
     }
 }
