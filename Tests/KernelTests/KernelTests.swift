@@ -357,6 +357,15 @@ final class KernelTests: XCTestCase {
         check(inC: 20, outC: 37, k: 3, stride: 1, pad: 1, groups: 1, big: false, hugeBias: true, powerOfTwoScales: 6)
         check(inC: 40, outC: 40, k: 3, stride: 1, pad: 1, groups: 40, big: false, hugeBias: true, powerOfTwoScales: 3)
         check(inC: 40, outC: 40, k: 3, stride: 1, pad: 1, groups: 40, big: false, gain: 0.00001, hugeBias: true)
+        // Integer Winograd (AVX2 builds): 3x3 stride 1 over 16k input channels, 9 x 7 (tiles half
+        // outside), a partial block; +-127 weights (the largest transformed ones) over 1024 channels
+        // (the largest sums it takes); rounding ties; the general rounding; no padding; pads of 2.
+        check(inC: 32, outC: 37, k: 3, stride: 1, pad: 1, groups: 1, big: true)
+        check(inC: 1024, outC: 32, k: 3, stride: 1, pad: 1, groups: 1, big: true)
+        check(inC: 48, outC: 48, k: 3, stride: 1, pad: 1, groups: 1, big: false, powerOfTwoScales: 6)
+        check(inC: 32, outC: 33, k: 3, stride: 1, pad: 1, groups: 1, big: false, gain: 0.00001, hugeBias: true)
+        check(inC: 64, outC: 32, k: 3, stride: 1, pad: 0, groups: 1, big: false)
+        check(inC: 32, outC: 32, k: 3, stride: 1, pad: 2, groups: 1, big: false, gain: 3000)
     }
 
     /// The fused int8 depthwise+pointwise kernel gives the two kernels' bytes (banded in AVX2 builds:
