@@ -24,7 +24,7 @@ extension Kernels {
         let bias: UnsafePointer<Float>
         let clamp: OutputClamp?
         let rowActivation: Activation?
-        let tilesH: Int, tilesW: Int, bandRows: Int
+        let tiles: WinogradTiles
         /// Floats of one transformed position's packed weights.
         let positionFloats: Int
 
@@ -32,9 +32,7 @@ extension Kernels {
         /// the direct kernel: 3x3, stride 1, no dilation or groups, and enough channels and pixels
         /// for the transforms to pay off (measured: docs/benchmarks.md).
         public static func applies(_ g: Conv2DGeometry) -> Bool {
-            g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1 && g.dilationH == 1
-                && g.dilationW == 1 && g.groups == 1 && g.inC >= 32 && g.outC >= 32 && g.outH >= 4 && g.outW >= 4
-                && g.paddedH == g.outH + 2 && g.paddedW == g.outW + 2
+            WinogradTiles.fits(g) && g.inC >= 32 && g.outC >= 32
         }
 
         /// From OHWI weights (`outC` x 3 x 3 x `inC`) and `outC` biases, both read here (the weights
@@ -50,8 +48,6 @@ extension Kernels {
             self.bias = bias
             clamp = OutputClamp(activation)
             rowActivation = clamp == nil && activation != .identity ? activation : nil
-            tilesH = (g.outH + 1) / 2
-            tilesW = (g.outW + 1) / 2
             let lanes = Conv2DKernel.lanes
             let blocks = (g.outC + lanes - 1) / lanes
             positionFloats = blocks * g.inC * lanes
@@ -82,15 +78,8 @@ extension Kernels {
                     }
                 }
             }
-            // A band's transformed input and products: about `bandBytes`, unless the transformed
-            // weights are the larger (then one band, so that they are read once).
-            let perRow = 16 * tilesW * (g.inC + g.outC) * 4
-            let weightBytes = 16 * positionFloats * 4
-            bandRows =
-                weightBytes > perRow * tilesH
-                ? tilesH : Swift.max(1, Swift.min(tilesH, Self.bandBytes / Swift.max(1, perRow)))
+            tiles = WinogradTiles(g, bytesPerTile: 16 * (g.inC + g.outC) * 4, weightBytes: 16 * positionFloats * 4)
         }
-        static let bandBytes = 256 * 1024
 
         /// Bytes of memory a kernel of geometry `g` allocates and keeps: its transformed weights
         /// and a zero bias.
@@ -103,10 +92,8 @@ extension Kernels {
         /// band's transformed input and products.
         public var scratchCount: Int {
             let g = geometry
-            return paddedH * paddedW * g.inC + 16 * bandRows * tilesW * (g.inC + g.outC)
+            return tiles.paddedH * tiles.paddedW * g.inC + 16 * tiles.bandRows * tiles.tilesW * (g.inC + g.outC)
         }
-        var paddedH: Int { 2 * tilesH + 2 }
-        var paddedW: Int { 2 * tilesW + 2 }
 
         /// `run` with the kernel's own clamp.
         public func run(
@@ -126,30 +113,30 @@ extension Kernels {
             input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
             clamp: C
         ) {
-            let g = geometry
+            let g = geometry, tw = tiles.tilesW
             let padded = scratch
-            let v = scratch + paddedH * paddedW * g.inC
-            let m = v + 16 * bandRows * tilesW * g.inC
+            let v = scratch + tiles.paddedH * tiles.paddedW * g.inC
+            let m = v + 16 * tiles.bandRows * tw * g.inC
             for n in 0..<g.batch {
                 // Zero borders all round, so every tile's 4x4 patch is inside.
                 padNHWC(
                     input + n * g.inH * g.inW * g.inC, padded, batch: 1, h: g.inH, w: g.inW, c: g.inC,
-                    top: g.padTop, left: g.padLeft, bottom: paddedH - g.inH - g.padTop,
-                    right: paddedW - g.inW - g.padLeft, fill: 0)
+                    top: g.padTop, left: g.padLeft, bottom: tiles.paddedH - g.inH - g.padTop,
+                    right: tiles.paddedW - g.inW - g.padLeft, fill: 0)
                 let out = output + n * g.outH * g.outW * g.outC
                 var t0 = 0
-                while t0 < tilesH {
-                    let rows = Swift.min(bandRows, tilesH - t0)
-                    let tiles = rows * tilesW
+                while t0 < tiles.tilesH {
+                    let rows = Swift.min(tiles.bandRows, tiles.tilesH - t0)
+                    let count = rows * tw
                     transformInput(padded, firstRow: t0, rows: rows, into: v)
                     let product = Conv2DGeometry(
-                        input: (1, rows, tilesW, g.inC), output: (rows, tilesW, g.outC), kernel: (1, 1))
+                        input: (1, rows, tw, g.inC), output: (rows, tw, g.outC), kernel: (1, 1))
                     for p in 0..<16 {
                         Conv2DKernel(
                             geometry: product, packed: weights.pointer + p * positionFloats,
                             bias: weights.zeros
                         ).run(
-                            input: v + p * tiles * g.inC, output: m + p * tiles * g.outC, scratch: m, clamp: NoClamp())
+                            input: v + p * count * g.inC, output: m + p * count * g.outC, scratch: m, clamp: NoClamp())
                     }
                     transformOutput(m, firstRow: t0, rows: rows, into: out, clamp)
                     t0 += rows
@@ -161,42 +148,39 @@ extension Kernels {
         /// B^T d B of every tile of rows `firstRow ..< firstRow + rows`, for every input channel:
         /// position p of tile t at `v + (p * tiles + t) * inC`.
         func transformInput(_ x: UnsafePointer<Float>, firstRow: Int, rows: Int, into v: UnsafeMutablePointer<Float>) {
-            let c = geometry.inC, rowFloats = paddedW * c
-            let tiles = rows * tilesW, plane = tiles * c
-            for r in 0..<rows {
-                for tw in 0..<tilesW {
-                    let t = r * tilesW + tw
-                    let patch = x + (2 * (firstRow + r) * paddedW + 2 * tw) * c
-                    let dst = v + t * c
-                    var ch = 0
-                    while ch < c {
-                        let count = Swift.min(8, c - ch)
-                        @inline(__always) func d(_ i: Int, _ j: Int) -> SIMD8<Float> {
-                            Lanes8.load(patch + i * rowFloats + j * c + ch, count: count).v
-                        }
-                        // B^T d, column by column: rows 0 - 2, 1 + 2, 2 - 1, 1 - 3.
-                        @inline(__always) func column(_ j: Int) -> (
-                            SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>
-                        ) {
-                            let d0 = d(0, j), d1 = d(1, j), d2 = d(2, j), d3 = d(3, j)
-                            return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
-                        }
-                        // (B^T d) B: the same on each row's four values.
-                        @inline(__always) func row(
-                            _ i: Int, _ e0: SIMD8<Float>, _ e1: SIMD8<Float>, _ e2: SIMD8<Float>, _ e3: SIMD8<Float>
-                        ) {
-                            Lanes8(e0 - e2).store(dst + (i * 4) * plane + ch, count: count)
-                            Lanes8(e1 + e2).store(dst + (i * 4 + 1) * plane + ch, count: count)
-                            Lanes8(e2 - e1).store(dst + (i * 4 + 2) * plane + ch, count: count)
-                            Lanes8(e1 - e3).store(dst + (i * 4 + 3) * plane + ch, count: count)
-                        }
-                        let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
-                        row(0, c0.0, c1.0, c2.0, c3.0)
-                        row(1, c0.1, c1.1, c2.1, c3.1)
-                        row(2, c0.2, c1.2, c2.2, c3.2)
-                        row(3, c0.3, c1.3, c2.3, c3.3)
-                        ch += 8
+            let g = geometry, c = g.inC, rowFloats = tiles.paddedW * c
+            let plane = rows * tiles.tilesW * c
+            tiles.forEachTile(firstRow: firstRow, rows: rows, outH: g.outH, outW: g.outW) { t, patchPixel, _, _, _ in
+                let patch = x + patchPixel * c
+                let dst = v + t * c
+                var ch = 0
+                while ch < c {
+                    let count = Swift.min(8, c - ch)
+                    @inline(__always) func d(_ i: Int, _ j: Int) -> SIMD8<Float> {
+                        Lanes8.load(patch + i * rowFloats + j * c + ch, count: count).v
                     }
+                    // B^T d, column by column: rows 0 - 2, 1 + 2, 2 - 1, 1 - 3.
+                    @inline(__always) func column(_ j: Int) -> (
+                        SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>
+                    ) {
+                        let d0 = d(0, j), d1 = d(1, j), d2 = d(2, j), d3 = d(3, j)
+                        return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+                    }
+                    // (B^T d) B: the same on each row's four values.
+                    @inline(__always) func row(
+                        _ i: Int, _ e0: SIMD8<Float>, _ e1: SIMD8<Float>, _ e2: SIMD8<Float>, _ e3: SIMD8<Float>
+                    ) {
+                        Lanes8(e0 - e2).store(dst + (i * 4) * plane + ch, count: count)
+                        Lanes8(e1 + e2).store(dst + (i * 4 + 1) * plane + ch, count: count)
+                        Lanes8(e2 - e1).store(dst + (i * 4 + 2) * plane + ch, count: count)
+                        Lanes8(e1 - e3).store(dst + (i * 4 + 3) * plane + ch, count: count)
+                    }
+                    let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
+                    row(0, c0.0, c1.0, c2.0, c3.0)
+                    row(1, c0.1, c1.1, c2.1, c3.1)
+                    row(2, c0.2, c1.2, c2.2, c3.2)
+                    row(3, c0.3, c1.3, c2.3, c3.3)
+                    ch += 8
                 }
             }
         }
@@ -206,39 +190,34 @@ extension Kernels {
             _ m: UnsafePointer<Float>, firstRow: Int, rows: Int, into out: UnsafeMutablePointer<Float>, _ clamp: C
         ) {
             let g = geometry, c = g.outC
-            let tiles = rows * tilesW, plane = tiles * c
-            for r in 0..<rows {
-                let oh = 2 * (firstRow + r)
-                for tw in 0..<tilesW {
-                    let ow = 2 * tw
-                    let src = m + (r * tilesW + tw) * c
-                    let dst = out + (oh * g.outW + ow) * c
-                    let right = ow + 1 < g.outW, below = oh + 1 < g.outH
-                    var ch = 0
-                    while ch < c {
-                        let count = Swift.min(8, c - ch)
-                        @inline(__always) func e(_ p: Int) -> SIMD8<Float> {
-                            Lanes8.load(src + p * plane + ch, count: count).v
-                        }
-                        // A^T M, column by column: rows 0 + 1 + 2 and 1 - 2 - 3.
-                        @inline(__always) func column(_ j: Int) -> (SIMD8<Float>, SIMD8<Float>) {
-                            let m0 = e(j), m1 = e(4 + j), m2 = e(8 + j), m3 = e(12 + j)
-                            return (m0 + m1 + m2, m1 - m2 - m3)
-                        }
-                        let k0 = column(0), k1 = column(1), k2 = column(2), k3 = column(3)
-                        let b = Lanes8.load(bias + ch, count: count).v
-                        let y00 = clamp.apply(Lanes8(k0.0 + k1.0 + k2.0 + b))
-                        let y01 = clamp.apply(Lanes8(k1.0 - k2.0 - k3.0 + b))
-                        let y10 = clamp.apply(Lanes8(k0.1 + k1.1 + k2.1 + b))
-                        let y11 = clamp.apply(Lanes8(k1.1 - k2.1 - k3.1 + b))
-                        y00.store(dst + ch, count: count)
-                        if right { y01.store(dst + c + ch, count: count) }
-                        if below {
-                            y10.store(dst + g.outW * c + ch, count: count)
-                            if right { y11.store(dst + (g.outW + 1) * c + ch, count: count) }
-                        }
-                        ch += 8
+            let plane = rows * tiles.tilesW * c
+            tiles.forEachTile(firstRow: firstRow, rows: rows, outH: g.outH, outW: g.outW) { t, _, pixel, right, below in
+                let src = m + t * c
+                let dst = out + pixel * c
+                var ch = 0
+                while ch < c {
+                    let count = Swift.min(8, c - ch)
+                    @inline(__always) func e(_ p: Int) -> SIMD8<Float> {
+                        Lanes8.load(src + p * plane + ch, count: count).v
                     }
+                    // A^T M, column by column: rows 0 + 1 + 2 and 1 - 2 - 3.
+                    @inline(__always) func column(_ j: Int) -> (SIMD8<Float>, SIMD8<Float>) {
+                        let m0 = e(j), m1 = e(4 + j), m2 = e(8 + j), m3 = e(12 + j)
+                        return (m0 + m1 + m2, m1 - m2 - m3)
+                    }
+                    let k0 = column(0), k1 = column(1), k2 = column(2), k3 = column(3)
+                    let b = Lanes8.load(bias + ch, count: count).v
+                    let y00 = clamp.apply(Lanes8(k0.0 + k1.0 + k2.0 + b))
+                    let y01 = clamp.apply(Lanes8(k1.0 - k2.0 - k3.0 + b))
+                    let y10 = clamp.apply(Lanes8(k0.1 + k1.1 + k2.1 + b))
+                    let y11 = clamp.apply(Lanes8(k1.1 - k2.1 - k3.1 + b))
+                    y00.store(dst + ch, count: count)
+                    if right { y01.store(dst + c + ch, count: count) }
+                    if below {
+                        y10.store(dst + g.outW * c + ch, count: count)
+                        if right { y11.store(dst + (g.outW + 1) * c + ch, count: count) }
+                    }
+                    ch += 8
                 }
             }
         }

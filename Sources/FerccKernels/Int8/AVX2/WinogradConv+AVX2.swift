@@ -1,6 +1,6 @@
 // AVX2 int8 3x3 convolution by Winograd's F(2x2, 3x3) in integers, compiled where the build
 // defines FERCC_AVX2. Same bits as the portable kernels (the accumulators are the reference's).
-// fercc-kernel requires: Int8/AVX2/Requantize+AVX2.swift Int8/QuantizedConvParameters.swift
+// fercc-kernel requires: Int8/AVX2/Requantize+AVX2.swift Int8/QuantizedConvParameters.swift Int8/QuantizedPadding.swift Common/Geometry.swift
 
 #if arch(x86_64) && FERCC_AVX2
 import _Builtin_intrinsics.intel
@@ -23,7 +23,7 @@ extension Kernels {
         let packed: [Int16]
         let table: [Int32]
         let foldedRounding: Bool
-        let tilesH: Int, tilesW: Int, bandRows: Int
+        let tiles: WinogradTiles
         var geometry: Conv2DGeometry { p.geometry }
         var pairs: Int { p.geometry.inC / 2 }
         /// int32 per tile in the products: the output channels rounded up to blocks of 16.
@@ -31,9 +31,7 @@ extension Kernels {
 
         static func applies(_ p: QuantizedConvParameters) -> Bool {
             let g = p.geometry
-            return g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1 && g.dilationH == 1
-                && g.dilationW == 1 && g.groups == 1 && g.inC % 16 == 0 && g.inC >= 32 && g.inC <= 1024
-                && g.outC >= 32 && g.outH >= 4 && g.outW >= 4 && g.paddedH == g.outH + 2 && g.paddedW == g.outW + 2
+            return WinogradTiles.fits(g) && g.inC % 16 == 0 && g.inC >= 32 && g.inC <= 1024 && g.outC >= 32
         }
 
         init(_ p: QuantizedConvParameters) {
@@ -41,8 +39,6 @@ extension Kernels {
             let g = p.geometry, inC = g.inC, blocks = p.blocks
             let pairs = inC / 2
             foldedRounding = foldedRoundingAVX2(p.requant, channels: g.outC, accumulatorBound: p.accumulatorBound)
-            tilesH = (g.outH + 1) / 2
-            tilesW = (g.outW + 1) / 2
             let positionCount = blocks * pairs * 32
             var packed = [Int16](repeating: 0, count: 16 * positionCount)
             for oc in 0..<g.outC {
@@ -69,41 +65,37 @@ extension Kernels {
             self.packed = packed
             table = AVX2Table.make(
                 blocks: blocks, channelOfLane: { $0 < g.outC ? $0 : nil }, bias: p.bias, p.requant)
-            let perRow = 16 * tilesW * (inC * 2 + blocks * 16 * 4)
-            bandRows =
-                packed.count * 2 > perRow * tilesH
-                ? tilesH : Swift.max(1, Swift.min(tilesH, 256 * 1024 / Swift.max(1, perRow)))
+            tiles = WinogradTiles(g, bytesPerTile: 16 * (inC * 2 + blocks * 16 * 4), weightBytes: packed.count * 2)
         }
 
-        var paddedH: Int { 2 * tilesH + 2 }
-        var paddedW: Int { 2 * tilesW + 2 }
-        var paddedBytes: Int { (paddedH * paddedW * geometry.inC + 63) / 64 * 64 }
-        var transformedBytes: Int { 16 * bandRows * tilesW * geometry.inC * 2 }
+        var paddedBytes: Int { (tiles.paddedH * tiles.paddedW * geometry.inC + 63) / 64 * 64 }
+        var transformedBytes: Int { 16 * tiles.bandRows * tiles.tilesW * geometry.inC * 2 }
 
-        var scratchBytes: Int { paddedBytes + transformedBytes + 16 * bandRows * tilesW * outStride * 4 }
+        var scratchBytes: Int { paddedBytes + transformedBytes + 16 * tiles.bandRows * tiles.tilesW * outStride * 4 }
 
         func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer) {
             let g = p.geometry
             let padded = scratch.bindMemory(to: Int8.self, capacity: paddedBytes)
             let v = (scratch + paddedBytes).bindMemory(to: Int16.self, capacity: transformedBytes / 2)
             let m = (scratch + paddedBytes + transformedBytes).bindMemory(
-                to: Int32.self, capacity: 16 * bandRows * tilesW * outStride)
-            let zp = Int8(truncatingIfNeeded: p.inputZeroPoint)
-            let rowBytes = paddedW * g.inC
+                to: Int32.self, capacity: 16 * tiles.bandRows * tiles.tilesW * outStride)
+            // One image padded with the zero point all round, to whole tiles: every tile's 4x4 patch
+            // is inside and padded taps add 0.
+            var image = g
+            image.batch = 1
+            image.padBottom = tiles.paddedH - g.inH - g.padTop
+            image.padRight = tiles.paddedW - g.inW - g.padLeft
             for n in 0..<g.batch {
-                // The zero point all round, so that every tile's 4x4 patch is inside and padded taps add 0.
-                padded.initialize(repeating: zp, count: paddedH * rowBytes)
-                for y in 0..<g.inH {
-                    UnsafeMutableRawPointer(padded + (y + g.padTop) * rowBytes + g.padLeft * g.inC).copyMemory(
-                        from: input + (n * g.inH + y) * g.inW * g.inC, byteCount: g.inW * g.inC)
-                }
+                padInt8(
+                    input + n * g.inH * g.inW * g.inC, image, channelStride: g.inC,
+                    fill: Int8(truncatingIfNeeded: p.inputZeroPoint), padded)
                 let out = output + n * g.outH * g.outW * g.outC
                 var t0 = 0
-                while t0 < tilesH {
-                    let rows = Swift.min(bandRows, tilesH - t0)
+                while t0 < tiles.tilesH {
+                    let rows = Swift.min(tiles.bandRows, tiles.tilesH - t0)
                     transformInput(padded, firstRow: t0, rows: rows, into: v)
                     packed.withUnsafeBufferPointer { u in
-                        multiply(v, tiles: rows * tilesW, weights: u.baseAddress!, into: m)
+                        multiply(v, tiles: rows * tiles.tilesW, weights: u.baseAddress!, into: m)
                     }
                     table.withUnsafeBufferPointer { t in
                         transformOutput(m, firstRow: t0, rows: rows, table: t.baseAddress!, into: out)
@@ -117,45 +109,42 @@ extension Kernels {
         /// tile t at `v + (q * tiles + t) * inC`.
         @inline(__always)
         func transformInput(_ x: UnsafePointer<Int8>, firstRow: Int, rows: Int, into v: UnsafeMutablePointer<Int16>) {
-            let c = geometry.inC, rowBytes = paddedW * c
-            let plane = rows * tilesW * c
+            let g = geometry, c = g.inC, rowBytes = tiles.paddedW * c
+            let plane = rows * tiles.tilesW * c
             let zp = _mm256_set1_epi16(Int16(truncatingIfNeeded: p.inputZeroPoint))
-            for r in 0..<rows {
-                for tw in 0..<tilesW {
-                    let patch = x + (2 * (firstRow + r) * paddedW + 2 * tw) * c
-                    let dst = v + (r * tilesW + tw) * c
-                    var ch = 0
-                    while ch < c {
-                        @inline(__always) func d(_ i: Int, _ j: Int) -> __m256i {
-                            _mm256_sub_epi16(
-                                _mm256_cvtepi8_epi16(
-                                    UnsafeRawPointer(patch + i * rowBytes + j * c + ch).loadUnaligned(as: __m128i.self)),
-                                zp)
-                        }
-                        @inline(__always) func column(_ j: Int) -> (__m256i, __m256i, __m256i, __m256i) {
-                            let d0 = d(0, j), d1 = d(1, j), d2 = d(2, j), d3 = d(3, j)
-                            return (
-                                _mm256_sub_epi16(d0, d2), _mm256_add_epi16(d1, d2), _mm256_sub_epi16(d2, d1),
-                                _mm256_sub_epi16(d1, d3)
-                            )
-                        }
-                        @inline(__always) func store(_ q: Int, _ value: __m256i) {
-                            UnsafeMutableRawPointer(dst + q * plane + ch).storeBytes(of: value, as: __m256i.self)
-                        }
-                        @inline(__always) func row(_ i: Int, _ e0: __m256i, _ e1: __m256i, _ e2: __m256i, _ e3: __m256i)
-                        {
-                            store(i * 4, _mm256_sub_epi16(e0, e2))
-                            store(i * 4 + 1, _mm256_add_epi16(e1, e2))
-                            store(i * 4 + 2, _mm256_sub_epi16(e2, e1))
-                            store(i * 4 + 3, _mm256_sub_epi16(e1, e3))
-                        }
-                        let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
-                        row(0, c0.0, c1.0, c2.0, c3.0)
-                        row(1, c0.1, c1.1, c2.1, c3.1)
-                        row(2, c0.2, c1.2, c2.2, c3.2)
-                        row(3, c0.3, c1.3, c2.3, c3.3)
-                        ch += 16
+            tiles.forEachTile(firstRow: firstRow, rows: rows, outH: g.outH, outW: g.outW) { t, patchPixel, _, _, _ in
+                let patch = x + patchPixel * c
+                let dst = v + t * c
+                var ch = 0
+                while ch < c {
+                    @inline(__always) func d(_ i: Int, _ j: Int) -> __m256i {
+                        _mm256_sub_epi16(
+                            _mm256_cvtepi8_epi16(
+                                UnsafeRawPointer(patch + i * rowBytes + j * c + ch).loadUnaligned(as: __m128i.self)),
+                            zp)
                     }
+                    @inline(__always) func column(_ j: Int) -> (__m256i, __m256i, __m256i, __m256i) {
+                        let d0 = d(0, j), d1 = d(1, j), d2 = d(2, j), d3 = d(3, j)
+                        return (
+                            _mm256_sub_epi16(d0, d2), _mm256_add_epi16(d1, d2), _mm256_sub_epi16(d2, d1),
+                            _mm256_sub_epi16(d1, d3)
+                        )
+                    }
+                    @inline(__always) func store(_ q: Int, _ value: __m256i) {
+                        UnsafeMutableRawPointer(dst + q * plane + ch).storeBytes(of: value, as: __m256i.self)
+                    }
+                    @inline(__always) func row(_ i: Int, _ e0: __m256i, _ e1: __m256i, _ e2: __m256i, _ e3: __m256i) {
+                        store(i * 4, _mm256_sub_epi16(e0, e2))
+                        store(i * 4 + 1, _mm256_add_epi16(e1, e2))
+                        store(i * 4 + 2, _mm256_sub_epi16(e2, e1))
+                        store(i * 4 + 3, _mm256_sub_epi16(e1, e3))
+                    }
+                    let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
+                    row(0, c0.0, c1.0, c2.0, c3.0)
+                    row(1, c0.1, c1.1, c2.1, c3.1)
+                    row(2, c0.2, c1.2, c2.2, c3.2)
+                    row(3, c0.3, c1.3, c2.3, c3.3)
+                    ch += 16
                 }
             }
         }
@@ -235,52 +224,48 @@ extension Kernels {
             into out: UnsafeMutablePointer<Int8>
         ) {
             let g = geometry, c = g.outC, stride = outStride
-            let plane = rows * tilesW * stride
+            let plane = rows * tiles.tilesW * stride
             let o = AVX2Output(p.requant, folded: foldedRounding)
-            for r in 0..<rows {
-                let oh = 2 * (firstRow + r)
-                for tw in 0..<tilesW {
-                    let ow = 2 * tw
-                    let src = m + (r * tilesW + tw) * stride
-                    let dst = out + (oh * g.outW + ow) * c
-                    let right = ow + 1 < g.outW, below = oh + 1 < g.outH
-                    for b in 0..<p.blocks {
-                        let t = table + b * AVX2Table.stride
-                        let valid = Swift.min(16, c - b * 16)
-                        // Two vectors of 8 channels each.
-                        @inline(__always) func tile(_ half: Int) -> (__m256i, __m256i, __m256i, __m256i) {
-                            @inline(__always) func e(_ q: Int) -> __m256i {
-                                loadM256(UnsafeRawPointer(src + q * plane + b * 16 + half * 8))
-                            }
-                            // A^T M, column by column: rows 0 + 1 + 2 and 1 - 2 - 3; then the same across.
-                            @inline(__always) func column(_ j: Int) -> (__m256i, __m256i) {
-                                let m0 = e(j), m1 = e(4 + j), m2 = e(8 + j), m3 = e(12 + j)
-                                return (
-                                    _mm256_add_epi32(_mm256_add_epi32(m0, m1), m2),
-                                    _mm256_sub_epi32(_mm256_sub_epi32(m1, m2), m3)
-                                )
-                            }
-                            let k0 = column(0), k1 = column(1), k2 = column(2), k3 = column(3)
-                            let bias = loadM256(UnsafeRawPointer(t + AVX2Table.bias + half * 8))
-                            @inline(__always) func finish(_ x: __m256i) -> __m256i {
-                                _mm256_add_epi32(_mm256_srai_epi32(x, 2), bias)
-                            }
+            tiles.forEachTile(firstRow: firstRow, rows: rows, outH: g.outH, outW: g.outW) {
+                tile, _, pixel, right, below in
+                let src = m + tile * stride
+                let dst = out + pixel * c
+                for b in 0..<p.blocks {
+                    let t = table + b * AVX2Table.stride
+                    let valid = Swift.min(16, c - b * 16)
+                    // Two vectors of 8 channels each.
+                    @inline(__always) func tile(_ half: Int) -> (__m256i, __m256i, __m256i, __m256i) {
+                        @inline(__always) func e(_ q: Int) -> __m256i {
+                            loadM256(UnsafeRawPointer(src + q * plane + b * 16 + half * 8))
+                        }
+                        // A^T M, column by column: rows 0 + 1 + 2 and 1 - 2 - 3; then the same across.
+                        @inline(__always) func column(_ j: Int) -> (__m256i, __m256i) {
+                            let m0 = e(j), m1 = e(4 + j), m2 = e(8 + j), m3 = e(12 + j)
                             return (
-                                finish(_mm256_add_epi32(_mm256_add_epi32(k0.0, k1.0), k2.0)),
-                                finish(_mm256_sub_epi32(_mm256_sub_epi32(k1.0, k2.0), k3.0)),
-                                finish(_mm256_add_epi32(_mm256_add_epi32(k0.1, k1.1), k2.1)),
-                                finish(_mm256_sub_epi32(_mm256_sub_epi32(k1.1, k2.1), k3.1))
+                                _mm256_add_epi32(_mm256_add_epi32(m0, m1), m2),
+                                _mm256_sub_epi32(_mm256_sub_epi32(m1, m2), m3)
                             )
                         }
-                        let lo = tile(0), hi = tile(1)
-                        let at = dst + b * 16
-                        store16(requantize16AVX2(lo.0, hi.0, table: t, o), at, valid: valid)
-                        if right { store16(requantize16AVX2(lo.1, hi.1, table: t, o), at + c, valid: valid) }
-                        if below {
-                            store16(requantize16AVX2(lo.2, hi.2, table: t, o), at + g.outW * c, valid: valid)
-                            if right {
-                                store16(requantize16AVX2(lo.3, hi.3, table: t, o), at + (g.outW + 1) * c, valid: valid)
-                            }
+                        let k0 = column(0), k1 = column(1), k2 = column(2), k3 = column(3)
+                        let bias = loadM256(UnsafeRawPointer(t + AVX2Table.bias + half * 8))
+                        @inline(__always) func finish(_ x: __m256i) -> __m256i {
+                            _mm256_add_epi32(_mm256_srai_epi32(x, 2), bias)
+                        }
+                        return (
+                            finish(_mm256_add_epi32(_mm256_add_epi32(k0.0, k1.0), k2.0)),
+                            finish(_mm256_sub_epi32(_mm256_sub_epi32(k1.0, k2.0), k3.0)),
+                            finish(_mm256_add_epi32(_mm256_add_epi32(k0.1, k1.1), k2.1)),
+                            finish(_mm256_sub_epi32(_mm256_sub_epi32(k1.1, k2.1), k3.1))
+                        )
+                    }
+                    let lo = tile(0), hi = tile(1)
+                    let at = dst + b * 16
+                    store16(requantize16AVX2(lo.0, hi.0, table: t, o), at, valid: valid)
+                    if right { store16(requantize16AVX2(lo.1, hi.1, table: t, o), at + c, valid: valid) }
+                    if below {
+                        store16(requantize16AVX2(lo.2, hi.2, table: t, o), at + g.outW * c, valid: valid)
+                        if right {
+                            store16(requantize16AVX2(lo.3, hi.3, table: t, o), at + (g.outW + 1) * c, valid: valid)
                         }
                     }
                 }
