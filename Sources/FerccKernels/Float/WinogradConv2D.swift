@@ -1,4 +1,4 @@
-// fercc-kernel requires: Float/Conv2D.swift Common/SIMD.swift Common/Geometry.swift Common/Activation.swift Common/Memory.swift
+// fercc-kernel requires: Float/Conv2D.swift Common/SIMD.swift Common/Geometry.swift Common/Activation.swift Common/Memory.swift Common/WinogradTiles.swift
 
 extension Kernels {
     /// A 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray 2016):

@@ -1,6 +1,6 @@
 // AVX2 int8 3x3 convolution by Winograd's F(2x2, 3x3) in integers, compiled where the build
 // defines FERCC_AVX2. Same bits as the portable kernels (the accumulators are the reference's).
-// fercc-kernel requires: Int8/AVX2/Requantize+AVX2.swift Int8/QuantizedConvParameters.swift Int8/QuantizedPadding.swift Common/Geometry.swift
+// fercc-kernel requires: Int8/AVX2/Requantize+AVX2.swift Int8/QuantizedConvParameters.swift Int8/QuantizedPadding.swift Common/Geometry.swift Common/WinogradTiles.swift
 
 #if arch(x86_64) && FERCC_AVX2
 import _Builtin_intrinsics.intel

@@ -1,0 +1,54 @@
+// fercc-kernel requires: Common/Geometry.swift
+
+extension Kernels {
+    /// The 2x2 output tiles of a convolution by Winograd's F(2x2, 3x3) (the float and int8
+    /// Winograd kernels): how many, the input padded to whole tiles, and the band of tile rows
+    /// transformed at once.
+    struct WinogradTiles {
+        let tilesH: Int, tilesW: Int
+        /// Tile rows per band: their transformed input and products about `bandBytes`, unless the
+        /// transformed weights are the larger (then one band, so that each is read once).
+        let bandRows: Int
+        static let bandBytes = 256 * 1024
+
+        /// Whether `g`'s shape is one the tiles cover: 3x3, stride 1, no dilation, one group, at
+        /// least 4 x 4 outputs, and pads that make the padded input the output plus 2.
+        static func fits(_ g: Conv2DGeometry) -> Bool {
+            g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1 && g.dilationH == 1
+                && g.dilationW == 1 && g.groups == 1 && g.outH >= 4 && g.outW >= 4 && g.paddedH == g.outH + 2
+                && g.paddedW == g.outW + 2
+        }
+
+        /// `bytesPerTile`: one tile's transformed input and products; `weightBytes`: the
+        /// transformed weights every band reads.
+        init(_ g: Conv2DGeometry, bytesPerTile: Int, weightBytes: Int) {
+            tilesH = (g.outH + 1) / 2
+            tilesW = (g.outW + 1) / 2
+            let perRow = tilesW * bytesPerTile
+            bandRows =
+                weightBytes > perRow * tilesH
+                ? tilesH : Swift.max(1, Swift.min(tilesH, Self.bandBytes / Swift.max(1, perRow)))
+        }
+
+        /// The input padded to whole tiles: every tile's 4x4 patch inside.
+        var paddedH: Int { 2 * tilesH + 2 }
+        var paddedW: Int { 2 * tilesW + 2 }
+
+        /// Calls `body` for each tile of the band rows `firstRow ..< firstRow + rows` of an output
+        /// of `outH` x `outW`: its index in the band, its patch's first pixel in the padded input,
+        /// its first output pixel, and whether its right column and lower row are in the output.
+        @inline(__always)
+        func forEachTile(
+            firstRow: Int, rows: Int, outH: Int, outW: Int,
+            _ body: (_ tile: Int, _ patch: Int, _ pixel: Int, _ right: Bool, _ below: Bool) -> Void
+        ) {
+            for r in 0..<rows {
+                let oh = 2 * (firstRow + r)
+                for tw in 0..<tilesW {
+                    let ow = 2 * tw
+                    body(r * tilesW + tw, oh * paddedW + ow, oh * outW + ow, ow + 1 < outW, oh + 1 < outH)
+                }
+            }
+        }
+    }
+}
