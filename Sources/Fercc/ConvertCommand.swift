@@ -122,8 +122,7 @@ public enum ConvertCommand {
                 report.latency_note = "not measured: \(reason)"
             } else {
                 report.latency = try Benchmark.run(
-                    files: files, options: options, inputCount: graph.values[graph.inputs[0]]!.type.count,
-                    macs: report.macs, layers: code.layers)
+                    files: files, options: options, call: Benchmark.Call(code), macs: report.macs, layers: code.layers)
             }
         }
         let encoder = JSONEncoder()
@@ -227,9 +226,25 @@ struct Harness {
 
 /// Compiles the generated code with a timing harness and runs it.
 enum Benchmark {
+    /// The pointer form of the generated `predict`: argument labels and float counts.
+    struct Call {
+        var inputs: [(label: String, count: Int)]
+        var outputs: [(label: String, count: Int)]
+        init(_ code: GeneratedCode) {
+            inputs = code.inputArguments
+            outputs = code.outputArguments
+        }
+        /// `model.predict(...)` on the harness's `inputs` and `outputs` pointer arrays.
+        var expression: String {
+            let args =
+                inputs.indices.map { inputs[$0].label == "_" ? "inputs[\($0)]" : "\(inputs[$0].label): inputs[\($0)]" }
+                + outputs.indices.map { "\(outputs[$0].label): outputs[\($0)]" }
+            return "model.predict(\(args.joined(separator: ", ")))"
+        }
+    }
+
     static func run(
-        files: [(name: String, data: Data)], options: CodegenOptions, inputCount: Int, macs: Int,
-        layers: [LayerReport]
+        files: [(name: String, data: Data)], options: CodegenOptions, call: Call, macs: Int, layers: [LayerReport]
     ) throws -> ConvertCommand.Report.Latency {
         try WorkDirectory.with("fercc-bench") { work in
             let sources = work.appendingPathComponent("generated")
@@ -237,43 +252,44 @@ enum Benchmark {
             for f in files { try f.data.write(to: sources.appendingPathComponent(f.name)) }
             return try measure(
                 Harness(directory: sources.path, name: options.name, weights: options.weights, work: work),
-                options: options, inputCount: inputCount, macs: macs, layers: layers)
+                options: options, call: call, macs: macs, layers: layers)
         }
     }
 
-    static func measure(_ h: Harness, options: CodegenOptions, inputCount: Int, macs: Int, layers: [LayerReport]) throws
+    static func measure(_ h: Harness, options: CodegenOptions, call: Call, macs: Int, layers: [LayerReport]) throws
         -> ConvertCommand.Report.Latency
     {
         let fm = FileManager.default
-        let name = options.name
+        // Every input filled with the same pseudo-random values in [-1, 1); every output its own buffer.
         let harness = """
             import Foundation
             let model = \(h.makeModel)
-            var input = [Float](repeating: 0, count: \(inputCount))
             var state: UInt64 = 12345
-            for i in input.indices {
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                input[i] = Float(Int64(bitPattern: state >> 11) % 2000) / 1000 - 1
-            }
-            var output = [Float](repeating: 0, count: \(name).outputShape.reduce(1, *))
-            input.withUnsafeBufferPointer { i in output.withUnsafeMutableBufferPointer { o in
-                for _ in 0..<5 { model.predict(i.baseAddress!, into: o.baseAddress!) }
-                var times: [Double] = []
-                let budget = ContinuousClock.now + .seconds(2)
-                while times.count < 20 || (ContinuousClock.now < budget && times.count < 2000) {
-                    let t0 = ContinuousClock.now
-                    model.predict(i.baseAddress!, into: o.baseAddress!)
-                    let d = ContinuousClock.now - t0
-                    times.append(Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15)
+            let inputs: [UnsafeMutablePointer<Float>] = \(call.inputs.map(\.count)).map { count in
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: count)
+                for i in 0..<count {
+                    state = state &* 6364136223846793005 &+ 1442695040888963407
+                    p[i] = Float(Int64(bitPattern: state >> 11) % 2000) / 1000 - 1
                 }
-                times.sort()
-                print(times.count, times[times.count / 2], times[times.count / 10], times[times.count * 9 / 10])
-                #if FERCC_PROFILE
-                model.profile.reset()
-                for _ in 0..<20 { model.predict(i.baseAddress!, into: o.baseAddress!) }
-                print("layers", model.profile.seconds.map { String($0 / 20 * 1000) }.joined(separator: " "))
-                #endif
-            } }
+                return p
+            }
+            let outputs = \(call.outputs.map(\.count)).map { UnsafeMutablePointer<Float>.allocate(capacity: $0) }
+            for _ in 0..<5 { \(call.expression) }
+            var times: [Double] = []
+            let budget = ContinuousClock.now + .seconds(2)
+            while times.count < 20 || (ContinuousClock.now < budget && times.count < 2000) {
+                let t0 = ContinuousClock.now
+                \(call.expression)
+                let d = ContinuousClock.now - t0
+                times.append(Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15)
+            }
+            times.sort()
+            print(times.count, times[times.count / 2], times[times.count / 10], times[times.count * 9 / 10])
+            #if FERCC_PROFILE
+            model.profile.reset()
+            for _ in 0..<20 { \(call.expression) }
+            print("layers", model.profile.seconds.map { String($0 / 20 * 1000) }.joined(separator: " "))
+            #endif
             """
         // The build users make: -O (not -Ounchecked), whole-module, the flags the header states.
         let flags = ["-O", "-wmo"] + options.target.swiftcFlags

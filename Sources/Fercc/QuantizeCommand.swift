@@ -53,12 +53,9 @@ public enum QuantizeCommand {
     ) throws -> Result {
         try ConvertCommand.checkName(codegen)
         var (graph, passes) = try ModelLoader.load(path: model, pipeline: pipeline, options: options.loading)
-        guard graph.inputs.count == 1, graph.outputs.count == 1 else {
+        guard graph.inputs.count == 1 else {
             throw FerccError(
-                file: model,
-                "quantize handles models with one input and one output (this one has \(graph.inputs.count) and "
-                    + "\(graph.outputs.count))"
-            )
+                file: model, "quantize handles models with one input (this one has \(graph.inputs.count))")
         }
         let inType = graph.values[graph.inputs[0]]!.type
         guard inType.dtype == .float32 else {

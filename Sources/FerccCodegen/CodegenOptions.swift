@@ -56,4 +56,8 @@ public struct GeneratedCode {
     public var kernelBytes: Int { plan.steps.reduce(0) { $0 + $1.calls.reduce(0) { $0 + $1.ownedBytes } } }
     public var layers: [LayerReport]
     public var plan: ExecutionPlan
+    /// How the pointer form of `predict` is called: each input's argument label ("_" for the
+    /// unlabeled single input) and float count, then each output's ("into" for a single output).
+    public var inputArguments: [(label: String, count: Int)]
+    public var outputArguments: [(label: String, count: Int)]
 }

@@ -227,6 +227,16 @@ struct GeneratedFile {
         ]
     }
 
+    /// The argument labels and float counts of the pointer form of `predict` (for callers that
+    /// generate a call, like the latency harness).
+    var pointerArguments: (inputs: [(label: String, count: Int)], outputs: [(label: String, count: Int)]) {
+        let ins = inputs, outs = outputs
+        return (
+            ins.count == 1 ? [("_", ins[0].type.count)] : ins.map { ($0.property, $0.type.count) },
+            outs.count == 1 ? [("into", outs[0].type.count)] : outs.map { ($0.property, $0.type.count) }
+        )
+    }
+
     func predictions() -> [String] {
         let ins = inputs, outs = outputs
         var l: [String] = []

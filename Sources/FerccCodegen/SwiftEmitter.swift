@@ -85,7 +85,8 @@ public enum SwiftEmitter {
             kernelSource: file.render(), weightsSource: options.weights == .embedded ? file.renderWeights() : nil,
             weightsFile: options.weights == .file ? plan.weights : nil, arena: plan.arena,
             scratchBytes: try checkedScratchBytes(plan, limit: options.maxMemory), weightBytes: plan.weights.count,
-            layers: layers, plan: plan)
+            layers: layers, plan: plan, inputArguments: file.pointerArguments.inputs,
+            outputArguments: file.pointerArguments.outputs)
     }
 
     /// The plan's scratch, after checking that its weights and arena, then all three together, fit

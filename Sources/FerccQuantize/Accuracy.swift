@@ -9,13 +9,26 @@ public struct AccuracyReport: Codable, Sendable {
         public var op: String
         public var sqnr_db: Double
     }
+    /// One model output's agreement and errors (models with several outputs: a face detector's
+    /// box regressors and scores have different units, so each is reported apart).
+    public struct Output: Codable, Sendable {
+        public var name: String
+        public var top1_agreement: Double
+        public var mean_abs_error: Double
+        public var max_abs_error: Double
+        public var range: [Float]
+    }
     public var samples: Int
     /// "holdout" or "calibration" (when no sample was held out).
     public var evaluated_on: String
+    /// Over every output: the share of samples whose every output has its top-1 in the same place,
+    /// and the errors over all their values (`outputs` has each one's own).
     public var top1_agreement: Double
     public var mean_abs_error: Double
     public var max_abs_error: Double
     public var output_range: [Float]
+    /// Each output's numbers, in the model's output order.
+    public var outputs: [Output]
     /// Worst first.
     public var layers: [Layer]
     public var float_nodes: [String]
@@ -48,10 +61,19 @@ public struct AccuracyReport: Codable, Sendable {
         method: String, perChannel: Bool
     ) throws -> AccuracyReport {
         let f = try Interpreter(graph: float), q = try Interpreter(graph: int8)
-        let input = float.inputs[0], output = float.outputs[0]
+        let input = float.inputs[0]
+        guard float.outputs.count == int8.outputs.count else {
+            throw FerccError("the float model has \(float.outputs.count) outputs, the int8 one \(int8.outputs.count)")
+        }
         var signal: [String: Double] = [:], noise: [String: Double] = [:]
-        var agree = 0, absSum = 0.0, absMax = 0.0, count = 0
-        var lo = Float.infinity, hi = -Float.infinity
+        // Per output: samples whose top-1 agrees, sum and max of |error|, value count, range.
+        var outs = float.outputs.map {
+            Output(name: $0, top1_agreement: 0, mean_abs_error: 0, max_abs_error: 0, range: [])
+        }
+        var counts = [Int](repeating: 0, count: outs.count)
+        var lows = [Float](repeating: .infinity, count: outs.count),
+            highs = [Float](repeating: -.infinity, count: outs.count)
+        var agree = 0
         for s in samples {
             let fv = try f.run(tensors: [input: .float(s)], keepingAll: true)
             let qv = try q.run(tensors: [int8.inputs[0]: .float(s)], keepingAll: true)
@@ -65,18 +87,31 @@ public struct AccuracyReport: Codable, Sendable {
                 signal[name, default: 0] += sig
                 noise[name, default: 0] += err
             }
-            guard let ref = fv[output]?.floats, let got = qv[int8.outputs[0]]?.floats else {
-                throw FerccError("the output '\(output)' is not float in both models")
+            var all = true
+            for k in outs.indices {
+                let output = float.outputs[k]
+                guard let ref = fv[output]?.floats, let got = qv[int8.outputs[k]]?.floats, ref.count == got.count else {
+                    throw FerccError("the output '\(output)' is not float in both models")
+                }
+                if argmax(ref) == argmax(got) { outs[k].top1_agreement += 1 } else { all = false }
+                for (a, b) in zip(ref, got) {
+                    let d = Double(abs(a - b))
+                    outs[k].mean_abs_error += d
+                    outs[k].max_abs_error = max(outs[k].max_abs_error, d)
+                    lows[k] = min(lows[k], a)
+                    highs[k] = max(highs[k], a)
+                }
+                counts[k] += ref.count
             }
-            if argmax(ref) == argmax(got) { agree += 1 }
-            for (a, b) in zip(ref, got) {
-                let d = Double(abs(a - b))
-                absSum += d
-                absMax = max(absMax, d)
-                count += 1
-                lo = min(lo, a)
-                hi = max(hi, a)
-            }
+            if all { agree += 1 }
+        }
+        let absSum = outs.reduce(0) { $0 + $1.mean_abs_error }, count = counts.reduce(0, +)
+        let absMax = outs.reduce(0) { max($0, $1.max_abs_error) }
+        let lo = lows.min() ?? .infinity, hi = highs.max() ?? -.infinity
+        for k in outs.indices {
+            outs[k].top1_agreement = samples.isEmpty ? 0 : outs[k].top1_agreement / Double(samples.count)
+            outs[k].mean_abs_error = counts[k] == 0 ? 0 : outs[k].mean_abs_error / Double(counts[k])
+            outs[k].range = lows[k] <= highs[k] ? [lows[k], highs[k]] : []
         }
         let producers = float.producers()
         var layers: [Layer] = []
@@ -93,7 +128,7 @@ public struct AccuracyReport: Codable, Sendable {
             samples: samples.count, evaluated_on: evaluatedOn,
             top1_agreement: samples.isEmpty ? 0 : Double(agree) / Double(samples.count),
             mean_abs_error: count == 0 ? 0 : absSum / Double(count), max_abs_error: absMax,
-            output_range: lo <= hi ? [lo, hi] : [], layers: layers, float_nodes: floatNodes,
+            output_range: lo <= hi ? [lo, hi] : [], outputs: outs, layers: layers, float_nodes: floatNodes,
             weight_bytes_fp32: parameterBytes(float), weight_bytes_int8: parameterBytes(int8),
             method: method, per_channel: perChannel)
         if samples.count < meaningfulSamples {
@@ -120,6 +155,16 @@ public struct AccuracyReport: Codable, Sendable {
                 format: "  top-1 agreement %.1f%%, mean |error| %.6g, max |error| %.6g (fp32 outputs in [%@])",
                 top1_agreement * 100, mean_abs_error, max_abs_error,
                 output_range.map { String($0) }.joined(separator: ", ")))
+        if outputs.count > 1 {
+            for o in outputs {
+                lines.append(
+                    String(
+                        format:
+                            "    output %@: top-1 agreement %.1f%%, mean |error| %.6g, max |error| %.6g (fp32 in [%@])",
+                        o.name, o.top1_agreement * 100, o.mean_abs_error, o.max_abs_error,
+                        o.range.map { String($0) }.joined(separator: ", ")))
+            }
+        }
         lines.append(
             "  weights \(weight_bytes_int8) bytes int8 vs \(weight_bytes_fp32) fp32 "
                 + "(\(String(format: "%.3f", Double(weight_bytes_int8) / Double(max(weight_bytes_fp32, 1)))))"

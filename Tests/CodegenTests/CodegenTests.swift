@@ -303,6 +303,21 @@ final class CodegenTests: XCTestCase {
         }
     }
 
+    /// The latency benchmark of `convert` calls whatever `predict` the model has: several inputs
+    /// (labelled by name), several outputs (labelled by name), one of each (`_`, `into:`).
+    func testBenchmarkRunsModelsWithSeveralInputsOrOutputs() throws {
+        let dir = try temporaryDirectory()
+        for (i, fixture) in ["add_same_shape", "split_num_outputs_opset18", "relu"].enumerated() {
+            let r = try ConvertCommand.convert(
+                model: Repo.fixtures + "/\(fixture).onnx", outputDirectory: dir.appendingPathComponent("\(i)").path,
+                options: CodegenOptions(name: "M\(i)"), bench: true)
+            let latency = try XCTUnwrap(r.latency, fixture)
+            XCTAssertGreaterThan(latency.median_ms, 0, fixture)
+            XCTAssertGreaterThanOrEqual(latency.runs, 20, fixture)
+            XCTAssertEqual(latency.layers?.count, r.layers.count, fixture)
+        }
+    }
+
     /// Code for a target this machine cannot run is written without a benchmark, with a note
     /// saying why (an arm64 target here; an AVX-512 target on an AVX2-only machine).
     func testCrossTargetsSkipTheBenchmark() throws {

@@ -293,6 +293,52 @@ final class QuantizeTests: XCTestCase {
         XCTAssertTrue(out.values.first!.allSatisfy { $0.isFinite })
     }
 
+    /// A model with two outputs (the real face detector: box regressors and scores) quantizes:
+    /// the accuracy report has each output's numbers, and the int8 graph finds the face where the
+    /// float one does, with its box within a few pixels.
+    func testQuantizeTwoOutputDetector() throws {
+        let real = Repo.path("fixtures/real")
+        let input = try NPY.read(path: real + "/grace_hopper.detector_in.npy")
+        XCTAssertEqual(input.shape, [1, 128, 128, 3])
+        // Calibration: the portrait as is and mirrored (values in [-1, 1]; more samples cost test time).
+        let dir = try temporaryDirectory()
+        let calib = dir.appendingPathComponent("calib")
+        try FileManager.default.createDirectory(at: calib, withIntermediateDirectories: true)
+        var mirrored = input.data
+        for y in 0..<128 {
+            for x in 0..<128 {
+                for c in 0..<3 { mirrored[(y * 128 + x) * 3 + c] = input.data[(y * 128 + 127 - x) * 3 + c] }
+            }
+        }
+        for (i, v) in [input.data, mirrored].enumerated() {
+            try NPY.write(.init(shape: input.shape, data: v), to: calib.appendingPathComponent("\(i).npy").path)
+        }
+        var options = QuantizeCommand.Options()
+        options.holdout = 0
+        let result = try QuantizeCommand.run(
+            model: real + "/face_detection_short_range.tflite", calibration: calib.path,
+            outputDirectory: dir.appendingPathComponent("q").path, codegen: CodegenOptions(name: "DetectorInt8"),
+            bench: false, options: options)
+        let a = result.accuracy
+        XCTAssertEqual(a.outputs.map(\.name), ["regressors", "classificators"])
+        XCTAssertEqual(a.samples, 2)
+        XCTAssertTrue(a.float_nodes.isEmpty, "\(a.float_nodes)")
+        XCTAssertEqual(a.max_abs_error, a.outputs.map(\.max_abs_error).max())
+        XCTAssertTrue(a.text().contains("output classificators: top-1 agreement"), a.text())
+        // The strongest anchor of the float model (the face) is a face for the int8 one too.
+        let g = result.graph
+        let got = try Interpreter(graph: g).run([g.inputs[0]: input.data])
+        let scores = try NPY.read(path: real + "/grace_hopper.classificators.npy").data
+        let boxes = try NPY.read(path: real + "/grace_hopper.regressors.npy").data
+        let face = argmax(scores)
+        XCTAssertGreaterThan(scores[face], 0)
+        let q = try XCTUnwrap(got[g.outputs[1]]), qb = try XCTUnwrap(got[g.outputs[0]])
+        XCTAssertGreaterThan(q[face], 0, "int8 score \(q[face]) where float has \(scores[face])")
+        for k in 0..<4 {
+            XCTAssertEqual(qb[face * 16 + k], boxes[face * 16 + k], accuracy: 3, "box coordinate \(k)")
+        }
+    }
+
     /// The FER fixture quantized from the image folder: int8 close to float, weights about 4x
     /// smaller, per-layer SQNR listed, every method works; the generated int8 Swift gives the
     /// interpreter's outputs.
