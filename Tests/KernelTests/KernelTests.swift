@@ -76,7 +76,10 @@ final class KernelTests: XCTestCase {
             geometry(2, 6, 7, 16, 80, k: 3, s: 1, d: 2, p: (2, 1, 2, 1), groups: 2),
             // 3x3 depthwise on 8 channels: the 8-lane fast path
             geometry(1, 6, 9, 8, 8, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 8),
-            geometry(1, 5, 7, 27, 27, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 27)  // 16 + 8 + 3 channels
+            geometry(1, 5, 7, 27, 27, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 27),  // 16 + 8 + last 8 again
+            // BlazeFace's stride-2 block on 28 channels (16 + 8 + last 8 again); 5 channels: scalar only
+            geometry(1, 9, 10, 28, 28, k: 3, s: 2, d: 1, p: (0, 1, 0, 1), groups: 28),
+            geometry(1, 6, 5, 5, 5, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 5)
         ]
         for g in cases {
             let x = rng.floats(g.batch * g.inH * g.inW * g.inC)
@@ -171,9 +174,10 @@ final class KernelTests: XCTestCase {
             // 6 + 4 + 1 pixel tiles, channel tail
             geometry(1, 4, 23, 12, 40, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1),
             geometry(2, 3, 13, 19, 8, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1),  // pointwise, a partial block only
-            // 3x3 depthwise fast path + scalar tail
+            // 3x3 depthwise fast path + tail (the last 8 channels again)
             geometry(1, 9, 23, 40, 40, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 40),
-            geometry(1, 8, 8, 20, 20, k: 5, s: 1, d: 1, p: (2, 2, 2, 2), groups: 20)  // general depthwise + scalar tail
+            geometry(1, 8, 8, 20, 20, k: 5, s: 1, d: 1, p: (2, 2, 2, 2), groups: 20),  // general depthwise + tail
+            geometry(1, 5, 6, 6, 6, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 6)  // below 8 channels: scalar
         ]
         let activations: [Activation] = [
             .relu, .clip(min: 0, max: 6), .clip(min: 0.5, max: -0.5), .leakyRelu(alpha: 0.1), .hardSwish

@@ -91,7 +91,8 @@ extension Kernels {
         }
 
         /// computeRows specialized for each kind of clamp: 16 channels at a time, then 8 (8-channel
-        /// layers, the last 8 of 24), then single channels.
+        /// layers, the last 8 of 24), then the last 8 again for a remainder; single channels only
+        /// below 8 channels.
         func computeRows<C: VectorClamp>(
             _ src: UnsafePointer<Float>, _ blockFirstRow: Int, _ rows: Range<Int>,
             _ output: UnsafeMutablePointer<Float>, _ clamp: C
@@ -119,6 +120,13 @@ extension Kernels {
                 if ch + 8 <= c {
                     channelRow(Lanes8.self, ch, inRow, outRow, clamp)
                     ch += 8
+                }
+                if ch < c && c >= 8 {
+                    // The last 1-7 channels (BlazeFace's 28, 36, 42): the last 8, again. Channels
+                    // done twice get the same bits (the same sums in the same order), and the
+                    // scalar loop below cost 40% of such a layer.
+                    channelRow(Lanes8.self, c - 8, inRow, outRow, clamp)
+                    ch = c
                 }
                 while ch < c {
                     for ow in 0..<g.outW {
