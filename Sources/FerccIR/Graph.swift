@@ -26,6 +26,15 @@ public struct GraphSource: Equatable, Sendable {
     }
 }
 
+/// How a graph's int8 ops compute where fercc has a choice (docs/design.md, decision 26).
+public enum Int8Arithmetic: String, Equatable, Sendable, CaseIterable {
+    /// TFLite's reference kernels, bit for bit: imported int8 models, whose file defines the answer.
+    case tflite
+    /// fercc's own quantization (`fercc quantize`): same as `tflite` but int8 add and subtract,
+    /// which requantize in float32 (XNNPACK's way) instead of TFLite's three fixed-point steps.
+    case fercc
+}
+
 /// A static dataflow graph: values by name, nodes in topological order.
 public struct Graph: Equatable, Sendable {
     public var values: [String: Value] = [:]
@@ -33,6 +42,8 @@ public struct Graph: Equatable, Sendable {
     public var inputs: [String] = []
     public var outputs: [String] = []
     public var source: GraphSource
+    /// How its int8 ops compute (set by who made the int8 graph; importers leave `tflite`).
+    public var int8Arithmetic = Int8Arithmetic.tflite
 
     public init(source: GraphSource) {
         self.source = source

@@ -41,6 +41,9 @@ public struct AccuracyReport: Codable, Sendable {
     public var equalization = "off"
     /// "nearest", or "gptq (N layers ...)" (`ErrorCompensatedRounding`).
     public var weight_rounding = "nearest"
+    /// How the int8 graph computes (`Int8Arithmetic`): "fercc" (int8 adds and subtracts
+    /// requantized in float32) or "tflite" (TFLite's reference kernels bit for bit).
+    public var int8_arithmetic = "tflite"
     /// Set when the numbers rest on too few samples to mean much.
     public var warning: String?
 
@@ -131,6 +134,7 @@ public struct AccuracyReport: Codable, Sendable {
             output_range: lo <= hi ? [lo, hi] : [], outputs: outs, layers: layers, float_nodes: floatNodes,
             weight_bytes_fp32: parameterBytes(float), weight_bytes_int8: parameterBytes(int8),
             method: method, per_channel: perChannel)
+        report.int8_arithmetic = int8.int8Arithmetic.rawValue
         if samples.count < meaningfulSamples {
             report.warning =
                 "measured on only \(samples.count) \(evaluatedOn) sample\(samples.count == 1 ? "" : "s"): too few "
@@ -170,6 +174,11 @@ public struct AccuracyReport: Codable, Sendable {
                 + "(\(String(format: "%.3f", Double(weight_bytes_int8) / Double(max(weight_bytes_fp32, 1)))))"
         )
         lines.append("  float nodes: \(float_nodes.isEmpty ? "none" : float_nodes.joined(separator: ", "))")
+        lines.append(
+            "  int8 arithmetic: "
+                + (int8_arithmetic == "fercc"
+                    ? "fercc's (adds and subtracts requantized in float32; the rest as TFLite's reference kernels)"
+                    : "TFLite's reference kernels, bit for bit"))
         lines.append("  lowest per-layer SQNR (dB):")
         for l in layers.prefix(worst) { lines.append(String(format: "    %7.1f  %@ %@", l.sqnr_db, l.op, l.node)) }
         return lines.joined(separator: "\n")

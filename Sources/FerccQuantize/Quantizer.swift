@@ -17,6 +17,9 @@ public struct QuantizeOptions: Sendable {
     /// int8 weights chosen before quantizing (by node name, in the layout `addWeights` quantizes:
     /// `ErrorCompensatedRounding`), used instead of nearest rounding with the same scales.
     public var roundedWeights: [String: [Int8]] = [:]
+    /// How the int8 graph computes: `fercc` (int8 adds requantized in float32), or `tflite`
+    /// (TFLite's reference kernels bit for bit, as for an imported int8 model).
+    public var arithmetic = Int8Arithmetic.fercc
 
     public init() {}
 }
@@ -41,6 +44,7 @@ public struct Quantizer {
         -> (graph: Graph, floatNodes: [String])
     {
         var q = Quantizer(source: g, ranges: ranges, options: options, graph: Graph(source: g.source))
+        q.graph.int8Arithmetic = options.arithmetic
         try q.run()
         return (q.graph, q.floatNodes)
     }

@@ -269,6 +269,11 @@ struct Quantize: ParsableCommand {
             "Weight rounding: nearest, or gptq (each layer's rounding errors compensated by its other weights, "
                 + "from the calibration inputs)."))
     var weightRounding = "nearest"
+    @Option(
+        help: ArgumentHelp(
+            "int8 arithmetic: fercc (adds and subtracts requantized in float32, faster) or tflite (TFLite's "
+                + "reference kernels bit for bit)."))
+    var int8Arithmetic = "fercc"
     @Option(help: "Nodes kept in float32, comma-separated (names as fercc inspect --optimized prints them).")
     var exclude: String?
     @Option(help: "Keep in float32 every layer whose SQNR on the held-out samples is below this many dB.")
@@ -322,6 +327,7 @@ struct Quantize: ParsableCommand {
             options.biasCorrection = biasCorrection
             options.equalize = equalize
             options.weightRounding = try choice(weightRounding, "--weight-rounding", WeightRounding.allCases)
+            options.quantize.arithmetic = try choice(int8Arithmetic, "--int8-arithmetic", Int8Arithmetic.allCases)
             options.fallbackSQNR = fallbackSqnr
             options.limit = limit
             options.holdout = holdout

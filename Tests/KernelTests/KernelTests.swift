@@ -465,6 +465,56 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// int8 add and subtract in float arithmetic (graphs fercc quantized itself): every pair of
+    /// int8 inputs gives the exact real result rounded half to even, clamped, but where the exact
+    /// value lies within 1e-4 of a rounding tie (float32 may land on either side); the vector
+    /// path and the scalar `apply` give the same bits.
+    func testInt8FloatArithmeticAddIsTheRoundedExactSum() {
+        let pairs = 256 * 256 + 13  // every pair, then 13 more: a remainder after the 16-lane loop
+        let a = (0..<pairs).map { Int8(truncatingIfNeeded: $0 & 255) }
+        let b = (0..<pairs).map { Int8(truncatingIfNeeded: ($0 >> 8) & 255) }
+        for (kind, s1, z1, s2, z2, so, zo, lo, hi):
+            (QuantizedBinaryKernel.Kind, Float, Int32, Float, Int32, Float, Int32, Int32, Int32) in [
+                (.add, 0.031, -7, 0.047, 12, 0.06, -3, -100, 127),
+                (.sub, 0.02, 0, 0.02, 0, 0.04, 0, -128, 127),  // many exact halves: ties round to even
+                (.add, 0.5, 3, 0.001, -128, 1e-6, 5, 5, 127),  // a tiny output scale: clamped
+                (.add, 0.0123, -128, 0.0456, 100, 0.0333, -128, -128, 127)
+            ]
+        {
+            let k = QuantizedBinaryKernel(
+                kind: kind, scale1: s1, zeroPoint1: z1, scale2: s2, zeroPoint2: z2, outputScale: so,
+                outputZeroPoint: zo, min: lo, max: hi, floatArithmetic: true)
+            var y = [Int8](repeating: 0, count: pairs)
+            a.withUnsafeBufferPointer { ap in
+                b.withUnsafeBufferPointer { bp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        k.run(ap.baseAddress!, [pairs], bp.baseAddress!, [pairs], yp.baseAddress!, [pairs])
+                    }
+                }
+            }
+            let scalar = zip(a, b).map { k.apply($0, $1) }
+            XCTAssertEqual(
+                (0..<pairs).filter { y[$0] != scalar[$0] }.count, 0,
+                "\(kind) \(s1) \(s2) \(so): vector and scalar differ")
+            var off = 0, nearTies = 0
+            for i in 0..<pairs {
+                let sign: Double = kind == .sub ? -1 : 1
+                let exact =
+                    Double(Int32(a[i]) - z1) * Double(s1) / Double(so) + sign * Double(Int32(b[i]) - z2)
+                    * Double(s2) / Double(so) + Double(zo)
+                let want = Int8(min(max(exact.rounded(.toNearestOrEven), Double(lo)), Double(hi)))
+                if y[i] == want { continue }
+                if abs(abs(exact - exact.rounded(.down)) - 0.5) < 1e-4 && abs(Int(y[i]) - Int(want)) == 1 {
+                    nearTies += 1
+                } else {
+                    off += 1
+                }
+            }
+            XCTAssertEqual(off, 0, "\(kind) \(s1) \(s2) \(so): results off the rounded exact sum")
+            XCTAssertLessThan(nearTies, pairs / 100, "\(kind) \(s1) \(s2) \(so)")
+        }
+    }
+
     /// int8 max pooling (16-channel vectors, then a scalar tail) against the definition: the
     /// largest tap inside the input, clamped; 37 channels, padding, stride 2.
     func testInt8MaxPoolAgainstDefinition() {

@@ -325,6 +325,10 @@ final class QuantizeTests: XCTestCase {
         XCTAssertTrue(a.float_nodes.isEmpty, "\(a.float_nodes)")
         XCTAssertEqual(a.max_abs_error, a.outputs.map(\.max_abs_error).max())
         XCTAssertTrue(a.text().contains("output classificators: top-1 agreement"), a.text())
+        // fercc's own int8 arithmetic (its 16 residual adds requantize in float32), and said so.
+        XCTAssertEqual(result.graph.int8Arithmetic, .fercc)
+        XCTAssertEqual(a.int8_arithmetic, "fercc")
+        XCTAssertTrue(a.text().contains("int8 arithmetic: fercc's (adds and subtracts requantized in float32"))
         // The strongest anchor of the float model (the face) is a face for the int8 one too.
         let g = result.graph
         let got = try Interpreter(graph: g).run([g.inputs[0]: input.data])
@@ -469,6 +473,7 @@ final class QDQTests: XCTestCase {
                 }
                 let convs = graph.nodes.filter { if case .conv2D = $0.op { return true } else { return false } }
                 XCTAssertEqual(int8Convs.count, convs.count, "\(path): every convolution runs in int8")
+                XCTAssertEqual(graph.int8Arithmetic, .tflite, "\(path): an imported int8 model computes as TFLite")
                 let x = try NPY.read(path: "\(Self.dir)/\(name).\(tag).in0.npy").data
                 let ref = try NPY.read(path: "\(Self.dir)/\(name).\(tag).out0.npy").data
                 let got = try Interpreter(graph: graph).run([graph.inputs[0]: x]).values.first!

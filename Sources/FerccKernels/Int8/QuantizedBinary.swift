@@ -15,13 +15,26 @@ extension Kernels {
         static let leftShift: Int32 = 20
         /// AVX2 builds: the three requantizations as `binaryAddAVX2` reads them.
         let avx2Tables: [Int32]
+        /// Add and subtract in float arithmetic (graphs fercc quantized itself): the output level
+        /// is min(max(a * fa + (b * fb + fc), min), max) rounded half to even, both products fused.
+        let floatArithmetic: Bool
+        let fa: Float, fb: Float, fc: Float
 
+        /// `floatArithmetic`: add and subtract requantize in float32 instead of TFLite's fixed point
+        /// (multiply is TFLite's either way).
         @inline(never)
         public init(
             kind: Kind, scale1: Float, zeroPoint1: Int32, scale2: Float, zeroPoint2: Int32,
-            outputScale: Float, outputZeroPoint: Int32, min: Int32, max: Int32
+            outputScale: Float, outputZeroPoint: Int32, min: Int32, max: Int32, floatArithmetic: Bool = false
         ) {
             self.kind = kind
+            self.floatArithmetic = floatArithmetic && kind != .mul
+            // y = (a - za) * s1 / so +- (b - zb) * s2 / so + zo, the constant terms folded into fc.
+            let r1 = Double(scale1) / Double(outputScale)
+            let r2 = (kind == .sub ? -1 : 1) * Double(scale2) / Double(outputScale)
+            fa = Float(r1)
+            fb = Float(r2)
+            fc = Float(Double(outputZeroPoint) - Double(zeroPoint1) * r1 - Double(zeroPoint2) * r2)
             offset1 = -zeroPoint1
             offset2 = -zeroPoint2
             self.outputZeroPoint = outputZeroPoint
@@ -50,6 +63,10 @@ extension Kernels {
 
         @inline(__always)
         public func apply(_ a: Int8, _ b: Int8) -> Int8 {
+            if floatArithmetic {
+                let v = fc.addingProduct(Float(b), fb).addingProduct(Float(a), fa)
+                return Int8(Swift.min(Swift.max(v, Float(min)), Float(max)).rounded(.toNearestOrEven))
+            }
             let x = Int32(a) &+ offset1, y = Int32(b) &+ offset2
             let raw: Int32
             if kind == .mul {
@@ -66,12 +83,40 @@ extension Kernels {
             return Int8(truncatingIfNeeded: Swift.min(Swift.max(raw, min), max))
         }
 
+        /// `count` elements of two same-shape tensors in float arithmetic, 16 at a time (AVX2, or
+        /// portable vectors), the rest one by one; the same bits every way.
+        func runFloat(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int) {
+            var i = 0
+            let lo = Float(min), hi = Float(max)
+            #if arch(x86_64) && FERCC_AVX2
+            i = binaryAddFloatAVX2(a, b, y, count: count, ma: fa, mb: fb, c: fc, lo: lo, hi: hi)
+            #else
+            let ma = SIMD16<Float>(repeating: fa), mb = SIMD16<Float>(repeating: fb), c = SIMD16<Float>(repeating: fc)
+            let vlo = SIMD16<Float>(repeating: lo), vhi = SIMD16<Float>(repeating: hi)
+            while i + 16 <= count {
+                let x = SIMD16<Float>(
+                    SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Int8>.self)))
+                let z = SIMD16<Float>(
+                    SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Int8>.self)))
+                let v = c.addingProduct(z, mb).addingProduct(x, ma).clamped(lowerBound: vlo, upperBound: vhi)
+                let r = SIMD16<Int8>(truncatingIfNeeded: SIMD16<Int32>(v.rounded(.toNearestOrEven)))
+                UnsafeMutableRawPointer(y + i).storeBytes(of: r, as: SIMD16<Int8>.self)
+                i += 16
+            }
+            #endif
+            while i < count { y[i] = apply(a[i], b[i]); i += 1 }
+        }
+
         /// Applies the kernel to two tensors broadcast to `outShape` (numpy rules; shapes of equal rank).
         public func run(
             _ a: UnsafePointer<Int8>, _ aShape: [Int], _ b: UnsafePointer<Int8>, _ bShape: [Int],
             _ y: UnsafeMutablePointer<Int8>, _ outShape: [Int]
         ) {
             let count = outShape.reduce(1, *)
+            if aShape == bShape && floatArithmetic {
+                runFloat(a, b, y, count: count)
+                return
+            }
             if aShape == bShape {
                 var i = 0
                 #if arch(x86_64) && FERCC_AVX2

@@ -28,6 +28,7 @@ enum ElementwiseLowering {
                 Int8BinaryCall(
                     kind: kind, scale1: q1.scale, zeroPoint1: q1.zeroPoint, scale2: q2.scale, zeroPoint2: q2.zeroPoint,
                     outputScale: qo.scale, outputZeroPoint: qo.zeroPoint, min: lo, max: hi,
+                    floatArithmetic: ctx.graph.int8Arithmetic == .fercc && kind != .mul,
                     a: try ctx.buffer(a), aShape: ctx.shape(a), b: try ctx.buffer(b), bShape: ctx.shape(b),
                     output: out, outShape: ctx.shape(y))
             ]
@@ -149,17 +150,22 @@ struct Int8BinaryCall: KernelCall {
     let kind: Kernels.QuantizedBinaryKernel.Kind
     let scale1: Float, zeroPoint1: Int32, scale2: Float, zeroPoint2: Int32, outputScale: Float, outputZeroPoint: Int32
     let min: Int32, max: Int32
+    /// Add and subtract requantized in float32 (graphs fercc quantized itself, `Int8Arithmetic.fercc`).
+    let floatArithmetic: Bool
     let a: Buffer, aShape: [Int]
     let b: Buffer, bShape: [Int]
     let output: Buffer, outShape: [Int]
 
     var kernels: [String] { ["Int8/QuantizedBinary.swift"] }
-    var summary: String { "QuantizedBinaryKernel \(kind) \(aShape) \(a), \(bShape) \(b) -> \(output)" }
+    var summary: String {
+        "QuantizedBinaryKernel \(kind)\(floatArithmetic ? " (float)" : "") \(aShape) \(a), \(bShape) \(b) -> \(output)"
+    }
 
     func prepare(_ m: PlanMemory) -> PreparedCall {
         let k = Kernels.QuantizedBinaryKernel(
             kind: kind, scale1: scale1, zeroPoint1: zeroPoint1, scale2: scale2, zeroPoint2: zeroPoint2,
-            outputScale: outputScale, outputZeroPoint: outputZeroPoint, min: min, max: max)
+            outputScale: outputScale, outputZeroPoint: outputZeroPoint, min: min, max: max,
+            floatArithmetic: floatArithmetic)
         let (sa, sb, so) = (aShape, bShape, outShape)
         let x = m.pointer(a, Int8.self), z = m.pointer(b, Int8.self), y = m.pointer(output, Int8.self)
         return PreparedCall { _ in k.run(x, sa, z, sb, y, so) }
@@ -172,7 +178,7 @@ struct Int8BinaryCall: KernelCall {
             "qbinary", type,
             "\(type)(kind: .\(kind), scale1: \(f(scale1)), zeroPoint1: \(zeroPoint1), scale2: \(f(scale2)), "
                 + "zeroPoint2: \(zeroPoint2), outputScale: \(f(outputScale)), outputZeroPoint: \(outputZeroPoint), "
-                + "min: \(min), max: \(max))"
+                + "min: \(min), max: \(max)\(floatArithmetic ? ", floatArithmetic: true" : ""))"
         )
         w.line(
             "\(k).run(\(w.pointer(a, .int8)), \(w.array(aShape)), \(w.pointer(b, .int8)), \(w.array(bShape)), "

@@ -42,5 +42,35 @@ extension Kernels {
         }
         return i
     }
+
+    /// `QuantizedBinaryKernel.apply` in float arithmetic (add or subtract of same-shape tensors):
+    /// per element min(max(a * ma + (b * mb + c), lo), hi), both products fused, rounded half to
+    /// even; 16 elements at a time, the rest left to the caller. Returns how many it wrote.
+    static func binaryAddFloatAVX2(
+        _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int,
+        ma: Float, mb: Float, c: Float, lo: Float, hi: Float
+    ) -> Int {
+        let vma = _mm256_set1_ps(ma), vmb = _mm256_set1_ps(mb), vc = _mm256_set1_ps(c)
+        let vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi)
+        @inline(__always) func eight(_ x: __m128i, _ z: __m128i) -> __m256i {
+            let xf = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(x)), zf = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(z))
+            let v = _mm256_fmadd_ps(xf, vma, _mm256_fmadd_ps(zf, vmb, vc))
+            // Clamped to integral bounds before rounding: the same as clamping the rounded value.
+            return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, vlo), vhi))
+        }
+        let order = channelOrder
+        var i = 0
+        while i + 16 <= count {
+            let x = UnsafeRawPointer(a + i).loadUnaligned(as: __m128i.self),
+                z = UnsafeRawPointer(b + i).loadUnaligned(as: __m128i.self)
+            let s0 = eight(x, z), s1 = eight(_mm_unpackhi_epi64(x, x), _mm_unpackhi_epi64(z, z))
+            // Words [s0 0-3, s1 0-3 | s0 4-7, s1 4-7], bytes [those, zeros | those, zeros], in order.
+            let bytes = _mm256_packs_epi16(_mm256_packs_epi32(s0, s1), _mm256_setzero_si256())
+            let ordered = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(bytes, order))
+            UnsafeMutableRawPointer(y + i).storeBytes(of: ordered, as: __m128i.self)
+            i += 16
+        }
+        return i
+    }
 }
 #endif
