@@ -97,7 +97,13 @@ public struct InspectReport: Codable, Equatable {
         case .conv2D(let c): activation = c.activation
         case .gemm(let g): activation = g.activation
         case .binary(_, let a): activation = a
-        case .depthwisePointwise(_, let pw, _), .expandDepthwisePointwise(_, _, let pw): activation = pw.activation
+        case .depthwisePointwise(_, let pw, _, let residual), .expandDepthwisePointwise(_, _, let pw, let residual):
+            activation = pw.activation
+            // The residual add and its activation: "+Add+Relu".
+            if let r = residual {
+                let base = activation == .identity ? name : "\(name)+\(activation.name)"
+                return r == .identity ? "\(base)+Add" : "\(base)+Add+\(r.name)"
+            }
         default: break
         }
         return activation == .identity ? name : "\(name)+\(activation.name)"

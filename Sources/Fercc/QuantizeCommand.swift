@@ -44,7 +44,7 @@ public enum QuantizeCommand {
     /// The passes before quantization: the default pipeline without the fused convolution ops
     /// (calibration and the per-layer report need the intermediates; the int8 graph is fused
     /// before code generation).
-    static let fusions = ["fuse-depthwise-pointwise", "fuse-expand-depthwise-pointwise"]
+    static let fusions = ["fuse-depthwise-pointwise", "fuse-expand-depthwise-pointwise", "fuse-residual-add"]
     public static var pipeline: [String] { PassManager.defaultPipeline.filter { !fusions.contains($0) } }
 
     public static func run(

@@ -45,8 +45,8 @@ extension Graph {
             macs = saturatingProduct(outCount, (r.bilinear ? 4 : 1))
         case .channelShuffle:
             macs = 0
-        case .depthwisePointwise(let dw, _, _):
-            if inShapes.count == 5, inShapes[0].count == 4, inShapes[3].count == 4,
+        case .depthwisePointwise(let dw, _, _, let residual):
+            if inShapes.count >= 5, inShapes[0].count == 4, inShapes[3].count == 4,
                 let out = node.outputs.first.flatMap({ values[$0]?.type.shape })
             {
                 let pixels = out[0] * out[1] * out[2]
@@ -54,8 +54,10 @@ extension Graph {
                     saturatingProduct(pixels, inShapes[1][0], dw.kernelH, dw.kernelW))
                 macs = overflow ? Int.max : sum
             }
-        case .expandDepthwisePointwise(_, let dw, _):
-            if inShapes.count == 7, inShapes[0].count == 4, inShapes[1].count == 4, inShapes[5].count == 4,
+            // The residual add counts as the Add it was: one per output value.
+            if residual != nil { macs = macs.addingReportingOverflow(outCount).overflow ? Int.max : macs + outCount }
+        case .expandDepthwisePointwise(_, let dw, _, let residual):
+            if inShapes.count >= 7, inShapes[0].count == 4, inShapes[1].count == 4, inShapes[5].count == 4,
                 let out = node.outputs.first.flatMap({ values[$0]?.type.shape })
             {
                 let inPixels = inShapes[0][0] * inShapes[0][1] * inShapes[0][2], pixels = out[0] * out[1] * out[2]
@@ -63,6 +65,7 @@ extension Graph {
                     inPixels * inShapes[1][0] * inShapes[1][3] + pixels * inShapes[3][0] * dw.kernelH * dw.kernelW
                     + pixels * inShapes[5][0] * inShapes[5][3]
             }
+            if residual != nil { macs = macs.addingReportingOverflow(outCount).overflow ? Int.max : macs + outCount }
         }
         return NodeStats(parameters: params, weightBytes: bytes, macs: macs)
     }

@@ -50,12 +50,20 @@ public enum Op: Equatable, Sendable {
     /// A depthwise convolution feeding a 1x1 convolution, computed band by band so the
     /// intermediate tensor never exists whole. inputs: x, dw weights, dw bias, pw weights, pw bias.
     /// In int8 graphs `intermediate` is the depthwise result's quantization (nil in float ones).
-    case depthwisePointwise(depthwise: Conv2D, pointwise: Conv2D, intermediate: Quantization? = nil)
+    /// With `residual` (float only), one more input: a residual connection (see `residual`).
+    case depthwisePointwise(
+        depthwise: Conv2D, pointwise: Conv2D, intermediate: Quantization? = nil, residual: Activation? = nil)
     /// A 1x1 expansion convolution feeding a depthwise convolution feeding a 1x1 projection
     /// (MobileNetV2's inverted residual, ShuffleNetV2's branch), float only, computed band by
     /// band so neither intermediate tensor exists whole. inputs: x, expand weights, expand bias,
-    /// dw weights, dw bias, pw weights, pw bias.
-    case expandDepthwisePointwise(expand: Conv2D, depthwise: Conv2D, pointwise: Conv2D)
+    /// dw weights, dw bias, pw weights, pw bias; with `residual`, one more input: a residual
+    /// connection.
+    ///
+    /// A residual connection (the fuse-residual-add pass): the last input, [N,H,W,Cr] with the
+    /// output's N, H, W and Cr <= its channels, is added to the output's first Cr channels after the
+    /// projection's activation (the others get + 0: an Add of a zero channel Pad of it, as
+    /// BlazeFace widens its shortcuts), then the activation `residual` is applied to every channel.
+    case expandDepthwisePointwise(expand: Conv2D, depthwise: Conv2D, pointwise: Conv2D, residual: Activation? = nil)
 
     /// A short name for tables and reports.
     public var name: String {

@@ -262,23 +262,27 @@ public enum ShapeInference {
             }
             return [inputs[0]]
 
-        case .depthwisePointwise(let dw, let pw, _):
-            try need(5...5)
+        case .depthwisePointwise(let dw, let pw, _, let residual):
+            try need(residual == nil ? 5...5 : 6...6)
             let mid = try infer(.conv2D(dw), inputs: Array(inputs[0...2]))[0]
             guard pw.kernelH == 1, pw.kernelW == 1, pw.groups == 1 else {
                 throw FerccError("the pointwise part must be a 1x1 convolution")
             }
-            return try infer(.conv2D(pw), inputs: [mid, inputs[3], inputs[4]])
+            let out = try infer(.conv2D(pw), inputs: [mid, inputs[3], inputs[4]])
+            if residual != nil { try checkResidual(inputs[5], of: out[0]) }
+            return out
 
-        case .expandDepthwisePointwise(let ex, let dw, let pw):
-            try need(7...7)
+        case .expandDepthwisePointwise(let ex, let dw, let pw, let residual):
+            try need(residual == nil ? 7...7 : 8...8)
             guard ex.kernelH == 1, ex.kernelW == 1, ex.groups == 1, pw.kernelH == 1, pw.kernelW == 1, pw.groups == 1
             else {
                 throw FerccError("the expansion and projection must be 1x1 convolutions")
             }
             let expanded = try infer(.conv2D(ex), inputs: Array(inputs[0...2]))[0]
             let mid = try infer(.conv2D(dw), inputs: [expanded, inputs[3], inputs[4]])[0]
-            return try infer(.conv2D(pw), inputs: [mid, inputs[5], inputs[6]])
+            let out = try infer(.conv2D(pw), inputs: [mid, inputs[5], inputs[6]])
+            if residual != nil { try checkResidual(inputs[7], of: out[0]) }
+            return out
 
         case .resize2D(let r):
             try need(1...1)
@@ -287,6 +291,14 @@ public enum ShapeInference {
             guard r.outH > 0, r.outW > 0 else { throw FerccError("Resize to \(r.outH)x\(r.outW)") }
             return [TensorType(inputs[0].dtype, [x[0], r.outH, r.outW, x[3]])]
         }
+    }
+
+    /// A fused convolution's residual input: float, [N,H,W,Cr] with the output's N, H, W and at
+    /// most its channels.
+    static func checkResidual(_ r: TensorType, of out: TensorType) throws {
+        guard r.dtype == .float32, out.dtype == .float32, r.rank == 4, out.rank == 4,
+            Array(r.shape[0..<3]) == Array(out.shape[0..<3]), r.shape[3] <= out.shape[3]
+        else { throw FerccError("the residual \(r) does not fit the output \(out)") }
     }
 
     /// numpy broadcasting of two shapes, nil when they do not broadcast.

@@ -44,10 +44,10 @@ public enum Lowering {
         }
         switch node.op {
         case .conv2D(let c): return try ConvLowering.conv(node, c, ctx)
-        case .depthwisePointwise(let dw, let pw, let q):
-            return try ConvLowering.depthwisePointwise(node, dw, pw, q, ctx)
-        case .expandDepthwisePointwise(let ex, let dw, let pw):
-            return try ConvLowering.expandDepthwisePointwise(node, ex, dw, pw, ctx)
+        case .depthwisePointwise(let dw, let pw, let q, let r):
+            return try ConvLowering.depthwisePointwise(node, dw, pw, q, r, ctx)
+        case .expandDepthwisePointwise(let ex, let dw, let pw, let r):
+            return try ConvLowering.expandDepthwisePointwise(node, ex, dw, pw, r, ctx)
         case .maxPool2D(let p): return try PoolLowering.pool(node, p, average: nil, ctx)
         case .averagePool2D(let p, let includePad): return try PoolLowering.pool(node, p, average: includePad, ctx)
         case .gemm(let g): return try GemmLowering.gemm(node, g, ctx)

@@ -83,7 +83,7 @@ struct FuseExpandDepthwisePointwise: GraphPass {
         var i = 0
         while i < graph.nodes.count {
             defer { i += 1 }
-            guard case .depthwisePointwise(let dw, let pw, nil) = graph.nodes[i].op,
+            guard case .depthwisePointwise(let dw, let pw, nil, nil) = graph.nodes[i].op,
                 graph.isFloat(graph.nodes[i].outputs[0])
             else { continue }
             func skip(_ why: String) { reasons[why, default: 0] += 1 }

@@ -18,7 +18,8 @@ public struct PassResult: Codable, Equatable {
 public enum PassManager {
     public static let passes: [GraphPass] = [
         RecognizeChannelShuffle(), ToNHWC(), FoldBatchNorm(), FoldConstants(), FoldPad(), FuseActivation(),
-        FoldQDQ(), FuseDepthwisePointwise(), FuseExpandDepthwisePointwise(), EliminateDeadCode()
+        FoldQDQ(), FuseDepthwisePointwise(), FuseExpandDepthwisePointwise(), FuseResidualAdd(),
+        EliminateDeadCode()
     ]
 
     public static var defaultPipeline: [String] { passes.map(\.name) }

@@ -398,8 +398,9 @@ final class CodegenTests: XCTestCase {
         let source = try String(contentsOfFile: dir.appendingPathComponent("FER.swift").path, encoding: .utf8)
         XCTAssertFalse(source.contains("QuantizedDenseConv"), "a float model has no int8 kernels")
         XCTAssertFalse(source.contains("MARK: - Float/Gemm.swift"), "no Gemm in the model")
-        // 60.0 KB on 2026-12-04 before the AVX2 clamps and the tiles' pixel cursor (62.8 KB).
-        XCTAssertLessThan(report.source_bytes, 64_000)
+        // 60.0 KB on 2026-12-04 before the AVX2 clamps and the tiles' pixel cursor (62.8 KB); 64.1 KB
+        // with the fused kernels' band epilogue (2026-12-05, for residual adds this model does not have).
+        XCTAssertLessThan(report.source_bytes, 65_000)
     }
 
     /// Each kernel file compiles with only the files its header declares (and theirs), for every

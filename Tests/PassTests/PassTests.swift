@@ -34,18 +34,23 @@ final class PassTests: XCTestCase {
         try g.addNode(Node(name: out, op: .batchNorm(axis: axis, epsilon: 1e-3), inputs: [x] + p, outputs: [out]))
     }
 
-    /// Runs `pipeline`, checks the output is unchanged, returns the optimized graph and results.
+    /// Runs `pipeline`, checks the output is unchanged (within 1e-5, or bit for bit when
+    /// `exact`), returns the optimized graph and results.
     @discardableResult
-    func check(_ g: Graph, _ pipeline: [String], file: StaticString = #filePath, line: UInt = #line) throws -> (
-        Graph, [PassResult]
-    ) {
+    func check(
+        _ g: Graph, _ pipeline: [String], exact: Bool = false, file: StaticString = #filePath, line: UInt = #line
+    ) throws -> (Graph, [PassResult]) {
         var feeds: [String: [Float]] = [:]
         for i in g.inputs { feeds[i] = rng.floats(g.values[i]!.type.count) }
         let before = try Interpreter(graph: g).run(feeds)
         var optimized = g
         let results = try PassManager.run(&optimized, pipeline: pipeline)
         let after = try Interpreter(graph: optimized).run(feeds)
-        for o in g.outputs {
+        for o in g.outputs where exact {
+            XCTAssertEqual(
+                after[o]!.map(\.bitPattern), before[o]!.map(\.bitPattern), "output \(o)", file: file, line: line)
+        }
+        for o in g.outputs where !exact {
             XCTAssertLessThanOrEqual(
                 relativeError(after[o]!, before[o]!), 1e-5, "output \(o) changed", file: file, line: line)
         }
@@ -239,6 +244,73 @@ final class PassTests: XCTestCase {
             try invertedResidual([1, 6, 6, 8], expand: 16, stride: 1, out: 8, residualReadsExpansion: true), pipeline)
         XCTAssertEqual(ops(kept), ["Conv2D", "DepthwisePointwise"])
         XCTAssertEqual(keptResults[1].notes, ["1 not fused: the expansion has several readers or is a graph output"])
+    }
+
+    // MARK: fuse-residual-add
+
+    func testFuseResidualAdd() throws {
+        let fusions = [
+            "fuse-activation", "fuse-depthwise-pointwise", "fuse-expand-depthwise-pointwise", "fuse-residual-add"
+        ]
+        // MobileNetV2's residual block: the block's input added to the projection, over several
+        // bands of rows and a batch of 2.
+        var block = try invertedResidual([2, 40, 40, 16], expand: 96, stride: 1, out: 16)
+        block.outputs = ["s"]
+        try block.addNode(Node(name: "add", op: .binary(.add), inputs: ["y", "x"], outputs: ["s"]))
+        let (fused, results) = try check(block, fusions, exact: true)
+        XCTAssertEqual(ops(fused), ["ExpandDepthwisePointwise"])
+        XCTAssertEqual(results.last?.changes, 1)
+        guard case .expandDepthwisePointwise(_, _, _, .identity?) = fused.nodes[0].op else {
+            return XCTFail("\(fused.nodes[0].op)")
+        }
+        XCTAssertEqual(fused.nodes[0].inputs.last, "x")
+        func macs(_ g: Graph) -> Int { g.nodes.map { g.stats(of: $0).macs }.reduce(0, +) }
+        XCTAssertEqual(macs(fused), macs(block))
+
+        // BlazeFace's widening block: Relu(Add(Pad(x) to 24 channels, separable(x))), 20 -> 24
+        // channels (a residual remainder of 4, 4 padded channels), several bands, a batch of 2;
+        // the Add's operands in either order.
+        for padFirst in [true, false] {
+            var g = try depthwiseSeparable([2, 40, 40, 20])
+            g.outputs = ["r"]
+            try g.addNode(
+                Node(name: "pad", op: .pad(pads: [0, 0, 0, 0, 0, 0, 0, 4], value: 0), inputs: ["x"], outputs: ["p"]))
+            try g.addNode(
+                Node(name: "add", op: .binary(.add), inputs: padFirst ? ["p", "y"] : ["y", "p"], outputs: ["s"]))
+            try g.addNode(Node(name: "relu", op: .unary(.relu), inputs: ["s"], outputs: ["r"]))
+            let (opt, _) = try check(g, fusions, exact: true)
+            XCTAssertEqual(ops(opt), ["DepthwisePointwise"])
+            guard case .depthwisePointwise(_, _, nil, .relu?) = opt.nodes[0].op else {
+                return XCTFail("\(opt.nodes[0].op)")
+            }
+            XCTAssertEqual(opt.nodes[0].inputs.last, "x")
+            XCTAssertEqual(opt.nodes[0].outputs, ["r"])
+        }
+
+        // A broadcast operand stays an Add, and the note says why.
+        var bias = try depthwiseSeparable([1, 6, 6, 8])
+        bias.outputs = ["s"]
+        try bias.addNode(
+            Node(name: "add", op: .binary(.add), inputs: ["y", constant(&bias, "c", [24])], outputs: ["s"]))
+        let (kept, keptResults) = try check(bias, fusions, exact: true)
+        XCTAssertEqual(ops(kept), ["DepthwisePointwise", "Add"])
+        XCTAssertEqual(
+            keptResults.last?.notes, ["1 not fused: the other operand is not the output's shape or a channel pad of it"]
+        )
+        // The fused output added to itself stays an Add.
+        var twice = try depthwiseSeparable([1, 6, 6, 8])
+        twice.outputs = ["s"]
+        try twice.addNode(Node(name: "add", op: .binary(.add), inputs: ["y", "y"], outputs: ["s"]))
+        XCTAssertEqual(ops(try check(twice, fusions, exact: true).0), ["DepthwisePointwise", "Add"])
+        // A Pad at the channels' start is not folded: the add takes the padded tensor, the Pad stays.
+        var front = try depthwiseSeparable([1, 6, 6, 20])
+        front.outputs = ["s"]
+        try front.addNode(
+            Node(name: "pad", op: .pad(pads: [0, 0, 0, 4, 0, 0, 0, 0], value: 0), inputs: ["x"], outputs: ["p"]))
+        try front.addNode(Node(name: "add", op: .binary(.add), inputs: ["y", "p"], outputs: ["s"]))
+        let (frontKept, _) = try check(front, fusions, exact: true)
+        XCTAssertEqual(ops(frontKept), ["Pad", "DepthwisePointwise"])
+        XCTAssertEqual(frontKept.nodes[1].inputs.last, "p")
     }
 
     // MARK: fold-pad

@@ -52,10 +52,11 @@ extension Kernels {
         /// Scratch floats: the padded input rows of one band plus one band of depthwise output.
         public var scratchCount: Int { blockFloats + bandRows * depthwise.geometry.outW * depthwise.geometry.outC }
 
-        /// `run` with the two convolutions' clamps as type arguments (`NoClamp` for none).
-        public func run<D: VectorClamp, P: VectorClamp>(
+        /// `run` with the two convolutions' clamps as type arguments (`NoClamp` for none) and what
+        /// runs over each band of output once it is written (`NoEpilogue`, or `ResidualAdd`).
+        public func run<D: VectorClamp, P: VectorClamp, E: BandEpilogue>(
             input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-            scratch: UnsafeMutablePointer<Float>, depthwiseClamp: D, pointwiseClamp: P
+            scratch: UnsafeMutablePointer<Float>, depthwiseClamp: D, pointwiseClamp: P, epilogue: E
         ) {
             let g = depthwise.geometry
             let block = scratch
@@ -69,21 +70,38 @@ extension Kernels {
                     depthwise.padRows(input, image: n, padded: padded, into: block)
                     runBand(
                         block: block, blockFirstRow: padded.lowerBound, rows: r0..<(r0 + rows), band: band,
-                        output: output + ((n * g.outH + r0) * g.outW) * outChannels, depthwiseClamp, pointwiseClamp)
+                        firstPixel: (n * g.outH + r0) * g.outW, output: output, depthwiseClamp, pointwiseClamp, epilogue
+                    )
                     r0 += rows
                 }
             }
         }
 
         /// Output rows `rows` (at most bandRows) of one image, from `block` (its padded input from
-        /// padded row `blockFirstRow` on) through `band` (scratch for the depthwise rows) to `output`.
-        func runBand<D: VectorClamp, P: VectorClamp>(
-            block: UnsafePointer<Float>, blockFirstRow: Int, rows: Range<Int>,
-            band: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, _ d: D, _ p: P
+        /// padded row `blockFirstRow` on) through `band` (scratch for the depthwise rows) to the
+        /// output's pixels from `firstPixel` (over the batch) on, then the epilogue over them.
+        func runBand<D: VectorClamp, P: VectorClamp, E: BandEpilogue>(
+            block: UnsafePointer<Float>, blockFirstRow: Int, rows: Range<Int>, band: UnsafeMutablePointer<Float>,
+            firstPixel: Int, output: UnsafeMutablePointer<Float>, _ d: D, _ p: P, _ e: E
         ) {
             depthwise.computeRows(block: block, blockFirstRow: blockFirstRow, rows: rows, output: band, clamp: d)
             let kernel = rows.count == bandRows ? fullBand : tailBand!
-            kernel.run(input: band, output: output, scratch: band, clamp: p)
+            let out = output + firstPixel * outChannels
+            kernel.run(input: band, output: out, scratch: band, clamp: p)
+            e.run(out, firstPixel: firstPixel, pixels: rows.count * depthwise.geometry.outW, channels: outChannels)
+        }
+    }
+
+    /// What the fused convolutions run over each band of their output once it is written, while
+    /// it is in cache.
+    public protocol BandEpilogue {
+        /// `pixels` pixels of `channels` at `output`, the output's pixels from `firstPixel` on.
+        func run(_ output: UnsafeMutablePointer<Float>, firstPixel: Int, pixels: Int, channels: Int)
+    }
+
+    public struct NoEpilogue: BandEpilogue {
+        public init() {}
+        @inline(__always) public func run(_: UnsafeMutablePointer<Float>, firstPixel: Int, pixels: Int, channels: Int) {
         }
     }
 }

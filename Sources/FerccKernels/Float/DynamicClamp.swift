@@ -1,5 +1,5 @@
 // fercc-kernel requires: Float/Conv2D.swift Float/DepthwiseConv2D.swift Float/DepthwisePointwise.swift
-// fercc-kernel requires: Float/ExpandDepthwisePointwise.swift
+// fercc-kernel requires: Float/ExpandDepthwisePointwise.swift Float/ResidualAdd.swift
 
 // The convolutions' `run` with their clamps chosen at run time, for the interpreter, which runs
 // every kind: each turns the kernel's stored clamp into a type (`dispatch`) and calls
@@ -58,23 +58,7 @@ extension Kernels.DepthwisePointwiseKernel {
     public func run(
         input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
     ) {
-        struct Pointwise<D: Kernels.VectorClamp>: Kernels.ClampedCall {
-            let k: Kernels.DepthwisePointwiseKernel, d: D, input: UnsafePointer<Float>,
-                output: UnsafeMutablePointer<Float>
-            let scratch: UnsafeMutablePointer<Float>
-            func callAsFunction<P: Kernels.VectorClamp>(_ p: P) {
-                k.run(input: input, output: output, scratch: scratch, depthwiseClamp: d, pointwiseClamp: p)
-            }
-        }
-        struct Depthwise: Kernels.ClampedCall {
-            let k: Kernels.DepthwisePointwiseKernel, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-                scratch: UnsafeMutablePointer<Float>
-            func callAsFunction<D: Kernels.VectorClamp>(_ d: D) {
-                Kernels.dispatch(
-                    k.fullBand.clamp, Pointwise(k: k, d: d, input: input, output: output, scratch: scratch))
-            }
-        }
-        Kernels.dispatch(depthwise.clamp, Depthwise(k: self, input: input, output: output, scratch: scratch))
+        Kernels.run(self, input: input, output: output, scratch: scratch, residual: nil)
     }
 }
 
@@ -83,16 +67,67 @@ extension Kernels.ExpandDepthwisePointwiseKernel {
     public func run(
         input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
     ) {
+        Kernels.run(self, input: input, output: output, scratch: scratch, residual: nil)
+    }
+}
+
+// The fused kernels with a residual add (nil: none): written in the namespace, whose members
+// public signatures can name unqualified.
+extension Kernels {
+    public static func run(
+        _ kernel: DepthwisePointwiseKernel, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>, residual: ResidualAdd?
+    ) {
+        struct Args {
+            let k: Kernels.DepthwisePointwiseKernel, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                scratch: UnsafeMutablePointer<Float>, residual: Kernels.ResidualAdd?
+        }
+        struct Pointwise<D: Kernels.VectorClamp>: Kernels.ClampedCall {
+            let a: Args, d: D
+            func callAsFunction<P: Kernels.VectorClamp>(_ p: P) {
+                if let r = a.residual {
+                    a.k.run(
+                        input: a.input, output: a.output, scratch: a.scratch, depthwiseClamp: d, pointwiseClamp: p,
+                        epilogue: r)
+                } else {
+                    a.k.run(
+                        input: a.input, output: a.output, scratch: a.scratch, depthwiseClamp: d, pointwiseClamp: p,
+                        epilogue: Kernels.NoEpilogue())
+                }
+            }
+        }
+        struct Depthwise: Kernels.ClampedCall {
+            let a: Args
+            func callAsFunction<D: Kernels.VectorClamp>(_ d: D) {
+                Kernels.dispatch(a.k.fullBand.clamp, Pointwise(a: a, d: d))
+            }
+        }
+        Kernels.dispatch(
+            kernel.depthwise.clamp,
+            Depthwise(a: Args(k: kernel, input: input, output: output, scratch: scratch, residual: residual)))
+    }
+
+    public static func run(
+        _ kernel: ExpandDepthwisePointwiseKernel, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>, residual: ResidualAdd?
+    ) {
         struct Args {
             let k: Kernels.ExpandDepthwisePointwiseKernel, input: UnsafePointer<Float>,
-                output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+                output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                residual: Kernels.ResidualAdd?
         }
         struct Pointwise<E: Kernels.VectorClamp, D: Kernels.VectorClamp>: Kernels.ClampedCall {
             let a: Args, e: E, d: D
             func callAsFunction<P: Kernels.VectorClamp>(_ p: P) {
-                a.k.run(
-                    input: a.input, output: a.output, scratch: a.scratch, expandClamp: e, depthwiseClamp: d,
-                    pointwiseClamp: p)
+                if let r = a.residual {
+                    a.k.run(
+                        input: a.input, output: a.output, scratch: a.scratch, expandClamp: e, depthwiseClamp: d,
+                        pointwiseClamp: p, epilogue: r)
+                } else {
+                    a.k.run(
+                        input: a.input, output: a.output, scratch: a.scratch, expandClamp: e, depthwiseClamp: d,
+                        pointwiseClamp: p, epilogue: Kernels.NoEpilogue())
+                }
             }
         }
         struct Depthwise<E: Kernels.VectorClamp>: Kernels.ClampedCall {
@@ -107,6 +142,8 @@ extension Kernels.ExpandDepthwisePointwiseKernel {
                 Kernels.dispatch(a.k.inner.depthwise.clamp, Depthwise(a: a, e: e))
             }
         }
-        Kernels.dispatch(expandRow.clamp, Expand(a: Args(k: self, input: input, output: output, scratch: scratch)))
+        Kernels.dispatch(
+            kernel.expandRow.clamp,
+            Expand(a: Args(k: kernel, input: input, output: output, scratch: scratch, residual: residual)))
     }
 }

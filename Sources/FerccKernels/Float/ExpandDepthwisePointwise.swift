@@ -53,10 +53,11 @@ extension Kernels {
             blockFloats + inner.bandRows * inner.depthwise.geometry.outW * inner.depthwise.geometry.outC
         }
 
-        /// `run` with the three convolutions' clamps as type arguments (`NoClamp` for none).
-        public func run<E: VectorClamp, D: VectorClamp, P: VectorClamp>(
+        /// `run` with the three convolutions' clamps as type arguments (`NoClamp` for none) and what
+        /// runs over each band of output once it is written (`NoEpilogue`, or `ResidualAdd`).
+        public func run<E: VectorClamp, D: VectorClamp, P: VectorClamp, B: BandEpilogue>(
             input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-            expandClamp: E, depthwiseClamp: D, pointwiseClamp: P
+            expandClamp: E, depthwiseClamp: D, pointwiseClamp: P, epilogue: B
         ) {
             let g = inner.depthwise.geometry
             let e = g.inC, inC = expandRow.geometry.inC
@@ -92,8 +93,8 @@ extension Kernels {
                     have = need
                     inner.runBand(
                         block: block, blockFirstRow: need.lowerBound, rows: r0..<(r0 + rows), band: band,
-                        output: output + ((n * g.outH + r0) * g.outW) * inner.outChannels, depthwiseClamp,
-                        pointwiseClamp)
+                        firstPixel: (n * g.outH + r0) * g.outW, output: output, depthwiseClamp, pointwiseClamp, epilogue
+                    )
                     r0 += rows
                 }
             }

@@ -41,7 +41,7 @@ enum ConvLowering {
     }
 
     static func depthwisePointwise(
-        _ node: Node, _ dw: Conv2D, _ pw: Conv2D, _ intermediate: Quantization?,
+        _ node: Node, _ dw: Conv2D, _ pw: Conv2D, _ intermediate: Quantization?, _ residual: Activation?,
         _ ctx: LoweringContext
     ) throws -> [any KernelCall] {
         let x = node.inputs[0], y = node.outputs[0]
@@ -52,6 +52,7 @@ enum ConvLowering {
         guard pwGeometry.groups == 1 else { throw FerccError("DepthwisePointwise needs a dense second convolution") }
         if Quantized.isQuantized(node, ctx) {
             try Quantized.requireInt8(node, ctx)
+            guard residual == nil else { throw FerccError("int8 DepthwisePointwise with a residual add") }
             guard let q = intermediate else {
                 throw FerccError("int8 DepthwisePointwise without the intermediate's quantization")
             }
@@ -96,7 +97,7 @@ enum ConvLowering {
             ]
         }
         try Quantized.requireFloat(node, ctx)
-        let p = try node.inputs[1...].map { name -> [Float] in
+        let p = try node.inputs[1...4].map { name -> [Float] in
             guard let v = ctx.floats(name) else {
                 throw FerccError("DepthwisePointwise needs constant weights and biases")
             }
@@ -108,17 +109,17 @@ enum ConvLowering {
         let second = try FloatConv(pointwise, weights: p[2], bias: p[3], activation: pw.activation, ctx)
         return [
             FloatDepthwisePointwiseCall(
-                depthwise: first, pointwise: second, input: try ctx.buffer(x), output: try ctx.buffer(y))
+                depthwise: first, pointwise: second, residual: try FloatResidual(node, 5, residual, ctx),
+                input: try ctx.buffer(x), output: try ctx.buffer(y))
         ]
     }
 
-    static func expandDepthwisePointwise(_ node: Node, _ ex: Conv2D, _ dw: Conv2D, _ pw: Conv2D, _ ctx: LoweringContext)
-        throws
-        -> [any KernelCall]
-    {
+    static func expandDepthwisePointwise(
+        _ node: Node, _ ex: Conv2D, _ dw: Conv2D, _ pw: Conv2D, _ residual: Activation?, _ ctx: LoweringContext
+    ) throws -> [any KernelCall] {
         try Quantized.requireFloat(node, ctx)
         let x = node.inputs[0], y = node.outputs[0]
-        let p = try node.inputs[1...].map { name -> [Float] in
+        let p = try node.inputs[1...6].map { name -> [Float] in
             guard let v = ctx.floats(name) else {
                 throw FerccError("ExpandDepthwisePointwise needs constant weights and biases")
             }
@@ -142,9 +143,46 @@ enum ConvLowering {
         return [
             FloatExpandDepthwisePointwiseCall(
                 expand: expand, depthwise: depthwise, pointwise: pointwise,
-                input: try ctx.buffer(x), output: try ctx.buffer(y))
+                residual: try FloatResidual(node, 7, residual, ctx), input: try ctx.buffer(x),
+                output: try ctx.buffer(y))
         ]
     }
+}
+
+/// A fused convolution's residual add (`Kernels.ResidualAdd`): the tensor, its channels, the
+/// activation after the add.
+struct FloatResidual {
+    let buffer: Buffer
+    let channels: Int
+    let activation: Activation
+
+    /// Input `index` of `node` when the op has a residual add (`activation` not nil).
+    init?(_ node: Node, _ index: Int, _ activation: Activation?, _ ctx: LoweringContext) throws {
+        guard let activation else { return nil }
+        guard node.inputs.count == index + 1 else { throw FerccError("the residual input is missing") }
+        buffer = try ctx.buffer(node.inputs[index])
+        channels = ctx.shape(node.inputs[index])[3]
+        self.activation = activation
+    }
+}
+
+extension Optional where Wrapped == FloatResidual {
+    /// The kernel files a fused convolution with this residual needs besides its own.
+    var kernels: [String] { self == nil ? [] : ["Float/ResidualAdd.swift"] }
+
+    /// The `epilogue:` argument of the kernel's `run`, as generated code writes it.
+    func epilogue(_ w: SwiftWriter) -> String {
+        guard let r = self else { return "Kernels.NoEpilogue()" }
+        return "Kernels.ResidualAdd(\(w.pointer(r.buffer, .float32)), channels: \(r.channels)"
+            + "\(SwiftWriter.activation("activation", r.activation)))"
+    }
+
+    /// The residual add over the plan's memory, if any.
+    func add(_ m: PlanMemory) -> Kernels.ResidualAdd? {
+        map { Kernels.ResidualAdd(m.pointer($0.buffer, Float.self), channels: $0.channels, activation: $0.activation) }
+    }
+
+    var summary: String { map { " + \($0.buffer)\($0.activation == .identity ? "" : " " + $0.activation.name)" } ?? "" }
 }
 
 /// An fp32 convolution's constants in the weights: weights packed in its kernel's layout and
@@ -323,12 +361,13 @@ struct FloatConvRuntimeWeightsCall: KernelCall {
 
 struct FloatDepthwisePointwiseCall: KernelCall {
     let depthwise: FloatConv, pointwise: FloatConv
+    let residual: FloatResidual?
     let input: Buffer, output: Buffer
 
-    var kernels: [String] { ["Float/DepthwisePointwise.swift"] }
+    var kernels: [String] { ["Float/DepthwisePointwise.swift"] + residual.kernels }
     var summary: String {
-        "DepthwisePointwiseKernel \(depthwise.geometry.summary), 1x1 -> \(pointwise.geometry.outC) \(input) -> "
-            + "\(output)"
+        "DepthwisePointwiseKernel \(depthwise.geometry.summary), 1x1 -> \(pointwise.geometry.outC)\(residual.summary) "
+            + "\(input) -> \(output)"
     }
 
     func kernel(_ m: PlanMemory) -> Kernels.DepthwisePointwiseKernel {
@@ -341,7 +380,10 @@ struct FloatDepthwisePointwiseCall: KernelCall {
 
     func prepare(_ m: PlanMemory) -> PreparedCall {
         let k = kernel(m)
-        return PreparedCall.float(k, m, input, output)
+        let x = m.pointer(input, Float.self), y = m.pointer(output, Float.self), r = residual.add(m)
+        return PreparedCall(scratchBytes: k.scratchCount * 4) {
+            Kernels.run(k, input: x, output: y, scratch: $0.assumingMemoryBound(to: Float.self), residual: r)
+        }
     }
 
     func emit(_ w: inout SwiftWriter) {
@@ -359,20 +401,21 @@ struct FloatDepthwisePointwiseCall: KernelCall {
             "\(k).run(input: \(w.pointer(input, .float32)), output: \(w.pointer(output, .float32)), scratch: "
                 + "\(w.scratch(.float32)), "
                 + "depthwiseClamp: \(SwiftWriter.clamp(depthwise.activation)), pointwiseClamp: "
-                + "\(SwiftWriter.clamp(pointwise.activation)))"
+                + "\(SwiftWriter.clamp(pointwise.activation)), epilogue: \(residual.epilogue(w)))"
         )
     }
 }
 
 struct FloatExpandDepthwisePointwiseCall: KernelCall {
     let expand: FloatConv, depthwise: FloatConv, pointwise: FloatConv
+    let residual: FloatResidual?
     let input: Buffer, output: Buffer
 
-    var kernels: [String] { ["Float/ExpandDepthwisePointwise.swift"] }
+    var kernels: [String] { ["Float/ExpandDepthwisePointwise.swift"] + residual.kernels }
     var summary: String {
         "ExpandDepthwisePointwiseKernel 1x1 \(expand.geometry.inC) -> \(expand.geometry.outC), "
             + "\(depthwise.geometry.summary), "
-            + "1x1 -> \(pointwise.geometry.outC) \(input) -> \(output)"
+            + "1x1 -> \(pointwise.geometry.outC)\(residual.summary) \(input) -> \(output)"
     }
 
     func prepare(_ m: PlanMemory) -> PreparedCall {
@@ -385,7 +428,10 @@ struct FloatExpandDepthwisePointwiseCall: KernelCall {
             packedPointwise: m.weights(pointwise.packed),
             pointwiseBias: m.weights(pointwise.bias), outChannels: pointwise.geometry.outC,
             pointwiseActivation: pointwise.activation)
-        return PreparedCall.float(k, m, input, output)
+        let x = m.pointer(input, Float.self), y = m.pointer(output, Float.self), r = residual.add(m)
+        return PreparedCall(scratchBytes: k.scratchCount * 4) {
+            Kernels.run(k, input: x, output: y, scratch: $0.assumingMemoryBound(to: Float.self), residual: r)
+        }
     }
 
     func emit(_ w: inout SwiftWriter) {
@@ -410,7 +456,7 @@ struct FloatExpandDepthwisePointwiseCall: KernelCall {
                 + "\(w.scratch(.float32)), "
                 + "expandClamp: \(SwiftWriter.clamp(expand.activation)), depthwiseClamp: "
                 + "\(SwiftWriter.clamp(depthwise.activation)), "
-                + "pointwiseClamp: \(SwiftWriter.clamp(pointwise.activation)))")
+                + "pointwiseClamp: \(SwiftWriter.clamp(pointwise.activation)), epilogue: \(residual.epilogue(w)))")
     }
 }
 
@@ -520,8 +566,6 @@ protocol FloatScratchKernel {
 }
 
 extension Kernels.WinogradConv2DKernel: FloatScratchKernel {}
-extension Kernels.DepthwisePointwiseKernel: FloatScratchKernel {}
-extension Kernels.ExpandDepthwisePointwiseKernel: FloatScratchKernel {}
 
 extension PreparedCall {
     /// `k` run from `input` to `output`, with its scratch.
