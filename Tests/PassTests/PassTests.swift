@@ -337,6 +337,28 @@ final class PassTests: XCTestCase {
         XCTAssertEqual(ops(try check(h, ["fold-pad"]).0), ["Pad", "Conv2D"], "a non-zero pad value stays")
     }
 
+    /// TF's ShuffleNetV2 stem: ReLU, zero Pad, 3x3 stride-2 MaxPool. On a tensor that cannot be
+    /// negative the Pad becomes the pool's padding (same bits); elsewhere it stays.
+    func testFoldPadIntoMaxPoolAfterARelu() throws {
+        for relu in [true, false] {
+            var g = input([2, 9, 8, 5])
+            if relu { try g.addNode(Node(name: "relu", op: .unary(.relu), inputs: ["x"], outputs: ["r"])) }
+            try g.addNode(
+                Node(
+                    name: "pad", op: .pad(pads: [0, 1, 0, 0, 0, 1, 1, 0], value: 0), inputs: [relu ? "r" : "x"],
+                    outputs: ["p"]))
+            try g.addNode(
+                Node(
+                    name: "pool", op: .maxPool2D(Pool2D(kernelH: 3, kernelW: 3, strideH: 2, strideW: 2)),
+                    inputs: ["p"], outputs: ["y"]))
+            g.outputs = ["y"]
+            let (opt, results) = try check(g, ["fold-pad"], exact: true)
+            XCTAssertEqual(ops(opt), relu ? ["Relu", "MaxPool2D"] : ["Pad", "MaxPool2D"])
+            XCTAssertEqual(results[0].changes, relu ? 1 : 0)
+            XCTAssertEqual(opt.values["y"]?.type.shape, [2, 5, 4, 5])
+        }
+    }
+
     // MARK: fold-constants, eliminate-dead-code, pipeline
 
     func testFoldConstantsAndDeadCode() throws {
