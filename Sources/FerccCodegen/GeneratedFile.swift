@@ -240,11 +240,14 @@ struct GeneratedFile {
     func predictions() -> [String] {
         let ins = inputs, outs = outputs
         var l: [String] = []
-        // The argument names of the two forms: one input is `_ input`, one output `into output`.
+        // The argument names of the two forms, labelled as `pointerArguments` says (one input is
+        // `_ input`, one output `into output`).
         let inArgs = ins.count == 1 ? ["input"] : ins.map(\.property)
         let outArgs = outs.count == 1 ? ["output"] : outs.map(\.property)
-        let inLabels = ins.count == 1 ? ["_ input"] : ins.map(\.property)
-        let outLabels = outs.count == 1 ? ["into output"] : outs.map(\.property)
+        let labels = pointerArguments
+        func labelled(_ label: String, _ arg: String) -> String { label == arg ? arg : "\(label) \(arg)" }
+        let inLabels = zip(labels.inputs, inArgs).map { labelled($0.label, $1) }
+        let outLabels = zip(labels.outputs, outArgs).map { labelled($0.label, $1) }
         let result = outs.count == 1 ? "[Float]" : "Outputs"
         if outs.count > 1 {
             l.append("    /// The outputs of one inference: one array per model output.")
@@ -276,8 +279,8 @@ struct GeneratedFile {
             l.append("        var \(arg) = [Float](repeating: 0, count: \(p.type.count))")
         }
         let pass =
-            zip(inLabels, inArgs).map { label, arg in label.hasPrefix("_ ") ? arg : "\(arg): \(arg)" }
-            + zip(outLabels, outArgs).map { label, arg in "\(label.hasPrefix("into ") ? "into" : arg): &\(arg)" }
+            zip(labels.inputs, inArgs).map { $0.label == "_" ? $1 : "\($0.label): \($1)" }
+            + zip(labels.outputs, outArgs).map { "\($0.label): &\($1)" }
         l.append("        predict(\(pass.joined(separator: ", ")))")
         l.append(
             "        return "

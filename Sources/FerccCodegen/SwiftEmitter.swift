@@ -81,12 +81,12 @@ public enum SwiftEmitter {
         let file = GeneratedFile(
             graph: graph, plan: plan, options: options, writer: w,
             kernelText: try KernelSourceIndex.text(for: kernels, target: options.target))
+        let arguments = file.pointerArguments
         return GeneratedCode(
             kernelSource: file.render(), weightsSource: options.weights == .embedded ? file.renderWeights() : nil,
             weightsFile: options.weights == .file ? plan.weights : nil, arena: plan.arena,
             scratchBytes: try checkedScratchBytes(plan, limit: options.maxMemory), weightBytes: plan.weights.count,
-            layers: layers, plan: plan, inputArguments: file.pointerArguments.inputs,
-            outputArguments: file.pointerArguments.outputs)
+            layers: layers, plan: plan, inputArguments: arguments.inputs, outputArguments: arguments.outputs)
     }
 
     /// The plan's scratch, after checking that its weights and arena, then all three together, fit
