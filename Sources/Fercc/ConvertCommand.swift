@@ -159,7 +159,8 @@ func precision(_ graph: Graph) -> String {
     var int8 = 0, float = 0
     for node in graph.nodes {
         switch node.op {
-        case .quantize, .dequantize, .reshape, .transpose, .concat, .split, .slice, .pad, .channelShuffle: continue
+        case .quantize, .dequantize, .reshape, .transpose, .concat, .split, .slice, .pad, .channelShuffle, .interleave:
+            continue
         default: break
         }
         if graph.values[node.outputs[0]]?.type.dtype.isQuantized == true { int8 += 1 } else { float += 1 }

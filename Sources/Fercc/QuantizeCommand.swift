@@ -44,7 +44,10 @@ public enum QuantizeCommand {
     /// The passes before quantization: the default pipeline without the fused convolution ops
     /// (calibration and the per-layer report need the intermediates; the int8 graph is fused
     /// before code generation).
-    static let fusions = ["fuse-depthwise-pointwise", "fuse-expand-depthwise-pointwise", "fuse-residual-add"]
+    static let fusions = [
+        "fuse-depthwise-pointwise", "fuse-expand-depthwise-pointwise", "fuse-residual-add",
+        "fuse-concat-shuffle"
+    ]
     public static var pipeline: [String] { PassManager.defaultPipeline.filter { !fusions.contains($0) } }
 
     public static func run(

@@ -43,7 +43,7 @@ extension Graph {
             macs = outCount
         case .resize2D(let r):
             macs = saturatingProduct(outCount, (r.bilinear ? 4 : 1))
-        case .channelShuffle:
+        case .channelShuffle, .interleave:
             macs = 0
         case .depthwisePointwise(let dw, _, _, let residual):
             if inShapes.count >= 5, inShapes[0].count == 4, inShapes[3].count == 4,

@@ -47,6 +47,11 @@ public enum Op: Equatable, Sendable {
     case resize2D(Resize2D)
     /// ShuffleNet's channel shuffle along `axis`: view the axis as [groups, n/groups], swap the two.
     case channelShuffle(groups: Int, axis: Int)
+    /// k inputs of one type: their Concat along `axis` shuffled into k groups (ShuffleNetV2's
+    /// Concat + ChannelShuffle, fused): element j of input g on the axis lands at j * k + g. The
+    /// result split along the axis into `parts` equal outputs (the Slices that read it, fused);
+    /// the inputs' length on the axis is a multiple of `parts`.
+    case interleave(axis: Int, parts: Int = 1)
     /// A depthwise convolution feeding a 1x1 convolution, computed band by band so the
     /// intermediate tensor never exists whole. inputs: x, dw weights, dw bias, pw weights, pw bias.
     /// In int8 graphs `intermediate` is the depthwise result's quantization (nil in float ones).
@@ -90,6 +95,7 @@ public enum Op: Equatable, Sendable {
         case .dynamicQuantize: return "DynamicQuantize"
         case .resize2D(let r): return r.bilinear ? "ResizeBilinear" : "ResizeNearest"
         case .channelShuffle: return "ChannelShuffle"
+        case .interleave: return "Interleave"
         case .depthwisePointwise: return "DepthwisePointwise"
         case .expandDepthwisePointwise: return "ExpandDepthwisePointwise"
         }

@@ -262,6 +262,20 @@ public enum ShapeInference {
             }
             return [inputs[0]]
 
+        case .interleave(let axis, let parts):
+            try need(2...4096)
+            let t = inputs[0]
+            guard axis >= 0, axis < t.rank, inputs.allSatisfy({ $0 == t }), parts > 0, parts <= 4096,
+                t.shape[axis] % parts == 0
+            else {
+                throw FerccError(
+                    "Interleave of \(inputs.map(\.description).joined(separator: ", ")) on axis \(axis) in \(parts) parts"
+                )
+            }
+            var shape = t.shape
+            shape[axis] = t.shape[axis] / parts * inputs.count
+            return Array(repeating: TensorType(t.dtype, shape, quantization: t.quantization), count: parts)
+
         case .depthwisePointwise(let dw, let pw, _, let residual):
             try need(residual == nil ? 5...5 : 6...6)
             let mid = try infer(.conv2D(dw), inputs: Array(inputs[0...2]))[0]

@@ -64,6 +64,7 @@ public enum Lowering {
         case .transpose(let perm): return try DataMovementLowering.transpose(node, perm: perm, ctx)
         case .channelShuffle(let groups, let axis):
             return try DataMovementLowering.channelShuffle(node, groups: groups, axis: axis, ctx)
+        case .interleave(let axis, _): return try DataMovementLowering.interleave(node, axis: axis, ctx)
         case .slice(let s): return try DataMovementLowering.slice(node, s, ctx)
         case .split(let axis, _): return try DataMovementLowering.split(node, axis: axis, ctx)
         case .concat(let axis): return try DataMovementLowering.concat(node, axis: axis, ctx)

@@ -19,6 +19,7 @@ public enum PassManager {
     public static let passes: [GraphPass] = [
         RecognizeChannelShuffle(), ToNHWC(), FoldBatchNorm(), FoldConstants(), FoldPad(), FuseActivation(),
         FoldQDQ(), FuseDepthwisePointwise(), FuseExpandDepthwisePointwise(), FuseResidualAdd(),
+        FuseConcatShuffle(),
         EliminateDeadCode()
     ]
 

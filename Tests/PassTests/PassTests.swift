@@ -313,6 +313,59 @@ final class PassTests: XCTestCase {
         XCTAssertEqual(frontKept.nodes[1].inputs.last, "p")
     }
 
+    // MARK: fuse-concat-shuffle
+
+    /// ShuffleNetV2's block end: Concat of the two branches, ChannelShuffle of 2 groups, Slices
+    /// of the two halves; the same in 3 groups on an inner axis (strided copies), and kept where
+    /// the concatenation has another reader.
+    func testFuseConcatShuffleAndTheSlicesAfterIt() throws {
+        let pipeline = ["fuse-concat-shuffle"]
+        func block(_ shape: [Int], groups: Int, axis: Int, slices: Int, extraReader: Bool = false) throws -> Graph {
+            var g = Graph(source: GraphSource(format: "test"))
+            let names = (0..<groups).map { "x\($0)" }
+            for n in names { g.values[n] = Value(name: n, type: TensorType(.float32, shape)) }
+            g.inputs = names
+            var joined = shape
+            joined[axis] *= groups
+            try g.addNode(Node(name: "concat", op: .concat(axis: axis), inputs: names, outputs: ["c"]))
+            try g.addNode(
+                Node(name: "shuffle", op: .channelShuffle(groups: groups, axis: axis), inputs: ["c"], outputs: ["s"]))
+            g.outputs = slices == 0 ? ["s"] : []
+            let part = joined[axis] / max(slices, 1)
+            for p in (0..<slices).reversed() {  // in either order
+                var starts = [Int](repeating: 0, count: shape.count), sizes = joined
+                starts[axis] = p * part
+                sizes[axis] = part
+                let slice = Slice(starts: starts, steps: [Int](repeating: 1, count: shape.count), sizes: sizes)
+                try g.addNode(Node(name: "slice\(p)", op: .slice(slice), inputs: ["s"], outputs: ["y\(p)"]))
+                g.outputs.append("y\(p)")
+            }
+            if extraReader { g.outputs.append("c") }
+            return g
+        }
+        // Halves of 2 x 12 channels: one vector interleave per half (6 channels of each input).
+        let (halves, results) = try check(
+            try block([2, 5, 6, 12], groups: 2, axis: 3, slices: 2), pipeline, exact: true)
+        XCTAssertEqual(ops(halves), ["Interleave"])
+        XCTAssertEqual(halves.nodes[0].outputs, ["y0", "y1"])
+        XCTAssertEqual(results[0].changes, 1)
+        // No slices; halves of 2 x 6 channels (3 each: strided copies); 3 groups on axis 1 with an
+        // inner axis; 3 parts.
+        XCTAssertEqual(
+            ops(try check(try block([1, 3, 4, 9], groups: 2, axis: 3, slices: 0), pipeline, exact: true).0),
+            ["Interleave"])
+        XCTAssertEqual(
+            ops(try check(try block([1, 4, 3, 6], groups: 2, axis: 3, slices: 2), pipeline, exact: true).0),
+            ["Interleave"])
+        let (threes, _) = try check(try block([2, 6, 5], groups: 3, axis: 1, slices: 3), pipeline, exact: true)
+        XCTAssertEqual(ops(threes), ["Interleave"])
+        XCTAssertEqual(threes.nodes[0].outputs.count, 3)
+        // The concatenation is also a graph output: it must exist, nothing is fused.
+        let (kept, _) = try check(
+            try block([1, 3, 4, 8], groups: 2, axis: 3, slices: 2, extraReader: true), pipeline, exact: true)
+        XCTAssertEqual(ops(kept), ["Concat", "ChannelShuffle", "Slice", "Slice"])
+    }
+
     // MARK: fold-pad
 
     func testFoldPadIntoConvolution() throws {
@@ -396,7 +449,10 @@ final class PassTests: XCTestCase {
         let onnx = try ONNXImporter.importModel(path: Repo.fixtures + "/shufflenet_unit.onnx")
         let (o1, r1) = try check(onnx, PassManager.defaultPipeline)
         XCTAssertEqual(r1.first { $0.name == "recognize-channel-shuffle" }?.changes, 1)
-        XCTAssertTrue(o1.nodes.contains { if case .channelShuffle(2, _) = $0.op { return true } else { return false } })
+        // The unit's Concat and shuffle then become one Interleave of the two branches.
+        XCTAssertEqual(r1.first { $0.name == "fuse-concat-shuffle" }?.changes, 1)
+        XCTAssertTrue(o1.nodes.contains { if case .interleave = $0.op { return true } else { return false } })
+        XCTAssertFalse(o1.nodes.contains { $0.op.name == "ChannelShuffle" || $0.op.name == "Concat" })
         let tfl = try TFLiteImporter.importModel(path: Repo.path("fixtures/tflite/channel_shuffle_5d.tflite"))
         let (o2, _) = try check(tfl, ["recognize-channel-shuffle"])
         XCTAssertEqual(ops(o2), ["ChannelShuffle"])

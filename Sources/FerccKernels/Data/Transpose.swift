@@ -2,6 +2,26 @@
 // fercc-kernel requires(avx2): Int8/AVX2/Shuffle+AVX2.swift
 
 extension Kernels {
+    /// y[p][2j] = a[p * stride + j], y[p][2j + 1] = b[p * stride + j] for j < half (>= 4): a two-group
+    /// channel shuffle of two halves (of one tensor, or ShuffleNetV2's two branches). Four channels
+    /// of each half per step, a partial last step redoing the four before it.
+    public static func interleave(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, stride: Int, _ y: UnsafeMutablePointer<Float>,
+        pixels: Int, half h: Int
+    ) {
+        for p in 0..<pixels {
+            let a = a + p * stride, b = b + p * stride, out = y + p * 2 * h
+            var j = 0
+            while j < h {
+                let at = min(j, h - 4)
+                let va = UnsafeRawPointer(a + at).loadUnaligned(as: SIMD4<Float>.self),
+                    vb = UnsafeRawPointer(b + at).loadUnaligned(as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(out + 2 * at).storeBytes(
+                    of: SIMD8(va[0], vb[0], va[1], vb[1], va[2], vb[2], va[3], vb[3]), as: SIMD8<Float>.self)
+                j += 4
+            }
+        }
+    }
 
     /// `y` = `x` transposed by `perm` (output axis i is input axis perm[i]); allocates nothing.
     public static func transpose<T>(_ x: UnsafePointer<T>, _ shape: [Int], perm: [Int], _ y: UnsafeMutablePointer<T>) {
@@ -13,24 +33,13 @@ extension Kernels {
             return
         }
         #endif
-        // The same on floats: four channels of each half per step, a partial last step redoing the
-        // four before it.
+        // The same on floats.
         if T.self == Float.self, rank == 4, perm == [0, 2, 1, 3], shape[1] == 2, shape[3] == 1, shape[2] >= 4 {
             let h = shape[2]
-            let xf = UnsafeRawPointer(x).assumingMemoryBound(to: Float.self),
-                yf = UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self)
-            for p in 0..<shape[0] {
-                let a = xf + p * 2 * h, b = a + h, out = yf + p * 2 * h
-                var j = 0
-                while j < h {
-                    let at = min(j, h - 4)
-                    let va = UnsafeRawPointer(a + at).loadUnaligned(as: SIMD4<Float>.self),
-                        vb = UnsafeRawPointer(b + at).loadUnaligned(as: SIMD4<Float>.self)
-                    UnsafeMutableRawPointer(out + 2 * at).storeBytes(
-                        of: SIMD8(va[0], vb[0], va[1], vb[1], va[2], vb[2], va[3], vb[3]), as: SIMD8<Float>.self)
-                    j += 4
-                }
-            }
+            let xf = UnsafeRawPointer(x).assumingMemoryBound(to: Float.self)
+            interleave(
+                xf, xf + h, stride: 2 * h, UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self),
+                pixels: shape[0], half: h)
             return
         }
         // NCHW to NHWC with few channels (a model's image input): each pixel's channels gathered

@@ -35,6 +35,34 @@ enum DataMovementLowering {
         ]
     }
 
+    /// Concat + ChannelShuffle (+ the Slices after it) fused: element j of input g lands at
+    /// j * k + g on the axis, output p holding the p-th of equal parts. Two float inputs with the
+    /// axis last (parts at least 4 long per input): one vector interleave per part; otherwise a
+    /// strided copy per input and part.
+    static func interleave(_ node: Node, axis: Int, _ ctx: LoweringContext) throws -> [any KernelCall] {
+        let s = ctx.shape(node.inputs[0]), k = node.inputs.count, dtype = ctx.type(node.outputs[0]).dtype
+        let outer = s[..<axis].reduce(1, *), n = s[axis], inner = s[(axis + 1)...].reduce(1, *)
+        let part = n / node.outputs.count  // of each input, per output
+        var calls: [any KernelCall] = []
+        for (p, y) in node.outputs.enumerated() {
+            if dtype == .float32, k == 2, inner == 1, part >= 4 {
+                calls.append(
+                    InterleaveCall(
+                        a: try ctx.buffer(node.inputs[0]), b: try ctx.buffer(node.inputs[1]), offset: p * part,
+                        stride: n, output: try ctx.buffer(y), pixels: outer, half: part))
+                continue
+            }
+            for (g, x) in node.inputs.enumerated() {
+                calls.append(
+                    StridedCopyCall(
+                        dtype: dtype, source: .buffer(try ctx.buffer(x)), sourceOffset: p * part * inner,
+                        sourceStrides: [n * inner, inner, 1], output: try ctx.buffer(y), outputOffset: g * inner,
+                        outputStrides: [k * part * inner, k * inner, 1], shape: [outer, part, inner]))
+            }
+        }
+        return calls
+    }
+
     static func slice(_ node: Node, _ s: Slice, _ ctx: LoweringContext) throws -> [any KernelCall] {
         let x = node.inputs[0]
         guard s.sizes.reduce(1, *) > 0 else { return [] }
@@ -189,6 +217,32 @@ struct TransposeCall: ElementMoveCall {
     func emit(_ w: inout SwiftWriter) {
         let y = output.map { w.pointer($0, dtype) } ?? w.scratch(dtype)
         w.line("Kernels.transpose(\(w.pointer(input, dtype)), \(w.array(shape)), perm: \(w.array(perm)), \(y))")
+    }
+}
+
+/// Two float tensors' channels interleaved (`Kernels.interleave`), from channel `offset` of
+/// each pixel (`stride` channels apart) on.
+struct InterleaveCall: KernelCall {
+    let a: Buffer, b: Buffer
+    let offset: Int, stride: Int
+    let output: Buffer
+    let pixels: Int, half: Int
+
+    var kernels: [String] { ["Data/Transpose.swift"] }
+    var summary: String { "interleave float32 \(pixels) x 2 x \(half) \(a), \(b) [\(offset)] -> \(output)" }
+
+    func prepare(_ m: PlanMemory) -> PreparedCall {
+        let x = m.pointer(a, Float.self) + offset, z = m.pointer(b, Float.self) + offset
+        let y = m.pointer(output, Float.self)
+        let (p, h, s) = (pixels, half, stride)
+        return PreparedCall { _ in Kernels.interleave(x, z, stride: s, y, pixels: p, half: h) }
+    }
+
+    func emit(_ w: inout SwiftWriter) {
+        let at = offset == 0 ? "" : " + \(offset)"
+        w.line(
+            "Kernels.interleave(\(w.pointer(a, .float32))\(at), \(w.pointer(b, .float32))\(at), stride: \(stride), "
+                + "\(w.pointer(output, .float32)), pixels: \(pixels), half: \(half))")
     }
 }
 
