@@ -165,6 +165,53 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Every depthwise output is the bias, then its taps (padding's zeros included) in kernel
+    /// order, each one multiply-add, whichever path computed it: four-pixel tiles (with AVX2, 8
+    /// channels at a time at stride 1), the tile moved back over a row's last 1-3 pixels, single
+    /// pixels, 16 channels, 8, and the last 8 again. So a pixel's bits do not depend on the row's
+    /// width, and the fused kernels, which run it over bands, match the unfused ones. Rows of 1 to
+    /// 11 pixels, stride 1 and 2, a NaN input.
+    func testDepthwiseOutputsAreTheirTapsInOrder() {
+        var rng = SeededRandom(17)
+        for c in [8, 24, 27, 40] {
+            for s in [1, 2] {
+                for width in 1...11 {
+                    let outW = (width - 1) / s + 1, h = 5, outH = (h - 1) / s + 1
+                    let g = geometry(1, h, width, c, c, k: 3, s: s, d: 1, p: (1, 1, 1, 1), groups: c)
+                    var x = rng.floats(h * width * c)
+                    x[c + 3] = .nan
+                    let w = rng.floats(c * 9), b = rng.floats(c)
+                    var y = [Float](repeating: .infinity, count: outH * outW * c)
+                    var scratch = [Float](repeating: .nan, count: max(g.paddedInputCount, 1))
+                    pinned.convolution(g, weights: w, bias: b)(x, &y, &scratch)
+                    var want = y
+                    for oh in 0..<outH {
+                        for ow in 0..<outW {
+                            for o in 0..<c {
+                                var acc = b[o]
+                                for kh in 0..<3 {
+                                    for kw in 0..<3 {
+                                        let ih = oh * s - 1 + kh, iw = ow * s - 1 + kw
+                                        let v =
+                                            ih >= 0 && ih < h && iw >= 0 && iw < width
+                                            ? x[(ih * width + iw) * c + o] : 0
+                                        #if (arch(x86_64) && FERCC_AVX2) || arch(arm64)
+                                        acc = acc.addingProduct(v, w[o * 9 + kh * 3 + kw])
+                                        #else
+                                        acc = acc + v * w[o * 9 + kh * 3 + kw]
+                                        #endif
+                                    }
+                                }
+                                want[(oh * outW + ow) * c + o] = acc
+                            }
+                        }
+                    }
+                    XCTAssertEqual(y.map(\.bitPattern), want.map(\.bitPattern), "c \(c) stride \(s) width \(width)")
+                }
+            }
+        }
+    }
+
     /// A convolution given an activation (ReLU and clip applied in registers, the others row by
     /// row) gives exactly what the convolution followed by `Activation.run` gives, NaN included,
     /// on every tile size, channel tail and depthwise path.
@@ -575,48 +622,62 @@ final class KernelTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 1)
     }
 
-    /// fp32 max and average pooling (16-channel vectors, an overlapping last vector, a scalar
-    /// path under 16 channels) against the definition, with padding and stride 2.
+    /// fp32 max and average pooling (16-channel vectors, an overlapping last vector, 8-channel
+    /// vectors, a scalar path under 8 channels; max pooling's unrolled 3x3 and 2x2 windows, its
+    /// edge columns and any other window) against the definition, with padding, stride and
+    /// dilation. Max pooling folds each tap as `v > m ? v : m` from -infinity: NaN inputs are
+    /// skipped and +0 stays before -0, bit for bit.
     func testFloatPoolingAgainstDefinition() {
         var rng = SeededRandom(41)
-        for c in [24, 37, 16, 5] {
-            let h = 9, w = 8, oh = 5, ow = 4
-            let g = Conv2DGeometry(
-                input: (2, h, w, c), output: (oh, ow, c), kernel: (3, 3),
-                stride: (2, 2), pads: (1, 1, 1, 0))
-            let x = rng.floats(2 * h * w * c)
-            for kind in [Pool2DKernel.Kind.max, .average(countIncludePad: false), .average(countIncludePad: true)] {
-                var got = [Float](repeating: .nan, count: 2 * oh * ow * c + 16)  // guard lanes after the output
-                Pool2DKernel(geometry: g, kind: kind).run(input: x, output: &got)
-                var want = got
-                for i in (2 * oh * ow * c)..<want.count { want[i] = .nan }
-                for n in 0..<2 {
-                    for oy in 0..<oh {
-                        for ox in 0..<ow {
-                            for ch in 0..<c {
-                                var m = -Float.infinity, sum: Float = 0, inside = 0, padded = 0
-                                for ky in 0..<3 {
-                                    for kx in 0..<3 {
-                                        let y = oy * 2 - 1 + ky, xx = ox * 2 - 1 + kx
-                                        if y < h + 1, xx < w + 0 { padded += 1 }
-                                        guard y >= 0, y < h, xx >= 0, xx < w else { continue }
-                                        let v = x[((n * h + y) * w + xx) * c + ch]
-                                        m = max(m, v); sum += v; inside += 1
+        // (kernel, stride, dilation, pads top/left/bottom/right)
+        let windows: [(Int, Int, Int, (Int, Int, Int, Int))] = [
+            (3, 2, 1, (1, 1, 1, 0)), (2, 2, 1, (0, 0, 0, 0)), (3, 1, 2, (2, 1, 0, 2)), (4, 3, 1, (1, 2, 2, 1))
+        ]
+        for (k, s, d, p) in windows {
+            for c in [24, 37, 16, 13, 8, 5] {
+                let h = 9, w = 8
+                let oh = (h + p.0 + p.2 - d * (k - 1) - 1) / s + 1, ow = (w + p.1 + p.3 - d * (k - 1) - 1) / s + 1
+                let g = Conv2DGeometry(
+                    input: (2, h, w, c), output: (oh, ow, c), kernel: (k, k),
+                    stride: (s, s), dilation: (d, d), pads: p)
+                var x = rng.floats(2 * h * w * c)
+                for i in stride(from: 3, to: x.count, by: 29) { x[i] = .nan }
+                for i in stride(from: 5, to: x.count, by: 23) { x[i] = i % 2 == 0 ? 0 : -0.0 }
+                for kind in [Pool2DKernel.Kind.max, .average(countIncludePad: false), .average(countIncludePad: true)] {
+                    var got = [Float](repeating: .nan, count: 2 * oh * ow * c + 16)  // guard lanes after the output
+                    Pool2DKernel(geometry: g, kind: kind).run(input: x, output: &got)
+                    var want = got
+                    for i in (2 * oh * ow * c)..<want.count { want[i] = .nan }
+                    for n in 0..<2 {
+                        for oy in 0..<oh {
+                            for ox in 0..<ow {
+                                for ch in 0..<c {
+                                    var m = -Float.infinity, sum: Float = 0, inside = 0, padded = 0
+                                    for ky in 0..<k {
+                                        for kx in 0..<k {
+                                            let y = oy * s - p.0 + ky * d, xx = ox * s - p.1 + kx * d
+                                            if y < h + p.2, xx < w + p.3 { padded += 1 }
+                                            guard y >= 0, y < h, xx >= 0, xx < w else { continue }
+                                            let v = x[((n * h + y) * w + xx) * c + ch]
+                                            m = v > m ? v : m
+                                            sum += v
+                                            inside += 1
+                                        }
                                     }
-                                }
-                                let o = ((n * oh + oy) * ow + ox) * c + ch
-                                switch kind {
-                                case .max: want[o] = m
-                                case .average(let inc): want[o] = sum * (1 / Float(inc ? padded : inside))
+                                    let o = ((n * oh + oy) * ow + ox) * c + ch
+                                    switch kind {
+                                    case .max: want[o] = m
+                                    case .average(let inc): want[o] = sum * (1 / Float(inc ? padded : inside))
+                                    }
                                 }
                             }
                         }
                     }
+                    XCTAssertEqual(
+                        got.prefix(2 * oh * ow * c).map(\.bitPattern), want.prefix(2 * oh * ow * c).map(\.bitPattern),
+                        "kernel \(k) stride \(s) dilation \(d) pads \(p) c \(c) \(kind)")
+                    XCTAssertTrue(got.suffix(16).allSatisfy(\.isNaN), "written past the output")
                 }
-                XCTAssertEqual(
-                    got.prefix(2 * oh * ow * c).map(\.bitPattern), want.prefix(2 * oh * ow * c).map(\.bitPattern),
-                    "c \(c) \(kind)")
-                XCTAssertTrue(got.suffix(16).allSatisfy(\.isNaN), "written past the output")
             }
         }
     }

@@ -65,6 +65,8 @@ extension Kernels {
         func relu() -> Self
         /// min(max(self, low), high) lane by lane (NaN stays NaN).
         func clip(_ low: Float, _ high: Float) -> Self
+        /// `self > other ? self : other` lane by lane: a NaN in `self` is skipped, one in `other` kept.
+        func maximum(_ other: Self) -> Self
     }
 
     /// The vector type the fp32 kernels compute with: 16 floats (one AVX-512 register, two AVX2
@@ -90,11 +92,17 @@ extension Kernels {
         #elseif arch(x86_64) && FERCC_AVX2
         @inline(__always) public func relu() -> Self { Self(Kernels.reluAVX2(v)) }
         @inline(__always) public func clip(_ low: Float, _ high: Float) -> Self { Self(Kernels.clipAVX2(v, low, high)) }
+        @inline(__always) public func maximum(_ other: Self) -> Self { Self(Kernels.maximumAVX2(v, other.v)) }
         #else
         @inline(__always) public func relu() -> Self { Self(v.replacing(with: 0, where: .!(v .> 0))) }
         @inline(__always) public func clip(_ low: Float, _ high: Float) -> Self {
             let a = v.replacing(with: low, where: v .< low)
             return Self(a.replacing(with: high, where: a .> high))
+        }
+        #endif
+        #if !(arch(x86_64) && FERCC_AVX2)
+        @inline(__always) public func maximum(_ other: Self) -> Self {
+            Self(other.v.replacing(with: v, where: v .> other.v))
         }
         #endif
     }
@@ -115,11 +123,17 @@ extension Kernels {
         #elseif arch(x86_64) && FERCC_AVX2
         @inline(__always) public func relu() -> Self { Self(Kernels.reluAVX2(v)) }
         @inline(__always) public func clip(_ low: Float, _ high: Float) -> Self { Self(Kernels.clipAVX2(v, low, high)) }
+        @inline(__always) public func maximum(_ other: Self) -> Self { Self(Kernels.maximumAVX2(v, other.v)) }
         #else
         @inline(__always) public func relu() -> Self { Self(v.replacing(with: 0, where: .!(v .> 0))) }
         @inline(__always) public func clip(_ low: Float, _ high: Float) -> Self {
             let a = v.replacing(with: low, where: v .< low)
             return Self(a.replacing(with: high, where: a .> high))
+        }
+        #endif
+        #if !(arch(x86_64) && FERCC_AVX2)
+        @inline(__always) public func maximum(_ other: Self) -> Self {
+            Self(other.v.replacing(with: v, where: v .> other.v))
         }
         #endif
     }

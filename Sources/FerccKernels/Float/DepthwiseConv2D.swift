@@ -105,13 +105,24 @@ extension Kernels {
                 let outRow = output + (oh - rows.lowerBound) * g.outW * c
                 let inRow = src + (oh * g.strideH - blockFirstRow) * pw * c
                 var ch = 0
+                // Eight channels at a time on arm64 (a 3x3 kernel's 16-channel weights are 36 NEON
+                // registers) and with AVX2 at stride 1, where four-pixel tiles of 8 channels keep
+                // their weights in registers (16 channels' are 18 of the 16, and each pixel's two
+                // 9-long chains of multiply-adds waited on their latency: 44x44x16 took 1.4x as
+                // long). At stride 2 the tiles share few loads, and rows under 8 pixels recompute
+                // too many of theirs: 16 at a time measured as fast or faster there.
                 #if arch(arm64)
-                // Eight channels at a time: a 3x3 kernel's 16-channel weights (36 registers) spill.
-                while ch + 8 <= c {
+                let eight = true
+                #elseif arch(x86_64) && FERCC_AVX2 && !FERCC_AVX512
+                let eight = g.strideW == 1 && g.dilationW == 1 && g.outW >= 8
+                #else
+                let eight = false
+                #endif
+                while eight && ch + 8 <= c {
                     channelRow(Lanes8.self, ch, inRow, outRow, clamp)
                     ch += 8
                 }
-                #else
+                #if !arch(arm64)
                 while ch + 16 <= c {
                     channelRow(FloatVector.self, ch, inRow, outRow, clamp)
                     ch += 16
@@ -179,10 +190,16 @@ extension Kernels {
             let k0 = V.load(wb), k1 = V.load(wb + c), k2 = V.load(wb + 2 * c)
             let k3 = V.load(wb + 3 * c), k4 = V.load(wb + 4 * c), k5 = V.load(wb + 5 * c)
             let k6 = V.load(wb + 6 * c), k7 = V.load(wb + 7 * c), k8 = V.load(wb + 8 * c)
+            #if arch(x86_64) && FERCC_AVX2
             #if FERCC_AVX512
-            if sx == c && dx == c {
-                // Stride and dilation 1, 32 vector registers: four pixels at once share their input
-                // loads (6 per kernel row, not 12).
+            let fourPixels = true
+            #else
+            // AVX2: 8 channels only (9 weight registers, 4 accumulators and the inputs in 16).
+            let fourPixels = V.lanes == 8
+            #endif
+            if fourPixels && sx == c && dx == c {
+                // Stride and dilation 1: four pixels at once share their input loads (6 per
+                // kernel row, not 12) and run four independent chains of multiply-adds.
                 @inline(__always) func kernelRow(
                     _ p: UnsafePointer<Float>, _ ka: V, _ kb: V, _ kc: V,
                     _ a0: inout V, _ a1: inout V, _ a2: inout V, _ a3: inout V
@@ -194,7 +211,15 @@ extension Kernels {
                     a2 = a2.adding(v2, times: ka).adding(v3, times: kb).adding(v4, times: kc)
                     a3 = a3.adding(v3, times: ka).adding(v4, times: kb).adding(v5, times: kc)
                 }
-                while ow &+ 4 <= g.outW {
+                // A row's last 1-3 pixels in one more tile ending at the row's end, recomputing
+                // up to 3 pixels with the same bits (a single pixel is one 9-long chain).
+                while ow < g.outW && g.outW >= 4 {
+                    if ow &+ 4 > g.outW {
+                        let back = ow &+ 4 &- g.outW
+                        ow &-= back
+                        x -= back &* c
+                        o -= back &* c
+                    }
                     var a0 = bv, a1 = bv, a2 = bv, a3 = bv
                     kernelRow(x, k0, k1, k2, &a0, &a1, &a2, &a3)
                     kernelRow(x + dy, k3, k4, k5, &a0, &a1, &a2, &a3)

@@ -23,6 +23,15 @@ extension Kernels {
         clipAVX2(v, SIMD8(repeating: low), SIMD8(repeating: high))
     }
 
+    /// `a > b ? a : b`: one `vmaxps` per register.
+    @inline(__always) static func maximumAVX2(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        _mm256_max_ps(a, b)
+    }
+
+    @inline(__always) static func maximumAVX2(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+        SIMD16(lowHalf: _mm256_max_ps(a.lowHalf, b.lowHalf), highHalf: _mm256_max_ps(a.highHalf, b.highHalf))
+    }
+
     @inline(__always) static func reluAVX2(_ v: SIMD16<Float>) -> SIMD16<Float> {
         SIMD16(lowHalf: reluAVX2(v.lowHalf), highHalf: reluAVX2(v.highHalf))
     }
