@@ -110,11 +110,12 @@ extension Kernels {
                 // their weights in registers (16 channels' are 18 of the 16, and each pixel's two
                 // 9-long chains of multiply-adds waited on their latency: 44x44x16 took 1.4x as
                 // long). At stride 2 the tiles share few loads, and rows under 8 pixels recompute
-                // too many of theirs: 16 at a time measured as fast or faster there.
+                // too many of theirs: 16 at a time measured as fast or faster there. Other kernel
+                // sizes have no tiles: their per-pixel loop ran 1.5-2.2x as long on 8 channels.
                 #if arch(arm64)
                 let eight = true
                 #elseif arch(x86_64) && FERCC_AVX2 && !FERCC_AVX512
-                let eight = g.strideW == 1 && g.dilationW == 1 && g.outW >= 8
+                let eight = g.kernelH == 3 && g.kernelW == 3 && g.strideW == 1 && g.dilationW == 1 && g.outW >= 8
                 #else
                 let eight = false
                 #endif
