@@ -35,6 +35,24 @@ extension Kernels {
             return (first, end, includePad ? padded : end - first)
         }
 
+        /// Taps of output row `oh`'s window.
+        @inline(__always)
+        func rowTaps(_ oh: Int, includePad: Bool) -> (first: Int, end: Int, count: Int) {
+            let g = geometry
+            return Self.taps(
+                oh, stride: g.strideH, dilation: g.dilationH, kernel: g.kernelH, padBegin: g.padTop,
+                padEnd: g.padBottom, size: g.inH, includePad: includePad)
+        }
+
+        /// Taps of output column `ow`'s window.
+        @inline(__always)
+        func columnTaps(_ ow: Int, includePad: Bool) -> (first: Int, end: Int, count: Int) {
+            let g = geometry
+            return Self.taps(
+                ow, stride: g.strideW, dilation: g.dilationW, kernel: g.kernelW, padBegin: g.padLeft,
+                padEnd: g.padRight, size: g.inW, includePad: includePad)
+        }
+
         public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
             let g = geometry
             let c = g.inC
@@ -48,34 +66,30 @@ extension Kernels {
             for n in 0..<g.batch {
                 let image = input + n * g.inH * g.inW * c
                 for oh in 0..<g.outH {
-                    let th = Self.taps(
-                        oh, stride: g.strideH, dilation: g.dilationH, kernel: g.kernelH,
-                        padBegin: g.padTop, padEnd: g.padBottom, size: g.inH, includePad: includePad)
+                    let th = rowTaps(oh, includePad: includePad)
                     for ow in 0..<g.outW {
-                        let tw = Self.taps(
-                            ow, stride: g.strideW, dilation: g.dilationW, kernel: g.kernelW,
-                            padBegin: g.padLeft, padEnd: g.padRight, size: g.inW, includePad: includePad)
+                        let tw = columnTaps(ow, includePad: includePad)
                         let o = output + ((n * g.outH + oh) * g.outW + ow) * c
                         let h0 = oh * g.strideH - g.padTop, w0 = ow * g.strideW - g.padLeft
                         let count = th.count * tw.count
                         let scale: Float = isMax || count == 0 ? 0 : 1 / Float(count)
-                        // Vectors of 16 channels; with 16 or more channels a partial last vector is
-                        // the last 16, overlapping the one before (the same results written twice).
-                        let vectors = c >= lanes ? (c + lanes - 1) / lanes : 0
+                        // Averages in vectors of 16 channels; with 16 or more channels a partial
+                        // last vector is the last 16, overlapping the one before (the same results
+                        // written twice). Max pooling gets here only below 8 channels: scalar.
+                        let vectors = !isMax && c >= lanes ? (c + lanes - 1) / lanes : 0
                         for v in 0..<vectors {
                             let ch = Swift.min(v * lanes, c - lanes)
-                            var acc = SIMD16<Float>(repeating: isMax ? -.infinity : 0)
+                            var acc = SIMD16<Float>(repeating: 0)
                             // Wrapping index arithmetic: the taps are inside the input, whose
                             // size the lowering checked (the overflow checks were a third of
                             // max pooling's instructions).
                             for i in th.first..<th.end {
                                 let row = image + ((h0 &+ i &* g.dilationH) &* g.inW &* c &+ ch)
                                 for j in tw.first..<tw.end {
-                                    let v = FloatVector.load(row + (w0 &+ j &* g.dilationW) &* c).v
-                                    if isMax { acc.replace(with: v, where: v .> acc) } else { acc += v }
+                                    acc += FloatVector.load(row + (w0 &+ j &* g.dilationW) &* c).v
                                 }
                             }
-                            FloatVector(isMax ? acc : acc * scale).store(o + ch)
+                            FloatVector(acc * scale).store(o + ch)
                         }
                         var ch = vectors > 0 ? c : 0
                         while ch < c {
@@ -113,17 +127,13 @@ extension Kernels {
             for n in 0..<g.batch {
                 let image = input + n * g.inH * g.inW * c
                 for oh in 0..<g.outH {
-                    let th = Self.taps(
-                        oh, stride: g.strideH, dilation: g.dilationH, kernel: g.kernelH,
-                        padBegin: g.padTop, padEnd: g.padBottom, size: g.inH, includePad: false)
+                    let th = rowTaps(oh, includePad: false)
                     let rows = th.end - th.first
                     // Wrapping arithmetic, as in `run`: the taps are inside the input.
                     let top = image + (oh &* g.strideH &- g.padTop &+ th.first &* g.dilationH) &* g.inW &* c
                     let o = output + ((n * g.outH + oh) * g.outW) * c
                     @inline(__always) func edge(_ ow: Int) {
-                        let tw = Self.taps(
-                            ow, stride: g.strideW, dilation: g.dilationW, kernel: g.kernelW,
-                            padBegin: g.padLeft, padEnd: g.padRight, size: g.inW, includePad: false)
+                        let tw = columnTaps(ow, includePad: false)
                         let corner = top + (ow &* g.strideW &- g.padLeft &+ tw.first &* g.dilationW) &* c
                         Self.maxWindow(
                             corner, o + ow &* c, channels: c, rows: rows, columns: tw.end - tw.first, dy: dy, dx: dx)
