@@ -402,6 +402,12 @@ final class KernelTests: XCTestCase {
         check(inC: 3, outC: 24, k: 3, stride: 2, pad: 1, groups: 1, big: true)  // RGB stem, a block of 16 and one of 8
         check(inC: 6, outC: 17, k: 3, stride: 1, pad: 2, groups: 1, big: false, dilation: 2)  // a run per tap
         check(inC: 8, outC: 8, k: 3, stride: 1, pad: 2, groups: 8, big: false, dilation: 2)  // depthwise, dilated
+        // 8- and 16-channel depthwise rows at stride 1 (AVX-512 builds: four pixels on 512-bit lanes),
+        // with ties under both roundings and the general rounding.
+        check(inC: 8, outC: 8, k: 3, stride: 1, pad: 1, groups: 8, big: false)
+        check(inC: 16, outC: 16, k: 3, stride: 1, pad: 1, groups: 16, big: true, powerOfTwoScales: 3)
+        check(inC: 8, outC: 8, k: 3, stride: 1, pad: 1, groups: 8, big: false, hugeBias: true, powerOfTwoScales: 3)
+        check(inC: 16, outC: 16, k: 5, stride: 1, pad: 2, groups: 16, big: false, gain: 0.00001, hugeBias: true)
         check(inC: 20, outC: 37, k: 3, stride: 1, pad: 1, groups: 1, big: false, gain: 0.00001, hugeBias: true)
         check(inC: 20, outC: 37, k: 3, stride: 1, pad: 1, groups: 1, big: false, powerOfTwoScales: 6)
         check(inC: 40, outC: 40, k: 3, stride: 1, pad: 1, groups: 40, big: false, powerOfTwoScales: 3)

@@ -1,6 +1,7 @@
 // AVX2 paths of the int8 kernels, through the compiler's own clang intrinsics module (no package),
 // compiled where the build defines FERCC_AVX2 (with -march=x86-64-v3 or newer). Same bits as the portable kernels.
 // fercc-kernel requires: Int8/AVX2/Requantize+AVX2.swift Int8/QuantizedPadding.swift Int8/QuantizedConvParameters.swift
+// fercc-kernel requires(avx512): Int8/AVX512/Requantize+AVX512.swift
 
 #if arch(x86_64) && FERCC_AVX2
 import _Builtin_intrinsics.intel
@@ -16,7 +17,8 @@ extension Kernels {
     static func depthwiseConvAVX2(
         _ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
         weights: UnsafePointer<Int16>, blocks: Int, table: UnsafePointer<Int32>,
-        requant r: Requantization, foldedRounding: Bool, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil
+        requant r: Requantization, foldedRounding: Bool, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil,
+        wide: WideRows? = nil
     ) {
         let outRows = rows ?? 0..<g.outH, firstRow = rows?.lowerBound ?? 0
         let taps = g.kernelH * g.kernelW
@@ -54,6 +56,13 @@ extension Kernels {
                         // Two output pixels per step: the weights loaded once, the narrowing shared.
                         let pixelStep = g.strideW * cs
                         var ow = 0
+                        #if FERCC_AVX512
+                        if let wide {
+                            ow = wide.row(
+                                row, UnsafePointer(tapOffsets.baseAddress!), tapPairs, wb, outW: g.outW, outC: g.outC,
+                                outRow)
+                        }
+                        #endif
                         while ow + 2 <= g.outW {
                             let px = row + ow * pixelStep
                             var accLo = bias0, accHi = bias1, bccLo = bias0, bccHi = bias1
@@ -85,6 +94,91 @@ extension Kernels {
         }
     }
 
+    #if FERCC_AVX512
+    /// AVX-512 builds: rows of a depthwise layer of 8 or 16 channels at stride 1 (one block of 16,
+    /// a 16-byte input pixel), four output pixels at a time on 512-bit lanes: one 32-byte load
+    /// sign-extended is two adjacent pixels' 16 channels of one tap, so each multiply-add does two
+    /// pixels' work of the 256-bit loop, and the requantization runs 16 lanes per step. The lanes
+    /// hold [pixel p | pixel p + 1] of the 256-bit accumulators' order, so the table is the AVX2
+    /// table's halves each repeated ([lanes 0-7 | 0-7] for the first accumulator, [8-15 | 8-15]
+    /// for the second). Same sums in the same order, same requantization: the same bytes.
+    struct WideRows {
+        let table: [Int32]
+        let output: AVX512Output
+
+        /// nil unless the layer fits: one block (at most 16 channels, 8 or 16 of them: whole
+        /// 8- or 16-byte output pixels), stride 1.
+        init?(_ p: QuantizedConvParameters, table t: [Int32]) {
+            let g = p.geometry
+            guard g.outC == 8 || g.outC == 16, g.strideW == 1 else { return nil }
+            var wide = [Int32](repeating: 0, count: 2 * AVX2Table.stride)
+            for half in 0..<2 {
+                for part in Swift.stride(from: 0, to: AVX2Table.stride, by: 16) {
+                    for l in 0..<16 { wide[half * AVX2Table.stride + part + l] = t[part + half * 8 + l % 8] }
+                }
+            }
+            table = wide
+            output = AVX512Output(p.requant, simpleRounding: p.simpleRounding)
+        }
+
+        /// Output pixels 0, 1, ... of one row, four at a time (`row`: the padded input at the row's
+        /// first window, 16 bytes per pixel); returns how many it wrote (a multiple of 4).
+        @inline(__always)
+        func row(
+            _ row: UnsafePointer<Int8>, _ tapOffsets: UnsafePointer<Int>, _ tapPairs: Int,
+            _ weights: UnsafePointer<Int16>, outW: Int, outC: Int, _ outRow: UnsafeMutablePointer<Int8>
+        ) -> Int {
+            let o = output
+            return table.withUnsafeBufferPointer { tp in
+                let tLo = tp.baseAddress!, tHi = tLo + AVX2Table.stride
+                let biasLo = loadM512(UnsafeRawPointer(tLo)), biasHi = loadM512(UnsafeRawPointer(tHi))
+                // After `packBytesAVX512`, 128-bit lanes 0 and 1 hold channels 0-7 and 8-15 of pixels
+                // 0 and 2, lanes 2 and 3 those of pixels 1 and 3 (8 bytes each); the permutes put
+                // pixels 0-3 in order, 16 bytes each, or their first 8 bytes each for 8 channels.
+                // (`_mm512_set_epi32` lists lanes 15 to 0; an array here cost an allocation per row.)
+                let order16 = _mm512_set_epi32(15, 14, 11, 10, 7, 6, 3, 2, 13, 12, 9, 8, 5, 4, 1, 0)
+                let order8 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 11, 10, 3, 2, 9, 8, 1, 0)
+                var ow = 0
+                while ow &+ 4 <= outW {
+                    let px = row + ow &* 16
+                    var lo0 = biasLo, hi0 = biasHi, lo1 = biasLo, hi1 = biasHi
+                    for j in 0..<tapPairs {
+                        let w = UnsafeRawPointer(weights + j &* 32)
+                        let w0 = _mm512_broadcast_i64x4(loadM256(w)), w1 = _mm512_broadcast_i64x4(loadM256(w + 32))
+                        let pa = px + tapOffsets[2 &* j], pb = px + tapOffsets[2 &* j &+ 1]
+                        @inline(__always) func two(_ k: Int) -> (__m512i, __m512i) {
+                            (
+                                _mm512_cvtepi8_epi16(UnsafeRawPointer(pa + k).loadUnaligned(as: __m256i.self)),
+                                _mm512_cvtepi8_epi16(UnsafeRawPointer(pb + k).loadUnaligned(as: __m256i.self))
+                            )
+                        }
+                        let (a0, b0) = two(0), (a1, b1) = two(32)
+                        lo0 = _mm512_add_epi32(lo0, _mm512_madd_epi16(_mm512_unpacklo_epi16(a0, b0), w0))
+                        hi0 = _mm512_add_epi32(hi0, _mm512_madd_epi16(_mm512_unpackhi_epi16(a0, b0), w1))
+                        lo1 = _mm512_add_epi32(lo1, _mm512_madd_epi16(_mm512_unpacklo_epi16(a1, b1), w0))
+                        hi1 = _mm512_add_epi32(hi1, _mm512_madd_epi16(_mm512_unpackhi_epi16(a1, b1), w1))
+                    }
+                    let bytes = packBytesAVX512(
+                        o.multiply(lo0, table: tLo), o.multiply(hi0, table: tHi), o.multiply(lo1, table: tLo),
+                        o.multiply(hi1, table: tHi), o)
+                    let out = UnsafeMutableRawPointer(outRow + ow &* outC)
+                    if outC == 16 {
+                        out.storeBytes(of: _mm512_permutexvar_epi32(order16, bytes), as: __m512i.self)
+                    } else {
+                        out.storeBytes(
+                            of: _mm512_castsi512_si256(_mm512_permutexvar_epi32(order8, bytes)), as: __m256i.self)
+                    }
+                    ow &+= 4
+                }
+                return ow
+            }
+        }
+    }
+    #else
+    /// No wide rows without AVX-512 (an uninhabited type: `WideRows?` is always nil).
+    enum WideRows {}
+    #endif
+
     /// An int8 depthwise convolution on AVX2 (`depthwiseConvAVX2`): weights as [block][tap
     /// pair][16 lanes][2 taps], lane i of a block holding channel `interleavedChannel(i)`.
     struct QuantizedDepthwiseConvAVX2 {
@@ -94,6 +188,7 @@ extension Kernels {
         let foldedRounding: Bool
         /// Bytes per pixel of the padded input copy (channels padded to 16).
         let channelStride: Int
+        let wide: WideRows?
         var needsPaddedCopy: Bool { p.geometry.hasPadding || p.geometry.inC != channelStride }
 
         /// The channel (within its block of 16) that lane `i` of the AVX2 depthwise accumulators
@@ -126,6 +221,11 @@ extension Kernels {
                     return c < g.outC ? c : nil
                 }, bias: p.folded, p.requant)
             channelStride = p.blocks * 16
+            #if FERCC_AVX512
+            wide = WideRows(p, table: table)
+            #else
+            wide = nil
+            #endif
         }
 
         var scratchBytes: Int {
@@ -151,12 +251,13 @@ extension Kernels {
             _ x: UnsafePointer<Int8>, paddedH: Int, paddedW: Int, output: UnsafeMutablePointer<Int8>,
             rows: Range<Int>? = nil
         ) {
+
             packed.withUnsafeBufferPointer { w in
                 table.withUnsafeBufferPointer { t in
                     depthwiseConvAVX2(
                         x, paddedH: paddedH, paddedW: paddedW, channelStride: channelStride, p.geometry,
                         weights: w.baseAddress!, blocks: p.blocks, table: t.baseAddress!, requant: p.requant,
-                        foldedRounding: foldedRounding, output: output, rows: rows)
+                        foldedRounding: foldedRounding, output: output, rows: rows, wide: wide)
                 }
             }
         }
