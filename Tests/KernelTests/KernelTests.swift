@@ -475,6 +475,12 @@ final class KernelTests: XCTestCase {
         // exact halves after / 0.0625
         for i in stride(from: 0, to: 1000, by: 7) { xs[i] = Float(Int(rng.next() * 400)) * 0.5 * 0.0625 }
         xs[5] = .nan; xs[6] = .infinity; xs[7] = -.infinity; xs[8] = 1e30; xs[9] = -0.0
+        // Tiny negatives (fractions whose bits are near Int32.min), halves and their neighbours.
+        for (i, v) in [-1e-10, -1e-38, -1e-45, -0.03125, 0.03125, -0.09375, -0.15625, -0.031249998, 0.031250004]
+            .enumerated()
+        {
+            xs[10 + i] = Float(v)
+        }
         for halfToEven in [false, true] {
             for (scale, zp) in [(Float(0.0625), Int32(3)), (Float(0.7), Int32(-128)), (Float(2.5), Int32(127))] {
                 var y = [Int8](repeating: 0, count: xs.count)

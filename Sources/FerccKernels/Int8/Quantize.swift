@@ -1,5 +1,6 @@
 // fercc-kernel requires: Int8/QuantizedMath.swift
 // fercc-kernel requires(avx2): Int8/AVX2/Quantize+AVX2.swift
+// fercc-kernel requires(avx512): Int8/AVX512/Quantize+AVX512.swift
 // fercc-kernel requires(neon): Int8/ARM64/Quantize+NEON.swift
 
 extension Kernels {
@@ -12,7 +13,11 @@ extension Kernels {
         _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Int8>, count: Int, scale: Float, zeroPoint: Int32,
         halfToEven: Bool = false
     ) {
-        #if arch(x86_64) && FERCC_AVX2
+        #if arch(x86_64) && FERCC_AVX512
+        var start = quantizeAVX512(x, y, count: count, scale: scale, zeroPoint: zeroPoint, halfToEven: halfToEven)
+        start += quantizeAVX2(
+            x + start, y + start, count: count - start, scale: scale, zeroPoint: zeroPoint, halfToEven: halfToEven)
+        #elseif arch(x86_64) && FERCC_AVX2
         let start = quantizeAVX2(x, y, count: count, scale: scale, zeroPoint: zeroPoint, halfToEven: halfToEven)
         #elseif arch(arm64)
         let start = quantizeNEON(x, y, count: count, scale: scale, zeroPoint: zeroPoint, halfToEven: halfToEven)

@@ -1,0 +1,63 @@
+// AVX-512 paths of the int8 kernels (F, BW, VL and VNNI), compiled where the build defines
+// FERCC_AVX512 (with FERCC_AVX2, and -march=x86-64-v4 -mavx512vnni or newer). Same bits as the portable kernels.
+
+#if arch(x86_64) && FERCC_AVX512
+import _Builtin_intrinsics.intel
+
+extension Kernels {
+    /// `quantizeAVX2` on 16 lanes per step: the same float division, NaN to 0, magnitudes clamped
+    /// to 1000, then the rounding rule on the exact fraction left by truncation, its comparisons
+    /// as mask registers (a > b from the sign of b - a: the fraction's bits with negative ones
+    /// raised to 0 first, which no rule counts as a half, so no difference overflows), the int32
+    /// clamp and `vpmovdb`. The AVX2 loop
+    /// took 4.5% of ShuffleNetV2's int8 inference quantizing its 224x224x3 input. Returns how many
+    /// elements it wrote.
+    static func quantizeAVX512(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Int8>, count: Int, scale: Float, zeroPoint: Int32,
+        halfToEven: Bool
+    ) -> Int {
+        let s = _mm512_set1_ps(scale)
+        let limit = _mm512_set1_ps(1000), negLimit = _mm512_set1_ps(-1000)
+        let absMask = _mm512_set1_epi32(0x7FFF_FFFF), infBits = _mm512_set1_epi32(0x7F80_0000)
+        let zp = _mm512_set1_epi32(zeroPoint), lo = _mm512_set1_epi32(-128), hi = _mm512_set1_epi32(127)
+        let one = _mm512_set1_epi32(1), halfBits = _mm512_set1_epi32(Int32(bitPattern: Float(0.5).bitPattern))
+        /// Lanes where a > b (signed), for differences that cannot overflow.
+        @inline(__always) func greater(_ a: __m512i, _ b: __m512i) -> __mmask16 {
+            _mm512_movepi32_mask(_mm512_sub_epi32(b, a))
+        }
+        @inline(__always) func equal(_ a: __m512i, _ b: __m512i) -> __mmask16 {
+            let d = _mm512_xor_si512(a, b)
+            return _mm512_testn_epi32_mask(d, d)
+        }
+        var i = 0
+        while i + 16 <= count {
+            let v = _mm512_div_ps(UnsafeRawPointer(x + i).loadUnaligned(as: __m512.self), s)
+            let bits = _mm512_castps_si512(v)
+            // NaN (magnitude bits above infinity's) to 0, then clamped.
+            let nan = greater(_mm512_and_si512(bits, absMask), infBits)
+            let c = _mm512_min_ps(_mm512_max_ps(_mm512_maskz_mov_ps(~nan, v), negLimit), limit)
+            let t = _mm512_cvttps_epi32(c)
+            let f = _mm512_sub_ps(c, _mm512_cvtepi32_ps(t))  // exact, in (-1, 1)
+            // The bits of f and of -f, each 0 where negative (then no rule below rounds that way).
+            let zero = _mm512_setzero_si512()
+            let fBits = _mm512_max_epi32(_mm512_castps_si512(f), zero)
+            let gBits = _mm512_max_epi32(_mm512_castps_si512(_mm512_sub_ps(_mm512_setzero_ps(), f)), zero)
+            let up: __mmask16, down: __mmask16
+            if halfToEven {
+                let odd = _mm512_test_epi32_mask(t, one)
+                up = greater(fBits, halfBits) | (equal(fBits, halfBits) & odd)
+                down = greater(gBits, halfBits) | (equal(gBits, halfBits) & odd)
+            } else {
+                up = greater(fBits, _mm512_sub_epi32(halfBits, one))
+                down = greater(gBits, _mm512_sub_epi32(halfBits, one))
+            }
+            let r1 = _mm512_mask_add_epi32(t, up, t, one)
+            let r = _mm512_mask_sub_epi32(r1, down, r1, one)
+            let q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(r, zp), lo), hi)
+            UnsafeMutableRawPointer(y + i).storeBytes(of: _mm512_cvtepi32_epi8(q), as: __m128i.self)
+            i += 16
+        }
+        return i
+    }
+}
+#endif
