@@ -506,22 +506,38 @@ final class KernelTests: XCTestCase {
                     Int8(max(min((Float(v) * scale + bias).rounded(.toNearestOrAwayFromZero) + Float(zp), 127), -128))
                 }, "rescale \(scale) \(bias) \(zp)")
         }
+        // TFLite's fixed-point add and subtract: every pair of int8 inputs (then 13 more, a remainder
+        // after the 16-lane loop), with the larger scale first, second, or both equal (the vector
+        // paths rescale an input of multiplier +-2^30 by a shift), against the scalar `apply`.
+        let pairs = 256 * 256 + 13
+        let a = (0..<pairs).map { Int8(truncatingIfNeeded: $0 & 255) }
+        let b = (0..<pairs).map { Int8(truncatingIfNeeded: ($0 >> 8) & 255) }
         for kind in [QuantizedBinaryKernel.Kind.add, .sub] {
-            let k = QuantizedBinaryKernel(
-                kind: kind, scale1: 0.031, zeroPoint1: -7, scale2: 0.047, zeroPoint2: 12, outputScale: 0.06,
-                outputZeroPoint: -3, min: -100, max: 127)
-            let a = (0..<1037).map { _ in Int8(max(-128, min(127, Int(rng.next() * 128)))) }
-            let b = (0..<1037).map { _ in Int8(max(-128, min(127, Int(rng.next() * 128)))) }
-            var y = [Int8](repeating: 0, count: a.count)
-            a.withUnsafeBufferPointer { ap in
-                b.withUnsafeBufferPointer { bp in
-                    y.withUnsafeMutableBufferPointer { yp in
-                        k.run(ap.baseAddress!, [a.count], bp.baseAddress!, [b.count], yp.baseAddress!, [a.count])
-                    }
+            for (s1, z1, s2, z2, so, zo, lo): (Float, Int32, Float, Int32, Float, Int32, Int32) in [
+                (0.031, -7, 0.047, 12, 0.06, -3, -100), (0.047, 12, 0.031, -7, 0.06, -3, -128),
+                (0.02, 0, 0.02, 5, 0.04, 1, -128), (0.5, -128, 0.001, 3, 0.02, 0, 0)
+            ] {
+                let k = QuantizedBinaryKernel(
+                    kind: kind, scale1: s1, zeroPoint1: z1, scale2: s2, zeroPoint2: z2, outputScale: so,
+                    outputZeroPoint: zo, min: lo, max: 127)
+                let y = Self.sameShape(k, a, b)
+                let want = zip(a, b).map { k.apply($0, $1) }
+                XCTAssertEqual((0..<pairs).filter { y[$0] != want[$0] }.count, 0, "\(kind) \(s1) \(s2) \(so)")
+            }
+        }
+    }
+
+    /// `k` over two same-shape vectors (the kernel's vector paths, then its scalar remainder).
+    static func sameShape(_ k: QuantizedBinaryKernel, _ a: [Int8], _ b: [Int8]) -> [Int8] {
+        var y = [Int8](repeating: 0, count: a.count)
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    k.run(ap.baseAddress!, [a.count], bp.baseAddress!, [b.count], yp.baseAddress!, [a.count])
                 }
             }
-            XCTAssertEqual(y, zip(a, b).map { k.apply($0, $1) }, "\(kind)")
         }
+        return y
     }
 
     /// int8 add and subtract in float arithmetic (graphs fercc quantized itself): every pair of
@@ -543,14 +559,7 @@ final class KernelTests: XCTestCase {
             let k = QuantizedBinaryKernel(
                 kind: kind, scale1: s1, zeroPoint1: z1, scale2: s2, zeroPoint2: z2, outputScale: so,
                 outputZeroPoint: zo, min: lo, max: hi, floatArithmetic: true)
-            var y = [Int8](repeating: 0, count: pairs)
-            a.withUnsafeBufferPointer { ap in
-                b.withUnsafeBufferPointer { bp in
-                    y.withUnsafeMutableBufferPointer { yp in
-                        k.run(ap.baseAddress!, [pairs], bp.baseAddress!, [pairs], yp.baseAddress!, [pairs])
-                    }
-                }
-            }
+            let y = Self.sameShape(k, a, b)
             let scalar = zip(a, b).map { k.apply($0, $1) }
             XCTAssertEqual(
                 (0..<pairs).filter { y[$0] != scalar[$0] }.count, 0,

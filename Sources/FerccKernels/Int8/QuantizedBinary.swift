@@ -15,6 +15,13 @@ extension Kernels {
         static let leftShift: Int32 = 20
         /// AVX2 builds: the three requantizations as `binaryAddAVX2` reads them.
         let avx2Tables: [Int32]
+        /// Per input of an add or subtract, 1 or -1 when its multiplier is +-2^30 with shift 0 (the
+        /// input with the larger scale: TFLite rescales it by 1/2), else 0. Its rescaling is then
+        /// exactly +-(x + offset) << (leftShift - 1): (x + offset) << leftShift is even, and an even
+        /// a times +-2^30 is (+-a/2) * 2^31 exactly, which the doubling high multiply's nudge
+        /// (|nudge| <= 2^30, the product's sign) never moves off +-a/2; a shift of 0 divides by 1.
+        /// The vector paths take the shift instead of a multiply (one of the three).
+        let halves1: Int32, halves2: Int32
         /// Add and subtract in float arithmetic (graphs fercc quantized itself): the output level
         /// is min(max(a * fa + (b * fb + fc), min), max) rounded half to even, both products fused.
         let floatArithmetic: Bool
@@ -54,6 +61,11 @@ extension Kernels {
                     q1.multiplier, q1.shift, q2.multiplier, q2.shift, qo.multiplier, qo.shift
                 )
             }
+            @inline(__always) func halves(_ m: Int32, _ s: Int) -> Int32 {
+                kind == .mul || s != 0 ? 0 : m == 1 << 30 ? 1 : m == -(1 << 30) ? -1 : 0
+            }
+            halves1 = halves(m1, s1)
+            halves2 = halves(m2, s2)
             #if arch(x86_64) && FERCC_AVX2
             avx2Tables = binaryTablesAVX2(m1: m1, s1: s1, m2: m2, s2: s2, mOut: mOut, sOut: sOut)
             #else
@@ -125,11 +137,12 @@ extension Kernels {
                         #if FERCC_AVX512
                         binaryAddAVX512(
                             a, b, y, count: count, offset1: offset1, offset2: offset2, leftShift: Self.leftShift,
-                            tables: t.baseAddress!, zeroPoint: outputZeroPoint, min: min, max: max)
+                            halves1: halves1, halves2: halves2, tables: t.baseAddress!, zeroPoint: outputZeroPoint,
+                            min: min, max: max)
                         #else
                         binaryAddAVX2(
                             a, b, y, count: count, offset1: offset1, offset2: offset2, leftShift: Self.leftShift,
-                            tables: t.baseAddress!,
+                            halves1: halves1, halves2: halves2, tables: t.baseAddress!,
                             AVX2Output(zeroPoint: outputZeroPoint, min: min, max: max, leftShift: false))
                         #endif
                     }

@@ -18,19 +18,25 @@ extension Kernels {
 
     /// `QuantizedBinaryKernel.apply` (add or subtract, no left shifts beyond the common 2^20) on
     /// `count` elements of two same-shape tensors, 16 at a time; the rest is left to the caller.
-    /// Returns how many elements it wrote.
+    /// `halves1`, `halves2`: see `QuantizedBinaryKernel.halves`. Returns how many elements it wrote.
     static func binaryAddAVX2(
         _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int,
-        offset1: Int32, offset2: Int32, leftShift: Int32, tables: UnsafePointer<Int32>, _ o: AVX2Output
+        offset1: Int32, offset2: Int32, leftShift: Int32, halves1: Int32, halves2: Int32,
+        tables: UnsafePointer<Int32>, _ o: AVX2Output
     ) -> Int {
         let off1 = _mm256_set1_epi32(offset1), off2 = _mm256_set1_epi32(offset2)
         let t1 = tables, t2 = tables + AVX2Table.stride, tOut = tables + 2 * AVX2Table.stride
+        @inline(__always) func scaled(_ x: __m128i, _ off: __m256i, _ halves: Int32, _ t: UnsafePointer<Int32>)
+            -> __m256i
+        {
+            let v = _mm256_add_epi32(_mm256_cvtepi8_epi32(x), off)
+            if halves != 0 {
+                return _mm256_slli_epi32(halves > 0 ? v : _mm256_sub_epi32(_mm256_setzero_si256(), v), leftShift - 1)
+            }
+            return multiplyByQuantizedMultiplierAVX2(_mm256_slli_epi32(v, leftShift), t, leftShift: false)
+        }
         @inline(__always) func half(_ x: __m128i, _ z: __m128i) -> __m256i {
-            let sx = multiplyByQuantizedMultiplierAVX2(
-                _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtepi8_epi32(x), off1), leftShift), t1, leftShift: false)
-            let sz = multiplyByQuantizedMultiplierAVX2(
-                _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtepi8_epi32(z), off2), leftShift), t2, leftShift: false)
-            return _mm256_add_epi32(sx, sz)
+            _mm256_add_epi32(scaled(x, off1, halves1, t1), scaled(z, off2, halves2, t2))
         }
         var i = 0
         while i + 16 <= count {

@@ -7,25 +7,30 @@ import _Builtin_intrinsics.intel
 
 extension Kernels {
     /// `binaryAddAVX2` on 16 lanes per step: each input to the common fixed point, their sum to the
-    /// output, all three TFLite's requantization on 512-bit lanes (the general rounding: the input
-    /// with the larger scale always has multiplier 2^30 and shift 0). Returns how many elements it
-    /// wrote.
+    /// output, all three TFLite's requantization on 512-bit lanes (the general rounding), but for
+    /// an input whose multiplier is +-2^30 with shift 0 (`halves1`, `halves2`: the input with the
+    /// larger scale always is) a shift instead. Returns how many elements it wrote.
     static func binaryAddAVX512(
         _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int,
-        offset1: Int32, offset2: Int32, leftShift: Int32, tables: UnsafePointer<Int32>,
-        zeroPoint: Int32, min: Int32, max: Int32
+        offset1: Int32, offset2: Int32, leftShift: Int32, halves1: Int32, halves2: Int32,
+        tables: UnsafePointer<Int32>, zeroPoint: Int32, min: Int32, max: Int32
     ) -> Int {
         let off1 = _mm512_set1_epi32(offset1), off2 = _mm512_set1_epi32(offset2)
         let o = AVX512Output(zeroPoint: zeroPoint, min: min, max: max, leftShift: false, simpleRounding: false)
         let t1 = tables, t2 = tables + AVX2Table.stride, tOut = tables + 2 * AVX2Table.stride
-        @inline(__always) func scaled(_ x: UnsafePointer<Int8>, _ offset: __m512i, _ t: UnsafePointer<Int32>) -> __m512i
-        {
-            let v = _mm512_cvtepi8_epi32(UnsafeRawPointer(x).loadUnaligned(as: __m128i.self))
-            return o.multiply(_mm512_slli_epi32(_mm512_add_epi32(v, offset), UInt32(leftShift)), table: t)
+        @inline(__always) func scaled(
+            _ x: UnsafePointer<Int8>, _ offset: __m512i, _ halves: Int32, _ t: UnsafePointer<Int32>
+        ) -> __m512i {
+            let v = _mm512_add_epi32(_mm512_cvtepi8_epi32(UnsafeRawPointer(x).loadUnaligned(as: __m128i.self)), offset)
+            if halves != 0 {
+                return _mm512_slli_epi32(
+                    halves > 0 ? v : _mm512_sub_epi32(_mm512_setzero_si512(), v), UInt32(leftShift - 1))
+            }
+            return o.multiply(_mm512_slli_epi32(v, UInt32(leftShift)), table: t)
         }
         var i = 0
         while i + 16 <= count {
-            let sum = _mm512_add_epi32(scaled(a + i, off1, t1), scaled(b + i, off2, t2))
+            let sum = _mm512_add_epi32(scaled(a + i, off1, halves1, t1), scaled(b + i, off2, halves2, t2))
             UnsafeMutableRawPointer(y + i).storeBytes(of: requantize16AVX512(sum, table: tOut, o), as: __m128i.self)
             i += 16
         }
