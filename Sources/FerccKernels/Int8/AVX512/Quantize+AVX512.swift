@@ -9,9 +9,8 @@ extension Kernels {
     /// to 1000, then the rounding rule on the exact fraction left by truncation, its comparisons
     /// as mask registers (a > b from the sign of b - a: the fraction's bits with negative ones
     /// raised to 0 first, which no rule counts as a half, so no difference overflows), the int32
-    /// clamp and `vpmovdb`. The AVX2 loop
-    /// took 4.5% of ShuffleNetV2's int8 inference quantizing its 224x224x3 input. Returns how many
-    /// elements it wrote.
+    /// clamp and `vpmovdb`. The AVX2 loop took 4.5% of ShuffleNetV2's int8 inference quantizing
+    /// its 224x224x3 input. Returns how many elements it wrote.
     static func quantizeAVX512(
         _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Int8>, count: Int, scale: Float, zeroPoint: Int32,
         halfToEven: Bool
