@@ -25,6 +25,18 @@ def read_npy(path):
     return list(header["shape"]), struct.unpack(f"<{len(data) // 4}f", data)
 
 
+def write_npy(path, shape, rng):
+    """A float32 .npy of standard normal values (standard library only)."""
+    n = 1
+    for d in shape:
+        n *= d
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % "".join(f"{d}, " for d in shape)
+    header += " " * (63 - (len(header) + 10) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1"))
+        f.write(struct.pack(f"<{n}f", *(rng.gauss(0, 1) for _ in range(n))))
+
+
 def fercc_binary(given=None):
     """`given`, or fercc built in release mode from this checkout (with this CPU's fast paths)."""
     if given:

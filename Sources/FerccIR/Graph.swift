@@ -31,7 +31,8 @@ public enum Int8Arithmetic: String, Equatable, Sendable, CaseIterable {
     /// TFLite's reference kernels, bit for bit: imported int8 models, whose file defines the answer.
     case tflite
     /// fercc's own quantization (`fercc quantize`): same as `tflite` but int8 add and subtract,
-    /// which requantize in float32 (XNNPACK's way) instead of TFLite's three fixed-point steps.
+    /// which requantize in float32 (XNNPACK's way) instead of TFLite's three fixed-point steps,
+    /// and convolutions and fully connected layers, which scale their accumulators in float32.
     case fercc
 }
 

@@ -60,7 +60,8 @@ enum Quantized {
         return b
     }
 
-    /// Per output channel: input scale x weight scale / output scale, requantized TFLite's way.
+    /// Per output channel: input scale x weight scale / output scale, requantized TFLite's way
+    /// (imported graphs) or in float (graphs fercc quantized: `floatScaling`).
     static func requantization(
         _ node: Node, channels: Int, weights qw: Quantization, activation: Activation,
         _ ctx: LoweringContext
@@ -74,21 +75,29 @@ enum Quantized {
             Double(qin.scale) * Double(qw.scales.count == 1 ? qw.scales[0] : qw.scales[c]) / Double(qout.scale)
         }
         let (lo, hi) = try clampRange(ctx.type(node.outputs[0]), activation)
-        return Requantization(scales: scales, outputZeroPoint: qout.zeroPoint, min: lo, max: hi)
+        return Requantization(
+            scales: scales, outputZeroPoint: qout.zeroPoint, min: lo, max: hi, float: floatScaling(ctx))
     }
+
+    /// Whether convolutions and fully connected layers scale their accumulators in float
+    /// (`QuantizedMath.scaleInFloat`): in graphs fercc quantized itself (design decision 31).
+    static func floatScaling(_ ctx: LoweringContext) -> Bool { ctx.graph.int8Arithmetic == .fercc }
 }
 
-/// A requantization stored in the weights: multipliers (int32) and shifts (int8) per channel.
+/// A requantization stored in the weights: multipliers (int32) and shifts (int8) per channel,
+/// and the float scales when the scaling is float.
 struct StoredRequantization {
     let requantization: Requantization
     let multipliers: Int
     let shifts: Int
+    let floatScales: Int?
 
     init(_ r: Requantization, _ ctx: LoweringContext) {
         requantization = r
         multipliers = ctx.add(r.multipliers)
         // TFLite's shifts lie within [-31, 30]: a byte each keeps the blob small.
         shifts = ctx.add(r.shifts.map { Int8(clamping: $0) })
+        floatScales = r.floatScales.map(ctx.add)
     }
 
     /// The stored requantization read back (what generated code reads).
@@ -97,6 +106,7 @@ struct StoredRequantization {
         return Requantization(
             multipliers: Array(UnsafeBufferPointer(start: m.weights(multipliers, Int32.self), count: n)),
             shifts: UnsafeBufferPointer(start: m.weights(shifts, Int8.self), count: n).map { Int($0) },
+            floatScales: floatScales.map { Array(UnsafeBufferPointer(start: m.weights($0, Float.self), count: n)) },
             outputZeroPoint: requantization.outputZeroPoint, min: requantization.min, max: requantization.max)
     }
 
@@ -104,8 +114,8 @@ struct StoredRequantization {
     var arguments: String {
         let r = requantization
         return
-            "multipliers: i32(weights + \(multipliers)), shifts: i8(weights + \(shifts)), channels: "
-            + "\(r.multipliers.count), "
+            "multipliers: i32(weights + \(multipliers)), shifts: i8(weights + \(shifts)), "
+            + (floatScales.map { "scales: f32(weights + \($0)), " } ?? "") + "channels: \(r.multipliers.count), "
             + "outputZeroPoint: \(r.outputZeroPoint), min: \(r.min), max: \(r.max)"
     }
 }

@@ -41,8 +41,9 @@ public struct AccuracyReport: Codable, Sendable {
     public var equalization = "off"
     /// "nearest", or "gptq (N layers ...)" (`ErrorCompensatedRounding`).
     public var weight_rounding = "nearest"
-    /// How the int8 graph computes (`Int8Arithmetic`): "fercc" (int8 adds and subtracts
-    /// requantized in float32) or "tflite" (TFLite's reference kernels bit for bit).
+    /// How the int8 graph computes (`Int8Arithmetic`): "fercc" (int8 adds and subtracts, and the
+    /// convolutions' and fully connected layers' scaling, in float32) or "tflite" (TFLite's
+    /// reference kernels bit for bit).
     public var int8_arithmetic = "tflite"
     /// Set when the numbers rest on too few samples to mean much.
     public var warning: String?
@@ -177,7 +178,8 @@ public struct AccuracyReport: Codable, Sendable {
         lines.append(
             "  int8 arithmetic: "
                 + (int8_arithmetic == "fercc"
-                    ? "fercc's (adds and subtracts requantized in float32; the rest as TFLite's reference kernels)"
+                    ? "fercc's (adds, subtracts, convolutions and fully connected layers requantized in float32; "
+                        + "the rest as TFLite's reference kernels)"
                     : "TFLite's reference kernels, bit for bit"))
         lines.append("  lowest per-layer SQNR (dB):")
         for l in layers.prefix(worst) { lines.append(String(format: "    %7.1f  %@ %@", l.sqnr_db, l.op, l.node)) }

@@ -271,7 +271,8 @@ struct Quantize: ParsableCommand {
     var weightRounding = "nearest"
     @Option(
         help: ArgumentHelp(
-            "int8 arithmetic: fercc (adds and subtracts requantized in float32, faster) or tflite (TFLite's "
+            "int8 arithmetic: fercc (adds, subtracts, convolutions and fully connected layers requantized in "
+                + "float32, faster) or tflite (TFLite's "
                 + "reference kernels bit for bit)."))
     var int8Arithmetic = "fercc"
     @Option(help: "Nodes kept in float32, comma-separated (names as fercc inspect --optimized prints them).")

@@ -92,8 +92,9 @@ final class AArch64Tests: XCTestCase {
     /// channels (1-channel stems, partial blocks, a 1-in 1-out 3x3), kernels 1 to 3, strides,
     /// dilation, padding, batch 2, per-tensor and per-channel multipliers with left and right
     /// shifts, zero points, ReLU clamps, weights at +-127 and at -128 (two -128 taps overflow the
-    /// int16 pair sums of the NEON 3x3 depthwise path, which must fall back); and 64 guard bytes
-    /// after each output.
+    /// int16 pair sums of the NEON 3x3 depthwise path, which must fall back); a quarter of them
+    /// with fercc's float scaling (`QuantizedMath.scaleInFloat`, ties included); and 64 guard
+    /// bytes after each output.
     func testInt8ConvolutionKernelsOnAArch64() throws {
         let dir = try temporaryDirectory()
         let kernels = Repo.path("Sources/FerccKernels")
@@ -145,9 +146,19 @@ final class AArch64Tests: XCTestCase {
             let multipliers = (0..<n).map { _ in Int32(pick((1 << 30)...Int(Int32.max))) }
             let shifts = (0..<n).map { _ in trial % 9 == 0 ? pick(0...3) : pick(-14...(-4)) }
             let zpIn = Int32(pick(-128...127)), zpOut = Int32(pick(-128...127))
+            // Every fourth layer scales in float (graphs fercc quantized), with the same real
+            // multipliers; every eighth of those at 2^-k, where sums land on rounding ties.
+            let floatScales: [Float]? =
+                trial % 4 != 3
+                ? nil
+                : (0..<n).map { i in
+                    trial % 8 == 7
+                        ? Float(sign: .plus, exponent: -pick(1...6), significand: 1)
+                        : Float(Double(multipliers[i]) * Double(sign: .plus, exponent: shifts[i] - 31, significand: 1))
+                }
             let rq = Kernels.Requantization(
-                multipliers: multipliers, shifts: shifts, outputZeroPoint: zpOut, min: trial % 3 == 1 ? zpOut : -128,
-                max: 127)
+                multipliers: multipliers, shifts: shifts, floatScales: floatScales, outputZeroPoint: zpOut,
+                min: trial % 3 == 1 ? zpOut : -128, max: 127)
             let p = Kernels.QuantizedConvParameters(geometry: g, weights: weights, bias: bias, inputZeroPoint: zpIn, requantization: rq)
             let dense = depthwise ? nil : Kernels.QuantizedDenseConv2DKernel(p)
             let dw = depthwise ? Kernels.QuantizedDepthwiseConv2DKernel(p) : nil

@@ -328,7 +328,10 @@ final class QuantizeTests: XCTestCase {
         // fercc's own int8 arithmetic (its 16 residual adds requantize in float32), and said so.
         XCTAssertEqual(result.graph.int8Arithmetic, .fercc)
         XCTAssertEqual(a.int8_arithmetic, "fercc")
-        XCTAssertTrue(a.text().contains("int8 arithmetic: fercc's (adds and subtracts requantized in float32"))
+        XCTAssertTrue(
+            a.text().contains(
+                "int8 arithmetic: fercc's (adds, subtracts, convolutions and fully connected layers requantized in float32"
+            ), a.text())
         // The strongest anchor of the float model (the face) is a face for the int8 one too.
         let g = result.graph
         let got = try Interpreter(graph: g).run([g.inputs[0]: input.data])
@@ -416,6 +419,18 @@ final class QuantizeTests: XCTestCase {
         let want = try Interpreter(graph: result.graph).run([result.graph.inputs[0]: input]).values.first!
         XCTAssertEqual(got.count, 7)
         XCTAssertEqual(got, want, "generated int8 code and the interpreter run the same kernels")
+        // fercc's arithmetic scales the convolutions' accumulators in float (the scales stored with
+        // the weights); `--int8-arithmetic tflite` keeps TFLite's fixed point (none stored).
+        let source = try String(contentsOfFile: out + "/FERInt8.swift", encoding: .utf8)
+        XCTAssertTrue(source.contains("scales: f32(weights + "), "float scaling in the generated code")
+        var fixed = QuantizeCommand.Options()
+        fixed.quantize.arithmetic = .tflite
+        _ = try QuantizeCommand.run(
+            model: Self.fer, calibration: Self.images + "/faces", outputDirectory: dir.appendingPathComponent("t").path,
+            codegen: CodegenOptions(name: "T"), bench: false, options: fixed)
+        let fixedSource = try String(contentsOfFile: dir.appendingPathComponent("t/T.swift").path, encoding: .utf8)
+        XCTAssertTrue(fixedSource.contains("multipliers: i32(weights + "))
+        XCTAssertFalse(fixedSource.contains("scales: f32("), "TFLite's arithmetic stores no float scales")
         // The generated code fuses the int8 depthwise+pointwise pairs; so can the interpreter: same outputs.
         XCTAssertGreaterThan(result.report.passes.last { $0.name == "fuse-depthwise-pointwise" }?.changes ?? 0, 0)
         var fused = result.graph

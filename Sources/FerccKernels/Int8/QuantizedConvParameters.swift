@@ -44,13 +44,14 @@ extension Kernels {
         }
 
         /// From parameters in memory, as generated code stores them with the weights: OHWI
-        /// weights, an optional bias, and per-channel (or one) multipliers and shifts.
+        /// weights, an optional bias, and per-channel (or one) multipliers and shifts (and float
+        /// scales when the scaling is float).
         @inline(never)
         public init(
             geometry g: Conv2DGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?,
             inputZeroPoint: Int32,
-            multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int8>, channels: Int, outputZeroPoint: Int32,
-            min: Int32, max: Int32
+            multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int8>, scales: UnsafePointer<Float>? = nil,
+            channels: Int, outputZeroPoint: Int32, min: Int32, max: Int32
         ) {
             let taps = g.kernelH * g.kernelW * g.inputChannelsPerGroup
             self.init(
@@ -59,6 +60,7 @@ extension Kernels {
                 requantization: Requantization(
                     multipliers: Array(UnsafeBufferPointer(start: multipliers, count: channels)),
                     shifts: UnsafeBufferPointer(start: shifts, count: channels).map { Int($0) },
+                    floatScales: scales.map { Array(UnsafeBufferPointer(start: $0, count: channels)) },
                     outputZeroPoint: outputZeroPoint, min: min, max: max))
         }
 
@@ -69,6 +71,7 @@ extension Kernels {
         /// AVX-512 requantization): it shifts right by 1 to 30 and no accumulator plus half the
         /// divisor reaches 2^31 (the doubling high multiply never grows a value).
         var simpleRounding: Bool {
+            if requant.floatScales != nil { return false }
             let perChannel = requant.multipliers.count > 1
             return (0..<geometry.outC).allSatisfy { oc in
                 let shift = requant.shifts[perChannel ? oc : 0]
@@ -77,7 +80,8 @@ extension Kernels {
         }
 
         /// The portable kernels' table: per block of 16 output channels, 16 lanes each of `bias`
-        /// (by channel; zero past the last), multiplier, left shift and right shift.
+        /// (by channel; zero past the last), multiplier, left shift and right shift. When the
+        /// scaling is float, the multiplier lanes hold the float scales' bits and the shifts are 0.
         func table(bias: [Int32]) -> [Int32] {
             let perChannel = requant.multipliers.count > 1
             var table = [Int32](repeating: 0, count: blocks * 64)
@@ -86,6 +90,10 @@ extension Kernels {
                 let shift = requant.shifts[c]
                 let base = (lane / 16) * 64 + lane % 16
                 table[base] = lane < geometry.outC ? bias[lane] : 0
+                if let f = requant.floatScales {
+                    table[base + 16] = Int32(bitPattern: f[c].bitPattern)
+                    continue
+                }
                 table[base + 16] = requant.multipliers[c]
                 table[base + 32] = Int32(max(shift, 0))
                 table[base + 48] = Int32(max(-shift, 0))

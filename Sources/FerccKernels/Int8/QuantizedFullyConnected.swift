@@ -28,8 +28,8 @@ extension Kernels {
         @inline(never)
         public init(
             weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, outputs: Int, depth: Int, inputZeroPoint: Int32,
-            multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int8>, channels: Int, outputZeroPoint: Int32,
-            min: Int32, max: Int32
+            multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int8>, scales: UnsafePointer<Float>? = nil,
+            channels: Int, outputZeroPoint: Int32, min: Int32, max: Int32
         ) {
             self.init(
                 weights: Array(UnsafeBufferPointer(start: weights, count: outputs * depth)),
@@ -39,6 +39,7 @@ extension Kernels {
                 requantization: Requantization(
                     multipliers: Array(UnsafeBufferPointer(start: multipliers, count: channels)),
                     shifts: UnsafeBufferPointer(start: shifts, count: channels).map { Int($0) },
+                    floatScales: scales.map { Array(UnsafeBufferPointer(start: $0, count: channels)) },
                     outputZeroPoint: outputZeroPoint, min: min, max: max))
         }
 

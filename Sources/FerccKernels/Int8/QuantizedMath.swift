@@ -49,6 +49,20 @@ extension Kernels {
             return roundingDivideByPOT(saturatingRoundingDoublingHighMul(x &* (1 << Int32(left)), multiplier), right)
         }
 
+        /// fercc's float requantization (graphs it quantized itself; XNNPACK's way): x * scale in
+        /// float32, clamped to +-2^16, rounded half to even. The clamp changes no result (the
+        /// caller's zero point and int8 clamp saturate anything past int8 the same way) but keeps
+        /// the conversion in range (`cvtps2dq` returns Int32.min past it). Float(x) rounds half to
+        /// even above 2^24, as `cvtdq2ps` and `scvtf` do, so every kernel gets the same bits.
+        /// The rounding adds and takes back 1.5 * 2^23: the sum's last bit is the units, so the
+        /// addition rounds v half to even (exact for |v| < 2^22), with no libm call
+        /// (`rounded(_:)` is `rintf` in unoptimized builds, which plain packages do not link).
+        @inline(__always)
+        public static func scaleInFloat(_ x: Int32, _ scale: Float) -> Int32 {
+            let v = Swift.min(Swift.max(Float(x) * scale, -65536), 65536)
+            return Int32(v + 12_582_912 - 12_582_912)
+        }
+
         /// Saturating x * 2^exponent (exponent > 0) or rounding division (exponent < 0), as gemmlowp.
         @inline(__always)
         static func saturatingRoundingMultiplyByPOT(_ x: Int32, _ exponent: Int) -> Int32 {

@@ -2,29 +2,40 @@
 
 extension Kernels {
     /// Requantization of an int32 accumulator: multiplier and shift per output channel (one entry
-    /// for per-tensor), then the output zero point and the activation clamp.
+    /// for per-tensor), then the output zero point and the activation clamp. With `floatScales`
+    /// (graphs fercc quantized itself) the scaling is `QuantizedMath.scaleInFloat` instead of
+    /// TFLite's fixed point; every kernel computes the same bits either way.
     public struct Requantization: Sendable {
         public var multipliers: [Int32]
         public var shifts: [Int]
         public var outputZeroPoint: Int32
         public var min: Int32
         public var max: Int32
+        /// The real multipliers in float32 when the scaling is float (same count as `multipliers`).
+        public var floatScales: [Float]?
 
-        /// `scales` are the real multipliers (input scale x weight scale / output scale) in double.
-        public init(scales: [Double], outputZeroPoint: Int32, min: Int32, max: Int32) {
+        /// `scales` are the real multipliers (input scale x weight scale / output scale) in double;
+        /// `float`: scale in float32 (`QuantizedMath.scaleInFloat`) instead of TFLite's fixed point.
+        public init(scales: [Double], outputZeroPoint: Int32, min: Int32, max: Int32, float: Bool = false) {
             let q = scales.map(QuantizedMath.quantizeMultiplier)
             multipliers = q.map { $0.multiplier }
             shifts = q.map { $0.shift }
+            floatScales = float ? scales.map { Float($0) } : nil
             self.outputZeroPoint = outputZeroPoint
             self.min = min
             self.max = max
         }
 
-        /// Multipliers and shifts already computed (generated code stores them with the weights).
+        /// Multipliers and shifts already computed (generated code stores them with the weights),
+        /// and the float scales if the scaling is float.
         @inline(never)
-        public init(multipliers: [Int32], shifts: [Int], outputZeroPoint: Int32, min: Int32, max: Int32) {
+        public init(
+            multipliers: [Int32], shifts: [Int], floatScales: [Float]? = nil, outputZeroPoint: Int32, min: Int32,
+            max: Int32
+        ) {
             self.multipliers = multipliers
             self.shifts = shifts
+            self.floatScales = floatScales
             self.outputZeroPoint = outputZeroPoint
             self.min = min
             self.max = max
@@ -33,8 +44,10 @@ extension Kernels {
         @inline(__always)
         public func apply(_ acc: Int32, channel: Int) -> Int32 {
             let c = multipliers.count == 1 ? 0 : channel
-            let v = QuantizedMath.multiplyByQuantizedMultiplier(acc, multipliers[c], shifts[c]) &+ outputZeroPoint
-            return Swift.min(Swift.max(v, min), max)
+            let scaled =
+                floatScales.map { QuantizedMath.scaleInFloat(acc, $0[c]) }
+                ?? QuantizedMath.multiplyByQuantizedMultiplier(acc, multipliers[c], shifts[c])
+            return Swift.min(Swift.max(scaled &+ outputZeroPoint, min), max)
         }
     }
 
@@ -101,19 +114,28 @@ extension Kernels {
     }
 
     /// Requantizes one block of 16 accumulators of the portable kernels and stores the channels
-    /// that exist. `table` holds, per block, 16 lanes each of (folded) bias, multiplier, left shift
-    /// and right shift.
+    /// that exist. `table` holds, per block, 16 lanes each of (folded) bias, multiplier (the float
+    /// scale's bits when the scaling is float), left shift and right shift.
     @inline(__always)
     static func requantizeBlock(
         _ acc: Int32Vector, block b: Int, _ table: UnsafePointer<Int32>, _ requant: Requantization,
         channels: Int, _ out: UnsafeMutablePointer<Int8>
     ) {
         let t = UnsafeRawPointer(table + b * 64)
-        let v = multiplyByQuantizedMultiplier(
-            acc &+ t.loadUnaligned(as: Int32Vector.self),
-            t.loadUnaligned(fromByteOffset: 64, as: Int32Vector.self),
-            leftShift: t.loadUnaligned(fromByteOffset: 128, as: Int32Vector.self),
-            rightShift: t.loadUnaligned(fromByteOffset: 192, as: Int32Vector.self))
+        let v: Int32Vector
+        if requant.floatScales != nil {
+            let a = acc &+ t.loadUnaligned(as: Int32Vector.self)
+            let s = t.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+            var r = Int32Vector()
+            for i in 0..<16 { r[i] = QuantizedMath.scaleInFloat(a[i], s[i]) }
+            v = r
+        } else {
+            v = multiplyByQuantizedMultiplier(
+                acc &+ t.loadUnaligned(as: Int32Vector.self),
+                t.loadUnaligned(fromByteOffset: 64, as: Int32Vector.self),
+                leftShift: t.loadUnaligned(fromByteOffset: 128, as: Int32Vector.self),
+                rightShift: t.loadUnaligned(fromByteOffset: 192, as: Int32Vector.self))
+        }
         let z = v &+ Int32Vector(repeating: requant.outputZeroPoint)
         let lo = requant.min, hi = requant.max
         var q = Int32Vector()

@@ -74,7 +74,9 @@ enum ConvLowering {
                         / Double(qout.scale)
                 }
                 let (lo, hi) = try Quantized.clampRange(output, a)
-                return Requantization(scales: scales, outputZeroPoint: qout.zeroPoint, min: lo, max: hi)
+                return Requantization(
+                    scales: scales, outputZeroPoint: qout.zeroPoint, min: lo, max: hi,
+                    float: Quantized.floatScaling(ctx))
             }
             let midType = TensorType(.int8, mid, quantization: q)
             let first = Int8Conv(

@@ -162,7 +162,7 @@ struct Int8FullyConnectedCall: KernelCall {
             weights: m.weights(weights), bias: bias.map { m.weights($0) }, outputs: outputs, depth: depth,
             inputZeroPoint: inputZeroPoint,
             multipliers: m.weights(requantization.multipliers), shifts: m.weights(requantization.shifts),
-            channels: r.multipliers.count,
+            scales: requantization.floatScales.map { m.weights($0) }, channels: r.multipliers.count,
             outputZeroPoint: r.outputZeroPoint, min: r.min, max: r.max)
         let x = m.pointer(input, Int8.self), y = m.pointer(output, Int8.self), batch = batch
         return PreparedCall { _ in k.run(input: x, output: y, batch: batch) }

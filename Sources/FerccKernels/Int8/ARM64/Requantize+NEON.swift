@@ -8,7 +8,8 @@ import _Builtin_intrinsics.arm.neon
 
 extension Kernels {
     /// Per block of 16 output channels, 16 lanes each of bias, multiplier, left shift and minus
-    /// the right shift (the form `srshl` takes), for `NEONRequant`.
+    /// the right shift (the form `srshl` takes), for `NEONRequant`; with float scaling, the float
+    /// scales' bits in the multiplier lanes (`QuantizedConvParameters.table`).
     struct NEONRequantTable {
         let values: [Int32]
         /// Whether any channel's multiplier has a left shift (a scale of 1 or more: rare).
@@ -29,7 +30,9 @@ extension Kernels {
             }
             values = t
             leftShift = left
-            rightOnly = right
+            // Float scaling (the multiplier lanes hold the scales' bits, the shifts are 0) has no
+            // fixup at all: full blocks take the fast path's single store.
+            rightOnly = right || p.requant.floatScales != nil
         }
     }
 
@@ -77,6 +80,10 @@ extension Kernels {
         /// left shift, no mask in the fixup (`h + (h >> 31)`, one `ssra`), one 16-byte store.
         /// Loops are written twice through `withBlock`, so that it is a constant in each.
         let fast: Bool
+        /// Whether the scaling is float (`QuantizedMath.scaleInFloat`; the multiplier lanes hold
+        /// the scales): `scvtf`, `fmul`, `fcvtns` (round half to even, saturating, so no clamp
+        /// is needed: the narrowings saturate the same way).
+        let float: Bool
 
         @inline(__always)
         init(
@@ -89,6 +96,7 @@ extension Kernels {
             hi = SIMD16<Int8>(repeating: Int8(truncatingIfNeeded: requant.max))
             leftShift = !fast && table.leftShift
             self.fast = fast
+            float = requant.floatScales != nil
         }
 
         /// Calls `body` with block `b`'s requantization, `fast` when the block can be, the call
@@ -132,9 +140,15 @@ extension Kernels {
             return vrshlq_s32(h &+ (h &>> 31), s)
         }
 
+        /// `scaled` in float: `m` holds the float scales' bits.
+        @inline(__always)
+        static func scaledFloat(_ x: SIMD4<Int32>, _ m: SIMD4<Int32>) -> SIMD4<Int32> {
+            vcvtnq_s32_f32(vmulq_f32(vcvtq_f32_s32(x), unsafeBitCast(m, to: SIMD4<Float>.self)))
+        }
+
         @inline(__always)
         func scaled(_ x: SIMD4<Int32>, _ m: SIMD4<Int32>, _ s: SIMD4<Int32>) -> SIMD4<Int32> {
-            fast ? Self.scaledRight(x, m, s) : Self.scaled(x, m, s)
+            float ? Self.scaledFloat(x, m) : (fast ? Self.scaledRight(x, m, s) : Self.scaled(x, m, s))
         }
 
         /// The block's multipliers and shifts, for loops that have registers to keep them in.

@@ -18,7 +18,9 @@ extension Kernels {
         /// 2^shift) * 2^31, for the even lanes of each 8 and the odd ones (4 int64 per 8 lanes each),
         /// and the bound under which an accumulator counts as negative.
         static let roundEven = 128, roundOdd = 144, negativeBelow = 160
-        static let stride = 176
+        /// The float scales' bits when the scaling is float (`Requantization.floatScales`).
+        static let scale = 176
+        static let stride = 192
 
         /// The table from the channel each lane holds (nil past the last channel), the folded
         /// biases by channel and the requantization.
@@ -48,6 +50,7 @@ extension Kernels {
                 // Below 0 (a < 0): where h is 0 all the same (a = -1, m <= 2^30), taking 1 off before a
                 // right shift changes nothing; with no right shift, never.
                 t[base + negativeBelow + l] = right == 0 ? Int32.min : 0
+                if let f = r.floatScales { t[base + scale + l] = Int32(bitPattern: f[q].bitPattern) }
             }
             // The odd lanes' multipliers where the 32x32->64-bit multiply reads them (even positions).
             for b in 0..<blocks {
@@ -84,11 +87,12 @@ extension Kernels {
     }
 
     /// Whether `requantizeFoldedAVX2` gives TFLite's requantization plus the zero point for every
-    /// channel: no left shift, a non-negative multiplier, and no doubling high product of an
+    /// channel: fixed-point scaling, no left shift, a non-negative multiplier, and no doubling high product of an
     /// accumulator (at most `accumulatorBound` in magnitude) plus 2^(shift-1) + zero point * 2^shift
     /// can leave int32 (the doubling high multiply never grows a magnitude by more than 1).
     static func foldedRoundingAVX2(_ r: Requantization, channels: Int, accumulatorBound: (Int) -> Int64) -> Bool {
-        (0..<channels).allSatisfy { c in
+        guard r.floatScales == nil else { return false }
+        return (0..<channels).allSatisfy { c in
             let q = r.multipliers.count > 1 ? c : 0
             let right = -r.shifts[q]
             guard right >= 0 && right <= 30 && r.multipliers[q] >= 0 else { return false }
@@ -123,6 +127,15 @@ extension Kernels {
         return _mm256_srav_epi32(_mm256_add_epi32(h, negative), part(AVX2Table.rightShift))
     }
 
+    /// `QuantizedMath.scaleInFloat` on 8 int32 lanes with the table's float scales: convert, multiply,
+    /// clamp to +-2^16, convert back rounding half to even (the default MXCSR rounding).
+    @inline(__always)
+    static func scaleInFloatAVX2(_ x: __m256i, _ t: UnsafePointer<Int32>) -> __m256i {
+        let v = _mm256_mul_ps(
+            _mm256_cvtepi32_ps(x), _mm256_castsi256_ps(loadM256(UnsafeRawPointer(t + AVX2Table.scale))))
+        return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-65536)), _mm256_set1_ps(65536)))
+    }
+
     /// The dword order that puts the bytes of `requantize16AVX2` back in channel order: for
     /// accumulators holding channels 0-7 and 8-15 (`channelOrder`), or channels 0-3, 8-11 and 4-7,
     /// 12-15 as the depthwise kernel's interleaved multiply-adds leave them (`interleavedOrder`).
@@ -136,28 +149,35 @@ extension Kernels {
         let leftShift: Bool
         /// Whether the table's channels take `requantizeFoldedAVX2` (`foldedRoundingAVX2`).
         let folded: Bool
+        /// Whether the scaling is float (`scaleInFloatAVX2`).
+        let float: Bool
         init(_ r: Requantization, folded: Bool = false) {
             self.init(
                 zeroPoint: r.outputZeroPoint, min: r.min, max: r.max, leftShift: r.shifts.contains { $0 > 0 },
-                folded: folded)
+                folded: folded, float: r.floatScales != nil)
         }
-        init(zeroPoint: Int32, min: Int32, max: Int32, leftShift: Bool, folded: Bool = false) {
+        init(zeroPoint: Int32, min: Int32, max: Int32, leftShift: Bool, folded: Bool = false, float: Bool = false) {
             self.zeroPoint = _mm256_set1_epi16(Int16(truncatingIfNeeded: zeroPoint))
             lo = _mm256_set1_epi8(Int8(truncatingIfNeeded: min))
             hi = _mm256_set1_epi8(Int8(truncatingIfNeeded: max))
             self.leftShift = leftShift
-            self.folded = folded
+            self.folded = folded && !float
+            self.float = float
         }
     }
 
     /// 16 accumulators (two vectors of 8, lanes as in the block's table `t`) requantized with the
     /// zero point, saturated to int16 lanes [a0 0-3, a1 0-3 | a0 4-7, a1 4-7]: folded or general
-    /// rounding as `o` says.
+    /// rounding or float scaling as `o` says.
     @inline(__always)
     static func requantizedWordsAVX2(_ a0: __m256i, _ a1: __m256i, _ t: UnsafePointer<Int32>, _ o: AVX2Output)
         -> __m256i
     {
         if o.folded { return _mm256_packs_epi32(requantizeFoldedAVX2(a0, t), requantizeFoldedAVX2(a1, t + 8)) }
+        if o.float {
+            return _mm256_adds_epi16(
+                _mm256_packs_epi32(scaleInFloatAVX2(a0, t), scaleInFloatAVX2(a1, t + 8)), o.zeroPoint)
+        }
         return _mm256_adds_epi16(
             _mm256_packs_epi32(
                 multiplyByQuantizedMultiplierAVX2(a0, t, leftShift: o.leftShift),

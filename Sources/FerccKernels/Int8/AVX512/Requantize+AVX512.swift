@@ -19,14 +19,17 @@ extension Kernels {
         let leftShift: Bool
         /// See `QuantizedConvParameters.simpleRounding`.
         let simpleRounding: Bool
+        /// Whether the scaling is float (`QuantizedMath.scaleInFloat`, the table's `scale` part).
+        let float: Bool
         init(_ r: Requantization, simpleRounding: Bool) {
             self.init(
                 zeroPoint: r.outputZeroPoint, min: r.min, max: r.max, leftShift: r.shifts.contains { $0 > 0 },
-                simpleRounding: simpleRounding)
+                simpleRounding: simpleRounding, float: r.floatScales != nil)
         }
-        init(zeroPoint: Int32, min: Int32, max: Int32, leftShift: Bool, simpleRounding: Bool) {
+        init(zeroPoint: Int32, min: Int32, max: Int32, leftShift: Bool, simpleRounding: Bool, float: Bool = false) {
             self.simpleRounding = simpleRounding
             self.leftShift = leftShift
+            self.float = float
             self.zeroPoint = _mm512_set1_epi32(zeroPoint)
             lo = _mm512_set1_epi32(min)
             hi = _mm512_set1_epi32(max)
@@ -36,10 +39,13 @@ extension Kernels {
             clamps = min > -128 || max < 127
         }
 
-        /// `multiplyByQuantizedMultiplierAVX512` with this requantization's shifts and rounding.
+        /// `multiplyByQuantizedMultiplierAVX512` with this requantization's shifts and rounding, or
+        /// `scaleInFloatAVX512` when the scaling is float.
         @inline(__always)
         func multiply(_ x: __m512i, table t: UnsafePointer<Int32>) -> __m512i {
-            multiplyByQuantizedMultiplierAVX512(x, table: t, leftShift: leftShift, simpleRounding: simpleRounding)
+            if float { return scaleInFloatAVX512(x, table: t) }
+            return multiplyByQuantizedMultiplierAVX512(
+                x, table: t, leftShift: leftShift, simpleRounding: simpleRounding)
         }
     }
 
@@ -117,6 +123,15 @@ extension Kernels {
         return _mm512_sub_epi32(
             _mm512_srav_epi32(h, part(AVX2Table.rightShift)),
             _mm512_srai_epi32(_mm512_sub_epi32(threshold, remainder), 31))
+    }
+
+    /// `QuantizedMath.scaleInFloat` on 16 lanes with the table's float scales (`scaleInFloatAVX2`
+    /// at twice the width).
+    @inline(__always)
+    static func scaleInFloatAVX512(_ x: __m512i, table t: UnsafePointer<Int32>) -> __m512i {
+        let v = _mm512_mul_ps(
+            _mm512_cvtepi32_ps(x), _mm512_castsi512_ps(loadM512(UnsafeRawPointer(t + AVX2Table.scale))))
+        return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-65536)), _mm512_set1_ps(65536)))
     }
 
     /// `multiplyByQuantizedMultiplierAVX512`, then the zero point and the clamp in int32 as the
