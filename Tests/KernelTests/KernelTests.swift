@@ -405,6 +405,10 @@ final class KernelTests: XCTestCase {
             check(inC: 10, outC: 24, k: 3, stride: 2, pad: 0, groups: 1, big: false, float: float)
             // 48 pixels: 8-pixel tiles end it on a partial single block
             check(inC: 6, outC: 40, k: 2, stride: 1, pad: 0, groups: 1, big: false, float: float)
+            // 143 pixels: chunks of 64, 64 and 15, each ending on a tile that overlaps the one before
+            // (VNNI: two-block and single-block tiles); 4 pixels: too few for any tile
+            check(inC: 20, outC: 40, k: 1, stride: 1, pad: 2, groups: 1, big: false, float: float)
+            check(inC: 8, outC: 40, k: 3, stride: 4, pad: 0, groups: 1, big: false, float: float)
             // gray stem (VNNI: one channel in a quad)
             check(inC: 1, outC: 8, k: 3, stride: 1, pad: 1, groups: 1, big: false, float: float)
             // RGB stem, a block of 16 and one of 8
