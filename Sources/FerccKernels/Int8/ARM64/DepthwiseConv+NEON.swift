@@ -62,7 +62,8 @@ extension Kernels {
                                 }
                                 continue
                             }
-                            let rq = NEONRequant(table, t, block: b, requant, fast: false)
+                            let rq = NEONRequant(
+                                table, t, block: b, requant, fast: false, float: requant.floatScales != nil)
                             let w = wp + b * 32
                             if taps == 9 {
                                 run3x3(x, ph: ph, pw: pw, block: b, weights: w, offsets, rq, valid: valid, output)
