@@ -60,21 +60,31 @@ enum Quantized {
         return b
     }
 
-    /// Per output channel: input scale x weight scale / output scale, requantized TFLite's way
-    /// (imported graphs) or in float (graphs fercc quantized: `floatScaling`).
+    /// The node's requantization, from its input to its output (`requantization(weights:...)`).
     static func requantization(
         _ node: Node, channels: Int, weights qw: Quantization, activation: Activation,
         _ ctx: LoweringContext
     ) throws -> Requantization {
+        try requantization(
+            weights: qw, channels: channels, from: quant(ctx.type(node.inputs[0]), "the input"),
+            to: ctx.type(node.outputs[0]), activation: activation, ctx)
+    }
+
+    /// Per output channel: input scale x weight scale / output scale, requantized TFLite's way
+    /// (imported graphs) or in float (graphs fercc quantized: `floatScaling`); the activation's
+    /// clamp on `output`.
+    static func requantization(
+        weights qw: Quantization, channels: Int, from qin: Quantization, to output: TensorType,
+        activation: Activation, _ ctx: LoweringContext
+    ) throws -> Requantization {
         guard qw.scales.count == 1 || qw.scales.count == channels else {
             throw FerccError("per-channel weight scales do not match \(channels) output channels")
         }
-        let qin = try quant(ctx.type(node.inputs[0]), "the input"),
-            qout = try quant(ctx.type(node.outputs[0]), "the output")
+        let qout = try quant(output, "the output")
         let scales = (0..<channels).map { c in
             Double(qin.scale) * Double(qw.scales.count == 1 ? qw.scales[0] : qw.scales[c]) / Double(qout.scale)
         }
-        let (lo, hi) = try clampRange(ctx.type(node.outputs[0]), activation)
+        let (lo, hi) = try clampRange(output, activation)
         return Requantization(
             scales: scales, outputZeroPoint: qout.zeroPoint, min: lo, max: hi, float: floatScaling(ctx))
     }

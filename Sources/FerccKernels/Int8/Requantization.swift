@@ -122,17 +122,14 @@ extension Kernels {
         channels: Int, _ out: UnsafeMutablePointer<Int8>
     ) {
         let t = UnsafeRawPointer(table + b * 64)
-        let v: Int32Vector
+        let a = acc &+ t.loadUnaligned(as: Int32Vector.self)
+        var v = Int32Vector()
         if requant.floatScales != nil {
-            let a = acc &+ t.loadUnaligned(as: Int32Vector.self)
             let s = t.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
-            var r = Int32Vector()
-            for i in 0..<16 { r[i] = QuantizedMath.scaleInFloat(a[i], s[i]) }
-            v = r
+            for i in 0..<16 { v[i] = QuantizedMath.scaleInFloat(a[i], s[i]) }
         } else {
             v = multiplyByQuantizedMultiplier(
-                acc &+ t.loadUnaligned(as: Int32Vector.self),
-                t.loadUnaligned(fromByteOffset: 64, as: Int32Vector.self),
+                a, t.loadUnaligned(fromByteOffset: 64, as: Int32Vector.self),
                 leftShift: t.loadUnaligned(fromByteOffset: 128, as: Int32Vector.self),
                 rightShift: t.loadUnaligned(fromByteOffset: 192, as: Int32Vector.self))
         }

@@ -57,42 +57,23 @@ enum ConvLowering {
                 throw FerccError("int8 DepthwisePointwise without the intermediate's quantization")
             }
             let qin = try Quantized.quant(ctx.type(x), "the input")
-            let qmid = try Quantized.quant(TensorType(.int8, mid, quantization: q), "the intermediate")
-            let (dww, dwq) = try Quantized.weights(node, 1, ctx), (pww, pwq) = try Quantized.weights(node, 3, ctx)
-            // The two convolutions' requantizations, through the intermediate's parameters.
-            func requantization(
-                _ qw: Quantization, channels: Int, from: Quantization, to output: TensorType, _ a: Activation
-            ) throws
-                -> Requantization
-            {
-                guard qw.scales.count == 1 || qw.scales.count == channels else {
-                    throw FerccError("per-channel weight scales do not match \(channels) output channels")
-                }
-                let qout = try Quantized.quant(output, "the output")
-                let scales = (0..<channels).map {
-                    Double(from.scale) * Double(qw.scales.count == 1 ? qw.scales[0] : qw.scales[$0])
-                        / Double(qout.scale)
-                }
-                let (lo, hi) = try Quantized.clampRange(output, a)
-                return Requantization(
-                    scales: scales, outputZeroPoint: qout.zeroPoint, min: lo, max: hi,
-                    float: Quantized.floatScaling(ctx))
-            }
             let midType = TensorType(.int8, mid, quantization: q)
+            let qmid = try Quantized.quant(midType, "the intermediate")
+            let (dww, dwq) = try Quantized.weights(node, 1, ctx), (pww, pwq) = try Quantized.weights(node, 3, ctx)
             let first = Int8Conv(
                 geometry: dwGeometry, weights: ctx.add(dww), bias: try Quantized.bias(node, 2, ctx).map(ctx.add),
                 inputZeroPoint: qin.zeroPoint,
                 requantization: StoredRequantization(
-                    try requantization(
-                        dwq, channels: dwGeometry.outC, from: qin, to: midType,
-                        dw.activation), ctx))
+                    try Quantized.requantization(
+                        weights: dwq, channels: dwGeometry.outC, from: qin, to: midType, activation: dw.activation,
+                        ctx), ctx))
             let second = Int8Conv(
                 geometry: pwGeometry, weights: ctx.add(pww), bias: try Quantized.bias(node, 4, ctx).map(ctx.add),
                 inputZeroPoint: qmid.zeroPoint,
                 requantization: StoredRequantization(
-                    try requantization(
-                        pwq, channels: pwGeometry.outC, from: qmid,
-                        to: ctx.type(y), pw.activation), ctx))
+                    try Quantized.requantization(
+                        weights: pwq, channels: pwGeometry.outC, from: qmid, to: ctx.type(y),
+                        activation: pw.activation, ctx), ctx))
             return [
                 Int8DepthwisePointwiseCall(
                     depthwise: first, pointwise: second, input: try ctx.buffer(x), output: try ctx.buffer(y))
