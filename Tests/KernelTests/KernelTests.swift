@@ -646,42 +646,51 @@ final class KernelTests: XCTestCase {
     /// largest tap inside the input, clamped; 37 channels, padding, stride 2.
     func testInt8MaxPoolAgainstDefinition() {
         var rng = SeededRandom(31)
-        let c = 37, h = 9, w = 8
-        let g = Conv2DGeometry(
-            input: (2, h, w, c), output: (5, 4, c), kernel: (3, 3),
-            stride: (2, 2), pads: (1, 1, 1, 0))
-        let x = (0..<(2 * h * w * c)).map { _ in Int8(max(-128, min(127, Int((rng.next() * 128).rounded())))) }
-        var got = [Int8](repeating: 0, count: 2 * 5 * 4 * c), portable = got
-        x.withUnsafeBufferPointer { xp in
-            got.withUnsafeMutableBufferPointer { yp in
-                Kernels.quantizedPool(g, average: false, min: -20, max: 100, xp.baseAddress!, yp.baseAddress!)
+        // 37 channels (AVX2: blocks of 32, the last overlapping), 16 (one block of 16), 20 (16 and an
+        // overlapping 16) on rows of 16 bytes (one overlapping 16-byte step down the rows), 64; windows
+        // cut by padding at every side, 2 x 2 windows with none.
+        for (c, h, w, k, s, pads) in [
+            (37, 9, 8, 3, 2, (1, 1, 1, 0)), (16, 23, 21, 3, 2, (1, 1, 1, 1)), (20, 5, 1, 3, 1, (1, 1, 1, 1)),
+            (64, 8, 6, 2, 2, (0, 0, 0, 0)), (16, 7, 1, 3, 2, (2, 2, 1, 1))
+        ] {
+            let oh = (h + pads.0 + pads.2 - k) / s + 1, ow = (w + pads.1 + pads.3 - k) / s + 1
+            let g = Conv2DGeometry(
+                input: (2, h, w, c), output: (oh, ow, c), kernel: (k, k),
+                stride: (s, s), pads: pads)
+            let x = (0..<(2 * h * w * c)).map { _ in Int8(max(-128, min(127, Int((rng.next() * 128).rounded())))) }
+            var got = [Int8](repeating: 0, count: 2 * oh * ow * c), portable = got
+            x.withUnsafeBufferPointer { xp in
+                got.withUnsafeMutableBufferPointer { yp in
+                    Kernels.quantizedPool(g, average: false, min: -20, max: 100, xp.baseAddress!, yp.baseAddress!)
+                }
             }
-        }
-        x.withUnsafeBufferPointer { xp in
-            portable.withUnsafeMutableBufferPointer { yp in
-                Kernels.quantizedPoolPortable(g, average: false, min: -20, max: 100, xp.baseAddress!, yp.baseAddress!)
+            x.withUnsafeBufferPointer { xp in
+                portable.withUnsafeMutableBufferPointer { yp in
+                    Kernels.quantizedPoolPortable(
+                        g, average: false, min: -20, max: 100, xp.baseAddress!, yp.baseAddress!)
+                }
             }
-        }
-        XCTAssertEqual(portable, got, "portable path")
-        var want = got
-        for n in 0..<2 {
-            for oy in 0..<5 {
-                for ox in 0..<4 {
-                    for ch in 0..<c {
-                        var m = -128
-                        for ky in 0..<3 {
-                            for kx in 0..<3 {
-                                let y = oy * 2 - 1 + ky, xx = ox * 2 - 1 + kx
-                                guard y >= 0, y < h, xx >= 0, xx < w else { continue }
-                                m = max(m, Int(x[((n * h + y) * w + xx) * c + ch]))
+            XCTAssertEqual(portable, got, "portable path, \(c) channels")
+            var want = got
+            for n in 0..<2 {
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        for ch in 0..<c {
+                            var m = -128
+                            for ky in 0..<k {
+                                for kx in 0..<k {
+                                    let y = oy * s - pads.0 + ky, xx = ox * s - pads.1 + kx
+                                    guard y >= 0, y < h, xx >= 0, xx < w else { continue }
+                                    m = max(m, Int(x[((n * h + y) * w + xx) * c + ch]))
+                                }
                             }
+                            want[((n * oh + oy) * ow + ox) * c + ch] = Int8(min(max(m, -20), 100))
                         }
-                        want[((n * 5 + oy) * 4 + ox) * c + ch] = Int8(min(max(m, -20), 100))
                     }
                 }
             }
+            XCTAssertEqual(got, want, "\(c) channels, \(h) x \(w), kernel \(k), stride \(s)")
         }
-        XCTAssertEqual(got, want)
     }
 
     /// A pooling window far larger than its input (a 2^30 kernel whose padding makes it valid,
