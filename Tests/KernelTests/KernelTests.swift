@@ -314,10 +314,9 @@ final class KernelTests: XCTestCase {
         var rng = SeededRandom(11)
         func check(
             inC: Int, outC: Int, k: Int, stride: Int, pad: Int, groups: Int, big: Bool, gain: Double = 1,
-            dilation d: Int = 1,
+            dilation d: Int = 1, h: Int = 9, w: Int = 7,
             hugeBias: Bool = false, powerOfTwoScales: Int? = nil, float: Bool
         ) {
-            let h = 9, w = 7
             let outH = (h + 2 * pad - d * (k - 1) - 1) / stride + 1, outW = (w + 2 * pad - d * (k - 1) - 1) / stride + 1
             let g = Conv2DGeometry(
                 input: (1, h, w, inC), output: (outH, outW, outC), kernel: (k, k),
@@ -409,8 +408,23 @@ final class KernelTests: XCTestCase {
             // (VNNI: two-block and single-block tiles); 4 pixels: too few for any tile
             check(inC: 20, outC: 40, k: 1, stride: 1, pad: 2, groups: 1, big: false, float: float)
             check(inC: 8, outC: 40, k: 3, stride: 4, pad: 0, groups: 1, big: false, float: float)
-            // gray stem (VNNI: one channel in a quad)
+            // gray stem (VNNI: a kernel row's three bytes in one quad; 8 outputs: 256-bit tiles of 16
+            // pixels, requantized two pixels at a time), over chunks of 64 ending on overlapping
+            // tiles and a last chunk of 13 pixels one at a time
             check(inC: 1, outC: 8, k: 3, stride: 1, pad: 1, groups: 1, big: false, float: float)
+            check(inC: 1, outC: 8, k: 3, stride: 1, pad: 1, groups: 1, big: false, h: 23, w: 11, float: float)
+            check(
+                inC: 8, outC: 8, k: 3, stride: 1, pad: 1, groups: 1, big: false, h: 23, w: 11, powerOfTwoScales: 3,
+                float: float)
+            check(
+                inC: 8, outC: 8, k: 3, stride: 1, pad: 1, groups: 1, big: false, gain: 0.00001, hugeBias: true,
+                float: float)
+            check(inC: 1, outC: 8, k: 3, stride: 4, pad: 0, groups: 1, big: false, float: float)  // 6 pixels
+            // fewer than 8 outputs (a 7-class head; 5 from two channels, rows packed in 5 x 5)
+            check(inC: 12, outC: 7, k: 3, stride: 1, pad: 0, groups: 1, big: false, float: float)
+            check(inC: 2, outC: 5, k: 5, stride: 1, pad: 2, groups: 1, big: true, h: 13, w: 9, float: float)
+            // RGB 7 x 7 stem at stride 2 (rows packed: 21 bytes in six quads)
+            check(inC: 3, outC: 16, k: 7, stride: 2, pad: 3, groups: 1, big: false, h: 21, w: 19, float: float)
             // RGB stem, a block of 16 and one of 8
             check(inC: 3, outC: 24, k: 3, stride: 2, pad: 1, groups: 1, big: true, float: float)
             // a run per tap

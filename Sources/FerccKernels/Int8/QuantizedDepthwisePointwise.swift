@@ -96,7 +96,7 @@ extension Kernels {
                 switch pointwise.variant {
                 #if FERCC_AVX512
                 case .vnni(let k):
-                    let c4 = (g.outC + 3) / 4 * 4
+                    let c4 = k.channelStride
                     let flipped = wide.bindMemory(to: UInt8.self, capacity: bandRows * g.outW * c4)
                     flipPaddedVNNI(
                         band, pg, channelStride: c4, fill: UInt8(truncatingIfNeeded: pointwise.inputZeroPoint) ^ 0x80,

@@ -13,6 +13,13 @@ extension Kernels {
         _mm512_set1_epi32(UnsafeRawPointer(p).loadUnaligned(as: Int32.self))
     }
 
+    /// vpdpbusd on 256 bits (the unmasked intrinsic is a C macro Swift cannot import; an all-ones
+    /// mask compiles to the unmasked instruction).
+    @inline(__always)
+    static func dpbusd256(_ acc: __m256i, _ a: __m256i, _ b: __m256i) -> __m256i {
+        _mm256_mask_dpbusd_epi32(acc, 0xFF, a, b)
+    }
+
     /// Copies int8 `x` with its sign bit flipped (x + 128 as unsigned) into a buffer padded with
     /// `fill` (the input zero point, flipped), `channelStride` >= channels bytes per pixel (the
     /// extra ones hold `fill` too; their weights are zero).
@@ -55,39 +62,72 @@ extension Kernels {
         }
     }
 
-    /// Weights for `denseConvVNNI`: [block of 16 outputs][tap][channel quad][16 outputs][4 channels],
-    /// zero past the last channel or output; `channels4` is the input channels rounded up to 4.
+    /// Whether `denseConvVNNI` reads a layer's input rows packed: with no horizontal dilation and
+    /// fewer than 4 channels, a kernel row's taps are `kernelW * inC` adjacent bytes of an unpadded
+    /// pixel layout, in fewer quads than a quad per tap (a gray 3x3 stem: one quad per kernel row
+    /// instead of three; an RGB 7x7 stem: six instead of seven). The last quad's bytes past the run
+    /// belong to the next pixels and meet zero weights.
+    static func packsRowsVNNI(_ g: Conv2DGeometry) -> Bool {
+        g.dilationW == 1 && (g.kernelW * g.inC + 3) / 4 < g.kernelW * ((g.inC + 3) / 4)
+    }
+
+    /// Bytes per pixel of `denseConvVNNI`'s flipped input: the channels (rows packed,
+    /// `packsRowsVNNI`) or the channels rounded up to quads.
+    static func channelStrideVNNI(_ g: Conv2DGeometry) -> Int {
+        packsRowsVNNI(g) ? g.inC : (g.inC + 3) / 4 * 4
+    }
+
+    /// The runs `denseConvVNNI` walks (`forEachPixelChunk`: one per kernel row, or per tap with
+    /// horizontal dilation) and the quads of input bytes in each.
+    static func runQuadsVNNI(_ g: Conv2DGeometry) -> (runs: Int, quads: Int) {
+        let cs = channelStrideVNNI(g)
+        return g.dilationW == 1 ? (g.kernelH, (g.kernelW * cs + 3) / 4) : (g.kernelH * g.kernelW, cs / 4)
+    }
+
+    /// Weights for `denseConvVNNI`: [block of 16 outputs][run][quad][16 outputs][4 bytes], byte j of
+    /// a run being tap j / channelStride of the run, channel j % channelStride (`channelStrideVNNI`),
+    /// zero past the last channel, the run's end or the last output.
     static func packDenseVNNI(_ g: Conv2DGeometry, _ weights: [Int8]) -> [Int8] {
-        let taps = g.kernelH * g.kernelW
         let blocks = (g.outC + 15) / 16
-        let quads = (g.inC + 3) / 4
-        var packed = [Int8](repeating: 0, count: blocks * taps * quads * 64)
+        let cs = channelStrideVNNI(g)
+        let (runs, quads) = runQuadsVNNI(g)
+        var packed = [Int8](repeating: 0, count: blocks * runs * quads * 64)
         for oc in 0..<g.outC {
-            for t in 0..<taps {
-                for ci in 0..<g.inC {
-                    packed[(((oc / 16) * taps + t) * quads + ci / 4) * 64 + (oc % 16) * 4 + ci % 4] =
-                        weights[(oc * taps + t) * g.inC + ci]
+            for kh in 0..<g.kernelH {
+                for kw in 0..<g.kernelW {
+                    let (run, first) = g.dilationW == 1 ? (kh, kw * cs) : (kh * g.kernelW + kw, 0)
+                    for ci in 0..<g.inC {
+                        let j = first + ci
+                        packed[(((oc / 16) * runs + run) * quads + j / 4) * 64 + (oc % 16) * 4 + j % 4] =
+                            weights[((oc * g.kernelH + kh) * g.kernelW + kw) * g.inC + ci]
+                    }
                 }
             }
         }
         return packed
     }
 
-    /// Regular int8 convolution with vpdpbusd over the flipped, padded input `x` (`channels4` bytes
-    /// per pixel): a broadcast quad of one pixel's channels against 16 output channels' four weights
-    /// each. Tiles of 6 output pixels by 32 output channels (two blocks; 8 x 16 for a last single
-    /// block), over chunks of pixels that stay in cache while every block of weights
-    /// passes over them; accumulators start from the table's bias (folded, less the offset's sum).
+    /// Regular int8 convolution with vpdpbusd over the flipped, padded input `x` (`channelStrideVNNI`
+    /// bytes per pixel): a broadcast quad of one pixel's run of input against 16 output channels'
+    /// four weights each. Tiles of 6 output pixels by 32 output channels (two blocks; 8 x 16 for a
+    /// last single block; `denseConvNarrowVNNI` for layers of at most 8 outputs), over chunks of
+    /// pixels that stay in cache while every block of weights passes over them; accumulators start
+    /// from the table's bias (folded, less the offset's sum).
     static func denseConvVNNI(
-        _ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, channels4 c4: Int, _ g: Conv2DGeometry,
+        _ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, _ g: Conv2DGeometry,
         weights: UnsafePointer<Int8>, blocks: Int, table: UnsafePointer<Int32>,
         requant r: Requantization, simpleRounding: Bool, output: UnsafeMutablePointer<Int8>
     ) {
-        let taps = g.kernelH * g.kernelW
         let o = AVX512Output(r, simpleRounding: simpleRounding)
-        let blockStride = taps * c4 * 16
-        // With no horizontal dilation a kernel row's taps are adjacent pixels: one run per kernel row.
-        let quads = (g.dilationW == 1 ? g.kernelW * c4 : c4) / 4
+        let cs = channelStrideVNNI(g)
+        let (runs, quads) = runQuadsVNNI(g)
+        if g.outC <= 8 {
+            denseConvNarrowVNNI(
+                x, paddedH: ph, paddedW: pw, channelStride: cs, g, weights: weights, quads: quads, pairTable: table, o,
+                output: output)
+            return
+        }
+        let blockStride = runs * quads * 64
         @inline(__always) func finish(
             _ acc: __m512i, _ t: UnsafePointer<Int32>, _ out: UnsafeMutablePointer<Int8>, _ valid: Int
         ) {
@@ -113,7 +153,7 @@ extension Kernels {
                 for k in 0..<4 { _mm512_mask_storeu_epi8(out + k * g.outC - 16 * k, m << (16 * k), b) }
             }
         }
-        forEachPixelChunk(g, paddedH: ph, paddedW: pw, channels: c4) { start, end, runs, tapOffsets, pixelOffsets in
+        forEachPixelChunk(g, paddedH: ph, paddedW: pw, channels: cs) { start, end, runs, tapOffsets, pixelOffsets in
             var b0 = 0
             while b0 < blocks {
                 // Two blocks (32 channels) per tile when both exist: 6 pixels x 2 accumulators,
@@ -239,6 +279,89 @@ extension Kernels {
         }
     }
 
+    /// `denseConvVNNI` for layers of at most 8 output channels (a gray stem's 8, a 7-class head):
+    /// 256-bit vpdpbusd on the low half of each weight vector (a 512-bit one would leave half its
+    /// lanes empty, at about half the rate per instruction), tiles of 16 pixels, and the
+    /// requantization on two pixels per 512-bit vector, [pixel p | pixel p + 1] against
+    /// `pairTable` (the block's table with lanes 0-7 repeated in lanes 8-15): one 16-byte store per
+    /// pair of 8-channel pixels. The same sums and requantization: the same bytes.
+    static func denseConvNarrowVNNI(
+        _ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
+        weights: UnsafePointer<Int8>, quads: Int, pairTable t: UnsafePointer<Int32>, _ o: AVX512Output,
+        output: UnsafeMutablePointer<Int8>
+    ) {
+        let oc = g.outC
+        let bias = loadM256(UnsafeRawPointer(t))
+        let mask = UInt16(truncatingIfNeeded: (1 << oc) - 1)
+        @inline(__always) func quad(_ p: UnsafePointer<UInt8>) -> __m256i {
+            _mm256_set1_epi32(UnsafeRawPointer(p).loadUnaligned(as: Int32.self))
+        }
+        /// Pixels p and p + 1 (accumulators `a`, `b`) at `out`, `out + oc`.
+        @inline(__always) func two(_ a: __m256i, _ b: __m256i, _ out: UnsafeMutablePointer<Int8>) {
+            let bytes = requantize16AVX512(_mm512_mask_broadcast_i64x4(_mm512_castsi256_si512(a), 0xF0, b), table: t, o)
+            if oc == 8 {
+                UnsafeMutableRawPointer(out).storeBytes(of: bytes, as: __m128i.self)
+            } else {
+                _mm_mask_storeu_epi8(out, mask, bytes)
+                _mm_mask_storeu_epi8(out + oc, mask, _mm_unpackhi_epi64(bytes, bytes))
+            }
+        }
+        // Every quad's offset in a pixel's window in one list (a gray stem has one quad per run:
+        // walking runs, then quads, set up 16 pointers per quad).
+        let steps = runQuadsVNNI(g).runs * quads
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: steps) { quadOffsets in
+            let offsets = quadOffsets.baseAddress!
+            forEachPixelChunk(g, paddedH: ph, paddedW: pw, channels: cs) { start, end, runs, tapOffsets, pixelOffsets in
+                for run in 0..<runs {
+                    for k in 0..<quads { offsets[run * quads + k] = tapOffsets[run] + 4 * k }
+                }
+                var p = start
+                // As in `denseConvVNNI`: the chunk's last tile ends at its end, over pixels already
+                // written (the same bytes again).
+                while p < end && end - start >= 16 {
+                    if p + 16 > end { p = end - 16 }
+                    let q = pixelOffsets + (p - start)
+                    let p0 = x + q[0], p1 = x + q[1], p2 = x + q[2], p3 = x + q[3]
+                    let p4 = x + q[4], p5 = x + q[5], p6 = x + q[6], p7 = x + q[7]
+                    let p8 = x + q[8], p9 = x + q[9], p10 = x + q[10], p11 = x + q[11]
+                    let p12 = x + q[12], p13 = x + q[13], p14 = x + q[14], p15 = x + q[15]
+                    var a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias, a6 = bias, a7 = bias
+                    var a8 = bias, a9 = bias, a10 = bias, a11 = bias, a12 = bias, a13 = bias, a14 = bias, a15 = bias
+                    var w = weights
+                    for j in 0..<steps {
+                        let wv = loadM256(UnsafeRawPointer(w)), i = offsets[j]
+                        a0 = dpbusd256(a0, quad(p0 + i), wv); a1 = dpbusd256(a1, quad(p1 + i), wv)
+                        a2 = dpbusd256(a2, quad(p2 + i), wv); a3 = dpbusd256(a3, quad(p3 + i), wv)
+                        a4 = dpbusd256(a4, quad(p4 + i), wv); a5 = dpbusd256(a5, quad(p5 + i), wv)
+                        a6 = dpbusd256(a6, quad(p6 + i), wv); a7 = dpbusd256(a7, quad(p7 + i), wv)
+                        a8 = dpbusd256(a8, quad(p8 + i), wv); a9 = dpbusd256(a9, quad(p9 + i), wv)
+                        a10 = dpbusd256(a10, quad(p10 + i), wv); a11 = dpbusd256(a11, quad(p11 + i), wv)
+                        a12 = dpbusd256(a12, quad(p12 + i), wv); a13 = dpbusd256(a13, quad(p13 + i), wv)
+                        a14 = dpbusd256(a14, quad(p14 + i), wv); a15 = dpbusd256(a15, quad(p15 + i), wv)
+                        w += 64
+                    }
+                    let out = output + p * oc
+                    two(a0, a1, out); two(a2, a3, out + 2 * oc); two(a4, a5, out + 4 * oc); two(a6, a7, out + 6 * oc)
+                    two(a8, a9, out + 8 * oc); two(a10, a11, out + 10 * oc); two(a12, a13, out + 12 * oc)
+                    two(a14, a15, out + 14 * oc)
+                    p += 16
+                }
+                while p < end {
+                    let p0 = x + pixelOffsets[p - start]
+                    var a0 = bias
+                    var w = weights
+                    for j in 0..<steps {
+                        a0 = dpbusd256(a0, quad(p0 + offsets[j]), loadM256(UnsafeRawPointer(w)))
+                        w += 64
+                    }
+                    _mm_mask_storeu_epi8(
+                        output + p * oc, mask, requantize16AVX512(_mm512_zextsi256_si512(a0), table: t, o))
+                    p += 1
+                }
+            }
+        }
+    }
+
     /// An int8 regular convolution on AVX-512 VNNI (`denseConvVNNI`): the input copied with its
     /// sign bit flipped (x + 128, unsigned; channels padded to quads with the flipped zero point),
     /// 128 * sum(weights) taken off the folded bias.
@@ -247,28 +370,43 @@ extension Kernels {
         let packed: [Int8]
         let table: [Int32]
         let simpleRounding: Bool
+        /// Bytes per pixel of the flipped input (`channelStrideVNNI`).
+        let channelStride: Int
         var geometry: Conv2DGeometry { p.geometry }
 
         init(_ p: QuantizedConvParameters) {
             self.p = p
             let g = p.geometry
             simpleRounding = p.simpleRounding
+            channelStride = channelStrideVNNI(g)
             packed = packDenseVNNI(g, p.weights)
-            table = AVX2Table.make(
+            var table = AVX2Table.make(
                 blocks: p.blocks, channelOfLane: { $0 < g.outC ? $0 : nil },
                 bias: (0..<g.outC).map { p.folded[$0] &- 128 &* p.sums[$0] }, p.requant)
+            if g.outC <= 8 {
+                // `denseConvNarrowVNNI`'s pair table: lanes 8-15 of every part repeat lanes 0-7.
+                for part in Swift.stride(from: 0, to: AVX2Table.stride, by: 16) {
+                    for l in 0..<8 { table[part + 8 + l] = table[part + l] }
+                }
+            }
+            self.table = table
         }
 
+        /// The flipped copy, and with packed rows (`packsRowsVNNI`) 4 bytes after it that the last
+        /// pixel's last quad reads (against zero weights).
         var scratchBytes: Int {
             let g = p.geometry
-            return g.batch * g.paddedH * g.paddedW * ((g.inC + 3) / 4 * 4)
+            return g.batch * g.paddedH * g.paddedW * channelStride + (packsRowsVNNI(g) ? 4 : 0)
         }
 
         func run(input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer) {
             let g = p.geometry
-            let c4 = (g.inC + 3) / 4 * 4
             let x = scratch.bindMemory(to: UInt8.self, capacity: scratchBytes)
-            flipPaddedVNNI(input, g, channelStride: c4, fill: UInt8(truncatingIfNeeded: p.inputZeroPoint) ^ 0x80, x)
+            let fill = UInt8(truncatingIfNeeded: p.inputZeroPoint) ^ 0x80
+            flipPaddedVNNI(input, g, channelStride: channelStride, fill: fill, x)
+            if packsRowsVNNI(g) {
+                (x + g.batch * g.paddedH * g.paddedW * channelStride).initialize(repeating: fill, count: 4)
+            }
             runFlipped(x, paddedH: g.paddedH, paddedW: g.paddedW, g, output: output)
         }
 
@@ -280,8 +418,7 @@ extension Kernels {
             packed.withUnsafeBufferPointer { w in
                 table.withUnsafeBufferPointer { t in
                     denseConvVNNI(
-                        x, paddedH: paddedH, paddedW: paddedW, channels4: (g.inC + 3) / 4 * 4, g,
-                        weights: w.baseAddress!,
+                        x, paddedH: paddedH, paddedW: paddedW, g, weights: w.baseAddress!,
                         blocks: p.blocks, table: t.baseAddress!, requant: p.requant, simpleRounding: simpleRounding,
                         output: output)
                 }
