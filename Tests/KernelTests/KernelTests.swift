@@ -434,6 +434,12 @@ final class KernelTests: XCTestCase {
             // 8- and 16-channel depthwise rows at stride 1 (AVX-512 builds: four pixels on 512-bit lanes),
             // with ties under both roundings and the general rounding.
             check(inC: 8, outC: 8, k: 3, stride: 1, pad: 1, groups: 8, big: false, float: float)
+            // 8 channels, eight pixels at a time: rows of 19 (8 + 8 + 3, the last with masked loads and
+            // stores) without a padded copy, and 5 x 5 (an odd tap count) padded
+            check(inC: 8, outC: 8, k: 3, stride: 1, pad: 0, groups: 8, big: false, h: 11, w: 21, float: float)
+            check(
+                inC: 8, outC: 8, k: 5, stride: 1, pad: 2, groups: 8, big: true, h: 6, w: 19, powerOfTwoScales: 2,
+                float: float)
             check(inC: 16, outC: 16, k: 3, stride: 1, pad: 1, groups: 16, big: true, powerOfTwoScales: 3, float: float)
             check(
                 inC: 8, outC: 8, k: 3, stride: 1, pad: 1, groups: 8, big: false, hugeBias: true, powerOfTwoScales: 3,
@@ -476,7 +482,7 @@ final class KernelTests: XCTestCase {
         func int8s(_ n: Int, _ r: Float) -> [Int8] {
             (0..<n).map { _ in Int8(max(-128, min(127, Int((rng.next() * r).rounded())))) }
         }
-        for (h, w, c, co, s) in [(23, 9, 37, 19, 1), (40, 40, 16, 24, 2), (7, 7, 96, 160, 1)] {
+        for (h, w, c, co, s) in [(23, 9, 37, 19, 1), (40, 40, 16, 24, 2), (7, 7, 96, 160, 1), (21, 19, 8, 16, 1)] {
             let oh = (h + 2 - 3) / s + 1, ow = (w + 2 - 3) / s + 1
             let dg = Conv2DGeometry(
                 input: (1, h, w, c), output: (oh, ow, c), kernel: (3, 3),

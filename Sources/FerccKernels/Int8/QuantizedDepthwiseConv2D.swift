@@ -6,9 +6,8 @@
 extension Kernels {
     /// An int8 depthwise convolution (one input and one output channel per group) over NHWC,
     /// with TFLite's reference arithmetic: AVX-512 above 16 channels on VNNI builds (8- and
-    /// 16-channel layers keep the 16-channel AVX2 kernel, which wastes no lanes on them:
-    /// mini-Xception's 8-channel layer does 3x less work), else AVX2; NEON on AArch64; else
-    /// portable.
+    /// 16-channel layers keep the 16-channel AVX2 kernel, whose AVX-512 rows, `WideRows`, waste
+    /// no lanes on them), else AVX2; NEON on AArch64; else portable.
     public struct QuantizedDepthwiseConv2DKernel {
         enum Variant {
             case portable(QuantizedDepthwiseConv)

@@ -95,26 +95,40 @@ extension Kernels {
     }
 
     #if FERCC_AVX512
-    /// AVX-512 builds: rows of a depthwise layer of 8 or 16 channels at stride 1 (one block of 16,
-    /// a 16-byte input pixel), four output pixels at a time on 512-bit lanes: one 32-byte load
-    /// sign-extended is two adjacent pixels' 16 channels of one tap, so each multiply-add does two
-    /// pixels' work of the 256-bit loop, and the requantization runs 16 lanes per step. The lanes
-    /// hold [pixel p | pixel p + 1] of the 256-bit accumulators' order, so the table is the AVX2
-    /// table's halves each repeated ([lanes 0-7 | 0-7] for the first accumulator, [8-15 | 8-15]
-    /// for the second). Same sums in the same order, same requantization: the same bytes.
+    /// AVX-512 builds: rows of a depthwise layer of 8 or 16 channels at stride 1 on 512-bit lanes.
+    /// 16 channels (a 16-byte input pixel): four output pixels at a time, one 32-byte load
+    /// sign-extended being two adjacent pixels' 16 channels of one tap, so each multiply-add does
+    /// two pixels' work of the 256-bit loop, and the requantization runs 16 lanes per step. The
+    /// lanes hold [pixel p | pixel p + 1] of the 256-bit accumulators' order, so the table is the
+    /// AVX2 table's halves each repeated ([lanes 0-7 | 0-7] for the first accumulator, [8-15 |
+    /// 8-15] for the second). 8 channels (`eight`: an 8-byte input pixel, `channelStride` 8):
+    /// eight output pixels at a time, a 32-byte load being four pixels, each 128-bit lane one
+    /// pixel's channels 0-3 (first accumulator) or 4-7 (second) after the interleave, against
+    /// the table's lanes 0-3 or 8-11 repeated four times; the row's last pixels with masked loads
+    /// and stores (nothing read or written past the row's pixels). Same sums in the same order,
+    /// same requantization: the same bytes.
     struct WideRows {
         let table: [Int32]
         let output: AVX512Output
+        let eight: Bool
+
+        /// Whether a layer's rows run eight pixels at a time (8 channels, stride 1), on an input of
+        /// 8 bytes per pixel.
+        static func eight(_ g: Conv2DGeometry) -> Bool { g.outC == 8 && g.strideW == 1 }
 
         /// nil unless the layer fits: one block (at most 16 channels, 8 or 16 of them: whole
         /// 8- or 16-byte output pixels), stride 1.
         init?(_ p: QuantizedConvParameters, table t: [Int32]) {
             let g = p.geometry
             guard g.outC == 8 || g.outC == 16, g.strideW == 1 else { return nil }
+            eight = Self.eight(g)
             var wide = [Int32](repeating: 0, count: 2 * AVX2Table.stride)
             for half in 0..<2 {
                 for part in Swift.stride(from: 0, to: AVX2Table.stride, by: 16) {
-                    for l in 0..<16 { wide[half * AVX2Table.stride + part + l] = t[part + half * 8 + l % 8] }
+                    for l in 0..<16 {
+                        wide[half * AVX2Table.stride + part + l] =
+                            eight ? t[part + half * 8 + l % 4] : t[part + half * 8 + l % 8]
+                    }
                 }
             }
             table = wide
@@ -138,6 +152,7 @@ extension Kernels {
                 // (`_mm512_set_epi32` lists lanes 15 to 0; an array here cost an allocation per row.)
                 let order16 = _mm512_set_epi32(15, 14, 11, 10, 7, 6, 3, 2, 13, 12, 9, 8, 5, 4, 1, 0)
                 let order8 = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 11, 10, 3, 2, 9, 8, 1, 0)
+                if eight { return rowOfEight(row, tapOffsets, tapPairs, weights, outW: outW, outRow, tLo, tHi) }
                 var ow = 0
                 while ow &+ 4 <= outW {
                     let px = row + ow &* 16
@@ -173,6 +188,58 @@ extension Kernels {
                 return ow
             }
         }
+
+        /// `row` for 8 channels (`eight`): every pixel of the row, eight at a time.
+        @inline(__always)
+        func rowOfEight(
+            _ row: UnsafePointer<Int8>, _ tapOffsets: UnsafePointer<Int>, _ tapPairs: Int,
+            _ weights: UnsafePointer<Int16>, outW: Int, _ outRow: UnsafeMutablePointer<Int8>,
+            _ tLo: UnsafePointer<Int32>, _ tHi: UnsafePointer<Int32>
+        ) -> Int {
+            let o = output
+            let biasLo = loadM512(UnsafeRawPointer(tLo)), biasHi = loadM512(UnsafeRawPointer(tHi))
+            // After `packBytesAVX512`, 128-bit lane i holds pixel i's 8 bytes, then pixel 4 + i's.
+            let order = _mm512_set_epi32(15, 14, 11, 10, 7, 6, 3, 2, 13, 12, 9, 8, 5, 4, 1, 0)
+            var ow = 0
+            while ow < outW {
+                // Bytes of the eight pixels that exist: all, or the row's last few.
+                let valid = Swift.min(outW &- ow, 8) &* 8
+                let first = UInt32(truncatingIfNeeded: (UInt64(1) << Swift.min(valid, 32)) &- 1)
+                let second = UInt32(truncatingIfNeeded: (UInt64(1) << Swift.max(valid &- 32, 0)) &- 1)
+                let px = row + ow &* 8
+                var lo0 = biasLo, hi0 = biasHi, lo1 = biasLo, hi1 = biasHi
+                for j in 0..<tapPairs {
+                    let w = UnsafeRawPointer(weights + j &* 32)
+                    let w0 = _mm512_broadcast_i32x4(w.loadUnaligned(as: __m128i.self))
+                    let w1 = _mm512_broadcast_i32x4((w + 32).loadUnaligned(as: __m128i.self))
+                    let pa = px + tapOffsets[2 &* j], pb = px + tapOffsets[2 &* j &+ 1]
+                    @inline(__always) func four(_ k: Int, _ mask: UInt32) -> (__m512i, __m512i) {
+                        (
+                            _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, pa + k)),
+                            _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, pb + k))
+                        )
+                    }
+                    let (a0, b0) = four(0, first), (a1, b1) = four(32, second)
+                    lo0 = _mm512_add_epi32(lo0, _mm512_madd_epi16(_mm512_unpacklo_epi16(a0, b0), w0))
+                    hi0 = _mm512_add_epi32(hi0, _mm512_madd_epi16(_mm512_unpackhi_epi16(a0, b0), w1))
+                    lo1 = _mm512_add_epi32(lo1, _mm512_madd_epi16(_mm512_unpacklo_epi16(a1, b1), w0))
+                    hi1 = _mm512_add_epi32(hi1, _mm512_madd_epi16(_mm512_unpackhi_epi16(a1, b1), w1))
+                }
+                let bytes = _mm512_permutexvar_epi32(
+                    order,
+                    packBytesAVX512(
+                        o.multiply(lo0, table: tLo), o.multiply(hi0, table: tHi), o.multiply(lo1, table: tLo),
+                        o.multiply(hi1, table: tHi), o))
+                let out = outRow + ow &* 8
+                if valid == 64 {
+                    UnsafeMutableRawPointer(out).storeBytes(of: bytes, as: __m512i.self)
+                } else {
+                    _mm512_mask_storeu_epi8(out, (UInt64(1) << valid) &- 1, bytes)
+                }
+                ow &+= 8
+            }
+            return outW
+        }
     }
     #else
     /// No wide rows without AVX-512 (an uninhabited type: `WideRows?` is always nil).
@@ -186,7 +253,7 @@ extension Kernels {
         let packed: [Int16]
         let table: [Int32]
         let foldedRounding: Bool
-        /// Bytes per pixel of the padded input copy (channels padded to 16).
+        /// Bytes per pixel of the padded input copy (channels padded to 16; 8 for `WideRows.eight`).
         let channelStride: Int
         let wide: WideRows?
         var needsPaddedCopy: Bool { p.geometry.hasPadding || p.geometry.inC != channelStride }
@@ -220,10 +287,11 @@ extension Kernels {
                     let c = (lane / 16) * 16 + Self.interleavedChannel(lane % 16)
                     return c < g.outC ? c : nil
                 }, bias: p.folded, p.requant)
-            channelStride = p.blocks * 16
             #if FERCC_AVX512
             wide = WideRows(p, table: table)
+            channelStride = WideRows.eight(g) ? 8 : p.blocks * 16
             #else
+            channelStride = p.blocks * 16
             wide = nil
             #endif
         }
