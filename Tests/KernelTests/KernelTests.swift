@@ -387,6 +387,10 @@ final class KernelTests: XCTestCase {
             check(inC: 24, outC: 24, k: 3, stride: 2, pad: 1, groups: 24, big: false, float: float)  // depthwise
             // grouped: reference loop
             check(inC: 12, outC: 24, k: 3, stride: 1, pad: 1, groups: 4, big: false, float: float)
+            // 6 channels into a 16-byte pixel (the padded copy: a word and an overlapping word)
+            check(inC: 6, outC: 6, k: 3, stride: 1, pad: 1, groups: 6, big: false, float: float)
+            // 1 x 1 over 10 channels (VNNI: copied into 12-byte pixels, a word and an overlapping word)
+            check(inC: 10, outC: 20, k: 1, stride: 1, pad: 0, groups: 1, big: false, float: float)
             // odd channel count (AVX2: a zero pair half)
             check(inC: 5, outC: 33, k: 3, stride: 1, pad: 1, groups: 1, big: false, float: float)
             // odd tap count, partial block
@@ -914,5 +918,18 @@ final class KernelTests: XCTestCase {
         var p = [Float](repeating: 0, count: 2 * 5)
         Kernels.pad([1, 2, 3, 4], [2, 2], pads: [0, 1, 0, 2], value: 9, &p)
         XCTAssertEqual(p, [9, 1, 2, 9, 9, 9, 3, 4, 9, 9])
+        // Channel pads of int8 pixels with runs of 1 to 70 bytes (whole words from 4 to 64, the last
+        // overlapping), against the definition, with guard bytes after the output.
+        for c in 1...70 {
+            let pixels = 3
+            let q = (0..<(pixels * c)).map { Int8(truncatingIfNeeded: $0 &* 29 &+ 3) }
+            var padded = [Int8](repeating: 0x5A, count: pixels * (c + 5) + 16)
+            Kernels.pad(q, [pixels, c], pads: [0, 2, 0, 3], value: -7, &padded)
+            var want = [Int8](repeating: 0x5A, count: padded.count)
+            for px in 0..<pixels {
+                for k in 0..<(c + 5) { want[px * (c + 5) + k] = k < 2 || k >= c + 2 ? -7 : q[px * c + k - 2] }
+            }
+            XCTAssertEqual(padded, want, "\(c) channels")
+        }
     }
 }

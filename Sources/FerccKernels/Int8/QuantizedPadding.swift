@@ -1,4 +1,4 @@
-// fercc-kernel requires: Common/Geometry.swift
+// fercc-kernel requires: Common/Geometry.swift Data/StridedCopy.swift
 
 extension Kernels {
     /// Fills what a padded copy of `g`'s input (`channelStride` elements per pixel) does not copy:
@@ -55,7 +55,7 @@ extension Kernels {
                     }
                 } else {
                     for w in 0..<g.inW {
-                        UnsafeMutableRawPointer(dst + w * channelStride).copyMemory(from: src + w * c, byteCount: c)
+                        copyBytes(UnsafeMutableRawPointer(dst + w &* channelStride), src + w &* c, count: c)
                     }
                 }
             }
