@@ -100,7 +100,9 @@ extension Kernels {
         func runFloat(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int) {
             var i = 0
             let lo = Float(min), hi = Float(max)
-            #if arch(x86_64) && FERCC_AVX2
+            #if arch(x86_64) && FERCC_AVX512
+            i = binaryAddFloatAVX512(a, b, y, count: count, ma: fa, mb: fb, c: fc, lo: lo, hi: hi)
+            #elseif arch(x86_64) && FERCC_AVX2
             i = binaryAddFloatAVX2(a, b, y, count: count, ma: fa, mb: fb, c: fc, lo: lo, hi: hi)
             #else
             let ma = SIMD16<Float>(repeating: fa), mb = SIMD16<Float>(repeating: fb), c = SIMD16<Float>(repeating: fc)
