@@ -387,8 +387,10 @@ final class KernelTests: XCTestCase {
             check(inC: 24, outC: 24, k: 3, stride: 2, pad: 1, groups: 24, big: false, float: float)  // depthwise
             // grouped: reference loop
             check(inC: 12, outC: 24, k: 3, stride: 1, pad: 1, groups: 4, big: false, float: float)
-            // 6 channels into a 16-byte pixel (the padded copy: a word and an overlapping word)
+            // 6 channels into a 16-byte pixel (the padded copy: a word and an overlapping word), 72
+            // into a 96-byte one (a memmove per pixel)
             check(inC: 6, outC: 6, k: 3, stride: 1, pad: 1, groups: 6, big: false, float: float)
+            check(inC: 72, outC: 72, k: 3, stride: 1, pad: 1, groups: 72, big: false, float: float)
             // 1 x 1 over 10 channels (VNNI: copied into 12-byte pixels, a word and an overlapping word)
             check(inC: 10, outC: 20, k: 1, stride: 1, pad: 0, groups: 1, big: false, float: float)
             // odd channel count (AVX2: a zero pair half)
@@ -918,9 +920,9 @@ final class KernelTests: XCTestCase {
         var p = [Float](repeating: 0, count: 2 * 5)
         Kernels.pad([1, 2, 3, 4], [2, 2], pads: [0, 1, 0, 2], value: 9, &p)
         XCTAssertEqual(p, [9, 1, 2, 9, 9, 9, 3, 4, 9, 9])
-        // Channel pads of int8 pixels with runs of 1 to 70 bytes (whole words from 4 to 64, the last
-        // overlapping), against the definition, with guard bytes after the output.
-        for c in 1...70 {
+        // Channel pads of int8 pixels with runs of 1 to 300 bytes (two words from 4 to 64 bytes, the
+        // second overlapping; memmove past that), against the definition, with guard bytes after the output.
+        for c in Array(1...160) + [191, 255, 256, 257, 300] {
             let pixels = 3
             let q = (0..<(pixels * c)).map { Int8(truncatingIfNeeded: $0 &* 29 &+ 3) }
             var padded = [Int8](repeating: 0x5A, count: pixels * (c + 5) + 16)
