@@ -75,11 +75,13 @@ extension Kernels {
         }
     }
 
-    /// Whether `denseConvVNNI` reads a layer's input rows packed: with no horizontal dilation and
-    /// fewer than 4 channels, a kernel row's taps are `kernelW * inC` adjacent bytes of an unpadded
-    /// pixel layout, in fewer quads than a quad per tap (a gray 3x3 stem: one quad per kernel row
-    /// instead of three; an RGB 7x7 stem: six instead of seven). The last quad's bytes past the run
-    /// belong to the next pixels and meet zero weights.
+    /// Whether `denseConvVNNI` reads a layer's input rows packed: with no horizontal dilation a
+    /// kernel row's taps are `kernelW * inC` adjacent bytes of an unpadded pixel layout, packed when
+    /// that takes fewer quads than a whole number of quads per tap, which only channel counts that
+    /// are not a multiple of 4 can (a gray 3x3 stem: one quad per kernel row instead of three; an
+    /// RGB 7x7 stem: six instead of seven; 5 channels in 3x3: four instead of six; an RGB 3x3 stem
+    /// takes three either way and is not packed). The last quad's bytes past the run belong to
+    /// the next pixels and meet zero weights.
     static func packsRowsVNNI(_ g: Conv2DGeometry) -> Bool {
         g.dilationW == 1 && (g.kernelW * g.inC + 3) / 4 < g.kernelW * ((g.inC + 3) / 4)
     }
