@@ -37,6 +37,16 @@ extension Kernels {
                 UnsafeMutableRawPointer(dst + i).storeBytes(of: v, as: __m512i.self)
                 i += 64
             }
+            // The rest in 8-byte words, the last one overlapping the one before (a byte loop per
+            // pixel was what the face detector's 28-, 36- and 42-channel pixels took); bytes below 8.
+            let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
+            while count >= 8 && i < count {
+                let at = Swift.min(i, count &- 8)
+                d.storeBytes(
+                    of: s.loadUnaligned(fromByteOffset: at, as: UInt64.self) ^ 0x8080_8080_8080_8080,
+                    toByteOffset: at, as: UInt64.self)
+                i = at &+ 8
+            }
             while i < count { dst[i] = UInt8(bitPattern: src[i]) ^ 0x80; i += 1 }
         }
         for n in 0..<g.batch {
@@ -55,19 +65,6 @@ extension Kernels {
                         w += 1
                     }
                     while w < g.inW { flip(src + w * c, dst + w * 4, c); w += 1 }
-                } else if c >= 8 {
-                    // Whole words per pixel, the last one overlapping the one before (a byte loop
-                    // per pixel for the face detector's 28-, 36- and 42-channel layers).
-                    for w in 0..<g.inW {
-                        let s = UnsafeRawPointer(src + w &* c), d = UnsafeMutableRawPointer(dst + w &* cs)
-                        var i = 0
-                        while i < c {
-                            let at = Swift.min(i, c &- 8)
-                            let v = s.loadUnaligned(fromByteOffset: at, as: UInt64.self) ^ 0x8080_8080_8080_8080
-                            d.storeBytes(of: v, toByteOffset: at, as: UInt64.self)
-                            i = at &+ 8
-                        }
-                    }
                 } else {
                     for w in 0..<g.inW { flip(src + w * c, dst + w * cs, c) }
                 }
