@@ -153,16 +153,24 @@ extension Kernels.FloatLanes {
     /// The first `count` (<= lanes) floats at `p`, zeros above.
     @inline(__always) public static func load(_ p: UnsafePointer<Float>, count: Int) -> Self {
         if count == lanes { return load(p) }
+        #if arch(x86_64) && FERCC_AVX512
+        return Self(Kernels.loadPrefixAVX512(p, count, as: Storage.self))
+        #else
         var v = splat(0)
         for i in 0..<count { v.v[i] = p[i] }
         return v
+        #endif
     }
     /// The first `count` lanes (count <= lanes).
     @inline(__always) public func store(_ p: UnsafeMutablePointer<Float>, count: Int) {
+        #if arch(x86_64) && FERCC_AVX512
+        if count == Self.lanes { store(p) } else { Kernels.storePrefixAVX512(p, count, v) }
+        #else
         if count == Self.lanes { store(p) } else { storePrefix(p, count) }
+        #endif
     }
     /// The rare partial store (a layer's last channels) as a call: inlined, its loop was a quarter
-    /// of each convolution tile's code.
+    /// of each convolution tile's code (AVX-512 builds store with one masked instruction instead).
     @inline(never) func storePrefix(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
         for i in 0..<count { p[i] = v[i] }
     }

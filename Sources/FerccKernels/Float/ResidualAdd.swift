@@ -24,32 +24,38 @@ extension Kernels {
             let r = residual + firstPixel * channels
             // The same channels: one contiguous run of pixels x channels.
             let (rows, width, rc) = channels == oc ? (1, pixels * oc, pixels * oc) : (pixels, oc, channels)
+            // AVX-512: 16 lanes, every tail one masked load and store. Elsewhere 8 lanes (a
+            // partial vector there is a loop of scalars).
+            #if arch(x86_64) && FERCC_AVX512
+            typealias V = FloatVector
+            #else
+            typealias V = Lanes8
+            #endif
             switch clamp {
-            case nil: add(r, out, rows, width, rc, NoClamp())
-            case .relu?: add(r, out, rows, width, rc, ReluClamp())
-            case .clip(let lo, let hi)?: add(r, out, rows, width, rc, ClipClamp(low: lo, high: hi))
+            case nil: add(V.self, r, out, rows, width, rc, NoClamp())
+            case .relu?: add(V.self, r, out, rows, width, rc, ReluClamp())
+            case .clip(let lo, let hi)?: add(V.self, r, out, rows, width, rc, ClipClamp(low: lo, high: hi))
             }
             if let a = rowActivation { a.run(out, out, count: pixels * oc) }
         }
 
         @inline(__always)
-        private func add<C: VectorClamp>(
-            _ r: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ rows: Int, _ width: Int, _ rc: Int,
-            _ clamp: C
+        private func add<V: FloatLanes, C: VectorClamp>(
+            _: V.Type, _ r: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ rows: Int, _ width: Int,
+            _ rc: Int, _ clamp: C
         ) {
             for p in 0..<rows {
                 let o = out + p &* width, s = r + p &* rc
                 var c = 0
-                while c &+ 8 <= rc {
-                    clamp.apply(Lanes8(Lanes8.load(o + c).v + Lanes8.load(s + c).v)).store(o + c)
-                    c &+= 8
+                while c &+ V.lanes <= rc {
+                    clamp.apply(V(V.load(o + c).v + V.load(s + c).v)).store(o + c)
+                    c &+= V.lanes
                 }
                 // The last residual channels and the output's channels beyond them (+ 0).
                 while c < width {
-                    let n = Swift.min(8, width &- c), k = Swift.max(0, Swift.min(8, rc &- c))
-                    clamp.apply(Lanes8(Lanes8.load(o + c, count: n).v + Lanes8.load(s + c, count: k).v))
-                        .store(o + c, count: n)
-                    c &+= 8
+                    let n = Swift.min(V.lanes, width &- c), k = Swift.max(0, Swift.min(V.lanes, rc &- c))
+                    clamp.apply(V(V.load(o + c, count: n).v + V.load(s + c, count: k).v)).store(o + c, count: n)
+                    c &+= V.lanes
                 }
             }
         }

@@ -40,5 +40,28 @@ extension Kernels {
         let l = SIMD8(repeating: low), h = SIMD8(repeating: high)
         return SIMD16(lowHalf: clipAVX2(v.lowHalf, l, h), highHalf: clipAVX2(v.highHalf, l, h))
     }
+
+    #if FERCC_AVX512
+    /// The first `count` (0 ..< lanes) floats at `p`, zeros above, by one masked load (AVX-512 F /
+    /// VL): nothing past them is read. `S` is SIMD8<Float> or SIMD16<Float>.
+    @inline(__always) static func loadPrefixAVX512<S: SIMD>(_ p: UnsafePointer<Float>, _ count: Int, as _: S.Type)
+        -> S where S.Scalar == Float
+    {
+        if S.scalarCount == 16 {
+            return unsafeBitCast(_mm512_maskz_loadu_ps(__mmask16(truncatingIfNeeded: (1 << count) - 1), p), to: S.self)
+        }
+        return unsafeBitCast(_mm256_maskz_loadu_ps(__mmask8(truncatingIfNeeded: (1 << count) - 1), p), to: S.self)
+    }
+
+    /// The first `count` (0 ..< lanes) lanes of `v` to `p` by one masked store.
+    @inline(__always) static func storePrefixAVX512<S: SIMD>(_ p: UnsafeMutablePointer<Float>, _ count: Int, _ v: S)
+    where S.Scalar == Float {
+        if S.scalarCount == 16 {
+            _mm512_mask_storeu_ps(p, __mmask16(truncatingIfNeeded: (1 << count) - 1), unsafeBitCast(v, to: __m512.self))
+        } else {
+            _mm256_mask_storeu_ps(p, __mmask8(truncatingIfNeeded: (1 << count) - 1), unsafeBitCast(v, to: __m256.self))
+        }
+    }
+    #endif
 }
 #endif
