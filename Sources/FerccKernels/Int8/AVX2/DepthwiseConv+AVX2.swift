@@ -132,7 +132,9 @@ extension Kernels {
                 }
             }
             table = wide
-            output = AVX512Output(p.requant, simpleRounding: p.simpleRounding)
+            let rounding = AVX512Rounding(
+                p.requant, channels: g.outC, simple: p.simpleRounding, accumulatorBound: p.accumulatorBound)
+            output = AVX512Output(p.requant, rounding: rounding)
         }
 
         /// Output pixels 0, 1, ... of one row, four at a time (`row`: the padded input at the row's

@@ -128,9 +128,9 @@ extension Kernels {
     static func denseConvVNNI(
         _ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, _ g: Conv2DGeometry,
         weights: UnsafePointer<Int8>, blocks: Int, table: UnsafePointer<Int32>,
-        requant r: Requantization, simpleRounding: Bool, output: UnsafeMutablePointer<Int8>
+        requant r: Requantization, rounding: AVX512Rounding, output: UnsafeMutablePointer<Int8>
     ) {
-        let o = AVX512Output(r, simpleRounding: simpleRounding)
+        let o = AVX512Output(r, rounding: rounding)
         let cs = channelStrideVNNI(g)
         let (runs, quads) = runQuadsVNNI(g)
         if g.outC <= 8 {
@@ -381,7 +381,7 @@ extension Kernels {
         let p: QuantizedConvParameters
         let packed: [Int8]
         let table: [Int32]
-        let simpleRounding: Bool
+        let rounding: AVX512Rounding
         /// Bytes per pixel of the flipped input (`channelStrideVNNI`).
         let channelStride: Int
         var geometry: Conv2DGeometry { p.geometry }
@@ -389,7 +389,8 @@ extension Kernels {
         init(_ p: QuantizedConvParameters) {
             self.p = p
             let g = p.geometry
-            simpleRounding = p.simpleRounding
+            rounding = AVX512Rounding(
+                p.requant, channels: p.geometry.outC, simple: p.simpleRounding, accumulatorBound: p.accumulatorBound)
             channelStride = channelStrideVNNI(g)
             packed = packDenseVNNI(g, p.weights)
             var table = AVX2Table.make(
@@ -431,7 +432,7 @@ extension Kernels {
                 table.withUnsafeBufferPointer { t in
                     denseConvVNNI(
                         x, paddedH: paddedH, paddedW: paddedW, g, weights: w.baseAddress!,
-                        blocks: p.blocks, table: t.baseAddress!, requant: p.requant, simpleRounding: simpleRounding,
+                        blocks: p.blocks, table: t.baseAddress!, requant: p.requant, rounding: rounding,
                         output: output)
                 }
             }

@@ -71,13 +71,13 @@ extension Kernels {
     static func depthwiseConvAVX512(
         _ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
         weights: UnsafePointer<Int16>, table: UnsafePointer<Int32>,
-        requant r: Requantization, simpleRounding: Bool, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil
+        requant r: Requantization, rounding: AVX512Rounding, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil
     ) {
         let outRows = rows ?? 0..<g.outH, firstRow = rows?.lowerBound ?? 0
         let taps = g.kernelH * g.kernelW
         let tapPairs = (taps + 1) / 2
         let blocks = (g.outC + 31) / 32
-        let o = AVX512Output(r, simpleRounding: simpleRounding)
+        let o = AVX512Output(r, rounding: rounding)
         if slidesColumnsAVX512(g) {
             depthwiseColumnsAVX512(
                 x, paddedH: ph, paddedW: pw, channelStride: cs, g, weights: weights, table: table, o,
@@ -221,13 +221,14 @@ extension Kernels {
         let p: QuantizedConvParameters
         let packed: [Int16]
         let table: [Int32]
-        let simpleRounding: Bool
+        let rounding: AVX512Rounding
         let channelStride: Int
         var needsPaddedCopy: Bool { p.geometry.hasPadding || p.geometry.inC != channelStride }
 
         init(_ p: QuantizedConvParameters) {
             self.p = p
-            simpleRounding = p.simpleRounding
+            rounding = AVX512Rounding(
+                p.requant, channels: p.geometry.outC, simple: p.simpleRounding, accumulatorBound: p.accumulatorBound)
             (packed, table) = packDepthwiseAVX512(p.geometry, p.weights, folded: p.folded, p.requant)
             channelStride = (p.geometry.outC + 31) / 32 * 32
         }
@@ -259,7 +260,7 @@ extension Kernels {
                     depthwiseConvAVX512(
                         x, paddedH: paddedH, paddedW: paddedW, channelStride: channelStride, p.geometry,
                         weights: w.baseAddress!, table: t.baseAddress!, requant: p.requant,
-                        simpleRounding: simpleRounding, output: output, rows: rows)
+                        rounding: rounding, output: output, rows: rows)
                 }
             }
         }

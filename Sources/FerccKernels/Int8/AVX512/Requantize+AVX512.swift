@@ -19,15 +19,21 @@ extension Kernels {
         let leftShift: Bool
         /// See `QuantizedConvParameters.simpleRounding`.
         let simpleRounding: Bool
+        /// Whether `multiply` is `requantizeFoldedAVX512`, whose lanes hold the zero point already.
+        let folded: Bool
         /// Whether the scaling is float (`QuantizedMath.scaleInFloat`, the table's `scale` part).
         let float: Bool
-        init(_ r: Requantization, simpleRounding: Bool) {
+        init(_ r: Requantization, rounding: AVX512Rounding) {
             self.init(
                 zeroPoint: r.outputZeroPoint, min: r.min, max: r.max, leftShift: r.shifts.contains { $0 > 0 },
-                simpleRounding: simpleRounding, float: r.floatScales != nil)
+                simpleRounding: rounding == .simple, folded: rounding == .folded, float: r.floatScales != nil)
         }
-        init(zeroPoint: Int32, min: Int32, max: Int32, leftShift: Bool, simpleRounding: Bool, float: Bool = false) {
+        init(
+            zeroPoint: Int32, min: Int32, max: Int32, leftShift: Bool, simpleRounding: Bool, folded: Bool = false,
+            float: Bool = false
+        ) {
             self.simpleRounding = simpleRounding
+            self.folded = folded
             self.leftShift = leftShift
             self.float = float
             self.zeroPoint = _mm512_set1_epi32(zeroPoint)
@@ -39,13 +45,39 @@ extension Kernels {
             clamps = min > -128 || max < 127
         }
 
-        /// `multiplyByQuantizedMultiplierAVX512` with this requantization's shifts and rounding, or
-        /// `scaleInFloatAVX512` when the scaling is float.
+        /// `multiplyByQuantizedMultiplierAVX512` with this requantization's shifts and rounding,
+        /// `requantizeFoldedAVX512` (the zero point included) or `scaleInFloatAVX512` when the
+        /// scaling is float.
         @inline(__always)
         func multiply(_ x: __m512i, table t: UnsafePointer<Int32>) -> __m512i {
             if float { return scaleInFloatAVX512(x, table: t) }
+            if folded { return requantizeFoldedAVX512(x, table: t) }
             return multiplyByQuantizedMultiplierAVX512(
                 x, table: t, leftShift: leftShift, simpleRounding: simpleRounding)
+        }
+    }
+
+    /// How a fixed-point requantization on 16 lanes rounds, chosen per layer from its parameters.
+    enum AVX512Rounding {
+        /// `requantizeFoldedAVX512` (`foldedRoundingAVX2` holds for every channel, and every
+        /// channel shifts right).
+        case folded
+        /// The add-and-shift rounding of `multiplyByQuantizedMultiplierAVX512`
+        /// (`QuantizedConvParameters.simpleRounding`).
+        case simple
+        /// TFLite's rounding right shift with mask and threshold.
+        case general
+
+        /// For a layer of `channels` outputs whose accumulators are at most `accumulatorBound` in
+        /// magnitude, and whether the simple rounding holds.
+        init(_ r: Requantization, channels: Int, simple: Bool, accumulatorBound: (Int) -> Int64) {
+            if foldedRoundingAVX2(r, channels: channels, accumulatorBound: accumulatorBound)
+                && r.shifts.allSatisfy({ $0 <= -1 })
+            {
+                self = .folded
+            } else {
+                self = simple ? .simple : .general
+            }
         }
     }
 
@@ -54,17 +86,20 @@ extension Kernels {
         (v + [Int32](repeating: 0, count: 16 - v.count)).withUnsafeBytes { loadM512($0.baseAddress!) }
     }
 
-    /// Four vectors of requantized int32 lanes (before the zero point) as bytes: packed with
-    /// saturation to 16 bits (`v0` with `v1`, `v2` with `v3`), the zero point added with saturation,
-    /// packed to bytes, clamped; 128-bit lane i then holds lane i's four dwords of v0, v1, v2, v3 in
+    /// Four vectors of requantized int32 lanes (before the zero point, or with it when `o.folded`)
+    /// as bytes: packed with saturation to 16 bits (`v0` with `v1`, `v2` with `v3`), the zero point
+    /// added with saturation (unless folded), packed to bytes, clamped; 128-bit lane i then holds lane i's four dwords of v0, v1, v2, v3 in
     /// turn, for the caller to put in order. The result is the int32 clamp's: a value past int16
     /// saturates at +-32767, which the zero point (within int8) cannot bring back into int8.
     @inline(__always)
     static func packBytesAVX512(_ v0: __m512i, _ v1: __m512i, _ v2: __m512i, _ v3: __m512i, _ o: AVX512Output)
         -> __m512i
     {
-        let w01 = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), o.zeroPoint16)
-        let w23 = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), o.zeroPoint16)
+        var w01 = _mm512_packs_epi32(v0, v1), w23 = _mm512_packs_epi32(v2, v3)
+        if !o.folded {
+            w01 = _mm512_adds_epi16(w01, o.zeroPoint16)
+            w23 = _mm512_adds_epi16(w23, o.zeroPoint16)
+        }
         let b = _mm512_packs_epi16(w01, w23)
         return o.clamps ? _mm512_min_epi8(_mm512_max_epi8(b, o.lo8), o.hi8) : b
     }
@@ -125,6 +160,25 @@ extension Kernels {
             _mm512_srai_epi32(_mm512_sub_epi32(threshold, remainder), 31))
     }
 
+    /// `requantizeFoldedAVX2` on 16 lanes (the same table: its `roundEven` and `roundOdd` parts
+    /// hold the 64-bit constants of lanes 0, 2, ... 14 and 1, 3, ... 15 in order, which is where
+    /// 512-bit 64-bit lanes read them): TFLite's requantization plus the zero point, where
+    /// `foldedRoundingAVX2` holds and every lane shifts right by at least 1. Eleven instructions; `multiplyByQuantizedMultiplierAVX512`'s
+    /// add-and-shift rounding takes twelve and the zero point's add after it.
+    @inline(__always)
+    static func requantizeFoldedAVX512(_ a: __m512i, table t: UnsafePointer<Int32>) -> __m512i {
+        @inline(__always) func part(_ i: Int) -> __m512i { loadM512(UnsafeRawPointer(t + i)) }
+        let even = _mm512_add_epi64(_mm512_mul_epi32(a, part(AVX2Table.multiplier)), part(AVX2Table.roundEven))
+        let odd = _mm512_add_epi64(
+            _mm512_mul_epi32(_mm512_srli_epi64(a, 32), part(AVX2Table.multiplierOdd)), part(AVX2Table.roundOdd))
+        let h = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 31), _mm512_slli_epi64(odd, 1))
+        // [a < 0]: every shift is at least 1 (`AVX512Rounding`), so the table's `negativeBelow`
+        // is 0 in every lane and the sign bits are the mask.
+        let negative = _mm512_movepi32_mask(a)
+        return _mm512_srav_epi32(
+            _mm512_mask_sub_epi32(h, negative, h, _mm512_set1_epi32(1)), part(AVX2Table.rightShift))
+    }
+
     /// `QuantizedMath.scaleInFloat` on 16 lanes with the table's float scales (`scaleInFloatAVX2`
     /// at twice the width).
     @inline(__always)
@@ -134,12 +188,13 @@ extension Kernels {
         return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-65536)), _mm512_set1_ps(65536)))
     }
 
-    /// `multiplyByQuantizedMultiplierAVX512`, then the zero point and the clamp in int32 as the
-    /// portable kernel, and the 16 bytes (vpmovdb truncates what the clamp left in int8 range).
+    /// `multiplyByQuantizedMultiplierAVX512`, then the zero point (unless folded) and the clamp in
+    /// int32 as the portable kernel, and the 16 bytes (vpmovdb truncates what the clamp left in
+    /// int8 range).
     @inline(__always)
     static func requantize16AVX512(_ x: __m512i, table t: UnsafePointer<Int32>, _ o: AVX512Output) -> __m128i {
         let v = o.multiply(x, table: t)
-        let z = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, o.zeroPoint), o.lo), o.hi)
+        let z = _mm512_min_epi32(_mm512_max_epi32(o.folded ? v : _mm512_add_epi32(v, o.zeroPoint), o.lo), o.hi)
         return _mm512_cvtepi32_epi8(z)
     }
 }
