@@ -578,10 +578,16 @@ final class KernelTests: XCTestCase {
                 XCTAssertEqual(y, want, "scale \(scale) zero point \(zp) halfToEven \(halfToEven)")
             }
         }
-        let q = (0..<1039).map { _ in Int8(max(-128, min(127, Int(rng.next() * 128)))) }
+        // Every int8 value, then random ones: 1039 in all (whole 64-element steps, 16-lane ones and
+        // a remainder); exact halves of either sign (scale 0.5, and 0.25 with bias -0.5), results
+        // past int8 on both sides (scale 3).
+        let q =
+            (0..<256).map { Int8(truncatingIfNeeded: $0) }
+            + (256..<1039).map { _ in Int8(max(-128, min(127, Int(rng.next() * 256) - 128))) }
         for (scale, bias, zp) in [
             (Float(0.5), Float(0.25), Int32(-3)), (Float(1.37), Float(-20.5), Int32(100)),
-            (Float(0.01), Float(0), Int32(0))
+            (Float(0.01), Float(0), Int32(0)), (Float(0.5), Float(0), Int32(1)), (Float(0.25), Float(-0.5), Int32(-7)),
+            (Float(3), Float(1.5), Int32(10))
         ] {
             var y = [Int8](repeating: 0, count: q.count)
             Kernels.rescaleInt8(q, &y, count: q.count, scale: scale, bias: bias, outputZeroPoint: zp)

@@ -61,7 +61,9 @@ extension Kernels {
         _ x: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int, scale: Float, bias: Float,
         outputZeroPoint: Int32
     ) {
-        #if arch(x86_64) && FERCC_AVX2
+        #if arch(x86_64) && FERCC_AVX512
+        let start = rescaleAVX512(x, y, count: count, scale: scale, bias: bias, outputZeroPoint: outputZeroPoint)
+        #elseif arch(x86_64) && FERCC_AVX2
         let start = rescaleAVX2(x, y, count: count, scale: scale, bias: bias, outputZeroPoint: outputZeroPoint)
         #else
         let start = 0
