@@ -3,7 +3,8 @@
  * use) against vpmaddubsw + vpmaddwd(ones) on u8 x s8 (what oneDNN and XNNPACK use without
  * VNNI), with fp32 FMA as the clock reference. Eight independent accumulators per loop.
  * Built for AVX-512 VNNI, it also measures vpdpbusd (u8 x s8 quads into int32, what the VNNI
- * kernels, oneDNN and XNNPACK use there) on 256- and 512-bit vectors, twelve accumulators.
+ * kernels, oneDNN and XNNPACK use there) on 256- and 512-bit vectors, twelve accumulators, and
+ * 512-bit fp32 FMAs (the AVX-512 float kernels' ceiling).
  * Build and run: cc -O2 -mavx2 -mfma scripts/int8-madd-peak.c -o /tmp/madd && /tmp/madd
  * (VNNI: clang -O2 -march=x86-64-v4 -mavx512vnni ...; gcc 12 moves the accumulators through
  * the stack in the 512-bit loop and measures half the rate). */
@@ -88,6 +89,21 @@ int main(void) {
     printf("vpdpbusd 512-bit (64 MACs):       %.2f G/s = %.1f GMAC/s (%.2f per cycle)\n",
            dp512 / 1e9, dp512 * 64 / 1e9, dp512 / (fma / 2));
     s = _mm256_add_epi32(s, _mm256_add_epi32(d[0], _mm512_castsi512_si256(e[0])));
+    /* The fp32 ceiling of the AVX-512 float kernels: 512-bit FMAs on twelve accumulators, as
+     * many as the 6-pixel x 32-channel tile of Float/Conv2D.swift holds. */
+    __m512 g[12];
+    for (int k = 0; k < 12; k++) g[k] = _mm512_set1_ps((float)k);
+    __m512 gv = _mm512_set1_ps(0.999f), gw = _mm512_set1_ps(1.0001f);
+    t = now();
+    for (long i = 0; i < n / 2; i++) {
+        __asm__ volatile("" : "+v"(gv));
+        for (int k = 0; k < 12; k++) g[k] = _mm512_fmadd_ps(gv, gw, g[k]);
+    }
+    double fma512 = n / 2 * 12 / (now() - t);
+    for (int k = 1; k < 12; k++) g[0] = _mm512_add_ps(g[0], g[k]);
+    printf("fp32 FMA 512-bit (16 MACs):       %.2f G/s = %.1f GMAC/s = %.1f GFLOP/s\n",
+           fma512 / 1e9, fma512 * 16 / 1e9, fma512 * 32 / 1e9);
+    fs = _mm256_add_ps(fs, _mm512_castps512_ps256(g[0]));
 #endif
     printf("(checksums %d %f)\n", _mm256_extract_epi32(s, 0), (double)fs[0]);
     return 0;
