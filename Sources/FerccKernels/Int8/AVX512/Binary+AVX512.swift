@@ -38,10 +38,8 @@ extension Kernels {
     }
 
     /// `binaryAddFloatAVX2` on 16 lanes per vector, 64 elements per step: the same float steps
-    /// (two multiply-adds, the clamp to integral bounds, rounding to nearest even), the four
-    /// vectors packed to bytes with saturation (the clamp left them in int8 range) and put in
-    /// order, one 64-byte store (`vpmovdb` straight to memory, which the compiler makes of a
-    /// narrowing store, took a quarter of the loop's time). Returns how many elements it wrote.
+    /// (two multiply-adds, the clamp to integral bounds, rounding to nearest even), stored by
+    /// `storeBytesAVX512`. Returns how many elements it wrote.
     static func binaryAddFloatAVX512(
         _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int,
         ma: Float, mb: Float, c: Float, lo: Float, hi: Float
@@ -54,21 +52,7 @@ extension Kernels {
             let v = _mm512_fmadd_ps(x, vma, _mm512_fmadd_ps(z, vmb, vc))
             return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, vlo), vhi))
         }
-        // After the packs 128-bit lane i holds dwords i of each vector in turn (4 bytes each).
-        let order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0)
-        var i = 0
-        while i + 64 <= count {
-            let w01 = _mm512_packs_epi32(sixteen(i), sixteen(i + 16))
-            let w23 = _mm512_packs_epi32(sixteen(i + 32), sixteen(i + 48))
-            let bytes = _mm512_permutexvar_epi32(order, _mm512_packs_epi16(w01, w23))
-            UnsafeMutableRawPointer(y + i).storeBytes(of: bytes, as: __m512i.self)
-            i += 64
-        }
-        while i + 16 <= count {
-            UnsafeMutableRawPointer(y + i).storeBytes(of: _mm512_cvtepi32_epi8(sixteen(i)), as: __m128i.self)
-            i += 16
-        }
-        return i
+        return storeBytesAVX512(y, count: count, sixteen)
     }
 }
 #endif

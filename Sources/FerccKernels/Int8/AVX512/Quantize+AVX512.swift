@@ -1,5 +1,6 @@
 // AVX-512 paths of the int8 kernels (F, BW, VL and VNNI), compiled where the build defines
 // FERCC_AVX512 (with FERCC_AVX2, and -march=x86-64-v4 -mavx512vnni or newer). Same bits as the portable kernels.
+// fercc-kernel requires: Int8/AVX512/Requantize+AVX512.swift
 
 #if arch(x86_64) && FERCC_AVX512
 import _Builtin_intrinsics.intel
@@ -63,8 +64,8 @@ extension Kernels {
     /// differ from the output's: ShuffleNetV2's fercc-quantized concatenations took 0.18 of its
     /// 1.47 ms with the 8-lane loop, 0.14 with this): the same float multiply, then add,
     /// magnitudes clamped to 1000, rounding half away from zero on the exact fraction left by
-    /// truncation (as `quantizeAVX512`), the zero point, then the saturating packs (the int8
-    /// clamp) and one 64-byte store. Returns how many it wrote.
+    /// truncation (as `quantizeAVX512`), the zero point, then `storeBytesAVX512` (whose
+    /// saturation is the int8 clamp). Returns how many it wrote.
     static func rescaleAVX512(
         _ x: UnsafePointer<Int8>, _ y: UnsafeMutablePointer<Int8>, count: Int, scale: Float, bias: Float,
         outputZeroPoint: Int32
@@ -89,21 +90,7 @@ extension Kernels {
             let r = _mm512_mask_sub_epi32(_mm512_mask_add_epi32(t, up, t, one), down, t, one)
             return _mm512_add_epi32(r, zp)
         }
-        // After the packs 128-bit lane i holds dwords i of each vector in turn (4 bytes each).
-        let order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0)
-        var i = 0
-        while i + 64 <= count {
-            let w01 = _mm512_packs_epi32(sixteen(i), sixteen(i + 16))
-            let w23 = _mm512_packs_epi32(sixteen(i + 32), sixteen(i + 48))
-            let bytes = _mm512_permutexvar_epi32(order, _mm512_packs_epi16(w01, w23))
-            UnsafeMutableRawPointer(y + i).storeBytes(of: bytes, as: __m512i.self)
-            i += 64
-        }
-        while i + 16 <= count {
-            UnsafeMutableRawPointer(y + i).storeBytes(of: _mm512_cvtsepi32_epi8(sixteen(i)), as: __m128i.self)
-            i += 16
-        }
-        return i
+        return storeBytesAVX512(y, count: count, sixteen)
     }
 }
 #endif
