@@ -88,9 +88,10 @@ extension Kernels {
 
     /// Four vectors of requantized int32 lanes (before the zero point, or with it when `o.folded`)
     /// as bytes: packed with saturation to 16 bits (`v0` with `v1`, `v2` with `v3`), the zero point
-    /// added with saturation (unless folded), packed to bytes, clamped; 128-bit lane i then holds lane i's four dwords of v0, v1, v2, v3 in
-    /// turn, for the caller to put in order. The result is the int32 clamp's: a value past int16
-    /// saturates at +-32767, which the zero point (within int8) cannot bring back into int8.
+    /// added with saturation (unless folded), packed to bytes, clamped; 128-bit lane i then holds
+    /// lane i's four dwords of v0, v1, v2, v3 in turn, for the caller to put in order. The result
+    /// is the int32 clamp's: a value past int16 saturates at +-32767, which the zero point (within
+    /// int8) cannot bring back into int8.
     @inline(__always)
     static func packBytesAVX512(_ v0: __m512i, _ v1: __m512i, _ v2: __m512i, _ v3: __m512i, _ o: AVX512Output)
         -> __m512i
@@ -187,8 +188,9 @@ extension Kernels {
     /// `requantizeFoldedAVX2` on 16 lanes (the same table: its `roundEven` and `roundOdd` parts
     /// hold the 64-bit constants of lanes 0, 2, ... 14 and 1, 3, ... 15 in order, which is where
     /// 512-bit 64-bit lanes read them): TFLite's requantization plus the zero point, where
-    /// `foldedRoundingAVX2` holds and every lane shifts right by at least 1. Eleven instructions; `multiplyByQuantizedMultiplierAVX512`'s
-    /// add-and-shift rounding takes twelve and the zero point's add after it.
+    /// `foldedRoundingAVX2` holds and every lane shifts right by at least 1. Eleven instructions;
+    /// `multiplyByQuantizedMultiplierAVX512`'s add-and-shift rounding takes twelve and the zero
+    /// point's add after it.
     @inline(__always)
     static func requantizeFoldedAVX512(_ a: __m512i, table t: UnsafePointer<Int32>) -> __m512i {
         @inline(__always) func part(_ i: Int) -> __m512i { loadM512(UnsafeRawPointer(t + i)) }
