@@ -293,6 +293,56 @@ final class QuantizeTests: XCTestCase {
         XCTAssertTrue(out.values.first!.allSatisfy { $0.isFinite })
     }
 
+    /// Two convolutions of different ranges joined by a Concat, then a global mean pool, a Reshape
+    /// and a classifier: each joined value takes the Concat's quantization (the producers
+    /// requantize straight into it, nothing is rescaled), and the pool stays float with the
+    /// classifier (its int8 output was the largest error before it).
+    func testConcatenatedValuesShareTheJoinAndThePoolStaysFloat() throws {
+        var rng = SeededRandom(7)
+        var g = Graph(source: GraphSource(format: "test"))
+        g.values["x"] = Value(name: "x", type: TensorType(.float32, [1, 4, 4, 3]))
+        g.inputs = ["x"]
+        func constant(_ name: String, _ shape: [Int], scale: Float = 1) -> String {
+            g.addConstant(name, .float(rng.floats(shape.reduce(1, *)).map { $0 * scale }), shape: shape)
+            return name
+        }
+        for (name, scale) in [("a", Float(1)), ("b", 5)] {
+            try g.addNode(
+                Node(
+                    name: name, op: .conv2D(Conv2D(kernelH: 1, kernelW: 1, activation: .relu)),
+                    inputs: ["x", constant(name + ".w", [4, 1, 1, 3], scale: scale), constant(name + ".b", [4])],
+                    outputs: [name]))
+        }
+        try g.addNode(Node(name: "join", op: .concat(axis: 3), inputs: ["a", "b"], outputs: ["c"]))
+        try g.addNode(
+            Node(name: "pool", op: .reduce(.mean, axes: [1, 2], keepDims: true), inputs: ["c"], outputs: ["m"]))
+        try g.addNode(Node(name: "flat", op: .reshape(shape: [1, 8]), inputs: ["m"], outputs: ["f"]))
+        try g.addNode(
+            Node(
+                name: "fc", op: .gemm(Gemm(transB: true)),
+                inputs: ["f", constant("fc.w", [7, 8]), constant("fc.b", [7])],
+                outputs: ["y"]))
+        g.outputs = ["y"]
+        try g.validate()
+        XCTAssertEqual(Quantizer.outputLayers(g), ["fc", "pool"])
+
+        let samples = (0..<8).map { _ in rng.floats(48) }
+        let stats = try Calibrator.collect(g, samples: samples, method: .minmax)
+        let ranges = stats.mapValues { $0.range(.minmax, percentile: 99.99) }
+        XCTAssertLessThan(ranges["a"]!.hi * 2, ranges["b"]!.hi, "the two joined values need different ranges")
+        let (q, floatNodes) = try Quantizer.quantize(g, ranges: ranges, options: QuantizeOptions())
+        let joined = q.values["c#q"]!.type.quantization!
+        XCTAssertEqual(joined, Quantizer.activationQuantization(ranges["c"]!))
+        XCTAssertEqual(q.values["a#q"]!.type.quantization, joined)
+        XCTAssertEqual(q.values["b#q"]!.type.quantization, joined)
+        XCTAssertEqual(Set(floatNodes), ["pool", "flat", "fc"])
+        let float = try Interpreter(graph: g), int8 = try Interpreter(graph: q)
+        for x in samples.prefix(3) {
+            let a = try float.run(["x": x])["y"]!, b = try int8.run(["x": x])["y"]!
+            XCTAssertLessThanOrEqual(relativeError(b, a), 0.02)
+        }
+    }
+
     /// A model with two outputs (the real face detector: box regressors and scores) quantizes:
     /// the accuracy report has each output's numbers, and the int8 graph finds the face where the
     /// float one does, with its box within a few pixels.
