@@ -1,4 +1,5 @@
 // fercc-kernel requires: Int8/Requantization.swift Int8/QuantizedPadding.swift
+// fercc-kernel requires(avx512): Int8/AVX512/Requantize+AVX512.swift
 
 extension Kernels {
     /// What every int8 convolution variant starts from, computed once from the OHWI weights: the
@@ -123,3 +124,14 @@ extension Kernels {
         func copyCount(pixels: Int) -> Int { pixels * stride + 2 }
     }
 }
+
+#if arch(x86_64) && FERCC_AVX512
+extension Kernels {
+    /// A convolution's rounding on 16 lanes, from its requantization, output channels,
+    /// accumulator bounds and `simpleRounding`.
+    static func roundingAVX512(_ p: QuantizedConvParameters) -> AVX512Rounding {
+        AVX512Rounding(
+            p.requant, channels: p.geometry.outC, simple: p.simpleRounding, accumulatorBound: p.accumulatorBound)
+    }
+}
+#endif

@@ -132,9 +132,7 @@ extension Kernels {
                 }
             }
             table = wide
-            let rounding = AVX512Rounding(
-                p.requant, channels: g.outC, simple: p.simpleRounding, accumulatorBound: p.accumulatorBound)
-            output = AVX512Output(p.requant, rounding: rounding)
+            output = AVX512Output(p.requant, rounding: roundingAVX512(p))
         }
 
         /// Output pixels 0, 1, ... of one row, four at a time (`row`: the padded input at the row's

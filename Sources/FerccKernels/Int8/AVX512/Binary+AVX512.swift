@@ -16,7 +16,7 @@ extension Kernels {
         tables: UnsafePointer<Int32>, zeroPoint: Int32, min: Int32, max: Int32
     ) -> Int {
         let off1 = _mm512_set1_epi32(offset1), off2 = _mm512_set1_epi32(offset2)
-        let o = AVX512Output(zeroPoint: zeroPoint, min: min, max: max, leftShift: false, simpleRounding: false)
+        let o = AVX512Output(zeroPoint: zeroPoint, min: min, max: max, leftShift: false, rounding: .general)
         let t1 = tables, t2 = tables + AVX2Table.stride, tOut = tables + 2 * AVX2Table.stride
         @inline(__always) func scaled(
             _ x: UnsafePointer<Int8>, _ offset: __m512i, _ halves: Int32, _ t: UnsafePointer<Int32>

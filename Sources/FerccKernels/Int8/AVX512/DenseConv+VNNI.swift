@@ -389,8 +389,7 @@ extension Kernels {
         init(_ p: QuantizedConvParameters) {
             self.p = p
             let g = p.geometry
-            rounding = AVX512Rounding(
-                p.requant, channels: p.geometry.outC, simple: p.simpleRounding, accumulatorBound: p.accumulatorBound)
+            rounding = roundingAVX512(p)
             channelStride = channelStrideVNNI(g)
             packed = packDenseVNNI(g, p.weights)
             var table = AVX2Table.make(

@@ -227,8 +227,7 @@ extension Kernels {
 
         init(_ p: QuantizedConvParameters) {
             self.p = p
-            rounding = AVX512Rounding(
-                p.requant, channels: p.geometry.outC, simple: p.simpleRounding, accumulatorBound: p.accumulatorBound)
+            rounding = roundingAVX512(p)
             (packed, table) = packDepthwiseAVX512(p.geometry, p.weights, folded: p.folded, p.requant)
             channelStride = (p.geometry.outC + 31) / 32 * 32
         }

@@ -17,25 +17,18 @@ extension Kernels {
         /// Whether the bounds are narrower than int8's (the saturating packs clamp to int8 already).
         let clamps: Bool
         let leftShift: Bool
-        /// See `QuantizedConvParameters.simpleRounding`.
-        let simpleRounding: Bool
+        /// How `multiply` scales.
+        let rounding: AVX512Rounding
         /// Whether `multiply` is `requantizeFoldedAVX512`, whose lanes hold the zero point already.
-        let folded: Bool
-        /// Whether the scaling is float (`QuantizedMath.scaleInFloat`, the table's `scale` part).
-        let float: Bool
+        var folded: Bool { rounding == .folded }
         init(_ r: Requantization, rounding: AVX512Rounding) {
             self.init(
                 zeroPoint: r.outputZeroPoint, min: r.min, max: r.max, leftShift: r.shifts.contains { $0 > 0 },
-                simpleRounding: rounding == .simple, folded: rounding == .folded, float: r.floatScales != nil)
+                rounding: rounding)
         }
-        init(
-            zeroPoint: Int32, min: Int32, max: Int32, leftShift: Bool, simpleRounding: Bool, folded: Bool = false,
-            float: Bool = false
-        ) {
-            self.simpleRounding = simpleRounding
-            self.folded = folded
+        init(zeroPoint: Int32, min: Int32, max: Int32, leftShift: Bool, rounding: AVX512Rounding) {
+            self.rounding = rounding
             self.leftShift = leftShift
-            self.float = float
             self.zeroPoint = _mm512_set1_epi32(zeroPoint)
             lo = _mm512_set1_epi32(min)
             hi = _mm512_set1_epi32(max)
@@ -45,20 +38,24 @@ extension Kernels {
             clamps = min > -128 || max < 127
         }
 
-        /// `multiplyByQuantizedMultiplierAVX512` with this requantization's shifts and rounding,
-        /// `requantizeFoldedAVX512` (the zero point included) or `scaleInFloatAVX512` when the
-        /// scaling is float.
+        /// `scaleInFloatAVX512`, `requantizeFoldedAVX512` (the zero point included) or
+        /// `multiplyByQuantizedMultiplierAVX512` with this requantization's shifts and rounding.
         @inline(__always)
         func multiply(_ x: __m512i, table t: UnsafePointer<Int32>) -> __m512i {
-            if float { return scaleInFloatAVX512(x, table: t) }
-            if folded { return requantizeFoldedAVX512(x, table: t) }
-            return multiplyByQuantizedMultiplierAVX512(
-                x, table: t, leftShift: leftShift, simpleRounding: simpleRounding)
+            switch rounding {
+            case .float: return scaleInFloatAVX512(x, table: t)
+            case .folded: return requantizeFoldedAVX512(x, table: t)
+            case .simple, .general:
+                return multiplyByQuantizedMultiplierAVX512(
+                    x, table: t, leftShift: leftShift, simpleRounding: rounding == .simple)
+            }
         }
     }
 
-    /// How a fixed-point requantization on 16 lanes rounds, chosen per layer from its parameters.
+    /// How a requantization on 16 lanes scales and rounds, chosen per layer from its parameters.
     enum AVX512Rounding {
+        /// Float scales (`QuantizedMath.scaleInFloat`, the table's `scale` part).
+        case float
         /// `requantizeFoldedAVX512` (`foldedRoundingAVX2` holds for every channel, and every
         /// channel shifts right).
         case folded
@@ -71,7 +68,9 @@ extension Kernels {
         /// For a layer of `channels` outputs whose accumulators are at most `accumulatorBound` in
         /// magnitude, and whether the simple rounding holds.
         init(_ r: Requantization, channels: Int, simple: Bool, accumulatorBound: (Int) -> Int64) {
-            if foldedRoundingAVX2(r, channels: channels, accumulatorBound: accumulatorBound)
+            if r.floatScales != nil {
+                self = .float
+            } else if foldedRoundingAVX2(r, channels: channels, accumulatorBound: accumulatorBound)
                 && r.shifts.allSatisfy({ $0 <= -1 })
             {
                 self = .folded
