@@ -412,6 +412,42 @@ final class PassTests: XCTestCase {
         }
     }
 
+    /// The same on int8 (TFLite's int8 ShuffleNetV2 stem): after a ReLU-clamped int8 add, a Pad
+    /// that keeps the quantization (its fill the zero point) becomes the int8 pool's padding, the
+    /// same bytes; without the ReLU it stays.
+    func testFoldPadIntoInt8MaxPoolAfterARelu() throws {
+        let qx = Quantization(scale: 0.05, zeroPoint: -3), q = Quantization(scale: 0.1, zeroPoint: -20)
+        for relu in [true, false] {
+            var g = Graph(source: GraphSource(format: "test"))
+            var t = TensorType(.int8, [2, 9, 8, 5])
+            t.quantization = qx
+            g.values["x"] = Value(name: "x", type: t)
+            g.inputs = ["x"]
+            try g.addNode(
+                Node(
+                    name: "add", op: .binary(.add, activation: relu ? .relu : .identity), inputs: ["x", "x"],
+                    outputs: ["r"]),
+                quantization: [q])
+            try g.addNode(
+                Node(name: "pad", op: .pad(pads: [0, 1, 0, 0, 0, 1, 1, 0], value: 0), inputs: ["r"], outputs: ["p"]),
+                quantization: [q])
+            try g.addNode(
+                Node(
+                    name: "pool", op: .maxPool2D(Pool2D(kernelH: 3, kernelW: 3, strideH: 2, strideW: 2)),
+                    inputs: ["p"], outputs: ["y"]),
+                quantization: [q])
+            g.outputs = ["y"]
+            let x = RuntimeTensor.int8((0..<t.count).map { _ in Int8(truncatingIfNeeded: Int(rng.next() * 127)) })
+            let before = try Interpreter(graph: g).run(tensors: ["x": x])["y"]!
+            var opt = g
+            let results = try PassManager.run(&opt, pipeline: ["fold-pad"])
+            XCTAssertEqual(ops(opt), relu ? ["Add", "MaxPool2D"] : ["Add", "Pad", "MaxPool2D"])
+            XCTAssertEqual(results[0].changes, relu ? 1 : 0)
+            XCTAssertEqual(try Interpreter(graph: opt).run(tensors: ["x": x])["y"]!, before)
+            XCTAssertEqual(opt.values["y"]?.type.shape, [2, 5, 4, 5])
+        }
+    }
+
     // MARK: fold-constants, eliminate-dead-code, pipeline
 
     func testFoldConstantsAndDeadCode() throws {
