@@ -41,7 +41,7 @@ struct RecognizeChannelShuffle: GraphPass {
     }
 }
 
-/// A float Concat of k tensors of one type (dtype, shape, quantization) whose only reader is a
+/// A Concat of k tensors of one type (dtype, shape, quantization) whose only reader is a
 /// ChannelShuffle of k groups on the same axis becomes one Interleave (ShuffleNetV2's block
 /// ends): the concatenated tensor is never written; each input is copied once, straight into its
 /// shuffled places. When the shuffled tensor is read only by Slices that cut it along the axis
@@ -60,14 +60,14 @@ struct FuseConcatShuffle: GraphPass {
                 case .concat(let concatAxis) = graph.nodes[ci].op
             else { continue }
             let concat = graph.nodes[ci], joined = concat.outputs[0]
-            // Float only: int8 shuffles of two halves have vector kernels (x86 and arm64) that
-            // byte-wise strided copies from two tensors were slower than (arm64 ShuffleNetV2
-            // int8: 28.9 M instructions against 25.2 M).
-            guard let t = graph.values[concat.inputs[0]]?.type, t.dtype == .float32,
+            // Quantized tensors only when every one shares the inputs' quantization (the joined
+            // and the shuffled tensor too): the interleave copies bytes, it does not rescale.
+            guard let t = graph.values[concat.inputs[0]]?.type, t.dtype == .float32 || t.dtype.isQuantized,
                 concatAxis == axis || concatAxis == axis - t.rank,
                 concat.inputs.count == groups, groups > 1, graph.soleConsumer(of: joined) == i,
                 concat.inputs.allSatisfy({ graph.values[$0]?.type == t }),
-                graph.values[joined]?.type.quantization == t.quantization
+                graph.values[joined]?.type.quantization == t.quantization,
+                graph.values[graph.nodes[i].outputs[0]]?.type.quantization == t.quantization
             else { continue }
             graph.nodes[i].op = .interleave(axis: axis)
             graph.nodes[i].inputs = concat.inputs
@@ -93,7 +93,10 @@ struct FuseConcatShuffle: GraphPass {
             else { return }
             parts.append((s.starts[axis], j))
         }
-        guard parts.count > 1, n % parts.count == 0 else { return }
+        let quantization = graph.values[y]?.type.quantization
+        guard parts.count > 1, n % parts.count == 0,
+            parts.allSatisfy({ graph.values[graph.nodes[$0.node].outputs[0]]?.type.quantization == quantization })
+        else { return }
         let size = shape[axis] / parts.count
         parts.sort { $0.start < $1.start }
         guard parts.enumerated().allSatisfy({ $0.element.start == $0.offset * size }),

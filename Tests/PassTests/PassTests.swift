@@ -366,6 +366,64 @@ final class PassTests: XCTestCase {
         XCTAssertEqual(ops(kept), ["Concat", "ChannelShuffle", "Slice", "Slice"])
     }
 
+    /// The same on int8 (TFLite's ShuffleNetV2, where a concatenation's inputs share its
+    /// quantization): the Interleave's bytes are each input's bytes in their shuffled places, on the
+    /// vector path (29 and 40 channels of each input per part) and the byte loop (6); inputs of
+    /// other quantizations stay a Concat (it rescales, the interleave would not).
+    func testFuseInt8ConcatShuffleWhenTheQuantizationIsShared() throws {
+        let q = Quantization(scale: 0.05, zeroPoint: -3)
+        func block(_ shape: [Int], slices: Int, other: Quantization? = nil) throws -> Graph {
+            var g = Graph(source: GraphSource(format: "test"))
+            for (n, quant) in [("x0", q), ("x1", other ?? q)] {
+                var t = TensorType(.int8, shape)
+                t.quantization = quant
+                g.values[n] = Value(name: n, type: t)
+            }
+            g.inputs = ["x0", "x1"]
+            var joined = shape
+            joined[3] *= 2
+            try g.addNode(
+                Node(name: "concat", op: .concat(axis: 3), inputs: g.inputs, outputs: ["c"]), quantization: [q])
+            try g.addNode(
+                Node(name: "shuffle", op: .channelShuffle(groups: 2, axis: 3), inputs: ["c"], outputs: ["s"]),
+                quantization: [q])
+            g.outputs = slices == 0 ? ["s"] : []
+            let part = joined[3] / max(slices, 1)
+            for p in 0..<slices {
+                let slice = Slice(starts: [0, 0, 0, p * part], steps: [1, 1, 1, 1], sizes: joined[..<3] + [part])
+                try g.addNode(
+                    Node(name: "slice\(p)", op: .slice(slice), inputs: ["s"], outputs: ["y\(p)"]), quantization: [q])
+                g.outputs.append("y\(p)")
+            }
+            return g
+        }
+        for (shape, slices) in [([2, 3, 4, 58], 2), ([1, 2, 3, 40], 0), ([1, 3, 2, 12], 2)] {
+            let g = try block(shape, slices: slices)
+            let count = shape.reduce(1, *), n = shape[3], pixels = count / n
+            let x = (0..<2).map { _ in (0..<count).map { _ in Int8(truncatingIfNeeded: Int(rng.next() * 255) - 128) } }
+            let feeds = ["x0": RuntimeTensor.int8(x[0]), "x1": RuntimeTensor.int8(x[1])]
+            let before = try Interpreter(graph: g).run(tensors: feeds)
+            var opt = g
+            _ = try PassManager.run(&opt, pipeline: ["fuse-concat-shuffle"])
+            XCTAssertEqual(ops(opt), ["Interleave"], "\(shape)")
+            let after = try Interpreter(graph: opt).run(tensors: feeds)
+            // Output p, pixel i, channel 2j + k holds input k's channel p * part + j.
+            let part = n / max(slices, 1)
+            for (p, name) in g.outputs.enumerated() {
+                var expected: [Int8] = []
+                for i in 0..<pixels {
+                    for j in 0..<part { for k in 0..<2 { expected.append(x[k][i * n + p * part + j]) } }
+                }
+                XCTAssertEqual(after[name], .int8(expected), "\(shape) \(name)")
+                XCTAssertEqual(after[name], before[name], "\(shape) \(name)")
+            }
+        }
+        let other = try block([1, 2, 2, 32], slices: 2, other: Quantization(scale: 0.04, zeroPoint: 1))
+        var kept = other
+        _ = try PassManager.run(&kept, pipeline: ["fuse-concat-shuffle"])
+        XCTAssertEqual(ops(kept), ["Concat", "ChannelShuffle", "Slice", "Slice"])
+    }
+
     // MARK: fold-pad
 
     func testFoldPadIntoConvolution() throws {

@@ -1,5 +1,6 @@
 // fercc-kernel requires: Data/StridedCopy.swift
 // fercc-kernel requires(avx2): Int8/AVX2/Shuffle+AVX2.swift
+// fercc-kernel requires(neon): Data/ARM64/StridedCopy+NEON.swift
 
 extension Kernels {
     /// y[p][2j] = a[p * stride + j], y[p][2j + 1] = b[p * stride + j] for j < half (>= 4): a two-group
@@ -23,13 +24,45 @@ extension Kernels {
         }
     }
 
+    /// The same on bytes (int8 tensors): y[p][2j] = a[p * stride + j], y[p][2j + 1] = b[p * stride + j]
+    /// for j < half (>= 1). Vector byte unpacks (x86) or zips (arm64) of 16 channels of each half
+    /// when half >= 16, a partial last step redoing bytes before it; one byte at a time otherwise.
+    public static func interleaveBytes(
+        _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, stride: Int, _ y: UnsafeMutablePointer<Int8>,
+        pixels: Int, half h: Int
+    ) {
+        #if arch(x86_64) && FERCC_AVX2
+        if h >= 16 {
+            interleaveHalvesAVX2(
+                UnsafeRawPointer(a), UnsafeRawPointer(b), stride: stride, UnsafeMutableRawPointer(y), pixels: pixels,
+                half: h)
+            return
+        }
+        #elseif arch(arm64)
+        if h >= 16 {
+            interleaveBytesNEON(a, b, stride: stride, y, pixels: pixels, half: h)
+            return
+        }
+        #endif
+        for p in 0..<pixels {
+            let a = a + p * stride, b = b + p * stride, out = y + p * 2 * h
+            for j in 0..<h {
+                out[2 * j] = a[j]
+                out[2 * j + 1] = b[j]
+            }
+        }
+    }
+
     /// `y` = `x` transposed by `perm` (output axis i is input axis perm[i]); allocates nothing.
     public static func transpose<T>(_ x: UnsafePointer<T>, _ shape: [Int], perm: [Int], _ y: UnsafeMutablePointer<T>) {
         let rank = shape.count
         #if arch(x86_64) && FERCC_AVX2
         // A channel shuffle of two groups on bytes (int8 ShuffleNet): vector interleave.
         if MemoryLayout<T>.stride == 1, rank == 4, perm == [0, 2, 1, 3], shape[1] == 2, shape[3] == 1, shape[2] >= 16 {
-            interleaveHalvesAVX2(UnsafeRawPointer(x), UnsafeMutableRawPointer(y), pixels: shape[0], half: shape[2])
+            let h = shape[2]
+            interleaveHalvesAVX2(
+                UnsafeRawPointer(x), UnsafeRawPointer(x) + h, stride: 2 * h, UnsafeMutableRawPointer(y),
+                pixels: shape[0], half: h)
             return
         }
         #endif

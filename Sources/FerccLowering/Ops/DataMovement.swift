@@ -36,8 +36,8 @@ enum DataMovementLowering {
     }
 
     /// Concat + ChannelShuffle (+ the Slices after it) fused: element j of input g lands at
-    /// j * k + g on the axis, output p holding the p-th of equal parts. Two float inputs with the
-    /// axis last (parts at least 4 long per input): one vector interleave per part; otherwise a
+    /// j * k + g on the axis, output p holding the p-th of equal parts. Two inputs with the axis
+    /// last (float parts at least 4 long per input, or bytes): one interleave per part; otherwise a
     /// strided copy per input and part.
     static func interleave(_ node: Node, axis: Int, _ ctx: LoweringContext) throws -> [any KernelCall] {
         let s = ctx.shape(node.inputs[0]), k = node.inputs.count, dtype = ctx.type(node.outputs[0]).dtype
@@ -45,10 +45,11 @@ enum DataMovementLowering {
         let part = n / node.outputs.count  // of each input, per output
         var calls: [any KernelCall] = []
         for (p, y) in node.outputs.enumerated() {
-            if dtype == .float32, k == 2, inner == 1, part >= 4 {
+            if k == 2, inner == 1, (dtype == .float32 && part >= 4) || dtype.isQuantized {
                 calls.append(
                     InterleaveCall(
-                        a: try ctx.buffer(node.inputs[0]), b: try ctx.buffer(node.inputs[1]), offset: p * part,
+                        dtype: dtype, a: try ctx.buffer(node.inputs[0]), b: try ctx.buffer(node.inputs[1]),
+                        offset: p * part,
                         stride: n, output: try ctx.buffer(y), pixels: outer, half: part))
                 continue
             }
@@ -222,27 +223,38 @@ struct TransposeCall: ElementMoveCall {
 
 /// Two float tensors' channels interleaved (`Kernels.interleave`), from channel `offset` of
 /// each pixel (`stride` channels apart) on.
+/// Two inputs' runs interleaved per pixel: float32 (`Kernels.interleave`) or one-byte elements
+/// (`Kernels.interleaveBytes`, int8 and uint8 alike).
 struct InterleaveCall: KernelCall {
+    let dtype: DType
     let a: Buffer, b: Buffer
     let offset: Int, stride: Int
     let output: Buffer
     let pixels: Int, half: Int
 
     var kernels: [String] { ["Data/Transpose.swift"] }
-    var summary: String { "interleave float32 \(pixels) x 2 x \(half) \(a), \(b) [\(offset)] -> \(output)" }
+    var summary: String {
+        "interleave \(dtype.rawValue) \(pixels) x 2 x \(half) \(a), \(b) [\(offset)] -> \(output)"
+    }
 
     func prepare(_ m: PlanMemory) -> PreparedCall {
-        let x = m.pointer(a, Float.self) + offset, z = m.pointer(b, Float.self) + offset
-        let y = m.pointer(output, Float.self)
         let (p, h, s) = (pixels, half, stride)
-        return PreparedCall { _ in Kernels.interleave(x, z, stride: s, y, pixels: p, half: h) }
+        if dtype == .float32 {
+            let x = m.pointer(a, Float.self) + offset, z = m.pointer(b, Float.self) + offset
+            let y = m.pointer(output, Float.self)
+            return PreparedCall { _ in Kernels.interleave(x, z, stride: s, y, pixels: p, half: h) }
+        }
+        let x = m.pointer(a, Int8.self) + offset, z = m.pointer(b, Int8.self) + offset
+        let y = m.pointer(output, Int8.self)
+        return PreparedCall { _ in Kernels.interleaveBytes(x, z, stride: s, y, pixels: p, half: h) }
     }
 
     func emit(_ w: inout SwiftWriter) {
         let at = offset == 0 ? "" : " + \(offset)"
+        let (kernel, view): (String, DType) = dtype == .float32 ? ("interleave", .float32) : ("interleaveBytes", .int8)
         w.line(
-            "Kernels.interleave(\(w.pointer(a, .float32))\(at), \(w.pointer(b, .float32))\(at), stride: \(stride), "
-                + "\(w.pointer(output, .float32)), pixels: \(pixels), half: \(half))")
+            "Kernels.\(kernel)(\(w.pointer(a, view))\(at), \(w.pointer(b, view))\(at), stride: \(stride), "
+                + "\(w.pointer(output, view)), pixels: \(pixels), half: \(half))")
     }
 }
 

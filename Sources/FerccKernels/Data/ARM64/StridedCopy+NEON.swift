@@ -1,10 +1,31 @@
-// The strided copy's AArch64 path: a two-group channel shuffle as NEON byte zips.
+// The strided copy's and the byte interleave's AArch64 paths: a two-group channel shuffle as NEON
+// byte zips.
 // fercc-kernel requires: Data/StridedCopy.swift
 
 #if arch(arm64)
 import _Builtin_intrinsics.arm.neon
 
 extension Kernels {
+    /// `interleaveBytes` for `half` >= 16: y[p][2j] = a[p * stride + j], y[p][2j + 1] = b[p * stride + j],
+    /// 16 bytes of each per `zip1`/`zip2` pair, a partial last step redoing bytes before it.
+    static func interleaveBytesNEON(
+        _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, stride: Int, _ y: UnsafeMutablePointer<Int8>,
+        pixels: Int, half h: Int
+    ) {
+        for p in 0..<pixels {
+            let a = UnsafeRawPointer(a + p &* stride), b = UnsafeRawPointer(b + p &* stride)
+            let out = UnsafeMutableRawPointer(y + p &* 2 &* h)
+            var j = 0
+            while j < h {
+                let at = Swift.min(j, h &- 16)
+                let x = (a + at).loadUnaligned(as: SIMD16<Int8>.self), z = (b + at).loadUnaligned(as: SIMD16<Int8>.self)
+                (out + 2 &* at).storeBytes(of: vzip1q_s8(x, z), as: SIMD16<Int8>.self)
+                (out + (2 &* at &+ 16)).storeBytes(of: vzip2q_s8(x, z), as: SIMD16<Int8>.self)
+                j &+= 16
+            }
+        }
+    }
+
     /// `stridedCopyLoops` for a two-group interleave of bytes (int8 ShuffleNetV2's channel shuffle:
     /// [pixels, C/2, 2] from [pixels, 2, C/2]): when the innermost axis reads contiguous bytes and
     /// writes every other byte, and another axis of extent 2 writes the bytes between (its source

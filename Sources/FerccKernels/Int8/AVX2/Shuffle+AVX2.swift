@@ -5,12 +5,17 @@
 import _Builtin_intrinsics.intel
 
 extension Kernels {
-    /// A channel shuffle of two groups over NHWC on bytes (int8 tensors): each pixel's two halves of
-    /// `half` (at least 16) channels interleaved, y[p][2j + g] = x[p][g * half + j], 16 channels of
-    /// each half per step; a partial last step redoes the 16 before it (the same bytes again).
-    static func interleaveHalvesAVX2(_ x: UnsafeRawPointer, _ y: UnsafeMutableRawPointer, pixels: Int, half h: Int) {
+    /// Two runs of bytes (int8 tensors) interleaved per pixel, y[p][2j] = a[p * stride + j] and
+    /// y[p][2j + 1] = b[p * stride + j] for j < `half` (at least 16): a two-group channel shuffle over
+    /// NHWC (b = a + half, stride = 2 * half) or ShuffleNetV2's concatenation and shuffle of two
+    /// branches. 16 channels of each per step; a partial last step redoes the 16 before it (the
+    /// same bytes again).
+    static func interleaveHalvesAVX2(
+        _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, stride: Int, _ y: UnsafeMutableRawPointer, pixels: Int,
+        half h: Int
+    ) {
         for p in 0..<pixels {
-            let a = x + p * 2 * h, b = a + h, out = y + p * 2 * h
+            let a = a + p * stride, b = b + p * stride, out = y + p * 2 * h
             var j = 0
             while j < h {
                 let at = Swift.min(j, h - 16)
