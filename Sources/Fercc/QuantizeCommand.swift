@@ -109,7 +109,8 @@ public enum QuantizeCommand {
                 enabled: options.progress, label: "rounding weights (samples, then layers)", unit: "steps")
             do {
                 rounding = try ErrorCompensatedRounding.round(
-                    graph, samples: calib, perTensor: qopts.perTensor, skip: skip, progress: bar.update)
+                    graph, samples: calib, perTensor: qopts.perTensor, clipping: qopts.weightClipping, skip: skip,
+                    progress: bar.update)
             } catch let e as FerccError {
                 throw e.inFile(model)
             }
@@ -133,6 +134,7 @@ public enum QuantizeCommand {
                 method: qopts.method.rawValue, perChannel: !qopts.perTensor)
             report.equalization = equalizationText
             report.weight_rounding = roundingText
+            report.weight_clipping = qopts.weightClipping.rawValue
             guard options.biasCorrection else { return (plain, report) }
             let corrected = BiasCorrection.apply(float: graph, int8: plain, statistics: stats)
             var c = try AccuracyReport.measure(
@@ -140,6 +142,7 @@ public enum QuantizeCommand {
                 method: qopts.method.rawValue, perChannel: !qopts.perTensor)
             c.equalization = equalizationText
             c.weight_rounding = roundingText
+            c.weight_clipping = qopts.weightClipping.rawValue
             c.bias_correction = "applied (mean |error| \(String(format: "%.4g", report.mean_abs_error)) without)"
             report.bias_correction = "not applied (mean |error| \(String(format: "%.4g", c.mean_abs_error)) with it)"
             return c.mean_abs_error <= report.mean_abs_error ? (corrected, c) : (plain, report)

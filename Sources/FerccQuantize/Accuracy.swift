@@ -41,6 +41,8 @@ public struct AccuracyReport: Codable, Sendable {
     public var equalization = "off"
     /// "nearest", or "gptq (N layers ...)" (`ErrorCompensatedRounding`).
     public var weight_rounding = "nearest"
+    /// How weight scales were chosen (`WeightClipping`): "none" (max |w|) or "mse".
+    public var weight_clipping = "none"
     /// How the int8 graph computes (`Int8Arithmetic`): "fercc" (int8 adds and subtracts, and the
     /// convolutions' and fully connected layers' scaling, in float32) or "tflite" (TFLite's
     /// reference kernels bit for bit).
@@ -152,7 +154,7 @@ public struct AccuracyReport: Codable, Sendable {
         if let warning { lines.append("warning: \(warning)") }
         lines.append(
             "accuracy  int8 vs fp32 on \(samples) \(evaluated_on) samples (calibration: \(method), weights "
-                + "\(per_channel ? "per channel" : "per tensor"), rounding \(weight_rounding), equalization "
+                + "\(per_channel ? "per channel" : "per tensor"), rounding \(weight_rounding), clipping \(weight_clipping), equalization "
                 + "\(equalization), bias correction \(bias_correction))"
         )
         lines.append(

@@ -8,6 +8,8 @@ public struct QuantizeOptions: Sendable {
     public var percentile: Double = 99.99
     /// One weight scale per tensor instead of per output channel.
     public var perTensor = false
+    /// How each weight slice's scale is chosen (`WeightClipping`).
+    public var weightClipping = WeightClipping.none
     /// Nodes (by name) kept in float32.
     public var exclude: Set<String> = []
     /// Keep the layer that computes the model's output (the classifier) in float32, with the
@@ -216,7 +218,8 @@ public struct Quantizer {
     }
 
     mutating func addWeights(_ name: String, _ w: [Float], shape: [Int], node: String) -> (String, [Float]) {
-        var (data, q) = WeightQuantization.symmetric(w, slices: options.perTensor ? 1 : shape[0])
+        var (data, q) = WeightQuantization.symmetric(
+            w, slices: options.perTensor ? 1 : shape[0], clipping: options.weightClipping)
         if let rounded = options.roundedWeights[node], rounded.count == data.count { data = rounded }
         let name = name + "#q"
         if graph.values[name] == nil {

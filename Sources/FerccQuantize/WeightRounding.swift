@@ -49,7 +49,8 @@ public enum ErrorCompensatedRounding {
     /// but not `skip`, rounded with GPTQ on `samples` (inputs of the graph's first input).
     /// `progress` gets the steps done: one per sample, then one per layer solved.
     public static func round(
-        _ g: Graph, samples: [[Float]], perTensor: Bool, skip: Set<String>, progress: (Int) -> Void = { _ in }
+        _ g: Graph, samples: [[Float]], perTensor: Bool, clipping: WeightClipping = .none, skip: Set<String>,
+        progress: (Int) -> Void = { _ in }
     ) throws -> Result {
         var result = Result()
         var layers: [Layer] = []
@@ -80,7 +81,7 @@ public enum ErrorCompensatedRounding {
         }
         for (n, layer) in layers.enumerated() {
             defer { progress(samples.count + n + 1) }
-            if let q = layer.solve(perTensor: perTensor) {
+            if let q = layer.solve(perTensor: perTensor, clipping: clipping) {
                 result.weights[layer.node.name] = q
             } else {
                 result.nearest.append((layer.node.name, "no finite input correlation to factor"))
@@ -209,10 +210,11 @@ public enum ErrorCompensatedRounding {
         /// in window order (kernel row, column, input channel); the paper's "act order" (largest
         /// H_ii first) measured no better here (FER mini-Xception over 4 splits 0.00374 against
         /// 0.00367 mean |error|, ShuffleNetV2 0.000721 against 0.000723; before the window bounds).
-        func solve(perTensor: Bool) -> [Int8]? {
+        func solve(perTensor: Bool, clipping: WeightClipping = .none) -> [Int8]? {
             let perGroup = outC / groups, k = depth
             // The scales nearest rounding would use (GPTQ changes only the levels).
-            let scales = WeightQuantization.symmetric(weights, slices: perTensor ? 1 : outC).quantization.scales
+            let scales = WeightQuantization.symmetric(weights, slices: perTensor ? 1 : outC, clipping: clipping)
+                .quantization.scales
             var out = [Int8](repeating: 0, count: weights.count)
             for grp in 0..<groups {
                 guard hessians[grp].count == k * k, let u = ErrorCompensatedRounding.inverseFactor(hessians[grp], k)

@@ -271,6 +271,11 @@ struct Quantize: ParsableCommand {
     var weightRounding = "nearest"
     @Option(
         help: ArgumentHelp(
+            "Weight scales: none (each output channel's largest weight) or mse (the clipping of it with the "
+                + "smallest squared rounding error over the channel)."))
+    var weightClipping = "none"
+    @Option(
+        help: ArgumentHelp(
             "int8 arithmetic: fercc (adds, subtracts, convolutions and fully connected layers requantized in "
                 + "float32, faster) or tflite (TFLite's "
                 + "reference kernels bit for bit)."))
@@ -328,6 +333,7 @@ struct Quantize: ParsableCommand {
             options.biasCorrection = biasCorrection
             options.equalize = equalize
             options.weightRounding = try choice(weightRounding, "--weight-rounding", WeightRounding.allCases)
+            options.quantize.weightClipping = try choice(weightClipping, "--weight-clipping", WeightClipping.allCases)
             options.quantize.arithmetic = try choice(int8Arithmetic, "--int8-arithmetic", Int8Arithmetic.allCases)
             options.fallbackSQNR = fallbackSqnr
             options.limit = limit

@@ -181,6 +181,64 @@ final class QuantizeTests: XCTestCase {
         }
     }
 
+    /// `--weight-clipping mse`: a channel of 1100 weights in [-0.1, 0.1] and one at 1.0 gets a
+    /// scale below max|w| / 127 (8-bit levels make clipping pay only for many weights against a
+    /// far outlier: the outlier's clamp costs (1 - r)^2, the finer levels save about n r^2 / 193548)
+    /// and a smaller squared rounding error, no larger than any ratio tried; a channel of weights on
+    /// the unclipped levels keeps max|w| / 127; the quantizer and GPTQ use the clipped scales.
+    func testMSEWeightClippingSearchesEachChannelsScale() throws {
+        var rng = SeededRandom(11)
+        let per = 1100
+        var w = rng.floats(per).map { $0 * 0.1 }
+        w[17] = 1
+        w += (0..<per).map { Float($0 % 255 - 127) / 127 }  // exactly on the unclipped levels
+        func error(_ v: [Int8], _ scale: Float, _ range: Range<Int>) -> Double {
+            range.reduce(0.0) { e, i in
+                let d = Double(w[i] - Float(v[i]) * scale)
+                return e + d * d
+            }
+        }
+        let (plain, pq) = WeightQuantization.symmetric(w, slices: 2)
+        let (clipped, cq) = WeightQuantization.symmetric(w, slices: 2, clipping: .mse)
+        XCTAssertEqual(pq.scales[0], 1 / 127)
+        XCTAssertLessThan(cq.scales[0], pq.scales[0])
+        XCTAssertLessThan(error(clipped, cq.scales[0], 0..<per), error(plain, pq.scales[0], 0..<per))
+        for r in stride(from: Float(1), through: 0.5, by: -0.01) {
+            let c = r / 127
+            let v = (0..<per).map { Int8(min(max((w[$0] / c).rounded(), -127), 127)) }
+            XCTAssertLessThanOrEqual(
+                error(clipped, cq.scales[0], 0..<per), error(v, c, 0..<per) * (1 + 1e-9), "ratio \(r)")
+        }
+        XCTAssertEqual(cq.scales[1], pq.scales[1])
+        XCTAssertEqual(Array(clipped[per...]), Array(plain[per...]))
+        XCTAssertTrue(clipped.allSatisfy { $0 >= -127 })
+        // The quantizer and GPTQ use the clipped scales.
+        var g = Graph(source: GraphSource(format: "test"))
+        g.values["x"] = Value(name: "x", type: TensorType(.float32, [1, 2, 2, per]))
+        g.inputs = ["x"]
+        g.addConstant("w", .float(w), shape: [2, 1, 1, per])
+        try g.addNode(
+            Node(name: "conv", op: .conv2D(Conv2D(kernelH: 1, kernelW: 1)), inputs: ["x", "w"], outputs: ["y"]))
+        g.outputs = ["y"]
+        var options = QuantizeOptions()
+        options.weightClipping = .mse
+        options.floatOutputLayer = false
+        let ranges = ["x": (Float(-1), Float(1)), "y": (Float(-30), Float(30))]
+        let q = try Quantizer.quantize(g, ranges: ranges, options: options).graph
+        XCTAssertEqual(q.values["w#q"]?.type.quantization?.scales, cq.scales)
+        XCTAssertEqual(q.values["w#q"]?.constant, .int8(clipped))
+        let xs = (0..<8).map { _ in rng.floats(4 * per) }
+        let r = try ErrorCompensatedRounding.round(g, samples: xs, perTensor: false, clipping: .mse, skip: [])
+        let levels = try XCTUnwrap(r.weights["conv"])
+        XCTAssertNotEqual(levels, clipped)
+        // At the clipped scale the levels reconstruct the weights about as well as nearest
+        // rounding does, and they are not the levels GPTQ picks for the unclipped scales.
+        XCTAssertLessThan(error(levels, cq.scales[0], 0..<per), 4 * error(clipped, cq.scales[0], 0..<per))
+        let unclipped = try ErrorCompensatedRounding.round(g, samples: xs, perTensor: false, skip: [])
+        XCTAssertNotEqual(unclipped.weights["conv"].map { Array($0[..<per]) }, Array(levels[..<per]))
+        XCTAssertEqual(unclipped.weights["conv"].map { Array($0[per...]) }, Array(levels[per...]))
+    }
+
     func testFER2013CSVAndUsageFilter() throws {
         let all = try FER2013.read(Self.images + "/fer2013_sample.csv", usage: nil, limit: nil)
         XCTAssertEqual(all.map(\.label), ["happy", "sad", "neutral", "happy", "sad", "neutral"])
