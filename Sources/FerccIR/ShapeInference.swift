@@ -265,7 +265,8 @@ public enum ShapeInference {
         case .interleave(let axis, let parts):
             try need(2...4096)
             let t = inputs[0]
-            guard axis >= 0, axis < t.rank, inputs.allSatisfy({ $0 == t }), parts > 0, parts <= 4096,
+            // int8 inputs may differ in quantization (the lowering rescales them to the outputs').
+            guard axis >= 0, axis < t.rank, inputs.allSatisfy({ $0.sameLayout(t) }), parts > 0, parts <= 4096,
                 t.shape[axis] % parts == 0
             else {
                 throw FerccError(

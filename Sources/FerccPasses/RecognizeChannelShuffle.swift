@@ -60,14 +60,16 @@ struct FuseConcatShuffle: GraphPass {
                 case .concat(let concatAxis) = graph.nodes[ci].op
             else { continue }
             let concat = graph.nodes[ci], joined = concat.outputs[0]
-            // Quantized tensors only when every one shares the inputs' quantization (the joined
-            // and the shuffled tensor too): the interleave copies bytes, it does not rescale.
+            let q = graph.values[joined]?.type.quantization
+            // Quantized: the joined and shuffled tensors (and the Slices after them) share one
+            // quantization, and at most one int8 input has another (the lowering rescales it into
+            // the scratch first, as Concat does; `fercc quantize`'s ShuffleNetV2 pass-through halves).
             guard let t = graph.values[concat.inputs[0]]?.type, t.dtype == .float32 || t.dtype.isQuantized,
                 concatAxis == axis || concatAxis == axis - t.rank,
                 concat.inputs.count == groups, groups > 1, graph.soleConsumer(of: joined) == i,
-                concat.inputs.allSatisfy({ graph.values[$0]?.type == t }),
-                graph.values[joined]?.type.quantization == t.quantization,
-                graph.values[graph.nodes[i].outputs[0]]?.type.quantization == t.quantization
+                concat.inputs.allSatisfy({ graph.values[$0]?.type.sameLayout(t) == true }),
+                graph.values[graph.nodes[i].outputs[0]]?.type.quantization == q,
+                concat.inputs.filter({ graph.values[$0]?.type.quantization != q }).count <= (t.dtype == .int8 ? 1 : 0)
             else { continue }
             graph.nodes[i].op = .interleave(axis: axis)
             graph.nodes[i].inputs = concat.inputs

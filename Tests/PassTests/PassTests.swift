@@ -368,24 +368,26 @@ final class PassTests: XCTestCase {
 
     /// The same on int8 (TFLite's ShuffleNetV2, where a concatenation's inputs share its
     /// quantization): the Interleave's bytes are each input's bytes in their shuffled places, on the
-    /// vector path (29 and 40 channels of each input per part) and the byte loop (6); inputs of
-    /// other quantizations stay a Concat (it rescales, the interleave would not).
-    func testFuseInt8ConcatShuffleWhenTheQuantizationIsShared() throws {
+    /// vector path (29 and 40 channels of each input per part) and the byte loop (6). One input of
+    /// another quantization (`fercc quantize`'s pass-through halves) is rescaled first, the same
+    /// bytes as the Concat's rescale, on the interleave and on the strided copies (3 groups); with
+    /// two such inputs the Concat stays.
+    func testFuseInt8ConcatShuffleRescalingAtMostOneInput() throws {
         let q = Quantization(scale: 0.05, zeroPoint: -3)
-        func block(_ shape: [Int], slices: Int, other: Quantization? = nil) throws -> Graph {
+        func block(_ shape: [Int], slices: Int, other: [Quantization?] = [nil, nil]) throws -> Graph {
             var g = Graph(source: GraphSource(format: "test"))
-            for (n, quant) in [("x0", q), ("x1", other ?? q)] {
+            for (k, quant) in other.enumerated() {
                 var t = TensorType(.int8, shape)
-                t.quantization = quant
-                g.values[n] = Value(name: n, type: t)
+                t.quantization = quant ?? q
+                g.values["x\(k)"] = Value(name: "x\(k)", type: t)
+                g.inputs.append("x\(k)")
             }
-            g.inputs = ["x0", "x1"]
             var joined = shape
-            joined[3] *= 2
+            joined[3] *= other.count
             try g.addNode(
                 Node(name: "concat", op: .concat(axis: 3), inputs: g.inputs, outputs: ["c"]), quantization: [q])
             try g.addNode(
-                Node(name: "shuffle", op: .channelShuffle(groups: 2, axis: 3), inputs: ["c"], outputs: ["s"]),
+                Node(name: "shuffle", op: .channelShuffle(groups: other.count, axis: 3), inputs: ["c"], outputs: ["s"]),
                 quantization: [q])
             g.outputs = slices == 0 ? ["s"] : []
             let part = joined[3] / max(slices, 1)
@@ -418,8 +420,31 @@ final class PassTests: XCTestCase {
                 XCTAssertEqual(after[name], before[name], "\(shape) \(name)")
             }
         }
-        let other = try block([1, 2, 2, 32], slices: 2, other: Quantization(scale: 0.04, zeroPoint: 1))
-        var kept = other
+        let p = Quantization(scale: 0.04, zeroPoint: 1)
+        for (shape, other) in [([2, 3, 2, 40], [p, nil]), ([1, 3, 2, 12], [nil, p]), ([1, 2, 3, 6], [nil, p, nil])] {
+            let g = try block(shape, slices: 2, other: other)
+            let x = other.map { _ in
+                (0..<shape.reduce(1, *)).map { _ in Int8(truncatingIfNeeded: Int(rng.next() * 255) - 128) }
+            }
+            var feeds: [String: RuntimeTensor] = [:]
+            for (k, v) in x.enumerated() { feeds["x\(k)"] = .int8(v) }
+            let before = try Interpreter(graph: g).run(tensors: feeds)
+            var opt = g
+            _ = try PassManager.run(&opt, pipeline: ["fuse-concat-shuffle"])
+            XCTAssertEqual(ops(opt), ["Interleave"], "\(shape) \(other)")
+            let after = try Interpreter(graph: opt).run(tensors: feeds)
+            // The rescaled input's bytes are not its own: feeding every input the same bytes
+            // gives outputs whose rescaled elements differ from the others.
+            let same = try Interpreter(graph: opt).run(tensors: feeds.mapValues { _ in .int8(x[0]) })
+            for name in g.outputs {
+                XCTAssertEqual(after[name], before[name], "\(shape) \(name)")
+                guard case .int8(let v)? = same[name] else { return XCTFail("\(name)") }
+                let k = other.count, r = other.firstIndex { $0 != nil }!
+                let differs = stride(from: 0, to: v.count - k, by: k).contains { v[$0 + r] != v[$0 + (r + 1) % k] }
+                XCTAssertTrue(differs, "\(shape) \(name)")
+            }
+        }
+        var kept = try block([1, 2, 2, 32], slices: 2, other: [p, p])
         _ = try PassManager.run(&kept, pipeline: ["fuse-concat-shuffle"])
         XCTAssertEqual(ops(kept), ["Concat", "ChannelShuffle", "Slice", "Slice"])
     }

@@ -38,30 +38,62 @@ enum DataMovementLowering {
     /// Concat + ChannelShuffle (+ the Slices after it) fused: element j of input g lands at
     /// j * k + g on the axis, output p holding the p-th of equal parts. Two inputs with the axis
     /// last (float parts at least 4 long per input, or bytes): one interleave per part; otherwise a
-    /// strided copy per input and part.
+    /// strided copy per input and part. An int8 input of another quantization than the outputs'
+    /// (at most one: `fuse-concat-shuffle` fuses no more) is rescaled into the scratch first, as
+    /// Concat rescales it, and read from there.
     static func interleave(_ node: Node, axis: Int, _ ctx: LoweringContext) throws -> [any KernelCall] {
-        let s = ctx.shape(node.inputs[0]), k = node.inputs.count, dtype = ctx.type(node.outputs[0]).dtype
+        let s = ctx.shape(node.inputs[0]), k = node.inputs.count, outType = ctx.type(node.outputs[0])
+        let dtype = outType.dtype
         let outer = s[..<axis].reduce(1, *), n = s[axis], inner = s[(axis + 1)...].reduce(1, *)
         let part = n / node.outputs.count  // of each input, per output
         var calls: [any KernelCall] = []
+        var sources: [StridedCopyCall.Source] = []
+        for x in node.inputs {
+            if let r = try rescale(x, to: outType, node, ctx) {
+                guard !sources.contains(where: { if case .scratch = $0 { return true } else { return false } }) else {
+                    throw FerccError("Interleave of more than one input to rescale")
+                }
+                calls.append(r)
+                sources.append(.scratch)
+            } else {
+                sources.append(.buffer(try ctx.buffer(x)))
+            }
+        }
         for (p, y) in node.outputs.enumerated() {
             if k == 2, inner == 1, (dtype == .float32 && part >= 4) || dtype.isQuantized {
                 calls.append(
                     InterleaveCall(
-                        dtype: dtype, a: try ctx.buffer(node.inputs[0]), b: try ctx.buffer(node.inputs[1]),
-                        offset: p * part,
-                        stride: n, output: try ctx.buffer(y), pixels: outer, half: part))
+                        dtype: dtype, a: sources[0], b: sources[1], offset: p * part, stride: n,
+                        output: try ctx.buffer(y), pixels: outer, half: part))
                 continue
             }
-            for (g, x) in node.inputs.enumerated() {
+            for (g, source) in sources.enumerated() {
                 calls.append(
                     StridedCopyCall(
-                        dtype: dtype, source: .buffer(try ctx.buffer(x)), sourceOffset: p * part * inner,
+                        dtype: dtype, source: source, sourceOffset: p * part * inner,
                         sourceStrides: [n * inner, inner, 1], output: try ctx.buffer(y), outputOffset: g * inner,
                         outputStrides: [k * part * inner, k * inner, 1], shape: [outer, part, inner]))
             }
         }
         return calls
+    }
+
+    /// The rescale of int8 `input` into the scratch when `output`'s quantization differs from its
+    /// (TFLite's ConcatenationWithScaling, in float); nil when they are the same or not quantized.
+    static func rescale(_ input: String, to output: TensorType, _ node: Node, _ ctx: LoweringContext) throws
+        -> RescaleCall?
+    {
+        guard output.dtype.isQuantized else { return nil }
+        try Quantized.requireInt8(node, ctx)
+        let qout = try Quantized.quant(output, "the output")
+        let t = ctx.type(input)
+        guard t.dtype == .int8 else { throw FerccError("\(node.op.name) of int8 and \(t.dtype.rawValue)") }
+        let q = try Quantized.quant(t, "an input")
+        if q.scale == qout.scale && q.zeroPoint == qout.zeroPoint { return nil }
+        let scale = q.scale / qout.scale
+        return RescaleCall(
+            scale: scale, bias: -Float(q.zeroPoint) * scale, outputZeroPoint: qout.zeroPoint, count: ctx.count(input),
+            input: try ctx.buffer(input))
     }
 
     static func slice(_ node: Node, _ s: Slice, _ ctx: LoweringContext) throws -> [any KernelCall] {
@@ -100,31 +132,14 @@ enum DataMovementLowering {
     static func concat(_ node: Node, axis: Int, _ ctx: LoweringContext) throws -> [any KernelCall] {
         let y = node.outputs[0]
         let outType = ctx.type(y)
-        var rescales: [(scale: Float, bias: Float)?] = node.inputs.map { _ in nil }
-        if outType.dtype.isQuantized {
-            try Quantized.requireInt8(node, ctx)
-            let qout = try Quantized.quant(outType, "the output")
-            rescales = try node.inputs.map { name in
-                let t = ctx.type(name)
-                guard t.dtype == .int8 else { throw FerccError("Concat of int8 and \(t.dtype.rawValue)") }
-                let q = try Quantized.quant(t, "an input")
-                if q.scale == qout.scale && q.zeroPoint == qout.zeroPoint { return nil }
-                let scale = q.scale / qout.scale
-                return (scale, -Float(q.zeroPoint) * scale)
-            }
-        }
         let outStrides = Kernels.contiguousStrides(outType.shape)
         var offset = 0
         var calls: [any KernelCall] = []
-        for (input, r) in zip(node.inputs, rescales) {
+        for input in node.inputs {
             let s = ctx.shape(input)
             var source = StridedCopyCall.Source.buffer(try ctx.buffer(input))
-            if let r {
-                calls.append(
-                    RescaleCall(
-                        scale: r.scale, bias: r.bias, outputZeroPoint: outType.quantization!.zeroPoint,
-                        count: ctx.count(input),
-                        input: try ctx.buffer(input)))
+            if let r = try rescale(input, to: outType, node, ctx) {
+                calls.append(r)
                 source = .scratch
             }
             if s.reduce(1, *) > 0 {
@@ -221,45 +236,69 @@ struct TransposeCall: ElementMoveCall {
     }
 }
 
-/// Two float tensors' channels interleaved (`Kernels.interleave`), from channel `offset` of
-/// each pixel (`stride` channels apart) on.
-/// Two inputs' runs interleaved per pixel: float32 (`Kernels.interleave`) or one-byte elements
-/// (`Kernels.interleaveBytes`, int8 and uint8 alike).
+/// Two tensors' channels interleaved per pixel, from channel `offset` of each pixel (`stride`
+/// channels apart) on: float32 (`Kernels.interleave`) or one-byte elements
+/// (`Kernels.interleaveBytes`, int8 and uint8 alike); an input may be the scratch (a rescaled
+/// int8 input).
 struct InterleaveCall: KernelCall {
     let dtype: DType
-    let a: Buffer, b: Buffer
+    let a: StridedCopyCall.Source, b: StridedCopyCall.Source
     let offset: Int, stride: Int
     let output: Buffer
     let pixels: Int, half: Int
 
     var kernels: [String] { ["Data/Transpose.swift"] }
     var summary: String {
-        "interleave \(dtype.rawValue) \(pixels) x 2 x \(half) \(a), \(b) [\(offset)] -> \(output)"
+        "interleave \(dtype.rawValue) \(pixels) x 2 x \(half) \(a.name), \(b.name) [\(offset)] -> \(output)"
     }
 
     func prepare(_ m: PlanMemory) -> PreparedCall {
-        let (p, h, s) = (pixels, half, stride)
         if dtype == .float32 {
-            let x = m.pointer(a, Float.self) + offset, z = m.pointer(b, Float.self) + offset
-            let y = m.pointer(output, Float.self)
-            return PreparedCall { _ in Kernels.interleave(x, z, stride: s, y, pixels: p, half: h) }
+            return move(m, Float.self) { Kernels.interleave($0, $1, stride: $2, $3, pixels: $4, half: $5) }
         }
-        let x = m.pointer(a, Int8.self) + offset, z = m.pointer(b, Int8.self) + offset
-        let y = m.pointer(output, Int8.self)
-        return PreparedCall { _ in Kernels.interleaveBytes(x, z, stride: s, y, pixels: p, half: h) }
+        return move(m, Int8.self) { Kernels.interleaveBytes($0, $1, stride: $2, $3, pixels: $4, half: $5) }
+    }
+
+    func move<T>(
+        _ m: PlanMemory, _: T.Type,
+        _ kernel: @escaping (UnsafePointer<T>, UnsafePointer<T>, Int, UnsafeMutablePointer<T>, Int, Int) -> Void
+    ) -> PreparedCall {
+        func pointer(_ s: StridedCopyCall.Source) -> UnsafeMutablePointer<T>? {
+            if case .buffer(let b) = s { return m.pointer(b, T.self) + offset }
+            return nil
+        }
+        let (x, z, y) = (pointer(a), pointer(b), m.pointer(output, T.self))
+        let (p, h, s, o) = (pixels, half, stride, offset)
+        return PreparedCall { scratch in
+            let fromScratch = scratch.assumingMemoryBound(to: T.self) + o
+            kernel(x ?? fromScratch, z ?? fromScratch, s, y, p, h)
+        }
     }
 
     func emit(_ w: inout SwiftWriter) {
         let at = offset == 0 ? "" : " + \(offset)"
         let (kernel, view): (String, DType) = dtype == .float32 ? ("interleave", .float32) : ("interleaveBytes", .int8)
+        func pointer(_ s: StridedCopyCall.Source) -> String {
+            if case .buffer(let b) = s { return w.pointer(b, view) + at }
+            return w.scratch(view) + at
+        }
         w.line(
-            "Kernels.\(kernel)(\(w.pointer(a, view))\(at), \(w.pointer(b, view))\(at), stride: \(stride), "
+            "Kernels.\(kernel)(\(pointer(a)), \(pointer(b)), stride: \(stride), "
                 + "\(w.pointer(output, view)), pixels: \(pixels), half: \(half))")
     }
 }
 
 struct StridedCopyCall: ElementMoveCall {
-    enum Source { case buffer(Buffer), scratch }
+    enum Source {
+        case buffer(Buffer), scratch
+
+        var name: String {
+            switch self {
+            case .buffer(let b): return "\(b)"
+            case .scratch: return "scratch"
+            }
+        }
+    }
     let dtype: DType
     let source: Source
     let sourceOffset: Int, sourceStrides: [Int]
