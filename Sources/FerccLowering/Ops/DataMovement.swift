@@ -50,7 +50,7 @@ enum DataMovementLowering {
         var sources: [StridedCopyCall.Source] = []
         for x in node.inputs {
             if let r = try rescale(x, to: outType, node, ctx) {
-                guard !sources.contains(where: { if case .scratch = $0 { return true } else { return false } }) else {
+                guard !calls.contains(where: { $0 is RescaleCall }) else {
                     throw FerccError("Interleave of more than one input to rescale")
                 }
                 calls.append(r)
@@ -308,12 +308,7 @@ struct StridedCopyCall: ElementMoveCall {
 
     var kernels: [String] { ["Data/StridedCopy.swift"] }
     var summary: String {
-        let from: String
-        switch source {
-        case .buffer(let b): from = "\(b)"
-        case .scratch: from = "scratch"
-        }
-        return "stridedCopy \(dtype.rawValue) \(shape) \(from)[\(sourceOffset)] -> \(output)[\(outputOffset)]"
+        "stridedCopy \(dtype.rawValue) \(shape) \(source.name)[\(sourceOffset)] -> \(output)[\(outputOffset)]"
     }
 
     func move<T>(_ m: PlanMemory, _: T.Type) -> PreparedCall {

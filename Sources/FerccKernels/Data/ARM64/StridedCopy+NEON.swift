@@ -13,16 +13,36 @@ extension Kernels {
         pixels: Int, half h: Int
     ) {
         for p in 0..<pixels {
-            let a = UnsafeRawPointer(a + p &* stride), b = UnsafeRawPointer(b + p &* stride)
-            let out = UnsafeMutableRawPointer(y + p &* 2 &* h)
-            var j = 0
-            while j < h {
-                let at = Swift.min(j, h &- 16)
-                let x = (a + at).loadUnaligned(as: SIMD16<Int8>.self), z = (b + at).loadUnaligned(as: SIMD16<Int8>.self)
-                (out + 2 &* at).storeBytes(of: vzip1q_s8(x, z), as: SIMD16<Int8>.self)
-                (out + (2 &* at &+ 16)).storeBytes(of: vzip2q_s8(x, z), as: SIMD16<Int8>.self)
-                j &+= 16
-            }
+            zipBytesNEON(
+                UnsafeRawPointer(a + p &* stride), UnsafeRawPointer(b + p &* stride),
+                UnsafeMutableRawPointer(y + p &* 2 &* h), count: h)
+        }
+    }
+
+    /// d[2i] = a[i], d[2i + 1] = b[i] for i < `count`: 16 bytes of each per `zip1`/`zip2` pair, the
+    /// last 16 ending at the run's end (rewriting some bytes with the same values); byte by byte
+    /// when `count` < 16.
+    @inline(__always)
+    static func zipBytesNEON(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ d: UnsafeMutableRawPointer, count: Int) {
+        @inline(__always) func zip16(_ i: Int) {
+            let x = (a + i).loadUnaligned(as: SIMD16<Int8>.self)
+            let y = (b + i).loadUnaligned(as: SIMD16<Int8>.self)
+            (d + 2 &* i).storeBytes(of: vzip1q_s8(x, y), as: SIMD16<Int8>.self)
+            (d + (2 &* i &+ 16)).storeBytes(of: vzip2q_s8(x, y), as: SIMD16<Int8>.self)
+        }
+        var i = 0
+        while i &+ 16 <= count {
+            zip16(i)
+            i &+= 16
+        }
+        if i < count && count >= 16 {
+            zip16(count &- 16)
+            i = count
+        }
+        while i < count {
+            (d + 2 &* i).storeBytes(of: (a + i).load(as: Int8.self), as: Int8.self)
+            (d + (2 &* i &+ 1)).storeBytes(of: (b + i).load(as: Int8.self), as: Int8.self)
+            i &+= 1
         }
     }
 
@@ -51,27 +71,7 @@ extension Kernels {
             var offS = 0, offD = 0
             while true {
                 let a = a0 + offS, b = a0 + (offS &+ pairStride), d = d0 + offD
-                @inline(__always) func zip16(_ i: Int) {
-                    let x = (a + i).loadUnaligned(as: SIMD16<Int8>.self)
-                    let y = (b + i).loadUnaligned(as: SIMD16<Int8>.self)
-                    (d + 2 &* i).storeBytes(of: vzip1q_s8(x, y), as: SIMD16<Int8>.self)
-                    (d + (2 &* i &+ 16)).storeBytes(of: vzip2q_s8(x, y), as: SIMD16<Int8>.self)
-                }
-                var i = 0
-                while i &+ 16 <= inner {
-                    zip16(i)
-                    i &+= 16
-                }
-                if i < inner && inner >= 16 {
-                    // The last 16 ending at the row's end (rewriting some bytes with the same values).
-                    zip16(inner &- 16)
-                    i = inner
-                }
-                while i < inner {
-                    (d + 2 &* i).storeBytes(of: (a + i).load(as: Int8.self), as: Int8.self)
-                    (d + (2 &* i &+ 1)).storeBytes(of: (b + i).load(as: Int8.self), as: Int8.self)
-                    i &+= 1
-                }
+                zipBytesNEON(a, b, d, count: inner)
                 var axis = rank - 2
                 while axis >= 0 {
                     index[axis] += 1
