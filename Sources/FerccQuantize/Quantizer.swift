@@ -18,8 +18,8 @@ public struct QuantizeOptions: Sendable {
     /// model (measured on MobileNetV2: mean |error| 0.00137 -> 0.00101).
     public var floatOutputLayer = true
     /// int8 weights chosen before quantizing (by node name, in the layout `addWeights` quantizes:
-    /// `ErrorCompensatedRounding`), used instead of nearest rounding with the same scales.
-    public var roundedWeights: [String: [Int8]] = [:]
+    /// `ErrorCompensatedRounding`), used with their scales instead of nearest rounding.
+    public var roundedWeights: [String: RoundedWeights] = [:]
     /// How the int8 graph computes: `fercc` (int8 adds requantized in float32), or `tflite`
     /// (TFLite's reference kernels bit for bit, as for an imported int8 model).
     public var arithmetic = Int8Arithmetic.fercc
@@ -218,9 +218,15 @@ public struct Quantizer {
     }
 
     mutating func addWeights(_ name: String, _ w: [Float], shape: [Int], node: String) -> (String, [Float]) {
-        var (data, q) = WeightQuantization.symmetric(
-            w, slices: options.perTensor ? 1 : shape[0], clipping: options.weightClipping)
-        if let rounded = options.roundedWeights[node], rounded.count == data.count { data = rounded }
+        let slices = options.perTensor ? 1 : shape[0]
+        let (data, q): ([Int8], Quantization)
+        if let rounded = options.roundedWeights[node], rounded.levels.count == w.count,
+            rounded.quantization.scales.count == slices
+        {
+            (data, q) = (rounded.levels, rounded.quantization)
+        } else {
+            (data, q) = WeightQuantization.symmetric(w, slices: slices, clipping: options.weightClipping)
+        }
         let name = name + "#q"
         if graph.values[name] == nil {
             graph.addConstant(name, .int8(data), shape: shape)

@@ -25,11 +25,23 @@ public enum WeightRounding: String, CaseIterable, Sendable {
 /// H is measured on the float graph's inputs of each layer (the calibration samples, at most
 /// `windowsPerLayer` windows in all, evenly spaced), damped by 1% of its mean diagonal (as the
 /// paper) so that positions the samples never excite keep their nearest levels.
+/// A layer's int8 weights chosen before quantizing, with the scales they were rounded on (the
+/// quantizer stores both rather than searching the scales again).
+public struct RoundedWeights: Sendable, Equatable {
+    public var levels: [Int8]
+    public var quantization: Quantization
+
+    public init(levels: [Int8], quantization: Quantization) {
+        self.levels = levels
+        self.quantization = quantization
+    }
+}
+
 public enum ErrorCompensatedRounding {
     public struct Result: Sendable {
         /// The rounded weights of each layer (by node name), in the layout `Quantizer` quantizes:
         /// OHWI for convolutions, [outputs, depth] for Gemm.
-        public var weights: [String: [Int8]] = [:]
+        public var weights: [String: RoundedWeights] = [:]
         /// Layers left to nearest rounding and why (node name: reason), in graph order.
         public var nearest: [(node: String, reason: String)] = []
     }
@@ -210,11 +222,13 @@ public enum ErrorCompensatedRounding {
         /// in window order (kernel row, column, input channel); the paper's "act order" (largest
         /// H_ii first) measured no better here (FER mini-Xception over 4 splits 0.00374 against
         /// 0.00367 mean |error|, ShuffleNetV2 0.000721 against 0.000723; before the window bounds).
-        func solve(perTensor: Bool, clipping: WeightClipping = .none) -> [Int8]? {
+        func solve(perTensor: Bool, clipping: WeightClipping = .none) -> RoundedWeights? {
             let perGroup = outC / groups, k = depth
             // The scales nearest rounding would use (GPTQ changes only the levels).
-            let scales = WeightQuantization.symmetric(weights, slices: perTensor ? 1 : outC, clipping: clipping)
-                .quantization.scales
+            let quantization = WeightQuantization.symmetric(
+                weights, slices: perTensor ? 1 : outC, clipping: clipping
+            ).quantization
+            let scales = quantization.scales
             var out = [Int8](repeating: 0, count: weights.count)
             for grp in 0..<groups {
                 guard hessians[grp].count == k * k, let u = ErrorCompensatedRounding.inverseFactor(hessians[grp], k)
@@ -230,7 +244,7 @@ public enum ErrorCompensatedRounding {
                     }
                 }
             }
-            return out
+            return RoundedWeights(levels: out, quantization: quantization)
         }
     }
 

@@ -158,7 +158,7 @@ final class QuantizeTests: XCTestCase {
             let node = g.nodes[0]
             let r = try ErrorCompensatedRounding.round(g, samples: xs, perTensor: false, skip: [])
             XCTAssertTrue(r.nearest.isEmpty, label)
-            let levels = try XCTUnwrap(r.weights[node.name], label)
+            let levels = try XCTUnwrap(r.weights[node.name], label).levels
             // The layout Quantizer rounds: OHWI, or the Gemm's [outputs, depth] times alpha.
             var w = g.values["w"]!.constant!.floats
             var isGemm = false
@@ -229,14 +229,23 @@ final class QuantizeTests: XCTestCase {
         XCTAssertEqual(q.values["w#q"]?.constant, .int8(clipped))
         let xs = (0..<8).map { _ in rng.floats(4 * per) }
         let r = try ErrorCompensatedRounding.round(g, samples: xs, perTensor: false, clipping: .mse, skip: [])
-        let levels = try XCTUnwrap(r.weights["conv"])
+        let rounded = try XCTUnwrap(r.weights["conv"])
+        let levels = rounded.levels
+        XCTAssertEqual(rounded.quantization.scales, cq.scales)
         XCTAssertNotEqual(levels, clipped)
+        // The quantizer stores GPTQ's levels with the scales they were rounded on, without a
+        // search of its own (here it would search none: its own scales would be unclipped).
+        options.roundedWeights = r.weights
+        options.weightClipping = .none
+        let gq = try Quantizer.quantize(g, ranges: ranges, options: options).graph
+        XCTAssertEqual(gq.values["w#q"]?.type.quantization?.scales, cq.scales)
+        XCTAssertEqual(gq.values["w#q"]?.constant, .int8(levels))
         // At the clipped scale the levels reconstruct the weights about as well as nearest
         // rounding does, and they are not the levels GPTQ picks for the unclipped scales.
         XCTAssertLessThan(error(levels, cq.scales[0], 0..<per), 4 * error(clipped, cq.scales[0], 0..<per))
         let unclipped = try ErrorCompensatedRounding.round(g, samples: xs, perTensor: false, skip: [])
-        XCTAssertNotEqual(unclipped.weights["conv"].map { Array($0[..<per]) }, Array(levels[..<per]))
-        XCTAssertEqual(unclipped.weights["conv"].map { Array($0[per...]) }, Array(levels[per...]))
+        XCTAssertNotEqual(unclipped.weights["conv"].map { Array($0.levels[..<per]) }, Array(levels[..<per]))
+        XCTAssertEqual(unclipped.weights["conv"].map { Array($0.levels[per...]) }, Array(levels[per...]))
     }
 
     func testFER2013CSVAndUsageFilter() throws {
