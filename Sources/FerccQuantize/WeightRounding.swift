@@ -1,8 +1,8 @@
 import FerccIR
 import FerccRuntime
 
-/// How float weights become int8 levels (their scales are the same either way: max |w| / 127 per
-/// output channel, or per tensor).
+/// How float weights become int8 levels (their scales are the same either way: `WeightClipping`'s,
+/// per output channel or per tensor).
 public enum WeightRounding: String, CaseIterable, Sendable {
     /// Each weight to its nearest level (TFLite's and onnxruntime's rounding).
     case nearest
@@ -10,6 +10,18 @@ public enum WeightRounding: String, CaseIterable, Sendable {
     /// compensated by the weights not yet rounded, so that the layer's outputs on the calibration
     /// inputs stay as close as they can (`ErrorCompensatedRounding`).
     case gptq
+}
+
+/// A layer's int8 weights chosen before quantizing, with the scales they were rounded on (the
+/// quantizer stores both rather than searching the scales again).
+public struct RoundedWeights: Sendable, Equatable {
+    public var levels: [Int8]
+    public var quantization: Quantization
+
+    public init(levels: [Int8], quantization: Quantization) {
+        self.levels = levels
+        self.quantization = quantization
+    }
 }
 
 /// GPTQ (Frantar et al. 2023, "GPTQ: Accurate Post-Training Quantization for Generative
@@ -25,18 +37,6 @@ public enum WeightRounding: String, CaseIterable, Sendable {
 /// H is measured on the float graph's inputs of each layer (the calibration samples, at most
 /// `windowsPerLayer` windows in all, evenly spaced), damped by 1% of its mean diagonal (as the
 /// paper) so that positions the samples never excite keep their nearest levels.
-/// A layer's int8 weights chosen before quantizing, with the scales they were rounded on (the
-/// quantizer stores both rather than searching the scales again).
-public struct RoundedWeights: Sendable, Equatable {
-    public var levels: [Int8]
-    public var quantization: Quantization
-
-    public init(levels: [Int8], quantization: Quantization) {
-        self.levels = levels
-        self.quantization = quantization
-    }
-}
-
 public enum ErrorCompensatedRounding {
     public struct Result: Sendable {
         /// The rounded weights of each layer (by node name), in the layout `Quantizer` quantizes:

@@ -11,6 +11,9 @@ extension Kernels {
         func tile(
             _ a: inout NEONPixels, _ first: UnsafePointer<Int8>, _ weights: UnsafeRawPointer,
             _ offsets: UnsafeMutableBufferPointer<Int>, pixels: Int)
+        /// Whether a row's last 3 pixels run as one more step of 4 ending at the row's end (over
+        /// a pixel already written) rather than one at a time.
+        static var stepsOverRowEnds: Bool { get }
     }
 
     /// For stems run as 1x1 layers over im2col rows: writes, per output pixel of `g`, one row of
@@ -45,11 +48,12 @@ extension Kernels {
 
     /// Walks an int8 regular convolution's output in steps of 16 channels x 4 pixels: blocks of 16
     /// output channels outermost (their requantization constants and biases are loaded once),
-    /// then output rows, then steps of 4 pixels and single leftover pixels; a 1x1 stride-1
-    /// unpadded layer runs as one row of all an image's pixels, so that only its last pixels miss
-    /// a step of 4. `kernel.tile(&a, first, weights, offsets, pixels:)` adds the products of a step to
-    /// accumulators that start from the bias (`first`: the first pixel's input, `weights`: the
-    /// block's, `blockBytes` apart), which are then requantized and stored.
+    /// then output rows, then steps of 4 pixels (a row's last 3 as one more step ending at its end,
+    /// if the kernel's `stepsOverRowEnds`) and single leftover pixels; a 1x1 stride-1 unpadded
+    /// layer runs as one row of all an image's pixels. `kernel.tile(&a, first, weights, offsets,
+    /// pixels:)` adds the products of a step to accumulators that start from the bias (`first`:
+    /// the first pixel's input, `weights`: the block's, `blockBytes` apart), which are then
+    /// requantized and stored.
     @inline(__always)
     static func denseTilesNEON<K: NEONDenseTile>(
         _ g: Conv2DGeometry, _ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride stride: Int,
@@ -80,6 +84,16 @@ extension Kernels {
                                     kernel.tile(&a, rowBase + ow &* step, wb, offsets, pixels: 4)
                                     rq.store(a, valid: valid, outRow + ow &* outC, pixelStride: outC)
                                     ow &+= 4
+                                }
+                                // A row's last 3 pixels as one more whole step ending at its end,
+                                // over a pixel already written (the same bytes again), where the
+                                // kernel asks for it (`stepsOverRowEnds`).
+                                if K.stepsOverRowEnds && cols &- ow == 3 && cols >= 4 {
+                                    ow = cols &- 4
+                                    var a = (bias, bias, bias, bias)
+                                    kernel.tile(&a, rowBase + ow &* step, wb, offsets, pixels: 4)
+                                    rq.store(a, valid: valid, outRow + ow &* outC, pixelStride: outC)
+                                    ow = cols
                                 }
                                 while ow < cols {
                                     var a = (bias, bias, bias, bias)
