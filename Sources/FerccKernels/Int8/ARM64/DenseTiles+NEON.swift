@@ -77,22 +77,23 @@ extension Kernels {
                                 let i: Int = (n &* ph &+ oh &* g.strideH) &* pw &* stride
                                 let o: Int = (n &* g.outH &+ oh) &* g.outW &* outC &+ b &* 16
                                 let rowBase = x + i, outRow = output + o
-                                var ow = 0
-                                // Two loops, so that each inlined `tile` sees a constant pixel count.
-                                while ow + 4 <= cols {
+                                // One step of 4 pixels from `ow`; each inlined `tile` sees a
+                                // constant pixel count.
+                                @inline(__always) func fourPixels(_ ow: Int) {
                                     var a = (bias, bias, bias, bias)
                                     kernel.tile(&a, rowBase + ow &* step, wb, offsets, pixels: 4)
                                     rq.store(a, valid: valid, outRow + ow &* outC, pixelStride: outC)
+                                }
+                                var ow = 0
+                                while ow + 4 <= cols {
+                                    fourPixels(ow)
                                     ow &+= 4
                                 }
                                 // A row's last 3 pixels as one more whole step ending at its end,
                                 // over a pixel already written (the same bytes again), where the
                                 // kernel asks for it (`stepsOverRowEnds`).
                                 if K.stepsOverRowEnds && cols &- ow == 3 && cols >= 4 {
-                                    ow = cols &- 4
-                                    var a = (bias, bias, bias, bias)
-                                    kernel.tile(&a, rowBase + ow &* step, wb, offsets, pixels: 4)
-                                    rq.store(a, valid: valid, outRow + ow &* outC, pixelStride: outC)
+                                    fourPixels(cols &- 4)
                                     ow = cols
                                 }
                                 while ow < cols {
