@@ -400,8 +400,9 @@ final class CodegenTests: XCTestCase {
         XCTAssertFalse(source.contains("MARK: - Float/Gemm.swift"), "no Gemm in the model")
         // 60.0 KB on 2026-12-04 before the AVX2 clamps and the tiles' pixel cursor (62.8 KB); 64.1 KB
         // with the fused kernels' band epilogue (2026-12-05, for residual adds this model does not have);
-        // 68.7 KB with max pooling's own loop and the depthwise row tiles (2026-12-05, 10% faster).
-        XCTAssertLessThan(report.source_bytes, 70_000)
+        // 68.7 KB with max pooling's own loop and the depthwise row tiles (2026-12-05, 10% faster);
+        // 72.1 KB with the convolution's output row pitch (2026-12-06, the fused expansion's rows).
+        XCTAssertLessThan(report.source_bytes, 73_000)
     }
 
     /// Each kernel file compiles with only the files its header declares (and theirs), for every

@@ -267,9 +267,13 @@ final class KernelTests: XCTestCase {
         let cases: [(Int, Int, Int, Int, Int, Conv2DGeometry)] = [
             (1, 9, 11, 5, 7, geometry(1, 9, 11, 24, 24, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 24)),
             (2, 10, 7, 8, 16, geometry(2, 10, 7, 20, 20, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 20)),
-            (1, 12, 10, 3, 9, geometry(1, 12, 10, 17, 17, k: 5, s: 1, d: 2, p: (4, 3, 2, 4), groups: 17))
+            (1, 12, 10, 3, 9, geometry(1, 12, 10, 17, 17, k: 5, s: 1, d: 2, p: (4, 3, 2, 4), groups: 17)),
+            // Expansions of 48 and 40 channels (x86: pairs of 16-channel blocks, then one block) over
+            // rows of 7 and of 5 pixels (tiles across several padded block rows).
+            (1, 7, 7, 16, 24, geometry(1, 7, 7, 48, 48, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 48)),
+            (2, 14, 5, 6, 8, geometry(2, 14, 5, 40, 40, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 40))
         ]
-        for (batch, h, w, c, out, dg) in cases {
+        for (index, (batch, h, w, c, out, dg)) in cases.enumerated() {
             let e = dg.inC
             let eg = geometry(batch, h, w, c, e, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1)
             let x = rng.floats(batch * h * w * c).map { $0 * 4 }
@@ -277,11 +281,13 @@ final class KernelTests: XCTestCase {
                 db = rng.floats(e)
             let pw = rng.floats(out * e), pb = rng.floats(out)
             let relu6 = Activation.clip(min: 0, max: 6)
+            // The last case's expansion has an activation the tiles do not clamp (run per row).
+            let expandActivation = index == cases.count - 1 ? Activation.leakyRelu(alpha: 0.1) : relu6
             var expanded = [Float](repeating: 0, count: batch * h * w * e)
             var mid = [Float](repeating: 0, count: batch * dg.outH * dg.outW * e)
             var expected = [Float](repeating: 0, count: batch * dg.outH * dg.outW * out)
             var scratch = [Float](repeating: 0, count: 1 << 16)
-            pinned.convolution(eg, weights: ew, bias: eb, activation: relu6)(x, &expanded, &scratch)
+            pinned.convolution(eg, weights: ew, bias: eb, activation: expandActivation)(x, &expanded, &scratch)
             pinned.convolution(dg, weights: dw, bias: db, activation: relu6)(expanded, &mid, &scratch)
             let pg = geometry(batch, dg.outH, dg.outW, e, out, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1)
             pinned.convolution(pg, weights: pw, bias: pb, activation: .leakyRelu(alpha: 0.1))(mid, &expected, &scratch)
@@ -291,7 +297,7 @@ final class KernelTests: XCTestCase {
                     dg, rows: 1, outChannels: out)
                 let k = Kernels.ExpandDepthwisePointwiseKernel(
                     expandChannelsFrom: c, packedExpand: pinned.packed(expandGeometry, ew),
-                    expandBias: pinned.floats(eb), expandActivation: relu6,
+                    expandBias: pinned.floats(eb), expandActivation: expandActivation,
                     depthwise: dg, packedDepthwise: pinned.packed(dg, dw), depthwiseBias: pinned.floats(db),
                     depthwiseActivation: relu6,
                     packedPointwise: pinned.packed(pointwiseGeometry, pw), pointwiseBias: pinned.floats(pb),

@@ -2,6 +2,12 @@
 // fercc-kernel requires(neon): Float/ARM64/Conv2D+NEON.swift
 
 extension Kernels {
+    /// How a convolution's tiles place output rows (`Conv2DKernel.tileOutput`): `outW` pixels
+    /// apart, or `outputRowPitch` apart (the fused expansion's padded block rows).
+    protocol OutputRows { static var pitched: Bool { get } }
+    enum DenseRows: OutputRows { static var pitched: Bool { false } }
+    enum PitchedRows: OutputRows { static var pitched: Bool { true } }
+
     /// Convolution of an NHWC tensor (regular and grouped; depthwise goes to DepthwiseConv2DKernel).
     /// Weights are packed once into blocks of 16 output channels laid out as [group][block][kh][kw][ci][16],
     /// and a register-blocked microkernel computes 6 output pixels x 16 channels at a time, then 4,
@@ -24,6 +30,10 @@ extension Kernels {
         /// order: one loop over them instead of two (the 7x7 stem over 3 channels, mini-Xception's
         /// first layer over 1).
         let columns: Int, rowTaps: Int, rowStep: Int, columnStep: Int
+        /// Output pixels from one output row's start to the next one's in `output` (at least `outW`;
+        /// more where the rows go into a wider, padded block: the fused expansion's). The x86 tiles
+        /// honor it; AArch64's write dense rows (`outW`) only.
+        let outputRowPitch: Int
         static let lanes = 16
 
         /// From weights in the packed layout (`pack`) and `outC` biases, both read in place (the
@@ -31,9 +41,10 @@ extension Kernels {
         @inline(never)
         public init(
             geometry g: Conv2DGeometry, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-            activation: Activation = .identity
+            activation: Activation = .identity, outputRowPitch: Int? = nil
         ) {
             geometry = g
+            self.outputRowPitch = max(g.outW, outputRowPitch ?? g.outW)
             blocksPerGroup = (g.outputChannelsPerGroup + Self.lanes - 1) / Self.lanes
             self.packed = packed
             self.bias = bias
@@ -62,7 +73,19 @@ extension Kernels {
                     top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: 0)
                 src = UnsafePointer(scratch)
             }
-            compute(src, output, clamp)
+            compute(src, output, clamp, DenseRows.self, pixels: 0..<(g.outH * g.outW))
+        }
+
+        /// Output `pixels` (numbered across rows) of an unpadded convolution's first image, written
+        /// `outputRowPitch` pixels apart between rows: the fused expansion's rows of one band.
+        public func run<C: VectorClamp>(
+            input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, pixels: Range<Int>, clamp: C
+        ) {
+            if outputRowPitch == geometry.outW {
+                compute(input, output, clamp, DenseRows.self, pixels: pixels, batch: 1)
+            } else {
+                compute(input, output, clamp, PitchedRows.self, pixels: pixels, batch: 1)
+            }
         }
 
         /// Output pixels computed together: every output channel block runs over one chunk of pixels
@@ -85,19 +108,20 @@ extension Kernels {
         /// pixel is summed in the same order (bias, then kernel rows, columns and input channels) in
         /// every tile width, so a pixel's value does not depend on the tile it fell in: the fused
         /// kernels, which run this over bands of rows, give the unfused kernels' bits.
-        private func compute<C: VectorClamp>(
-            _ src: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ clamp: C
+        private func compute<C: VectorClamp, R: OutputRows>(
+            _ src: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ clamp: C, _ rows: R.Type,
+            pixels range: Range<Int>,
+            batch: Int? = nil
         ) {
             let g = geometry
             let cig = g.inputChannelsPerGroup, cog = g.outputChannelsPerGroup
             let blockFloats = g.kernelH * g.kernelW * cig * Self.lanes
-            let pixels = g.outH * g.outW
-            for n in 0..<g.batch {
+            for n in 0..<(batch ?? g.batch) {
                 let image = src + n * g.paddedH * g.paddedW * g.inC
-                let outImage = output + n * pixels * g.outC
-                var start = 0
-                while start < pixels {
-                    let end = min(pixels, start + chunkPixels)
+                let outImage = output + n * g.outH * outputRowPitch * g.outC
+                var start = range.lowerBound
+                while start < range.upperBound {
+                    let end = min(range.upperBound, start + chunkPixels)
                     for grp in 0..<g.groups {
                         var blk = 0
                         while blk < blocksPerGroup {
@@ -108,16 +132,16 @@ extension Kernels {
                             if cog - co0 >= 2 * Self.lanes {
                                 let first = pairTiles(
                                     pixels: start..<end, weights: w, blockFloats: blockFloats, bias: b,
-                                    image: groupImage, out: out, clamp)
+                                    image: groupImage, out: out, clamp, rows)
                                 blockTiles(
                                     FloatVector.self, pixels: first..<end, overlapFrom: start, valid: Self.lanes,
                                     weights: w, bias: b,
-                                    image: groupImage, out: out, clamp)
+                                    image: groupImage, out: out, clamp, rows)
                                 blockTiles(
                                     FloatVector.self, pixels: first..<end, overlapFrom: start, valid: Self.lanes,
                                     weights: w + blockFloats,
                                     bias: b + Self.lanes,
-                                    image: groupImage, out: out + Self.lanes, clamp)
+                                    image: groupImage, out: out + Self.lanes, clamp, rows)
                                 blk += 2
                                 continue
                             }
@@ -128,18 +152,26 @@ extension Kernels {
                                 blockTiles(
                                     Lanes8.self, pixels: start..<end, overlapFrom: start, valid: valid, weights: w,
                                     bias: b,
-                                    image: groupImage, out: out, clamp)
+                                    image: groupImage, out: out, clamp, rows)
                             } else {
                                 blockTiles(
                                     FloatVector.self, pixels: start..<end, overlapFrom: start, valid: valid,
                                     weights: w, bias: b,
-                                    image: groupImage, out: out, clamp)
+                                    image: groupImage, out: out, clamp, rows)
                             }
                             blk += 1
                         }
                     }
                     if let a = rowActivation {
-                        a.run(outImage + start * g.outC, outImage + start * g.outC, count: (end - start) * g.outC)
+                        // Each output row's part of the chunk (one run when rows are dense).
+                        var q = start
+                        while q < end {
+                            let c = PixelCursor(q, outW: g.outW)
+                            let run = outputRowPitch == g.outW ? end - q : min(end - q, g.outW - c.ow)
+                            let o = outImage + (c.oh * outputRowPitch + c.ow) * g.outC
+                            a.run(o, o, count: run * g.outC)
+                            q += run
+                        }
                     }
                     start = end
                 }
@@ -187,21 +219,40 @@ extension Kernels {
             return x
         }
 
+        /// Where the `k`th pixel of a tile is written: the tile's first pixel is `p`, at row
+        /// `c.oh`, column `c.ow`; `out` is pixel 0's block. Dense rows are `outC` floats per pixel;
+        /// rows `outputRowPitch` apart are found by stepping the row, as a tile may span several
+        /// rows. Which one is the tiles' type argument, so dense rows cost nothing more.
+        @inline(__always)
+        func tileOutput<R: OutputRows>(
+            _: R.Type, _ out: UnsafeMutablePointer<Float>, _ p: Int, _ c: PixelCursor, _ k: Int
+        ) -> UnsafeMutablePointer<Float> {
+            let outW = geometry.outW
+            if !R.pitched { return out + (p &+ k) &* geometry.outC }
+            var oh = c.oh, ow = c.ow &+ k
+            while ow >= outW {
+                ow &-= outW
+                oh &+= 1
+            }
+            return out + (oh &* outputRowPitch &+ ow) &* geometry.outC
+        }
+
         #if FERCC_AVX512
         /// Two full blocks (32 channels; the second's weights `blockFloats` after the first's) over
         /// six-pixel tiles of `pixels`, where the target has 32 vector registers: 12 accumulators, and
         /// each broadcast input feeds two multiply-adds (6 x 16 left the 512-bit FMA units waiting on
         /// their latency: 85 GMAC/s on 3x3 layers). Returns the first pixel left for `blockTiles`.
         @inline(__always)
-        func pairTiles<C: VectorClamp>(
+        func pairTiles<C: VectorClamp, R: OutputRows>(
             pixels: Range<Int>, weights: UnsafePointer<Float>, blockFloats: Int, bias b: UnsafePointer<Float>,
-            image: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, _ clamp: C
+            image: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, _ clamp: C, _: R.Type
         ) -> Int {
-            let outC = geometry.outC, l = Self.lanes
+            let l = Self.lanes
             let biasA = FloatVector.load(b), biasB = FloatVector.load(b + l)
             var p = pixels.lowerBound
             var cursor = PixelCursor(p, outW: geometry.outW)
             while p &+ 6 <= pixels.upperBound {
+                let at = cursor
                 let x0 = next(image, &cursor), x1 = next(image, &cursor), x2 = next(image, &cursor)
                 let x3 = next(image, &cursor), x4 = next(image, &cursor), x5 = next(image, &cursor)
                 var a0 = biasA, a1 = biasA, a2 = biasA, a3 = biasA, a4 = biasA, a5 = biasA
@@ -236,19 +287,21 @@ extension Kernels {
                         }
                     }
                 }
-                let o = out + p &* outC
-                clamp.apply(a0).store(o)
-                clamp.apply(c0).store(o + l)
-                clamp.apply(a1).store(o + outC)
-                clamp.apply(c1).store(o + (outC &+ l))
-                clamp.apply(a2).store(o + 2 &* outC)
-                clamp.apply(c2).store(o + (2 &* outC &+ l))
-                clamp.apply(a3).store(o + 3 &* outC)
-                clamp.apply(c3).store(o + (3 &* outC &+ l))
-                clamp.apply(a4).store(o + 4 &* outC)
-                clamp.apply(c4).store(o + (4 &* outC &+ l))
-                clamp.apply(a5).store(o + 5 &* outC)
-                clamp.apply(c5).store(o + (5 &* outC &+ l))
+                let o0 = tileOutput(R.self, out, p, at, 0), o1 = tileOutput(R.self, out, p, at, 1)
+                let o2 = tileOutput(R.self, out, p, at, 2), o3 = tileOutput(R.self, out, p, at, 3)
+                let o4 = tileOutput(R.self, out, p, at, 4), o5 = tileOutput(R.self, out, p, at, 5)
+                clamp.apply(a0).store(o0)
+                clamp.apply(c0).store(o0 + l)
+                clamp.apply(a1).store(o1)
+                clamp.apply(c1).store(o1 + l)
+                clamp.apply(a2).store(o2)
+                clamp.apply(c2).store(o2 + l)
+                clamp.apply(a3).store(o3)
+                clamp.apply(c3).store(o3 + l)
+                clamp.apply(a4).store(o4)
+                clamp.apply(c4).store(o4 + l)
+                clamp.apply(a5).store(o5)
+                clamp.apply(c5).store(o5 + l)
                 p &+= 6
             }
             return p
@@ -262,17 +315,17 @@ extension Kernels {
         /// does not depend on the tile it fell in: the fused kernels, which run this over bands of
         /// rows, give the unfused kernels' bits.
         @inline(__always)
-        func blockTiles<V: FloatLanes, C: VectorClamp>(
+        func blockTiles<V: FloatLanes, C: VectorClamp, R: OutputRows>(
             _: V.Type, pixels: Range<Int>, overlapFrom: Int, valid: Int, weights w: UnsafePointer<Float>,
             bias b: UnsafePointer<Float>, image: UnsafePointer<Float>,
-            out: UnsafeMutablePointer<Float>, _ clamp: C
+            out: UnsafeMutablePointer<Float>, _ clamp: C, _: R.Type
         ) {
             #if arch(arm64)
             // AArch64 has its own tiles for every pixel (Float/ARM64/Conv2D+NEON.swift).
             Kernels.laneTiles(
                 self, pixels: pixels, valid: valid, weights: w, bias: b, image: image, out: out, clamp)
             #else
-            let outC = geometry.outC, kernelH = geometry.kernelH
+            let kernelH = geometry.kernelH
             let bias = V.load(b, count: valid)
             var p = pixels.lowerBound
             let end = pixels.upperBound
@@ -296,6 +349,7 @@ extension Kernels {
             // (stems of 8 channels: 8-pixel tiles measured 9% fewer instructions than 6 + 4 + 1).
             if V.lanes == 8 && p &+ 8 > end { overlapLast(tile: 8) }
             while V.lanes == 8 && p &+ 8 <= end {
+                let at = cursor
                 let x0 = window(), x1 = window(), x2 = window(), x3 = window()
                 let x4 = window(), x5 = window(), x6 = window(), x7 = window()
                 var a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias, a6 = bias, a7 = bias
@@ -319,15 +373,14 @@ extension Kernels {
                         }
                     }
                 }
-                let o = out + p &* outC
-                clamp.apply(a0).store(o, count: valid)
-                clamp.apply(a1).store(o + outC, count: valid)
-                clamp.apply(a2).store(o + 2 &* outC, count: valid)
-                clamp.apply(a3).store(o + 3 &* outC, count: valid)
-                clamp.apply(a4).store(o + 4 &* outC, count: valid)
-                clamp.apply(a5).store(o + 5 &* outC, count: valid)
-                clamp.apply(a6).store(o + 6 &* outC, count: valid)
-                clamp.apply(a7).store(o + 7 &* outC, count: valid)
+                clamp.apply(a0).store(tileOutput(R.self, out, p, at, 0), count: valid)
+                clamp.apply(a1).store(tileOutput(R.self, out, p, at, 1), count: valid)
+                clamp.apply(a2).store(tileOutput(R.self, out, p, at, 2), count: valid)
+                clamp.apply(a3).store(tileOutput(R.self, out, p, at, 3), count: valid)
+                clamp.apply(a4).store(tileOutput(R.self, out, p, at, 4), count: valid)
+                clamp.apply(a5).store(tileOutput(R.self, out, p, at, 5), count: valid)
+                clamp.apply(a6).store(tileOutput(R.self, out, p, at, 6), count: valid)
+                clamp.apply(a7).store(tileOutput(R.self, out, p, at, 7), count: valid)
                 p &+= 8
                 if p &+ 8 > end { overlapLast(tile: 8) }
             }
@@ -335,6 +388,7 @@ extension Kernels {
             // under 8 pixels, measured the same, and each tile width is compile time).
             if V.lanes == 16 && p &+ 6 > end { overlapLast(tile: 6) }
             while V.lanes == 16 && p &+ 6 <= end {
+                let at = cursor
                 let x0 = window(), x1 = window(), x2 = window(), x3 = window(), x4 = window(), x5 = window()
                 var a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias
                 var wp = w
@@ -354,17 +408,17 @@ extension Kernels {
                         }
                     }
                 }
-                let o = out + p &* outC
-                clamp.apply(a0).store(o, count: valid)
-                clamp.apply(a1).store(o + outC, count: valid)
-                clamp.apply(a2).store(o + 2 &* outC, count: valid)
-                clamp.apply(a3).store(o + 3 &* outC, count: valid)
-                clamp.apply(a4).store(o + 4 &* outC, count: valid)
-                clamp.apply(a5).store(o + 5 &* outC, count: valid)
+                clamp.apply(a0).store(tileOutput(R.self, out, p, at, 0), count: valid)
+                clamp.apply(a1).store(tileOutput(R.self, out, p, at, 1), count: valid)
+                clamp.apply(a2).store(tileOutput(R.self, out, p, at, 2), count: valid)
+                clamp.apply(a3).store(tileOutput(R.self, out, p, at, 3), count: valid)
+                clamp.apply(a4).store(tileOutput(R.self, out, p, at, 4), count: valid)
+                clamp.apply(a5).store(tileOutput(R.self, out, p, at, 5), count: valid)
                 p &+= 6
                 if p &+ 6 > end { overlapLast(tile: 6) }
             }
             while p &+ 4 <= end {
+                let at = cursor
                 let x0 = window(), x1 = window(), x2 = window(), x3 = window()
                 var a0 = bias, a1 = bias, a2 = bias, a3 = bias
                 var wp = w
@@ -382,14 +436,14 @@ extension Kernels {
                         }
                     }
                 }
-                let o = out + p &* outC
-                clamp.apply(a0).store(o, count: valid)
-                clamp.apply(a1).store(o + outC, count: valid)
-                clamp.apply(a2).store(o + 2 &* outC, count: valid)
-                clamp.apply(a3).store(o + 3 &* outC, count: valid)
+                clamp.apply(a0).store(tileOutput(R.self, out, p, at, 0), count: valid)
+                clamp.apply(a1).store(tileOutput(R.self, out, p, at, 1), count: valid)
+                clamp.apply(a2).store(tileOutput(R.self, out, p, at, 2), count: valid)
+                clamp.apply(a3).store(tileOutput(R.self, out, p, at, 3), count: valid)
                 p &+= 4
             }
             while p < end {
+                let at = cursor
                 let x0 = window()
                 var a0 = bias
                 var wp = w
@@ -402,7 +456,7 @@ extension Kernels {
                         }
                     }
                 }
-                clamp.apply(a0).store(out + p &* outC, count: valid)
+                clamp.apply(a0).store(tileOutput(R.self, out, p, at, 0), count: valid)
                 p &+= 1
             }
             #endif

@@ -143,7 +143,7 @@ extension Kernels {
             }
         }
         Kernels.dispatch(
-            kernel.expandRow.clamp,
+            kernel.expand.clamp,
             Expand(a: Args(k: kernel, input: input, output: output, scratch: scratch, residual: residual)))
     }
 }

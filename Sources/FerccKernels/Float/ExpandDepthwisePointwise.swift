@@ -7,9 +7,16 @@ extension Kernels {
     /// output rows expands only the input rows its depthwise window adds, straight into a padded
     /// block of rows that stays in L2; the rows the next band shares with this one are moved to the
     /// block's front instead of being computed twice. Same arithmetic as the three kernels in turn.
+    ///
+    /// On x86 a band's new rows are expanded in one call, pixels numbered across rows (the tiles
+    /// write each row into its padded block row, `outputRowPitch`): rows of 7 and 14 pixels, one at
+    /// a time, left 1 or 2 pixels to each row's end, computed at a fraction of the tiles' rate, and
+    /// reread the expansion's weights for every row. AArch64's tiles are seven pixels wide, which
+    /// MobileNetV2's rows (7 to 112) divide: there the expansion runs row by row.
     public struct ExpandDepthwisePointwiseKernel {
-        /// The 1x1 expansion over one input row, writing the inside of one padded block row.
-        let expandRow: Conv2DKernel
+        /// The 1x1 expansion: over one input row on AArch64, over the input's rows into the padded
+        /// block's elsewhere.
+        let expand: Conv2DKernel
         public let inner: DepthwisePointwiseKernel
         let blockRows: Int
 
@@ -26,9 +33,15 @@ extension Kernels {
             pointwiseActivation: Activation = .identity,
             blockBytes: Int = 384 * 1024
         ) {
-            expandRow = Conv2DKernel(
+            #if arch(arm64)
+            expand = Conv2DKernel(
                 geometry: Self.expandGeometry(depthwise: g, inChannels: inC), packed: packedExpand, bias: expandBias,
                 activation: expandActivation)
+            #else
+            expand = Conv2DKernel(
+                geometry: Conv2DGeometry(input: (1, g.inH, g.inW, inC), output: (g.inH, g.inW, g.inC), kernel: (1, 1)),
+                packed: packedExpand, bias: expandBias, activation: expandActivation, outputRowPitch: g.paddedW)
+            #endif
             // Output rows per band: as many as keep the padded block of expanded rows near blockBytes.
             let rowBytes = g.paddedW * g.inC * 4
             let window = (g.kernelH - 1) * g.dilationH + 1
@@ -60,7 +73,7 @@ extension Kernels {
             expandClamp: E, depthwiseClamp: D, pointwiseClamp: P, epilogue: B
         ) {
             let g = inner.depthwise.geometry
-            let e = g.inC, inC = expandRow.geometry.inC
+            let e = g.inC, inC = expand.geometry.inC
             let rowFloats = g.paddedW * e
             let block = scratch, band = scratch + blockFloats
             for n in 0..<g.batch {
@@ -85,11 +98,23 @@ extension Kernels {
                             continue
                         }
                         dst.update(repeating: 0, count: g.padLeft * e)
-                        expandRow.run(
+                        #if arch(arm64)
+                        expand.run(
                             input: input + ((n * g.inH + y) * g.inW) * inC, output: dst + g.padLeft * e, scratch: dst,
                             clamp: expandClamp)
+                        #endif
                         (dst + (g.padLeft + g.inW) * e).update(repeating: 0, count: g.padRight * e)
                     }
+                    #if !arch(arm64)
+                    // The new rows inside the input, in one call.
+                    let y0 = max(first - g.padTop, 0), y1 = min(need.upperBound - g.padTop, g.inH)
+                    if y0 < y1 {
+                        expand.run(
+                            input: input + ((n * g.inH + y0) * g.inW) * inC,
+                            output: block + (y0 + g.padTop - need.lowerBound) * rowFloats + g.padLeft * e,
+                            pixels: 0..<((y1 - y0) * g.inW), clamp: expandClamp)
+                    }
+                    #endif
                     have = need
                     inner.runBand(
                         block: block, blockFirstRow: need.lowerBound, rows: r0..<(r0 + rows), band: band,
