@@ -258,6 +258,58 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(v, [-1, -1, -1, -1])
     }
 
+    /// A 1x1 convolution run over a range of pixels with output rows `outputRowPitch` apart (the
+    /// fused expansion's padded block rows) writes each pixel the dense run's bits at its place in
+    /// the wider rows, and nothing in the pad columns or outside the range: ranges starting and
+    /// ending mid-row, 48 channels (AVX-512 pairs of blocks, then one), 24 and 8, rows of 7 and 5
+    /// pixels, with a clamp in the tiles and with an activation run per row.
+    func testConvolutionWritesPitchedRowsInPlace() {
+        var rng = SeededRandom(13)
+        let cases: [(h: Int, w: Int, inC: Int, outC: Int, pitch: Int)] = [
+            (5, 7, 16, 48, 9), (4, 5, 6, 24, 8), (6, 7, 5, 8, 10)
+        ]
+        let activations: [Activation] = [.clip(min: 0, max: 6), .leakyRelu(alpha: 0.1), .identity]
+        for (h, w, inC, outC, pitch) in cases {
+            let g = geometry(1, h, w, inC, outC, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1)
+            let x = rng.floats(h * w * inC).map { $0 * 4 }
+            let weights = rng.floats(outC * inC), b = rng.floats(outC)
+            for a in activations {
+                var dense = [Float](repeating: 0, count: h * w * outC)
+                var scratch = [Float](repeating: 0, count: 1)
+                pinned.convolution(g, weights: weights, bias: b, activation: a)(x, &dense, &scratch)
+                let k = Kernels.Conv2DKernel(
+                    geometry: g, packed: pinned.packed(g, weights), bias: pinned.floats(b), activation: a,
+                    outputRowPitch: pitch)
+                for range in [0..<(h * w), 3..<(h * w - 2), (w + 1)..<(w + 2), 2..<(2 * w + 4)] {
+                    var y = [Float](repeating: .nan, count: h * pitch * outC)
+                    y.withUnsafeMutableBufferPointer { out in
+                        if case .clip(let low, let high) = a {
+                            k.run(
+                                input: x, output: out.baseAddress!, pixels: range,
+                                clamp: Kernels.ClipClamp(low: low, high: high))
+                        } else {
+                            k.run(input: x, output: out.baseAddress!, pixels: range, clamp: Kernels.NoClamp())
+                        }
+                    }
+                    var differing = 0
+                    for r in 0..<h {
+                        for c in 0..<pitch {
+                            let p = r * w + c
+                            for o in 0..<outC {
+                                let got = y[(r * pitch + c) * outC + o]
+                                let inside = c < w && range.contains(p)
+                                if inside ? got.bitPattern != dense[p * outC + o].bitPattern : !got.isNaN {
+                                    differing += 1
+                                }
+                            }
+                        }
+                    }
+                    XCTAssertEqual(differing, 0, "\(a) \(h)x\(w)x\(outC) pitch \(pitch) pixels \(range)")
+                }
+            }
+        }
+    }
+
     /// The fused expansion + depthwise + projection kernel gives exactly what the three kernels
     /// give in turn, with bands of one row (every band carries rows over from the previous one),
     /// stride 2, 5x5 with dilation, asymmetric padding and a batch of 2.

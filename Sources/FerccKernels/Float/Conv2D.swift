@@ -32,7 +32,7 @@ extension Kernels {
         let columns: Int, rowTaps: Int, rowStep: Int, columnStep: Int
         /// Output pixels from one output row's start to the next one's in `output` (at least `outW`;
         /// more where the rows go into a wider, padded block: the fused expansion's). The x86 tiles
-        /// honor it; AArch64's write dense rows (`outW`) only.
+        /// place each pixel by it; AArch64's write dense rows, so there a pitched run goes row by row.
         let outputRowPitch: Int
         static let lanes = 16
 
@@ -73,7 +73,7 @@ extension Kernels {
                     top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: 0)
                 src = UnsafePointer(scratch)
             }
-            compute(src, output, clamp, DenseRows.self, pixels: 0..<(g.outH * g.outW))
+            place(src, output, clamp, pixels: 0..<(g.outH * g.outW), batch: g.batch)
         }
 
         /// Output `pixels` (numbered across rows) of an unpadded convolution's first image, written
@@ -81,11 +81,38 @@ extension Kernels {
         public func run<C: VectorClamp>(
             input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, pixels: Range<Int>, clamp: C
         ) {
-            if outputRowPitch == geometry.outW {
-                compute(input, output, clamp, DenseRows.self, pixels: pixels, batch: 1)
-            } else {
-                compute(input, output, clamp, PitchedRows.self, pixels: pixels, batch: 1)
+            place(input, output, clamp, pixels: pixels, batch: 1)
+        }
+
+        /// `compute` with the rows' placement as its type argument: dense rows, or rows
+        /// `outputRowPitch` apart, which AArch64's tiles (dense only) get one row per call, from
+        /// the row's start moved back by the padding of the rows before it.
+        private func place<C: VectorClamp>(
+            _ src: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ clamp: C, pixels: Range<Int>,
+            batch: Int
+        ) {
+            let g = geometry
+            if outputRowPitch == g.outW {
+                compute(src, output, clamp, DenseRows.self, pixels: pixels, batch: batch)
+                return
             }
+            #if arch(arm64)
+            for n in 0..<batch {
+                let image = src + n * g.paddedH * g.paddedW * g.inC
+                let outImage = output + n * g.outH * outputRowPitch * g.outC
+                var q = pixels.lowerBound
+                while q < pixels.upperBound {
+                    let c = PixelCursor(q, outW: g.outW)
+                    let run = min(pixels.upperBound - q, g.outW - c.ow)
+                    compute(
+                        image, outImage + c.oh * (outputRowPitch - g.outW) * g.outC, clamp, DenseRows.self,
+                        pixels: q..<(q + run), batch: 1)
+                    q += run
+                }
+            }
+            #else
+            compute(src, output, clamp, PitchedRows.self, pixels: pixels, batch: batch)
+            #endif
         }
 
         /// Output pixels computed together: every output channel block runs over one chunk of pixels
@@ -110,15 +137,14 @@ extension Kernels {
         /// kernels, which run this over bands of rows, give the unfused kernels' bits.
         private func compute<C: VectorClamp, R: OutputRows>(
             _ src: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ clamp: C, _ rows: R.Type,
-            pixels range: Range<Int>,
-            batch: Int? = nil
+            pixels range: Range<Int>, batch: Int
         ) {
             let g = geometry
             let cig = g.inputChannelsPerGroup, cog = g.outputChannelsPerGroup
             let blockFloats = g.kernelH * g.kernelW * cig * Self.lanes
-            for n in 0..<(batch ?? g.batch) {
+            for n in 0..<batch {
                 let image = src + n * g.paddedH * g.paddedW * g.inC
-                let outImage = output + n * g.outH * outputRowPitch * g.outC
+                let outImage = output + n * g.outH * (R.pitched ? outputRowPitch : g.outW) * g.outC
                 var start = range.lowerBound
                 while start < range.upperBound {
                     let end = min(range.upperBound, start + chunkPixels)
@@ -167,8 +193,8 @@ extension Kernels {
                         var q = start
                         while q < end {
                             let c = PixelCursor(q, outW: g.outW)
-                            let run = outputRowPitch == g.outW ? end - q : min(end - q, g.outW - c.ow)
-                            let o = outImage + (c.oh * outputRowPitch + c.ow) * g.outC
+                            let run = R.pitched ? min(end - q, g.outW - c.ow) : end - q
+                            let o = outImage + (R.pitched ? c.oh * outputRowPitch + c.ow : q) * g.outC
                             a.run(o, o, count: run * g.outC)
                             q += run
                         }
@@ -287,21 +313,18 @@ extension Kernels {
                         }
                     }
                 }
-                let o0 = tileOutput(R.self, out, p, at, 0), o1 = tileOutput(R.self, out, p, at, 1)
-                let o2 = tileOutput(R.self, out, p, at, 2), o3 = tileOutput(R.self, out, p, at, 3)
-                let o4 = tileOutput(R.self, out, p, at, 4), o5 = tileOutput(R.self, out, p, at, 5)
-                clamp.apply(a0).store(o0)
-                clamp.apply(c0).store(o0 + l)
-                clamp.apply(a1).store(o1)
-                clamp.apply(c1).store(o1 + l)
-                clamp.apply(a2).store(o2)
-                clamp.apply(c2).store(o2 + l)
-                clamp.apply(a3).store(o3)
-                clamp.apply(c3).store(o3 + l)
-                clamp.apply(a4).store(o4)
-                clamp.apply(c4).store(o4 + l)
-                clamp.apply(a5).store(o5)
-                clamp.apply(c5).store(o5 + l)
+                // The tile's `k`th pixel: its two blocks, clamped.
+                @inline(__always) func store(_ k: Int, _ a: FloatVector, _ c: FloatVector) {
+                    let o = tileOutput(R.self, out, p, at, k)
+                    clamp.apply(a).store(o)
+                    clamp.apply(c).store(o + l)
+                }
+                store(0, a0, c0)
+                store(1, a1, c1)
+                store(2, a2, c2)
+                store(3, a3, c3)
+                store(4, a4, c4)
+                store(5, a5, c5)
                 p &+= 6
             }
             return p

@@ -8,14 +8,13 @@ extension Kernels {
     /// block of rows that stays in L2; the rows the next band shares with this one are moved to the
     /// block's front instead of being computed twice. Same arithmetic as the three kernels in turn.
     ///
-    /// On x86 a band's new rows are expanded in one call, pixels numbered across rows (the tiles
-    /// write each row into its padded block row, `outputRowPitch`): rows of 7 and 14 pixels, one at
-    /// a time, left 1 or 2 pixels to each row's end, computed at a fraction of the tiles' rate, and
-    /// reread the expansion's weights for every row. AArch64's tiles are seven pixels wide, which
-    /// MobileNetV2's rows (7 to 112) divide: there the expansion runs row by row.
+    /// A band's new rows are expanded in one call, pixels numbered across rows, each row written
+    /// into its padded block row (`outputRowPitch`). On x86 the tiles span rows: rows of 7 and 14
+    /// pixels, one at a time, left 1 or 2 pixels to each row's end, computed at a fraction of the
+    /// tiles' rate, and reread the expansion's weights for every row. AArch64's tiles are seven
+    /// pixels wide, which MobileNetV2's rows (7 to 112) divide: there the call runs row by row.
     public struct ExpandDepthwisePointwiseKernel {
-        /// The 1x1 expansion: over one input row on AArch64, over the input's rows into the padded
-        /// block's elsewhere.
+        /// The 1x1 expansion, over the input's rows into the padded block's.
         let expand: Conv2DKernel
         public let inner: DepthwisePointwiseKernel
         let blockRows: Int
@@ -33,15 +32,9 @@ extension Kernels {
             pointwiseActivation: Activation = .identity,
             blockBytes: Int = 384 * 1024
         ) {
-            #if arch(arm64)
-            expand = Conv2DKernel(
-                geometry: Self.expandGeometry(depthwise: g, inChannels: inC), packed: packedExpand, bias: expandBias,
-                activation: expandActivation)
-            #else
             expand = Conv2DKernel(
                 geometry: Conv2DGeometry(input: (1, g.inH, g.inW, inC), output: (g.inH, g.inW, g.inC), kernel: (1, 1)),
                 packed: packedExpand, bias: expandBias, activation: expandActivation, outputRowPitch: g.paddedW)
-            #endif
             // Output rows per band: as many as keep the padded block of expanded rows near blockBytes.
             let rowBytes = g.paddedW * g.inC * 4
             let window = (g.kernelH - 1) * g.dilationH + 1
@@ -54,7 +47,8 @@ extension Kernels {
             blockRows = inner.depthwise.paddedRows(for: 0..<inner.bandRows).count
         }
 
-        /// The expansion as the kernel runs it: a 1x1 convolution over one input row.
+        /// The geometry the expansion's weights are packed for (a 1x1 convolution's packing does not
+        /// depend on the rows it runs over).
         public static func expandGeometry(depthwise g: Conv2DGeometry, inChannels: Int) -> Conv2DGeometry {
             Conv2DGeometry(input: (1, 1, g.inW, inChannels), output: (1, g.inW, g.inC), kernel: (1, 1))
         }
@@ -98,14 +92,8 @@ extension Kernels {
                             continue
                         }
                         dst.update(repeating: 0, count: g.padLeft * e)
-                        #if arch(arm64)
-                        expand.run(
-                            input: input + ((n * g.inH + y) * g.inW) * inC, output: dst + g.padLeft * e, scratch: dst,
-                            clamp: expandClamp)
-                        #endif
                         (dst + (g.padLeft + g.inW) * e).update(repeating: 0, count: g.padRight * e)
                     }
-                    #if !arch(arm64)
                     // The new rows inside the input, in one call.
                     let y0 = max(first - g.padTop, 0), y1 = min(need.upperBound - g.padTop, g.inH)
                     if y0 < y1 {
@@ -114,7 +102,6 @@ extension Kernels {
                             output: block + (y0 + g.padTop - need.lowerBound) * rowFloats + g.padLeft * e,
                             pixels: 0..<((y1 - y0) * g.inW), clamp: expandClamp)
                     }
-                    #endif
                     have = need
                     inner.runBand(
                         block: block, blockFirstRow: need.lowerBound, rows: r0..<(r0 + rows), band: band,
