@@ -401,8 +401,11 @@ final class CodegenTests: XCTestCase {
         // 60.0 KB on 2026-12-04 before the AVX2 clamps and the tiles' pixel cursor (62.8 KB); 64.1 KB
         // with the fused kernels' band epilogue (2026-12-05, for residual adds this model does not have);
         // 68.7 KB with max pooling's own loop and the depthwise row tiles (2026-12-05, 10% faster);
-        // 72.1 KB with the convolution's output row pitch (2026-12-06, the fused expansion's rows).
-        XCTAssertLessThan(report.source_bytes, 73_000)
+        // 72.1 KB with the convolution's output row pitch (2026-12-06, the fused expansion's rows);
+        // 83.9 KB with the AVX-512 tiles of 8-channel blocks (2026-12-06: tap pairs 77.5 KB, pixel
+        // pairs 82.3, a run's odd last tap 83.9; this model's 8 -> 8 and 1 -> 8 stem convolutions,
+        // the model 0.86x as long).
+        XCTAssertLessThan(report.source_bytes, 85_000)
     }
 
     /// Each kernel file compiles with only the files its header declares (and theirs), for every

@@ -79,7 +79,14 @@ final class KernelTests: XCTestCase {
             geometry(1, 5, 7, 27, 27, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 27),  // 16 + 8 + last 8 again
             // BlazeFace's stride-2 block on 28 channels (16 + 8 + last 8 again); 5 channels: scalar only
             geometry(1, 9, 10, 28, 28, k: 3, s: 2, d: 1, p: (0, 1, 0, 1), groups: 28),
-            geometry(1, 6, 5, 5, 5, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 5)
+            geometry(1, 6, 5, 5, 5, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 5),
+            // 1 -> 8 and 1 -> 7 stems (AVX-512: pixel-pair tiles), 8 -> 8 (tap-pair tiles), odd widths
+            geometry(1, 9, 30, 1, 8, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1),
+            geometry(2, 8, 28, 1, 7, k: 3, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1),
+            geometry(1, 7, 11, 8, 8, k: 3, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1),
+            // 24-channel stems over 3 (16 + 8; AVX-512: tap pairs ending on a single tap per row)
+            geometry(1, 11, 13, 3, 24, k: 5, s: 2, d: 1, p: (1, 1, 2, 2), groups: 1),
+            geometry(1, 9, 9, 3, 8, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 1)
         ]
         for g in cases {
             let x = rng.floats(g.batch * g.inH * g.inW * g.inC)
@@ -137,15 +144,17 @@ final class KernelTests: XCTestCase {
     /// An output pixel's bits do not depend on the tile it falls in: the last tile of a run may
     /// start early and compute again pixels the tile before it wrote (`blockTiles`), which must
     /// then write the same values. A 1x1 layer's pixel p reads input pixel p only, so rows of 1 to
-    /// 19 pixels over the same input give every pixel the same bits, whatever the tiles: 8-lane
+    /// 39 pixels over the same input give every pixel the same bits, whatever the tiles: 8-lane
     /// blocks (8 channels), 16-lane ones (16) and a pair of blocks plus 8 (40), with a clip in
-    /// registers and a NaN input.
+    /// registers and a NaN input; on AVX-512 8 channels over 12 take the tap-pair tiles (for every
+    /// width) and over 1 channel the pixel-pair tiles (even widths from 24), whose pixels must
+    /// equal the 8-lane tiles' (the other widths).
     func testPixelsGetTheSameBitsInEveryTile() {
         var rng = SeededRandom(13)
-        let inC = 12, widest = 19
-        var x = rng.floats(widest * inC)
-        x[3 * inC + 1] = .nan
-        for outC in [8, 16, 40] {
+        let widest = 39
+        for (inC, outC) in [(12, 8), (12, 16), (12, 40), (1, 8), (1, 5)] {
+            var x = rng.floats(widest * inC)
+            x[3 * inC + inC / 2] = .nan
             let w = rng.floats(outC * inC), b = rng.floats(outC)
             func run(width: Int) -> [Float] {
                 let g = geometry(1, 1, width, inC, outC, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1)
@@ -156,12 +165,30 @@ final class KernelTests: XCTestCase {
                 return y
             }
             let full = run(width: widest)
-            XCTAssertTrue(full.contains { $0.isNaN } && !full.contains(.infinity), "outC \(outC)")
+            XCTAssertTrue(full.contains { $0.isNaN } && !full.contains(.infinity), "\(inC) -> \(outC)")
             for width in 1..<widest {
                 XCTAssertEqual(
                     run(width: width).map(\.bitPattern), full.prefix(width * outC).map(\.bitPattern),
-                    "outC \(outC) width \(width)")
+                    "\(inC) -> \(outC) width \(width)")
             }
+        }
+    }
+
+    /// An infinite input gives infinite outputs in its window and no NaN anywhere, in every kind
+    /// of tile of blocks of 8 channels (positive weights): on AVX-512 the tap-pair tiles' single
+    /// last tap of a run must not multiply the infinity by the zero weight of its odd lanes.
+    func testInfiniteInputGivesInfiniteOutputsOnly() {
+        var rng = SeededRandom(19)
+        for (inC, outC) in [(3, 8), (1, 8), (8, 8), (3, 24), (1, 5)] {
+            let g = geometry(1, 6, 26, inC, outC, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1)
+            var x = [Float](repeating: 1, count: g.inH * g.inW * inC)
+            for c in 0..<inC { x[(2 * g.inW + 7) * inC + c] = .infinity }
+            let w = rng.floats(outC * 9 * inC).map { abs($0) + 0.1 }, b = [Float](repeating: 0, count: outC)
+            var y = [Float](repeating: 0, count: g.outH * g.outW * outC)
+            var scratch = [Float](repeating: 0, count: g.paddedInputCount)
+            pinned.convolution(g, weights: w, bias: b)(x, &y, &scratch)
+            XCTAssertEqual(y.filter(\.isNaN).count, 0, "\(inC) -> \(outC)")
+            XCTAssertEqual(y.filter { $0 == .infinity }.count, 9 * outC, "\(inC) -> \(outC)")
         }
     }
 

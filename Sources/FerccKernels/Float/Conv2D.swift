@@ -173,6 +173,22 @@ extension Kernels {
                             }
                             #endif
                             let valid = min(Self.lanes, cog - co0)
+                            #if FERCC_AVX512
+                            if valid <= 8 && cig == 1 && columns == 1 && g.strideW == 1 {
+                                pixelPairTiles(
+                                    pixels: start..<end, overlapFrom: start, valid: valid, weights: w, bias: b,
+                                    image: groupImage, out: out, clamp, rows)
+                                blk += 1
+                                continue
+                            }
+                            if valid <= 8 && rowTaps >= 2 {
+                                tapPairTiles(
+                                    pixels: start..<end, overlapFrom: start, valid: valid, weights: w, bias: b,
+                                    image: groupImage, out: out, clamp, rows)
+                                blk += 1
+                                continue
+                            }
+                            #endif
                             if valid <= 8 {
                                 // Blocks of at most 8 channels (8-channel layers, the last 8 of 24): 8-lane vectors.
                                 blockTiles(
@@ -328,6 +344,299 @@ extension Kernels {
                 p &+= 6
             }
             return p
+        }
+
+        /// `a`'s lane j in lane 2j and `c`'s lane j in lane 2j + 1, for j < 8.
+        @inline(__always)
+        static func zip8(_ a: SIMD16<Float>, _ c: SIMD16<Float>) -> SIMD16<Float> {
+            SIMD16(a[0], c[0], a[1], c[1], a[2], c[2], a[3], c[3], a[4], c[4], a[5], c[5], a[6], c[6], a[7], c[7])
+        }
+
+        /// The two floats at `x` in every pair of lanes (one 64-bit broadcast).
+        @inline(__always)
+        static func pairBroadcast(_ x: UnsafePointer<Float>) -> SIMD16<Float> {
+            unsafeBitCast(
+                SIMD8<UInt64>(repeating: UnsafeRawPointer(x).loadUnaligned(as: UInt64.self)), to: SIMD16<Float>.self)
+        }
+
+        /// `v`'s first 8 lanes (their first `count`) at `first`, its last 8 at `second`.
+        @inline(__always)
+        static func storeHalves(
+            _ v: FloatVector, _ first: UnsafeMutablePointer<Float>, _ second: UnsafeMutablePointer<Float>, count: Int
+        ) {
+            Lanes8(v.v.lowHalf).store(first, count: count)
+            Lanes8(v.v.highHalf).store(second, count: count)
+        }
+
+        /// The packed 8-channel block `w` (16-lane rows of taps, lanes 8-15 zero), `runs` runs of
+        /// `taps` taps, as 16-lane weight vectors on the stack, for `body`: with `tapPairs`, taps t
+        /// and t + 1 of a run zipped, and a run's odd last tap zipped with zeros; otherwise each tap
+        /// zipped with itself. Zipped in the tile loops, the two loads and the shuffle became
+        /// gathers (the layer took 1.5x its old time); zipped once per call, they are loads there.
+        @inline(__always)
+        static func withZippedWeights(
+            _ w: UnsafePointer<Float>, runs: Int, taps: Int, tapPairs: Bool,
+            _ body: (UnsafePointer<SIMD16<Float>>) -> Void
+        ) {
+            let perRun = tapPairs ? (taps &+ 1) / 2 : taps
+            withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: runs &* perRun) { zipped in
+                var slot = w, i = 0
+                for _ in 0..<runs {
+                    var t = 0
+                    while t < taps {
+                        let a = FloatVector.load(slot).v
+                        let pair = tapPairs && t &+ 1 < taps
+                        zipped[i] = zip8(a, pair ? FloatVector.load(slot + lanes).v : tapPairs ? SIMD16() : a)
+                        i &+= 1
+                        t &+= pair ? 2 : 1
+                        slot += pair ? 2 &* lanes : lanes
+                    }
+                }
+                body(UnsafePointer(zipped.baseAddress!))
+            }
+        }
+
+        /// A block of at most 8 output channels (`valid`) over one input channel at stride 1, rows
+        /// of an even width (the 1 -> 8 stems of mini-Xception nets: 8-lane tiles ran them at a
+        /// quarter of the rate of the layers after them). Output pixels q and q + 1 of a row read
+        /// windows one float apart, so one 64-bit broadcast of two input floats feeds both: a pair's
+        /// accumulator holds q's channel j in lane 2j and q + 1's in lane 2j + 1, against each tap's
+        /// weights duplicated. Each lane sums as the 8-lane tiles do (bias, then the taps in order),
+        /// so the pixels left to those (ranges under 24 pixels or of an odd start) get the same bits.
+        @inline(__always)
+        func pixelPairTiles<C: VectorClamp, R: OutputRows>(
+            pixels: Range<Int>, overlapFrom: Int, valid: Int, weights w: UnsafePointer<Float>,
+            bias b: UnsafePointer<Float>, image: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+            _ clamp: C, _: R.Type
+        ) {
+            typealias V = SIMD16<Float>
+            var p = pixels.lowerBound
+            let end = pixels.upperBound
+            // Pairs start on even pixels, which are never a row's last (rows of an even width).
+            if (p | end | overlapFrom) & 1 == 0 && geometry.outW & 1 == 0 && end &- overlapFrom >= 24 {
+                let b16 = FloatVector.load(b, count: valid).v
+                let bias = Self.zip8(b16, b16)
+                let kernelH = geometry.kernelH
+                Self.withZippedWeights(w, runs: kernelH, taps: rowTaps, tapPairs: false) { zipped in
+                    var cursor = PixelCursor(p, outW: geometry.outW)
+                    @inline(__always) func window() -> UnsafePointer<Float> {
+                        let x = next(image, &cursor)
+                        _ = next(image, &cursor)
+                        return x
+                    }
+                    @inline(__always) func overlapLast() {
+                        if p < end && p &+ 24 > end {
+                            p = end &- 24
+                            cursor = PixelCursor(p, outW: geometry.outW)
+                        }
+                    }
+                    overlapLast()
+                    while p &+ 24 <= end {
+                        let at = cursor
+                        let x0 = window(), x1 = window(), x2 = window(), x3 = window(), x4 = window(), x5 = window()
+                        let x6 = window(), x7 = window(), x8 = window(), x9 = window(), x10 = window(), x11 = window()
+                        var a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias
+                        var a6 = bias, a7 = bias, a8 = bias, a9 = bias, a10 = bias, a11 = bias
+                        var wp = zipped
+                        for kh in 0..<kernelH {
+                            let off = kh &* rowStep
+                            for ci in off..<(off &+ rowTaps) {
+                                let wv = wp.pointee
+                                wp += 1
+                                a0 = a0.addingProduct(Self.pairBroadcast(x0 + ci), wv)
+                                a1 = a1.addingProduct(Self.pairBroadcast(x1 + ci), wv)
+                                a2 = a2.addingProduct(Self.pairBroadcast(x2 + ci), wv)
+                                a3 = a3.addingProduct(Self.pairBroadcast(x3 + ci), wv)
+                                a4 = a4.addingProduct(Self.pairBroadcast(x4 + ci), wv)
+                                a5 = a5.addingProduct(Self.pairBroadcast(x5 + ci), wv)
+                                a6 = a6.addingProduct(Self.pairBroadcast(x6 + ci), wv)
+                                a7 = a7.addingProduct(Self.pairBroadcast(x7 + ci), wv)
+                                a8 = a8.addingProduct(Self.pairBroadcast(x8 + ci), wv)
+                                a9 = a9.addingProduct(Self.pairBroadcast(x9 + ci), wv)
+                                a10 = a10.addingProduct(Self.pairBroadcast(x10 + ci), wv)
+                                a11 = a11.addingProduct(Self.pairBroadcast(x11 + ci), wv)
+                            }
+                        }
+                        // Pair k's accumulator: pixel 2k's channels, then 2k + 1's.
+                        @inline(__always) func place(_ k: Int, _ a: V) {
+                            let v = V(
+                                a[0], a[2], a[4], a[6], a[8], a[10], a[12], a[14],
+                                a[1], a[3], a[5], a[7], a[9], a[11], a[13], a[15])
+                            Self.storeHalves(
+                                clamp.apply(FloatVector(v)), tileOutput(R.self, out, p, at, 2 &* k),
+                                tileOutput(R.self, out, p, at, 2 &* k &+ 1), count: valid)
+                        }
+                        place(0, a0)
+                        place(1, a1)
+                        place(2, a2)
+                        place(3, a3)
+                        place(4, a4)
+                        place(5, a5)
+                        place(6, a6)
+                        place(7, a7)
+                        place(8, a8)
+                        place(9, a9)
+                        place(10, a10)
+                        place(11, a11)
+                        p &+= 24
+                        overlapLast()
+                    }
+                }
+            }
+            if p < end {
+                blockTiles(
+                    Lanes8.self, pixels: p..<end, overlapFrom: overlapFrom, valid: valid, weights: w, bias: b,
+                    image: image, out: out, clamp, R.self)
+            }
+        }
+
+        /// A block of at most 8 output channels (`valid`) over `pixels`, each run of `rowTaps`
+        /// contiguous taps at least 2 long (8-channel layers over 8 channels and more: the trained
+        /// mini-Xception's 8 -> 8 stem convolution; the last 8 of a 24-channel stem over 3, as in
+        /// BlazeFace and ShuffleNetV2): 8-lane tiles used half of each FMA, and this fills all 16
+        /// lanes with 8 channels x 2 taps. A pixel's accumulator holds channel j's even taps in
+        /// lane 2j and its odd ones in lane 2j + 1: a tap pair is adjacent in the input (one 64-bit
+        /// broadcast); a run of an odd count ends on one tap in the even lanes. At the end the
+        /// lanes fold: output = (bias + even taps) + odd taps, for two pixels at once. Every pixel is summed so in every tile (12 pixels;
+        /// the last 12 of the range again over what the tile before wrote, as in `blockTiles`;
+        /// pairs of pixels for ranges under 12), so a pixel's bits do not depend on its tile.
+        @inline(__always)
+        func tapPairTiles<C: VectorClamp, R: OutputRows>(
+            pixels: Range<Int>, overlapFrom: Int, valid: Int, weights w: UnsafePointer<Float>,
+            bias b: UnsafePointer<Float>, image: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+            _ clamp: C, _: R.Type
+        ) {
+            typealias V = SIMD16<Float>
+            // Two pixels' accumulators folded into their outputs: pixel a's 8 channels, then c's.
+            @inline(__always) func fold(_ a: V, _ c: V) -> FloatVector {
+                let even = V(
+                    a[0], a[2], a[4], a[6], a[8], a[10], a[12], a[14], c[0], c[2], c[4], c[6], c[8], c[10], c[12], c[14]
+                )
+                let odd = V(
+                    a[1], a[3], a[5], a[7], a[9], a[11], a[13], a[15], c[1], c[3], c[5], c[7], c[9], c[11], c[13], c[15]
+                )
+                return clamp.apply(FloatVector(even + odd))
+            }
+            @inline(__always) func store(
+                _ v: FloatVector, _ first: UnsafeMutablePointer<Float>, _ second: UnsafeMutablePointer<Float>
+            ) {
+                Self.storeHalves(v, first, second, count: valid)
+            }
+            @inline(__always) func taps(_ x: UnsafePointer<Float>) -> V { Self.pairBroadcast(x) }
+            // A run's odd last tap: in the even lanes only (its weights' odd lanes are zero, and
+            // 0 x infinity would be NaN).
+            let oddLanes = SIMD16<Int32>(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1) .== 1
+            @inline(__always) func tap(_ x: UnsafePointer<Float>) -> V {
+                V(repeating: x.pointee).replacing(with: 0, where: oddLanes)
+            }
+            let bias = Self.zip8(FloatVector.load(b, count: valid).v, V())
+            let kernelH = geometry.kernelH
+            Self.withZippedWeights(w, runs: kernelH &* columns, taps: rowTaps, tapPairs: true) { tiles($0) }
+            @inline(__always) func tiles(_ zipped: UnsafePointer<V>) {
+                var p = pixels.lowerBound
+                let end = pixels.upperBound
+                var cursor = PixelCursor(p, outW: geometry.outW)
+                @inline(__always) func overlapLast() {
+                    if p < end && p &+ 12 > end && end &- overlapFrom >= 12 {
+                        p = end &- 12
+                        cursor = PixelCursor(p, outW: geometry.outW)
+                    }
+                }
+                overlapLast()
+                while p &+ 12 <= end {
+                    let at = cursor
+                    let x0 = next(image, &cursor), x1 = next(image, &cursor), x2 = next(image, &cursor)
+                    let x3 = next(image, &cursor), x4 = next(image, &cursor), x5 = next(image, &cursor)
+                    let x6 = next(image, &cursor), x7 = next(image, &cursor), x8 = next(image, &cursor)
+                    let x9 = next(image, &cursor), x10 = next(image, &cursor), x11 = next(image, &cursor)
+                    var a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias
+                    var a6 = bias, a7 = bias, a8 = bias, a9 = bias, a10 = bias, a11 = bias
+                    var wp = zipped
+                    for kh in 0..<kernelH {
+                        for kw in 0..<columns {
+                            let off = kh &* rowStep &+ kw &* columnStep
+                            var ci = off
+                            let runEnd = off &+ rowTaps
+                            while ci &+ 1 < runEnd {
+                                let wv = wp.pointee
+                                wp += 1
+                                a0 = a0.addingProduct(taps(x0 + ci), wv)
+                                a1 = a1.addingProduct(taps(x1 + ci), wv)
+                                a2 = a2.addingProduct(taps(x2 + ci), wv)
+                                a3 = a3.addingProduct(taps(x3 + ci), wv)
+                                a4 = a4.addingProduct(taps(x4 + ci), wv)
+                                a5 = a5.addingProduct(taps(x5 + ci), wv)
+                                a6 = a6.addingProduct(taps(x6 + ci), wv)
+                                a7 = a7.addingProduct(taps(x7 + ci), wv)
+                                a8 = a8.addingProduct(taps(x8 + ci), wv)
+                                a9 = a9.addingProduct(taps(x9 + ci), wv)
+                                a10 = a10.addingProduct(taps(x10 + ci), wv)
+                                a11 = a11.addingProduct(taps(x11 + ci), wv)
+                                ci &+= 2
+                            }
+                            if ci < runEnd {
+                                // The run's odd last tap. (A local function taking `taps` or `tap`
+                                // for both loops sent the accumulators to the stack: 1.56x.)
+                                let wv = wp.pointee
+                                wp += 1
+                                a0 = a0.addingProduct(tap(x0 + ci), wv)
+                                a1 = a1.addingProduct(tap(x1 + ci), wv)
+                                a2 = a2.addingProduct(tap(x2 + ci), wv)
+                                a3 = a3.addingProduct(tap(x3 + ci), wv)
+                                a4 = a4.addingProduct(tap(x4 + ci), wv)
+                                a5 = a5.addingProduct(tap(x5 + ci), wv)
+                                a6 = a6.addingProduct(tap(x6 + ci), wv)
+                                a7 = a7.addingProduct(tap(x7 + ci), wv)
+                                a8 = a8.addingProduct(tap(x8 + ci), wv)
+                                a9 = a9.addingProduct(tap(x9 + ci), wv)
+                                a10 = a10.addingProduct(tap(x10 + ci), wv)
+                                a11 = a11.addingProduct(tap(x11 + ci), wv)
+                            }
+                        }
+                    }
+                    @inline(__always) func place(_ k: Int, _ a: V, _ c: V) {
+                        store(fold(a, c), tileOutput(R.self, out, p, at, k), tileOutput(R.self, out, p, at, k &+ 1))
+                    }
+                    place(0, a0, a1)
+                    place(2, a2, a3)
+                    place(4, a4, a5)
+                    place(6, a6, a7)
+                    place(8, a8, a9)
+                    place(10, a10, a11)
+                    p &+= 12
+                    overlapLast()
+                }
+                // Ranges under 12 pixels: two at a time, the last one twice when one is left.
+                while p < end {
+                    let q = min(p &+ 1, end &- 1)
+                    let x0 = window(image, p), x1 = window(image, q)
+                    var a0 = bias, a1 = bias
+                    var wp = zipped
+                    for kh in 0..<kernelH {
+                        for kw in 0..<columns {
+                            let off = kh &* rowStep &+ kw &* columnStep
+                            var ci = off
+                            let runEnd = off &+ rowTaps
+                            while ci &+ 1 < runEnd {
+                                let wv = wp.pointee
+                                wp += 1
+                                a0 = a0.addingProduct(taps(x0 + ci), wv)
+                                a1 = a1.addingProduct(taps(x1 + ci), wv)
+                                ci &+= 2
+                            }
+                            if ci < runEnd {
+                                let wv = wp.pointee
+                                wp += 1
+                                a0 = a0.addingProduct(tap(x0 + ci), wv)
+                                a1 = a1.addingProduct(tap(x1 + ci), wv)
+                            }
+                        }
+                    }
+                    let c0 = PixelCursor(p, outW: geometry.outW), c1 = PixelCursor(q, outW: geometry.outW)
+                    store(fold(a0, a1), tileOutput(R.self, out, p, c0, 0), tileOutput(R.self, out, q, c1, 0))
+                    p &+= 2
+                }
+            }
         }
         #endif
 
