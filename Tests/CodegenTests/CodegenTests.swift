@@ -404,8 +404,10 @@ final class CodegenTests: XCTestCase {
         // 72.1 KB with the convolution's output row pitch (2026-12-06, the fused expansion's rows);
         // 83.9 KB with the AVX-512 tiles of 8-channel blocks (2026-12-06: tap pairs 77.5 KB, pixel
         // pairs 82.3, a run's odd last tap 83.9; this model's 8 -> 8 and 1 -> 8 stem convolutions,
-        // the model 0.86x as long).
-        XCTAssertLessThan(report.source_bytes, 85_000)
+        // the model 0.86x as long); 87.8 KB with the depthwise convolution reading its input in place
+        // off AArch64 (which keeps its padded copies) and the 512-bit clamps (2026-12-06: no padded
+        // copy of each input row, the model about 0.95x as long).
+        XCTAssertLessThan(report.source_bytes, 89_000)
     }
 
     /// Each kernel file compiles with only the files its header declares (and theirs), for every

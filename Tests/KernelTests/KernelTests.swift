@@ -195,46 +195,101 @@ final class KernelTests: XCTestCase {
     /// Every depthwise output is the bias, then its taps (padding's zeros included) in kernel
     /// order, each one multiply-add, whichever path computed it: four-pixel tiles (with AVX2, 8
     /// channels at a time at stride 1), the tile moved back over a row's last 1-3 pixels, single
-    /// pixels, 16 channels, 8, and the last 8 again. So a pixel's bits do not depend on the row's
-    /// width, and the fused kernels, which run it over bands, match the unfused ones. Rows of 1 to
-    /// 11 pixels, stride 1 and 2, a NaN input.
+    /// pixels, 16 channels, 8, and the last 8 again; pixels read in place or, where their windows
+    /// cross the padding, from a padded copy. So a pixel's bits do not depend on the row's width
+    /// or on where the padding is, and the fused kernels, which run it over bands, match the
+    /// unfused ones. Rows of 1 to 11 pixels (some with no pixel clear of the padding), 3x3 and
+    /// 5x5, stride 1 and 2, dilation 2, asymmetric and no padding, a batch of 2, a NaN input and
+    /// NaN scratch. Below 8 channels (the scalar loop) each tap is a multiply, then an add.
     func testDepthwiseOutputsAreTheirTapsInOrder() {
         var rng = SeededRandom(17)
-        for c in [8, 24, 27, 40] {
-            for s in [1, 2] {
+        // kernel, stride, dilation, pads (top, left, bottom, right), batch
+        let shapes: [(Int, Int, Int, (Int, Int, Int, Int), Int)] = [
+            (3, 1, 1, (1, 1, 1, 1), 1), (3, 2, 1, (1, 1, 1, 1), 1), (5, 2, 1, (1, 1, 2, 2), 2),
+            (5, 1, 1, (2, 2, 2, 2), 1), (3, 1, 2, (2, 0, 1, 3), 2), (3, 1, 1, (0, 0, 0, 0), 1),
+            (3, 2, 1, (0, 1, 1, 0), 1)
+        ]
+        for (k, s, d, p, batch) in shapes {
+            for c in [3, 8, 24, 27, 40] {
                 for width in 1...11 {
-                    let outW = (width - 1) / s + 1, h = 5, outH = (h - 1) / s + 1
-                    let g = geometry(1, h, width, c, c, k: 3, s: s, d: 1, p: (1, 1, 1, 1), groups: c)
-                    var x = rng.floats(h * width * c)
+                    let h = 5
+                    let g = geometry(batch, h, width, c, c, k: k, s: s, d: d, p: p, groups: c)
+                    guard g.outW > 0 && g.outH > 0 else { continue }
+                    var x = rng.floats(batch * h * width * c)
                     x[c + 3] = .nan
-                    let w = rng.floats(c * 9), b = rng.floats(c)
-                    var y = [Float](repeating: .infinity, count: outH * outW * c)
-                    var scratch = [Float](repeating: .nan, count: max(g.paddedInputCount, 1))
-                    pinned.convolution(g, weights: w, bias: b)(x, &y, &scratch)
+                    let w = rng.floats(c * k * k), b = rng.floats(c)
+                    var y = [Float](repeating: .infinity, count: batch * g.outH * g.outW * c)
+                    let kernel = Kernels.DepthwiseConv2DKernel(
+                        geometry: g, packed: pinned.packed(g, w), bias: pinned.floats(b))
+                    var scratch = [Float](repeating: .nan, count: max(kernel.scratchCount, 1))
+                    XCTAssertLessThanOrEqual(kernel.scratchCount, g.paddedInputCount)
+                    kernel.run(input: x, output: &y, scratch: &scratch)
                     var want = y
-                    for oh in 0..<outH {
-                        for ow in 0..<outW {
-                            for o in 0..<c {
-                                var acc = b[o]
-                                for kh in 0..<3 {
-                                    for kw in 0..<3 {
-                                        let ih = oh * s - 1 + kh, iw = ow * s - 1 + kw
-                                        let v =
-                                            ih >= 0 && ih < h && iw >= 0 && iw < width
-                                            ? x[(ih * width + iw) * c + o] : 0
-                                        #if (arch(x86_64) && FERCC_AVX2) || arch(arm64)
-                                        acc = acc.addingProduct(v, w[o * 9 + kh * 3 + kw])
-                                        #else
-                                        acc = acc + v * w[o * 9 + kh * 3 + kw]
-                                        #endif
+                    for n in 0..<batch {
+                        for oh in 0..<g.outH {
+                            for ow in 0..<g.outW {
+                                for o in 0..<c {
+                                    var acc = b[o]
+                                    for kh in 0..<k {
+                                        for kw in 0..<k {
+                                            let ih = oh * s - p.0 + kh * d, iw = ow * s - p.1 + kw * d
+                                            let v =
+                                                ih >= 0 && ih < h && iw >= 0 && iw < width
+                                                ? x[((n * h + ih) * width + iw) * c + o] : 0
+                                            let tap = w[o * k * k + kh * k + kw]
+                                            #if (arch(x86_64) && FERCC_AVX2) || arch(arm64)
+                                            acc = c < 8 ? acc + v * tap : acc.addingProduct(v, tap)
+                                            #else
+                                            acc = acc + v * tap
+                                            #endif
+                                        }
                                     }
+                                    want[((n * g.outH + oh) * g.outW + ow) * c + o] = acc
                                 }
-                                want[(oh * outW + ow) * c + o] = acc
                             }
                         }
                     }
-                    XCTAssertEqual(y.map(\.bitPattern), want.map(\.bitPattern), "c \(c) stride \(s) width \(width)")
+                    XCTAssertEqual(
+                        y.map(\.bitPattern), want.map(\.bitPattern),
+                        "c \(c) kernel \(k) stride \(s) dilation \(d) pads \(p) batch \(batch) width \(width)")
                 }
+            }
+        }
+    }
+
+    /// The fused depthwise + 1x1 kernel gives exactly what the two kernels give in turn, with
+    /// bands of one row, a few rows and the whole image, NaN scratch, asymmetric padding, stride 2
+    /// and a batch of 2.
+    func testDepthwisePointwiseEqualsTheTwoConvolutions() {
+        var rng = SeededRandom(23)
+        for dg in [
+            geometry(2, 9, 11, 24, 24, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 24),
+            geometry(1, 10, 9, 28, 28, k: 5, s: 2, d: 1, p: (1, 1, 2, 2), groups: 28),
+            geometry(1, 6, 3, 8, 8, k: 5, s: 1, d: 1, p: (2, 2, 2, 2), groups: 8)
+        ] {
+            let out = 20, e = dg.inC
+            let x = rng.floats(dg.batch * dg.inH * dg.inW * e)
+            let dw = rng.floats(e * dg.kernelH * dg.kernelW), db = rng.floats(e)
+            let pw = rng.floats(out * e), pb = rng.floats(out)
+            let relu6 = Activation.clip(min: 0, max: 6)
+            var mid = [Float](repeating: 0, count: dg.batch * dg.outH * dg.outW * e)
+            var expected = [Float](repeating: 0, count: dg.batch * dg.outH * dg.outW * out)
+            var scratch = [Float](repeating: .nan, count: max(dg.paddedInputCount, 1))
+            pinned.convolution(dg, weights: dw, bias: db, activation: relu6)(x, &mid, &scratch)
+            let pg = geometry(dg.batch, dg.outH, dg.outW, e, out, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1)
+            pinned.convolution(pg, weights: pw, bias: pb)(mid, &expected, &scratch)
+            for bandBytes in [1, 4096, 1 << 20] {
+                let k = Kernels.DepthwisePointwiseKernel(
+                    depthwise: dg, packedDepthwise: pinned.packed(dg, dw), depthwiseBias: pinned.floats(db),
+                    depthwiseActivation: relu6,
+                    packedPointwise: pinned.packed(
+                        Kernels.DepthwisePointwiseKernel.pointwiseGeometry(dg, rows: 1, outChannels: out), pw),
+                    pointwiseBias: pinned.floats(pb), outChannels: out, bandBytes: bandBytes)
+                var y = [Float](repeating: .nan, count: expected.count)
+                var s = [Float](repeating: .nan, count: k.scratchCount)
+                k.run(input: x, output: &y, scratch: &s)
+                XCTAssertEqual(
+                    zip(y, expected).filter { $0 != $1 }.count, 0, "elements differing, \(dg) band \(bandBytes)")
             }
         }
     }

@@ -44,13 +44,19 @@ extension Kernels {
                 input: (1, 1, rows * g.outW, g.outC), output: (1, rows * g.outW, outChannels), kernel: (1, 1))
         }
 
-        /// Floats of padded input one band reads.
-        var blockFloats: Int {
-            depthwise.paddedRows(for: 0..<bandRows).count * depthwise.geometry.paddedW * depthwise.geometry.inC
-        }
+        /// Scratch floats: the depthwise kernel's (padded copies of the input its pixels at the
+        /// padding read) plus one band of depthwise output.
+        public var scratchCount: Int { edgeFloats + bandRows * depthwise.geometry.outW * depthwise.geometry.outC }
 
-        /// Scratch floats: the padded input rows of one band plus one band of depthwise output.
-        public var scratchCount: Int { blockFloats + bandRows * depthwise.geometry.outW * depthwise.geometry.outC }
+        /// Floats of scratch before the band: AArch64's padded rows of one band, elsewhere the
+        /// depthwise kernel's padded copies of the parts of a row at the padding.
+        var edgeFloats: Int {
+            #if arch(arm64)
+            depthwise.paddedRows(for: 0..<bandRows).count * depthwise.geometry.paddedW * depthwise.geometry.inC
+            #else
+            Kernels.DepthwiseConv2DKernel.inPlaceScratchCount(depthwise.geometry)
+            #endif
+        }
 
         /// `run` with the two convolutions' clamps as type arguments (`NoClamp` for none) and what
         /// runs over each band of output once it is written (`NoEpilogue`, or `ResidualAdd`).
@@ -59,20 +65,27 @@ extension Kernels {
             scratch: UnsafeMutablePointer<Float>, depthwiseClamp: D, pointwiseClamp: P, epilogue: E
         ) {
             let g = depthwise.geometry
-            let block = scratch
-            let band = scratch + blockFloats
+            let band = scratch + edgeFloats
             for n in 0..<g.batch {
                 var r0 = 0
                 while r0 < g.outH {
-                    let rows = min(bandRows, g.outH - r0)
-                    // Only the padded input rows this band reads, built next to it in cache.
-                    let padded = depthwise.paddedRows(for: r0..<(r0 + rows))
-                    depthwise.padRows(input, image: n, padded: padded, into: block)
-                    runBand(
-                        block: block, blockFirstRow: padded.lowerBound, rows: r0..<(r0 + rows), band: band,
-                        firstPixel: (n * g.outH + r0) * g.outW, output: output, depthwiseClamp, pointwiseClamp, epilogue
-                    )
-                    r0 += rows
+                    let rows = r0..<min(g.outH, r0 + bandRows)
+                    #if arch(arm64)
+                    // The band's padded input rows, copied next to it in cache: on AArch64 the
+                    // in-place rows' three parts cost more instructions than the copy (decision 42).
+                    let padded = depthwise.paddedRows(for: rows)
+                    depthwise.padRows(input, image: n, padded: padded, into: scratch)
+                    depthwise.computeRows(
+                        block: scratch, blockFirstRow: padded.lowerBound, rows: rows, output: band,
+                        clamp: depthwiseClamp)
+                    #else
+                    depthwise.computeRows(
+                        input: input, image: n, rows: rows, output: band, scratch: scratch, clamp: depthwiseClamp)
+                    #endif
+                    pointwise(
+                        band: band, rows: rows.count, firstPixel: (n * g.outH + r0) * g.outW, output: output,
+                        pointwiseClamp, epilogue)
+                    r0 = rows.upperBound
                 }
             }
         }
@@ -85,10 +98,20 @@ extension Kernels {
             firstPixel: Int, output: UnsafeMutablePointer<Float>, _ d: D, _ p: P, _ e: E
         ) {
             depthwise.computeRows(block: block, blockFirstRow: blockFirstRow, rows: rows, output: band, clamp: d)
-            let kernel = rows.count == bandRows ? fullBand : tailBand!
+            pointwise(band: band, rows: rows.count, firstPixel: firstPixel, output: output, p, e)
+        }
+
+        /// The 1x1 convolution of `rows` depthwise output rows in `band` (at most bandRows) to the
+        /// output's pixels from `firstPixel` (over the batch) on, then the epilogue over them.
+        @inline(__always)
+        func pointwise<P: VectorClamp, E: BandEpilogue>(
+            band: UnsafeMutablePointer<Float>, rows: Int, firstPixel: Int, output: UnsafeMutablePointer<Float>,
+            _ p: P, _ e: E
+        ) {
+            let kernel = rows == bandRows ? fullBand : tailBand!
             let out = output + firstPixel * outChannels
             kernel.run(input: band, output: out, scratch: band, clamp: p)
-            e.run(out, firstPixel: firstPixel, pixels: rows.count * depthwise.geometry.outW, channels: outChannels)
+            e.run(out, firstPixel: firstPixel, pixels: rows * depthwise.geometry.outW, channels: outChannels)
         }
     }
 

@@ -33,8 +33,8 @@ extension Kernels {
             blockBytes: Int = 384 * 1024
         ) {
             expand = Conv2DKernel(
-                geometry: Conv2DGeometry(input: (1, g.inH, g.inW, inC), output: (g.inH, g.inW, g.inC), kernel: (1, 1)),
-                packed: packedExpand, bias: expandBias, activation: expandActivation, outputRowPitch: g.paddedW)
+                geometry: Self.expandGeometry(depthwise: g, inChannels: inC, rows: g.inH), packed: packedExpand,
+                bias: expandBias, activation: expandActivation, outputRowPitch: g.paddedW)
             // Output rows per band: as many as keep the padded block of expanded rows near blockBytes.
             let rowBytes = g.paddedW * g.inC * 4
             let window = (g.kernelH - 1) * g.dilationH + 1
@@ -47,10 +47,12 @@ extension Kernels {
             blockRows = inner.depthwise.paddedRows(for: 0..<inner.bandRows).count
         }
 
-        /// The geometry the expansion's weights are packed for (a 1x1 convolution's packing does not
-        /// depend on the rows it runs over).
-        public static func expandGeometry(depthwise g: Conv2DGeometry, inChannels: Int) -> Conv2DGeometry {
-            Conv2DGeometry(input: (1, 1, g.inW, inChannels), output: (1, g.inW, g.inC), kernel: (1, 1))
+        /// The 1x1 expansion over `rows` rows of one image: with one row, the geometry its weights
+        /// are packed for (a 1x1 convolution's packing does not depend on the rows it runs over).
+        public static func expandGeometry(depthwise g: Conv2DGeometry, inChannels: Int, rows: Int = 1)
+            -> Conv2DGeometry
+        {
+            Conv2DGeometry(input: (1, rows, g.inW, inChannels), output: (rows, g.inW, g.inC), kernel: (1, 1))
         }
 
         var blockFloats: Int { blockRows * inner.depthwise.geometry.paddedW * inner.depthwise.geometry.inC }
