@@ -25,6 +25,9 @@ extension Kernels {
             self.groups = groups
         }
 
+        /// Input rows one output row's windows span, and input columns one pixel's window spans.
+        public var spanH: Int { (kernelH - 1) * dilationH + 1 }
+        public var spanW: Int { (kernelW - 1) * dilationW + 1 }
         public var paddedH: Int { inH + padTop + padBottom }
         public var paddedW: Int { inW + padLeft + padRight }
         public var hasPadding: Bool { padTop != 0 || padLeft != 0 || padBottom != 0 || padRight != 0 }
@@ -50,6 +53,18 @@ extension Kernels {
                     from: src + ((n * h + y) * w) * c, byteCount: w * c * 4)
             }
         }
+    }
+
+    /// The input of a convolution of geometry `g`: copied with its zero padding into `scratch`
+    /// (`g.paddedInputCount` floats) when `g` has padding, or `input` itself.
+    static func zeroPadded(
+        _ input: UnsafePointer<Float>, _ g: Conv2DGeometry, scratch: UnsafeMutablePointer<Float>
+    ) -> UnsafePointer<Float> {
+        guard g.hasPadding else { return input }
+        padNHWC(
+            input, scratch, batch: g.batch, h: g.inH, w: g.inW, c: g.inC,
+            top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: 0)
+        return UnsafePointer(scratch)
     }
 
     /// Fills the border of a padded NHWC tensor (`c` elements per pixel): only what a copy of the

@@ -66,14 +66,7 @@ extension Kernels {
             clamp: C
         ) {
             let g = geometry
-            var src = input
-            if g.hasPadding {
-                padNHWC(
-                    input, scratch, batch: g.batch, h: g.inH, w: g.inW, c: g.inC,
-                    top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: 0)
-                src = UnsafePointer(scratch)
-            }
-            place(src, output, clamp, pixels: 0..<(g.outH * g.outW), batch: g.batch)
+            place(zeroPadded(input, g, scratch: scratch), output, clamp, pixels: 0..<(g.outH * g.outW), batch: g.batch)
         }
 
         /// Output `pixels` (numbered across rows) of an unpadded convolution's first image, written

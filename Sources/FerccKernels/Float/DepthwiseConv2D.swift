@@ -31,7 +31,7 @@ extension Kernels {
         /// padded input, which the lowering reserves for every target.
         public var scratchCount: Int { Self.scratchCount(geometry) }
 
-        public static func scratchCount(_ g: Conv2DGeometry) -> Int {
+        static func scratchCount(_ g: Conv2DGeometry) -> Int {
             #if arch(arm64)
             return g.paddedInputCount
             #else
@@ -40,27 +40,21 @@ extension Kernels {
         }
 
         /// Floats of scratch `computeRows(input:...)` needs: at most `paddedInputCount`.
-        public static func inPlaceScratchCount(_ g: Conv2DGeometry) -> Int {
+        static func inPlaceScratchCount(_ g: Conv2DGeometry) -> Int {
             guard g.hasPadding else { return 0 }
             // A whole row's padded copy, or the two of a row's ends (`computeRows`).
             let (left, right) = inPlaceColumns(g)
-            let spanW = (g.kernelW - 1) * g.dilationW + 1
-            func width(_ columns: Range<Int>) -> Int { columns.isEmpty ? 0 : (columns.count - 1) * g.strideW + spanW }
+            func width(_ columns: Range<Int>) -> Int { columns.isEmpty ? 0 : (columns.count - 1) * g.strideW + g.spanW }
             let ends = right > left ? width(0..<left) + width(right..<g.outW) : 0
-            return ((g.kernelH - 1) * g.dilationH + 1) * max(width(0..<g.outW), ends) * g.inC
+            return g.spanH * max(width(0..<g.outW), ends) * g.inC
         }
 
         /// Output columns whose windows lie inside the image: [left, right).
         static func inPlaceColumns(_ g: Conv2DGeometry) -> (Int, Int) {
-            let spanW = (g.kernelW - 1) * g.dilationW + 1
             let left = min(g.outW, (g.padLeft + g.strideW - 1) / g.strideW)
-            let lastStart = g.padLeft + g.inW - spanW
+            let lastStart = g.padLeft + g.inW - g.spanW
             return (left, lastStart < 0 ? left : max(left, min(g.outW, lastStart / g.strideW + 1)))
         }
-
-        /// Input rows one output row's windows span, and input columns one pixel's window spans.
-        var spanH: Int { (geometry.kernelH - 1) * geometry.dilationH + 1 }
-        var spanW: Int { (geometry.kernelW - 1) * geometry.dilationW + 1 }
 
         /// `run` with the kernel's clamp as a type argument (`NoClamp` when it has none).
         public func run<C: VectorClamp>(
@@ -69,14 +63,8 @@ extension Kernels {
         ) {
             let g = geometry
             #if arch(arm64)
-            // AArch64 copies the padded input once, as decision 42 of docs/design.md says why.
-            var src = input
-            if g.hasPadding {
-                padNHWC(
-                    input, scratch, batch: g.batch, h: g.inH, w: g.inW, c: g.inC,
-                    top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight, fill: 0)
-                src = UnsafePointer(scratch)
-            }
+            // AArch64 copies the padded input once, for the reason in decision 42 of docs/design.md.
+            let src = zeroPadded(input, g, scratch: scratch)
             for n in 0..<g.batch {
                 computeRows(
                     block: src + n * g.paddedH * g.paddedW * g.inC, blockFirstRow: 0, rows: 0..<g.outH,
@@ -117,7 +105,7 @@ extension Kernels {
         /// Padded input rows the output rows `rows` read: [first, end) in padded coordinates.
         public func paddedRows(for rows: Range<Int>) -> Range<Int> {
             let g = geometry
-            return (rows.lowerBound * g.strideH)..<((rows.upperBound - 1) * g.strideH + spanH)
+            return (rows.lowerBound * g.strideH)..<((rows.upperBound - 1) * g.strideH + g.spanH)
         }
 
         #if !arch(arm64)
@@ -138,13 +126,13 @@ extension Kernels {
                 let outRow = output + (oh - rows.lowerBound) * g.outW * c
                 let top = oh * g.strideH - g.padTop
                 var parts = RowParts()
-                if top < 0 || top + spanH > g.inH || right <= left {
+                if top < 0 || top + g.spanH > g.inH || right <= left {
                     parts.append(paddedPart(image, top: top, columns: 0..<g.outW, scratch))
                 } else {
                     var copies = scratch
                     if left > 0 {
                         parts.append(paddedPart(image, top: top, columns: 0..<left, copies))
-                        copies += spanH * parts[0].pitch
+                        copies += g.spanH * parts[0].pitch
                     }
                     parts.append(
                         RowPart(
@@ -166,10 +154,10 @@ extension Kernels {
         {
             let g = geometry, c = g.inC
             // Padded columns [p0, p0 + width); image columns [x0, x1) of them are in the image.
-            let p0 = columns.lowerBound * g.strideW, width = (columns.count - 1) * g.strideW + spanW
+            let p0 = columns.lowerBound * g.strideW, width = (columns.count - 1) * g.strideW + g.spanW
             let x0 = max(0, p0 - g.padLeft), x1 = max(x0, min(g.inW, p0 + width - g.padLeft))
             let lead = min(width, x0 + g.padLeft - p0)
-            for r in 0..<spanH {
+            for r in 0..<g.spanH {
                 let dst = scratch + r * width * c, y = top + r
                 guard y >= 0 && y < g.inH && x1 > x0 else {
                     dst.update(repeating: 0, count: width * c)

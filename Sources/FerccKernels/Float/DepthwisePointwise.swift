@@ -46,11 +46,13 @@ extension Kernels {
 
         /// Scratch floats: the depthwise kernel's (padded copies of the input its pixels at the
         /// padding read) plus one band of depthwise output.
-        public var scratchCount: Int { edgeFloats + bandRows * depthwise.geometry.outW * depthwise.geometry.outC }
+        public var scratchCount: Int {
+            depthwiseScratchFloats + bandRows * depthwise.geometry.outW * depthwise.geometry.outC
+        }
 
         /// Floats of scratch before the band: AArch64's padded rows of one band, elsewhere the
         /// depthwise kernel's padded copies of the parts of a row at the padding.
-        var edgeFloats: Int {
+        var depthwiseScratchFloats: Int {
             #if arch(arm64)
             depthwise.paddedRows(for: 0..<bandRows).count * depthwise.geometry.paddedW * depthwise.geometry.inC
             #else
@@ -65,7 +67,7 @@ extension Kernels {
             scratch: UnsafeMutablePointer<Float>, depthwiseClamp: D, pointwiseClamp: P, epilogue: E
         ) {
             let g = depthwise.geometry
-            let band = scratch + edgeFloats
+            let band = scratch + depthwiseScratchFloats
             for n in 0..<g.batch {
                 var r0 = 0
                 while r0 < g.outH {

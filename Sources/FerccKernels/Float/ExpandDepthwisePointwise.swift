@@ -37,7 +37,7 @@ extension Kernels {
                 bias: expandBias, activation: expandActivation, outputRowPitch: g.paddedW)
             // Output rows per band: as many as keep the padded block of expanded rows near blockBytes.
             let rowBytes = g.paddedW * g.inC * 4
-            let window = (g.kernelH - 1) * g.dilationH + 1
+            let window = g.spanH
             let rows = max(1, min(g.outH, (max(1, blockBytes / rowBytes) - window) / g.strideH + 1))
             inner = DepthwisePointwiseKernel(
                 depthwise: g, packedDepthwise: packedDepthwise, depthwiseBias: depthwiseBias,
