@@ -406,8 +406,9 @@ final class CodegenTests: XCTestCase {
         // pairs 82.3, a run's odd last tap 83.9; this model's 8 -> 8 and 1 -> 8 stem convolutions,
         // the model 0.86x as long); 87.8 KB with the depthwise convolution reading its input in place
         // off AArch64 (which keeps its padded copies) and the 512-bit clamps (2026-12-06: no padded
-        // copy of each input row, the model about 0.95x as long).
-        XCTAssertLessThan(report.source_bytes, 89_000)
+        // copy of each input row, the model about 0.95x as long); 90.6 KB with AVX-512's 12-pixel tiles
+        // of single 16-channel blocks (2026-12-06: BlazeFace 0.94x as long).
+        XCTAssertLessThan(report.source_bytes, 91_500)
     }
 
     /// Each kernel file compiles with only the files its header declares (and theirs), for every
