@@ -407,8 +407,9 @@ final class CodegenTests: XCTestCase {
         // the model 0.86x as long); 87.8 KB with the depthwise convolution reading its input in place
         // off AArch64 (which keeps its padded copies) and the 512-bit clamps (2026-12-06: no padded
         // copy of each input row, the model about 0.95x as long); 90.6 KB with AVX-512's 12-pixel tiles
-        // of single 16-channel blocks (2026-12-06: BlazeFace 0.94x as long).
-        XCTAssertLessThan(report.source_bytes, 91_500)
+        // of single 16-channel blocks (2026-12-06: BlazeFace 0.94x as long); 92.5 KB with the tiles'
+        // stores naming their pixel, for residual adds inside them (2026-12-06: BlazeFace 0.9x as long).
+        XCTAssertLessThan(report.source_bytes, 93_500)
     }
 
     /// Each kernel file compiles with only the files its header declares (and theirs), for every

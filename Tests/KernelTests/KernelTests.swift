@@ -294,6 +294,59 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// A residual add fused into the depthwise + 1x1 kernel (added in the 1x1 tiles' stores off
+    /// AArch64, after each band there and for row activations) gives the bits of the two
+    /// convolutions, then the add of the residual (zero beyond its channels), then the
+    /// activation: every kind of tile (32-channel pairs, single blocks, 8-channel tap pairs), a
+    /// residual narrower than the output ending inside a block, bands of one row to the whole
+    /// image, a batch of 2, and the 1x1 convolution's own clamp before the add.
+    func testResidualAddInTheStoresEqualsTheAddAfter() {
+        var rng = SeededRandom(29)
+        let cases: [(Conv2DGeometry, Int, Int, Activation)] = [
+            (geometry(2, 9, 11, 24, 24, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 24), 40, 40, .identity),
+            (geometry(2, 9, 11, 24, 24, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 24), 40, 35, .relu),
+            (geometry(1, 10, 9, 28, 28, k: 5, s: 2, d: 1, p: (1, 1, 2, 2), groups: 28), 24, 19, .clip(min: 0, max: 6)),
+            (geometry(1, 10, 9, 28, 28, k: 5, s: 2, d: 1, p: (1, 1, 2, 2), groups: 28), 28, 24, .hardSwish),
+            (geometry(1, 6, 13, 8, 8, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 8), 20, 20, .relu)
+        ]
+        for (dg, out, rc, act) in cases {
+            for pointwiseActivation in [Activation.identity, .relu] {
+                let e = dg.inC, pixels = dg.batch * dg.outH * dg.outW
+                let x = rng.floats(dg.batch * dg.inH * dg.inW * e), r = rng.floats(pixels * rc)
+                let dw = rng.floats(e * dg.kernelH * dg.kernelW), db = rng.floats(e)
+                let pw = rng.floats(out * e), pb = rng.floats(out)
+                var mid = [Float](repeating: 0, count: pixels * e)
+                var expected = [Float](repeating: 0, count: pixels * out)
+                var scratch = [Float](repeating: .nan, count: max(dg.paddedInputCount, 1))
+                pinned.convolution(dg, weights: dw, bias: db)(x, &mid, &scratch)
+                let pg = geometry(dg.batch, dg.outH, dg.outW, e, out, k: 1, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1)
+                pinned.convolution(pg, weights: pw, bias: pb, activation: pointwiseActivation)(mid, &expected, &scratch)
+                for q in 0..<pixels {
+                    for c in 0..<out {
+                        expected[q * out + c] = act.apply(expected[q * out + c] + (c < rc ? r[q * rc + c] : 0))
+                    }
+                }
+                for bandBytes in [1, 4096, 1 << 20] {
+                    let k = Kernels.DepthwisePointwiseKernel(
+                        depthwise: dg, packedDepthwise: pinned.packed(dg, dw), depthwiseBias: pinned.floats(db),
+                        packedPointwise: pinned.packed(
+                            Kernels.DepthwisePointwiseKernel.pointwiseGeometry(dg, rows: 1, outChannels: out), pw),
+                        pointwiseBias: pinned.floats(pb), outChannels: out, pointwiseActivation: pointwiseActivation,
+                        bandBytes: bandBytes)
+                    var y = [Float](repeating: .nan, count: expected.count)
+                    var s = [Float](repeating: .nan, count: k.scratchCount)
+                    Kernels.run(
+                        k, input: x, output: &y, scratch: &s,
+                        residual: Kernels.ResidualAdd(pinned.floats(r), channels: rc, activation: act))
+                    XCTAssertEqual(
+                        zip(y, expected).filter { $0.bitPattern != $1.bitPattern }.count, 0,
+                        "elements differing, \(dg) -> \(out), residual \(rc), \(act), 1x1 \(pointwiseActivation), band \(bandBytes)"
+                    )
+                }
+            }
+        }
+    }
+
     /// A convolution given an activation (ReLU and clip applied in registers, the others row by
     /// row) gives exactly what the convolution followed by `Activation.run` gives, NaN included,
     /// on every tile size, channel tail and depthwise path.

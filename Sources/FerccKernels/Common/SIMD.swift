@@ -24,18 +24,35 @@ extension Kernels {
     /// take it as a type argument too, so generated code, which knows each kernel's clamp,
     /// compiles only the kinds its model uses (each kind of the dense convolution is about 2 s
     /// of swiftc -O).
+    /// The convolution tiles store through it (`store`), naming each vector's output pixel, so
+    /// that a clamp can also add a residual on the way (`ResidualClamp`).
     public protocol VectorClamp {
         func apply<V: FloatLanes>(_ v: V) -> V
+        /// `v` clamped into the first `count` lanes at `o`: channels from this clamp's block
+        /// (`block`) on of output pixel `pixel`, numbered from the first of the convolution's run.
+        func store<V: FloatLanes>(_ v: V, _ o: UnsafeMutablePointer<Float>, pixel: Int, count: Int)
+        /// This clamp for the output channels from `channel` on of its block.
+        func block(_ channel: Int) -> Self
     }
 
     public struct NoClamp: VectorClamp {
         public init() {}
         @inline(__always) public func apply<V: FloatLanes>(_ v: V) -> V { v }
+        @inline(__always)
+        public func store<V: FloatLanes>(_ v: V, _ o: UnsafeMutablePointer<Float>, pixel: Int, count: Int) {
+            apply(v).store(o, count: count)
+        }
+        @inline(__always) public func block(_: Int) -> Self { self }
     }
 
     public struct ReluClamp: VectorClamp {
         public init() {}
         @inline(__always) public func apply<V: FloatLanes>(_ v: V) -> V { v.relu() }
+        @inline(__always)
+        public func store<V: FloatLanes>(_ v: V, _ o: UnsafeMutablePointer<Float>, pixel: Int, count: Int) {
+            apply(v).store(o, count: count)
+        }
+        @inline(__always) public func block(_: Int) -> Self { self }
     }
 
     public struct ClipClamp: VectorClamp {
@@ -45,6 +62,11 @@ extension Kernels {
             self.high = high
         }
         @inline(__always) public func apply<V: FloatLanes>(_ v: V) -> V { v.clip(low, high) }
+        @inline(__always)
+        public func store<V: FloatLanes>(_ v: V, _ o: UnsafeMutablePointer<Float>, pixel: Int, count: Int) {
+            apply(v).store(o, count: count)
+        }
+        @inline(__always) public func block(_: Int) -> Self { self }
     }
 
     /// The float vectors the convolution loops run on: `Lanes16` (`FloatVector`), and `Lanes8`

@@ -147,20 +147,21 @@ extension Kernels {
                             let co0 = blk * Self.lanes
                             let w = packed + (grp * blocksPerGroup + blk) * blockFloats, b = bias + grp * cog + co0
                             let groupImage = image + grp * cig, out = outImage + grp * cog + co0
+                            let blockClamp = clamp.block(grp &* cog &+ co0)
                             #if FERCC_AVX512
                             if cog - co0 >= 2 * Self.lanes {
                                 let first = pairTiles(
                                     pixels: start..<end, weights: w, blockFloats: blockFloats, bias: b,
-                                    image: groupImage, out: out, clamp, rows)
+                                    image: groupImage, out: out, blockClamp, rows)
                                 blockTiles(
                                     FloatVector.self, pixels: first..<end, overlapFrom: start, valid: Self.lanes,
                                     weights: w, bias: b,
-                                    image: groupImage, out: out, clamp, rows)
+                                    image: groupImage, out: out, blockClamp, rows)
                                 blockTiles(
                                     FloatVector.self, pixels: first..<end, overlapFrom: start, valid: Self.lanes,
                                     weights: w + blockFloats,
                                     bias: b + Self.lanes,
-                                    image: groupImage, out: out + Self.lanes, clamp, rows)
+                                    image: groupImage, out: out + Self.lanes, blockClamp.block(Self.lanes), rows)
                                 blk += 2
                                 continue
                             }
@@ -170,14 +171,14 @@ extension Kernels {
                             if valid <= 8 && cig == 1 && columns == 1 && g.strideW == 1 {
                                 pixelPairTiles(
                                     pixels: start..<end, overlapFrom: start, valid: valid, weights: w, bias: b,
-                                    image: groupImage, out: out, clamp, rows)
+                                    image: groupImage, out: out, blockClamp, rows)
                                 blk += 1
                                 continue
                             }
                             if valid <= 8 && rowTaps >= 2 {
                                 tapPairTiles(
                                     pixels: start..<end, overlapFrom: start, valid: valid, weights: w, bias: b,
-                                    image: groupImage, out: out, clamp, rows)
+                                    image: groupImage, out: out, blockClamp, rows)
                                 blk += 1
                                 continue
                             }
@@ -187,12 +188,12 @@ extension Kernels {
                                 blockTiles(
                                     Lanes8.self, pixels: start..<end, overlapFrom: start, valid: valid, weights: w,
                                     bias: b,
-                                    image: groupImage, out: out, clamp, rows)
+                                    image: groupImage, out: out, blockClamp, rows)
                             } else {
                                 blockTiles(
                                     FloatVector.self, pixels: start..<end, overlapFrom: start, valid: valid,
                                     weights: w, bias: b,
-                                    image: groupImage, out: out, clamp, rows)
+                                    image: groupImage, out: out, blockClamp, rows)
                             }
                             blk += 1
                         }
@@ -284,6 +285,7 @@ extension Kernels {
         ) -> Int {
             let l = Self.lanes
             let biasA = FloatVector.load(b), biasB = FloatVector.load(b + l)
+            let second = clamp.block(l)
             var p = pixels.lowerBound
             var cursor = PixelCursor(p, outW: geometry.outW)
             while p &+ 6 <= pixels.upperBound {
@@ -325,8 +327,8 @@ extension Kernels {
                 // The tile's `k`th pixel: its two blocks, clamped.
                 @inline(__always) func store(_ k: Int, _ a: FloatVector, _ c: FloatVector) {
                     let o = tileOutput(R.self, out, p, at, k)
-                    clamp.apply(a).store(o)
-                    clamp.apply(c).store(o + l)
+                    clamp.store(a, o, pixel: p &+ k, count: l)
+                    second.store(c, o + l, pixel: p &+ k, count: l)
                 }
                 store(0, a0, c0)
                 store(1, a1, c1)
@@ -352,13 +354,15 @@ extension Kernels {
                 SIMD8<UInt64>(repeating: UnsafeRawPointer(x).loadUnaligned(as: UInt64.self)), to: SIMD16<Float>.self)
         }
 
-        /// `v`'s first 8 lanes (their first `count`) at `first`, its last 8 at `second`.
+        /// `v`'s first 8 lanes (pixel `pixels.0`'s channels, their first `count`) through `clamp`
+        /// at `first`, its last 8 (pixel `pixels.1`'s) at `second`.
         @inline(__always)
-        static func storeHalves(
-            _ v: FloatVector, _ first: UnsafeMutablePointer<Float>, _ second: UnsafeMutablePointer<Float>, count: Int
+        static func storeHalves<C: VectorClamp>(
+            _ v: FloatVector, _ clamp: C, _ first: UnsafeMutablePointer<Float>, _ second: UnsafeMutablePointer<Float>,
+            pixels: (Int, Int), count: Int
         ) {
-            Lanes8(v.v.lowHalf).store(first, count: count)
-            Lanes8(v.v.highHalf).store(second, count: count)
+            clamp.store(Lanes8(v.v.lowHalf), first, pixel: pixels.0, count: count)
+            clamp.store(Lanes8(v.v.highHalf), second, pixel: pixels.1, count: count)
         }
 
         /// The packed 8-channel block `w` (16-lane rows of taps, lanes 8-15 zero), `runs` runs of
@@ -456,8 +460,9 @@ extension Kernels {
                                 a[0], a[2], a[4], a[6], a[8], a[10], a[12], a[14],
                                 a[1], a[3], a[5], a[7], a[9], a[11], a[13], a[15])
                             Self.storeHalves(
-                                clamp.apply(FloatVector(v)), tileOutput(R.self, out, p, at, 2 &* k),
-                                tileOutput(R.self, out, p, at, 2 &* k &+ 1), count: valid)
+                                FloatVector(v), clamp, tileOutput(R.self, out, p, at, 2 &* k),
+                                tileOutput(R.self, out, p, at, 2 &* k &+ 1), pixels: (p &+ 2 &* k, p &+ 2 &* k &+ 1),
+                                count: valid)
                         }
                         place(0, a0)
                         place(1, a1)
@@ -508,12 +513,14 @@ extension Kernels {
                 let odd = V(
                     a[1], a[3], a[5], a[7], a[9], a[11], a[13], a[15], c[1], c[3], c[5], c[7], c[9], c[11], c[13], c[15]
                 )
-                return clamp.apply(FloatVector(even + odd))
+                return FloatVector(even + odd)
             }
+            // Pixels `pixels.0` and `pixels.1`, folded into `v`, through the clamp.
             @inline(__always) func store(
-                _ v: FloatVector, _ first: UnsafeMutablePointer<Float>, _ second: UnsafeMutablePointer<Float>
+                _ v: FloatVector, _ first: UnsafeMutablePointer<Float>, _ second: UnsafeMutablePointer<Float>,
+                _ pixels: (Int, Int)
             ) {
-                Self.storeHalves(v, first, second, count: valid)
+                Self.storeHalves(v, clamp, first, second, pixels: pixels, count: valid)
             }
             @inline(__always) func taps(_ x: UnsafePointer<Float>) -> V { Self.pairBroadcast(x) }
             // A run's odd last tap: in the even lanes only (its weights' odd lanes are zero, and
@@ -588,7 +595,9 @@ extension Kernels {
                         }
                     }
                     @inline(__always) func place(_ k: Int, _ a: V, _ c: V) {
-                        store(fold(a, c), tileOutput(R.self, out, p, at, k), tileOutput(R.self, out, p, at, k &+ 1))
+                        store(
+                            fold(a, c), tileOutput(R.self, out, p, at, k), tileOutput(R.self, out, p, at, k &+ 1),
+                            (p &+ k, p &+ k &+ 1))
                     }
                     place(0, a0, a1)
                     place(2, a2, a3)
@@ -626,7 +635,7 @@ extension Kernels {
                         }
                     }
                     let c0 = PixelCursor(p, outW: geometry.outW), c1 = PixelCursor(q, outW: geometry.outW)
-                    store(fold(a0, a1), tileOutput(R.self, out, p, c0, 0), tileOutput(R.self, out, q, c1, 0))
+                    store(fold(a0, a1), tileOutput(R.self, out, p, c0, 0), tileOutput(R.self, out, q, c1, 0), (p, q))
                     p &+= 2
                 }
             }
@@ -698,14 +707,14 @@ extension Kernels {
                         }
                     }
                 }
-                clamp.apply(a0).store(tileOutput(R.self, out, p, at, 0), count: valid)
-                clamp.apply(a1).store(tileOutput(R.self, out, p, at, 1), count: valid)
-                clamp.apply(a2).store(tileOutput(R.self, out, p, at, 2), count: valid)
-                clamp.apply(a3).store(tileOutput(R.self, out, p, at, 3), count: valid)
-                clamp.apply(a4).store(tileOutput(R.self, out, p, at, 4), count: valid)
-                clamp.apply(a5).store(tileOutput(R.self, out, p, at, 5), count: valid)
-                clamp.apply(a6).store(tileOutput(R.self, out, p, at, 6), count: valid)
-                clamp.apply(a7).store(tileOutput(R.self, out, p, at, 7), count: valid)
+                clamp.store(a0, tileOutput(R.self, out, p, at, 0), pixel: p &+ 0, count: valid)
+                clamp.store(a1, tileOutput(R.self, out, p, at, 1), pixel: p &+ 1, count: valid)
+                clamp.store(a2, tileOutput(R.self, out, p, at, 2), pixel: p &+ 2, count: valid)
+                clamp.store(a3, tileOutput(R.self, out, p, at, 3), pixel: p &+ 3, count: valid)
+                clamp.store(a4, tileOutput(R.self, out, p, at, 4), pixel: p &+ 4, count: valid)
+                clamp.store(a5, tileOutput(R.self, out, p, at, 5), pixel: p &+ 5, count: valid)
+                clamp.store(a6, tileOutput(R.self, out, p, at, 6), pixel: p &+ 6, count: valid)
+                clamp.store(a7, tileOutput(R.self, out, p, at, 7), pixel: p &+ 7, count: valid)
                 p &+= 8
                 if p &+ 8 > end { overlapLast(tile: 8) }
             }
@@ -744,18 +753,18 @@ extension Kernels {
                         }
                     }
                 }
-                clamp.apply(a0).store(tileOutput(R.self, out, p, at, 0), count: valid)
-                clamp.apply(a1).store(tileOutput(R.self, out, p, at, 1), count: valid)
-                clamp.apply(a2).store(tileOutput(R.self, out, p, at, 2), count: valid)
-                clamp.apply(a3).store(tileOutput(R.self, out, p, at, 3), count: valid)
-                clamp.apply(a4).store(tileOutput(R.self, out, p, at, 4), count: valid)
-                clamp.apply(a5).store(tileOutput(R.self, out, p, at, 5), count: valid)
-                clamp.apply(a6).store(tileOutput(R.self, out, p, at, 6), count: valid)
-                clamp.apply(a7).store(tileOutput(R.self, out, p, at, 7), count: valid)
-                clamp.apply(a8).store(tileOutput(R.self, out, p, at, 8), count: valid)
-                clamp.apply(a9).store(tileOutput(R.self, out, p, at, 9), count: valid)
-                clamp.apply(a10).store(tileOutput(R.self, out, p, at, 10), count: valid)
-                clamp.apply(a11).store(tileOutput(R.self, out, p, at, 11), count: valid)
+                clamp.store(a0, tileOutput(R.self, out, p, at, 0), pixel: p &+ 0, count: valid)
+                clamp.store(a1, tileOutput(R.self, out, p, at, 1), pixel: p &+ 1, count: valid)
+                clamp.store(a2, tileOutput(R.self, out, p, at, 2), pixel: p &+ 2, count: valid)
+                clamp.store(a3, tileOutput(R.self, out, p, at, 3), pixel: p &+ 3, count: valid)
+                clamp.store(a4, tileOutput(R.self, out, p, at, 4), pixel: p &+ 4, count: valid)
+                clamp.store(a5, tileOutput(R.self, out, p, at, 5), pixel: p &+ 5, count: valid)
+                clamp.store(a6, tileOutput(R.self, out, p, at, 6), pixel: p &+ 6, count: valid)
+                clamp.store(a7, tileOutput(R.self, out, p, at, 7), pixel: p &+ 7, count: valid)
+                clamp.store(a8, tileOutput(R.self, out, p, at, 8), pixel: p &+ 8, count: valid)
+                clamp.store(a9, tileOutput(R.self, out, p, at, 9), pixel: p &+ 9, count: valid)
+                clamp.store(a10, tileOutput(R.self, out, p, at, 10), pixel: p &+ 10, count: valid)
+                clamp.store(a11, tileOutput(R.self, out, p, at, 11), pixel: p &+ 11, count: valid)
                 p &+= 12
             }
             #endif
@@ -783,12 +792,12 @@ extension Kernels {
                         }
                     }
                 }
-                clamp.apply(a0).store(tileOutput(R.self, out, p, at, 0), count: valid)
-                clamp.apply(a1).store(tileOutput(R.self, out, p, at, 1), count: valid)
-                clamp.apply(a2).store(tileOutput(R.self, out, p, at, 2), count: valid)
-                clamp.apply(a3).store(tileOutput(R.self, out, p, at, 3), count: valid)
-                clamp.apply(a4).store(tileOutput(R.self, out, p, at, 4), count: valid)
-                clamp.apply(a5).store(tileOutput(R.self, out, p, at, 5), count: valid)
+                clamp.store(a0, tileOutput(R.self, out, p, at, 0), pixel: p &+ 0, count: valid)
+                clamp.store(a1, tileOutput(R.self, out, p, at, 1), pixel: p &+ 1, count: valid)
+                clamp.store(a2, tileOutput(R.self, out, p, at, 2), pixel: p &+ 2, count: valid)
+                clamp.store(a3, tileOutput(R.self, out, p, at, 3), pixel: p &+ 3, count: valid)
+                clamp.store(a4, tileOutput(R.self, out, p, at, 4), pixel: p &+ 4, count: valid)
+                clamp.store(a5, tileOutput(R.self, out, p, at, 5), pixel: p &+ 5, count: valid)
                 p &+= 6
                 if p &+ 6 > end { overlapLast(tile: 6) }
             }
@@ -811,10 +820,10 @@ extension Kernels {
                         }
                     }
                 }
-                clamp.apply(a0).store(tileOutput(R.self, out, p, at, 0), count: valid)
-                clamp.apply(a1).store(tileOutput(R.self, out, p, at, 1), count: valid)
-                clamp.apply(a2).store(tileOutput(R.self, out, p, at, 2), count: valid)
-                clamp.apply(a3).store(tileOutput(R.self, out, p, at, 3), count: valid)
+                clamp.store(a0, tileOutput(R.self, out, p, at, 0), pixel: p &+ 0, count: valid)
+                clamp.store(a1, tileOutput(R.self, out, p, at, 1), pixel: p &+ 1, count: valid)
+                clamp.store(a2, tileOutput(R.self, out, p, at, 2), pixel: p &+ 2, count: valid)
+                clamp.store(a3, tileOutput(R.self, out, p, at, 3), pixel: p &+ 3, count: valid)
                 p &+= 4
             }
             while p < end {
@@ -831,7 +840,7 @@ extension Kernels {
                         }
                     }
                 }
-                clamp.apply(a0).store(tileOutput(R.self, out, p, at, 0), count: valid)
+                clamp.store(a0, tileOutput(R.self, out, p, at, 0), pixel: p &+ 0, count: valid)
                 p &+= 1
             }
             #endif

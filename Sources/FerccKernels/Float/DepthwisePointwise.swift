@@ -111,9 +111,7 @@ extension Kernels {
             _ p: P, _ e: E
         ) {
             let kernel = rows == bandRows ? fullBand : tailBand!
-            let out = output + firstPixel * outChannels
-            kernel.run(input: band, output: out, scratch: band, clamp: p)
-            e.run(out, firstPixel: firstPixel, pixels: rows * depthwise.geometry.outW, channels: outChannels)
+            e.convolve(kernel, band: band, output: output + firstPixel * outChannels, firstPixel: firstPixel, clamp: p)
         }
     }
 
@@ -122,11 +120,24 @@ extension Kernels {
     public protocol BandEpilogue {
         /// `pixels` pixels of `channels` at `output`, the output's pixels from `firstPixel` on.
         func run(_ output: UnsafeMutablePointer<Float>, firstPixel: Int, pixels: Int, channels: Int)
+        /// The 1x1 `kernel` (one image, no padding) over `band` into `output`, the output's pixels
+        /// from `firstPixel` on, with its clamp `clamp`, then this epilogue (`run` after the
+        /// kernel, or inside its stores).
+        func convolve<P: VectorClamp>(
+            _ kernel: Conv2DKernel, band: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>,
+            firstPixel: Int, clamp: P)
     }
 
     public struct NoEpilogue: BandEpilogue {
         public init() {}
         @inline(__always) public func run(_: UnsafeMutablePointer<Float>, firstPixel: Int, pixels: Int, channels: Int) {
+        }
+        @inline(__always)
+        public func convolve<P: VectorClamp>(
+            _ kernel: Conv2DKernel, band: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>,
+            firstPixel: Int, clamp: P
+        ) {
+            kernel.run(input: band, output: output, scratch: band, clamp: clamp)
         }
     }
 }

@@ -39,6 +39,40 @@ extension Kernels {
             if let a = rowActivation { a.run(out, out, count: pixels * oc) }
         }
 
+        /// Off AArch64 the add runs inside the 1x1 kernel's stores (`ResidualClamp`): reading back
+        /// and rewriting the band the tiles had just written was 14% of BlazeFace's time, and the
+        /// residual's own loads almost nothing (design decision 43). AArch64's tiles store
+        /// through the clamp's `apply` only, and a row activation runs after the add: those keep
+        /// the add after the kernel.
+        public func convolve<P: VectorClamp>(
+            _ kernel: Conv2DKernel, band: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>,
+            firstPixel: Int, clamp: P
+        ) {
+            #if !arch(arm64)
+            if rowActivation == nil && kernel.rowActivation == nil {
+                let r = residual + firstPixel * channels
+                switch self.clamp {
+                case nil:
+                    kernel.run(
+                        input: band, output: output, scratch: band,
+                        clamp: ResidualClamp(clamp, NoClamp(), residual: r, pitch: channels))
+                case .relu?:
+                    kernel.run(
+                        input: band, output: output, scratch: band,
+                        clamp: ResidualClamp(clamp, ReluClamp(), residual: r, pitch: channels))
+                case .clip(let lo, let hi)?:
+                    kernel.run(
+                        input: band, output: output, scratch: band,
+                        clamp: ResidualClamp(clamp, ClipClamp(low: lo, high: hi), residual: r, pitch: channels))
+                }
+                return
+            }
+            #endif
+            kernel.run(input: band, output: output, scratch: band, clamp: clamp)
+            let g = kernel.geometry
+            run(output, firstPixel: firstPixel, pixels: g.outH * g.outW, channels: g.outC)
+        }
+
         @inline(__always)
         private func add<V: FloatLanes, C: VectorClamp>(
             _: V.Type, _ r: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ rows: Int, _ width: Int,
@@ -58,6 +92,52 @@ extension Kernels {
                     c &+= V.lanes
                 }
             }
+        }
+    }
+
+    /// The store of a convolution followed by a residual add: `after(first(v) + r)`, r the
+    /// residual's channels of the stored pixel (`pitch` floats per pixel, pixel 0 at `residual`),
+    /// zero beyond its `channels`: the same bits as storing `first(v)` and adding after. For a
+    /// run over one image (the tiles number its pixels); every tile stores through `store`,
+    /// whose `pixel` finds the residual.
+    struct ResidualClamp<First: VectorClamp, After: VectorClamp>: VectorClamp {
+        let first: First, after: After
+        /// Pixel 0's residual from the block's first channel.
+        let residual: UnsafePointer<Float>
+        let pitch: Int
+        /// The residual's channels from the block's first on (none when not positive).
+        let channels: Int
+
+        init(_ first: First, _ after: After, residual: UnsafePointer<Float>, pitch: Int) {
+            self.init(first: first, after: after, residual: residual, pitch: pitch, channels: pitch)
+        }
+
+        init(first: First, after: After, residual: UnsafePointer<Float>, pitch: Int, channels: Int) {
+            self.first = first
+            self.after = after
+            self.residual = residual
+            self.pitch = pitch
+            self.channels = channels
+        }
+
+        /// Both clamps without the residual: what a store that names no pixel would get, which no
+        /// tile does.
+        @inline(__always) func apply<V: FloatLanes>(_ v: V) -> V { after.apply(first.apply(v)) }
+
+        /// The first `count` floats at `r` (all lanes' worth at most, none when not positive), zeros above.
+        @inline(__always) func residualLanes<V: FloatLanes>(_: V.Type, _ r: UnsafePointer<Float>, _ count: Int) -> V {
+            count >= V.lanes ? V.load(r) : V.load(r, count: Swift.max(0, count))
+        }
+
+        @inline(__always)
+        func store<V: FloatLanes>(_ v: V, _ o: UnsafeMutablePointer<Float>, pixel: Int, count: Int) {
+            let r = residualLanes(V.self, residual + pixel &* pitch, channels)
+            after.apply(V(first.apply(v).v + r.v)).store(o, count: count)
+        }
+
+        @inline(__always) func block(_ channel: Int) -> Self {
+            Self(
+                first: first, after: after, residual: residual + channel, pitch: pitch, channels: channels - channel)
         }
     }
 }
