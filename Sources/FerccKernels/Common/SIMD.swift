@@ -24,6 +24,7 @@ extension Kernels {
     /// take it as a type argument too, so generated code, which knows each kernel's clamp,
     /// compiles only the kinds its model uses (each kind of the dense convolution is about 2 s
     /// of swiftc -O).
+    ///
     /// The convolution tiles store through it (`store`), naming each vector's output pixel, so
     /// that a clamp can also add a residual on the way (`ResidualClamp`).
     public protocol VectorClamp {

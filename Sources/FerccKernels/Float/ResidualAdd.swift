@@ -51,19 +51,15 @@ extension Kernels {
             #if !arch(arm64)
             if rowActivation == nil && kernel.rowActivation == nil {
                 let r = residual + firstPixel * channels
+                @inline(__always) func fused<A: VectorClamp>(_ after: A) {
+                    kernel.run(
+                        input: band, output: output, scratch: band,
+                        clamp: ResidualClamp(first: clamp, after: after, residual: r, pitch: channels))
+                }
                 switch self.clamp {
-                case nil:
-                    kernel.run(
-                        input: band, output: output, scratch: band,
-                        clamp: ResidualClamp(clamp, NoClamp(), residual: r, pitch: channels))
-                case .relu?:
-                    kernel.run(
-                        input: band, output: output, scratch: band,
-                        clamp: ResidualClamp(clamp, ReluClamp(), residual: r, pitch: channels))
-                case .clip(let lo, let hi)?:
-                    kernel.run(
-                        input: band, output: output, scratch: band,
-                        clamp: ResidualClamp(clamp, ClipClamp(low: lo, high: hi), residual: r, pitch: channels))
+                case nil: fused(NoClamp())
+                case .relu?: fused(ReluClamp())
+                case .clip(let lo, let hi)?: fused(ClipClamp(low: lo, high: hi))
                 }
                 return
             }
@@ -108,16 +104,13 @@ extension Kernels {
         /// The residual's channels from the block's first on (none when not positive).
         let channels: Int
 
-        init(_ first: First, _ after: After, residual: UnsafePointer<Float>, pitch: Int) {
-            self.init(first: first, after: after, residual: residual, pitch: pitch, channels: pitch)
-        }
-
-        init(first: First, after: After, residual: UnsafePointer<Float>, pitch: Int, channels: Int) {
+        /// `channels` defaults to `pitch`: the residual as wide as its rows.
+        init(first: First, after: After, residual: UnsafePointer<Float>, pitch: Int, channels: Int? = nil) {
             self.first = first
             self.after = after
             self.residual = residual
             self.pitch = pitch
-            self.channels = channels
+            self.channels = channels ?? pitch
         }
 
         /// Both clamps without the residual: what a store that names no pixel would get, which no
