@@ -16,8 +16,8 @@ public struct CodegenOptions {
     /// Bytes the generated model's weights, activations and scratch may need together
     /// (`--max-memory`, checked before anything of that size is allocated).
     public var maxMemory = 4 << 30
-    /// Float 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) where it applies (faster; their
-    /// transformed weights, 16/9 of theirs, allocated when the model is made).
+    /// Float 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) or F(4x4, 3x3) where it applies
+    /// (faster; their transformed weights, 16/9 or 36/9 of theirs, allocated when the model is made).
     public var winograd = true
 
     public init(

@@ -84,7 +84,7 @@ final class LoweringContext {
     let arena: ArenaPlan
     /// Only checking whether nodes lower: activations get no arena slots.
     let checking: Bool
-    /// Float 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) where it applies.
+    /// Float 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) or F(4x4, 3x3) where it applies.
     let winograd: Bool
     private(set) var blob: [UInt8] = []
     private(set) var constantOffsets: [String: Int] = [:]

@@ -100,11 +100,13 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// Winograd's F(2x2, 3x3) against the naive loops: odd sizes (tiles half outside the image),
-    /// asymmetric pads, input and output channel tails, several bands (64 x 48 channels over
-    /// 16 x 16) and one (512 channels, where the transformed weights outweigh the image), a batch
-    /// of 2, and every kind of activation (in registers, and after the rows). Which convolutions
-    /// it takes: 3x3, stride 1, dense, at least 32 channels each way and 4 x 4 pixels.
+    /// Winograd's F(2x2, 3x3) and F(4x4, 3x3) against the naive loops: odd sizes (tiles with
+    /// one to three of their rows and columns outside the image), asymmetric pads, input and
+    /// output channel tails, several bands (64 x 48 channels over 16 x 16 and 40 x 40) and one
+    /// (512 channels, where the transformed weights outweigh the image), a batch of 2, and every
+    /// kind of activation (in registers, and after the rows). Which convolutions it takes: 3x3,
+    /// stride 1, dense, at least 32 channels each way and 4 x 4 pixels; 4 x 4 tiles from 16 x 16
+    /// outputs.
     func testWinogradConvolutionAgainstNaiveLoops() throws {
         var rng = SeededRandom(11)
         let cases: [(Conv2DGeometry, Activation)] = [
@@ -112,22 +114,26 @@ final class KernelTests: XCTestCase {
             (geometry(2, 9, 6, 33, 40, k: 3, s: 1, d: 1, p: (0, 1, 2, 1), groups: 1), .relu),
             (geometry(1, 16, 16, 64, 48, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1), .clip(min: 0, max: 6)),
             (geometry(1, 7, 5, 512, 36, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1), .leakyRelu(alpha: 0.1)),
-            (geometry(1, 10, 13, 40, 35, k: 3, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1), .hardSwish)
+            (geometry(1, 10, 13, 40, 35, k: 3, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1), .hardSwish),
+            (geometry(1, 41, 38, 64, 48, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 1), .relu)
         ]
         for (g, a) in cases {
             XCTAssertTrue(Kernels.WinogradConv2DKernel.applies(g), "\(g)")
+            XCTAssertEqual(Kernels.WinogradConv2DKernel.tileSize(g), g.outH >= 16 && g.outW >= 16 ? 4 : 2, "\(g)")
             let x = rng.floats(g.batch * g.inH * g.inW * g.inC)
             let w = rng.floats(g.outC * 9 * g.inC)
             let b = rng.floats(g.outC)
-            let k = try XCTUnwrap(
-                Kernels.WinogradConv2DKernel(
-                    geometry: g, weights: pinned.floats(w), bias: pinned.floats(b), activation: a))
-            var y = [Float](repeating: .nan, count: g.batch * g.outH * g.outW * g.outC)
-            var scratch = [Float](repeating: .nan, count: k.scratchCount)
-            k.run(input: x, output: &y, scratch: &scratch)
             var expected = naiveConv(x, w, b, g)
             expected.withUnsafeMutableBufferPointer { a.run($0.baseAddress!, $0.baseAddress!, count: $0.count) }
-            XCTAssertLessThanOrEqual(relativeError(y, expected), 1e-5, "\(a) \(g)")
+            for size in [2, 4] {
+                let k = try XCTUnwrap(
+                    Kernels.WinogradConv2DKernel(
+                        geometry: g, weights: pinned.floats(w), bias: pinned.floats(b), activation: a, tileSize: size))
+                var y = [Float](repeating: .nan, count: g.batch * g.outH * g.outW * g.outC)
+                var scratch = [Float](repeating: .nan, count: k.scratchCount)
+                k.run(input: x, output: &y, scratch: &scratch)
+                XCTAssertLessThanOrEqual(relativeError(y, expected), size == 2 ? 1e-5 : 3e-5, "\(size) \(a) \(g)")
+            }
         }
         let declined = [
             geometry(1, 9, 9, 32, 32, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 1),  // stride 2

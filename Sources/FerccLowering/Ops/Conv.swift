@@ -247,7 +247,7 @@ struct FloatConvCall: KernelCall {
     }
 }
 
-/// A float 3x3 stride-1 convolution by Winograd's F(2x2, 3x3) (`Kernels.WinogradConv2DKernel`):
+/// A float 3x3 stride-1 convolution by Winograd's F(2x2, 3x3) or F(4x4, 3x3) (`Kernels.WinogradConv2DKernel`):
 /// the weights stay OHWI in the model, the kernel transforms them when it is made.
 struct WinogradConvCall: KernelCall {
     let geometry: Conv2DGeometry
@@ -274,7 +274,10 @@ struct WinogradConvCall: KernelCall {
     }
 
     var kernels: [String] { ["Float/WinogradConv2D.swift"] }
-    var summary: String { "WinogradConv2DKernel \(geometry.summary) \(activation.name) \(input) -> \(output)" }
+    var summary: String {
+        let m = Kernels.WinogradConv2DKernel.tileSize(geometry)
+        return "WinogradConv2DKernel F(\(m)x\(m)) \(geometry.summary) \(activation.name) \(input) -> \(output)"
+    }
 
     var ownedBytes: Int { Kernels.WinogradConv2DKernel.ownedBytes(geometry) }
 

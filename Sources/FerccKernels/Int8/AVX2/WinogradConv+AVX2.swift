@@ -227,7 +227,8 @@ extension Kernels {
             let plane = rows * tiles.tilesW * stride
             let o = AVX2Output(p.requant, folded: foldedRounding)
             tiles.forEachTile(firstRow: firstRow, rows: rows, outH: g.outH, outW: g.outW) {
-                tile, _, pixel, right, below in
+                tile, _, pixel, inside, columns in
+                let right = columns > 1, below = inside > 1
                 let src = m + tile * stride
                 let dst = out + pixel * c
                 for b in 0..<p.blocks {
