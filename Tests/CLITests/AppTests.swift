@@ -71,8 +71,8 @@ final class AppTests: XCTestCase {
             """.utf8
         ).write(to: sources.appendingPathComponent("main.swift"))
 
-        let (status, log) = try shell(["swift", "build", "--package-path", package.path])
-        XCTAssertEqual(status, 0, String(log.suffix(3000)))
+        let (status, log) = try swiftBuild(["--package-path", package.path])
+        XCTAssertEqual(status, 0, buildLogSummary(log))
         let (runStatus, printed) = try shell([package.appendingPathComponent(".build/debug/Consumer").path])
         XCTAssertEqual(runStatus, 0, printed)
 
@@ -94,12 +94,12 @@ final class AppTests: XCTestCase {
 
         // A broken model fails the build with fercc's message, naming the file.
         try Data("not a model".utf8).write(to: sources.appendingPathComponent("Mood.onnx"))
-        let (broken, brokenLog) = try shell(["swift", "build", "--package-path", package.path])
+        let (broken, brokenLog) = try swiftBuild(["--package-path", package.path])
         XCTAssertNotEqual(broken, 0)
         XCTAssertTrue(brokenLog.contains("error: ") && brokenLog.contains("Mood.onnx"), String(brokenLog.suffix(2000)))
         // And so does a fercc.json without the model's entry.
         try Data(#"{"Other.onnx": {}}"#.utf8).write(to: config)
-        let (unconfigured, unconfiguredLog) = try shell(["swift", "build", "--package-path", package.path])
+        let (unconfigured, unconfiguredLog) = try swiftBuild(["--package-path", package.path])
         XCTAssertNotEqual(unconfigured, 0)
         XCTAssertTrue(unconfiguredLog.contains("names no file"), String(unconfiguredLog.suffix(2000)))
     }
@@ -110,8 +110,8 @@ final class AppTests: XCTestCase {
     /// it writes the annotated images.
     func testFaceExpressionExample() throws {
         let example = Repo.path("Examples/FaceExpression")
-        let (status, log) = try shell(["swift", "build", "--package-path", example])
-        XCTAssertEqual(status, 0, String(log.suffix(3000)))
+        let (status, log) = try swiftBuild(["--package-path", example])
+        XCTAssertEqual(status, 0, buildLogSummary(log))
         let dir = try temporaryDirectory()
         let images = ["grace_hopper.jpg", "astronaut.png"]
         let (runStatus, printed) = try shell(

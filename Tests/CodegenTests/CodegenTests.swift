@@ -290,8 +290,8 @@ final class CodegenTests: XCTestCase {
         ).write(to: sources.appendingPathComponent("main.swift"))
         let ref = try NPY.read(path: Repo.path("fixtures/fer/expression.npy")).data
         for configuration in ["debug", "release"] {
-            let (status, log) = try shell(["swift", "build", "--package-path", package.path, "-c", configuration])
-            XCTAssertEqual(status, 0, String(log.suffix(3000)))
+            let (status, log) = try swiftBuild(["--package-path", package.path, "-c", configuration])
+            XCTAssertEqual(status, 0, buildLogSummary(log))
             let (runStatus, printed) = try shell([package.appendingPathComponent(".build/\(configuration)/App").path])
             XCTAssertEqual(runStatus, 0, printed)
             let lines = printed.split(separator: "\n")

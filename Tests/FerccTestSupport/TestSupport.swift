@@ -68,6 +68,34 @@ public func shell(_ args: [String], stdin: Data? = nil) throws -> (Int32, String
     return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
+/// `swift build` with `arguments`, like `shell`, but run a second time when SwiftPM itself crashed
+/// (its backtrace lists swift-package's image; seen once in CI, in a build that passes on every
+/// other run): a defect of the toolchain, not of what is built. A crash of anything SwiftPM runs
+/// (the compiler, fercc in the plugin) is an ordinary failure. The returned log starts with what
+/// the crash said, so a failing test shows why.
+public func swiftBuild(_ arguments: [String]) throws -> (Int32, String) {
+    var (status, log) = try shell(["swift", "build"] + arguments)
+    if status != 0 && log.contains("*** Program crashed") && log.contains("/bin/swift-package") {
+        let reason = log.split(separator: "\n").filter {
+            $0.contains("Program crashed") || $0.contains("Fatal error") || $0.contains(" crashed:")
+        }
+        print("swift build: SwiftPM crashed (\(reason.joined(separator: "; "))); building again")
+        (status, log) = try shell(["swift", "build"] + arguments)
+        log = "(a first build crashed SwiftPM: \(reason.joined(separator: "; ")))\n" + log
+    }
+    return (status, log)
+}
+
+/// A failed build's log for an assertion message: its first error or crash lines, then its end.
+public func buildLogSummary(_ log: String) -> String {
+    let lines = log.split(separator: "\n")
+    let first = lines.filter {
+        $0.contains("error:") || $0.contains("Program crashed") || $0.contains("Fatal error")
+            || $0.contains(" crashed:")
+    }.prefix(10)
+    return first.joined(separator: "\n") + "\n...\n" + String(log.suffix(2500))
+}
+
 /// The swiftc flags of the code generator's target for this machine, as `fercc convert` states
 /// them in the generated header (what the tests compile generated code with).
 public var hostTargetFlags: [String] {
