@@ -665,6 +665,11 @@ extension Kernels {
             let end = pixels.upperBound
             var cursor = PixelCursor(p, outW: geometry.outW)
             @inline(__always) func window() -> UnsafePointer<Float> { next(image, &cursor) }
+            // A tile's `k`th pixel (the tile starts at pixel `p`, window `at`): its output slot and
+            // the pixel its clamp sees (a residual's) come from the one `k`.
+            @inline(__always) func put(_ a: V, _ at: PixelCursor, _ k: Int) {
+                clamp.store(a, tileOutput(R.self, out, p, at, k), pixel: p &+ k, count: valid)
+            }
             // The last few pixels, when a full tile is cheaper than the narrow ones: the full tile
             // ends at `end`, recomputing pixels it shares with the one before (a pixel's sum does
             // not depend on its tile, so they get the same bits), at most back to `overlapFrom`.
@@ -707,14 +712,14 @@ extension Kernels {
                         }
                     }
                 }
-                clamp.store(a0, tileOutput(R.self, out, p, at, 0), pixel: p &+ 0, count: valid)
-                clamp.store(a1, tileOutput(R.self, out, p, at, 1), pixel: p &+ 1, count: valid)
-                clamp.store(a2, tileOutput(R.self, out, p, at, 2), pixel: p &+ 2, count: valid)
-                clamp.store(a3, tileOutput(R.self, out, p, at, 3), pixel: p &+ 3, count: valid)
-                clamp.store(a4, tileOutput(R.self, out, p, at, 4), pixel: p &+ 4, count: valid)
-                clamp.store(a5, tileOutput(R.self, out, p, at, 5), pixel: p &+ 5, count: valid)
-                clamp.store(a6, tileOutput(R.self, out, p, at, 6), pixel: p &+ 6, count: valid)
-                clamp.store(a7, tileOutput(R.self, out, p, at, 7), pixel: p &+ 7, count: valid)
+                put(a0, at, 0)
+                put(a1, at, 1)
+                put(a2, at, 2)
+                put(a3, at, 3)
+                put(a4, at, 4)
+                put(a5, at, 5)
+                put(a6, at, 6)
+                put(a7, at, 7)
                 p &+= 8
                 if p &+ 8 > end { overlapLast(tile: 8) }
             }
@@ -753,18 +758,18 @@ extension Kernels {
                         }
                     }
                 }
-                clamp.store(a0, tileOutput(R.self, out, p, at, 0), pixel: p &+ 0, count: valid)
-                clamp.store(a1, tileOutput(R.self, out, p, at, 1), pixel: p &+ 1, count: valid)
-                clamp.store(a2, tileOutput(R.self, out, p, at, 2), pixel: p &+ 2, count: valid)
-                clamp.store(a3, tileOutput(R.self, out, p, at, 3), pixel: p &+ 3, count: valid)
-                clamp.store(a4, tileOutput(R.self, out, p, at, 4), pixel: p &+ 4, count: valid)
-                clamp.store(a5, tileOutput(R.self, out, p, at, 5), pixel: p &+ 5, count: valid)
-                clamp.store(a6, tileOutput(R.self, out, p, at, 6), pixel: p &+ 6, count: valid)
-                clamp.store(a7, tileOutput(R.self, out, p, at, 7), pixel: p &+ 7, count: valid)
-                clamp.store(a8, tileOutput(R.self, out, p, at, 8), pixel: p &+ 8, count: valid)
-                clamp.store(a9, tileOutput(R.self, out, p, at, 9), pixel: p &+ 9, count: valid)
-                clamp.store(a10, tileOutput(R.self, out, p, at, 10), pixel: p &+ 10, count: valid)
-                clamp.store(a11, tileOutput(R.self, out, p, at, 11), pixel: p &+ 11, count: valid)
+                put(a0, at, 0)
+                put(a1, at, 1)
+                put(a2, at, 2)
+                put(a3, at, 3)
+                put(a4, at, 4)
+                put(a5, at, 5)
+                put(a6, at, 6)
+                put(a7, at, 7)
+                put(a8, at, 8)
+                put(a9, at, 9)
+                put(a10, at, 10)
+                put(a11, at, 11)
                 p &+= 12
             }
             #endif
@@ -792,12 +797,12 @@ extension Kernels {
                         }
                     }
                 }
-                clamp.store(a0, tileOutput(R.self, out, p, at, 0), pixel: p &+ 0, count: valid)
-                clamp.store(a1, tileOutput(R.self, out, p, at, 1), pixel: p &+ 1, count: valid)
-                clamp.store(a2, tileOutput(R.self, out, p, at, 2), pixel: p &+ 2, count: valid)
-                clamp.store(a3, tileOutput(R.self, out, p, at, 3), pixel: p &+ 3, count: valid)
-                clamp.store(a4, tileOutput(R.self, out, p, at, 4), pixel: p &+ 4, count: valid)
-                clamp.store(a5, tileOutput(R.self, out, p, at, 5), pixel: p &+ 5, count: valid)
+                put(a0, at, 0)
+                put(a1, at, 1)
+                put(a2, at, 2)
+                put(a3, at, 3)
+                put(a4, at, 4)
+                put(a5, at, 5)
                 p &+= 6
                 if p &+ 6 > end { overlapLast(tile: 6) }
             }
@@ -820,10 +825,10 @@ extension Kernels {
                         }
                     }
                 }
-                clamp.store(a0, tileOutput(R.self, out, p, at, 0), pixel: p &+ 0, count: valid)
-                clamp.store(a1, tileOutput(R.self, out, p, at, 1), pixel: p &+ 1, count: valid)
-                clamp.store(a2, tileOutput(R.self, out, p, at, 2), pixel: p &+ 2, count: valid)
-                clamp.store(a3, tileOutput(R.self, out, p, at, 3), pixel: p &+ 3, count: valid)
+                put(a0, at, 0)
+                put(a1, at, 1)
+                put(a2, at, 2)
+                put(a3, at, 3)
                 p &+= 4
             }
             while p < end {
@@ -840,7 +845,7 @@ extension Kernels {
                         }
                     }
                 }
-                clamp.store(a0, tileOutput(R.self, out, p, at, 0), pixel: p &+ 0, count: valid)
+                put(a0, at, 0)
                 p &+= 1
             }
             #endif

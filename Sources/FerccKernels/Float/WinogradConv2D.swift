@@ -153,11 +153,7 @@ extension Kernels {
                 while t0 < tiles.tilesH {
                     let rows = Swift.min(tiles.bandRows, tiles.tilesH - t0)
                     let count = rows * tw
-                    if tiles.size == 4 {
-                        transformInput4(padded, firstRow: t0, rows: rows, into: v)
-                    } else {
-                        transformInput2(padded, firstRow: t0, rows: rows, into: v)
-                    }
+                    transformInput(padded, firstRow: t0, rows: rows, into: v)
                     let product = Conv2DGeometry(
                         input: (1, rows, tw, g.inC), output: (rows, tw, g.outC), kernel: (1, 1))
                     for p in 0..<positions {
@@ -167,11 +163,7 @@ extension Kernels {
                         ).run(
                             input: v + p * count * g.inC, output: m + p * count * g.outC, scratch: m, clamp: NoClamp())
                     }
-                    if tiles.size == 4 {
-                        transformOutput4(m, firstRow: t0, rows: rows, into: out, clamp)
-                    } else {
-                        transformOutput2(m, firstRow: t0, rows: rows, into: out, clamp)
-                    }
+                    transformOutput(m, firstRow: t0, rows: rows, into: out, clamp)
                     t0 += rows
                 }
                 if let a = rowActivation { a.run(out, out, count: g.outH * g.outW * g.outC) }
@@ -198,159 +190,173 @@ extension Kernels {
             }
         }
 
-        /// F(2x2): B^T d B of every tile of rows `firstRow ..< firstRow + rows`, for every input
-        /// channel: position p of tile t at `v + (p * tiles + t) * inC`.
-        func transformInput2(_ x: UnsafePointer<Float>, firstRow: Int, rows: Int, into v: UnsafeMutablePointer<Float>) {
+        /// B^T d B of every tile of rows `firstRow ..< firstRow + rows`, for every input channel:
+        /// position p of tile t at `v + (p * tiles + t) * inC`.
+        func transformInput(_ x: UnsafePointer<Float>, firstRow: Int, rows: Int, into v: UnsafeMutablePointer<Float>) {
             let c = geometry.inC, rowFloats = tiles.paddedW * c
             let plane = rows * tiles.tilesW * c
-            forEachTileChannels(firstRow: firstRow, rows: rows, channels: c) { t, patchPixel, _, _, _, ch, count in
-                let patch = x + patchPixel * c + ch
-                let dst = v + t * c + ch
-                @inline(__always) func d(_ i: Int, _ j: Int) -> SIMD8<Float> {
-                    Lanes8.load(patch + i * rowFloats + j * c, count: count).v
+            // `tile(d, put, load)` on every tile and 8 channels: `d(i, j)` reads the patch's row i,
+            // column j, `put(p, e)` stores position p, `load(p)` reads it back.
+            @inline(__always) func eachTile(
+                _ tile: ((Int, Int) -> SIMD8<Float>, (Int, SIMD8<Float>) -> Void, (Int) -> SIMD8<Float>) -> Void
+            ) {
+                forEachTileChannels(firstRow: firstRow, rows: rows, channels: c) { t, patchPixel, _, _, _, ch, count in
+                    let patch = x + patchPixel * c + ch
+                    let dst = v + t * c + ch
+                    tile(
+                        { i, j in Lanes8.load(patch + i * rowFloats + j * c, count: count).v },
+                        { p, e in Lanes8(e).store(dst + p * plane, count: count) },
+                        { p in Lanes8.load(dst + p * plane, count: count).v })
                 }
-                // B^T d, column by column: rows 0 - 2, 1 + 2, 2 - 1, 1 - 3.
-                @inline(__always) func column(_ j: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-                    let d0 = d(0, j), d1 = d(1, j), d2 = d(2, j), d3 = d(3, j)
-                    return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
-                }
-                // (B^T d) B: the same on each row's four values.
-                @inline(__always) func row(
-                    _ i: Int, _ e0: SIMD8<Float>, _ e1: SIMD8<Float>, _ e2: SIMD8<Float>, _ e3: SIMD8<Float>
-                ) {
-                    Lanes8(e0 - e2).store(dst + (i * 4) * plane, count: count)
-                    Lanes8(e1 + e2).store(dst + (i * 4 + 1) * plane, count: count)
-                    Lanes8(e2 - e1).store(dst + (i * 4 + 2) * plane, count: count)
-                    Lanes8(e1 - e3).store(dst + (i * 4 + 3) * plane, count: count)
-                }
-                let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
-                row(0, c0.0, c1.0, c2.0, c3.0)
-                row(1, c0.1, c1.1, c2.1, c3.1)
-                row(2, c0.2, c1.2, c2.2, c3.2)
-                row(3, c0.3, c1.3, c2.3, c3.3)
+            }
+            if tiles.size == 4 {
+                eachTile { d, put, load in Self.inputTile4(d, put, load: load) }
+            } else {
+                eachTile { d, put, _ in Self.inputTile2(d, put) }
             }
         }
 
-        /// F(4x4): B^T d B of every tile of rows `firstRow ..< firstRow + rows`, for every input
-        /// channel: position p of tile t at `v + (p * tiles + t) * inC`. B^T d is computed into
-        /// the positions first, then each row of it is transformed in place (36 vectors would not
-        /// stay in registers).
-        func transformInput4(_ x: UnsafePointer<Float>, firstRow: Int, rows: Int, into v: UnsafeMutablePointer<Float>) {
-            let c = geometry.inC, rowFloats = tiles.paddedW * c
-            let plane = rows * tiles.tilesW * c
-            forEachTileChannels(firstRow: firstRow, rows: rows, channels: c) { t, patchPixel, _, _, _, ch, count in
-                let patch = x + patchPixel * c + ch
-                let dst = v + t * c + ch
-                // B^T on six values a step apart, into six positions a step apart.
-                @inline(__always) func transform(
-                    _ load: (Int) -> SIMD8<Float>, _ store: (Int, SIMD8<Float>) -> Void
-                ) {
-                    let d0 = load(0), d1 = load(1), d2 = load(2), d3 = load(3), d4 = load(4), d5 = load(5)
-                    let four: SIMD8<Float> = .init(repeating: 4), five: SIMD8<Float> = .init(repeating: 5)
-                    let two: SIMD8<Float> = .init(repeating: 2)
-                    store(0, four * d0 - five * d2 + d4)
-                    store(1, d3 + d4 - four * (d1 + d2))
-                    store(2, four * (d1 - d2) - d3 + d4)
-                    store(3, two * (d3 - d1) - d2 + d4)
-                    store(4, two * (d1 - d3) - d2 + d4)
-                    store(5, four * d1 - five * d3 + d5)
-                }
-                // B^T d, column by column, into row i of position i * 6 + j.
-                for j in 0..<6 {
-                    transform(
-                        { i in Lanes8.load(patch + i * rowFloats + j * c, count: count).v },
-                        { i, e in Lanes8(e).store(dst + (i * 6 + j) * plane, count: count) })
-                }
-                // (B^T d) B: the same on each row's six values.
-                for i in 0..<6 {
-                    let row = dst + i * 6 * plane
-                    transform(
-                        { j in Lanes8.load(row + j * plane, count: count).v },
-                        { j, e in Lanes8(e).store(row + j * plane, count: count) })
-                }
+        /// F(2x2)'s B^T d B of one tile: `d(i, j)` its patch's value at row i, column j; `put(p, e)`
+        /// stores position p.
+        @inline(__always)
+        static func inputTile2(_ d: (Int, Int) -> SIMD8<Float>, _ put: (Int, SIMD8<Float>) -> Void) {
+            // B^T d, column by column: rows 0 - 2, 1 + 2, 2 - 1, 1 - 3.
+            @inline(__always) func column(_ j: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                let d0 = d(0, j), d1 = d(1, j), d2 = d(2, j), d3 = d(3, j)
+                return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+            }
+            // (B^T d) B: the same on each row's four values.
+            @inline(__always) func row(
+                _ i: Int, _ e0: SIMD8<Float>, _ e1: SIMD8<Float>, _ e2: SIMD8<Float>, _ e3: SIMD8<Float>
+            ) {
+                put(i * 4, e0 - e2)
+                put(i * 4 + 1, e1 + e2)
+                put(i * 4 + 2, e2 - e1)
+                put(i * 4 + 3, e1 - e3)
+            }
+            let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
+            row(0, c0.0, c1.0, c2.0, c3.0)
+            row(1, c0.1, c1.1, c2.1, c3.1)
+            row(2, c0.2, c1.2, c2.2, c3.2)
+            row(3, c0.3, c1.3, c2.3, c3.3)
+        }
+
+        /// F(4x4)'s B^T d B of one tile, as `inputTile2`; `load(p)` reads back position p. B^T d
+        /// is computed into the positions first, then each row of it is transformed in place (36
+        /// vectors would not stay in registers).
+        @inline(__always)
+        static func inputTile4(
+            _ d: (Int, Int) -> SIMD8<Float>, _ put: (Int, SIMD8<Float>) -> Void, load: (Int) -> SIMD8<Float>
+        ) {
+            // B^T on six values a step apart, into six positions a step apart.
+            @inline(__always) func transform(_ load: (Int) -> SIMD8<Float>, _ store: (Int, SIMD8<Float>) -> Void) {
+                let d0 = load(0), d1 = load(1), d2 = load(2), d3 = load(3), d4 = load(4), d5 = load(5)
+                let four: SIMD8<Float> = .init(repeating: 4), five: SIMD8<Float> = .init(repeating: 5)
+                let two: SIMD8<Float> = .init(repeating: 2)
+                store(0, four * d0 - five * d2 + d4)
+                store(1, d3 + d4 - four * (d1 + d2))
+                store(2, four * (d1 - d2) - d3 + d4)
+                store(3, two * (d3 - d1) - d2 + d4)
+                store(4, two * (d1 - d3) - d2 + d4)
+                store(5, four * d1 - five * d3 + d5)
+            }
+            // B^T d, column by column, into row i of position i * 6 + j.
+            for j in 0..<6 {
+                transform({ i in d(i, j) }, { i, e in put(i * 6 + j, e) })
+            }
+            // (B^T d) B: the same on each row's six values.
+            for i in 0..<6 {
+                transform({ j in load(i * 6 + j) }, { j, e in put(i * 6 + j, e) })
             }
         }
 
-        /// F(2x2): A^T M A + bias, clamped, of the band's tiles into the output (the pixels inside
-        /// it).
-        func transformOutput2<C: VectorClamp>(
+        /// A^T M A + bias, clamped, of the band's tiles into the output (the pixels inside it).
+        func transformOutput<C: VectorClamp>(
             _ m: UnsafePointer<Float>, firstRow: Int, rows: Int, into out: UnsafeMutablePointer<Float>, _ clamp: C
         ) {
             let g = geometry, c = g.outC
             let plane = rows * tiles.tilesW * c
-            forEachTileChannels(firstRow: firstRow, rows: rows, channels: c) {
-                t, _, pixel, inside, columns, ch, count in
-                let src = m + t * c + ch
-                let dst = out + pixel * c + ch
-                @inline(__always) func e(_ p: Int) -> SIMD8<Float> { Lanes8.load(src + p * plane, count: count).v }
-                // A^T M, column by column: rows 0 + 1 + 2 and 1 - 2 - 3.
-                @inline(__always) func column(_ j: Int) -> (SIMD8<Float>, SIMD8<Float>) {
-                    let m0 = e(j), m1 = e(4 + j), m2 = e(8 + j), m3 = e(12 + j)
-                    return (m0 + m1 + m2, m1 - m2 - m3)
+            // `tile(e, put, rows, columns)` on every tile and 8 channels: `e(p)` reads position p,
+            // `put(i, j, y)` stores y + bias, clamped, at the tile's output row i, column j.
+            @inline(__always) func eachTile(
+                _ tile: ((Int) -> SIMD8<Float>, (Int, Int, SIMD8<Float>) -> Void, Int, Int) -> Void
+            ) {
+                forEachTileChannels(firstRow: firstRow, rows: rows, channels: c) {
+                    t, _, pixel, inside, columns, ch, count in
+                    let src = m + t * c + ch
+                    let dst = out + pixel * c + ch
+                    let b = Lanes8.load(bias + ch, count: count).v
+                    tile(
+                        { p in Lanes8.load(src + p * plane, count: count).v },
+                        { i, j, y in clamp.apply(Lanes8(y + b)).store(dst + (i * g.outW + j) * c, count: count) },
+                        inside, columns)
                 }
-                let k0 = column(0), k1 = column(1), k2 = column(2), k3 = column(3)
-                let b = Lanes8.load(bias + ch, count: count).v
-                let y00 = clamp.apply(Lanes8(k0.0 + k1.0 + k2.0 + b))
-                let y01 = clamp.apply(Lanes8(k1.0 - k2.0 - k3.0 + b))
-                let y10 = clamp.apply(Lanes8(k0.1 + k1.1 + k2.1 + b))
-                let y11 = clamp.apply(Lanes8(k1.1 - k2.1 - k3.1 + b))
-                y00.store(dst, count: count)
-                if columns > 1 { y01.store(dst + c, count: count) }
-                if inside > 1 {
-                    y10.store(dst + g.outW * c, count: count)
-                    if columns > 1 { y11.store(dst + (g.outW + 1) * c, count: count) }
-                }
+            }
+            if tiles.size == 4 {
+                eachTile { e, put, rows, columns in Self.outputTile4(e, put, rows: rows, columns: columns) }
+            } else {
+                eachTile { e, put, rows, columns in Self.outputTile2(e, put, rows: rows, columns: columns) }
             }
         }
 
-        /// F(4x4): A^T M A + bias, clamped, of the band's tiles into the output (the pixels inside
-        /// it).
-        func transformOutput4<C: VectorClamp>(
-            _ m: UnsafePointer<Float>, firstRow: Int, rows: Int, into out: UnsafeMutablePointer<Float>, _ clamp: C
+        /// F(2x2)'s A^T M A of one tile: `e(p)` reads position p; `put(i, j, y)` stores output
+        /// row i, column j, for the tile's `rows` and `columns` inside the output.
+        @inline(__always)
+        static func outputTile2(
+            _ e: (Int) -> SIMD8<Float>, _ put: (Int, Int, SIMD8<Float>) -> Void, rows: Int, columns: Int
         ) {
-            let g = geometry, c = g.outC
-            let plane = rows * tiles.tilesW * c
-            forEachTileChannels(firstRow: firstRow, rows: rows, channels: c) {
-                t, _, pixel, inside, columns, ch, count in
-                let src = m + t * c + ch
-                let dst = out + pixel * c + ch
-                // A^T on six values: 0 + 1 + 2 + 3 + 4, (1 - 2) + 2 (3 - 4), (1 + 2) + 4 (3 + 4),
-                // (1 - 2) + 8 (3 - 4) + 5.
-                @inline(__always) func transform(
-                    _ m0: SIMD8<Float>, _ m1: SIMD8<Float>, _ m2: SIMD8<Float>, _ m3: SIMD8<Float>,
-                    _ m4: SIMD8<Float>, _ m5: SIMD8<Float>
-                ) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-                    let sum12 = m1 + m2, diff12 = m1 - m2, sum34 = m3 + m4, diff34 = m3 - m4
-                    return (
-                        m0 + sum12 + sum34, diff12 + SIMD8(repeating: 2) * diff34,
-                        sum12 + SIMD8(repeating: 4) * sum34, diff12 + SIMD8(repeating: 8) * diff34 + m5
-                    )
-                }
-                @inline(__always) func e(_ p: Int) -> SIMD8<Float> { Lanes8.load(src + p * plane, count: count).v }
-                // A^T M, column by column.
-                @inline(__always) func column(_ j: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-                    transform(e(j), e(6 + j), e(12 + j), e(18 + j), e(24 + j), e(30 + j))
-                }
-                let k0 = column(0), k1 = column(1), k2 = column(2), k3 = column(3), k4 = column(4), k5 = column(5)
-                let b = Lanes8.load(bias + ch, count: count).v
-                // (A^T M) A, row by row, plus the bias, into the pixels inside the output.
-                @inline(__always) func row(
-                    _ i: Int, _ r0: SIMD8<Float>, _ r1: SIMD8<Float>, _ r2: SIMD8<Float>, _ r3: SIMD8<Float>,
-                    _ r4: SIMD8<Float>, _ r5: SIMD8<Float>
-                ) {
-                    guard i < inside else { return }
-                    let y = transform(r0, r1, r2, r3, r4, r5)
-                    let at = dst + i * g.outW * c
-                    clamp.apply(Lanes8(y.0 + b)).store(at, count: count)
-                    if columns > 1 { clamp.apply(Lanes8(y.1 + b)).store(at + c, count: count) }
-                    if columns > 2 { clamp.apply(Lanes8(y.2 + b)).store(at + 2 * c, count: count) }
-                    if columns > 3 { clamp.apply(Lanes8(y.3 + b)).store(at + 3 * c, count: count) }
-                }
-                row(0, k0.0, k1.0, k2.0, k3.0, k4.0, k5.0)
-                row(1, k0.1, k1.1, k2.1, k3.1, k4.1, k5.1)
-                row(2, k0.2, k1.2, k2.2, k3.2, k4.2, k5.2)
-                row(3, k0.3, k1.3, k2.3, k3.3, k4.3, k5.3)
+            // A^T M, column by column: rows 0 + 1 + 2 and 1 - 2 - 3.
+            @inline(__always) func column(_ j: Int) -> (SIMD8<Float>, SIMD8<Float>) {
+                let m0 = e(j), m1 = e(4 + j), m2 = e(8 + j), m3 = e(12 + j)
+                return (m0 + m1 + m2, m1 - m2 - m3)
             }
+            let k0 = column(0), k1 = column(1), k2 = column(2), k3 = column(3)
+            put(0, 0, k0.0 + k1.0 + k2.0)
+            if columns > 1 { put(0, 1, k1.0 - k2.0 - k3.0) }
+            if rows > 1 {
+                put(1, 0, k0.1 + k1.1 + k2.1)
+                if columns > 1 { put(1, 1, k1.1 - k2.1 - k3.1) }
+            }
+        }
+
+        /// F(4x4)'s A^T M A of one tile, as `outputTile2`.
+        @inline(__always)
+        static func outputTile4(
+            _ e: (Int) -> SIMD8<Float>, _ put: (Int, Int, SIMD8<Float>) -> Void, rows: Int, columns: Int
+        ) {
+            // A^T on six values: 0 + 1 + 2 + 3 + 4, (1 - 2) + 2 (3 - 4), (1 + 2) + 4 (3 + 4),
+            // (1 - 2) + 8 (3 - 4) + 5.
+            @inline(__always) func transform(
+                _ m0: SIMD8<Float>, _ m1: SIMD8<Float>, _ m2: SIMD8<Float>, _ m3: SIMD8<Float>,
+                _ m4: SIMD8<Float>, _ m5: SIMD8<Float>
+            ) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                let sum12 = m1 + m2, diff12 = m1 - m2, sum34 = m3 + m4, diff34 = m3 - m4
+                return (
+                    m0 + sum12 + sum34, diff12 + SIMD8(repeating: 2) * diff34,
+                    sum12 + SIMD8(repeating: 4) * sum34, diff12 + SIMD8(repeating: 8) * diff34 + m5
+                )
+            }
+            // A^T M, column by column.
+            @inline(__always) func column(_ j: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                transform(e(j), e(6 + j), e(12 + j), e(18 + j), e(24 + j), e(30 + j))
+            }
+            let k0 = column(0), k1 = column(1), k2 = column(2), k3 = column(3), k4 = column(4), k5 = column(5)
+            // (A^T M) A, row by row.
+            @inline(__always) func row(
+                _ i: Int, _ r0: SIMD8<Float>, _ r1: SIMD8<Float>, _ r2: SIMD8<Float>, _ r3: SIMD8<Float>,
+                _ r4: SIMD8<Float>, _ r5: SIMD8<Float>
+            ) {
+                guard i < rows else { return }
+                let y = transform(r0, r1, r2, r3, r4, r5)
+                put(i, 0, y.0)
+                if columns > 1 { put(i, 1, y.1) }
+                if columns > 2 { put(i, 2, y.2) }
+                if columns > 3 { put(i, 3, y.3) }
+            }
+            row(0, k0.0, k1.0, k2.0, k3.0, k4.0, k5.0)
+            row(1, k0.1, k1.1, k2.1, k3.1, k4.1, k5.1)
+            row(2, k0.2, k1.2, k2.2, k3.2, k4.2, k5.2)
+            row(3, k0.3, k1.3, k2.3, k3.3, k4.3, k5.3)
         }
     }
 
