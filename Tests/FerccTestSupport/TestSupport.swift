@@ -76,9 +76,7 @@ public func shell(_ args: [String], stdin: Data? = nil) throws -> (Int32, String
 public func swiftBuild(_ arguments: [String]) throws -> (Int32, String) {
     var (status, log) = try shell(["swift", "build"] + arguments)
     if status != 0 && log.contains("*** Program crashed") && log.contains("/bin/swift-package") {
-        let reason = log.split(separator: "\n").filter {
-            $0.contains("Program crashed") || $0.contains("Fatal error") || $0.contains(" crashed:")
-        }
+        let reason = crashLines(log)
         print("swift build: SwiftPM crashed (\(reason.joined(separator: "; "))); building again")
         (status, log) = try shell(["swift", "build"] + arguments)
         log = "(a first build crashed SwiftPM: \(reason.joined(separator: "; ")))\n" + log
@@ -88,12 +86,15 @@ public func swiftBuild(_ arguments: [String]) throws -> (Int32, String) {
 
 /// A failed build's log for an assertion message: its first error or crash lines, then its end.
 public func buildLogSummary(_ log: String) -> String {
-    let lines = log.split(separator: "\n")
-    let first = lines.filter {
-        $0.contains("error:") || $0.contains("Program crashed") || $0.contains("Fatal error")
-            || $0.contains(" crashed:")
-    }.prefix(10)
+    let first = log.split(separator: "\n").filter { $0.contains("error:") || isCrashLine($0) }.prefix(10)
     return first.joined(separator: "\n") + "\n...\n" + String(log.suffix(2500))
+}
+
+/// The lines of a backtrace's header that say what crashed and why.
+func crashLines(_ log: String) -> [Substring] { log.split(separator: "\n").filter(isCrashLine) }
+
+func isCrashLine(_ line: Substring) -> Bool {
+    line.contains("Program crashed") || line.contains("Fatal error") || line.contains(" crashed:")
 }
 
 /// The swiftc flags of the code generator's target for this machine, as `fercc convert` states
