@@ -47,8 +47,6 @@ def ensure_tf2onnx(py):
 def fer_crops():
     """(calibration, evaluation) NCHW float32 [1, 1, 64, 64] arrays in [-1, 1], 32 each: the
     even-numbered crops of each portrait calibrate, the odd-numbered ones evaluate."""
-    import numpy as np
-    from PIL import Image
     files = sorted(glob.glob(os.path.join(CROPS, "*.png")))
     portraits = sorted({os.path.basename(f).rsplit("_", 1)[0] for f in files})
     calib, evals = [], []
@@ -57,11 +55,16 @@ def fer_crops():
         calib += mine[0::2][: 32 // len(portraits)]
         evals += mine[1::2][: 32 // len(portraits)]
     assert len(calib) == 32 and len(evals) == 32 and not set(calib) & set(evals)
+    return [fer_crop(f) for f in calib], [fer_crop(f) for f in evals]
 
-    def load(f):
-        x = np.asarray(Image.open(f).convert("L"), dtype=np.float32) / np.float32(255)
-        return ((x - np.float32(0.5)) / np.float32(0.5)).reshape(1, 1, 64, 64).astype(np.float32)
-    return [load(f) for f in calib], [load(f) for f in evals]
+
+def fer_crop(path):
+    """One face crop as the FER model's NCHW float32 [1, 1, 64, 64] input in [-1, 1] (gray, as
+    fercc's --gray --mean 0.5 --std 0.5)."""
+    import numpy as np
+    from PIL import Image
+    x = np.asarray(Image.open(path).convert("L"), dtype=np.float32) / np.float32(255)
+    return ((x - np.float32(0.5)) / np.float32(0.5)).reshape(1, 1, 64, 64).astype(np.float32)
 
 
 def fer_keras(tmp):
