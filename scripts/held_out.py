@@ -12,7 +12,7 @@ tf2onnx; created on first use from fixtures/requirements-tf.txt, pinned, and tf2
 
 Usage (in the venv): held_out.py OUT_DIR  -> writes OUT_DIR/held_out.json and the files it names.
 """
-import glob, json, os, subprocess, sys, zipfile
+import glob, json, os, random, subprocess, sys, zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -56,6 +56,17 @@ def fer_crops():
         evals += mine[1::2][: 32 // len(portraits)]
     assert len(calib) == 32 and len(evals) == 32 and not set(calib) & set(evals)
     return [fer_crop(f) for f in calib], [fer_crop(f) for f in evals]
+
+
+SPLIT_CALIBRATION = 32
+
+
+def crop_split(seed):
+    """All crop files in one random order (one per seed): the first SPLIT_CALIBRATION calibrate,
+    the rest evaluate. scripts/ptq-crossval and scripts/ptq-compare --splits use the same splits."""
+    order = sorted(glob.glob(os.path.join(CROPS, "*.png")))
+    random.Random(seed).shuffle(order)
+    return order
 
 
 def fer_crop(path):
