@@ -681,13 +681,19 @@ final class KernelTests: XCTestCase {
     }
 
     /// The fused int8 depthwise+pointwise kernel gives the two kernels' bytes (banded in AVX2 builds:
-    /// row counts that do not divide into bands, odd channel counts, stride 2).
+    /// row counts that do not divide into bands, odd channel counts, stride 2; in AVX-512 builds
+    /// channel counts that are multiples of 4 have the depthwise kernel store the pointwise
+    /// kernel's flipped input, here also with a partial block of 32 read by masked loads).
     func testInt8DepthwisePointwiseEqualsTheTwoConvolutions() {
         var rng = SeededRandom(23)
         func int8s(_ n: Int, _ r: Float) -> [Int8] {
             (0..<n).map { _ in Int8(max(-128, min(127, Int((rng.next() * r).rounded())))) }
         }
-        for (h, w, c, co, s) in [(23, 9, 37, 19, 1), (40, 40, 16, 24, 2), (7, 7, 96, 160, 1), (21, 19, 8, 16, 1)] {
+        let shapes = [
+            (23, 9, 37, 19, 1), (40, 40, 16, 24, 2), (7, 7, 96, 160, 1), (21, 19, 8, 16, 1), (13, 11, 40, 24, 2),
+            (9, 12, 144, 24, 1)
+        ]
+        for (h, w, c, co, s) in shapes {
             let oh = (h + 2 - 3) / s + 1, ow = (w + 2 - 3) / s + 1
             let dg = Conv2DGeometry(
                 input: (1, h, w, c), output: (oh, ow, c), kernel: (3, 3),

@@ -82,6 +82,25 @@ extension Kernels {
             var r0 = 0
             while r0 < g.outH {
                 let rows = Swift.min(bandRows, g.outH - r0)
+                #if FERCC_AVX512
+                if case .avx512(let k) = depthwise.variant, case .vnni(let kp) = pointwise.variant,
+                    kp.channelStride == g.outC, !pointwise.geometry.hasPadding
+                {
+                    // The depthwise bytes stored flipped are the pointwise kernel's input as they
+                    // stand (its pixels are `outC` bytes): no copy of the band (3% of MobileNetV2).
+                    var pg = pointwise.geometry
+                    pg.inH = rows
+                    pg.outH = rows
+                    let flipped = wide.bindMemory(to: UInt8.self, capacity: rows * g.outW * g.outC)
+                    k.runPadded(
+                        x, paddedH: ph, paddedW: pw,
+                        output: UnsafeMutableRawPointer(flipped).assumingMemoryBound(to: Int8.self),
+                        rows: r0..<(r0 + rows), flip: true)
+                    kp.runFlipped(flipped, paddedH: rows, paddedW: pg.inW, pg, output: output + r0 * pg.outW * pg.outC)
+                    r0 += rows
+                    continue
+                }
+                #endif
                 switch depthwise.variant {
                 case .avx2(let k): k.runPadded(x, paddedH: ph, paddedW: pw, output: band, rows: r0..<(r0 + rows))
                 #if FERCC_AVX512

@@ -66,12 +66,16 @@ extension Kernels {
     /// Depthwise int8 convolution with 512-bit 16-bit multiply-adds over pairs of taps: 32 channels
     /// of two taps, sign-extended and interleaved, against weights interleaved the same way, into two
     /// accumulators of 16 channels. `x` holds `channelStride` (a multiple of 32) bytes per pixel,
-    /// padded with the zero point. With `rows` (batch 1 only) it computes those output rows into
-    /// `output` as rows 0, 1, ...
+    /// padded with the zero point; layers that slide columns (`slidesColumnsAVX512`) read the
+    /// layer's own input instead (`g.inC` bytes per pixel, no padding; `fill` stands for the
+    /// padding). With `rows` (batch 1 only) it computes those output rows into `output` as rows 0,
+    /// 1, ... `flip` stores each byte with its sign bit flipped (x + 128 as unsigned: the input
+    /// `denseConvVNNI` takes).
     static func depthwiseConvAVX512(
         _ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
-        weights: UnsafePointer<Int16>, table: UnsafePointer<Int32>,
-        requant r: Requantization, rounding: AVX512Rounding, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil
+        weights: UnsafePointer<Int16>, table: UnsafePointer<Int32>, requant r: Requantization,
+        rounding: AVX512Rounding, fill: Int8, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil,
+        flip: Bool = false
     ) {
         let outRows = rows ?? 0..<g.outH, firstRow = rows?.lowerBound ?? 0
         let taps = g.kernelH * g.kernelW
@@ -79,11 +83,18 @@ extension Kernels {
         let blocks = (g.outC + 31) / 32
         let o = AVX512Output(r, rounding: rounding)
         if slidesColumnsAVX512(g) {
-            depthwiseColumnsAVX512(
-                x, paddedH: ph, paddedW: pw, channelStride: cs, g, weights: weights, table: table, o,
-                output: output, rows: outRows, firstRow: firstRow)
+            if flip {
+                depthwiseColumnsAVX512(
+                    FlippedBytes.self, x, g, fill: fill, weights: weights, table: table, o, output: output,
+                    rows: outRows, firstRow: firstRow)
+            } else {
+                depthwiseColumnsAVX512(
+                    PlainBytes.self, x, g, fill: fill, weights: weights, table: table, o, output: output,
+                    rows: outRows, firstRow: firstRow)
+            }
             return
         }
+        let sign = _mm_set1_epi8(flip ? -128 : 0)
         withUnsafeTemporaryAllocation(of: Int.self, capacity: tapPairs * 2) { tapOffsets in
             for i in 0..<(tapPairs * 2) {
                 let tap = min(i, taps - 1)  // the padding tap reads the last tap again (its weights are zero)
@@ -115,8 +126,10 @@ extension Kernels {
                             let q0 = requantize16AVX512(acc0, table: t0, o), q1 = requantize16AVX512(acc1, table: t1, o)
                             // Dwords of q0 hold channels 0-3, 8-11, ..., of q1 4-7, 12-15, ...: interleaved back.
                             let out = outRow + ow * g.outC
-                            store16(_mm_unpacklo_epi32(q0, q1), out, valid: min(valid, 16))
-                            if valid > 16 { store16(_mm_unpackhi_epi32(q0, q1), out + 16, valid: valid - 16) }
+                            store16(_mm_xor_si128(_mm_unpacklo_epi32(q0, q1), sign), out, valid: min(valid, 16))
+                            if valid > 16 {
+                                store16(_mm_xor_si128(_mm_unpackhi_epi32(q0, q1), sign), out + 16, valid: valid - 16)
+                            }
                         }
                     }
                 }
@@ -124,91 +137,130 @@ extension Kernels {
         }
     }
 
+    /// How `depthwiseColumnsAVX512` stores its bytes: as they are, or with the sign bit flipped. A
+    /// type, so that each is compiled on its own: as a variable, the flip's vectors took registers
+    /// the loop needed (spills, 8% slower).
+    protocol DepthwiseBytes { static var flipped: Bool { get } }
+    enum PlainBytes: DepthwiseBytes { static var flipped: Bool { false } }
+    enum FlippedBytes: DepthwiseBytes { static var flipped: Bool { true } }
+
     /// `depthwiseConvAVX512` for layers that slide columns (`slidesColumnsAVX512`): along an output
     /// row, each column of three input pixels is sign-extended and interleaved once (rows 0 and 1
     /// together, row 2 with zeros) and serves every output pixel whose window holds it (three at
-    /// stride 1); the same sums, so the same bytes.
+    /// stride 1); the same sums, so the same bytes. It reads the layer's input `x` itself (`g.inC`
+    /// bytes per pixel; a partial last block of 32 channels by masked loads), and pixels of the
+    /// padding as `fill`: a padded copy of the input cost MobileNetV2's int8 layers 4% of their
+    /// time in `memmove` and `memset`.
     @inline(never)
-    static func depthwiseColumnsAVX512(
-        _ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
-        weights: UnsafePointer<Int16>, table: UnsafePointer<Int32>, _ o: AVX512Output,
-        output: UnsafeMutablePointer<Int8>, rows outRows: Range<Int>, firstRow: Int
+    static func depthwiseColumnsAVX512<B: DepthwiseBytes>(
+        _: B.Type, _ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, fill: Int8, weights: UnsafePointer<Int16>,
+        table: UnsafePointer<Int32>, _ o: AVX512Output, output: UnsafeMutablePointer<Int8>, rows outRows: Range<Int>,
+        firstRow: Int
     ) {
+        let flip = B.flipped
         let blocks = (g.outC + 31) / 32
         let columnWeights = weights + blocks * 5 * 64
         let zero = _mm512_setzero_si512()
+        let fill16 = _mm512_set1_epi16(Int16(fill))
+        @inline(__always) func flipped(_ v: __m128i) -> __m128i { flip ? _mm_xor_si128(v, _mm_set1_epi8(-128)) : v }
+        @inline(__always) func flipped(_ v: __m256i) -> __m256i {
+            flip ? _mm256_xor_si256(v, _mm256_set1_epi8(-128)) : v
+        }
+        let cs = g.inC, inW = UInt(g.inW)
         // After `narrowPairsAVX512`, 128-bit lane i holds channels 8i..8i+7 of the first pixel (the
         // packs undo the accumulators' interleave), then of the second.
         let orderP = dwordsAVX512([0, 1, 4, 5, 8, 9, 12, 13]), orderQ = dwordsAVX512([2, 3, 6, 7, 10, 11, 14, 15])
-        for n in 0..<g.batch {
-            for oh in outRows {
-                for b in 0..<blocks {
-                    let valid = min(g.outC - b * 32, 32)
-                    let t0 = table + 2 * b * AVX2Table.stride, t1 = t0 + AVX2Table.stride
-                    let bias0 = loadM512(UnsafeRawPointer(t0)), bias1 = loadM512(UnsafeRawPointer(t1))
-                    let r0 = x + (n * ph + oh * g.strideH) * pw * cs + b * 32, r1 = r0 + pw * cs, r2 = r1 + pw * cs
-                    let wc = UnsafeRawPointer(columnWeights + b * 3 * 128)
-                    @inline(__always) func w(_ k: Int, _ i: Int) -> __m512i { loadM512(wc + (k * 4 + i) * 64) }
-                    // Rows 0 and 1 of a column interleaved (two vectors, the accumulators'
-                    // lanes), row 2 interleaved with zeros (two more).
-                    @inline(__always) func column(_ c: Int) -> (__m512i, __m512i, __m512i, __m512i) {
-                        let a = _mm512_cvtepi8_epi16(UnsafeRawPointer(r0 + c * cs).loadUnaligned(as: __m256i.self))
-                        let e = _mm512_cvtepi8_epi16(UnsafeRawPointer(r1 + c * cs).loadUnaligned(as: __m256i.self))
-                        let f = _mm512_cvtepi8_epi16(UnsafeRawPointer(r2 + c * cs).loadUnaligned(as: __m256i.self))
-                        return (
-                            _mm512_unpacklo_epi16(a, e), _mm512_unpackhi_epi16(a, e), _mm512_unpacklo_epi16(f, zero),
-                            _mm512_unpackhi_epi16(f, zero)
-                        )
+        // Rows of the padding read the same 32 bytes of `fill` at every column (a stride of 0).
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { fillBytes in
+            fillBytes.initialize(repeating: fill)
+            let fillRow = UnsafePointer(fillBytes.baseAddress!)
+            for n in 0..<g.batch {
+                for oh in outRows {
+                    // Window row k's first pixel and the bytes between its pixels.
+                    @inline(__always) func inputRow(_ k: Int) -> (UnsafePointer<Int8>, Int) {
+                        let ih = oh * g.strideH + k - g.padTop
+                        return ih >= 0 && ih < g.inH ? (x + (n * g.inH + ih) * g.inW * cs, cs) : (fillRow, 0)
                     }
-                    @inline(__always) func madd(_ acc: __m512i, _ v: __m512i, _ k: Int, _ i: Int) -> __m512i {
-                        _mm512_add_epi32(acc, _mm512_madd_epi16(v, w(k, i)))
-                    }
-                    let outRow = output + (n * g.outH + oh - firstRow) * g.outW * g.outC + b * 32
-                    typealias Column = (__m512i, __m512i, __m512i, __m512i)
-                    @inline(__always) func sums(_ c0: Column, _ c1: Column, _ c2: Column) -> (__m512i, __m512i) {
-                        let acc0 = madd(madd(madd(madd(bias0, c0.0, 0, 0), c0.2, 0, 2), c1.0, 1, 0), c1.2, 1, 2)
-                        let acc1 = madd(madd(madd(madd(bias1, c0.1, 0, 1), c0.3, 0, 3), c1.1, 1, 1), c1.3, 1, 3)
-                        return (
-                            _mm512_add_epi32(acc0, madd(_mm512_madd_epi16(c2.0, w(2, 0)), c2.2, 2, 2)),
-                            _mm512_add_epi32(acc1, madd(_mm512_madd_epi16(c2.1, w(2, 1)), c2.3, 2, 3))
-                        )
-                    }
-                    @inline(__always) func single(_ ow: Int, _ acc: (__m512i, __m512i)) {
-                        let q0 = requantize16AVX512(acc.0, table: t0, o), q1 = requantize16AVX512(acc.1, table: t1, o)
-                        // Dwords of q0 hold channels 0-3, 8-11, ..., of q1 4-7, 12-15, ...: interleaved back.
-                        let out = outRow + ow * g.outC
-                        store16(_mm_unpacklo_epi32(q0, q1), out, valid: min(valid, 16))
-                        if valid > 16 { store16(_mm_unpackhi_epi32(q0, q1), out + 16, valid: valid - 16) }
-                    }
-                    // Pixels ow and ow + 1 narrowed together (`narrowPairsAVX512`).
-                    @inline(__always) func pair(_ ow: Int, _ p: (__m512i, __m512i), _ q: (__m512i, __m512i)) {
-                        let (bp, bq) = narrowPairsAVX512(
-                            o.multiply(p.0, table: t0), o.multiply(p.1, table: t1),
-                            o.multiply(q.0, table: t0), o.multiply(q.1, table: t1), o, orderP: orderP, orderQ: orderQ)
-                        storePairAVX512(bp, bq, outRow + ow * g.outC, next: g.outC, valid: valid)
-                    }
-                    var ow = 0
-                    if g.strideW == 1 {
-                        // Each output pixel brings one new column.
-                        var c0 = column(0), c1 = column(1)
-                        while ow + 2 <= g.outW {
-                            let c2 = column(ow + 2), c3 = column(ow + 3)
-                            pair(ow, sums(c0, c1, c2), sums(c1, c2, c3))
-                            c0 = c2
-                            c1 = c3
-                            ow += 2
+                    let (row0, s0) = inputRow(0), (row1, s1) = inputRow(1), (row2, s2) = inputRow(2)
+                    let outRow = output + (n * g.outH + oh - firstRow) * g.outW * g.outC
+                    for b in 0..<blocks {
+                        let valid = min(g.outC - b * 32, 32)
+                        let mask = UInt32(truncatingIfNeeded: (1 << valid) - 1)
+                        let t0 = table + 2 * b * AVX2Table.stride, t1 = t0 + AVX2Table.stride
+                        let bias0 = loadM512(UnsafeRawPointer(t0)), bias1 = loadM512(UnsafeRawPointer(t1))
+                        let r0 = row0 + (s0 == 0 ? 0 : b * 32), r1 = row1 + (s1 == 0 ? 0 : b * 32)
+                        let r2 = row2 + (s2 == 0 ? 0 : b * 32)
+                        let wc = UnsafeRawPointer(columnWeights + b * 3 * 128)
+                        @inline(__always) func w(_ k: Int, _ i: Int) -> __m512i { loadM512(wc + (k * 4 + i) * 64) }
+                        // Column c of the padded input (input column c - padLeft; `fill` in the
+                        // padding): rows 0 and 1 interleaved (two vectors, the accumulators' lanes),
+                        // row 2 interleaved with zeros (two more).
+                        @inline(__always) func column(_ c: Int) -> (__m512i, __m512i, __m512i, __m512i) {
+                            let iw = c &- g.padLeft
+                            var a = fill16, e = fill16, f = fill16
+                            if UInt(bitPattern: iw) < inW {
+                                a = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, r0 + iw &* s0))
+                                e = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, r1 + iw &* s1))
+                                f = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, r2 + iw &* s2))
+                            }
+                            return (
+                                _mm512_unpacklo_epi16(a, e), _mm512_unpackhi_epi16(a, e),
+                                _mm512_unpacklo_epi16(f, zero), _mm512_unpackhi_epi16(f, zero)
+                            )
                         }
-                        if ow < g.outW { single(ow, sums(c0, c1, column(ow + 2))) }
-                    } else {
-                        // Stride 2: two new columns per pixel, the last one shared with the next pixel.
-                        var c0 = column(0)
-                        while ow + 2 <= g.outW {
-                            let c2 = column(2 * ow + 2), c4 = column(2 * ow + 4)
-                            pair(ow, sums(c0, column(2 * ow + 1), c2), sums(c2, column(2 * ow + 3), c4))
-                            c0 = c4
-                            ow += 2
+                        @inline(__always) func madd(_ acc: __m512i, _ v: __m512i, _ k: Int, _ i: Int) -> __m512i {
+                            _mm512_add_epi32(acc, _mm512_madd_epi16(v, w(k, i)))
                         }
-                        if ow < g.outW { single(ow, sums(c0, column(2 * ow + 1), column(2 * ow + 2))) }
+                        let outBlock = outRow + b * 32
+                        typealias Column = (__m512i, __m512i, __m512i, __m512i)
+                        @inline(__always) func sums(_ c0: Column, _ c1: Column, _ c2: Column) -> (__m512i, __m512i) {
+                            let acc0 = madd(madd(madd(madd(bias0, c0.0, 0, 0), c0.2, 0, 2), c1.0, 1, 0), c1.2, 1, 2)
+                            let acc1 = madd(madd(madd(madd(bias1, c0.1, 0, 1), c0.3, 0, 3), c1.1, 1, 1), c1.3, 1, 3)
+                            return (
+                                _mm512_add_epi32(acc0, madd(_mm512_madd_epi16(c2.0, w(2, 0)), c2.2, 2, 2)),
+                                _mm512_add_epi32(acc1, madd(_mm512_madd_epi16(c2.1, w(2, 1)), c2.3, 2, 3))
+                            )
+                        }
+                        @inline(__always) func single(_ ow: Int, _ acc: (__m512i, __m512i)) {
+                            let q0 = requantize16AVX512(acc.0, table: t0, o)
+                            let q1 = requantize16AVX512(acc.1, table: t1, o)
+                            // Dwords of q0 hold channels 0-3, 8-11, ..., of q1 4-7, 12-15, ...: interleaved back.
+                            let out = outBlock + ow * g.outC
+                            store16(flipped(_mm_unpacklo_epi32(q0, q1)), out, valid: min(valid, 16))
+                            if valid > 16 { store16(flipped(_mm_unpackhi_epi32(q0, q1)), out + 16, valid: valid - 16) }
+                        }
+                        // Pixels ow and ow + 1 narrowed together (`narrowPairsAVX512`).
+                        @inline(__always) func pair(_ ow: Int, _ p: (__m512i, __m512i), _ q: (__m512i, __m512i)) {
+                            let (bp, bq) = narrowPairsAVX512(
+                                o.multiply(p.0, table: t0), o.multiply(p.1, table: t1),
+                                o.multiply(q.0, table: t0), o.multiply(q.1, table: t1), o, orderP: orderP,
+                                orderQ: orderQ)
+                            storePairAVX512(
+                                flipped(bp), flipped(bq), outBlock + ow * g.outC, next: g.outC, valid: valid)
+                        }
+                        var ow = 0
+                        if g.strideW == 1 {
+                            // Each output pixel brings one new column.
+                            var c0 = column(0), c1 = column(1)
+                            while ow + 2 <= g.outW {
+                                let c2 = column(ow + 2), c3 = column(ow + 3)
+                                pair(ow, sums(c0, c1, c2), sums(c1, c2, c3))
+                                c0 = c2
+                                c1 = c3
+                                ow += 2
+                            }
+                            if ow < g.outW { single(ow, sums(c0, c1, column(ow + 2))) }
+                        } else {
+                            // Stride 2: two new columns per pixel, the last one shared with the next pixel.
+                            var c0 = column(0)
+                            while ow + 2 <= g.outW {
+                                let c2 = column(2 * ow + 2), c4 = column(2 * ow + 4)
+                                pair(ow, sums(c0, column(2 * ow + 1), c2), sums(c2, column(2 * ow + 3), c4))
+                                c0 = c4
+                                ow += 2
+                            }
+                            if ow < g.outW { single(ow, sums(c0, column(2 * ow + 1), column(2 * ow + 2))) }
+                        }
                     }
                 }
             }
@@ -223,7 +275,10 @@ extension Kernels {
         let table: [Int32]
         let rounding: AVX512Rounding
         let channelStride: Int
-        var needsPaddedCopy: Bool { p.geometry.hasPadding || p.geometry.inC != channelStride }
+        /// Layers that slide columns read the input itself (`depthwiseColumnsAVX512`).
+        var needsPaddedCopy: Bool {
+            !slidesColumnsAVX512(p.geometry) && (p.geometry.hasPadding || p.geometry.inC != channelStride)
+        }
 
         init(_ p: QuantizedConvParameters) {
             self.p = p
@@ -250,16 +305,17 @@ extension Kernels {
             runPadded(x, paddedH: ph, paddedW: pw, output: output)
         }
 
+        /// `x` as `padded` returns it. `flip`: see `depthwiseConvAVX512`.
         func runPadded(
             _ x: UnsafePointer<Int8>, paddedH: Int, paddedW: Int, output: UnsafeMutablePointer<Int8>,
-            rows: Range<Int>? = nil
+            rows: Range<Int>? = nil, flip: Bool = false
         ) {
             packed.withUnsafeBufferPointer { w in
                 table.withUnsafeBufferPointer { t in
                     depthwiseConvAVX512(
                         x, paddedH: paddedH, paddedW: paddedW, channelStride: channelStride, p.geometry,
-                        weights: w.baseAddress!, table: t.baseAddress!, requant: p.requant,
-                        rounding: rounding, output: output, rows: rows)
+                        weights: w.baseAddress!, table: t.baseAddress!, requant: p.requant, rounding: rounding,
+                        fill: Int8(truncatingIfNeeded: p.inputZeroPoint), output: output, rows: rows, flip: flip)
                 }
             }
         }
