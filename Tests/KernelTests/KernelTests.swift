@@ -683,25 +683,27 @@ final class KernelTests: XCTestCase {
     /// The fused int8 depthwise+pointwise kernel gives the two kernels' bytes (banded in AVX2 builds:
     /// row counts that do not divide into bands, odd channel counts, stride 2; in AVX-512 builds
     /// channel counts that are multiples of 4 have the depthwise kernel store the pointwise
-    /// kernel's flipped input, here also with a partial block of 32 read by masked loads).
+    /// kernel's flipped input, here also with a partial block of 32 read by masked loads, and
+    /// from a 5x5 depthwise layer, which does not slide columns).
     func testInt8DepthwisePointwiseEqualsTheTwoConvolutions() {
         var rng = SeededRandom(23)
         func int8s(_ n: Int, _ r: Float) -> [Int8] {
             (0..<n).map { _ in Int8(max(-128, min(127, Int((rng.next() * r).rounded())))) }
         }
         let shapes = [
-            (23, 9, 37, 19, 1), (40, 40, 16, 24, 2), (7, 7, 96, 160, 1), (21, 19, 8, 16, 1), (13, 11, 40, 24, 2),
-            (9, 12, 144, 24, 1)
+            (23, 9, 37, 19, 1, 3), (40, 40, 16, 24, 2, 3), (7, 7, 96, 160, 1, 3), (21, 19, 8, 16, 1, 3),
+            (13, 11, 40, 24, 2, 3), (9, 12, 144, 24, 1, 3), (11, 10, 40, 24, 1, 5)
         ]
-        for (h, w, c, co, s) in shapes {
-            let oh = (h + 2 - 3) / s + 1, ow = (w + 2 - 3) / s + 1
+        for (h, w, c, co, s, k) in shapes {
+            let pad = k / 2
+            let oh = (h + 2 * pad - k) / s + 1, ow = (w + 2 * pad - k) / s + 1
             let dg = Conv2DGeometry(
-                input: (1, h, w, c), output: (oh, ow, c), kernel: (3, 3),
-                stride: (s, s), pads: (1, 1, 1, 1), groups: c)
+                input: (1, h, w, c), output: (oh, ow, c), kernel: (k, k),
+                stride: (s, s), pads: (pad, pad, pad, pad), groups: c)
             let pg = Conv2DGeometry(input: (1, oh, ow, c), output: (oh, ow, co), kernel: (1, 1))
             let dk = Kernels.QuantizedDepthwiseConv2DKernel(
                 Kernels.QuantizedConvParameters(
-                    geometry: dg, weights: int8s(c * 9, 60), bias: (0..<c).map { _ in Int32(rng.next() * 500) },
+                    geometry: dg, weights: int8s(c * k * k, 60), bias: (0..<c).map { _ in Int32(rng.next() * 500) },
                     inputZeroPoint: 4,
                     requantization: Requantization(
                         scales: (0..<c).map { _ in Double(0.01 + 0.005 * rng.next()) }, outputZeroPoint: -9, min: -9,
@@ -723,7 +725,7 @@ final class KernelTests: XCTestCase {
             dk.run(input: x, output: &mid, scratch: scratch)
             pk.run(input: mid, output: &want, scratch: scratch)
             fused.run(input: x, output: &got, scratch: scratch)
-            XCTAssertEqual(got, want, "\(h)x\(w)x\(c) -> \(co) stride \(s)")
+            XCTAssertEqual(got, want, "\(h)x\(w)x\(c) -> \(co) stride \(s) kernel \(k)")
         }
     }
 
