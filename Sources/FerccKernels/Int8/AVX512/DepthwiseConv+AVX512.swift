@@ -24,33 +24,19 @@ extension Kernels {
 
     /// Depthwise weights for `depthwiseConvAVX512`, [block of 32][tap pair][32 lanes][2 taps] (an
     /// odd last tap pairs with zero weights), and the table: two 16-lane parts per block, lanes in
-    /// the accumulators' order. Layers that slide columns (`slidesColumnsAVX512`) have after those,
-    /// per block of 32 and kernel column k, four vectors of 16 lanes x 2 taps: rows 0 and 1 of
-    /// column k for the first accumulator's lanes, the same for the second's, then row 2 (with a
-    /// zero) for each.
+    /// the accumulators' order.
     static func packDepthwiseAVX512(_ g: Conv2DGeometry, _ weights: [Int8], folded: [Int32], _ r: Requantization) -> (
         [Int16], [Int32]
     ) {
         let taps = g.kernelH * g.kernelW, tapPairs = (taps + 1) / 2
         let blocks = (g.outC + 31) / 32
-        let columns = slidesColumnsAVX512(g) ? blocks * 3 * 128 : 0
-        var packed = [Int16](repeating: 0, count: blocks * tapPairs * 64 + columns)
-        let columnBase = blocks * tapPairs * 64
+        var packed = [Int16](repeating: 0, count: blocks * tapPairs * 64)
         for b in 0..<blocks {
             for lane in 0..<32 {
                 let c = b * 32 + depthwiseChannelAVX512(lane)
                 guard c < g.outC else { continue }
                 for t in 0..<taps {
                     packed[(b * tapPairs + t / 2) * 64 + lane * 2 + t % 2] = Int16(weights[c * taps + t])
-                }
-                if columns > 0 {
-                    let half = lane / 16, l = lane % 16
-                    for k in 0..<3 {
-                        let base = columnBase + (b * 3 + k) * 128
-                        packed[base + half * 32 + l * 2] = Int16(weights[c * 9 + k])
-                        packed[base + half * 32 + l * 2 + 1] = Int16(weights[c * 9 + 3 + k])
-                        packed[base + 64 + half * 32 + l * 2] = Int16(weights[c * 9 + 6 + k])
-                    }
                 }
             }
         }
@@ -63,37 +49,66 @@ extension Kernels {
         return (packed, table)
     }
 
+    /// The channel (within its block of 32) that lane `i` of `depthwiseColumnsAVX512`'s
+    /// accumulators holds: lanes 0-15 are the first accumulator (channels 0-3, 16-19, 8-11,
+    /// 24-27: the byte and word interleaves work within 128-bit quarters of two 256-bit halves),
+    /// lanes 16-31 the second (4-7, 20-23, 12-15, 28-31).
+    static func depthwiseColumnChannelAVX512(_ i: Int) -> Int {
+        let second = i / 16, quarter = (i % 16) / 4
+        return (quarter % 2) * 16 + (quarter / 2) * 8 + second * 4 + i % 4
+    }
+
+    /// Weights and table for `depthwiseColumnsAVX512` (layers that slide columns): per block of 32
+    /// and kernel column k, two vectors of 16 lanes x 4 bytes (the first accumulator's lanes, then
+    /// the second's), each lane rows 0, 1 and 2 of column k and a zero: the quads `vpdpbusd`
+    /// multiplies with a column of three input pixels. The table's biases take 128 times the
+    /// channel's weight sum off: the kernel's input bytes are flipped (x + 128 as unsigned), so the
+    /// accumulators end where `depthwiseConvAVX512`'s do.
+    static func packDepthwiseColumnsVNNI(_ g: Conv2DGeometry, _ weights: [Int8], folded: [Int32], _ r: Requantization)
+        -> ([Int8], [Int32])
+    {
+        let blocks = (g.outC + 31) / 32
+        var packed = [Int8](repeating: 0, count: blocks * 3 * 128)
+        for b in 0..<blocks {
+            for lane in 0..<32 {
+                let c = b * 32 + depthwiseColumnChannelAVX512(lane)
+                guard c < g.outC else { continue }
+                for k in 0..<3 {
+                    for row in 0..<3 {
+                        packed[(b * 3 + k) * 128 + lane * 4 + row] = weights[c * 9 + row * 3 + k]
+                    }
+                }
+            }
+        }
+        let shifted = folded.indices.map { c in
+            folded[c] &- 128 &* (0..<9).reduce(Int32(0)) { $0 + Int32(weights[c * 9 + $1]) }
+        }
+        let table = AVX2Table.make(
+            blocks: blocks * 2,
+            channelOfLane: { lane in
+                let c = (lane / 32) * 32 + depthwiseColumnChannelAVX512(lane % 32)
+                return c < g.outC ? c : nil
+            }, bias: shifted, r)
+        return (packed, table)
+    }
+
     /// Depthwise int8 convolution with 512-bit 16-bit multiply-adds over pairs of taps: 32 channels
     /// of two taps, sign-extended and interleaved, against weights interleaved the same way, into two
     /// accumulators of 16 channels. `x` holds `channelStride` (a multiple of 32) bytes per pixel,
-    /// padded with the zero point; layers that slide columns (`slidesColumnsAVX512`) read the
-    /// layer's own input instead (`g.inC` bytes per pixel, no padding; `fill` stands for the
-    /// padding). With `rows` (batch 1 only) it computes those output rows into `output` as rows 0,
+    /// padded with the zero point. Layers that slide columns take `depthwiseColumnsAVX512`
+    /// instead. With `rows` (batch 1 only) it computes those output rows into `output` as rows 0,
     /// 1, ... `flip` stores each byte with its sign bit flipped (x + 128 as unsigned: the input
     /// `denseConvVNNI` takes).
     static func depthwiseConvAVX512(
         _ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
         weights: UnsafePointer<Int16>, table: UnsafePointer<Int32>, requant r: Requantization,
-        rounding: AVX512Rounding, fill: Int8, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil,
-        flip: Bool = false
+        rounding: AVX512Rounding, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil, flip: Bool = false
     ) {
         let outRows = rows ?? 0..<g.outH, firstRow = rows?.lowerBound ?? 0
         let taps = g.kernelH * g.kernelW
         let tapPairs = (taps + 1) / 2
         let blocks = (g.outC + 31) / 32
         let o = AVX512Output(r, rounding: rounding)
-        if slidesColumnsAVX512(g) {
-            if flip {
-                depthwiseColumnsAVX512(
-                    FlippedBytes.self, x, g, fill: fill, weights: weights, table: table, o, output: output,
-                    rows: outRows, firstRow: firstRow)
-            } else {
-                depthwiseColumnsAVX512(
-                    PlainBytes.self, x, g, fill: fill, weights: weights, table: table, o, output: output,
-                    rows: outRows, firstRow: firstRow)
-            }
-            return
-        }
         let sign = _mm_set1_epi8(flip ? -128 : 0)
         withUnsafeTemporaryAllocation(of: Int.self, capacity: tapPairs * 2) { tapOffsets in
             for i in 0..<(tapPairs * 2) {
@@ -144,32 +159,34 @@ extension Kernels {
     enum PlainBytes: DepthwiseBytes { static var flipped: Bool { false } }
     enum FlippedBytes: DepthwiseBytes { static var flipped: Bool { true } }
 
-    /// `depthwiseConvAVX512` for layers that slide columns (`slidesColumnsAVX512`): along an output
-    /// row, each column of three input pixels is sign-extended and interleaved once (rows 0 and 1
-    /// together, row 2 with zeros) and serves every output pixel whose window holds it (three at
-    /// stride 1); the same sums, so the same bytes. It reads the layer's input `x` itself (`g.inC`
-    /// bytes per pixel; a partial last block of 32 channels by masked loads), and pixels of the
-    /// padding as `fill`: a padded copy of the input cost MobileNetV2's int8 layers 4% of their
-    /// time in `memmove` and `memset`.
+    /// A depthwise 3x3 layer that slides columns (`slidesColumnsAVX512`), 32 channels at a time
+    /// with `vpdpbusd`: along an output row, each column of three input pixels is flipped (x + 128
+    /// as unsigned) and interleaved once into quads of rows 0, 1, 2 (and row 2 again, whose weight
+    /// is zero) per channel, and serves every output pixel whose window holds it (three at stride
+    /// 1). One `vpdpbusd` per column and 16 channels does what took two 16-bit multiply-adds and
+    /// two adds; the table's biases make up for the flip (`packDepthwiseColumnsVNNI`), so the
+    /// accumulators and bytes are `depthwiseConvAVX512`'s. It reads the layer's input `x` itself
+    /// (`g.inC` bytes per pixel; a partial last block of 32 channels by masked loads), and pixels
+    /// of the padding as `fill`: a padded copy of the input cost MobileNetV2's int8 layers 4% of
+    /// their time in `memmove` and `memset`. `rows` and `B`: see `depthwiseConvAVX512`.
     @inline(never)
     static func depthwiseColumnsAVX512<B: DepthwiseBytes>(
-        _: B.Type, _ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, fill: Int8, weights: UnsafePointer<Int16>,
+        _: B.Type, _ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, fill: Int8, weights: UnsafeRawPointer,
         table: UnsafePointer<Int32>, _ o: AVX512Output, output: UnsafeMutablePointer<Int8>, rows outRows: Range<Int>,
         firstRow: Int
     ) {
         let flip = B.flipped
         let blocks = (g.outC + 31) / 32
-        let columnWeights = weights + blocks * 5 * 64
-        let zero = _mm512_setzero_si512()
-        let fill16 = _mm512_set1_epi16(Int16(fill))
-        @inline(__always) func flipped(_ v: __m128i) -> __m128i { flip ? _mm_xor_si128(v, _mm_set1_epi8(-128)) : v }
+        let sign = _mm512_set1_epi8(-128)
+        let fillColumn = _mm512_set1_epi8(fill ^ -128)
         @inline(__always) func flipped(_ v: __m256i) -> __m256i {
             flip ? _mm256_xor_si256(v, _mm256_set1_epi8(-128)) : v
         }
         let cs = g.inC, inW = UInt(g.inW)
-        // After `narrowPairsAVX512`, 128-bit lane i holds channels 8i..8i+7 of the first pixel (the
-        // packs undo the accumulators' interleave), then of the second.
-        let orderP = dwordsAVX512([0, 1, 4, 5, 8, 9, 12, 13]), orderQ = dwordsAVX512([2, 3, 6, 7, 10, 11, 14, 15])
+        // After `packBytesAVX512`, 128-bit lane i holds four channels of each of the first pixel's
+        // accumulators, then the second's: channels 8i..8i+7 for i = 0, 2 and 16 more for 1, 3
+        // (`depthwiseColumnChannelAVX512`).
+        let orderP = dwordsAVX512([0, 1, 8, 9, 4, 5, 12, 13]), orderQ = dwordsAVX512([2, 3, 10, 11, 6, 7, 14, 15])
         // Rows of the padding read the same 32 bytes of `fill` at every column (a stride of 0).
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { fillBytes in
             fillBytes.initialize(repeating: fill)
@@ -190,46 +207,41 @@ extension Kernels {
                         let bias0 = loadM512(UnsafeRawPointer(t0)), bias1 = loadM512(UnsafeRawPointer(t1))
                         let r0 = row0 + (s0 == 0 ? 0 : b * 32), r1 = row1 + (s1 == 0 ? 0 : b * 32)
                         let r2 = row2 + (s2 == 0 ? 0 : b * 32)
-                        let wc = UnsafeRawPointer(columnWeights + b * 3 * 128)
-                        @inline(__always) func w(_ k: Int, _ i: Int) -> __m512i { loadM512(wc + (k * 4 + i) * 64) }
+                        let wc = weights + b * 3 * 128
+                        @inline(__always) func w(_ k: Int, _ i: Int) -> __m512i { loadM512(wc + (k * 2 + i) * 64) }
                         // Column c of the padded input (input column c - padLeft; `fill` in the
-                        // padding): rows 0 and 1 interleaved (two vectors, the accumulators' lanes),
-                        // row 2 interleaved with zeros (two more).
-                        @inline(__always) func column(_ c: Int) -> (__m512i, __m512i, __m512i, __m512i) {
+                        // padding), flipped, as quads of rows 0, 1, 2, 2 in the two accumulators'
+                        // lanes: bytes of rows 0 and 1 interleaved, of row 2 with itself, then words.
+                        @inline(__always) func column(_ c: Int) -> (__m512i, __m512i) {
                             let iw = c &- g.padLeft
-                            var a = fill16, e = fill16, f = fill16
-                            if UInt(bitPattern: iw) < inW {
-                                a = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, r0 + iw &* s0))
-                                e = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, r1 + iw &* s1))
-                                f = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, r2 + iw &* s2))
-                            }
-                            return (
-                                _mm512_unpacklo_epi16(a, e), _mm512_unpackhi_epi16(a, e),
-                                _mm512_unpacklo_epi16(f, zero), _mm512_unpackhi_epi16(f, zero)
-                            )
-                        }
-                        @inline(__always) func madd(_ acc: __m512i, _ v: __m512i, _ k: Int, _ i: Int) -> __m512i {
-                            _mm512_add_epi32(acc, _mm512_madd_epi16(v, w(k, i)))
+                            guard UInt(bitPattern: iw) < inW else { return (fillColumn, fillColumn) }
+                            let a = _mm256_maskz_loadu_epi8(mask, r0 + iw &* s0)
+                            let e = _mm256_maskz_loadu_epi8(mask, r1 + iw &* s1)
+                            let f = _mm256_maskz_loadu_epi8(mask, r2 + iw &* s2)
+                            let lo = _mm256_unpacklo_epi8(a, e), hi = _mm256_unpackhi_epi8(a, e)
+                            let flo = _mm256_unpacklo_epi8(f, f), fhi = _mm256_unpackhi_epi8(f, f)
+                            let v0 = _mm512_mask_broadcast_i64x4(
+                                _mm512_castsi256_si512(_mm256_unpacklo_epi16(lo, flo)), 0xF0,
+                                _mm256_unpacklo_epi16(hi, fhi))
+                            let v1 = _mm512_mask_broadcast_i64x4(
+                                _mm512_castsi256_si512(_mm256_unpackhi_epi16(lo, flo)), 0xF0,
+                                _mm256_unpackhi_epi16(hi, fhi))
+                            return (_mm512_xor_si512(v0, sign), _mm512_xor_si512(v1, sign))
                         }
                         let outBlock = outRow + b * 32
-                        typealias Column = (__m512i, __m512i, __m512i, __m512i)
+                        typealias Column = (__m512i, __m512i)
                         @inline(__always) func sums(_ c0: Column, _ c1: Column, _ c2: Column) -> (__m512i, __m512i) {
-                            let acc0 = madd(madd(madd(madd(bias0, c0.0, 0, 0), c0.2, 0, 2), c1.0, 1, 0), c1.2, 1, 2)
-                            let acc1 = madd(madd(madd(madd(bias1, c0.1, 0, 1), c0.3, 0, 3), c1.1, 1, 1), c1.3, 1, 3)
-                            return (
-                                _mm512_add_epi32(acc0, madd(_mm512_madd_epi16(c2.0, w(2, 0)), c2.2, 2, 2)),
-                                _mm512_add_epi32(acc1, madd(_mm512_madd_epi16(c2.1, w(2, 1)), c2.3, 2, 3))
+                            (
+                                _mm512_dpbusd_epi32(
+                                    _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(bias0, c0.0, w(0, 0)), c1.0, w(1, 0)),
+                                    c2.0, w(2, 0)),
+                                _mm512_dpbusd_epi32(
+                                    _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(bias1, c0.1, w(0, 1)), c1.1, w(1, 1)),
+                                    c2.1, w(2, 1))
                             )
                         }
-                        @inline(__always) func single(_ ow: Int, _ acc: (__m512i, __m512i)) {
-                            let q0 = requantize16AVX512(acc.0, table: t0, o)
-                            let q1 = requantize16AVX512(acc.1, table: t1, o)
-                            // Dwords of q0 hold channels 0-3, 8-11, ..., of q1 4-7, 12-15, ...: interleaved back.
-                            let out = outBlock + ow * g.outC
-                            store16(flipped(_mm_unpacklo_epi32(q0, q1)), out, valid: min(valid, 16))
-                            if valid > 16 { store16(flipped(_mm_unpackhi_epi32(q0, q1)), out + 16, valid: valid - 16) }
-                        }
-                        // Pixels ow and ow + 1 narrowed together (`narrowPairsAVX512`).
+                        // Pixels ow and ow + 1 narrowed together (`narrowPairsAVX512`); a last
+                        // pixel alone with itself.
                         @inline(__always) func pair(_ ow: Int, _ p: (__m512i, __m512i), _ q: (__m512i, __m512i)) {
                             let (bp, bq) = narrowPairsAVX512(
                                 o.multiply(p.0, table: t0), o.multiply(p.1, table: t1),
@@ -237,6 +249,12 @@ extension Kernels {
                                 orderQ: orderQ)
                             storePairAVX512(
                                 flipped(bp), flipped(bq), outBlock + ow * g.outC, next: g.outC, valid: valid)
+                        }
+                        @inline(__always) func single(_ ow: Int, _ p: (__m512i, __m512i)) {
+                            let m0 = o.multiply(p.0, table: t0), m1 = o.multiply(p.1, table: t1)
+                            let bp = _mm512_castsi512_si256(
+                                _mm512_permutexvar_epi32(orderP, packBytesAVX512(m0, m1, m0, m1, o)))
+                            _mm256_mask_storeu_epi8(outBlock + ow * g.outC, mask, flipped(bp))
                         }
                         var ow = 0
                         if g.strideW == 1 {
@@ -271,19 +289,30 @@ extension Kernels {
     /// 32 channels per step, the input copy's channels padded to 32.
     struct QuantizedDepthwiseConvAVX512 {
         let p: QuantizedConvParameters
+        /// `packDepthwiseAVX512`'s weights, or for layers that slide columns
+        /// `packDepthwiseColumnsVNNI`'s (`slides`), and the table that goes with them.
         let packed: [Int16]
+        let columnWeights: [Int8]
         let table: [Int32]
         let rounding: AVX512Rounding
         let channelStride: Int
+        let slides: Bool
         /// Layers that slide columns read the input itself (`depthwiseColumnsAVX512`).
         var needsPaddedCopy: Bool {
-            !slidesColumnsAVX512(p.geometry) && (p.geometry.hasPadding || p.geometry.inC != channelStride)
+            !slides && (p.geometry.hasPadding || p.geometry.inC != channelStride)
         }
 
         init(_ p: QuantizedConvParameters) {
             self.p = p
             rounding = roundingAVX512(p)
-            (packed, table) = packDepthwiseAVX512(p.geometry, p.weights, folded: p.folded, p.requant)
+            slides = slidesColumnsAVX512(p.geometry)
+            if slides {
+                packed = []
+                (columnWeights, table) = packDepthwiseColumnsVNNI(p.geometry, p.weights, folded: p.folded, p.requant)
+            } else {
+                columnWeights = []
+                (packed, table) = packDepthwiseAVX512(p.geometry, p.weights, folded: p.folded, p.requant)
+            }
             channelStride = (p.geometry.outC + 31) / 32 * 32
         }
 
@@ -310,12 +339,29 @@ extension Kernels {
             _ x: UnsafePointer<Int8>, paddedH: Int, paddedW: Int, output: UnsafeMutablePointer<Int8>,
             rows: Range<Int>? = nil, flip: Bool = false
         ) {
-            packed.withUnsafeBufferPointer { w in
-                table.withUnsafeBufferPointer { t in
+            table.withUnsafeBufferPointer { t in
+                if slides {
+                    let o = AVX512Output(p.requant, rounding: rounding)
+                    let fill = Int8(truncatingIfNeeded: p.inputZeroPoint)
+                    let outRows = rows ?? 0..<p.geometry.outH, firstRow = rows?.lowerBound ?? 0
+                    columnWeights.withUnsafeBytes { w in
+                        if flip {
+                            depthwiseColumnsAVX512(
+                                FlippedBytes.self, x, p.geometry, fill: fill, weights: w.baseAddress!,
+                                table: t.baseAddress!, o, output: output, rows: outRows, firstRow: firstRow)
+                        } else {
+                            depthwiseColumnsAVX512(
+                                PlainBytes.self, x, p.geometry, fill: fill, weights: w.baseAddress!,
+                                table: t.baseAddress!, o, output: output, rows: outRows, firstRow: firstRow)
+                        }
+                    }
+                    return
+                }
+                packed.withUnsafeBufferPointer { w in
                     depthwiseConvAVX512(
                         x, paddedH: paddedH, paddedW: paddedW, channelStride: channelStride, p.geometry,
                         weights: w.baseAddress!, table: t.baseAddress!, requant: p.requant, rounding: rounding,
-                        fill: Int8(truncatingIfNeeded: p.inputZeroPoint), output: output, rows: rows, flip: flip)
+                        output: output, rows: rows, flip: flip)
                 }
             }
         }
