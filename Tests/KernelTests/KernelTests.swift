@@ -682,9 +682,9 @@ final class KernelTests: XCTestCase {
 
     /// The fused int8 depthwise+pointwise kernel gives the two kernels' bytes (banded in AVX2 builds:
     /// row counts that do not divide into bands, odd channel counts, stride 2; in AVX-512 builds
-    /// channel counts that are multiples of 4 have the depthwise kernel store the pointwise
-    /// kernel's flipped input, here also with a partial block of 32 read by masked loads, and
-    /// from a 5x5 depthwise layer, which does not slide columns).
+    /// the depthwise kernel stores the pointwise kernel's flipped input, here also with a partial
+    /// block of 32 read by masked loads, with 58 and 42 channels into pixels of 60 and 44 bytes,
+    /// and from 5x5 depthwise layers, which do not slide columns).
     func testInt8DepthwisePointwiseEqualsTheTwoConvolutions() {
         var rng = SeededRandom(23)
         func int8s(_ n: Int, _ r: Float) -> [Int8] {
@@ -692,7 +692,8 @@ final class KernelTests: XCTestCase {
         }
         let shapes = [
             (23, 9, 37, 19, 1, 3), (40, 40, 16, 24, 2, 3), (7, 7, 96, 160, 1, 3), (21, 19, 8, 16, 1, 3),
-            (13, 11, 40, 24, 2, 3), (9, 12, 144, 24, 1, 3), (11, 10, 40, 24, 1, 5)
+            (13, 11, 40, 24, 2, 3), (9, 12, 144, 24, 1, 3), (11, 10, 40, 24, 1, 5), (14, 13, 58, 58, 1, 3),
+            (15, 12, 58, 30, 2, 3), (9, 9, 42, 24, 1, 5)
         ]
         for (h, w, c, co, s, k) in shapes {
             let pad = k / 2

@@ -96,13 +96,15 @@ extension Kernels {
     /// of two taps, sign-extended and interleaved, against weights interleaved the same way, into two
     /// accumulators of 16 channels. `x` holds `channelStride` (a multiple of 32) bytes per pixel,
     /// padded with the zero point. Layers that slide columns take `depthwiseColumnsAVX512`
-    /// instead. With `rows` (batch 1 only) it computes those output rows into `output` as rows 0,
-    /// 1, ... `flip` stores each byte with its sign bit flipped (x + 128 as unsigned: the input
+    /// instead. Output pixels are `outStride` bytes apart (`outC` up to `outC` rounded up to 32).
+    /// With `rows` (batch 1 only) it computes those output rows into `output` as rows 0, 1, ...
+    /// `flip` stores each byte with its sign bit flipped (x + 128 as unsigned: the input
     /// `denseConvVNNI` takes).
     static func depthwiseConvAVX512(
         _ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
         weights: UnsafePointer<Int16>, table: UnsafePointer<Int32>, requant r: Requantization,
-        rounding: AVX512Rounding, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil, flip: Bool = false
+        rounding: AVX512Rounding, output: UnsafeMutablePointer<Int8>, outStride os: Int, rows: Range<Int>? = nil,
+        flip: Bool = false
     ) {
         let outRows = rows ?? 0..<g.outH, firstRow = rows?.lowerBound ?? 0
         let taps = g.kernelH * g.kernelW
@@ -118,12 +120,12 @@ extension Kernels {
             for n in 0..<g.batch {
                 for oh in outRows {
                     for b in 0..<blocks {
-                        let valid = min(g.outC - b * 32, 32)
+                        let valid = min(os - b * 32, 32)
                         let t0 = table + 2 * b * AVX2Table.stride, t1 = t0 + AVX2Table.stride
                         let wb = weights + b * tapPairs * 64
                         let bias0 = loadM512(UnsafeRawPointer(t0)), bias1 = loadM512(UnsafeRawPointer(t1))
                         let row = x + (n * ph + oh * g.strideH) * pw * cs + b * 32
-                        let outRow = output + (n * g.outH + oh - firstRow) * g.outW * g.outC + b * 32
+                        let outRow = output + (n * g.outH + oh - firstRow) * g.outW * os + b * 32
                         for ow in 0..<g.outW {
                             let px = row + ow * g.strideW * cs
                             var acc0 = bias0, acc1 = bias1
@@ -140,7 +142,7 @@ extension Kernels {
                             }
                             let q0 = requantize16AVX512(acc0, table: t0, o), q1 = requantize16AVX512(acc1, table: t1, o)
                             // Dwords of q0 hold channels 0-3, 8-11, ..., of q1 4-7, 12-15, ...: interleaved back.
-                            let out = outRow + ow * g.outC
+                            let out = outRow + ow * os
                             store16(_mm_xor_si128(_mm_unpacklo_epi32(q0, q1), sign), out, valid: min(valid, 16))
                             if valid > 16 {
                                 store16(_mm_xor_si128(_mm_unpackhi_epi32(q0, q1), sign), out + 16, valid: valid - 16)
@@ -172,8 +174,8 @@ extension Kernels {
     @inline(never)
     static func depthwiseColumnsAVX512<B: DepthwiseBytes>(
         _: B.Type, _ x: UnsafePointer<Int8>, _ g: Conv2DGeometry, fill: Int8, weights: UnsafeRawPointer,
-        table: UnsafePointer<Int32>, _ o: AVX512Output, output: UnsafeMutablePointer<Int8>, rows outRows: Range<Int>,
-        firstRow: Int
+        table: UnsafePointer<Int32>, _ o: AVX512Output, output: UnsafeMutablePointer<Int8>, outStride os: Int,
+        rows outRows: Range<Int>, firstRow: Int
     ) {
         let flip = B.flipped
         let blocks = (g.outC + 31) / 32
@@ -199,10 +201,11 @@ extension Kernels {
                         return ih >= 0 && ih < g.inH ? (x + (n * g.inH + ih) * g.inW * cs, cs) : (fillRow, 0)
                     }
                     let (row0, s0) = inputRow(0), (row1, s1) = inputRow(1), (row2, s2) = inputRow(2)
-                    let outRow = output + (n * g.outH + oh - firstRow) * g.outW * g.outC
+                    let outRow = output + (n * g.outH + oh - firstRow) * g.outW * os
                     for b in 0..<blocks {
-                        let valid = min(g.outC - b * 32, 32)
+                        let valid = min(g.outC - b * 32, 32), stored = min(os - b * 32, 32)
                         let mask = UInt32(truncatingIfNeeded: (1 << valid) - 1)
+                        let storeMask = UInt32(truncatingIfNeeded: (1 << stored) - 1)
                         let t0 = table + 2 * b * AVX2Table.stride, t1 = t0 + AVX2Table.stride
                         let bias0 = loadM512(UnsafeRawPointer(t0)), bias1 = loadM512(UnsafeRawPointer(t1))
                         let r0 = row0 + (s0 == 0 ? 0 : b * 32), r1 = row1 + (s1 == 0 ? 0 : b * 32)
@@ -248,13 +251,13 @@ extension Kernels {
                                 o.multiply(q.0, table: t0), o.multiply(q.1, table: t1), o, orderP: orderP,
                                 orderQ: orderQ)
                             storePairAVX512(
-                                flipped(bp), flipped(bq), outBlock + ow * g.outC, next: g.outC, valid: valid)
+                                flipped(bp), flipped(bq), outBlock + ow * os, next: os, valid: stored)
                         }
                         @inline(__always) func single(_ ow: Int, _ p: (__m512i, __m512i)) {
                             let m0 = o.multiply(p.0, table: t0), m1 = o.multiply(p.1, table: t1)
                             let bp = _mm512_castsi512_si256(
                                 _mm512_permutexvar_epi32(orderP, packBytesAVX512(m0, m1, m0, m1, o)))
-                            _mm256_mask_storeu_epi8(outBlock + ow * g.outC, mask, flipped(bp))
+                            _mm256_mask_storeu_epi8(outBlock + ow * os, storeMask, flipped(bp))
                         }
                         var ow = 0
                         if g.strideW == 1 {
@@ -334,11 +337,14 @@ extension Kernels {
             runPadded(x, paddedH: ph, paddedW: pw, output: output)
         }
 
-        /// `x` as `padded` returns it. `flip`: see `depthwiseConvAVX512`.
+        /// `x` as `padded` returns it. `flip`: see `depthwiseConvAVX512`. `outStride`: bytes per
+        /// output pixel, `outC` (the default) up to `outC` rounded up to 32; the bytes past `outC`
+        /// get whatever lanes without a channel compute.
         func runPadded(
             _ x: UnsafePointer<Int8>, paddedH: Int, paddedW: Int, output: UnsafeMutablePointer<Int8>,
-            rows: Range<Int>? = nil, flip: Bool = false
+            outStride: Int? = nil, rows: Range<Int>? = nil, flip: Bool = false
         ) {
+            let os = outStride ?? p.geometry.outC
             table.withUnsafeBufferPointer { t in
                 if slides {
                     let o = AVX512Output(p.requant, rounding: rounding)
@@ -348,11 +354,13 @@ extension Kernels {
                         if flip {
                             depthwiseColumnsAVX512(
                                 FlippedBytes.self, x, p.geometry, fill: fill, weights: w.baseAddress!,
-                                table: t.baseAddress!, o, output: output, rows: outRows, firstRow: firstRow)
+                                table: t.baseAddress!, o, output: output, outStride: os, rows: outRows,
+                                firstRow: firstRow)
                         } else {
                             depthwiseColumnsAVX512(
                                 PlainBytes.self, x, p.geometry, fill: fill, weights: w.baseAddress!,
-                                table: t.baseAddress!, o, output: output, rows: outRows, firstRow: firstRow)
+                                table: t.baseAddress!, o, output: output, outStride: os, rows: outRows,
+                                firstRow: firstRow)
                         }
                     }
                     return
@@ -361,7 +369,7 @@ extension Kernels {
                     depthwiseConvAVX512(
                         x, paddedH: paddedH, paddedW: paddedW, channelStride: channelStride, p.geometry,
                         weights: w.baseAddress!, table: t.baseAddress!, requant: p.requant, rounding: rounding,
-                        output: output, rows: rows, flip: flip)
+                        output: output, outStride: os, rows: rows, flip: flip)
                 }
             }
         }
