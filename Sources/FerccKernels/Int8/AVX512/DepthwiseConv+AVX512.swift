@@ -40,13 +40,21 @@ extension Kernels {
                 }
             }
         }
-        let table = AVX2Table.make(
+        return (packed, depthwiseTableAVX512(g, channel: depthwiseChannelAVX512, bias: folded, r))
+    }
+
+    /// The table of an AVX-512 depthwise kernel whose lane i of each block of 32 holds that
+    /// block's channel `channel(i)`: two 16-lane parts per block.
+    static func depthwiseTableAVX512(_ g: Conv2DGeometry, channel: (Int) -> Int, bias: [Int32], _ r: Requantization)
+        -> [Int32]
+    {
+        let blocks = (g.outC + 31) / 32
+        return AVX2Table.make(
             blocks: blocks * 2,
             channelOfLane: { lane in
-                let c = (lane / 32) * 32 + depthwiseChannelAVX512(lane % 32)
+                let c = (lane / 32) * 32 + channel(lane % 32)
                 return c < g.outC ? c : nil
-            }, bias: folded, r)
-        return (packed, table)
+            }, bias: bias, r)
     }
 
     /// The channel (within its block of 32) that lane `i` of `depthwiseColumnsAVX512`'s
@@ -64,9 +72,8 @@ extension Kernels {
     /// multiplies with a column of three input pixels. The table's biases take 128 times the
     /// channel's weight sum off: the kernel's input bytes are flipped (x + 128 as unsigned), so the
     /// accumulators end where `depthwiseConvAVX512`'s do.
-    static func packDepthwiseColumnsVNNI(_ g: Conv2DGeometry, _ weights: [Int8], folded: [Int32], _ r: Requantization)
-        -> ([Int8], [Int32])
-    {
+    static func packDepthwiseColumnsVNNI(_ p: QuantizedConvParameters) -> ([Int8], [Int32]) {
+        let g = p.geometry, weights = p.weights
         let blocks = (g.outC + 31) / 32
         var packed = [Int8](repeating: 0, count: blocks * 3 * 128)
         for b in 0..<blocks {
@@ -80,16 +87,8 @@ extension Kernels {
                 }
             }
         }
-        let shifted = folded.indices.map { c in
-            folded[c] &- 128 &* (0..<9).reduce(Int32(0)) { $0 + Int32(weights[c * 9 + $1]) }
-        }
-        let table = AVX2Table.make(
-            blocks: blocks * 2,
-            channelOfLane: { lane in
-                let c = (lane / 32) * 32 + depthwiseColumnChannelAVX512(lane % 32)
-                return c < g.outC ? c : nil
-            }, bias: shifted, r)
-        return (packed, table)
+        let shifted = (0..<g.outC).map { p.folded[$0] &- 128 &* p.sums[$0] }
+        return (packed, depthwiseTableAVX512(g, channel: depthwiseColumnChannelAVX512, bias: shifted, p.requant))
     }
 
     /// Depthwise int8 convolution with 512-bit 16-bit multiply-adds over pairs of taps: 32 channels
@@ -311,7 +310,7 @@ extension Kernels {
             slides = slidesColumnsAVX512(p.geometry)
             if slides {
                 packed = []
-                (columnWeights, table) = packDepthwiseColumnsVNNI(p.geometry, p.weights, folded: p.folded, p.requant)
+                (columnWeights, table) = packDepthwiseColumnsVNNI(p)
             } else {
                 columnWeights = []
                 (packed, table) = packDepthwiseAVX512(p.geometry, p.weights, folded: p.folded, p.requant)
