@@ -514,26 +514,33 @@ final class KernelTests: XCTestCase {
         func check(
             inC: Int, outC: Int, k: Int, stride: Int, pad: Int, groups: Int, big: Bool, gain: Double = 1,
             dilation d: Int = 1, h: Int = 9, w: Int = 7,
-            hugeBias: Bool = false, powerOfTwoScales: Int? = nil, float: Bool
+            hugeBias: Bool = false, powerOfTwoScales: Int? = nil, lo: Int32 = -128, hi: Int32 = 127,
+            tiny: Bool = false, float: Bool
         ) {
             let outH = (h + 2 * pad - d * (k - 1) - 1) / stride + 1, outW = (w + 2 * pad - d * (k - 1) - 1) / stride + 1
             let g = Conv2DGeometry(
                 input: (1, h, w, inC), output: (outH, outW, outC), kernel: (k, k),
                 stride: (stride, stride), dilation: (d, d), pads: (pad, pad, pad, pad), groups: groups)
             let cig = inC / groups
+            // tiny: sums of a few units (weights of -1 to 1, inputs within 3 of the zero point, small
+            // biases), so that with power-of-two scales many land on the ties just below zero.
             let weights = (0..<(outC * k * k * cig)).map { _ in
-                Int8(big ? (rng.next() > 0 ? 127 : -127) : Int((rng.next() * 40).rounded()))
+                Int8(big ? (rng.next() > 0 ? 127 : -127) : Int((rng.next() * (tiny ? 1.4 : 40)).rounded()))
             }
             // hugeBias: channels 0 and 1 with accumulators that could reach 2^31, which sends the
             // whole kernel to the AVX-512 requantization's general rounding path.
             let bias = (0..<outC).map { oc in
-                Int32(rng.next() * 5000) + (hugeBias && oc < 2 ? (oc == 0 ? 1 : -1) * (Int32.max - 300_000) : 0)
+                Int32(rng.next() * (tiny ? 4 : 5000))
+                    + (hugeBias && oc < 2 ? (oc == 0 ? 1 : -1) * (Int32.max - 300_000) : 0)
             }
-            let input = (0..<(h * w * inC)).map { _ in Int8(max(-128, min(127, Int((rng.next() * 128).rounded())))) }
+            let input = (0..<(h * w * inC)).map { _ in
+                Int8(
+                    max(-128, min(127, tiny ? 7 + Int((rng.next() * 3).rounded()) : Int((rng.next() * 128).rounded()))))
+            }
             var scales = (0..<outC).map { _ in Double(0.0005 + 0.0004 * abs(rng.next())) / (big ? 40 : 1) * gain }
             // Scales of 2^-e: many sums fall exactly halfway between two outputs (rounding ties).
             if let e = powerOfTwoScales { scales = (0..<outC).map { oc in 1 / Double(1 << (e + oc % 4)) } }
-            let rq = Requantization(scales: scales, outputZeroPoint: -3, min: -128, max: 127, float: float)
+            let rq = Requantization(scales: scales, outputZeroPoint: -3, min: lo, max: hi, float: float)
             let kernel = Int8Convolution(
                 Kernels.QuantizedConvParameters(
                     geometry: g, weights: weights, bias: bias, inputZeroPoint: 7,
@@ -572,7 +579,8 @@ final class KernelTests: XCTestCase {
             }
             XCTAssertEqual(
                 got, want,
-                "inC \(inC) outC \(outC) k \(k) stride \(stride) groups \(groups) big \(big) dilation \(d) float \(float)"
+                "inC \(inC) outC \(outC) k \(k) stride \(stride) groups \(groups) big \(big) dilation \(d) "
+                    + "clamp \(lo)...\(hi) float \(float)"
             )
         }
         // TFLite's fixed-point requantization (imported models), then fercc's float scaling
@@ -677,6 +685,27 @@ final class KernelTests: XCTestCase {
                 float: float)
             check(inC: 64, outC: 32, k: 3, stride: 1, pad: 0, groups: 1, big: false, float: float)
             check(inC: 32, outC: 32, k: 3, stride: 1, pad: 2, groups: 1, big: false, gain: 3000, float: float)
+            // Clamps from the zero point (-3) up (ReLU, ReLU6: the folded rounding leaves out its
+            // [a < 0]) and from just below it (it must not), over sums of a few units and their ties
+            // (those just below zero decide the byte at the zero point): 1x1 and 3x3 dense, sliding
+            // and 5x5 depthwise on 512-bit lanes, 8 channels on 256-bit ones, Winograd (AVX2).
+            for (lo, hi): (Int32, Int32) in [(-3, 127), (-3, 40), (10, 127), (-4, 127)] {
+                check(
+                    inC: 24, outC: 40, k: 1, stride: 1, pad: 0, groups: 1, big: false, powerOfTwoScales: 2,
+                    lo: lo, hi: hi, tiny: true, float: float)
+                check(
+                    inC: 20, outC: 37, k: 3, stride: 1, pad: 1, groups: 1, big: false, powerOfTwoScales: 2,
+                    lo: lo, hi: hi, tiny: true, float: float)
+                check(
+                    inC: 40, outC: 40, k: 3, stride: 1, pad: 1, groups: 40, big: false, powerOfTwoScales: 2,
+                    lo: lo, hi: hi, tiny: true, float: float)
+                check(
+                    inC: 37, outC: 37, k: 5, stride: 1, pad: 2, groups: 37, big: false, powerOfTwoScales: 2,
+                    lo: lo, hi: hi, tiny: true, float: float)
+                check(
+                    inC: 8, outC: 8, k: 3, stride: 1, pad: 1, groups: 8, big: false, powerOfTwoScales: 2,
+                    lo: lo, hi: hi, tiny: true, float: float)
+            }
         }
     }
 

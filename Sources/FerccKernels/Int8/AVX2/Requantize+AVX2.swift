@@ -20,7 +20,12 @@ extension Kernels {
         static let roundEven = 128, roundOdd = 144, negativeBelow = 160
         /// The float scales' bits when the scaling is float (`Requantization.floatScales`).
         static let scale = 176
-        static let stride = 192
+        /// For `requantizeFoldedAVX512` without its [a < 0]: per lane the 64-bit arithmetic shift
+        /// from the 64-bit product to the lane's bits, 31 + shift for the even lanes of each 8 and
+        /// shift - 1 for the odd ones (whose result is the product's high half), laid out as
+        /// `roundEven` and `roundOdd`.
+        static let shiftEven = 192, shiftOdd = 208
+        static let stride = 224
 
         /// The table from the channel each lane holds (nil past the last channel), the folded
         /// biases by channel and the requantization.
@@ -47,6 +52,7 @@ extension Kernels {
                 let at = base + (l % 2 == 0 ? roundEven : roundOdd) + (l / 8) * 8 + (l % 8) / 2 * 2
                 t[at] = Int32(truncatingIfNeeded: round)
                 t[at + 1] = Int32(truncatingIfNeeded: round >> 32)
+                t[at + shiftEven - roundEven] = Int32(l % 2 == 0 ? 31 + right : max(right - 1, 0))
                 // Below 0 (a < 0): where h is 0 all the same (a = -1, m <= 2^30), taking 1 off before a
                 // right shift changes nothing; with no right shift, never.
                 t[base + negativeBelow + l] = right == 0 ? Int32.min : 0
@@ -114,15 +120,18 @@ extension Kernels {
     /// and adding zero point * 2^shift inside the floor adds the zero point; the constant part rides
     /// on the 64-bit products (floor((y + k * 2^31) / 2^31) = floor(y / 2^31) + k for integer k), and
     /// [h < 0] is [a < 0] (m >= 0; where they differ h is 0 and the shift drops the 1). Eleven
-    /// instructions instead of fifteen plus the zero point's add.
+    /// instructions instead of fifteen plus the zero point's add. `negatives: false` leaves the
+    /// [a < 0] out (two instructions) where the clamp after it makes that the same bytes
+    /// (`AVX2Output.negatives`).
     @inline(__always)
-    static func requantizeFoldedAVX2(_ a: __m256i, _ t: UnsafePointer<Int32>) -> __m256i {
+    static func requantizeFoldedAVX2(_ a: __m256i, _ t: UnsafePointer<Int32>, negatives: Bool) -> __m256i {
         @inline(__always) func part(_ i: Int) -> __m256i { loadM256(UnsafeRawPointer(t + i)) }
         let even = _mm256_add_epi64(_mm256_mul_epi32(a, part(AVX2Table.multiplier)), part(AVX2Table.roundEven))
         let odd = _mm256_add_epi64(
             _mm256_mul_epi32(_mm256_srli_epi64(a, 32), part(AVX2Table.multiplierOdd)), part(AVX2Table.roundOdd))
         let oddMask = _mm256_set1_epi64x(Int64(bitPattern: 0xFFFF_FFFF_0000_0000))
         let h = _mm256_blendv_epi8(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), oddMask)
+        if !negatives { return _mm256_srav_epi32(h, part(AVX2Table.rightShift)) }
         let negative = _mm256_cmpgt_epi32(part(AVX2Table.negativeBelow), a)  // -1 where a < 0 (and a right shift)
         return _mm256_srav_epi32(_mm256_add_epi32(h, negative), part(AVX2Table.rightShift))
     }
@@ -151,6 +160,11 @@ extension Kernels {
         let folded: Bool
         /// Whether the scaling is float (`scaleInFloatAVX2`).
         let float: Bool
+        /// Whether `requantizeFoldedAVX2` takes 1 off negative accumulators' lanes before its
+        /// shift: not when the clamp's lower bound is at least the zero point (ReLU, ReLU6), where
+        /// a negative accumulator's lane is at most the zero point either way (its doubling high
+        /// product is at most 0: the multiplier is not negative) and the clamp makes both the bound.
+        let negatives: Bool
         init(_ r: Requantization, folded: Bool = false) {
             self.init(
                 zeroPoint: r.outputZeroPoint, min: r.min, max: r.max, leftShift: r.shifts.contains { $0 > 0 },
@@ -163,6 +177,7 @@ extension Kernels {
             self.leftShift = leftShift
             self.folded = folded && !float
             self.float = float
+            negatives = min < zeroPoint
         }
     }
 
@@ -173,7 +188,11 @@ extension Kernels {
     static func requantizedWordsAVX2(_ a0: __m256i, _ a1: __m256i, _ t: UnsafePointer<Int32>, _ o: AVX2Output)
         -> __m256i
     {
-        if o.folded { return _mm256_packs_epi32(requantizeFoldedAVX2(a0, t), requantizeFoldedAVX2(a1, t + 8)) }
+        if o.folded {
+            return _mm256_packs_epi32(
+                requantizeFoldedAVX2(a0, t, negatives: o.negatives),
+                requantizeFoldedAVX2(a1, t + 8, negatives: o.negatives))
+        }
         if o.float {
             return _mm256_adds_epi16(
                 _mm256_packs_epi32(scaleInFloatAVX2(a0, t), scaleInFloatAVX2(a1, t + 8)), o.zeroPoint)

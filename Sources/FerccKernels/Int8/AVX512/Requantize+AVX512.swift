@@ -20,7 +20,7 @@ extension Kernels {
         /// How `multiply` scales.
         let rounding: AVX512Rounding
         /// Whether `multiply` is `requantizeFoldedAVX512`, whose lanes hold the zero point already.
-        var folded: Bool { rounding == .folded }
+        var folded: Bool { rounding == .folded || rounding == .foldedClamped }
         init(_ r: Requantization, rounding: AVX512Rounding) {
             self.init(
                 zeroPoint: r.outputZeroPoint, min: r.min, max: r.max, leftShift: r.shifts.contains { $0 > 0 },
@@ -44,7 +44,8 @@ extension Kernels {
         func multiply(_ x: __m512i, table t: UnsafePointer<Int32>) -> __m512i {
             switch rounding {
             case .float: return scaleInFloatAVX512(x, table: t)
-            case .folded: return requantizeFoldedAVX512(x, table: t)
+            case .folded: return requantizeFoldedAVX512(x, table: t, negatives: true)
+            case .foldedClamped: return requantizeFoldedAVX512(x, table: t, negatives: false)
             case .simple, .general:
                 return multiplyByQuantizedMultiplierAVX512(
                     x, table: t, leftShift: leftShift, simpleRounding: rounding == .simple)
@@ -59,6 +60,13 @@ extension Kernels {
         /// `requantizeFoldedAVX512` (`foldedRoundingAVX2` holds for every channel, and every
         /// channel shifts right).
         case folded
+        /// `requantizeFoldedAVX512` without the 1 it takes off negative accumulators' lanes, for
+        /// a layer whose clamp's lower bound is at least its zero point (ReLU, ReLU6): a negative
+        /// accumulator's doubling high product h is at most 0 (the multiplier is not negative), so
+        /// floor((h + 2^(shift-1)) / 2^shift) is at most 0 and the lane at most the zero point with
+        /// or without the 1; the clamp (or the packs' saturation, when the bound is -128) makes
+        /// both the bound.
+        case foldedClamped
         /// The add-and-shift rounding of `multiplyByQuantizedMultiplierAVX512`
         /// (`QuantizedConvParameters.simpleRounding`).
         case simple
@@ -73,7 +81,7 @@ extension Kernels {
             } else if foldedRoundingAVX2(r, channels: channels, accumulatorBound: accumulatorBound)
                 && r.shifts.allSatisfy({ $0 <= -1 })
             {
-                self = .folded
+                self = r.min >= r.outputZeroPoint ? .foldedClamped : .folded
             } else {
                 self = simple ? .simple : .general
             }
@@ -189,13 +197,22 @@ extension Kernels {
     /// 512-bit 64-bit lanes read them): TFLite's requantization plus the zero point, where
     /// `foldedRoundingAVX2` holds and every lane shifts right by at least 1. Eleven instructions;
     /// `multiplyByQuantizedMultiplierAVX512`'s add-and-shift rounding takes twelve and the zero
-    /// point's add after it.
+    /// point's add after it. `negatives: false` leaves out the [a < 0] that rounds ties away
+    /// from zero below it, two of the eleven (`AVX512Rounding.foldedClamped` says when the clamp
+    /// after it makes that the same bytes).
     @inline(__always)
-    static func requantizeFoldedAVX512(_ a: __m512i, table t: UnsafePointer<Int32>) -> __m512i {
+    static func requantizeFoldedAVX512(_ a: __m512i, table t: UnsafePointer<Int32>, negatives: Bool) -> __m512i {
         @inline(__always) func part(_ i: Int) -> __m512i { loadM512(UnsafeRawPointer(t + i)) }
         let even = _mm512_add_epi64(_mm512_mul_epi32(a, part(AVX2Table.multiplier)), part(AVX2Table.roundEven))
         let odd = _mm512_add_epi64(
             _mm512_mul_epi32(_mm512_srli_epi64(a, 32), part(AVX2Table.multiplierOdd)), part(AVX2Table.roundOdd))
+        if !negatives {
+            // The 64-bit sums shifted right by 31 + shift: even lanes' in the low half of their 64
+            // bits, odd lanes' in the high half (shifted by shift - 1).
+            return _mm512_mask_blend_epi32(
+                0xAAAA, _mm512_srav_epi64(even, part(AVX2Table.shiftEven)),
+                _mm512_srav_epi64(odd, part(AVX2Table.shiftOdd)))
+        }
         let h = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 31), _mm512_slli_epi64(odd, 1))
         // [a < 0]: every shift is at least 1 (`AVX512Rounding`), so the table's `negativeBelow`
         // is 0 in every lane and the sign bits are the mask.
