@@ -15,6 +15,10 @@ extension Kernels {
         static let leftShift: Int32 = 20
         /// AVX2 builds: the three requantizations as `binaryAddAVX2` reads them.
         let avx2Tables: [Int32]
+        #if arch(x86_64) && FERCC_AVX512
+        /// How `binaryAddAVX512` rounds each of the three (`binaryRoundingsAVX512`).
+        let avx512Roundings: [AVX512Rounding]
+        #endif
         /// Per input of an add or subtract, 1 or -1 when its multiplier is +-2^30 with shift 0 (the
         /// input with the larger scale: TFLite rescales it by 1/2), else 0. Its rescaling is then
         /// exactly +-(x + offset) << (leftShift - 1): (x + offset) << leftShift is even, and an even
@@ -67,9 +71,14 @@ extension Kernels {
             halves1 = halves(m1, s1)
             halves2 = halves(m2, s2)
             #if arch(x86_64) && FERCC_AVX2
-            avx2Tables = binaryTablesAVX2(m1: m1, s1: s1, m2: m2, s2: s2, mOut: mOut, sOut: sOut)
+            avx2Tables = binaryTablesAVX2(
+                m1: m1, s1: s1, m2: m2, s2: s2, mOut: mOut, sOut: sOut, zeroPoint: outputZeroPoint, min: min, max: max)
             #else
             avx2Tables = []
+            #endif
+            #if arch(x86_64) && FERCC_AVX512
+            avx512Roundings = binaryRoundingsAVX512(
+                m1: m1, s1: s1, m2: m2, s2: s2, mOut: mOut, sOut: sOut, zeroPoint: outputZeroPoint, min: min, max: max)
             #endif
         }
 
@@ -139,8 +148,8 @@ extension Kernels {
                         #if FERCC_AVX512
                         binaryAddAVX512(
                             a, b, y, count: count, offset1: offset1, offset2: offset2, leftShift: Self.leftShift,
-                            halves1: halves1, halves2: halves2, tables: t.baseAddress!, zeroPoint: outputZeroPoint,
-                            min: min, max: max)
+                            halves1: halves1, halves2: halves2, tables: t.baseAddress!, roundings: avx512Roundings,
+                            zeroPoint: outputZeroPoint, min: min, max: max)
                         #else
                         binaryAddAVX2(
                             a, b, y, count: count, offset1: offset1, offset2: offset2, leftShift: Self.leftShift,

@@ -7,13 +7,25 @@ import _Builtin_intrinsics.intel
 
 extension Kernels {
     /// The three requantizations of an int8 add or subtract (TFLite's: each input scaled to a
-    /// common 2^-20 fixed point, then the sum to the output), as one-block tables.
-    static func binaryTablesAVX2(m1: Int32, s1: Int, m2: Int32, s2: Int, mOut: Int32, sOut: Int) -> [Int32] {
-        [(m1, s1), (m2, s2), (mOut, sOut)].flatMap { m, s in
-            AVX2Table.make(
-                blocks: 1, channelOfLane: { _ in 0 }, bias: [0],
-                Requantization(multipliers: [m], shifts: [s], outputZeroPoint: 0, min: -128, max: 127))
-        }
+    /// common 2^-20 fixed point, then the sum to the output), as one-block tables; the output's
+    /// with its zero point and bounds (`binaryRequantizations`).
+    static func binaryTablesAVX2(
+        m1: Int32, s1: Int, m2: Int32, s2: Int, mOut: Int32, sOut: Int, zeroPoint: Int32, min: Int32, max: Int32
+    ) -> [Int32] {
+        binaryRequantizations(
+            m1: m1, s1: s1, m2: m2, s2: s2, mOut: mOut, sOut: sOut, zeroPoint: zeroPoint, min: min, max: max
+        ).flatMap { AVX2Table.make(blocks: 1, channelOfLane: { _ in 0 }, bias: [0], $0) }
+    }
+
+    /// The inputs' requantizations (no zero point or clamp) and the output's.
+    static func binaryRequantizations(
+        m1: Int32, s1: Int, m2: Int32, s2: Int, mOut: Int32, sOut: Int, zeroPoint: Int32, min: Int32, max: Int32
+    ) -> [Requantization] {
+        [
+            Requantization(multipliers: [m1], shifts: [s1], outputZeroPoint: 0, min: -128, max: 127),
+            Requantization(multipliers: [m2], shifts: [s2], outputZeroPoint: 0, min: -128, max: 127),
+            Requantization(multipliers: [mOut], shifts: [sOut], outputZeroPoint: zeroPoint, min: min, max: max)
+        ]
     }
 
     /// `QuantizedBinaryKernel.apply` (add or subtract, no left shifts beyond the common 2^20) on
