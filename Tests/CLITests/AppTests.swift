@@ -96,12 +96,12 @@ final class AppTests: XCTestCase {
         try Data("not a model".utf8).write(to: sources.appendingPathComponent("Mood.onnx"))
         let (broken, brokenLog) = try swiftBuild(["--package-path", package.path])
         XCTAssertNotEqual(broken, 0)
-        XCTAssertTrue(brokenLog.contains("error: ") && brokenLog.contains("Mood.onnx"), String(brokenLog.suffix(2000)))
+        XCTAssertTrue(brokenLog.contains("error: ") && brokenLog.contains("Mood.onnx"), buildLogSummary(brokenLog))
         // And so does a fercc.json without the model's entry.
         try Data(#"{"Other.onnx": {}}"#.utf8).write(to: config)
         let (unconfigured, unconfiguredLog) = try swiftBuild(["--package-path", package.path])
         XCTAssertNotEqual(unconfigured, 0)
-        XCTAssertTrue(unconfiguredLog.contains("names no file"), String(unconfiguredLog.suffix(2000)))
+        XCTAssertTrue(unconfiguredLog.contains("names no file"), buildLogSummary(unconfiguredLog))
     }
 
     /// Examples/FaceExpression (the plugin on the real detector and FER model, float and int8)

@@ -688,23 +688,17 @@ final class KernelTests: XCTestCase {
             // Clamps from the zero point (-3) up (ReLU, ReLU6: the folded rounding leaves out its
             // [a < 0]) and from just below it (it must not), over sums of a few units and their ties
             // (those just below zero decide the byte at the zero point): 1x1 and 3x3 dense, sliding
-            // and 5x5 depthwise on 512-bit lanes, 8 channels on 256-bit ones, Winograd (AVX2).
+            // and 5x5 depthwise on 512-bit lanes, 8 channels on 256-bit ones, Winograd (AVX2 builds).
+            let clampShapes = [
+                (24, 40, 1, 0, 1), (20, 37, 3, 1, 1), (40, 40, 3, 1, 40), (37, 37, 5, 2, 37),
+                (8, 8, 3, 1, 8), (32, 32, 3, 1, 1)
+            ]
             for (lo, hi): (Int32, Int32) in [(-3, 127), (-3, 40), (10, 127), (-4, 127)] {
-                check(
-                    inC: 24, outC: 40, k: 1, stride: 1, pad: 0, groups: 1, big: false, powerOfTwoScales: 2,
-                    lo: lo, hi: hi, tiny: true, float: float)
-                check(
-                    inC: 20, outC: 37, k: 3, stride: 1, pad: 1, groups: 1, big: false, powerOfTwoScales: 2,
-                    lo: lo, hi: hi, tiny: true, float: float)
-                check(
-                    inC: 40, outC: 40, k: 3, stride: 1, pad: 1, groups: 40, big: false, powerOfTwoScales: 2,
-                    lo: lo, hi: hi, tiny: true, float: float)
-                check(
-                    inC: 37, outC: 37, k: 5, stride: 1, pad: 2, groups: 37, big: false, powerOfTwoScales: 2,
-                    lo: lo, hi: hi, tiny: true, float: float)
-                check(
-                    inC: 8, outC: 8, k: 3, stride: 1, pad: 1, groups: 8, big: false, powerOfTwoScales: 2,
-                    lo: lo, hi: hi, tiny: true, float: float)
+                for (inC, outC, k, pad, groups) in clampShapes {
+                    check(
+                        inC: inC, outC: outC, k: k, stride: 1, pad: pad, groups: groups, big: false,
+                        powerOfTwoScales: 2, lo: lo, hi: hi, tiny: true, float: float)
+                }
             }
         }
     }

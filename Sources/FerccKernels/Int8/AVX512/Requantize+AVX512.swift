@@ -198,8 +198,8 @@ extension Kernels {
     /// `foldedRoundingAVX2` holds and every lane shifts right by at least 1. Eleven instructions;
     /// `multiplyByQuantizedMultiplierAVX512`'s add-and-shift rounding takes twelve and the zero
     /// point's add after it. `negatives: false` leaves out the [a < 0] that rounds ties away
-    /// from zero below it, two of the eleven (`AVX512Rounding.foldedClamped` says when the clamp
-    /// after it makes that the same bytes).
+    /// from zero below it and shifts the 64-bit sums directly: eight instructions
+    /// (`AVX512Rounding.foldedClamped` says when the clamp after it makes that the same bytes).
     @inline(__always)
     static func requantizeFoldedAVX512(_ a: __m512i, table t: UnsafePointer<Int32>, negatives: Bool) -> __m512i {
         @inline(__always) func part(_ i: Int) -> __m512i { loadM512(UnsafeRawPointer(t + i)) }
