@@ -685,6 +685,12 @@ final class KernelTests: XCTestCase {
                 float: float)
             check(inC: 64, outC: 32, k: 3, stride: 1, pad: 0, groups: 1, big: false, float: float)
             check(inC: 32, outC: 32, k: 3, stride: 1, pad: 2, groups: 1, big: false, gain: 3000, float: float)
+            // Pixel chunks and tiles: a 7 x 7 map (seven-pixel tiles of 32 channels), 14 x 14 (chunks
+            // of 48, 48, 48 and 52; 6- and 8-pixel tiles, each chunk's last one overlapping), 8 x 13
+            // (48 and 56: the last chunk in seven-pixel tiles).
+            check(inC: 24, outC: 64, k: 1, stride: 1, pad: 0, groups: 1, big: false, h: 7, w: 7, float: float)
+            check(inC: 16, outC: 48, k: 3, stride: 1, pad: 1, groups: 1, big: true, h: 14, w: 14, float: float)
+            check(inC: 8, outC: 40, k: 3, stride: 1, pad: 1, groups: 1, big: false, h: 8, w: 13, float: float)
             // Clamps from the zero point (-3) up (ReLU, ReLU6: the folded rounding leaves out its
             // [a < 0]) and from just below it (it must not), over sums of a few units and their ties
             // (those just below zero decide the byte at the zero point): 1x1 and 3x3 dense, sliding

@@ -15,7 +15,7 @@ extension Kernels {
             self.depthwise = depthwise
             self.pointwise = pointwise
             let g = depthwise.geometry
-            // About 16 KB of intermediate per band, but at least 64 pixels (the pointwise kernel's chunk).
+            // About 16 KB of intermediate per band, but at least 64 pixels (a pointwise chunk of 48 or more).
             bandRows = Swift.max(
                 1, Swift.min(g.outH, Swift.max((64 + g.outW - 1) / g.outW, 16384 / Swift.max(1, g.outW * g.outC))))
         }

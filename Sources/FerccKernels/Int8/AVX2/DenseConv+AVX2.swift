@@ -40,9 +40,12 @@ extension Kernels {
     /// The input offsets the regular int8 kernels walk, `channels` elements per pixel: runs of input
     /// the weights take in order (with no horizontal dilation a kernel row's taps are adjacent
     /// pixels, so one run per kernel row: fewer, longer loops, a 3x3 conv on 3 channels has 3 runs
-    /// instead of 9), and the window offset of each output pixel of a chunk of 64 (across rows and
+    /// instead of 9), and the window offset of each output pixel of a chunk of 48 (across rows and
     /// images), which stays in cache while every block of weights passes over it. Calls `body` per
-    /// chunk with its pixel range, the run count, the runs' offsets and the pixels' offsets.
+    /// chunk with its pixel range, the run count, the runs' offsets and the pixels' offsets. 48 is
+    /// a whole number of every tile width (4, 6, 8, 16), and the last chunk takes what a whole one
+    /// would leave: chunks of 64 left 4 pixels in each (two recomputed by an overlapping tile), and
+    /// a 14 x 14 map a last chunk of 4 (each pixel alone, at the latency of its vpdpbusd chain).
     @inline(__always)
     static func forEachPixelChunk(
         _ g: Conv2DGeometry, paddedH ph: Int, paddedW pw: Int, channels cs: Int,
@@ -53,8 +56,8 @@ extension Kernels {
         let rowRuns = g.dilationW == 1
         let runs = rowRuns ? g.kernelH : g.kernelH * g.kernelW
         let pixels = g.batch * g.outH * g.outW
-        let chunk = 64
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: runs + chunk) { offsets in
+        let chunk = 48
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: runs + 2 * chunk) { offsets in
             let tapOffsets = offsets.baseAddress!, pixelOffsets = offsets.baseAddress! + runs
             for kh in 0..<g.kernelH {
                 if rowRuns {
@@ -75,7 +78,8 @@ extension Kernels {
             @inline(__always) func rowStart() -> Int { (n &* ph &+ oh &* g.strideH) &* pw &* cs }
             var offset = rowStart()
             while start < pixels {
-                let end = min(start + chunk, pixels)
+                // The last chunk takes what a whole one would leave (up to 2 * chunk - 1 pixels).
+                let end = pixels - start < 2 * chunk ? pixels : start + chunk
                 for i in 0..<(end &- start) {
                     pixelOffsets[i] = offset
                     ow &+= 1

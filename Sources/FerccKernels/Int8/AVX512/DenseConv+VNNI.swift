@@ -168,7 +168,7 @@ extension Kernels {
         forEachPixelChunk(g, paddedH: ph, paddedW: pw, channels: cs) { start, end, runs, tapOffsets, pixelOffsets in
             var b0 = 0
             while b0 < blocks {
-                // Two blocks (32 channels) per tile when both exist: 6 pixels x 2 accumulators,
+                // Two blocks (32 channels) per tile when both exist: 6 or 7 pixels x 2 accumulators,
                 // each broadcast quad feeding two vpdpbusd.
                 var first = start
                 var bEnd = b0 + 1
@@ -178,21 +178,28 @@ extension Kernels {
                     let wA = weights + b0 * blockStride, wB = wA + blockStride
                     let biasA = loadM512(UnsafeRawPointer(tA)), biasB = loadM512(UnsafeRawPointer(tB))
                     let validB = min(g.outC - (b0 + 1) * 16, 16)
-                    var p = start
-                    // The chunk's last pixels as one more whole tile ending at its end, over pixels
-                    // already written (the same bytes again), not one pixel at a time: a lone
-                    // pixel's vpdpbusd each wait for the one before (a 64-pixel chunk left 4 of
-                    // them, about a sixth of ResNet18's int8 time).
-                    while p < end && end - start >= 6 {
-                        if p + 6 > end { p = end - 6 }
+                    // Two pixels of 32 channels per narrowing (a byte mask when the second block
+                    // is partial), at `at` and `at + next`.
+                    @inline(__always) func pair(
+                        _ ap: __m512i, _ cp: __m512i, _ aq: __m512i, _ cq: __m512i, _ at: UnsafeMutablePointer<Int8>,
+                        next: Int
+                    ) {
+                        let (bp, bq) = narrowPairsAVX512(
+                            mbqm(ap, tA), mbqm(cp, tB), mbqm(aq, tA), mbqm(cq, tB), o, orderP: orderP, orderQ: orderQ)
+                        storePairAVX512(bp, bq, at, next: next, valid: 16 + validB)
+                    }
+                    // A tile of six pixels from `p`, or seven (`seven`, a constant at each call).
+                    @inline(__always) func tile(_ p: Int, seven: Bool) {
                         let q = pixelOffsets + (p - start)
                         let x0 = x + q[0], x1 = x + q[1], x2 = x + q[2], x3 = x + q[3], x4 = x + q[4], x5 = x + q[5]
-                        var a0 = biasA, a1 = biasA, a2 = biasA, a3 = biasA, a4 = biasA, a5 = biasA
-                        var c0 = biasB, c1 = biasB, c2 = biasB, c3 = biasB, c4 = biasB, c5 = biasB
+                        let x6 = seven ? x + q[6] : x5
+                        var a0 = biasA, a1 = biasA, a2 = biasA, a3 = biasA, a4 = biasA, a5 = biasA, a6 = biasA
+                        var c0 = biasB, c1 = biasB, c2 = biasB, c3 = biasB, c4 = biasB, c5 = biasB, c6 = biasB
                         var w = wA, u = wB
                         for run in 0..<runs {
                             let off = tapOffsets[run]
                             let p0 = x0 + off, p1 = x1 + off, p2 = x2 + off, p3 = x3 + off, p4 = x4 + off, p5 = x5 + off
+                            let p6 = x6 + off
                             for k in 0..<quads {
                                 let wv = loadM512(UnsafeRawPointer(w)), uv = loadM512(UnsafeRawPointer(u))
                                 let v0 = broadcastQuad(p0 + 4 * k); a0 = _mm512_dpbusd_epi32(a0, v0, wv);
@@ -207,24 +214,35 @@ extension Kernels {
                                 c4 = _mm512_dpbusd_epi32(c4, v4, uv)
                                 let v5 = broadcastQuad(p5 + 4 * k); a5 = _mm512_dpbusd_epi32(a5, v5, wv);
                                 c5 = _mm512_dpbusd_epi32(c5, v5, uv)
+                                if seven {
+                                    let v6 = broadcastQuad(p6 + 4 * k); a6 = _mm512_dpbusd_epi32(a6, v6, wv);
+                                    c6 = _mm512_dpbusd_epi32(c6, v6, uv)
+                                }
                                 w += 64; u += 64
                             }
                         }
                         let out = output + p * g.outC + b0 * 16
-                        // Two pixels of 32 channels per narrowing (a byte mask when the second
-                        // block is partial).
-                        @inline(__always) func pair(
-                            _ ap: __m512i, _ cp: __m512i, _ aq: __m512i, _ cq: __m512i, _ at: UnsafeMutablePointer<Int8>
-                        ) {
-                            let (bp, bq) = narrowPairsAVX512(
-                                mbqm(ap, tA), mbqm(cp, tB), mbqm(aq, tA), mbqm(cq, tB), o, orderP: orderP,
-                                orderQ: orderQ)
-                            storePairAVX512(bp, bq, at, next: g.outC, valid: 16 + validB)
-                        }
-                        pair(a0, c0, a1, c1, out)
-                        pair(a2, c2, a3, c3, out + 2 * g.outC)
-                        pair(a4, c4, a5, c5, out + 4 * g.outC)
-                        p += 6
+                        pair(a0, c0, a1, c1, out, next: g.outC)
+                        pair(a2, c2, a3, c3, out + 2 * g.outC, next: g.outC)
+                        pair(a4, c4, a5, c5, out + 4 * g.outC, next: g.outC)
+                        // The seventh pixel twice over the same bytes.
+                        if seven { pair(a6, c6, a6, c6, out + 6 * g.outC, next: 0) }
+                    }
+                    // Seven-pixel tiles where they leave fewer pixels over than six (a 7 x 7 map:
+                    // 7 tiles instead of 9, the last of which recomputed 5 pixels; 14 accumulators
+                    // and 2 weight vectors still leave registers for the broadcasts).
+                    let n = end - start
+                    let seven = (7 - n % 7) % 7 < (6 - n % 6) % 6
+                    let width = seven ? 7 : 6
+                    var p = start
+                    // The chunk's last pixels as one more whole tile ending at its end, over pixels
+                    // already written (the same bytes again), not one pixel at a time: a lone
+                    // pixel's vpdpbusd each wait for the one before (a 64-pixel chunk left 4 of
+                    // them, about a sixth of ResNet18's int8 time).
+                    while p < end && n >= width {
+                        if p + width > end { p = end - width }
+                        if seven { tile(p, seven: true) } else { tile(p, seven: false) }
+                        p += width
                     }
                     first = p
                 }
