@@ -178,15 +178,14 @@ extension Kernels {
                     let wA = weights + b0 * blockStride, wB = wA + blockStride
                     let biasA = loadM512(UnsafeRawPointer(tA)), biasB = loadM512(UnsafeRawPointer(tB))
                     let validB = min(g.outC - (b0 + 1) * 16, 16)
-                    // Two pixels of 32 channels per narrowing (a byte mask when the second block
-                    // is partial), at `at` and `at + next`.
+                    // Two adjacent pixels of 32 channels per narrowing (a byte mask when the second
+                    // block is partial).
                     @inline(__always) func pair(
-                        _ ap: __m512i, _ cp: __m512i, _ aq: __m512i, _ cq: __m512i, _ at: UnsafeMutablePointer<Int8>,
-                        next: Int
+                        _ ap: __m512i, _ cp: __m512i, _ aq: __m512i, _ cq: __m512i, _ at: UnsafeMutablePointer<Int8>
                     ) {
                         let (bp, bq) = narrowPairsAVX512(
                             mbqm(ap, tA), mbqm(cp, tB), mbqm(aq, tA), mbqm(cq, tB), o, orderP: orderP, orderQ: orderQ)
-                        storePairAVX512(bp, bq, at, next: next, valid: 16 + validB)
+                        storePairAVX512(bp, bq, at, next: g.outC, valid: 16 + validB)
                     }
                     // A tile of six pixels from `p`, or seven (`seven`, a constant at each call).
                     @inline(__always) func tile(_ p: Int, seven: Bool) {
@@ -222,11 +221,14 @@ extension Kernels {
                             }
                         }
                         let out = output + p * g.outC + b0 * 16
-                        pair(a0, c0, a1, c1, out, next: g.outC)
-                        pair(a2, c2, a3, c3, out + 2 * g.outC, next: g.outC)
-                        pair(a4, c4, a5, c5, out + 4 * g.outC, next: g.outC)
-                        // The seventh pixel twice over the same bytes.
-                        if seven { pair(a6, c6, a6, c6, out + 6 * g.outC, next: 0) }
+                        pair(a0, c0, a1, c1, out)
+                        pair(a2, c2, a3, c3, out + 2 * g.outC)
+                        pair(a4, c4, a5, c5, out + 4 * g.outC)
+                        // The seventh pixel alone: one requantization per block, the same bytes.
+                        if seven {
+                            finish(a6, tA, out + 6 * g.outC, 16)
+                            finish(c6, tB, out + 6 * g.outC + 16, validB)
+                        }
                     }
                     // Seven-pixel tiles where they leave fewer pixels over than six (a 7 x 7 map:
                     // 7 tiles instead of 9, the last of which recomputed 5 pixels; 14 accumulators
