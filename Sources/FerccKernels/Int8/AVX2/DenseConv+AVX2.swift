@@ -75,8 +75,10 @@ extension Kernels {
             let step = g.strideW &* cs
             var start = 0
             var n = 0, oh = 0, ow = 0  // of pixel `start`
-            @inline(__always) func rowStart() -> Int { (n &* ph &+ oh &* g.strideH) &* pw &* cs }
-            var offset = rowStart()
+            // The image and row as arguments: a local function that captured the `var`s read
+            // them through a runtime exclusivity check each (swift_beginAccess, twice per row).
+            @inline(__always) func rowStart(_ n: Int, _ oh: Int) -> Int { (n &* ph &+ oh &* g.strideH) &* pw &* cs }
+            var offset = rowStart(n, oh)
             while start < pixels {
                 // The last chunk takes what a whole one would leave (up to 2 * chunk - 1 pixels).
                 let end = pixels - start < 2 * chunk ? pixels : start + chunk
@@ -87,7 +89,7 @@ extension Kernels {
                         ow = 0
                         oh &+= 1
                         if oh == g.outH { oh = 0; n &+= 1 }
-                        offset = rowStart()
+                        offset = rowStart(n, oh)
                     } else {
                         offset &+= step
                     }

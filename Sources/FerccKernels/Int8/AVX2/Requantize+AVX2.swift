@@ -165,10 +165,12 @@ extension Kernels {
         /// a negative accumulator's lane is at most the zero point either way (its doubling high
         /// product is at most 0: the multiplier is not negative) and the clamp makes both the bound.
         let negatives: Bool
+        /// The scan of every channel's shift runs only for the general rounding, the one that reads it.
         init(_ r: Requantization, folded: Bool = false) {
+            let float = r.floatScales != nil
             self.init(
-                zeroPoint: r.outputZeroPoint, min: r.min, max: r.max, leftShift: r.shifts.contains { $0 > 0 },
-                folded: folded, float: r.floatScales != nil)
+                zeroPoint: r.outputZeroPoint, min: r.min, max: r.max,
+                leftShift: !float && !folded && r.shifts.contains { $0 > 0 }, folded: folded, float: float)
         }
         init(zeroPoint: Int32, min: Int32, max: Int32, leftShift: Bool, folded: Bool = false, float: Bool = false) {
             self.zeroPoint = _mm256_set1_epi16(Int16(truncatingIfNeeded: zeroPoint))

@@ -148,12 +148,12 @@ extension Kernels {
         @inline(__always) func mbqm(_ x: __m512i, _ t: UnsafePointer<Int32>) -> __m512i { o.multiply(x, table: t) }
         // `narrowPairsAVX512` leaves, in each 128-bit lane i, dwords: the first pixel's channels
         // 4i..4i+3 of each block, then the second pixel's.
-        let orderP = dwordsAVX512([0, 4, 8, 12, 1, 5, 9, 13]), orderQ = dwordsAVX512([2, 6, 10, 14, 3, 7, 11, 15])
+        let orderP = dwordsAVX512(0, 4, 8, 12, 1, 5, 9, 13), orderQ = dwordsAVX512(2, 6, 10, 14, 3, 7, 11, 15)
         // Four pixels of one block: after the packs, lane i holds channels 4i..4i+3 of each pixel
         // in turn; `quadOrder` puts each pixel's 16 bytes together, stored with a byte mask each
         // (one 64-byte store when the pixels are adjacent and whole). Layers of at least 16
         // channels only: pixel k's store starts at out + k * (outC - 16), never before `out`.
-        let quadOrder = dwordsAVX512([0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15])
+        let quadOrder = dwordsAVX512(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15)
         @inline(__always) func quad(
             _ v0: __m512i, _ v1: __m512i, _ v2: __m512i, _ v3: __m512i, _ out: UnsafeMutablePointer<Int8>, _ valid: Int
         ) {

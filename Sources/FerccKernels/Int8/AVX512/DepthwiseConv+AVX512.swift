@@ -187,7 +187,7 @@ extension Kernels {
         // After `packBytesAVX512`, 128-bit lane i holds four channels of each of the first pixel's
         // accumulators, then the second's: channels 8i..8i+7 for i = 0, 2 and 16 more for 1, 3
         // (`depthwiseColumnChannelAVX512`).
-        let orderP = dwordsAVX512([0, 1, 8, 9, 4, 5, 12, 13]), orderQ = dwordsAVX512([2, 3, 10, 11, 6, 7, 14, 15])
+        let orderP = dwordsAVX512(0, 1, 8, 9, 4, 5, 12, 13), orderQ = dwordsAVX512(2, 3, 10, 11, 6, 7, 14, 15)
         // Rows of the padding read the same 32 bytes of `fill` at every column (a stride of 0).
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { fillBytes in
             fillBytes.initialize(repeating: fill)
