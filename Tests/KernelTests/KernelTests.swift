@@ -549,6 +549,8 @@ final class KernelTests: XCTestCase {
             var guarded = [Int8](repeating: 0x5A, count: outH * outW * outC + 64)
             let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(kernel.scratchBytes, 1), alignment: 64)
             defer { scratch.deallocate() }
+            // Garbage in the scratch: a padded copy must write every byte the kernel reads.
+            scratch.initializeMemory(as: UInt8.self, repeating: 0xA5, count: max(kernel.scratchBytes, 1))
             input.withUnsafeBufferPointer { x in
                 guarded.withUnsafeMutableBufferPointer { y in
                     kernel.run(input: x.baseAddress!, output: y.baseAddress!, scratch: scratch)
@@ -640,6 +642,8 @@ final class KernelTests: XCTestCase {
             check(inC: 3, outC: 16, k: 7, stride: 2, pad: 3, groups: 1, big: false, h: 21, w: 19, float: float)
             // RGB stem, a block of 16 and one of 8
             check(inC: 3, outC: 24, k: 3, stride: 2, pad: 1, groups: 1, big: true, float: float)
+            // RGB rows of 37 pixels: two 16-pixel steps of the VNNI copy, then 4-byte and last pixels
+            check(inC: 3, outC: 24, k: 3, stride: 2, pad: 1, groups: 1, big: false, h: 5, w: 37, float: float)
             // a run per tap
             check(inC: 6, outC: 17, k: 3, stride: 1, pad: 2, groups: 1, big: false, dilation: 2, float: float)
             // depthwise, dilated
