@@ -29,8 +29,8 @@ extension Kernels {
     ) {
         let ph = g.paddedH, pw = g.paddedW, c = g.inC
         // With `cs == c` or 4 the loops below write every byte of the input's pixels, so only the
-        // padding around them needs `fill` (a whole 225 x 225 x 4 buffer for an RGB stem was a
-        // third of this copy's time).
+        // padding around them needs `fill` (not the whole buffer first: 225 x 225 x 4 bytes for
+        // MobileNetV2's stem, most of them written twice).
         if cs != c && cs != 4 {
             y.initialize(repeating: fill, count: g.batch * ph * pw * cs)
         } else if g.hasPadding {
@@ -49,7 +49,8 @@ extension Kernels {
         }
         let sign = _mm512_set1_epi8(-128)
         // RGB rows, 16 pixels per step: 128-bit lane k takes the input's dwords 3k..3k+2 (pixels
-        // 4k..4k+3), whose 12 bytes the shuffle spreads to 4 bytes per pixel (the fourth zero).
+        // 4k..4k+3), whose 12 bytes the shuffle spreads to 4 bytes per pixel (the fourth zeroed,
+        // then 0x80 after the flip).
         let rgbDwords = dwordsAVX512(0, 1, 2, 2, 3, 4, 5, 5, 6, 7, 8, 8, 9, 10, 11, 11)
         let rgbBytes = _mm512_set4_epi32(
             Int32(bitPattern: 0x800B_0A09), Int32(bitPattern: 0x8008_0706), Int32(bitPattern: 0x8005_0403),
