@@ -2,10 +2,13 @@
 
 extension Kernels {
     /// Fills what a padded copy of `g`'s input (`channelStride` elements per pixel) does not copy:
-    /// the border only when every element of a pixel is copied (filling the whole buffer first
-    /// doubled the bytes written for large layers), else everything.
-    static func fillPadding<T>(_ y: UnsafeMutablePointer<T>, _ g: Conv2DGeometry, channelStride cs: Int, fill: T) {
-        guard cs == g.inC else {
+    /// the border only when the copy writes every element of a pixel (`wholePixels`: always when
+    /// `channelStride` is the channel count; filling the whole buffer first doubled the bytes
+    /// written for large layers), else everything.
+    static func fillPadding<T>(
+        _ y: UnsafeMutablePointer<T>, _ g: Conv2DGeometry, channelStride cs: Int, fill: T, wholePixels: Bool
+    ) {
+        guard wholePixels else {
             y.initialize(repeating: fill, count: g.batch * g.paddedH * g.paddedW * cs)
             return
         }
@@ -22,7 +25,7 @@ extension Kernels {
         let ph = g.paddedH, pw = g.paddedW, c = g.inC
         // Rows by copyMemory (a memmove): update(from:count:) is an element loop of value-witness
         // calls under Embedded Swift (12 AArch64 instructions a byte, measured).
-        fillPadding(y, g, channelStride: channelStride, fill: fill)
+        fillPadding(y, g, channelStride: channelStride, fill: fill, wholePixels: channelStride == c)
         for n in 0..<g.batch {
             for h in 0..<g.inH {
                 let src = x + (n * g.inH + h) * g.inW * c

@@ -14,7 +14,7 @@ extension Kernels {
         _ y: UnsafeMutablePointer<Int16>
     ) {
         let ph = g.paddedH, pw = g.paddedW, c = g.inC
-        if g.hasPadding || cs != c { fillPadding(y, g, channelStride: cs, fill: fill) }
+        if g.hasPadding || cs != c { fillPadding(y, g, channelStride: cs, fill: fill, wholePixels: cs == c) }
         @inline(__always) func widen(_ src: UnsafePointer<Int8>, _ dst: UnsafeMutablePointer<Int16>, _ count: Int) {
             var i = 0
             while i + 16 <= count {

@@ -31,22 +31,7 @@ extension Kernels {
         // With `cs == c` or 4 the loops below write every byte of the input's pixels, so only the
         // padding around them needs `fill` (not the whole buffer first: 225 x 225 x 4 bytes for
         // MobileNetV2's stem, most of them written twice).
-        if cs != c && cs != 4 {
-            y.initialize(repeating: fill, count: g.batch * ph * pw * cs)
-        } else if g.hasPadding {
-            let rowBytes = pw * cs, right = (pw - g.padLeft - g.inW) * cs
-            for n in 0..<g.batch {
-                let image = y + n * ph * rowBytes
-                image.initialize(repeating: fill, count: g.padTop * rowBytes)
-                (image + (g.padTop + g.inH) * rowBytes).initialize(
-                    repeating: fill, count: (ph - g.padTop - g.inH) * rowBytes)
-                for h in g.padTop..<(g.padTop + g.inH) {
-                    let row = image + h * rowBytes
-                    row.initialize(repeating: fill, count: g.padLeft * cs)
-                    (row + (g.padLeft + g.inW) * cs).initialize(repeating: fill, count: right)
-                }
-            }
-        }
+        if g.hasPadding || cs != c { fillPadding(y, g, channelStride: cs, fill: fill, wholePixels: cs == c || cs == 4) }
         let sign = _mm512_set1_epi8(-128)
         // RGB rows, 16 pixels per step: 128-bit lane k takes the input's dwords 3k..3k+2 (pixels
         // 4k..4k+3), whose 12 bytes the shuffle spreads to 4 bytes per pixel (the fourth zeroed,
