@@ -86,7 +86,10 @@ final class KernelTests: XCTestCase {
             geometry(1, 7, 11, 8, 8, k: 3, s: 1, d: 1, p: (0, 0, 0, 0), groups: 1),
             // 24-channel stems over 3 (16 + 8; AVX-512: tap pairs ending on a single tap per row)
             geometry(1, 11, 13, 3, 24, k: 5, s: 2, d: 1, p: (1, 1, 2, 2), groups: 1),
-            geometry(1, 9, 9, 3, 8, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 1)
+            geometry(1, 9, 9, 3, 8, k: 3, s: 2, d: 1, p: (1, 1, 1, 1), groups: 1),
+            // 7x7 in groups of 104 (AVX-512: six blocks in pairs, then 8): the 49th pixel of the
+            // pairs' six-pixel tiles four blocks at a time, then two
+            geometry(1, 7, 7, 24, 208, k: 3, s: 1, d: 1, p: (1, 1, 1, 1), groups: 2)
         ]
         for g in cases {
             let x = rng.floats(g.batch * g.inH * g.inW * g.inC)
@@ -154,11 +157,12 @@ final class KernelTests: XCTestCase {
     /// blocks (8 channels), 16-lane ones (16) and a pair of blocks plus 8 (40), with a clip in
     /// registers and a NaN input; on AVX-512 8 channels over 12 take the tap-pair tiles (for every
     /// width) and over 1 channel the pixel-pair tiles (even widths from 24), whose pixels must
-    /// equal the 8-lane tiles' (the other widths).
+    /// equal the 8-lane tiles' (the other widths), and the last pixel of widths 6k + 1 is
+    /// computed apart from the pairs' tiles, two blocks (40) or four and two (104) at a time.
     func testPixelsGetTheSameBitsInEveryTile() {
         var rng = SeededRandom(13)
         let widest = 39
-        for (inC, outC) in [(12, 8), (12, 16), (12, 40), (1, 8), (1, 5)] {
+        for (inC, outC) in [(12, 8), (12, 16), (12, 40), (12, 104), (1, 8), (1, 5)] {
             var x = rng.floats(widest * inC)
             x[3 * inC + inC / 2] = .nan
             let w = rng.floats(outC * inC), b = rng.floats(outC)
