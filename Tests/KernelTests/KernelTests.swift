@@ -718,7 +718,8 @@ final class KernelTests: XCTestCase {
     }
 
     /// The fused int8 depthwise+pointwise kernel gives the two kernels' bytes (banded in AVX2 builds:
-    /// row counts that do not divide into bands, odd channel counts, stride 2; in AVX-512 builds
+    /// row counts that do not divide into bands in the last two shapes, which the others fit in
+    /// one band; odd channel counts, stride 2; in AVX-512 builds
     /// the depthwise kernel stores the pointwise kernel's flipped input, here also with a partial
     /// block of 32 read by masked loads, with 58 and 42 channels into pixels of 60 and 44 bytes,
     /// and from 5x5 depthwise layers, which do not slide columns).
@@ -730,7 +731,9 @@ final class KernelTests: XCTestCase {
         let shapes = [
             (23, 9, 37, 19, 1, 3), (40, 40, 16, 24, 2, 3), (7, 7, 96, 160, 1, 3), (21, 19, 8, 16, 1, 3),
             (13, 11, 40, 24, 2, 3), (9, 12, 144, 24, 1, 3), (11, 10, 40, 24, 1, 5), (14, 13, 58, 58, 1, 3),
-            (15, 12, 58, 30, 2, 3), (9, 9, 42, 24, 1, 5)
+            (15, 12, 58, 30, 2, 3), (9, 9, 42, 24, 1, 5),
+            // several bands of rows (17 rows of 20 x 48, the last 5; 34 rows of 12 x 40, then 11)
+            (56, 20, 48, 24, 1, 3), (90, 24, 40, 24, 2, 3)
         ]
         for (h, w, c, co, s, k) in shapes {
             let pad = k / 2

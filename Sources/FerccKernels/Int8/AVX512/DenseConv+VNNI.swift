@@ -151,9 +151,8 @@ extension Kernels {
     static func denseConvVNNI(
         _ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, _ g: Conv2DGeometry,
         weights: UnsafePointer<Int8>, blocks: Int, table: UnsafePointer<Int32>,
-        requant r: Requantization, rounding: AVX512Rounding, output: UnsafeMutablePointer<Int8>
+        _ o: AVX512Output, output: UnsafeMutablePointer<Int8>
     ) {
-        let o = AVX512Output(r, rounding: rounding)
         let cs = channelStrideVNNI(g)
         let (runs, quads) = runQuadsVNNI(g)
         if g.outC <= 8 {
@@ -425,6 +424,8 @@ extension Kernels {
         let packed: [Int8]
         let table: [Int32]
         let rounding: AVX512Rounding
+        /// The requantization's vectors, built once (`AVX512Output`).
+        let requantizer: AVX512Output
         /// Bytes per pixel of the flipped input (`channelStrideVNNI`).
         let channelStride: Int
         var geometry: Conv2DGeometry { p.geometry }
@@ -433,6 +434,7 @@ extension Kernels {
             self.p = p
             let g = p.geometry
             rounding = roundingAVX512(p)
+            requantizer = AVX512Output(p.requant, rounding: rounding)
             channelStride = channelStrideVNNI(g)
             packed = packDenseVNNI(g, p.weights)
             var table = AVX2Table.make(
@@ -474,8 +476,7 @@ extension Kernels {
                 table.withUnsafeBufferPointer { t in
                     denseConvVNNI(
                         x, paddedH: paddedH, paddedW: paddedW, g, weights: w.baseAddress!,
-                        blocks: p.blocks, table: t.baseAddress!, requant: p.requant, rounding: rounding,
-                        output: output)
+                        blocks: p.blocks, table: t.baseAddress!, requantizer, output: output)
                 }
             }
         }

@@ -101,15 +101,13 @@ extension Kernels {
     /// `denseConvVNNI` takes).
     static func depthwiseConvAVX512(
         _ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
-        weights: UnsafePointer<Int16>, table: UnsafePointer<Int32>, requant r: Requantization,
-        rounding: AVX512Rounding, output: UnsafeMutablePointer<Int8>, outStride os: Int, rows: Range<Int>? = nil,
-        flip: Bool = false
+        weights: UnsafePointer<Int16>, table: UnsafePointer<Int32>, _ o: AVX512Output,
+        output: UnsafeMutablePointer<Int8>, outStride os: Int, rows: Range<Int>? = nil, flip: Bool = false
     ) {
         let outRows = rows ?? 0..<g.outH, firstRow = rows?.lowerBound ?? 0
         let taps = g.kernelH * g.kernelW
         let tapPairs = (taps + 1) / 2
         let blocks = (g.outC + 31) / 32
-        let o = AVX512Output(r, rounding: rounding)
         let sign = _mm_set1_epi8(flip ? -128 : 0)
         withUnsafeTemporaryAllocation(of: Int.self, capacity: tapPairs * 2) { tapOffsets in
             for i in 0..<(tapPairs * 2) {
@@ -297,6 +295,8 @@ extension Kernels {
         let columnWeights: [Int8]
         let table: [Int32]
         let rounding: AVX512Rounding
+        /// The requantization's vectors, built once (`AVX512Output`).
+        let requantizer: AVX512Output
         let channelStride: Int
         let slides: Bool
         /// Layers that slide columns read the input itself (`depthwiseColumnsAVX512`).
@@ -307,6 +307,7 @@ extension Kernels {
         init(_ p: QuantizedConvParameters) {
             self.p = p
             rounding = roundingAVX512(p)
+            requantizer = AVX512Output(p.requant, rounding: rounding)
             slides = slidesColumnsAVX512(p.geometry)
             if slides {
                 packed = []
@@ -346,7 +347,7 @@ extension Kernels {
             let os = outStride ?? p.geometry.outC
             table.withUnsafeBufferPointer { t in
                 if slides {
-                    let o = AVX512Output(p.requant, rounding: rounding)
+                    let o = requantizer
                     let fill = Int8(truncatingIfNeeded: p.inputZeroPoint)
                     let outRows = rows ?? 0..<p.geometry.outH, firstRow = rows?.lowerBound ?? 0
                     columnWeights.withUnsafeBytes { w in
@@ -367,8 +368,8 @@ extension Kernels {
                 packed.withUnsafeBufferPointer { w in
                     depthwiseConvAVX512(
                         x, paddedH: paddedH, paddedW: paddedW, channelStride: channelStride, p.geometry,
-                        weights: w.baseAddress!, table: t.baseAddress!, requant: p.requant, rounding: rounding,
-                        output: output, outStride: os, rows: rows, flip: flip)
+                        weights: w.baseAddress!, table: t.baseAddress!, requantizer, output: output,
+                        outStride: os, rows: rows, flip: flip)
                 }
             }
         }
