@@ -109,9 +109,8 @@ extension Kernels {
     static func denseConvAVX2(
         _ x: UnsafePointer<Int16>, paddedH ph: Int, paddedW pw: Int, _ g: Conv2DGeometry,
         weights: UnsafePointer<Int16>, blocks: Int, table: UnsafePointer<Int32>,
-        requant r: Requantization, foldedRounding: Bool, output: UnsafeMutablePointer<Int8>
+        _ o: AVX2Output, output: UnsafeMutablePointer<Int8>
     ) {
-        let o = AVX2Output(r, folded: foldedRounding)
         let layout = DenseRunsAVX2(g)
         let blockStride = layout.runs * layout.pairs * 32
         let pairs = layout.pairs
@@ -212,12 +211,15 @@ extension Kernels {
         let table: [Int32]
         /// Whether the requantization folds the zero point into its rounding (`foldedRoundingAVX2`).
         let foldedRounding: Bool
+        /// The requantization's vectors, built once (`AVX2Output`).
+        let requantizer: AVX2Output
         var geometry: Conv2DGeometry { p.geometry }
 
         init(_ p: QuantizedConvParameters) {
             self.p = p
             let g = p.geometry, taps = g.kernelH * g.kernelW
             foldedRounding = foldedRoundingAVX2(p.requant, channels: g.outC, accumulatorBound: p.accumulatorBound)
+            requantizer = AVX2Output(p.requant, folded: foldedRounding)
             // [block][run][pair][16 outputs][2 elements], zero past a run's end or the last output.
             let layout = DenseRunsAVX2(g)
             var packed = [Int16](repeating: 0, count: p.blocks * layout.runs * layout.pairs * 32)
@@ -257,7 +259,7 @@ extension Kernels {
                 table.withUnsafeBufferPointer { t in
                     denseConvAVX2(
                         x, paddedH: paddedH, paddedW: paddedW, g, weights: w.baseAddress!, blocks: p.blocks,
-                        table: t.baseAddress!, requant: p.requant, foldedRounding: foldedRounding, output: output)
+                        table: t.baseAddress!, requantizer, output: output)
                 }
             }
         }

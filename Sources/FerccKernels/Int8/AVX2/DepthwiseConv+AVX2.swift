@@ -17,13 +17,11 @@ extension Kernels {
     static func depthwiseConvAVX2(
         _ x: UnsafePointer<Int8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
         weights: UnsafePointer<Int16>, blocks: Int, table: UnsafePointer<Int32>,
-        requant r: Requantization, foldedRounding: Bool, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil,
-        wide: WideRows? = nil
+        _ o: AVX2Output, output: UnsafeMutablePointer<Int8>, rows: Range<Int>? = nil, wide: WideRows? = nil
     ) {
         let outRows = rows ?? 0..<g.outH, firstRow = rows?.lowerBound ?? 0
         let taps = g.kernelH * g.kernelW
         let tapPairs = (taps + 1) / 2
-        let o = AVX2Output(r, folded: foldedRounding)
         withUnsafeTemporaryAllocation(of: Int.self, capacity: tapPairs * 2) { tapOffsets in
             for i in 0..<(tapPairs * 2) {
                 let tap = min(i, taps - 1)  // the padding tap reads the last tap again (its weights are zero)
@@ -253,6 +251,8 @@ extension Kernels {
         let packed: [Int16]
         let table: [Int32]
         let foldedRounding: Bool
+        /// The requantization's vectors, built once (`AVX2Output`).
+        let requantizer: AVX2Output
         /// Bytes per pixel of the padded input copy (channels padded to 16; 8 for `WideRows.eight`).
         let channelStride: Int
         let wide: WideRows?
@@ -269,6 +269,7 @@ extension Kernels {
             self.p = p
             let g = p.geometry, taps = g.kernelH * g.kernelW
             foldedRounding = foldedRoundingAVX2(p.requant, channels: g.outC, accumulatorBound: p.accumulatorBound)
+            requantizer = AVX2Output(p.requant, folded: foldedRounding)
             let tapPairs = (taps + 1) / 2
             var packed = [Int16](repeating: 0, count: p.blocks * tapPairs * 32)
             for b in 0..<p.blocks {
@@ -324,8 +325,8 @@ extension Kernels {
                 table.withUnsafeBufferPointer { t in
                     depthwiseConvAVX2(
                         x, paddedH: paddedH, paddedW: paddedW, channelStride: channelStride, p.geometry,
-                        weights: w.baseAddress!, blocks: p.blocks, table: t.baseAddress!, requant: p.requant,
-                        foldedRounding: foldedRounding, output: output, rows: rows, wide: wide)
+                        weights: w.baseAddress!, blocks: p.blocks, table: t.baseAddress!, requantizer,
+                        output: output, rows: rows, wide: wide)
                 }
             }
         }

@@ -23,6 +23,8 @@ extension Kernels {
         let packed: [Int16]
         let table: [Int32]
         let foldedRounding: Bool
+        /// The requantization's vectors, built once (`AVX2Output`).
+        let requantizer: AVX2Output
         let tiles: WinogradTiles
         var geometry: Conv2DGeometry { p.geometry }
         var pairs: Int { p.geometry.inC / 2 }
@@ -39,6 +41,7 @@ extension Kernels {
             let g = p.geometry, inC = g.inC, blocks = p.blocks
             let pairs = inC / 2
             foldedRounding = foldedRoundingAVX2(p.requant, channels: g.outC, accumulatorBound: p.accumulatorBound)
+            requantizer = AVX2Output(p.requant, folded: foldedRounding)
             let positionCount = blocks * pairs * 32
             var packed = [Int16](repeating: 0, count: 16 * positionCount)
             for oc in 0..<g.outC {
@@ -225,7 +228,7 @@ extension Kernels {
         ) {
             let g = geometry, c = g.outC, stride = outStride
             let plane = rows * tiles.tilesW * stride
-            let o = AVX2Output(p.requant, folded: foldedRounding)
+            let o = requantizer
             tiles.forEachTile(firstRow: firstRow, rows: rows, outH: g.outH, outW: g.outW) {
                 tile, _, pixel, inside, columns in
                 let right = columns > 1, below = inside > 1
