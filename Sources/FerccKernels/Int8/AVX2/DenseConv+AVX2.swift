@@ -209,17 +209,16 @@ extension Kernels {
         let p: QuantizedConvParameters
         let packed: [Int16]
         let table: [Int32]
-        /// Whether the requantization folds the zero point into its rounding (`foldedRoundingAVX2`).
-        let foldedRounding: Bool
-        /// The requantization's vectors, built once (`AVX2Output`).
+        /// The requantization's vectors, built once (`AVX2Output`; folded where `foldedRoundingAVX2`).
         let requantizer: AVX2Output
         var geometry: Conv2DGeometry { p.geometry }
 
         init(_ p: QuantizedConvParameters) {
             self.p = p
             let g = p.geometry, taps = g.kernelH * g.kernelW
-            foldedRounding = foldedRoundingAVX2(p.requant, channels: g.outC, accumulatorBound: p.accumulatorBound)
-            requantizer = AVX2Output(p.requant, folded: foldedRounding)
+            requantizer = AVX2Output(
+                p.requant,
+                folded: foldedRoundingAVX2(p.requant, channels: g.outC, accumulatorBound: p.accumulatorBound))
             // [block][run][pair][16 outputs][2 elements], zero past a run's end or the last output.
             let layout = DenseRunsAVX2(g)
             var packed = [Int16](repeating: 0, count: p.blocks * layout.runs * layout.pairs * 32)

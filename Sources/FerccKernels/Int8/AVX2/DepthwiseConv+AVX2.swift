@@ -250,8 +250,7 @@ extension Kernels {
         let p: QuantizedConvParameters
         let packed: [Int16]
         let table: [Int32]
-        let foldedRounding: Bool
-        /// The requantization's vectors, built once (`AVX2Output`).
+        /// The requantization's vectors, built once (`AVX2Output`; folded where `foldedRoundingAVX2`).
         let requantizer: AVX2Output
         /// Bytes per pixel of the padded input copy (channels padded to 16; 8 for `WideRows.eight`).
         let channelStride: Int
@@ -268,8 +267,9 @@ extension Kernels {
         init(_ p: QuantizedConvParameters) {
             self.p = p
             let g = p.geometry, taps = g.kernelH * g.kernelW
-            foldedRounding = foldedRoundingAVX2(p.requant, channels: g.outC, accumulatorBound: p.accumulatorBound)
-            requantizer = AVX2Output(p.requant, folded: foldedRounding)
+            requantizer = AVX2Output(
+                p.requant,
+                folded: foldedRoundingAVX2(p.requant, channels: g.outC, accumulatorBound: p.accumulatorBound))
             let tapPairs = (taps + 1) / 2
             var packed = [Int16](repeating: 0, count: p.blocks * tapPairs * 32)
             for b in 0..<p.blocks {

@@ -22,8 +22,7 @@ extension Kernels {
         /// U' for each of the 16 positions as [position][block of 16 outputs][pair][16][2].
         let packed: [Int16]
         let table: [Int32]
-        let foldedRounding: Bool
-        /// The requantization's vectors, built once (`AVX2Output`).
+        /// The requantization's vectors, built once (`AVX2Output`; folded where `foldedRoundingAVX2`).
         let requantizer: AVX2Output
         let tiles: WinogradTiles
         var geometry: Conv2DGeometry { p.geometry }
@@ -40,8 +39,9 @@ extension Kernels {
             self.p = p
             let g = p.geometry, inC = g.inC, blocks = p.blocks
             let pairs = inC / 2
-            foldedRounding = foldedRoundingAVX2(p.requant, channels: g.outC, accumulatorBound: p.accumulatorBound)
-            requantizer = AVX2Output(p.requant, folded: foldedRounding)
+            requantizer = AVX2Output(
+                p.requant,
+                folded: foldedRoundingAVX2(p.requant, channels: g.outC, accumulatorBound: p.accumulatorBound))
             let positionCount = blocks * pairs * 32
             var packed = [Int16](repeating: 0, count: 16 * positionCount)
             for oc in 0..<g.outC {

@@ -423,8 +423,7 @@ extension Kernels {
         let p: QuantizedConvParameters
         let packed: [Int8]
         let table: [Int32]
-        let rounding: AVX512Rounding
-        /// The requantization's vectors, built once (`AVX512Output`).
+        /// The requantization's vectors, built once (`AVX512Output`, with `roundingAVX512`).
         let requantizer: AVX512Output
         /// Bytes per pixel of the flipped input (`channelStrideVNNI`).
         let channelStride: Int
@@ -433,8 +432,7 @@ extension Kernels {
         init(_ p: QuantizedConvParameters) {
             self.p = p
             let g = p.geometry
-            rounding = roundingAVX512(p)
-            requantizer = AVX512Output(p.requant, rounding: rounding)
+            requantizer = AVX512Output(p.requant, rounding: roundingAVX512(p))
             channelStride = channelStrideVNNI(g)
             packed = packDenseVNNI(g, p.weights)
             var table = AVX2Table.make(

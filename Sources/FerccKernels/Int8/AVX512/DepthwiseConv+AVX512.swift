@@ -294,8 +294,7 @@ extension Kernels {
         let packed: [Int16]
         let columnWeights: [Int8]
         let table: [Int32]
-        let rounding: AVX512Rounding
-        /// The requantization's vectors, built once (`AVX512Output`).
+        /// The requantization's vectors, built once (`AVX512Output`, with `roundingAVX512`).
         let requantizer: AVX512Output
         let channelStride: Int
         let slides: Bool
@@ -306,8 +305,7 @@ extension Kernels {
 
         init(_ p: QuantizedConvParameters) {
             self.p = p
-            rounding = roundingAVX512(p)
-            requantizer = AVX512Output(p.requant, rounding: rounding)
+            requantizer = AVX512Output(p.requant, rounding: roundingAVX512(p))
             slides = slidesColumnsAVX512(p.geometry)
             if slides {
                 packed = []
