@@ -408,8 +408,10 @@ final class CodegenTests: XCTestCase {
         // off AArch64 (which keeps its padded copies) and the 512-bit clamps (2026-12-06: no padded
         // copy of each input row, the model about 0.95x as long); 90.6 KB with AVX-512's 12-pixel tiles
         // of single 16-channel blocks (2026-12-06: BlazeFace 0.94x as long); 92.5 KB with the tiles'
-        // stores naming their pixel, for residual adds inside them (2026-12-06: BlazeFace 0.9x as long).
-        XCTAssertLessThan(report.source_bytes, 93_500)
+        // stores naming their pixel, for residual adds inside them (2026-12-06: BlazeFace 0.9x as long);
+        // 93.8 KB with the depthwise channel blocks run over several rows (2026-12-08: MobileNetV2
+        // fp32 0.97x as long).
+        XCTAssertLessThan(report.source_bytes, 94_500)
     }
 
     /// Each kernel file compiles with only the files its header declares (and theirs), for every

@@ -140,7 +140,7 @@ extension Kernels {
                             first: left, count: right - left))
                     if right < g.outW { parts.append(paddedPart(image, top: top, columns: right..<g.outW, copies)) }
                 }
-                pixels(parts, outRow, clamp)
+                pixels(rows: 1, clamp) { _ in (parts, outRow) }
                 if let a = rowActivation { a.run(outRow, outRow, count: g.outW * c) }
             }
         }
@@ -215,28 +215,38 @@ extension Kernels {
             output: UnsafeMutablePointer<Float>, clamp: C
         ) {
             let g = geometry, pitch = g.paddedW * g.inC
-            for oh in rows {
-                let outRow = output + (oh - rows.lowerBound) * g.outW * g.inC
+            pixels(rows: rows.count, clamp) { i in
+                let oh = rows.lowerBound + i
                 var parts = RowParts()
                 parts.append(
                     RowPart(
                         input: src + (oh * g.strideH - blockFirstRow) * pitch, pitch: pitch, first: 0, count: g.outW))
-                pixels(parts, outRow, clamp)
-                if let a = rowActivation { a.run(outRow, outRow, count: g.outW * g.inC) }
+                return (parts, output + i * g.outW * g.inC)
             }
+            if let a = rowActivation { a.run(output, output, count: rows.count * g.outW * g.inC) }
         }
 
         /// The activation run over each output row once it is written: the one no clamp applies
         /// in registers.
         var rowActivation: Activation? { clamp == nil && activation != .identity ? activation : nil }
 
-        /// The parts of an output row (`outRow`), all channels: 16 channels at a time, then 8
-        /// (8-channel layers, the last 8 of 24), then the last 8 again for a remainder; single
-        /// channels only below 8 channels.
-        func pixels<C: VectorClamp>(_ parts: RowParts, _ outRow: UnsafeMutablePointer<Float>, _ clamp: C) {
+        /// `rows` output rows (row i's parts and output: `row(i)`), all channels: 16 channels at a
+        /// time, then 8 (8-channel layers, the last 8 of 24), then the last 8 again for a remainder;
+        /// single channels only below 8 channels. Each block runs over all the rows before the
+        /// next, so the input rows they share stay in L1 (decision 50).
+        @inline(__always)
+        func pixels<C: VectorClamp>(
+            rows: Int, _ clamp: C, _ row: (Int) -> (RowParts, UnsafeMutablePointer<Float>)
+        ) {
             let g = geometry
             let c = g.inC
             let scalarActivation: Activation = self.clamp == nil ? .identity : activation
+            @inline(__always) func forRows(_ body: (RowParts, UnsafeMutablePointer<Float>) -> Void) {
+                for i in 0..<rows {
+                    let (parts, outRow) = row(i)
+                    body(parts, outRow)
+                }
+            }
             var ch = 0
             // Eight channels at a time on arm64 (a 3x3 kernel's 16-channel weights are 36 NEON
             // registers) and with AVX2 at stride 1, where four-pixel tiles of 8 channels keep
@@ -253,40 +263,42 @@ extension Kernels {
             let eight = false
             #endif
             while eight && ch + 8 <= c {
-                channelRow(Lanes8.self, ch, parts, outRow, clamp)
+                forRows { channelRow(Lanes8.self, ch, $0, $1, clamp) }
                 ch += 8
             }
             #if !arch(arm64)
             while ch + 16 <= c {
-                channelRow(FloatVector.self, ch, parts, outRow, clamp)
+                forRows { channelRow(FloatVector.self, ch, $0, $1, clamp) }
                 ch += 16
             }
             #endif
             if ch + 8 <= c {
-                channelRow(Lanes8.self, ch, parts, outRow, clamp)
+                forRows { channelRow(Lanes8.self, ch, $0, $1, clamp) }
                 ch += 8
             }
             if ch < c && c >= 8 {
                 // The last 1-7 channels (BlazeFace's 28, 36, 42): the last 8, again. Channels
                 // done twice get the same bits (the same sums in the same order), and the
                 // scalar loop below cost 40% of such a layer.
-                channelRow(Lanes8.self, c - 8, parts, outRow, clamp)
+                forRows { channelRow(Lanes8.self, c - 8, $0, $1, clamp) }
                 ch = c
             }
             while ch < c {
-                for i in 0..<parts.count {
-                    let part = parts[i]
-                    for ow in 0..<part.count {
-                        let corner = part.input + ow * g.strideW * c + ch
-                        var acc = bias[ch]
-                        for kh in 0..<g.kernelH {
-                            for kw in 0..<g.kernelW {
-                                acc +=
-                                    corner[kh * g.dilationH * part.pitch + kw * g.dilationW * c]
-                                    * packed[(kh * g.kernelW + kw) * c + ch]
+                forRows { parts, outRow in
+                    for i in 0..<parts.count {
+                        let part = parts[i]
+                        for ow in 0..<part.count {
+                            let corner = part.input + ow * g.strideW * c + ch
+                            var acc = bias[ch]
+                            for kh in 0..<g.kernelH {
+                                for kw in 0..<g.kernelW {
+                                    acc +=
+                                        corner[kh * g.dilationH * part.pitch + kw * g.dilationW * c]
+                                        * packed[(kh * g.kernelW + kw) * c + ch]
+                                }
                             }
+                            outRow[(part.first + ow) * c + ch] = scalarActivation.apply(acc)
                         }
-                        outRow[(part.first + ow) * c + ch] = scalarActivation.apply(acc)
                     }
                 }
                 ch += 1
