@@ -334,11 +334,15 @@ extension Kernels {
     }
 
     /// `denseConvVNNI` for layers of at most 8 output channels (a gray stem's 8, a 7-class head):
-    /// 256-bit vpdpbusd on the low half of each weight vector (a 512-bit one would leave half its
-    /// lanes empty, at about half the rate per instruction), tiles of 16 pixels, and the
-    /// requantization on two pixels per 512-bit vector, [pixel p | pixel p + 1] against
-    /// `pairTable` (the block's table with lanes 0-7 repeated in lanes 8-15): one 16-byte store per
-    /// pair of 8-channel pixels. The same sums and requantization: the same bytes.
+    /// tiles of 16 pixels, two pixels per 512-bit vector, [pixel p | pixel p + 1]: each step
+    /// broadcasts pixel p's quad into lanes 0-7 and pixel p + 1's into lanes 8-15 (a merging
+    /// broadcast) against the step's 8 channels of weights in both halves, so one `vpdpbusd` does
+    /// two pixels (256-bit ones per pixel did half the work per instruction at the same rate: the
+    /// 8-channel layers were a fifth of the imported int8 mini-Xception's time on the Zen 5
+    /// machine). The requantization takes the pair as it is, against `pairTable` (the block's
+    /// table with lanes 0-7 repeated in lanes 8-15): one 16-byte store per pair of 8-channel
+    /// pixels. A chunk's single pixels (under 16) use 256-bit `vpdpbusd`. The same sums and
+    /// requantization: the same bytes.
     static func denseConvNarrowVNNI(
         _ x: UnsafePointer<UInt8>, paddedH ph: Int, paddedW pw: Int, channelStride cs: Int, _ g: Conv2DGeometry,
         weights: UnsafePointer<Int8>, quads: Int, pairTable t: UnsafePointer<Int32>, _ o: AVX512Output,
@@ -350,9 +354,15 @@ extension Kernels {
         @inline(__always) func quad(_ p: UnsafePointer<UInt8>) -> __m256i {
             _mm256_set1_epi32(UnsafeRawPointer(p).loadUnaligned(as: Int32.self))
         }
-        /// Pixels p and p + 1 (accumulators `a`, `b`) at `out`, `out + oc`.
-        @inline(__always) func two(_ a: __m256i, _ b: __m256i, _ out: UnsafeMutablePointer<Int8>) {
-            let bytes = requantize16AVX512(_mm512_mask_broadcast_i64x4(_mm512_castsi256_si512(a), 0xF0, b), table: t, o)
+        /// Four bytes of pixel p's window in lanes 0-7, of pixel q's in lanes 8-15.
+        @inline(__always) func quadPair(_ p: UnsafePointer<UInt8>, _ q: UnsafePointer<UInt8>) -> __m512i {
+            _mm512_mask_set1_epi32(
+                _mm512_set1_epi32(UnsafeRawPointer(p).loadUnaligned(as: Int32.self)), 0xFF00,
+                UnsafeRawPointer(q).loadUnaligned(as: Int32.self))
+        }
+        /// Pixels p and p + 1 (accumulator `a`: [p | p + 1]) at `out`, `out + oc`.
+        @inline(__always) func two(_ a: __m512i, _ out: UnsafeMutablePointer<Int8>) {
+            let bytes = requantize16AVX512(a, table: t, o)
             if oc == 8 {
                 UnsafeMutableRawPointer(out).storeBytes(of: bytes, as: __m128i.self)
             } else {
@@ -379,25 +389,24 @@ extension Kernels {
                     let p4 = x + q[4], p5 = x + q[5], p6 = x + q[6], p7 = x + q[7]
                     let p8 = x + q[8], p9 = x + q[9], p10 = x + q[10], p11 = x + q[11]
                     let p12 = x + q[12], p13 = x + q[13], p14 = x + q[14], p15 = x + q[15]
-                    var a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias, a6 = bias, a7 = bias
-                    var a8 = bias, a9 = bias, a10 = bias, a11 = bias, a12 = bias, a13 = bias, a14 = bias, a15 = bias
+                    let pair = loadM512(UnsafeRawPointer(t))  // [bias | bias]: the pair table
+                    var a0 = pair, a1 = pair, a2 = pair, a3 = pair, a4 = pair, a5 = pair, a6 = pair, a7 = pair
                     var w = weights
                     for j in 0..<steps {
-                        let wv = loadM256(UnsafeRawPointer(w)), i = offsets[j]
-                        a0 = dpbusd256(a0, quad(p0 + i), wv); a1 = dpbusd256(a1, quad(p1 + i), wv)
-                        a2 = dpbusd256(a2, quad(p2 + i), wv); a3 = dpbusd256(a3, quad(p3 + i), wv)
-                        a4 = dpbusd256(a4, quad(p4 + i), wv); a5 = dpbusd256(a5, quad(p5 + i), wv)
-                        a6 = dpbusd256(a6, quad(p6 + i), wv); a7 = dpbusd256(a7, quad(p7 + i), wv)
-                        a8 = dpbusd256(a8, quad(p8 + i), wv); a9 = dpbusd256(a9, quad(p9 + i), wv)
-                        a10 = dpbusd256(a10, quad(p10 + i), wv); a11 = dpbusd256(a11, quad(p11 + i), wv)
-                        a12 = dpbusd256(a12, quad(p12 + i), wv); a13 = dpbusd256(a13, quad(p13 + i), wv)
-                        a14 = dpbusd256(a14, quad(p14 + i), wv); a15 = dpbusd256(a15, quad(p15 + i), wv)
+                        let wv = _mm512_broadcast_i64x4(loadM256(UnsafeRawPointer(w))), i = offsets[j]
+                        a0 = _mm512_dpbusd_epi32(a0, quadPair(p0 + i, p1 + i), wv)
+                        a1 = _mm512_dpbusd_epi32(a1, quadPair(p2 + i, p3 + i), wv)
+                        a2 = _mm512_dpbusd_epi32(a2, quadPair(p4 + i, p5 + i), wv)
+                        a3 = _mm512_dpbusd_epi32(a3, quadPair(p6 + i, p7 + i), wv)
+                        a4 = _mm512_dpbusd_epi32(a4, quadPair(p8 + i, p9 + i), wv)
+                        a5 = _mm512_dpbusd_epi32(a5, quadPair(p10 + i, p11 + i), wv)
+                        a6 = _mm512_dpbusd_epi32(a6, quadPair(p12 + i, p13 + i), wv)
+                        a7 = _mm512_dpbusd_epi32(a7, quadPair(p14 + i, p15 + i), wv)
                         w += 64
                     }
                     let out = output + p * oc
-                    two(a0, a1, out); two(a2, a3, out + 2 * oc); two(a4, a5, out + 4 * oc); two(a6, a7, out + 6 * oc)
-                    two(a8, a9, out + 8 * oc); two(a10, a11, out + 10 * oc); two(a12, a13, out + 12 * oc)
-                    two(a14, a15, out + 14 * oc)
+                    two(a0, out); two(a1, out + 2 * oc); two(a2, out + 4 * oc); two(a3, out + 6 * oc)
+                    two(a4, out + 8 * oc); two(a5, out + 10 * oc); two(a6, out + 12 * oc); two(a7, out + 14 * oc)
                     p += 16
                 }
                 while p < end {
