@@ -23,6 +23,16 @@ extension Kernels {
         let none = _mm256_set1_epi8(-128)
         let rowBytes = g.inW * c
         let width = c >= 32 ? 32 : 16
+        #if FERCC_AVX512
+        let windows = g.kernelW == 3 && g.strideW == 2 ? (c == 16 ? 4 : c == 32 ? 2 : 0) : 0
+        let lo512 = _mm512_broadcast_i64x4(lo), hi512 = _mm512_broadcast_i64x4(hi)
+        // The even and the odd columns of two vectors (qwords; the second vector's are 8-15):
+        // 128-bit lanes 0 and 2 of each, or 1 and 3 (16 channels); 256-bit lane 0 or 1 (32).
+        let evenColumns =
+            c == 16 ? _mm512_set_epi64(13, 12, 9, 8, 5, 4, 1, 0) : _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0)
+        let oddColumns =
+            c == 16 ? _mm512_set_epi64(15, 14, 11, 10, 7, 6, 3, 2) : _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4)
+        #endif
         let blocks = (c + width - 1) / width
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: rowBytes) { buffer in
             let columns = UnsafeMutableRawPointer(buffer.baseAddress!)
@@ -51,7 +61,31 @@ extension Kernels {
                         i = at + 16
                     }
                     let outRow = UnsafeMutableRawPointer(output + (n * g.outH + oh) * g.outW * c)
-                    for ow in 0..<g.outW {
+                    var ow = 0
+                    while ow < g.outW {
+                        #if FERCC_AVX512
+                        // 16 or 32 channels, 3 taps at stride 2 (mini-Xception's first two pools):
+                        // four or two whole windows per 512-bit step. Their first, second and
+                        // third taps are the even and odd columns of two 64-byte loads, and the
+                        // odd ones of two loads a column later.
+                        let start = ow &* 2 &- g.padLeft
+                        if windows > 0 && start >= 0 && start &+ 2 &* windows < g.inW && ow &+ windows <= g.outW {
+                            let at = UnsafeRawPointer(columns + start &* c)
+                            let a = at.loadUnaligned(as: __m512i.self)
+                            let b = at.loadUnaligned(fromByteOffset: 64, as: __m512i.self)
+                            let e = at.loadUnaligned(fromByteOffset: c, as: __m512i.self)
+                            let f = at.loadUnaligned(fromByteOffset: 64 &+ c, as: __m512i.self)
+                            let m = _mm512_max_epi8(
+                                _mm512_max_epi8(
+                                    _mm512_permutex2var_epi64(a, evenColumns, b),
+                                    _mm512_permutex2var_epi64(a, oddColumns, b)),
+                                _mm512_permutex2var_epi64(e, oddColumns, f))
+                            (outRow + ow &* c).storeBytes(
+                                of: _mm512_min_epi8(_mm512_max_epi8(m, lo512), hi512), as: __m512i.self)
+                            ow &+= windows
+                            continue
+                        }
+                        #endif
                         let (x0, xs) = poolWindow(
                             ow, stride: g.strideW, padBegin: g.padLeft, kernel: g.kernelW, size: g.inW)
                         let corner = UnsafeRawPointer(columns + (x0 + xs.lowerBound) * c)
@@ -76,6 +110,7 @@ extension Kernels {
                                 out.storeBytes(of: clamped, toByteOffset: first, as: __m128i.self)
                             }
                         }
+                        ow += 1
                     }
                 }
             }
