@@ -349,7 +349,8 @@ extension Kernels {
         output: UnsafeMutablePointer<Int8>
     ) {
         let oc = g.outC
-        let bias = loadM256(UnsafeRawPointer(t))
+        // The bias for one pixel, and for two: [bias | bias], as the pair table repeats it.
+        let bias = loadM256(UnsafeRawPointer(t)), pairBias = loadM512(UnsafeRawPointer(t))
         let mask = UInt16(truncatingIfNeeded: (1 << oc) - 1)
         @inline(__always) func quad(_ p: UnsafePointer<UInt8>) -> __m256i {
             _mm256_set1_epi32(UnsafeRawPointer(p).loadUnaligned(as: Int32.self))
@@ -389,8 +390,8 @@ extension Kernels {
                     let p4 = x + q[4], p5 = x + q[5], p6 = x + q[6], p7 = x + q[7]
                     let p8 = x + q[8], p9 = x + q[9], p10 = x + q[10], p11 = x + q[11]
                     let p12 = x + q[12], p13 = x + q[13], p14 = x + q[14], p15 = x + q[15]
-                    let pair = loadM512(UnsafeRawPointer(t))  // [bias | bias]: the pair table
-                    var a0 = pair, a1 = pair, a2 = pair, a3 = pair, a4 = pair, a5 = pair, a6 = pair, a7 = pair
+                    var a0 = pairBias, a1 = pairBias, a2 = pairBias, a3 = pairBias
+                    var a4 = pairBias, a5 = pairBias, a6 = pairBias, a7 = pairBias
                     var w = weights
                     for j in 0..<steps {
                         let wv = _mm512_broadcast_i64x4(loadM256(UnsafeRawPointer(w))), i = offsets[j]
